@@ -148,10 +148,12 @@ func (h *HLL) EstimateAt(confidence float64) Estimate {
 		c := float64(keys)
 		n := mm * math.Log(mm/(mm-c))
 		sd := linearCountingSD(mm, n)
-		e.Value = n
-		// Distinct keys come from distinct items, so c is a hard floor.
-		e.Lower = math.Max(c, math.Floor(n-z*sd))
-		e.Upper = math.Ceil(n + z*sd)
+		// The truth is an integer, so rounding the bounds inwards to
+		// integers covers exactly the same truths. Distinct keys come from
+		// distinct items, so c is a hard floor.
+		e.Lower = math.Max(c, math.Ceil(n-z*sd))
+		e.Upper = math.Max(e.Lower, math.Floor(n+z*sd))
+		e.Value = min(max(n, e.Lower), e.Upper)
 		return e
 	}
 	n := ertlEstimate(regs, h.p)
