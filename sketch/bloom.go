@@ -60,8 +60,11 @@ const strideMul = 0x9E3779B97F4A7C15
 // filters with NewBloom or NewBloomMK, or decode one with UnmarshalBinary.
 // A Bloom is not safe for concurrent use.
 type Bloom struct {
-	f     *bloom.BloomFilter
-	words []uint64 // f's bitset words, aliased for the hot path
+	f *bloom.BloomFilter
+	// words aliases f's bitset words. The hot path indexes them directly:
+	// bitset.Set is not inlinable (it carries the grow-on-demand path, which
+	// positions below m never take) and doubles the cost of AddHash.
+	words []uint64
 	m     uint64
 	k     uint32
 }
@@ -133,6 +136,12 @@ func bloomWords(m uint64) uint64 { return (m + 63) / 64 }
 // bloomStride derives the double-hashing stride h2 from the item hash h.
 func bloomStride(h uint64) uint64 { return bits.RotateLeft64(h*strideMul, 32) }
 
+// bloomPos maps g uniformly onto [0, m): ⌊g·m/2^64⌋.
+func bloomPos(g, m uint64) uint64 {
+	p, _ := bits.Mul64(g, m)
+	return p
+}
+
 // AddHash adds the item whose xxhash (see Hash) is h. It does not allocate.
 func (b *Bloom) AddHash(h uint64) {
 	if b.k == 0 {
@@ -140,7 +149,7 @@ func (b *Bloom) AddHash(h uint64) {
 	}
 	w, m, step := b.words, b.m, bloomStride(h)
 	for range b.k {
-		p, _ := bits.Mul64(h, m)
+		p := bloomPos(h, m)
 		w[p>>6] |= 1 << (p & 63)
 		h += step
 	}
@@ -154,7 +163,7 @@ func (b *Bloom) TestHash(h uint64) bool {
 	}
 	w, m, step := b.words, b.m, bloomStride(h)
 	for range b.k {
-		p, _ := bits.Mul64(h, m)
+		p := bloomPos(h, m)
 		if w[p>>6]&(1<<(p&63)) == 0 {
 			return false
 		}
@@ -173,7 +182,7 @@ func (b *Bloom) TestAndAddHash(h uint64) bool {
 	w, m, step := b.words, b.m, bloomStride(h)
 	present := true
 	for range b.k {
-		p, _ := bits.Mul64(h, m)
+		p := bloomPos(h, m)
 		bit := uint64(1) << (p & 63)
 		present = present && w[p>>6]&bit != 0
 		w[p>>6] |= bit
@@ -418,7 +427,11 @@ func (b *Bloom) UnmarshalBinary(data []byte) error {
 		return fmt.Errorf("sketch: Bloom of %d bits needs %d payload bytes, has %d: %w", m, 8*nw, len(payload), ErrCorrupt)
 	}
 	r := envelope.NewReader(payload)
-	last := binary.LittleEndian.Uint64(payload[8*(nw-1):])
+	raw := r.Bytes(int(8 * nw))
+	if err := r.Done(); err != nil {
+		return fmt.Errorf("sketch: Bloom: %w", err)
+	}
+	last := binary.LittleEndian.Uint64(raw[8*(nw-1):])
 	if tail := m % 64; tail != 0 && last>>tail != 0 {
 		return fmt.Errorf("sketch: Bloom of %d bits has bits set at or beyond bit %d: %w", m, m, ErrCorrupt)
 	}
@@ -428,11 +441,8 @@ func (b *Bloom) UnmarshalBinary(data []byte) error {
 		return fmt.Errorf("sketch: Bloom of %d bits: could not allocate %d MiB: %w", m, nw*8>>20, ErrCorrupt)
 	}
 	for i := range words {
-		words[i] = r.U64()
+		words[i] = binary.LittleEndian.Uint64(raw[8*i:])
 	}
-	if err := r.Done(); err != nil {
-		return fmt.Errorf("sketch: Bloom: %w", err)
-	}
-	*b = *newBloomFrom(f)
+	b.f, b.words, b.m, b.k = f, words, m, uint32(k)
 	return nil
 }

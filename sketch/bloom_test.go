@@ -541,3 +541,59 @@ func TestBloomUnmarshalErrors(t *testing.T) {
 		t.Fatalf("bit 99 of 100: %v, fill %v", err, d.Fill())
 	}
 }
+
+// TestBloomPositionsUniform checks the position scheme itself, for filters
+// up to MaxBloomBits (too large to allocate in a test): each position is
+// uniform at coarse and fine grain (a 32-bit stride would leave most fine
+// offsets of a 2^35-bit filter unreachable from a given start), the first
+// and second positions are independent (start and stride do not
+// correlate), and an item's positions rarely coincide.
+func TestBloomPositionsUniform(t *testing.T) {
+	const k, items, buckets = 7, 30000, 64
+	// chi-square with 63 degrees of freedom: mean 63, sd 11.2; 130 is p < 1e-6.
+	// (The small m is a multiple of 64 so that the coarse buckets are equal.)
+	const limit = 130
+	chi2 := func(c *[buckets]int, total int) float64 {
+		want, x := float64(total)/buckets, 0.0
+		for _, o := range c {
+			x += (float64(o) - want) * (float64(o) - want) / want
+		}
+		return x
+	}
+	for _, m := range []uint64{64 * 157, 1e6 + 3, 1<<32 + 15, MaxBloomBits} {
+		t.Run(fmt.Sprintf("m=%d", m), func(t *testing.T) {
+			var coarse, fine, joint [buckets]int
+			repeats := 0
+			for i := range uint64(items) {
+				h := itemHash(12, i)
+				step := bloomStride(h)
+				var pos [k]uint64
+				for j := range pos {
+					pos[j] = bloomPos(h, m)
+					h += step
+					coarse[pos[j]*buckets/m]++
+					fine[pos[j]%buckets]++
+					for _, q := range pos[:j] {
+						if q == pos[j] {
+							repeats++
+						}
+					}
+				}
+				joint[pos[0]*8/m*8+pos[1]*8/m]++
+			}
+			xc, xj := chi2(&coarse, items*k), chi2(&joint, items)
+			xf := 0.0
+			if m >= 1<<20 { // fine grain is meaningless for tiny m
+				xf = chi2(&fine, items*k)
+			}
+			t.Logf("chi2 coarse %.1f, fine %.1f, first×second %.1f; %d repeated positions", xc, xf, xj, repeats)
+			if xc > limit || xf > limit || xj > limit {
+				t.Errorf("positions not uniform: chi2 coarse %.1f, fine %.1f, joint %.1f (limit %d)", xc, xf, xj, limit)
+			}
+			// Expected about items·C(k,2)/m repeats, plus the rare stride near 0.
+			if want := float64(items*k*(k-1)/2) / float64(m); float64(repeats) > 3*want+10 {
+				t.Errorf("%d repeated positions, expected about %.1f", repeats, want)
+			}
+		})
+	}
+}
