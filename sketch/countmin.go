@@ -37,6 +37,10 @@ const (
 // linear: a sketch of a whole stream then equals, byte for byte, the Merge of
 // sketches of its parts.
 //
+// Queries answer at confidence 1-Delta (99.3% for the default shape), the
+// sketch's own guarantee, rather than DefaultConfidence; EstimateHashAt
+// answers at any other.
+//
 // Counters are uint64 and saturate at math.MaxUint64 rather than wrap, as
 // does the total.
 //
@@ -49,9 +53,11 @@ type CountMin struct {
 	plain  bool     // plain update instead of conservative
 	width  int
 	depth  int
-	shift  uint   // log2(width): bits of hash per row
-	mask   uint64 // width - 1
-	per    int    // rows served by one 64-bit word of mixed hash
+	shift  uint    // log2(width): bits of hash per row
+	mask   uint64  // width - 1
+	per    int     // rows served by one 64-bit word of mixed hash
+	eps    float64 // e/width
+	conf   float64 // 1 - e^-depth
 }
 
 // NewCountMin returns an empty, conservative CountMin that overestimates any
@@ -119,6 +125,7 @@ func (c *CountMin) setShape(width, depth int) {
 	c.width, c.depth = width, depth
 	c.shift = uint(bits.TrailingZeros64(uint64(width)))
 	c.mask = uint64(width) - 1
+	c.eps, c.conf = math.E/float64(width), -math.Expm1(-float64(depth))
 	c.per = MaxCountMinDepth // width 1 uses no hash bits at all
 	if c.shift > 0 {
 		c.per = 64 / int(c.shift)
@@ -151,7 +158,7 @@ func (c *CountMin) Depth() int { return c.shaped().depth }
 
 // Epsilon returns e/Width: with probability 1-Delta an estimate exceeds the
 // truth by at most Epsilon*Total.
-func (c *CountMin) Epsilon() float64 { return math.E / float64(c.Width()) }
+func (c *CountMin) Epsilon() float64 { return c.shaped().eps }
 
 // Delta returns e^-Depth, the probability that an estimate exceeds the truth
 // by more than Epsilon*Total.
@@ -349,8 +356,8 @@ func (c *CountMin) min(h uint64) uint64 {
 // EstimateHash returns the frequency of the item with hash h, with bounds at
 // confidence 1-Delta. See EstimateHashAt.
 func (c *CountMin) EstimateHash(h uint64) Estimate {
-	d := c.Depth()
-	return c.bounds(c.min(h), c.Epsilon(), -math.Expm1(-float64(d)))
+	c.shaped()
+	return c.bounds(c.min(h), c.eps, c.conf)
 }
 
 // Estimate returns the frequency of the item b; see EstimateHash.
@@ -388,6 +395,12 @@ func (c *CountMin) EstimateAt(b []byte, confidence float64) Estimate {
 	return c.EstimateHashAt(Hash(b), confidence)
 }
 
+// EstimateStringAt returns the frequency of the item s at the given
+// confidence; see EstimateHashAt.
+func (c *CountMin) EstimateStringAt(s string, confidence float64) Estimate {
+	return c.EstimateHashAt(HashString(s), confidence)
+}
+
 // bounds turns a point estimate v into an Estimate, given the slack k of
 // EstimateHashAt.
 func (c *CountMin) bounds(v uint64, k, confidence float64) Estimate {
@@ -401,7 +414,7 @@ func (c *CountMin) bounds(v uint64, k, confidence float64) Estimate {
 	}
 	if k < 1 {
 		// v <= N (every row sums to at most N), so Lower <= Value.
-		e.Lower = min(val, math.Max(0, math.Ceil((val-k*n)/(1-k))))
+		e.Lower = min(val, max(0, math.Ceil((val-k*n)/(1-k))))
 	}
 	return e
 }

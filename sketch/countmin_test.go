@@ -260,8 +260,14 @@ func TestCountMinZeroValue(t *testing.T) {
 	if c.Width() != 4096 || c.Depth() != 5 || !c.Conservative() {
 		t.Fatalf("zero value: %dx%d conservative %v, want 4096x5 conservative", c.Width(), c.Depth(), c.Conservative())
 	}
-	if e := c.EstimateString("x"); !e.Exact || e.Value != 0 {
+	if c.Epsilon() != math.E/4096 || c.Delta() != math.Exp(-5) {
+		t.Errorf("zero value: epsilon %v delta %v", c.Epsilon(), c.Delta())
+	}
+	if e := c.EstimateString("x"); !e.Exact || e.Value != 0 || e.Confidence != 1-math.Exp(-5) {
 		t.Errorf("empty estimate %v, want exact 0", e)
+	}
+	if n := testing.AllocsPerRun(10, func() { c.EstimateStringAt("x", 0.95) }); n != 0 || c.counts != nil {
+		t.Errorf("queries on the zero value: got %v allocation(s) (want zero)", n)
 	}
 	def := mustCountMin(t, DefaultCountMinEpsilon, DefaultCountMinDelta)
 	if !bytes.Equal(cmMarshal(t, &c), cmMarshal(t, def)) {
