@@ -32,8 +32,9 @@ const (
 // in traffic measurement and accounting", SIGCOMM 2002): an add raises each
 // of the item's d counters only as far as the new minimum requires. Every
 // counter stays at or below the one plain update would hold, so the bound
-// above still holds, and on skewed streams the error is about half that of
-// plain update. Plain update (SetConservative(false)) makes the sketch
+// above still holds, and on skewed streams the error is little more than
+// half that of plain update (0.57 times its mean absolute error on a
+// Zipf(1.1) stream). Plain update (SetConservative(false)) makes the sketch
 // linear: a sketch of a whole stream then equals, byte for byte, the Merge of
 // sketches of its parts.
 //
