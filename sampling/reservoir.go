@@ -73,7 +73,8 @@ func (r *Reservoir[T]) Reset() {
 	r.n, r.next, r.w = 0, 0, 0
 }
 
-// Add offers v to the sample.
+// Add offers v to the sample. It allocates nothing (a reservoir decoded
+// while still filling may grow its storage until it is full).
 func (r *Reservoir[T]) Add(v T) {
 	r.n++
 	if r.n < r.next {

@@ -344,23 +344,30 @@ func TestReservoirUnmarshalRejects(t *testing.T) {
 }
 
 func TestReservoirAddAllocs(t *testing.T) {
+	// Each run refills a reset reservoir and goes on well past full, so an
+	// allocation while filling or replacing shows as at least one per run.
 	r := mustReservoir(t, 64, 1)
 	var i uint64
-	// 10000 runs cover the fill and thousands of replacements.
-	if n := testing.AllocsPerRun(10000, func() { r.Add(i); i++ }); n != 0 {
+	if n := testing.AllocsPerRun(100, func() {
+		r.Reset()
+		for range 10000 {
+			r.Add(i)
+			i++
+		}
+	}); n != 0 {
 		t.Fatalf("Add: got %v allocation(s) (want zero)", n)
 	}
-	s := mustReservoir(t, 64, 1)
-	s.SetCodec(Uint64Codec{})
 	batch := make([]uint64, 1000)
-	if n := testing.AllocsPerRun(1000, func() { s.AddSlice(batch) }); n != 0 {
+	if n := testing.AllocsPerRun(100, func() { r.Reset(); r.AddSlice(batch) }); n != 0 {
 		t.Fatalf("AddSlice: got %v allocation(s) (want zero)", n)
 	}
+	// A decoded full reservoir is in steady state at once.
 	var d Reservoir[uint64]
-	if err := d.UnmarshalBinary(sampMarshal(t, mustReservoir(t, 64, 1))); err != nil {
+	stream(0, 100, r.Add)
+	if err := d.UnmarshalBinary(sampMarshal(t, r)); err != nil {
 		t.Fatal(err)
 	}
 	if n := testing.AllocsPerRun(1000, func() { d.Add(i); i++ }); n != 0 {
-		t.Fatalf("Add after decoding an empty reservoir: got %v allocation(s) (want zero)", n)
+		t.Fatalf("Add after decoding: got %v allocation(s) (want zero)", n)
 	}
 }
