@@ -1,0 +1,280 @@
+package sketch
+
+import (
+	"bytes"
+	"fmt"
+	"math"
+	"slices"
+	"unsafe"
+)
+
+// TopK capacity limits. Capacity k is the number of counters: memory is about
+// 100 bytes per counter plus the keys, and every reported count is within
+// N/k of the truth after N events.
+const (
+	DefaultTopKCapacity = 1024
+	// MaxTopKCapacity bounds the capacity a constructor accepts and a
+	// decoder believes. A decoder allocates for the entries an encoding
+	// holds, not for the capacity it names, so a forged capacity cannot make
+	// it allocate.
+	MaxTopKCapacity = 1 << 22
+)
+
+// TopK finds the heavy hitters of a stream: the keys that occur most often,
+// with their counts and certain bounds. It is Space-Saving (Metwally,
+// Agrawal, El Abbadi, "Efficient computation of frequent and top-k elements
+// in data streams", ICDT 2005) on their stream-summary structure, so an
+// update costs O(1).
+//
+// # Guarantees
+//
+// With capacity k after N events (Total), for every key x with true count f:
+//
+//   - a tracked key has count c and error e with c-e <= f <= c;
+//   - an untracked key has f <= MinCount, the smallest tracked count once all
+//     k counters are in use (0 before: until then every count is exact);
+//   - e <= MinCount <= N/k, so every key with f > N/k is tracked.
+//
+// These hold after Merge too (see Merge). Counts saturate at 2^64-1.
+//
+// # Determinism
+//
+// When a new key arrives and all counters are in use, the counter replaced is
+// the one that has held the minimum count longest. That order is part of the
+// state: the encoding keeps it, so a decoded sketch (or a Clone) evolves
+// exactly like the original under further updates, byte for byte.
+//
+// The zero value is an empty sketch with DefaultTopKCapacity counters, ready
+// to use. A TopK is not safe for concurrent use.
+type TopK struct {
+	capacity int
+	total    uint64
+
+	// The stream summary: counters grouped into buckets of equal count,
+	// buckets in a doubly linked list by increasing count (minB first).
+	// Links are indices, so the structure is a few flat slices that updates
+	// never allocate in once they have grown to the capacity.
+	counters   []tkCounter
+	buckets    []tkBucket
+	freeB      int32 // free list of buckets, linked through next
+	minB, maxB int32
+
+	// table maps a key to its counter: open addressing with linear probing
+	// on the key's hash, at most half full.
+	table []tkSlot
+	shift uint8 // 64 - log2(len(table))
+
+	// arena holds the keys: each counter owns a region of kcap bytes.
+	// Regions given up when a longer key replaces a shorter one are garbage
+	// until compact copies the live ones into spare.
+	arena   []byte
+	spare   []byte
+	garbage int
+
+	entries []tkEntry // Merge scratch
+}
+
+// Item is one heavy hitter: the truth lies in [Lower, Upper] for certain.
+// Count is the Space-Saving estimate (Upper); Error = Upper - Lower is the
+// count the key may have inherited from the key it replaced. Guaranteed
+// reports that the key is certainly among the k most frequent of the stream
+// (see Top).
+type Item struct {
+	Key        string `json:"key"`
+	Count      uint64 `json:"count"`
+	Error      uint64 `json:"error"`
+	Lower      uint64 `json:"lower"`
+	Upper      uint64 `json:"upper"`
+	Guaranteed bool   `json:"guaranteed"`
+}
+
+// NewTopK returns an empty TopK with the given number of counters, in
+// [1, MaxTopKCapacity], and allocates all its tables up front.
+func NewTopK(capacity int) (*TopK, error) {
+	if capacity < 1 || capacity > MaxTopKCapacity {
+		return nil, fmt.Errorf("sketch: TopK capacity %d outside [1, %d]: %w", capacity, MaxTopKCapacity, ErrInvalidParameter)
+	}
+	t := new(TopK)
+	t.setup(capacity, capacity)
+	return t, nil
+}
+
+// init gives the zero value its default capacity; its tables grow on demand.
+func (t *TopK) init() {
+	if t.capacity == 0 {
+		t.setup(DefaultTopKCapacity, 0)
+	}
+}
+
+// Capacity returns the number of counters.
+func (t *TopK) Capacity() int {
+	t.init()
+	return t.capacity
+}
+
+// Len returns the number of keys tracked, at most Capacity.
+func (t *TopK) Len() int { return len(t.counters) }
+
+// Total returns N, the sum of the counts of all events added (and merged).
+func (t *TopK) Total() uint64 { return t.total }
+
+// MinCount returns the bound on the count of every untracked key: the
+// smallest tracked count once all counters are in use, 0 before (when
+// untracked keys have certainly not occurred). Every Error is at most
+// MinCount, and MinCount is at most Total/Capacity.
+func (t *TopK) MinCount() uint64 {
+	if t.capacity == 0 || len(t.counters) < t.capacity {
+		return 0
+	}
+	return t.buckets[t.minB].count
+}
+
+// AddHash adds count occurrences of key, whose hash h must be Hash(key) (the
+// sketch relies on equal keys having equal hashes, also across Merge and
+// decoding). The key bytes are copied; the caller may reuse its buffer.
+// A count of 0 is ignored. Keys must be shorter than 4 GiB.
+//
+// A unit count costs O(1): a hash-table probe and a move to the neighbouring
+// bucket. A count w > 1 walks past the buckets with counts between the old
+// and new count, O(1 + buckets skipped), at most O(Capacity). AddHash does
+// not allocate once the tables have reached the capacity and the key regions
+// their steady size.
+func (t *TopK) AddHash(h uint64, key []byte, count uint64) {
+	if count == 0 {
+		return
+	}
+	if t.capacity == 0 {
+		t.init()
+	}
+	t.total = tkSatAdd(t.total, count)
+	if i := t.lookup(h, key); i != tkNil {
+		t.raise(i, count)
+		return
+	}
+	if len(t.counters) < t.capacity {
+		t.insert(h, key, count)
+		return
+	}
+	t.evict(h, key, count)
+}
+
+// Add adds one occurrence of key.
+func (t *TopK) Add(key []byte) { t.AddHash(Hash(key), key, 1) }
+
+// AddString adds one occurrence of s.
+func (t *TopK) AddString(s string) { t.AddHash(HashString(s), tkBytes(s), 1) }
+
+// EstimateHash returns the count of key (whose hash h is Hash(key)) with
+// certain bounds (Confidence 1). For a tracked key, Value and Upper are its
+// count and Lower is count - error. For an untracked key, Value and Lower
+// are 0 and Upper is MinCount. Exact is set when the bounds meet.
+func (t *TopK) EstimateHash(h uint64, key []byte) Estimate {
+	if len(t.counters) != 0 {
+		if i := t.lookup(h, key); i != tkNil {
+			c := t.count(i)
+			lo := c - t.counters[i].err
+			return Estimate{Value: float64(c), Lower: float64(lo), Upper: float64(c), Confidence: 1, Exact: lo == c}
+		}
+	}
+	m := t.MinCount()
+	return Estimate{Upper: float64(m), Confidence: 1, Exact: m == 0}
+}
+
+// Estimate is EstimateHash for key.
+func (t *TopK) Estimate(key []byte) Estimate { return t.EstimateHash(Hash(key), key) }
+
+// EstimateString is EstimateHash for s.
+func (t *TopK) EstimateString(s string) Estimate { return t.EstimateHash(HashString(s), tkBytes(s)) }
+
+// Top returns the k tracked keys with the largest counts (fewer if fewer are
+// tracked), by count descending and, for equal counts, by key bytes
+// ascending, so the answer is deterministic.
+//
+// Guaranteed is Metwally et al.'s test (2005, section 4): let B be the
+// (k+1)-th largest tracked count, or MinCount when at most k keys are
+// tracked. Every key outside the answer has a true count of at most B (a
+// tracked one is bounded by its count, an untracked one by MinCount <= B).
+// So an item with Lower >= B has a true count at least that of every key not
+// listed: at most k-1 keys can have more, and it belongs to the true top k
+// (its count is at least the k-th largest true count).
+func (t *TopK) Top(k int) []Item {
+	n := len(t.counters)
+	if k <= 0 || n == 0 {
+		return nil
+	}
+	k = min(k, n)
+	idx := make([]int32, 0, k)
+	b := t.maxB
+	for ; b != tkNil && len(idx) < k; b = t.buckets[b].prev {
+		start := len(idx)
+		for i := t.buckets[b].head; i != tkNil; i = t.counters[i].next {
+			idx = append(idx, i)
+		}
+		slices.SortFunc(idx[start:], func(x, y int32) int { return bytes.Compare(t.key(x), t.key(y)) })
+	}
+	var bound uint64
+	switch {
+	case len(idx) > k:
+		bound = t.count(idx[k])
+	case b != tkNil:
+		bound = t.buckets[b].count
+	default:
+		bound = t.MinCount()
+	}
+	// One string holds all the keys, so the answer costs two allocations.
+	size := 0
+	for _, i := range idx[:k] {
+		size += int(t.counters[i].klen)
+	}
+	buf := make([]byte, 0, size)
+	for _, i := range idx[:k] {
+		buf = append(buf, t.key(i)...)
+	}
+	all := unsafe.String(unsafe.SliceData(buf), len(buf))
+	items := make([]Item, k)
+	off := 0
+	for j, i := range idx[:k] {
+		c, e := t.count(i), t.counters[i].err
+		kl := int(t.counters[i].klen)
+		items[j] = Item{Key: all[off : off+kl], Count: c, Error: e, Lower: c - e, Upper: c, Guaranteed: c-e >= bound}
+		off += kl
+	}
+	return items
+}
+
+// Reset empties the sketch, keeping its capacity and its memory.
+func (t *TopK) Reset() {
+	t.init()
+	t.clearSummary()
+	t.total = 0
+}
+
+// Clone returns an independent copy of t that evolves exactly like t under
+// the same updates.
+func (t *TopK) Clone() *TopK {
+	t.init()
+	return &TopK{
+		capacity: t.capacity,
+		total:    t.total,
+		counters: slices.Clone(t.counters),
+		buckets:  slices.Clone(t.buckets),
+		freeB:    t.freeB,
+		minB:     t.minB,
+		maxB:     t.maxB,
+		table:    slices.Clone(t.table),
+		shift:    t.shift,
+		arena:    slices.Clone(t.arena),
+		garbage:  t.garbage,
+	}
+}
+
+// tkSatAdd is a+b, saturating at the largest uint64.
+func tkSatAdd(a, b uint64) uint64 {
+	if s := a + b; s >= a {
+		return s
+	}
+	return math.MaxUint64
+}
+
+// tkBytes views s as bytes without copying; the sketch only reads it.
+func tkBytes(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }

@@ -1,0 +1,98 @@
+package sketch
+
+import (
+	"bytes"
+	"cmp"
+	"fmt"
+	"slices"
+)
+
+// Merge adds the events of o to t, so that t summarizes both streams with
+// the guarantees of a single TopK over N = t.Total() + o.Total() events
+// (every tracked count within [count-error, count] of the truth, every
+// untracked count at most MinCount, every error at most MinCount <= N/k).
+// Both must have the same capacity k, or Merge returns an error wrapping
+// ErrIncompatible. o is not modified; t.Merge(t) doubles every count.
+//
+// The merge is the Space-Saving form of Agarwal, Cormode, Huang, Phillips,
+// Wei, Yi, "Mergeable summaries" (PODS 2012 / TODS 2013, section 2; the
+// Misra-Gries merge through their isomorphism with Space-Saving). Write m_j
+// for MinCount of input j. A key's count in input j is an upper bound on its
+// true count there, with lower bound count-error; a key absent from input j
+// has true count in [0, m_j] there, so it is given count m_j and error m_j.
+// Adding the two bounds per key gives valid bounds for the union; the k
+// largest counts are kept (ties by key bytes). Why the guarantees survive:
+//
+//   - a dropped key's count is at most the smallest kept one, the new
+//     MinCount, so untracked keys stay bounded by MinCount;
+//   - every combined count is at least m_1+m_2 and every combined error at
+//     most m_1+m_2, so errors stay below the new MinCount;
+//   - the kept counts from input j sum to at most N_j: a kept key absent
+//     from j is charged m_j, no more than the count of a distinct dropped key
+//     of j (both sides hold k keys). So the k kept counts sum to at most N and
+//     MinCount <= N/k, through any chain or tree of merges.
+//
+// Within a count the merged keys are queued for replacement in key order,
+// so the result depends only on the two states, not on the order of the
+// arguments: a.Merge(b) and b.Merge(a) encode to the same bytes.
+// Merge costs O(k log k).
+func (t *TopK) Merge(o *TopK) error {
+	t.init()
+	if o == nil {
+		return nil
+	}
+	if oc := cmp.Or(o.capacity, DefaultTopKCapacity); oc != t.capacity {
+		return fmt.Errorf("sketch: TopK merge of capacity %d into %d: %w", oc, t.capacity, ErrIncompatible)
+	}
+	if len(o.counters) == 0 {
+		return nil // an empty sketch has seen no events
+	}
+	if o == t {
+		o = t.Clone()
+	}
+	m1, m2 := t.MinCount(), o.MinCount()
+	es := t.entries[:0]
+	for i := range t.counters {
+		c := &t.counters[i]
+		key := t.key(int32(i))
+		n, e := t.count(int32(i)), c.err
+		if j := o.lookup(c.hash, key); j != tkNil {
+			n, e = tkSatAdd(n, o.count(j)), tkSatAdd(e, o.counters[j].err)
+		} else {
+			n, e = tkSatAdd(n, m2), tkSatAdd(e, m2)
+		}
+		es = append(es, tkEntry{hash: c.hash, key: key, count: n, err: e})
+	}
+	for j := range o.counters {
+		c := &o.counters[j]
+		key := o.key(int32(j))
+		if len(t.counters) != 0 && t.lookup(c.hash, key) != tkNil {
+			continue
+		}
+		es = append(es, tkEntry{hash: c.hash, key: key, count: tkSatAdd(o.count(int32(j)), m1), err: tkSatAdd(c.err, m1)})
+	}
+	slices.SortFunc(es, func(a, b tkEntry) int {
+		if c := cmp.Compare(b.count, a.count); c != 0 {
+			return c
+		}
+		return bytes.Compare(a.key, b.key)
+	})
+	t.rebuild(es[:min(len(es), t.capacity)])
+	t.total = tkSatAdd(t.total, o.total)
+	clear(es) // drop the references into o's keys
+	t.entries = es[:0]
+	return nil
+}
+
+// rebuild replaces the summary with entries listed by decreasing count, in
+// replacement order within a count. The entries may alias t's own keys: they
+// are copied into the spare arena, which then becomes the arena.
+func (t *TopK) rebuild(es []tkEntry) {
+	old := t.arena
+	t.clearSummary()
+	t.arena = t.spare[:0]
+	for _, e := range es {
+		t.appendEntry(e.hash, e.key, e.count, e.err)
+	}
+	t.spare = old[:0]
+}

@@ -1,0 +1,364 @@
+package sketch
+
+import (
+	"math"
+	"math/bits"
+	"slices"
+)
+
+// This file is the stream summary behind TopK (Metwally et al. 2005, section
+// 3.1): counters hang in buckets of equal count, and the buckets form a
+// doubly linked list by increasing count. A unit increment moves a counter
+// to the next bucket, which either has count+1 or is created right there, so
+// it costs O(1); the minimum, which Space-Saving replaces, is the head of the
+// first bucket. Everything is indices into flat slices: no pointers for the
+// garbage collector to trace, and no allocation per update.
+
+// tkNil is the null index of the links.
+const tkNil int32 = -1
+
+type tkCounter struct {
+	hash   uint64
+	err    uint64
+	off    int    // the key is arena[off : off+klen]
+	klen   uint32 // within a region of kcap bytes owned by this counter
+	kcap   uint32
+	bucket int32
+	prev   int32 // neighbours in the bucket, head first: the order in which
+	next   int32 // Space-Saving replaces counters when the bucket is the minimum
+}
+
+type tkBucket struct {
+	count      uint64
+	head, tail int32 // counters; new arrivals go to the tail
+	prev, next int32 // buckets: prev has the smaller count
+}
+
+type tkSlot struct {
+	hash uint64
+	idx  int32 // counter index + 1; 0 marks an empty slot
+}
+
+// tkEntry is a counter outside the summary (Merge).
+type tkEntry struct {
+	hash       uint64
+	key        []byte
+	count, err uint64
+}
+
+// setup makes t an empty sketch with the given capacity and room for
+// presize counters before any table grows.
+func (t *TopK) setup(capacity, presize int) {
+	t.capacity = capacity
+	t.total = 0
+	t.counters = make([]tkCounter, 0, presize)
+	t.buckets = make([]tkBucket, 0, presize+1)
+	t.table = make([]tkSlot, tkTableSize(presize))
+	t.shift = uint8(64 - bits.TrailingZeros(uint(len(t.table))))
+	t.arena = make([]byte, 0, presize*tkKeyAlign)
+	t.spare = nil
+	t.garbage = 0
+	t.freeB, t.minB, t.maxB = tkNil, tkNil, tkNil
+}
+
+// clearSummary forgets every counter, keeping the memory.
+func (t *TopK) clearSummary() {
+	t.counters = t.counters[:0]
+	t.buckets = t.buckets[:0]
+	t.freeB, t.minB, t.maxB = tkNil, tkNil, tkNil
+	clear(t.table)
+	t.arena = t.arena[:0]
+	t.garbage = 0
+}
+
+// tkTableSize is the table length for n counters: a power of two at least 2n.
+func tkTableSize(n int) int {
+	s := 8
+	for s < 2*n {
+		s <<= 1
+	}
+	return s
+}
+
+func (t *TopK) count(i int32) uint64 { return t.buckets[t.counters[i].bucket].count }
+
+func (t *TopK) key(i int32) []byte {
+	c := &t.counters[i]
+	return t.arena[c.off : c.off+int(c.klen)]
+}
+
+// raise adds w to the count of counter i.
+func (t *TopK) raise(i int32, w uint64) {
+	b := t.counters[i].bucket
+	cur := t.buckets[b].count
+	nc := tkSatAdd(cur, w)
+	if nc == cur {
+		return // saturated
+	}
+	// p is the last bucket with a count below nc; for w = 1 the loop does
+	// not run, since counts are distinct integers.
+	p := b
+	for n := t.buckets[p].next; n != tkNil && t.buckets[n].count < nc; n = t.buckets[n].next {
+		p = n
+	}
+	if n := t.buckets[p].next; n != tkNil && t.buckets[n].count == nc {
+		t.move(i, n)
+		return
+	}
+	if p == b && t.buckets[b].head == t.buckets[b].tail {
+		// Alone in its bucket and no bucket in between: relabel the bucket.
+		t.buckets[b].count = nc
+		return
+	}
+	nb := t.newBucket(nc)
+	t.linkBucketAfter(nb, p)
+	t.move(i, nb)
+}
+
+// insert tracks a new key with count w while counters are free.
+func (t *TopK) insert(h uint64, key []byte, w uint64) {
+	i := t.newCounter(h, key, 0)
+	p := tkNil
+	for n := t.minB; n != tkNil && t.buckets[n].count < w; n = t.buckets[n].next {
+		p = n
+	}
+	n := t.minB
+	if p != tkNil {
+		n = t.buckets[p].next
+	}
+	if n == tkNil || t.buckets[n].count != w {
+		n = t.newBucket(w)
+		t.linkBucketAfter(n, p)
+	}
+	t.push(n, i)
+}
+
+// evict is Space-Saving's replacement: the new key takes over the counter
+// that has held the minimum count m longest, with count m+w and error m (it
+// may have occurred up to m times unseen: Metwally et al. 2005, Lemma 3.4).
+func (t *TopK) evict(h uint64, key []byte, w uint64) {
+	mb := t.minB
+	v := t.buckets[mb].head
+	t.tableDelete(v)
+	c := &t.counters[v]
+	c.hash, c.err = h, t.buckets[mb].count
+	t.storeKey(v, key)
+	t.tableInsert(h, v)
+	t.raise(v, w)
+}
+
+// appendEntry tracks a key whose count is at most every tracked count, at
+// the tail of the minimum bucket: it rebuilds a summary from entries listed
+// by decreasing count, in replacement order within a count.
+func (t *TopK) appendEntry(h uint64, key []byte, count, err uint64) {
+	i := t.newCounter(h, key, err)
+	b := t.minB
+	if b == tkNil || t.buckets[b].count != count {
+		b = t.newBucket(count)
+		t.linkBucketAfter(b, tkNil)
+	}
+	t.push(b, i)
+}
+
+func (t *TopK) newCounter(h uint64, key []byte, err uint64) int32 {
+	if 2*(len(t.counters)+1) > len(t.table) {
+		t.growTable()
+	}
+	i := int32(len(t.counters))
+	t.counters = append(t.counters, tkCounter{hash: h, err: err, bucket: tkNil, prev: tkNil, next: tkNil})
+	t.storeKey(i, key)
+	t.tableInsert(h, i)
+	return i
+}
+
+// move takes counter i out of its bucket, freeing the bucket if it empties,
+// and appends it to bucket to.
+func (t *TopK) move(i, to int32) {
+	c := &t.counters[i]
+	from := &t.buckets[c.bucket]
+	if c.prev == tkNil {
+		from.head = c.next
+	} else {
+		t.counters[c.prev].next = c.next
+	}
+	if c.next == tkNil {
+		from.tail = c.prev
+	} else {
+		t.counters[c.next].prev = c.prev
+	}
+	if from.head == tkNil {
+		t.freeBucket(c.bucket)
+	}
+	t.push(to, i)
+}
+
+// push appends counter i to bucket b.
+func (t *TopK) push(b, i int32) {
+	c, bk := &t.counters[i], &t.buckets[b]
+	c.bucket, c.prev, c.next = b, bk.tail, tkNil
+	if bk.tail == tkNil {
+		bk.head = i
+	} else {
+		t.counters[bk.tail].next = i
+	}
+	bk.tail = i
+}
+
+func (t *TopK) newBucket(count uint64) int32 {
+	nb := tkBucket{count: count, head: tkNil, tail: tkNil, prev: tkNil, next: tkNil}
+	if b := t.freeB; b != tkNil {
+		t.freeB = t.buckets[b].next
+		t.buckets[b] = nb
+		return b
+	}
+	t.buckets = append(t.buckets, nb)
+	return int32(len(t.buckets) - 1)
+}
+
+// linkBucketAfter links bucket b after p, or first if p is tkNil.
+func (t *TopK) linkBucketAfter(b, p int32) {
+	var n int32
+	if p == tkNil {
+		n, t.minB = t.minB, b
+	} else {
+		n, t.buckets[p].next = t.buckets[p].next, b
+	}
+	t.buckets[b].prev, t.buckets[b].next = p, n
+	if n == tkNil {
+		t.maxB = b
+	} else {
+		t.buckets[n].prev = b
+	}
+}
+
+func (t *TopK) freeBucket(b int32) {
+	p, n := t.buckets[b].prev, t.buckets[b].next
+	if p == tkNil {
+		t.minB = n
+	} else {
+		t.buckets[p].next = n
+	}
+	if n == tkNil {
+		t.maxB = p
+	} else {
+		t.buckets[n].prev = p
+	}
+	t.buckets[b].next = t.freeB
+	t.freeB = b
+}
+
+// home is the preferred slot of hash h. The hash is remixed (Fibonacci
+// hashing, top bits) because callers partition streams by the same hash:
+// within one partition its low bits may all be equal.
+func (t *TopK) home(h uint64) int { return int((h * 0x9e3779b97f4a7c15) >> t.shift) }
+
+// lookup returns the counter of key, or tkNil.
+func (t *TopK) lookup(h uint64, key []byte) int32 {
+	mask := len(t.table) - 1
+	for p := t.home(h); ; p = (p + 1) & mask {
+		s := t.table[p]
+		if s.idx == 0 {
+			return tkNil
+		}
+		if s.hash == h {
+			c := &t.counters[s.idx-1]
+			if string(t.arena[c.off:c.off+int(c.klen)]) == string(key) {
+				return s.idx - 1
+			}
+		}
+	}
+}
+
+func (t *TopK) tableInsert(h uint64, i int32) {
+	mask := len(t.table) - 1
+	p := t.home(h)
+	for t.table[p].idx != 0 {
+		p = (p + 1) & mask
+	}
+	t.table[p] = tkSlot{hash: h, idx: i + 1}
+}
+
+// tableDelete removes counter i from the table by backward shifting (Knuth,
+// TAOCP vol. 3, 6.4 Algorithm R), which leaves no tombstones to slow later
+// probes.
+func (t *TopK) tableDelete(i int32) {
+	mask := len(t.table) - 1
+	p := t.home(t.counters[i].hash)
+	for t.table[p].idx != i+1 {
+		p = (p + 1) & mask
+	}
+	for {
+		t.table[p] = tkSlot{}
+		q := p
+		for {
+			q = (q + 1) & mask
+			s := t.table[q]
+			if s.idx == 0 {
+				return
+			}
+			// s stays unless its home lies cyclically outside (p, q].
+			k := t.home(s.hash)
+			if p < q && p < k && k <= q || p > q && (p < k || k <= q) {
+				continue
+			}
+			t.table[p] = s
+			p = q
+			break
+		}
+	}
+}
+
+func (t *TopK) growTable() {
+	t.table = make([]tkSlot, 2*len(t.table))
+	t.shift--
+	for i := range t.counters {
+		t.tableInsert(t.counters[i].hash, int32(i))
+	}
+}
+
+// tkKeyAlign is the granularity of key regions: a counter keeps its region
+// when a key of up to the same rounded length replaces its key.
+const tkKeyAlign = 16
+
+func tkKeyCap(n int) int { return max(tkKeyAlign, (n+tkKeyAlign-1)&^(tkKeyAlign-1)) }
+
+// storeKey copies key into counter i's region, moving the counter to a new,
+// larger region at the end of the arena if it does not fit.
+func (t *TopK) storeKey(i int32, key []byte) {
+	c := &t.counters[i]
+	if len(key) > int(c.kcap) {
+		if len(key) > math.MaxUint32-tkKeyAlign {
+			panic("sketch: TopK key of 4 GiB or more")
+		}
+		t.garbage += int(c.kcap)
+		kc := tkKeyCap(len(key))
+		c.off, c.kcap = len(t.arena), uint32(kc)
+		t.arena = slices.Grow(t.arena, kc)[:c.off+kc]
+	}
+	c.klen = uint32(len(key))
+	copy(t.arena[c.off:], key)
+	if t.garbage > len(t.arena)/2 {
+		t.compact()
+	}
+}
+
+// compact copies the live keys into spare, shrinking each region to its
+// key, and swaps the two. It runs when garbage exceeds half the arena, so its
+// cost is amortized over the bytes that became garbage; the two buffers stop
+// growing once key lengths settle.
+func (t *TopK) compact() {
+	live := 0
+	for i := range t.counters {
+		live += tkKeyCap(int(t.counters[i].klen))
+	}
+	dst := slices.Grow(t.spare[:0], live)
+	for i := range t.counters {
+		c := &t.counters[i]
+		off, kc := len(dst), tkKeyCap(int(c.klen))
+		dst = dst[:off+kc]
+		copy(dst[off:], t.arena[c.off:c.off+int(c.klen)])
+		c.off, c.kcap = off, uint32(kc)
+	}
+	t.spare, t.arena = t.arena[:0], dst
+	t.garbage = 0
+}
