@@ -9,7 +9,7 @@ import (
 )
 
 // TopK capacity limits. Capacity k is the number of counters: memory is about
-// 100 bytes per counter plus the keys, and every reported count is within
+// 120 bytes per counter plus the keys, and every reported count is within
 // N/k of the truth after N events.
 const (
 	DefaultTopKCapacity = 1024
@@ -60,9 +60,9 @@ type TopK struct {
 	minB, maxB int32
 
 	// table maps a key to its counter: open addressing with linear probing
-	// on the key's hash, at most half full.
-	table []tkSlot
-	shift uint8 // 64 - log2(len(table))
+	// on the key's hash, at most a quarter full.
+	table []uint64
+	shift uint8 // 32 - log2(len(table))
 
 	// arena holds the keys: each counter owns a region of kcap bytes.
 	// Regions given up when a longer key replaces a shorter one are garbage
@@ -136,7 +136,8 @@ func (t *TopK) MinCount() uint64 {
 //
 // A unit count costs O(1): a hash-table probe and a move to the neighbouring
 // bucket. A count w > 1 walks past the buckets with counts between the old
-// and new count, O(1 + buckets skipped), at most O(Capacity). AddHash does
+// and new count, O(1 + buckets skipped), at most O(Capacity), but O(1) if
+// the new count tops every other. AddHash does
 // not allocate once the tables have reached the capacity and the key regions
 // their steady size.
 func (t *TopK) AddHash(h uint64, key []byte, count uint64) {
@@ -190,7 +191,7 @@ func (t *TopK) EstimateString(s string) Estimate { return t.EstimateHash(HashStr
 // tracked), by count descending and, for equal counts, by key bytes
 // ascending, so the answer is deterministic.
 //
-// Guaranteed is Metwally et al.'s test (2005, section 4): let B be the
+// Guaranteed is the test of Metwally et al.'s top-k query: let B be the
 // (k+1)-th largest tracked count, or MinCount when at most k keys are
 // tracked. Every key outside the answer has a true count of at most B (a
 // tracked one is bounded by its count, an untracked one by MinCount <= B).

@@ -14,22 +14,25 @@ import (
 // Both must have the same capacity k, or Merge returns an error wrapping
 // ErrIncompatible. o is not modified; t.Merge(t) doubles every count.
 //
-// The merge is the Space-Saving form of Agarwal, Cormode, Huang, Phillips,
-// Wei, Yi, "Mergeable summaries" (PODS 2012 / TODS 2013, section 2; the
-// Misra-Gries merge through their isomorphism with Space-Saving). Write m_j
-// for MinCount of input j. A key's count in input j is an upper bound on its
-// true count there, with lower bound count-error; a key absent from input j
-// has true count in [0, m_j] there, so it is given count m_j and error m_j.
-// Adding the two bounds per key gives valid bounds for the union; the k
-// largest counts are kept (ties by key bytes). Why the guarantees survive:
+// The combine step is that of the parallel Space Saving of Cafaro,
+// Pulimeno, Tempesta ("A parallel space saving algorithm for frequent items
+// and the Hurwitz zeta distribution", Information Sciences 2016), and the
+// guarantee is the mergeability of Agarwal, Cormode, Huang, Phillips, Wei,
+// Yi ("Mergeable summaries", PODS 2012): error at most N/k however the
+// summaries are merged. Write m_j for MinCount of input j. A key's count in
+// input j is an upper bound on its true count there, with lower bound
+// count-error; a key absent from input j has true count in [0, m_j] there,
+// so it is given count m_j and error m_j. Adding the two bounds per key gives
+// valid bounds for the union; the k largest counts are kept (ties by key
+// bytes). Why the guarantees survive:
 //
 //   - a dropped key's count is at most the smallest kept one, the new
 //     MinCount, so untracked keys stay bounded by MinCount;
 //   - every combined count is at least m_1+m_2 and every combined error at
 //     most m_1+m_2, so errors stay below the new MinCount;
 //   - the kept counts from input j sum to at most N_j: a kept key absent
-//     from j is charged m_j, no more than the count of a distinct dropped key
-//     of j (both sides hold k keys). So the k kept counts sum to at most N and
+//     from j is charged m_j, no more than the count of a distinct key of j
+//     that was dropped (j holds k keys when m_j > 0, and at most k are kept). So the k kept counts sum to at most N and
 //     MinCount <= N/k, through any chain or tree of merges.
 //
 // Within a count the merged keys are queued for replacement in key order,

@@ -6,8 +6,8 @@ import (
 	"slices"
 )
 
-// This file is the stream summary behind TopK (Metwally et al. 2005, section
-// 3.1): counters hang in buckets of equal count, and the buckets form a
+// This file is the stream summary behind TopK (Metwally et al. 2005):
+// counters hang in buckets of equal count, and the buckets form a
 // doubly linked list by increasing count. A unit increment moves a counter
 // to the next bucket, which either has count+1 or is created right there, so
 // it costs O(1); the minimum, which Space-Saving replaces, is the head of the
@@ -34,11 +34,6 @@ type tkBucket struct {
 	prev, next int32 // buckets: prev has the smaller count
 }
 
-type tkSlot struct {
-	hash uint64
-	idx  int32 // counter index + 1; 0 marks an empty slot
-}
-
 // tkEntry is a counter outside the summary (Merge).
 type tkEntry struct {
 	hash       uint64
@@ -53,8 +48,8 @@ func (t *TopK) setup(capacity, presize int) {
 	t.total = 0
 	t.counters = make([]tkCounter, 0, presize)
 	t.buckets = make([]tkBucket, 0, presize+1)
-	t.table = make([]tkSlot, tkTableSize(presize))
-	t.shift = uint8(64 - bits.TrailingZeros(uint(len(t.table))))
+	t.table = make([]uint64, tkTableSize(presize))
+	t.shift = uint8(32 - bits.TrailingZeros(uint(len(t.table))))
 	t.arena = make([]byte, 0, presize*tkKeyAlign)
 	t.spare = nil
 	t.garbage = 0
@@ -71,10 +66,10 @@ func (t *TopK) clearSummary() {
 	t.garbage = 0
 }
 
-// tkTableSize is the table length for n counters: a power of two at least 2n.
+// tkTableSize is the table length for n counters: a power of two at least 4n.
 func tkTableSize(n int) int {
 	s := 8
-	for s < 2*n {
+	for s < 4*n {
 		s <<= 1
 	}
 	return s
@@ -95,12 +90,7 @@ func (t *TopK) raise(i int32, w uint64) {
 	if nc == cur {
 		return // saturated
 	}
-	// p is the last bucket with a count below nc; for w = 1 the loop does
-	// not run, since counts are distinct integers.
-	p := b
-	for n := t.buckets[p].next; n != tkNil && t.buckets[n].count < nc; n = t.buckets[n].next {
-		p = n
-	}
+	p := t.below(b, nc)
 	if n := t.buckets[p].next; n != tkNil && t.buckets[n].count == nc {
 		t.move(i, n)
 		return
@@ -115,15 +105,27 @@ func (t *TopK) raise(i int32, w uint64) {
 	t.move(i, nb)
 }
 
+// below returns the last bucket with a count below c, starting the search
+// at bucket b, whose count is below c. For c = count(b)+1 the walk does not
+// run, since counts are distinct integers; a count beyond the maximum goes
+// straight to the last bucket; otherwise the walk passes every bucket with a
+// count in between.
+func (t *TopK) below(b int32, c uint64) int32 {
+	if t.buckets[t.maxB].count < c {
+		return t.maxB
+	}
+	for n := t.buckets[b].next; t.buckets[n].count < c; n = t.buckets[n].next {
+		b = n
+	}
+	return b
+}
+
 // insert tracks a new key with count w while counters are free.
 func (t *TopK) insert(h uint64, key []byte, w uint64) {
 	i := t.newCounter(h, key, 0)
-	p := tkNil
-	for n := t.minB; n != tkNil && t.buckets[n].count < w; n = t.buckets[n].next {
-		p = n
-	}
-	n := t.minB
-	if p != tkNil {
+	p, n := tkNil, t.minB
+	if n != tkNil && t.buckets[n].count < w {
+		p = t.below(n, w)
 		n = t.buckets[p].next
 	}
 	if n == tkNil || t.buckets[n].count != w {
@@ -135,7 +137,7 @@ func (t *TopK) insert(h uint64, key []byte, w uint64) {
 
 // evict is Space-Saving's replacement: the new key takes over the counter
 // that has held the minimum count m longest, with count m+w and error m (it
-// may have occurred up to m times unseen: Metwally et al. 2005, Lemma 3.4).
+// may have occurred up to m times unseen: its error in Metwally et al. 2005).
 func (t *TopK) evict(h uint64, key []byte, w uint64) {
 	mb := t.minB
 	v := t.buckets[mb].head
@@ -161,7 +163,7 @@ func (t *TopK) appendEntry(h uint64, key []byte, count, err uint64) {
 }
 
 func (t *TopK) newCounter(h uint64, key []byte, err uint64) int32 {
-	if 2*(len(t.counters)+1) > len(t.table) {
+	if 4*(len(t.counters)+1) > len(t.table) {
 		t.growTable()
 	}
 	i := int32(len(t.counters))
@@ -247,23 +249,31 @@ func (t *TopK) freeBucket(b int32) {
 	t.freeB = b
 }
 
-// home is the preferred slot of hash h. The hash is remixed (Fibonacci
-// hashing, top bits) because callers partition streams by the same hash:
-// within one partition its low bits may all be equal.
-func (t *TopK) home(h uint64) int { return int((h * 0x9e3779b97f4a7c15) >> t.shift) }
+// The table packs a slot into a uint64: the top 32 bits of the remixed hash
+// (the tag) above the counter index + 1, with 0 for an empty slot. The hash
+// is remixed (Fibonacci hashing) because callers partition streams by the
+// same hash, so within one partition its low bits may all be equal. A slot's
+// home is the top bits of its tag, so probing and backward shifting never
+// leave the table, and 8-byte slots keep a table at load 1/4 as small as a
+// half-full one of hash+index pairs.
+func tkTag(h uint64) uint64 { return (h * 0x9e3779b97f4a7c15) >> 32 }
+
+func (t *TopK) home(tag uint64) int { return int(tag >> t.shift) }
 
 // lookup returns the counter of key, or tkNil.
 func (t *TopK) lookup(h uint64, key []byte) int32 {
 	mask := len(t.table) - 1
-	for p := t.home(h); ; p = (p + 1) & mask {
+	tag := tkTag(h)
+	for p := t.home(tag); ; p = (p + 1) & mask {
 		s := t.table[p]
-		if s.idx == 0 {
+		if s == 0 {
 			return tkNil
 		}
-		if s.hash == h {
-			c := &t.counters[s.idx-1]
-			if string(t.arena[c.off:c.off+int(c.klen)]) == string(key) {
-				return s.idx - 1
+		if s>>32 == tag {
+			i := int32(uint32(s)) - 1
+			c := &t.counters[i]
+			if c.hash == h && string(t.arena[c.off:c.off+int(c.klen)]) == string(key) {
+				return i
 			}
 		}
 	}
@@ -271,11 +281,12 @@ func (t *TopK) lookup(h uint64, key []byte) int32 {
 
 func (t *TopK) tableInsert(h uint64, i int32) {
 	mask := len(t.table) - 1
-	p := t.home(h)
-	for t.table[p].idx != 0 {
+	tag := tkTag(h)
+	p := t.home(tag)
+	for t.table[p] != 0 {
 		p = (p + 1) & mask
 	}
-	t.table[p] = tkSlot{hash: h, idx: i + 1}
+	t.table[p] = tag<<32 | uint64(i+1)
 }
 
 // tableDelete removes counter i from the table by backward shifting (Knuth,
@@ -283,21 +294,22 @@ func (t *TopK) tableInsert(h uint64, i int32) {
 // probes.
 func (t *TopK) tableDelete(i int32) {
 	mask := len(t.table) - 1
-	p := t.home(t.counters[i].hash)
-	for t.table[p].idx != i+1 {
+	want := tkTag(t.counters[i].hash)<<32 | uint64(i+1)
+	p := t.home(want >> 32)
+	for t.table[p] != want {
 		p = (p + 1) & mask
 	}
 	for {
-		t.table[p] = tkSlot{}
+		t.table[p] = 0
 		q := p
 		for {
 			q = (q + 1) & mask
 			s := t.table[q]
-			if s.idx == 0 {
+			if s == 0 {
 				return
 			}
 			// s stays unless its home lies cyclically outside (p, q].
-			k := t.home(s.hash)
+			k := t.home(s >> 32)
 			if p < q && p < k && k <= q || p > q && (p < k || k <= q) {
 				continue
 			}
@@ -309,7 +321,7 @@ func (t *TopK) tableDelete(i int32) {
 }
 
 func (t *TopK) growTable() {
-	t.table = make([]tkSlot, 2*len(t.table))
+	t.table = make([]uint64, 2*len(t.table))
 	t.shift--
 	for i := range t.counters {
 		t.tableInsert(t.counters[i].hash, int32(i))

@@ -91,11 +91,11 @@ func topkCheck(s *TopK) error {
 	}
 	occupied, live := 0, 0
 	for _, sl := range s.table {
-		if sl.idx != 0 {
+		if sl != 0 {
 			occupied++
 		}
 	}
-	if occupied != n || 2*n > len(s.table) {
+	if occupied != n || 4*n > len(s.table) {
 		return fmt.Errorf("table holds %d of %d counters in %d slots", occupied, n, len(s.table))
 	}
 	for i := range s.counters {
