@@ -83,7 +83,7 @@ func (r *WeightedReservoir[T]) Len() int { return len(r.heap) }
 // size, since a sample of size j is the j largest keys.
 func (r *WeightedReservoir[T]) Sample() []T {
 	byKey := slices.Clone(r.heap)
-	slices.SortStableFunc(byKey, func(a, b weighted[T]) int { return cmp.Compare(b.key, a.key) })
+	slices.SortFunc(byKey, func(a, b weighted[T]) int { return cmp.Compare(b.key, a.key) })
 	out := make([]T, len(byKey))
 	for i, e := range byKey {
 		out[i] = e.v
