@@ -95,14 +95,14 @@ func NewTopK(capacity int) (*TopK, error) {
 		return nil, fmt.Errorf("sketch: TopK capacity %d outside [1, %d]: %w", capacity, MaxTopKCapacity, ErrInvalidParameter)
 	}
 	t := new(TopK)
-	t.setup(capacity, capacity)
+	t.setup(capacity, capacity, capacity*tkKeyAlign)
 	return t, nil
 }
 
 // init gives the zero value its default capacity; its tables grow on demand.
 func (t *TopK) init() {
 	if t.capacity == 0 {
-		t.setup(DefaultTopKCapacity, 0)
+		t.setup(DefaultTopKCapacity, 0, 0)
 	}
 }
 
@@ -137,9 +137,8 @@ func (t *TopK) MinCount() uint64 {
 // A unit count costs O(1): a hash-table probe and a move to the neighbouring
 // bucket. A count w > 1 walks past the buckets with counts between the old
 // and new count, O(1 + buckets skipped), at most O(Capacity), but O(1) if
-// the new count tops every other. AddHash does
-// not allocate once the tables have reached the capacity and the key regions
-// their steady size.
+// the new count tops every other. AddHash does not allocate once the tables
+// have reached the capacity and the key regions their steady size.
 func (t *TopK) AddHash(h uint64, key []byte, count uint64) {
 	if count == 0 {
 		return

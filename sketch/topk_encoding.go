@@ -70,7 +70,8 @@ func (t *TopK) UnmarshalBinary(data []byte) error {
 		return fmt.Errorf("sketch: TopK of %d entries in %d payload bytes: %w", n, len(payload), ErrCorrupt)
 	}
 	var nt TopK
-	nt.setup(int(k), int(n))
+	// A key of l bytes takes a region of at most l+16 bytes.
+	nt.setup(int(k), int(n), len(payload)+int(n)*tkKeyAlign)
 	r := envelope.NewReader(payload)
 	prev, sum, maxErr := uint64(math.MaxUint64), uint64(0), uint64(0)
 	for range n {

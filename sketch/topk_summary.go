@@ -41,16 +41,16 @@ type tkEntry struct {
 	count, err uint64
 }
 
-// setup makes t an empty sketch with the given capacity and room for
-// presize counters before any table grows.
-func (t *TopK) setup(capacity, presize int) {
+// setup makes t an empty sketch with the given capacity, room for presize
+// counters before any table grows, and keyBytes of key storage.
+func (t *TopK) setup(capacity, presize, keyBytes int) {
 	t.capacity = capacity
 	t.total = 0
 	t.counters = make([]tkCounter, 0, presize)
 	t.buckets = make([]tkBucket, 0, presize+1)
 	t.table = make([]uint64, tkTableSize(presize))
 	t.shift = uint8(32 - bits.TrailingZeros(uint(len(t.table))))
-	t.arena = make([]byte, 0, presize*tkKeyAlign)
+	t.arena = make([]byte, 0, keyBytes)
 	t.spare = nil
 	t.garbage = 0
 	t.freeB, t.minB, t.maxB = tkNil, tkNil, tkNil
