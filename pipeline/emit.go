@@ -1,0 +1,200 @@
+package pipeline
+
+import (
+	"context"
+	"math/bits"
+
+	"github.com/streamstat/streamstat/flowcontrol"
+)
+
+// emitter ships the output of a segment's last operator (or of its source)
+// to the next segment. out returns the batch to append output to; flush
+// ships what is ready (everything, when final, after which the downstream
+// inputs are closed); close releases the channels, whatever happened.
+type emitter interface {
+	out(ctx context.Context) (*Batch, error)
+	flush(ctx context.Context, final bool) error
+	close()
+}
+
+func (p *Pipeline) newEmitter(k, i int) emitter {
+	if k == len(p.segs)-1 {
+		return &sinkEmitter{}
+	}
+	up, down := p.segs[k], p.segs[k+1]
+	size := p.cfg.BatchSize
+	switch up.next {
+	case Forward:
+		return &senderEmitter{senders: []*flowcontrol.Sender[*Batch]{down.gates[i].Sender(0)}, size: size}
+	case ByKey:
+		e := &keyEmitter{size: size, held: make([]*Batch, down.par), lockstep: down.ordered()}
+		for _, g := range down.gates {
+			e.senders = append(e.senders, g.Sender(i))
+		}
+		return e
+	default:
+		e := &senderEmitter{size: size}
+		for _, g := range down.gates {
+			e.senders = append(e.senders, g.Sender(i))
+		}
+		return e
+	}
+}
+
+// sinkEmitter drops the output of the last stage.
+type sinkEmitter struct{ b Batch }
+
+func (e *sinkEmitter) out(context.Context) (*Batch, error) { return &e.b, nil }
+
+func (e *sinkEmitter) flush(context.Context, bool) error {
+	e.b.Reset()
+	return nil
+}
+
+func (e *sinkEmitter) close() {}
+
+// senderEmitter writes straight into a downstream buffer and sends it when
+// full, to one receiver (Forward) or to each in turn (RoundRobin).
+type senderEmitter struct {
+	senders []*flowcontrol.Sender[*Batch]
+	next    int
+	held    *Batch
+	size    int
+}
+
+func (e *senderEmitter) out(ctx context.Context) (*Batch, error) {
+	if e.held == nil {
+		b, err := e.senders[e.next].Acquire(ctx)
+		if err != nil {
+			return nil, err
+		}
+		b.Reset()
+		e.held = b
+	}
+	return e.held, nil
+}
+
+func (e *senderEmitter) flush(ctx context.Context, final bool) error {
+	if b := e.held; b != nil && (b.Len() >= e.size || final && b.Len() > 0) {
+		if err := e.senders[e.next].Send(ctx, b); err != nil {
+			return err
+		}
+		e.held = nil
+		e.next = (e.next + 1) % len(e.senders)
+	}
+	if final {
+		e.close()
+	}
+	return nil
+}
+
+func (e *senderEmitter) close() {
+	if e.held != nil {
+		e.senders[e.next].Discard(e.held)
+		e.held = nil
+	}
+	for _, s := range e.senders {
+		s.Close()
+	}
+}
+
+// keyEmitter partitions output records by key hash into one buffer per
+// downstream instance.
+//
+// In lockstep, which ordered receivers need, every flush sends one batch,
+// possibly empty, to every instance: a round. A receiver taking one batch
+// per input in strict turn then always finds the batch it waits for on its
+// way, whereas with batches sent only when full, a sender blocked on one
+// receiver's full channel can hold back the batch another receiver waits
+// for, which waits in turn on the first: a deadlock.
+type keyEmitter struct {
+	scratch  Batch
+	senders  []*flowcontrol.Sender[*Batch]
+	held     []*Batch
+	size     int
+	lockstep bool
+}
+
+func (e *keyEmitter) out(context.Context) (*Batch, error) { return &e.scratch, nil }
+
+func (e *keyEmitter) flush(ctx context.Context, final bool) error {
+	n := uint64(len(e.senders))
+	for i := range e.scratch.Records {
+		j, _ := bits.Mul64(mix(e.scratch.Records[i].Hash), n)
+		b, err := e.target(ctx, j)
+		if err != nil {
+			return err
+		}
+		b.AddRecord(&e.scratch, i)
+		if b.Len() >= e.size && !e.lockstep {
+			if err := e.senders[j].Send(ctx, b); err != nil {
+				return err
+			}
+			e.held[j] = nil
+		}
+	}
+	e.scratch.Reset()
+	if e.lockstep && !final {
+		for j := range e.held {
+			b, err := e.target(ctx, uint64(j))
+			if err != nil {
+				return err
+			}
+			if err := e.senders[j].Send(ctx, b); err != nil {
+				return err
+			}
+			e.held[j] = nil
+		}
+	}
+	if final {
+		for j, b := range e.held {
+			if b != nil && b.Len() > 0 {
+				if err := e.senders[j].Send(ctx, b); err != nil {
+					return err
+				}
+				e.held[j] = nil
+			}
+		}
+		e.close()
+	}
+	return nil
+}
+
+// target returns the batch held for instance j, acquiring one if needed.
+func (e *keyEmitter) target(ctx context.Context, j uint64) (*Batch, error) {
+	if b := e.held[j]; b != nil {
+		return b, nil
+	}
+	b, err := e.senders[j].Acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	b.Reset()
+	e.held[j] = b
+	return b, nil
+}
+
+// mix is the murmur3 finalizer. Partitioning by the mixed hash makes every
+// bit of the record hash vary within each partition, so the sketches and
+// key samplers downstream, which slice bits out of the same hash, see a
+// uniform hash in every instance.
+func mix(h uint64) uint64 {
+	h ^= h >> 33
+	h *= 0xff51afd7ed558ccd
+	h ^= h >> 33
+	h *= 0xc4ceb9fe1a85ec53
+	h ^= h >> 33
+	return h
+}
+
+func (e *keyEmitter) close() {
+	for j, b := range e.held {
+		if b != nil {
+			e.senders[j].Discard(b)
+			e.held[j] = nil
+		}
+	}
+	for _, s := range e.senders {
+		s.Close()
+	}
+}

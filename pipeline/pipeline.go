@@ -1,0 +1,217 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/streamstat/streamstat/flowcontrol"
+)
+
+// DefaultBatchSize is the number of records per batch unless Config says
+// otherwise.
+const DefaultBatchSize = 1024
+
+// Errors.
+var (
+	// ErrInvalidGraph: the sources and stages do not form a runnable graph.
+	ErrInvalidGraph = errors.New("pipeline: invalid graph")
+	// ErrAlreadyRun: Run was called twice.
+	ErrAlreadyRun = errors.New("pipeline: already run")
+)
+
+// Config tunes a Pipeline. The zero value means the documented defaults.
+type Config struct {
+	// BatchSize is the number of records a source puts in a batch; 0 means
+	// DefaultBatchSize.
+	BatchSize int
+	// Exclusive and Floating size the credits of every channel (see package
+	// flowcontrol); 0 means its defaults.
+	Exclusive, Floating int
+	// Unordered lets an instance with several inputs take batches in
+	// arrival order. By default it takes them in strict turn, one batch per
+	// input, so that the order it sees, and so its state, does not depend
+	// on goroutine timing: the same input gives the same state, byte for
+	// byte. Unordered is faster when inputs are uneven, and harmless for
+	// order-insensitive operators.
+	Unordered bool
+	// Clock times channels and operators; nil means the system clock.
+	Clock flowcontrol.Clock
+}
+
+// Pipeline is a linear graph: parallel sources, then stages of parallel
+// operator instances, wired with credit-based channels (package
+// flowcontrol). Consecutive levels with Forward partitioning and equal
+// parallelism are chained into one goroutine per instance, with no channel
+// between them.
+//
+// The zero value is not usable; build one with New. Run is called once;
+// Query, Operators and Metrics may be called from any goroutine, during or
+// after Run.
+type Pipeline struct {
+	cfg     Config
+	clock   flowcontrol.Clock
+	sources []Source
+	stages  []Stage
+	ops     [][]*instance // [stage][instance]
+	segs    []*segment
+	ran     atomic.Bool
+	start   time.Time
+}
+
+// instance is one operator instance with its counters. mu is held while
+// the operator processes a batch, so queries see whole batches.
+type instance struct {
+	mu     sync.Mutex
+	op     Operator
+	in     atomic.Uint64
+	out    atomic.Uint64
+	busyNs atomic.Int64
+}
+
+// segment is a run of chained levels: P goroutines, each reading a source or
+// a gate and running the chained operators of its instance.
+type segment struct {
+	first, last int // stage indexes; first == -1 means the sources head it
+	par         int
+	gates       []*flowcontrol.Gate[*Batch] // nil for the source segment
+	next        Partitioning                // how output reaches the next segment
+	input       Partitioning                // how input reached this segment
+	unordered   bool
+}
+
+// ordered reports whether the segment's instances take their inputs in
+// strict turn (see Config.Unordered). Round-robin input is always taken in
+// arrival order: it is documented for order-insensitive operators only.
+func (sg *segment) ordered() bool {
+	return sg.input == ByKey && !sg.unordered && len(sg.gates) > 0 && sg.gates[0].Inputs() > 1
+}
+
+type systemClock struct{}
+
+func (systemClock) Now() time.Time { return time.Now() }
+
+// New checks the graph and makes every operator instance; nothing runs
+// until Run.
+func New(sources []Source, stages []Stage, cfg Config) (*Pipeline, error) {
+	if len(sources) == 0 {
+		return nil, fmt.Errorf("pipeline: no source: %w", ErrInvalidGraph)
+	}
+	if cfg.BatchSize == 0 {
+		cfg.BatchSize = DefaultBatchSize
+	}
+	if cfg.BatchSize < 0 {
+		return nil, fmt.Errorf("pipeline: batch size %d: %w", cfg.BatchSize, ErrInvalidGraph)
+	}
+	p := &Pipeline{cfg: cfg, clock: cfg.Clock, sources: sources, stages: stages}
+	if p.clock == nil {
+		p.clock = systemClock{}
+	}
+	seg := &segment{first: -1, last: -1, par: len(sources)}
+	p.segs = append(p.segs, seg)
+	for s, st := range stages {
+		par := max(st.Parallelism, 1)
+		if st.New == nil {
+			return nil, fmt.Errorf("pipeline: stage %d %q has no operator constructor: %w", s, st.Name, ErrInvalidGraph)
+		}
+		if st.Input == Forward && par != seg.par {
+			return nil, fmt.Errorf("pipeline: stage %d %q: forward from parallelism %d to %d; use ByKey or RoundRobin: %w", s, st.Name, seg.par, par, ErrInvalidGraph)
+		}
+		if st.Input < Forward || st.Input > RoundRobin {
+			return nil, fmt.Errorf("pipeline: stage %d %q: partitioning %d: %w", s, st.Name, st.Input, ErrInvalidGraph)
+		}
+		insts := make([]*instance, par)
+		for i := range insts {
+			op, err := st.New(i)
+			if err != nil {
+				return nil, fmt.Errorf("pipeline: stage %d %q instance %d: %w", s, st.Name, i, err)
+			}
+			insts[i] = &instance{op: op}
+		}
+		p.ops = append(p.ops, insts)
+		if st.Input == Forward && !st.NoChain {
+			seg.last = s
+			continue
+		}
+		seg.next = st.Input
+		seg = &segment{first: s, last: s, par: par, input: st.Input, unordered: cfg.Unordered}
+		p.segs = append(p.segs, seg)
+	}
+	for k := 1; k < len(p.segs); k++ {
+		up, sg := p.segs[k-1], p.segs[k]
+		inputs := up.par
+		if up.next == Forward {
+			inputs = 1
+		}
+		for range sg.par {
+			g, err := flowcontrol.NewGate(flowcontrol.Config{
+				Inputs: inputs, Exclusive: cfg.Exclusive, Floating: cfg.Floating,
+				EndOfInput: true, Clock: p.clock,
+			}, func() *Batch { return new(Batch) })
+			if err != nil {
+				return nil, fmt.Errorf("pipeline: %w", err)
+			}
+			sg.gates = append(sg.gates, g)
+		}
+	}
+	return p, nil
+}
+
+// Run runs the pipeline until every source is exhausted and every record
+// processed, an operator or source fails, or ctx is done. It stops every
+// goroutine it started before it returns. The error is the first failure,
+// or ctx.Err().
+func (p *Pipeline) Run(ctx context.Context) error {
+	if p.ran.Swap(true) {
+		return ErrAlreadyRun
+	}
+	p.start = p.clock.Now()
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var wg sync.WaitGroup
+	for k, sg := range p.segs {
+		for i := range sg.par {
+			t := p.newTask(k, i)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := t.run(ctx); err != nil {
+					cancel(err)
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Operators returns the instances of stage s. Read their state through
+// Query while the pipeline runs.
+func (p *Pipeline) Operators(s int) []Operator {
+	ops := make([]Operator, len(p.ops[s]))
+	for i, in := range p.ops[s] {
+		ops[i] = in.op
+	}
+	return ops
+}
+
+// Query calls fn with each instance of stage s in instance order, each
+// while it is between batches, and stops at the first error. Use it to
+// merge the instances' states into an answer while the pipeline runs.
+func (p *Pipeline) Query(s int, fn func(instance int, op Operator) error) error {
+	for i, in := range p.ops[s] {
+		in.mu.Lock()
+		err := fn(i, in.op)
+		in.mu.Unlock()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}

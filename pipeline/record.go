@@ -1,0 +1,87 @@
+package pipeline
+
+import (
+	"github.com/streamstat/streamstat/sketch"
+)
+
+// Record is one stream element: a key, its 64-bit xxhash computed once at
+// ingress, an optional numeric value and an optional timestamp. The key bytes
+// live in the arena of the Batch that holds the record; read them with
+// Batch.Key.
+type Record struct {
+	Hash     uint64
+	Value    float64
+	Time     int64 // Unix nanoseconds; 0 when the source has no time
+	keyOff   uint32
+	keyLen   uint32
+	HasValue bool
+}
+
+// Batch is a group of records with one backing byte arena for their keys.
+// Batches are recycled: Reset keeps both buffers' capacity, so a pipeline in
+// steady state allocates nothing per record.
+//
+// The zero value is an empty batch ready to use. A Batch is not safe for
+// concurrent use; ownership passes with the batch along a channel.
+type Batch struct {
+	Records []Record
+	arena   []byte
+}
+
+// Len is the number of records.
+func (b *Batch) Len() int { return len(b.Records) }
+
+// Bytes is the number of key bytes held.
+func (b *Batch) Bytes() int { return len(b.arena) }
+
+// Reset empties the batch, keeping its capacity.
+func (b *Batch) Reset() {
+	b.Records = b.Records[:0]
+	b.arena = b.arena[:0]
+}
+
+// Key returns the key of b.Records[i], aliasing the arena: valid until the
+// batch is reset.
+func (b *Batch) Key(i int) []byte {
+	r := &b.Records[i]
+	return b.arena[r.keyOff : r.keyOff+r.keyLen : r.keyOff+r.keyLen]
+}
+
+// Add appends a record with key (copied into the arena), hashing it with
+// sketch.Hash: the one hash of the record's life.
+func (b *Batch) Add(key []byte) *Record {
+	return b.AddHashed(key, sketch.Hash(key))
+}
+
+// AddHashed appends a record whose key hash is already known.
+func (b *Batch) AddHashed(key []byte, hash uint64) *Record {
+	off := len(b.arena)
+	b.arena = append(b.arena, key...)
+	b.Records = append(b.Records, Record{Hash: hash, keyOff: uint32(off), keyLen: uint32(len(key))})
+	return &b.Records[len(b.Records)-1]
+}
+
+// AddRecord appends a copy of record i of src, key included.
+func (b *Batch) AddRecord(src *Batch, i int) {
+	r := src.Records[i]
+	off := len(b.arena)
+	b.arena = append(b.arena, src.Key(i)...)
+	r.keyOff = uint32(off)
+	b.Records = append(b.Records, r)
+}
+
+// appendArena appends p to the arena and returns the offset of its first
+// byte. With addSpan it lets a source copy many keys, and the bytes between
+// them, in one piece.
+func (b *Batch) appendArena(p []byte) int {
+	off := len(b.arena)
+	b.arena = append(b.arena, p...)
+	return off
+}
+
+// spanRecord is a record whose key is the n arena bytes at off, for a
+// source that appends records itself and copies their keys with
+// appendArena, before or after.
+func spanRecord(off, n int, hash uint64) Record {
+	return Record{Hash: hash, keyOff: uint32(off), keyLen: uint32(n)}
+}
