@@ -38,8 +38,8 @@ type Metrics struct {
 func (p *Pipeline) Metrics() Metrics {
 	now := p.clock.Now()
 	m := Metrics{Time: now}
-	if p.ran.Load() {
-		m.Elapsed = now.Sub(p.start)
+	if start := p.start.Load(); start != nil {
+		m.Elapsed = now.Sub(*start)
 	}
 	for k, sg := range p.segs {
 		for i := range sg.par {

@@ -59,7 +59,7 @@ type Pipeline struct {
 	ops     [][]*instance // [stage][instance]
 	segs    []*segment
 	ran     atomic.Bool
-	start   time.Time
+	start   atomic.Pointer[time.Time] // set when Run starts
 }
 
 // instance is one operator instance with its counters. mu is held while
@@ -168,7 +168,8 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	if p.ran.Swap(true) {
 		return ErrAlreadyRun
 	}
-	p.start = p.clock.Now()
+	now := p.clock.Now()
+	p.start.Store(&now)
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	var wg sync.WaitGroup
