@@ -13,8 +13,12 @@ type OperatorMetrics struct {
 	Instance int
 	// RecordsIn and RecordsOut count records processed and passed on.
 	RecordsIn, RecordsOut uint64
-	// Busy is time spent in Process. Idle is time the goroutine waited for
-	// input; BackPressured is time it waited for credit downstream.
+	// Idle is time the goroutine waited for input; BackPressured is time
+	// it waited for credit downstream; Busy is the rest of the time since
+	// Run started. The channels measure the waits (reading the clock only
+	// when someone waits), so the data path reads no clock at all. For a
+	// goroutine headed by a source, time inside the source's Fill counts
+	// as busy.
 	Busy, Idle, BackPressured time.Duration
 	// Backlog is the number of batches queued at the instance's input
 	// channel, Credits the credits its senders hold unused, and
@@ -34,7 +38,7 @@ type Metrics struct {
 
 // Metrics returns a snapshot. It takes each channel's lock briefly and never
 // an operator's, so it is cheap enough to call every second: the counters
-// themselves are atomics updated once per batch, always on.
+// themselves are two atomic adds per operator per batch, always on.
 func (p *Pipeline) Metrics() Metrics {
 	now := p.clock.Now()
 	m := Metrics{Time: now}
@@ -71,7 +75,7 @@ func (p *Pipeline) Metrics() Metrics {
 				m.Operators = append(m.Operators, OperatorMetrics{
 					Stage: p.stages[s].Name, Instance: i,
 					RecordsIn: inst.in.Load(), RecordsOut: inst.out.Load(),
-					Busy: time.Duration(inst.busyNs.Load()),
+					Busy: max(m.Elapsed-idle-bp, 0),
 					Idle: idle, BackPressured: bp,
 					Backlog: backlog, Credits: credits, QueueUsage: usage,
 				})

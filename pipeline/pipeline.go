@@ -40,6 +40,10 @@ type Config struct {
 	Unordered bool
 	// Clock times channels and operators; nil means the system clock.
 	Clock flowcontrol.Clock
+	// NoMetrics turns off the per-batch record counters (two atomic adds
+	// per operator per batch), for measuring what they cost; see
+	// BenchmarkMetricsOverhead.
+	NoMetrics bool
 }
 
 // Pipeline is a linear graph: parallel sources, then stages of parallel
@@ -67,9 +71,8 @@ type Pipeline struct {
 type instance struct {
 	mu     sync.Mutex
 	op     Operator
-	in     atomic.Uint64
-	out    atomic.Uint64
-	busyNs atomic.Int64
+	in  atomic.Uint64
+	out atomic.Uint64
 }
 
 // segment is a run of chained levels: P goroutines, each reading a source or

@@ -315,4 +315,23 @@ func TestPipelineDedupPassesFirstOccurrences(t *testing.T) {
 	if fmt.Sprint(got) != fmt.Sprint([]string{"a", "b", "c", ""}) {
 		t.Errorf("dedup passed %q", got)
 	}
+	m := p.Metrics()
+	if d := m.Operators[0]; d.Stage != "dedup" || d.RecordsIn != 6 || d.RecordsOut != 4 {
+		t.Errorf("dedup metrics %+v, want 6 in, 4 out", d)
+	}
+	if c := m.Operators[1]; c.Stage != "collect" || c.RecordsIn != 4 {
+		t.Errorf("collect metrics %+v, want 4 in", c)
+	}
+	for _, o := range m.Operators {
+		if o.Busy+o.Idle+o.BackPressured != m.Elapsed {
+			t.Errorf("%s: busy %v + idle %v + back-pressured %v != elapsed %v", o.Stage, o.Busy, o.Idle, o.BackPressured, m.Elapsed)
+		}
+	}
+	later := m
+	later.Time = m.Time.Add(time.Second)
+	later.Operators = append([]OperatorMetrics(nil), m.Operators...)
+	later.Operators[0].RecordsIn += 500
+	if r := later.Rates(m); r[0].InPerSec != 500 {
+		t.Errorf("rate %v, want 500 records/s", r[0].InPerSec)
+	}
 }

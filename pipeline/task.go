@@ -150,12 +150,12 @@ func (t *task) process(ctx context.Context, in *Batch) error {
 		}
 		before := out.Len()
 		inst.mu.Lock()
-		start := t.p.clock.Now()
 		err := inst.op.Process(cur, out)
-		inst.busyNs.Add(int64(t.p.clock.Now().Sub(start)))
 		inst.mu.Unlock()
-		inst.in.Add(uint64(cur.Len()))
-		inst.out.Add(uint64(out.Len() - before))
+		if !t.p.cfg.NoMetrics {
+			inst.in.Add(uint64(cur.Len()))
+			inst.out.Add(uint64(out.Len() - before))
+		}
 		if err != nil {
 			return fmt.Errorf("pipeline: %s[%d]: %w", t.names[j], t.idx, err)
 		}
