@@ -69,8 +69,8 @@ type Pipeline struct {
 // instance is one operator instance with its counters. mu is held while
 // the operator processes a batch, so queries see whole batches.
 type instance struct {
-	mu     sync.Mutex
-	op     Operator
+	mu  sync.Mutex
+	op  Operator
 	in  atomic.Uint64
 	out atomic.Uint64
 }
