@@ -9,13 +9,22 @@ import (
 
 // emitter ships the output of a segment's last operator (or of its source)
 // to the next segment. out returns the batch to append output to; flush
-// ships what is ready (everything, when final, after which the downstream
-// inputs are closed); close releases the channels, whatever happened.
+// ships what is ready: full batches (flushFull), every non-empty batch
+// (flushAll), or everything, after which the downstream inputs are closed
+// (flushFinal); close releases the channels, whatever happened.
 type emitter interface {
 	out(ctx context.Context) (*Batch, error)
-	flush(ctx context.Context, final bool) error
+	flush(ctx context.Context, mode flushMode) error
 	close()
 }
+
+type flushMode int
+
+const (
+	flushFull flushMode = iota
+	flushAll
+	flushFinal
+)
 
 func (p *Pipeline) newEmitter(k, i int) emitter {
 	if k == len(p.segs)-1 {
@@ -46,7 +55,7 @@ type sinkEmitter struct{ b Batch }
 
 func (e *sinkEmitter) out(context.Context) (*Batch, error) { return &e.b, nil }
 
-func (e *sinkEmitter) flush(context.Context, bool) error {
+func (e *sinkEmitter) flush(context.Context, flushMode) error {
 	e.b.Reset()
 	return nil
 }
@@ -74,15 +83,15 @@ func (e *senderEmitter) out(ctx context.Context) (*Batch, error) {
 	return e.held, nil
 }
 
-func (e *senderEmitter) flush(ctx context.Context, final bool) error {
-	if b := e.held; b != nil && (b.Len() >= e.size || final && b.Len() > 0) {
+func (e *senderEmitter) flush(ctx context.Context, mode flushMode) error {
+	if b := e.held; b != nil && (b.Len() >= e.size || mode != flushFull && b.Len() > 0) {
 		if err := e.senders[e.next].Send(ctx, b); err != nil {
 			return err
 		}
 		e.held = nil
 		e.next = (e.next + 1) % len(e.senders)
 	}
-	if final {
+	if mode == flushFinal {
 		e.close()
 	}
 	return nil
@@ -117,7 +126,7 @@ type keyEmitter struct {
 
 func (e *keyEmitter) out(context.Context) (*Batch, error) { return &e.scratch, nil }
 
-func (e *keyEmitter) flush(ctx context.Context, final bool) error {
+func (e *keyEmitter) flush(ctx context.Context, mode flushMode) error {
 	n := uint64(len(e.senders))
 	for i := range e.scratch.Records {
 		j, _ := bits.Mul64(mix(e.scratch.Records[i].Hash), n)
@@ -134,7 +143,7 @@ func (e *keyEmitter) flush(ctx context.Context, final bool) error {
 		}
 	}
 	e.scratch.Reset()
-	if e.lockstep && !final {
+	if e.lockstep && mode != flushFinal {
 		for j := range e.held {
 			b, err := e.target(ctx, uint64(j))
 			if err != nil {
@@ -146,7 +155,7 @@ func (e *keyEmitter) flush(ctx context.Context, final bool) error {
 			e.held[j] = nil
 		}
 	}
-	if final {
+	if mode != flushFull {
 		for j, b := range e.held {
 			if b != nil && b.Len() > 0 {
 				if err := e.senders[j].Send(ctx, b); err != nil {
@@ -155,6 +164,8 @@ func (e *keyEmitter) flush(ctx context.Context, final bool) error {
 				e.held[j] = nil
 			}
 		}
+	}
+	if mode == flushFinal {
 		e.close()
 	}
 	return nil

@@ -40,6 +40,9 @@ type Config struct {
 	Unordered bool
 	// Clock times channels and operators; nil means the system clock.
 	Clock flowcontrol.Clock
+	// NewShedder, if set, gives source i a Shedder that drops records at
+	// ingress under overload; nil means no shedding.
+	NewShedder func(source int) Shedder
 	// NoMetrics turns off the per-batch record counters (two atomic adds
 	// per operator per batch), for measuring what they cost; see
 	// BenchmarkMetricsOverhead.

@@ -9,12 +9,25 @@ import (
 // live in the arena of the Batch that holds the record; read them with
 // Batch.Key.
 type Record struct {
-	Hash     uint64
-	Value    float64
-	Time     int64 // Unix nanoseconds; 0 when the source has no time
-	keyOff   uint32
-	keyLen   uint32
+	Hash   uint64
+	Value  float64
+	Time   int64 // Unix nanoseconds; 0 when the source has no time
+	keyOff uint32
+	keyLen uint32
+	// KeepP is the keep probability under which the record survived load
+	// shedding: it stands for 1/KeepP records (Horvitz–Thompson). 0 means
+	// it was never subject to shedding, the same as 1. (float32 fits in
+	// the record's padding; its 7 digits are ample for a probability.)
+	KeepP    float32
 	HasValue bool
+}
+
+// Weight is the number of records this one stands for: 1/KeepP.
+func (r *Record) Weight() float64 {
+	if r.KeepP == 0 {
+		return 1
+	}
+	return 1 / float64(r.KeepP)
 }
 
 // Batch is a group of records with one backing byte arena for their keys.

@@ -21,6 +21,7 @@ type task struct {
 	scratch []*Batch // outputs of all but the last chained operator
 	srcBuf  *Batch   // what the source fills when operators are chained to it
 	emit    emitter
+	shed    Shedder
 }
 
 func (p *Pipeline) newTask(k, i int) *task {
@@ -45,6 +46,9 @@ func (p *Pipeline) newTask(k, i int) *task {
 		t.srcBuf = new(Batch)
 	}
 	t.emit = p.newEmitter(k, i)
+	if t.src != nil && p.cfg.NewShedder != nil {
+		t.shed = p.cfg.NewShedder(i)
+	}
 	return t
 }
 
@@ -68,15 +72,26 @@ func (t *task) runSource(ctx context.Context) error {
 		} else {
 			in.Reset()
 		}
+		before := in.Len()
 		err := t.src.Fill(ctx, in, max(size-in.Len(), 1))
 		if err != nil && !errors.Is(err, io.EOF) {
 			return fmt.Errorf("pipeline: source %d: %w", t.idx, err)
 		}
-		if perr := t.process(ctx, in); perr != nil {
+		if t.shed != nil {
+			t.shedNew(in, before)
+		}
+		// With a shedder, every Fill is shipped at once: a batch then
+		// carries one keep probability, and a live stream's records wait
+		// for no batch to fill.
+		mode := flushFull
+		if t.shed != nil {
+			mode = flushAll
+		}
+		if perr := t.process(ctx, in, mode); perr != nil {
 			return perr
 		}
 		if err != nil { // io.EOF
-			return t.emit.flush(ctx, true)
+			return t.emit.flush(ctx, flushFinal)
 		}
 	}
 }
@@ -116,11 +131,11 @@ func (t *task) runGate(ctx context.Context) error {
 			}
 			continue
 		case errors.Is(err, flowcontrol.ErrClosed):
-			return t.emit.flush(ctx, true)
+			return t.emit.flush(ctx, flushFinal)
 		case err != nil:
 			return err
 		}
-		err = t.process(ctx, b)
+		err = t.process(ctx, b, flushFull)
 		g.Release(input, b)
 		if err != nil {
 			return err
@@ -132,9 +147,9 @@ func (t *task) runGate(ctx context.Context) error {
 }
 
 // process runs the chained operators over in and ships the output.
-func (t *task) process(ctx context.Context, in *Batch) error {
+func (t *task) process(ctx context.Context, in *Batch, mode flushMode) error {
 	if len(t.chain) == 0 {
-		return t.emit.flush(ctx, false)
+		return t.emit.flush(ctx, mode)
 	}
 	cur := in
 	for j, inst := range t.chain {
@@ -161,5 +176,17 @@ func (t *task) process(ctx context.Context, in *Batch) error {
 		}
 		cur = out
 	}
-	return t.emit.flush(ctx, false)
+	return t.emit.flush(ctx, mode)
+}
+
+// shedNew lets the shedder decide on the records the last Fill appended
+// to in (those from index from on); earlier ones were decided already.
+func (t *task) shedNew(in *Batch, from int) {
+	if from == 0 {
+		t.shed.Shed(in, t.p.clock.Now(), pressure(t.emit))
+		return
+	}
+	tail := Batch{Records: in.Records[from:], arena: in.arena}
+	t.shed.Shed(&tail, t.p.clock.Now(), pressure(t.emit))
+	in.Records = in.Records[:from+len(tail.Records)]
 }
