@@ -8,7 +8,12 @@ import (
 // The sketch operators below are sinks unless Pass is set, in which case
 // they also pass every record downstream. Each wraps one sketch, which the
 // caller makes (so it chooses the shape) and reads through Pipeline.Query.
-// An operator is used by one goroutine, like its sketch.
+// Their zero values are not usable: set the sketch. An operator instance is
+// not safe for concurrent use, like its sketch; the pipeline calls it from
+// one goroutine and Query locks it out while it processes a batch.
+//
+// Counts ignore Record.KeepP: to scale for load shedding, read the
+// shed-aware estimators of package shedding.
 
 // Distinct counts distinct keys with an HLL.
 type Distinct struct {
