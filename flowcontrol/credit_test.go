@@ -190,11 +190,24 @@ func TestInvariantsRandomSchedule(t *testing.T) {
 				s.Discard(held[i][0])
 				held[i] = held[i][1:]
 			case op == 9 && rng.IntN(50) == 0:
-				for _, b := range held[i] {
-					s.Discard(b)
+				if len(held[i]) > 0 && !s.closed { // end with a last batch
+					b := held[i][0]
+					b.recs = append(b.recs[:0], next[i])
+					held[i] = held[i][1:]
+					for _, b := range held[i] {
+						s.Discard(b)
+					}
+					if err := s.SendLast(b); err != nil {
+						t.Fatalf("seed %d: SendLast: %v", seed, err)
+					}
+					next[i]++
+				} else {
+					for _, b := range held[i] {
+						s.Discard(b)
+					}
+					s.Close()
 				}
 				held[i] = nil
-				s.Close()
 			}
 			checkInvariants(t, g)
 			checkDistinct(t, g, total, held, atRecv)

@@ -17,7 +17,8 @@
 // it hands over the filled buffer and takes the next empty one, which the
 // following Acquire returns without waiting. The sender therefore always
 // holds the buffer it fills, and a failed TrySend leaves it the batch to
-// shed or resend.
+// shed or resend. SendLast sends a final batch and closes, with no
+// exchange and no wait.
 //
 // Each input owns Config.Exclusive buffers (exclusive credits, at least 2:
 // one being filled, one in flight), which no other input can take, so no
@@ -35,8 +36,8 @@
 // The receiver takes batches with Recv, which serves the inputs that have a
 // backlog round-robin, one batch each, so a busy input cannot starve a
 // quiet one, and returns each buffer with Release once done with it. Pause
-// and Resume hold an input back, as barrier alignment needs. Close on a
-// Sender ends that input; Recv returns ErrClosed, like io.EOF, once every
+// and Resume hold an input back, as barrier alignment needs. Close (or
+// SendLast) on a Sender ends that input; Recv returns ErrClosed, like io.EOF, once every
 // input has ended and its batches have been received.
 //
 // # Metrics
@@ -45,7 +46,8 @@
 // backlog, batches and records sent and received, time senders spent
 // back-pressured and time the receiver spent idle waiting for data (busy
 // time is the rest). Time comes from an injectable Clock, so tests check
-// the accounting exactly; the clock is read only when someone waits.
+// the accounting exactly; on the data path the clock is read only when
+// someone waits.
 //
 // # Batch size
 //

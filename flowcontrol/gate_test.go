@@ -381,3 +381,34 @@ func TestMisusePanics(t *testing.T) {
 		})
 	}
 }
+
+func TestSendLastNeedsNoCredit(t *testing.T) {
+	g := mustGate(t, Config{Exclusive: 2, Floating: -1, EndOfInput: true})
+	s := g.Sender(0)
+	send(t, s, 1)
+	b, _ := s.TryAcquire()
+	if s.TrySend(b) {
+		t.Fatal("TrySend had a credit")
+	}
+	b.recs = append(b.recs[:0], 2)
+	if err := s.SendLast(b); err != nil { // no credit, yet it does not wait
+		t.Fatal(err)
+	}
+	if err := s.SendLast(b); !errors.Is(err, ErrClosed) {
+		t.Fatalf("SendLast after close = %v, want ErrClosed", err)
+	}
+	for _, want := range []uint64{1, 2} {
+		b := recv(t, g, 0)
+		if b.recs[0] != want {
+			t.Fatalf("received %v, want [%d]", b.recs, want)
+		}
+		g.Release(0, b)
+	}
+	if _, i, err := g.TryRecv(); !errors.Is(err, ErrEndOfInput) || i != 0 {
+		t.Fatalf("TryRecv = %d, %v; want end of input 0", i, err)
+	}
+	if _, _, err := g.TryRecv(); !errors.Is(err, ErrClosed) {
+		t.Fatalf("TryRecv = %v, want ErrClosed", err)
+	}
+	checkInvariants(t, g)
+}

@@ -141,6 +141,28 @@ func (s *Sender[B]) TrySend(b B) bool {
 	return true
 }
 
+// SendLast hands over b, which must come from Acquire, as the sender's
+// final batch and closes the input, as Send followed by Close would, but
+// without the exchange: no buffer will be filled after it, so SendLast
+// needs no credit and never waits. It returns ErrClosed, sending nothing,
+// if either end already closed. It panics if the sender holds no acquired
+// buffer.
+func (s *Sender[B]) SendLast(b B) error {
+	g := s.g
+	n := b.Len()
+	g.mu.Lock()
+	if err := s.usable(); err != nil {
+		g.mu.Unlock()
+		return err
+	}
+	s.checkOut("SendLast")
+	s.out--
+	s.enqueue(b, n)
+	g.mu.Unlock()
+	s.Close()
+	return nil
+}
+
 // Discard gives back an acquired buffer without sending it; its credit
 // becomes available again. It panics if the sender holds no acquired
 // buffer.
