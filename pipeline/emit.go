@@ -84,6 +84,13 @@ func (e *senderEmitter) out(ctx context.Context) (*Batch, error) {
 }
 
 func (e *senderEmitter) flush(ctx context.Context, mode flushMode) error {
+	if b := e.held; mode == flushFinal && b != nil && b.Len() > 0 {
+		// The last batch needs no buffer in exchange: it never waits.
+		e.held = nil
+		if err := e.senders[e.next].SendLast(b); err != nil {
+			return err
+		}
+	}
 	if b := e.held; b != nil && (b.Len() >= e.size || mode != flushFull && b.Len() > 0) {
 		if err := e.senders[e.next].Send(ctx, b); err != nil {
 			return err
@@ -157,11 +164,18 @@ func (e *keyEmitter) flush(ctx context.Context, mode flushMode) error {
 	}
 	if mode != flushFull {
 		for j, b := range e.held {
-			if b != nil && b.Len() > 0 {
-				if err := e.senders[j].Send(ctx, b); err != nil {
-					return err
-				}
-				e.held[j] = nil
+			if b == nil || b.Len() == 0 {
+				continue
+			}
+			e.held[j] = nil
+			var err error
+			if mode == flushFinal {
+				err = e.senders[j].SendLast(b) // never waits
+			} else {
+				err = e.senders[j].Send(ctx, b)
+			}
+			if err != nil {
+				return err
 			}
 		}
 	}
