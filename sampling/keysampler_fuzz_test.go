@@ -3,6 +3,8 @@ package sampling
 import (
 	"bytes"
 	"testing"
+
+	"github.com/streamstat/streamstat/internal/envelope"
 )
 
 func FuzzUnmarshalKeySampler(f *testing.F) {
@@ -14,15 +16,15 @@ func FuzzUnmarshalKeySampler(f *testing.F) {
 		enc := sampMarshal(f, s)
 		f.Add(enc)
 		f.Add(enc[:len(enc)-1])
-		f.Add(sampReseal(sampWithByte(enc, 16, 1)))
-		f.Add(sampReseal(sampWithByte(enc, 23, 0xff)))
-		f.Add(sampReseal(sampWithByte(enc, 24, 1)))
+		f.Add(envelope.Reseal(sampWithByte(enc, 16, 1)))
+		f.Add(envelope.Reseal(sampWithByte(enc, 23, 0xff)))
+		f.Add(envelope.Reseal(sampWithByte(enc, 24, 1)))
 	}
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		fuzzKeySampler(t, data)
 		if len(data) >= 60 {
-			fuzzKeySampler(t, sampReseal(bytes.Clone(data)))
+			fuzzKeySampler(t, envelope.Reseal(bytes.Clone(data)))
 		}
 	})
 }
@@ -30,7 +32,7 @@ func FuzzUnmarshalKeySampler(f *testing.F) {
 func fuzzKeySampler(t *testing.T, data []byte) {
 	var s KeySampler
 	if err := s.UnmarshalBinary(data); err != nil {
-		if !sampIsDecodeError(err) {
+		if !envelope.IsDecodeError(err) {
 			t.Fatalf("error %v is not a documented sentinel", err)
 		}
 		return

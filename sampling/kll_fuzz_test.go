@@ -5,6 +5,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/streamstat/streamstat/internal/envelope"
 )
 
 func FuzzUnmarshalKLL(f *testing.F) {
@@ -31,7 +33,7 @@ func FuzzUnmarshalKLL(f *testing.F) {
 			if off+1 < len(enc)-4 {
 				b := bytes.Clone(enc)
 				b[off] ^= 0x81
-				f.Add(mkReseal(b))
+				f.Add(envelope.Reseal(b))
 			}
 		}
 	}
@@ -44,7 +46,7 @@ func FuzzUnmarshalKLL(f *testing.F) {
 		// Random mutations rarely keep the checksum right; resealing lets
 		// the fuzzer reach the payload checks behind it.
 		if len(data) >= 60 {
-			fuzzKLL(t, mkReseal(bytes.Clone(data)))
+			fuzzKLL(t, envelope.Reseal(bytes.Clone(data)))
 		}
 	})
 }
@@ -52,7 +54,7 @@ func FuzzUnmarshalKLL(f *testing.F) {
 func fuzzKLL(t *testing.T, data []byte) {
 	var s KLL
 	if err := s.UnmarshalBinary(data); err != nil {
-		if !mkIsDecodeError(err) {
+		if !envelope.IsDecodeError(err) {
 			t.Fatalf("error %v is not a documented sentinel", err)
 		}
 		return

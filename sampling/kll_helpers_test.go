@@ -3,8 +3,6 @@ package sampling
 import (
 	"encoding"
 	"encoding/binary"
-	"errors"
-	"hash/crc32"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -15,32 +13,12 @@ import (
 // Test helpers for Moments and KLL (prefix mk, to stay clear of the
 // reservoir tests' helpers in the same package).
 
-// mkDecodeErrors are the sentinels a Moments or KLL decoder may return.
-var mkDecodeErrors = []error{ErrTruncated, ErrNotEncoding, ErrVersion, ErrKind, ErrHash, ErrChecksum, ErrCorrupt}
-
-func mkIsDecodeError(err error) bool {
-	for _, s := range mkDecodeErrors {
-		if errors.Is(err, s) {
-			return true
-		}
-	}
-	return false
-}
-
-// mkReseal recomputes the checksum of an edited encoding in place, so tests
-// reach the checks behind it.
-func mkReseal(b []byte) []byte {
-	end := len(b) - 4
-	binary.LittleEndian.PutUint32(b[end:], crc32.Checksum(b[:end], crc32.MakeTable(crc32.Castagnoli)))
-	return b
-}
-
 // mkEdit returns a resealed copy of enc with the little-endian uint64 at
 // offset off replaced by v.
 func mkEdit(enc []byte, off int, v uint64) []byte {
 	b := append([]byte(nil), enc...)
 	binary.LittleEndian.PutUint64(b[off:], v)
-	return mkReseal(b)
+	return envelope.Reseal(b)
 }
 
 func mkMarshal(t testing.TB, m encoding.BinaryMarshaler) []byte {

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"math"
 	"testing"
+
+	"github.com/streamstat/streamstat/internal/envelope"
 )
 
 func FuzzUnmarshalMoments(f *testing.F) {
@@ -24,7 +26,7 @@ func FuzzUnmarshalMoments(f *testing.F) {
 		for _, off := range []int{16, 56, 64, 80, 88, 104, 112, 119} {
 			b := bytes.Clone(enc)
 			b[off] ^= 0x80
-			f.Add(mkReseal(b))
+			f.Add(envelope.Reseal(b))
 		}
 	}
 	f.Add([]byte{})
@@ -32,7 +34,7 @@ func FuzzUnmarshalMoments(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		fuzzMoments(t, data)
 		if len(data) >= 60 {
-			fuzzMoments(t, mkReseal(bytes.Clone(data)))
+			fuzzMoments(t, envelope.Reseal(bytes.Clone(data)))
 		}
 	})
 }
@@ -40,7 +42,7 @@ func FuzzUnmarshalMoments(f *testing.F) {
 func fuzzMoments(t *testing.T, data []byte) {
 	var m Moments
 	if err := m.UnmarshalBinary(data); err != nil {
-		if !mkIsDecodeError(err) {
+		if !envelope.IsDecodeError(err) {
 			t.Fatalf("error %v is not a documented sentinel", err)
 		}
 		return

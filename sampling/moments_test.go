@@ -305,7 +305,7 @@ func TestMomentsDecodeErrors(t *testing.T) {
 		{"nil", nil, ErrTruncated},
 		{"truncated", good[:len(good)-1], ErrTruncated},
 		{"bit flip", func() []byte { b := append([]byte(nil), good...); b[70] ^= 1; return b }(), ErrChecksum},
-		{"wrong kind", func() []byte { b := append([]byte(nil), good...); b[5] = 19; return mkReseal(b) }(), ErrKind},
+		{"wrong kind", func() []byte { b := append([]byte(nil), good...); b[5] = 19; return envelope.Reseal(b) }(), ErrKind},
 		{"non-zero shape", mkEdit(good, 16, 1), ErrCorrupt},
 		{"-0 min", mkEdit(good, mOffMin, negZero), ErrCorrupt},
 		{"non-canonical NaN", mkEdit(good, mOffM2, otherNaN), ErrCorrupt},

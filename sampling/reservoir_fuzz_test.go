@@ -5,6 +5,8 @@ import (
 	"math"
 	"strconv"
 	"testing"
+
+	"github.com/streamstat/streamstat/internal/envelope"
 )
 
 func FuzzUnmarshalReservoir(f *testing.F) {
@@ -19,11 +21,11 @@ func FuzzUnmarshalReservoir(f *testing.F) {
 		enc := sampMarshal(f, r)
 		f.Add(enc)
 		f.Add(enc[:len(enc)-3])
-		f.Add(sampReseal(sampWithByte(enc, 16, byte(tc.k+1))))
-		f.Add(sampReseal(sampWithByte(enc, 24, byte(tc.n+1))))
-		f.Add(sampReseal(sampWithByte(enc, 56, 0xff)))
+		f.Add(envelope.Reseal(sampWithByte(enc, 16, byte(tc.k+1))))
+		f.Add(envelope.Reseal(sampWithByte(enc, 24, byte(tc.n+1))))
+		f.Add(envelope.Reseal(sampWithByte(enc, 56, 0xff)))
 		if len(enc) > 90 {
-			f.Add(sampReseal(sampWithByte(enc, 88, 0x81)))
+			f.Add(envelope.Reseal(sampWithByte(enc, 88, 0x81)))
 		}
 	}
 	var zero Reservoir[string]
@@ -35,7 +37,7 @@ func FuzzUnmarshalReservoir(f *testing.F) {
 		// Random mutations almost never keep the checksum right; resealing
 		// lets the fuzzer reach the payload checks behind it.
 		if len(data) >= 60 {
-			fuzzReservoir(t, sampReseal(bytes.Clone(data)))
+			fuzzReservoir(t, envelope.Reseal(bytes.Clone(data)))
 		}
 	})
 }
@@ -43,7 +45,7 @@ func FuzzUnmarshalReservoir(f *testing.F) {
 func fuzzReservoir(t *testing.T, data []byte) {
 	var r Reservoir[string]
 	if err := r.UnmarshalBinary(data); err != nil {
-		if !sampIsDecodeError(err) {
+		if !envelope.IsDecodeError(err) {
 			t.Fatalf("error %v is not a documented sentinel", err)
 		}
 		return

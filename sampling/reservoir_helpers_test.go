@@ -3,8 +3,6 @@ package sampling
 import (
 	"encoding"
 	"encoding/binary"
-	"errors"
-	"hash/crc32"
 	"math"
 	"testing"
 
@@ -14,26 +12,6 @@ import (
 // Helpers shared by the Reservoir, WeightedReservoir and KeySampler tests.
 // Their names carry a "samp" prefix so they cannot collide with helpers of
 // the other files in this package.
-
-// sampDecodeErrors are the sentinels a decoder may return.
-var sampDecodeErrors = []error{ErrTruncated, ErrNotEncoding, ErrVersion, ErrKind, ErrHash, ErrChecksum, ErrCorrupt}
-
-func sampIsDecodeError(err error) bool {
-	for _, s := range sampDecodeErrors {
-		if errors.Is(err, s) {
-			return true
-		}
-	}
-	return false
-}
-
-// sampReseal recomputes the checksum of an edited encoding, so that tests
-// reach the checks behind it.
-func sampReseal(b []byte) []byte {
-	end := len(b) - 4
-	binary.LittleEndian.PutUint32(b[end:], crc32.Checksum(b[:end], crc32.MakeTable(crc32.Castagnoli)))
-	return b
-}
 
 // sampEnvelope returns a valid envelope of the given kind, shape and payload.
 func sampEnvelope(kind envelope.Kind, shape [4]uint64, payload []byte) []byte {

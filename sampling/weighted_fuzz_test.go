@@ -5,6 +5,8 @@ import (
 	"math"
 	"strconv"
 	"testing"
+
+	"github.com/streamstat/streamstat/internal/envelope"
 )
 
 func FuzzUnmarshalWeightedReservoir(f *testing.F) {
@@ -19,11 +21,11 @@ func FuzzUnmarshalWeightedReservoir(f *testing.F) {
 		enc := sampMarshal(f, r)
 		f.Add(enc)
 		f.Add(enc[:len(enc)-3])
-		f.Add(sampReseal(sampWithByte(enc, 16, byte(tc.k+1))))
-		f.Add(sampReseal(sampWithByte(enc, 32, byte(tc.k+1))))
-		f.Add(sampReseal(sampWithByte(enc, 63, 0xff)))
+		f.Add(envelope.Reseal(sampWithByte(enc, 16, byte(tc.k+1))))
+		f.Add(envelope.Reseal(sampWithByte(enc, 32, byte(tc.k+1))))
+		f.Add(envelope.Reseal(sampWithByte(enc, 63, 0xff)))
 		if len(enc) > 100 {
-			f.Add(sampReseal(sampWithByte(enc, 95, 0x3f)))
+			f.Add(envelope.Reseal(sampWithByte(enc, 95, 0x3f)))
 		}
 	}
 	var zero WeightedReservoir[string]
@@ -34,7 +36,7 @@ func FuzzUnmarshalWeightedReservoir(f *testing.F) {
 		// Random mutations almost never keep the checksum right; resealing
 		// lets the fuzzer reach the payload checks behind it.
 		if len(data) >= 60 {
-			fuzzWeighted(t, sampReseal(bytes.Clone(data)))
+			fuzzWeighted(t, envelope.Reseal(bytes.Clone(data)))
 		}
 	})
 }
@@ -42,7 +44,7 @@ func FuzzUnmarshalWeightedReservoir(f *testing.F) {
 func fuzzWeighted(t *testing.T, data []byte) {
 	var r WeightedReservoir[string]
 	if err := r.UnmarshalBinary(data); err != nil {
-		if !sampIsDecodeError(err) {
+		if !envelope.IsDecodeError(err) {
 			t.Fatalf("error %v is not a documented sentinel", err)
 		}
 		return

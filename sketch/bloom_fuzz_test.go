@@ -3,6 +3,8 @@ package sketch
 import (
 	"math"
 	"testing"
+
+	"github.com/streamstat/streamstat/internal/envelope"
 )
 
 func FuzzUnmarshalBloom(f *testing.F) {
@@ -17,9 +19,9 @@ func FuzzUnmarshalBloom(f *testing.F) {
 		f.Add(enc)
 		f.Add(enc[:len(enc)-3])
 		f.Add(flip(enc, len(enc)-5))
-		f.Add(reseal(withByte(enc, 16, byte(tc.m+1))))      // m disagrees with the payload
-		f.Add(reseal(withByte(enc, 24, byte(MaxBloomK+1)))) // k out of range
-		f.Add(reseal(withByte(enc, len(enc)-5, 0xff)))      // bits beyond m
+		f.Add(envelope.Reseal(withByte(enc, 16, byte(tc.m+1))))      // m disagrees with the payload
+		f.Add(envelope.Reseal(withByte(enc, 24, byte(MaxBloomK+1)))) // k out of range
+		f.Add(envelope.Reseal(withByte(enc, len(enc)-5, 0xff)))      // bits beyond m
 	}
 	f.Add([]byte{})
 	f.Add([]byte("SSTK"))
@@ -27,7 +29,7 @@ func FuzzUnmarshalBloom(f *testing.F) {
 		var b Bloom
 		err := b.UnmarshalBinary(data)
 		if err != nil {
-			if !isDecodeError(err) {
+			if !envelope.IsDecodeError(err) {
 				t.Fatalf("error %v is not a documented sentinel", err)
 			}
 			return

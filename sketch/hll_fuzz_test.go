@@ -1,21 +1,10 @@
 package sketch
 
 import (
-	"errors"
 	"testing"
+
+	"github.com/streamstat/streamstat/internal/envelope"
 )
-
-// decodeErrors are the sentinels a decoder may return.
-var decodeErrors = []error{ErrTruncated, ErrNotEncoding, ErrVersion, ErrKind, ErrHash, ErrChecksum, ErrCorrupt}
-
-func isDecodeError(err error) bool {
-	for _, s := range decodeErrors {
-		if errors.Is(err, s) {
-			return true
-		}
-	}
-	return false
-}
 
 func FuzzUnmarshalHLL(f *testing.F) {
 	for _, tc := range []struct{ p, n int }{{4, 0}, {4, 100}, {10, 50}, {10, 20000}, {14, 3}} {
@@ -26,9 +15,9 @@ func FuzzUnmarshalHLL(f *testing.F) {
 		enc := mustMarshal(f, h)
 		f.Add(enc)
 		f.Add(enc[:len(enc)-3])
-		f.Add(reseal(withByte(enc, 16, byte(tc.p+1))))
+		f.Add(envelope.Reseal(withByte(enc, 16, byte(tc.p+1))))
 		if len(enc) > 70 {
-			f.Add(reseal(withByte(enc, 66, 0xff)))
+			f.Add(envelope.Reseal(withByte(enc, 66, 0xff)))
 		}
 	}
 	f.Add([]byte{})
@@ -37,7 +26,7 @@ func FuzzUnmarshalHLL(f *testing.F) {
 		var h HLL
 		err := h.UnmarshalBinary(data)
 		if err != nil {
-			if !isDecodeError(err) {
+			if !envelope.IsDecodeError(err) {
 				t.Fatalf("error %v is not a documented sentinel", err)
 			}
 			return

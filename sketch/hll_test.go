@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/streamstat/streamstat/internal/envelope"
+
 	"github.com/cespare/xxhash/v2"
 )
 
@@ -403,16 +405,16 @@ func TestHLLUnmarshalErrors(t *testing.T) {
 		{"flipped payload bit", flip(dense, 100), ErrChecksum},
 		{"flipped checksum bit", flip(sparse, len(sparse)-1), ErrChecksum},
 		{"other kind", cm, ErrKind},
-		{"future version", reseal(withByte(dense, 4, 9)), ErrVersion},
-		{"other hash", reseal(withByte(dense, 6, 2)), ErrHash},
-		{"precision 3", reseal(withByte(dense, 16, 3)), ErrCorrupt},
-		{"precision 19", reseal(withByte(dense, 16, 19)), ErrCorrupt},
-		{"dense with wrong precision", reseal(withByte(dense, 16, 11)), ErrCorrupt},
-		{"representation 2", reseal(withByte(dense, 24, 2)), ErrCorrupt},
-		{"register too large", reseal(withByte(dense, 60, 64)), ErrCorrupt},
-		{"sparse count wrong", reseal(withByte(sparse, 32, sparse[32]+1)), ErrCorrupt},
-		{"sparse last wrong", reseal(withByte(sparse, 40, sparse[40]^1)), ErrCorrupt},
-		{"sparse delta broken", reseal(withByte(sparse, 70, 0)), ErrCorrupt},
+		{"future version", envelope.Reseal(withByte(dense, 4, 9)), ErrVersion},
+		{"other hash", envelope.Reseal(withByte(dense, 6, 2)), ErrHash},
+		{"precision 3", envelope.Reseal(withByte(dense, 16, 3)), ErrCorrupt},
+		{"precision 19", envelope.Reseal(withByte(dense, 16, 19)), ErrCorrupt},
+		{"dense with wrong precision", envelope.Reseal(withByte(dense, 16, 11)), ErrCorrupt},
+		{"representation 2", envelope.Reseal(withByte(dense, 24, 2)), ErrCorrupt},
+		{"register too large", envelope.Reseal(withByte(dense, 60, 64)), ErrCorrupt},
+		{"sparse count wrong", envelope.Reseal(withByte(sparse, 32, sparse[32]+1)), ErrCorrupt},
+		{"sparse last wrong", envelope.Reseal(withByte(sparse, 40, sparse[40]^1)), ErrCorrupt},
+		{"sparse delta broken", envelope.Reseal(withByte(sparse, 70, 0)), ErrCorrupt},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			g := mustHLL(t, 5)

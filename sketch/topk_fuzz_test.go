@@ -22,10 +22,10 @@ func FuzzUnmarshalTopK(f *testing.F) {
 		enc := topkMarshal(f, s)
 		f.Add(enc)
 		f.Add(enc[:len(enc)-3])
-		f.Add(reseal(topkFlip(enc, 16)))
+		f.Add(envelope.Reseal(topkFlip(enc, 16)))
 		if len(enc) > 62 {
-			f.Add(reseal(topkFlip(enc, len(enc)-6)))
-			f.Add(reseal(topkFlip(enc, 58)))
+			f.Add(envelope.Reseal(topkFlip(enc, len(enc)-6)))
+			f.Add(envelope.Reseal(topkFlip(enc, 58)))
 		}
 	}
 	f.Add([]byte{})
@@ -35,7 +35,7 @@ func FuzzUnmarshalTopK(f *testing.F) {
 		// The checksum stops almost every mutation at the door: try the
 		// input again with a valid one, so that mutations reach the parser.
 		if len(data) >= envelope.Overhead {
-			topkFuzzDecode(t, reseal(bytes.Clone(data)))
+			topkFuzzDecode(t, envelope.Reseal(bytes.Clone(data)))
 		}
 	})
 }
