@@ -54,7 +54,9 @@ type cacheLinePad [64]byte
 // Len is the number of records.
 func (b *Batch) Len() int { return len(b.Records) }
 
-// Bytes is the number of key bytes held.
+// Bytes is the number of arena bytes held: the keys, and the bytes around
+// them that a source copied in one piece with them (a LineSource copies
+// whole lines).
 func (b *Batch) Bytes() int { return len(b.arena) }
 
 // Reset empties the batch, keeping its capacity.
@@ -94,7 +96,7 @@ func (b *Batch) AddRecord(src *Batch, i int) {
 }
 
 // appendArena appends p to the arena and returns the offset of its first
-// byte. With addSpan it lets a source copy many keys, and the bytes between
+// byte. With spanRecord it lets a source copy many keys, and the bytes between
 // them, in one piece.
 func (b *Batch) appendArena(p []byte) int {
 	off := len(b.arena)

@@ -1,0 +1,499 @@
+package pipeline
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"strconv"
+	"sync/atomic"
+	"unsafe"
+
+	"github.com/streamstat/streamstat/sketch"
+)
+
+// Defaults used where a LineConfig field is zero.
+const (
+	// DefaultLineBuffer is the initial read buffer of a LineSource. It
+	// grows to hold the longest line and shrinks back after it.
+	DefaultLineBuffer = 256 << 10
+	// DefaultMaxBatchBytes caps the bytes a LineSource puts in one
+	// batch's arena, so that long lines cannot make a batch, and so the
+	// memory held by in-flight batches, unbounded.
+	DefaultMaxBatchBytes = 4 << 20
+)
+
+// LineConfig says how a LineSource turns lines into records. The zero value
+// makes each whole line a key.
+type LineConfig struct {
+	// Field selects the key: field Field (1-based) of the line split by
+	// Delimiter; 0 means the whole line. A line without that field is
+	// skipped, counted in Skipped and reported to OnBadLine.
+	Field int
+	// Delimiter splits fields; the zero value is Whitespace.
+	Delimiter Delimiter
+	// ValueField, if not 0, selects a field (1-based) parsed as a finite
+	// float64 into Record.Value (surrounding blanks allowed). When it is
+	// missing or does not parse, the record is kept without a value and
+	// counted in BadValues.
+	ValueField int
+	// BufferSize is the initial read buffer size; 0 means
+	// DefaultLineBuffer.
+	BufferSize int
+	// MaxBatchBytes: Fill returns early once the batch's arena holds this
+	// many bytes; 0 means DefaultMaxBatchBytes. The arena holds the lines
+	// the keys come from, newlines included (see Batch.Bytes).
+	MaxBatchBytes int
+	// OnBadLine, if set, is called (on the goroutine calling Fill) for
+	// every line that is skipped (ErrMissingField) or whose value is bad
+	// (ErrBadValue).
+	OnBadLine func(BadLine)
+}
+
+// BadLine describes a line a LineSource could not use in full.
+type BadLine struct {
+	// Number counts lines (1-based) from where the source started reading.
+	Number int64
+	// Offset is the byte offset of the line's start.
+	Offset int64
+	// Line is the line without its newline, aliasing the source's buffer:
+	// copy it to keep it past the call.
+	Line []byte
+	// Err is ErrMissingField or ErrBadValue.
+	Err error
+}
+
+// LineSource is a Source reading newline-terminated lines from an
+// io.Reader and making one record per line, keyed by the line or one of its
+// fields (see LineConfig). A trailing CR is not part of a line, a last line
+// without a newline is a line, an empty line is a record with an empty key,
+// and all other bytes (NUL, invalid UTF-8) are kept as they are. Lines may
+// be of any length: the buffer grows to hold the longest.
+//
+// Positions are byte offsets in the stream the reader yields from where it
+// stood when the source was made: Offset is just past the last line Fill
+// has consumed (emitted or skipped), a line boundary, so a checkpoint can
+// record it and a new source can resume there with SetPosition.
+//
+// The zero value is not usable; make one with NewLineSource, OpenLineFile
+// or OpenRange. Fill, SetPosition and Close must be called from one
+// goroutine at a time; Lines, Bytes, Skipped, BadValues, Offset and
+// Position may be called from any goroutine and are current as of the end
+// of the last Fill (or SetPosition).
+type LineSource struct {
+	cfg      LineConfig
+	r        io.Reader
+	closer   io.Closer
+	seeker   io.Seeker // nil when r cannot seek
+	origin   int64     // seeker's offset when the source was made
+	bufSize  int
+	maxBytes int
+
+	buf         []byte
+	pos, end    int   // unconsumed bytes are buf[pos:end]
+	scanned     int   // buf[pos:pos+scanned] holds no '\n
+	off         int64 // stream offset of buf[pos]
+	limit       int64 // no line starting at or past limit is read
+	eof         bool  // r returned io.EOF
+	rerr        error // r failed; returned once the buffered lines are used
+	done        bool
+	skipPartial bool  // drop bytes up to and including the first '\n'
+	discard     int64 // bytes still to drop before reading lines
+
+	lines, bytes, skipped, bad int64
+	pub                        struct{ lines, bytes, skipped, bad, off atomic.Int64 }
+}
+
+// NewLineSource returns a LineSource reading r. If r is an io.Seeker whose
+// offset can be read, SetPosition can rewind; otherwise it can only skip
+// forward.
+func NewLineSource(r io.Reader, cfg LineConfig) (*LineSource, error) {
+	if cfg.Field < 0 || cfg.ValueField < 0 || cfg.BufferSize < 0 || cfg.MaxBatchBytes < 0 {
+		return nil, fmt.Errorf("pipeline: line source: field %d, value field %d, buffer %d, batch bytes %d: negative: %w",
+			cfg.Field, cfg.ValueField, cfg.BufferSize, cfg.MaxBatchBytes, sketch.ErrInvalidParameter)
+	}
+	s := &LineSource{cfg: cfg, r: r, limit: math.MaxInt64, bufSize: cfg.BufferSize, maxBytes: cfg.MaxBatchBytes}
+	if s.bufSize == 0 {
+		s.bufSize = DefaultLineBuffer
+	}
+	if s.maxBytes == 0 {
+		s.maxBytes = DefaultMaxBatchBytes
+	}
+	if sk, ok := r.(io.Seeker); ok {
+		if o, err := sk.Seek(0, io.SeekCurrent); err == nil {
+			s.seeker, s.origin = sk, o
+		}
+	}
+	s.buf = make([]byte, s.bufSize)
+	return s, nil
+}
+
+// OpenLineFile opens the file at path and returns a LineSource reading it
+// from the start. Close closes the file.
+func OpenLineFile(path string, cfg LineConfig) (*LineSource, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("pipeline: %w", err)
+	}
+	s, err := NewLineSource(f, cfg)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	s.closer = f
+	return s, nil
+}
+
+// Lines is the number of lines consumed, skipped ones included.
+func (s *LineSource) Lines() int64 { return s.pub.lines.Load() }
+
+// Bytes is the number of bytes consumed, newlines included.
+func (s *LineSource) Bytes() int64 { return s.pub.bytes.Load() }
+
+// Skipped is the number of lines skipped for lack of the key field.
+func (s *LineSource) Skipped() int64 { return s.pub.skipped.Load() }
+
+// BadValues is the number of records whose value field was missing or not
+// a finite number.
+func (s *LineSource) BadValues() int64 { return s.pub.bad.Load() }
+
+// Offset is the byte offset just past the last line consumed.
+func (s *LineSource) Offset() int64 { return s.pub.off.Load() }
+
+// Position is Offset, for SeekableSource.
+func (s *LineSource) Position() int64 { return s.pub.off.Load() }
+
+// SetPosition makes the next Fill read the line starting at byte offset
+// pos, which should be a line start such as an earlier Offset. It rewinds
+// only a seekable reader; on any other it skips forward, reading and
+// discarding (lazily, in Fill). Within a FileRange, lines starting at or past the
+// range's end are still not read.
+func (s *LineSource) SetPosition(pos int64) error {
+	if pos < 0 {
+		return fmt.Errorf("pipeline: line source: seek to %d: %w", pos, sketch.ErrInvalidParameter)
+	}
+	s.skipPartial, s.scanned = false, 0
+	if s.seeker != nil {
+		if _, err := s.seeker.Seek(s.origin+pos, io.SeekStart); err != nil {
+			return fmt.Errorf("pipeline: line source: seek to %d: %w", pos, err)
+		}
+		s.pos, s.end = 0, 0
+		s.eof, s.rerr, s.done, s.discard = false, nil, false, 0
+	} else {
+		if pos < s.off {
+			return fmt.Errorf("pipeline: line source: seek back to %d from %d: reader cannot seek: %w", pos, s.off, sketch.ErrInvalidParameter)
+		}
+		d := pos - s.off
+		if buffered := int64(s.end - s.pos); d <= buffered {
+			s.pos += int(d)
+		} else {
+			s.pos = s.end
+			s.discard += d - buffered
+		}
+	}
+	s.off = pos
+	s.publish()
+	return nil
+}
+
+// Close closes the file the source opened, if any.
+func (s *LineSource) Close() error {
+	if s.closer == nil {
+		return nil
+	}
+	err := s.closer.Close()
+	s.closer = nil
+	return err
+}
+
+// maxArena is the most bytes a Batch arena can hold: Record keeps 32-bit
+// arena offsets.
+const maxArena = math.MaxUint32
+
+// Fill appends a record for each of up to max next lines. It returns early,
+// with nil, once b's arena holds MaxBatchBytes. It blocks while the reader
+// does; ctx is checked before each read.
+func (s *LineSource) Fill(ctx context.Context, b *Batch, max int) error {
+	if s.done {
+		return io.EOF
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	defer s.publish()
+	if err := s.skip(ctx); err != nil {
+		return err
+	}
+	for n := 0; n < max; {
+		if s.off >= s.limit {
+			s.done = true
+			return io.EOF
+		}
+		k, full, err := s.take(b, max-n)
+		if n += k; err != nil || full || n == max || s.off >= s.limit {
+			if err == nil && s.off >= s.limit {
+				continue
+			}
+			return err
+		}
+		// take ran out of complete lines.
+		switch {
+		case s.eof:
+			s.done = true
+			return io.EOF
+		case s.rerr != nil:
+			return fmt.Errorf("pipeline: line source: read at offset %d: %w", s.off+int64(s.end-s.pos), s.rerr)
+		}
+		if err := s.read(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// take makes records of up to max complete lines in the buffer (and of the
+// final line, at EOF). It copies the lines into b's arena in one piece, with
+// the keys pointing into it, rather than key by key: for short lines the
+// per-key copy would cost as much as the hash. full says b reached
+// MaxBatchBytes or the arena limit.
+func (s *LineSource) take(b *Batch, max int) (n int, full bool, err error) {
+	data := s.buf[s.pos:s.end]
+	base := b.Bytes()
+	room := int64(maxArena) - int64(base)
+	budget := s.maxBytes - base
+	field, valueField, delim := s.cfg.Field, s.cfg.ValueField, s.cfg.Delimiter
+	p, scanned := 0, s.scanned
+	first := -1 // start in data of the first line copied
+	starved := false
+	limit := s.limit - s.off
+	recs := b.Records
+	defer func() { b.Records = recs }()
+	for n < max && int64(p) < limit {
+		end, next := 0, 0
+		if i := bytes.IndexByte(data[p+scanned:], '\n'); i >= 0 {
+			end = p + scanned + i
+			next = end + 1
+		} else if s.eof && p < len(data) {
+			end, next = len(data), len(data)
+		} else {
+			// Remember that data[p:] holds no newline, so a long line
+			// is not scanned again from its start after each read.
+			s.scanned = len(data) - p
+			starved = true
+			break
+		}
+		scanned = 0
+		from := first
+		if from < 0 {
+			from = p
+		}
+		if int64(next-from) > room {
+			if len(recs) == 0 && p == 0 {
+				err = fmt.Errorf("pipeline: line source: line at offset %d has %d bytes, more than a batch holds (4 GiB)", s.off, end)
+			}
+			full = true
+			break
+		}
+		line := data[p:end]
+		if k := len(line) - 1; k >= 0 && line[k] == '\r' {
+			line = line[:k]
+		}
+		s.lines++
+		ks, ke, ok := 0, len(line), true
+		if field != 0 {
+			ks, ke, ok = fieldSpan(line, field, delim)
+		}
+		if !ok {
+			s.skipped++
+			s.report(line, s.off+int64(p), ErrMissingField)
+			p = next
+			continue
+		}
+		if first < 0 {
+			first = p
+		}
+		recs = append(recs, spanRecord(base+p-first+ks, ke-ks, sketch.Hash(line[ks:ke])))
+		n++
+		if valueField != 0 {
+			r := &recs[len(recs)-1]
+			vs, ve, ok := fieldSpan(line, valueField, delim)
+			if ok {
+				r.Value, ok = parseValue(line[vs:ve])
+			}
+			if r.HasValue = ok; !ok {
+				s.bad++
+				s.report(line, s.off+int64(p), ErrBadValue)
+			}
+		}
+		p = next
+		if p-first >= budget {
+			full = true
+			break
+		}
+	}
+	if first >= 0 {
+		b.appendArena(data[first:p])
+	}
+	if !starved && p > 0 {
+		s.scanned = 0
+	}
+	s.pos += p
+	s.off += int64(p)
+	s.bytes += int64(p)
+	return n, full, err
+}
+
+// skip drops what SetPosition (forward, on a reader that cannot seek) or
+// OpenRange (the partial line at a range's start) asked to drop.
+func (s *LineSource) skip(ctx context.Context) error {
+	for s.discard > 0 || s.skipPartial {
+		s.scanned = 0
+		data := s.buf[s.pos:s.end]
+		if s.discard > 0 {
+			k := int(min(int64(len(data)), s.discard))
+			s.pos += k
+			s.discard -= int64(k)
+			data = data[k:]
+		} else if i := bytes.IndexByte(data, '\n'); i >= 0 {
+			s.pos += i + 1
+			s.off += int64(i + 1)
+			s.skipPartial = false
+			break
+		} else {
+			s.pos = s.end
+			s.off += int64(len(data))
+			data = nil
+		}
+		if len(data) > 0 {
+			continue
+		}
+		switch {
+		case s.eof:
+			s.discard, s.skipPartial = 0, false
+		case s.rerr != nil:
+			return fmt.Errorf("pipeline: line source: read: %w", s.rerr)
+		default:
+			if err := s.read(ctx); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// read moves the unconsumed bytes to the front of the buffer, growing it if
+// they fill it (a long line) or shrinking it back once a long line is gone,
+// and reads once more. EOF and errors are remembered, not returned, so that
+// the lines already read are used first.
+func (s *LineSource) read(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	rest := s.end - s.pos
+	switch {
+	case len(s.buf) > 4*s.bufSize && rest < s.bufSize/2:
+		nb := make([]byte, s.bufSize)
+		copy(nb, s.buf[s.pos:s.end])
+		s.buf = nb
+	case s.pos == 0 && s.end == len(s.buf):
+		nb := make([]byte, 2*len(s.buf))
+		copy(nb, s.buf[:s.end])
+		s.buf = nb
+	case s.pos > 0:
+		copy(s.buf, s.buf[s.pos:s.end])
+	}
+	s.pos, s.end = 0, rest
+	for range 100 {
+		n, err := s.r.Read(s.buf[s.end:])
+		if n < 0 || n > len(s.buf)-s.end {
+			return fmt.Errorf("pipeline: line source: reader returned count %d for a %d-byte buffer", n, len(s.buf)-s.end)
+		}
+		s.end += n
+		if errors.Is(err, io.EOF) {
+			s.eof = true
+			return nil
+		}
+		if err != nil {
+			s.rerr = err
+			return nil
+		}
+		if n > 0 {
+			return nil
+		}
+	}
+	return fmt.Errorf("pipeline: line source: %w", io.ErrNoProgress)
+}
+
+func (s *LineSource) report(line []byte, off int64, err error) {
+	if s.cfg.OnBadLine != nil {
+		s.cfg.OnBadLine(BadLine{Number: s.lines, Offset: off, Line: line, Err: err})
+	}
+}
+
+func (s *LineSource) publish() {
+	s.pub.lines.Store(s.lines)
+	s.pub.bytes.Store(s.bytes)
+	s.pub.skipped.Store(s.skipped)
+	s.pub.bad.Store(s.bad)
+	s.pub.off.Store(s.off)
+}
+
+// parseValue parses a value field: a finite float64 in decimal notation
+// (as strconv.ParseFloat reads it, without hex, underscores, Inf or NaN),
+// blanks around it allowed. NaN and infinities are rejected because one of
+// them would poison every sum and mean downstream. The syntax is checked
+// first so that a bad value costs no allocation (ParseFloat's error does).
+func parseValue(v []byte) (float64, bool) {
+	for len(v) > 0 && (v[0] == ' ' || v[0] == '\t') {
+		v = v[1:]
+	}
+	for len(v) > 0 && (v[len(v)-1] == ' ' || v[len(v)-1] == '\t') {
+		v = v[:len(v)-1]
+	}
+	if !isDecimal(v) {
+		return 0, false
+	}
+	// ParseFloat keeps no reference to its argument (its errors copy it),
+	// so the string may alias v.
+	f, err := strconv.ParseFloat(unsafe.String(unsafe.SliceData(v), len(v)), 64)
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+		return 0, false
+	}
+	return f, true
+}
+
+// isDecimal reports whether v matches [+-]? (d+ (. d*)? | . d+) ([eE] [+-]? d+)?.
+func isDecimal(v []byte) bool {
+	i := 0
+	if i < len(v) && (v[i] == '+' || v[i] == '-') {
+		i++
+	}
+	digits := func() int {
+		j := i
+		for i < len(v) && v[i] >= '0' && v[i] <= '9' {
+			i++
+		}
+		return i - j
+	}
+	mant := digits()
+	if i < len(v) && v[i] == '.' {
+		i++
+		mant += digits()
+	}
+	if mant == 0 {
+		return false
+	}
+	if i < len(v) && (v[i] == 'e' || v[i] == 'E') {
+		i++
+		if i < len(v) && (v[i] == '+' || v[i] == '-') {
+			i++
+		}
+		if digits() == 0 {
+			return false
+		}
+	}
+	return i == len(v)
+}

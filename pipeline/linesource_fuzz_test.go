@@ -1,0 +1,49 @@
+package pipeline
+
+import (
+	"testing"
+)
+
+// FuzzLineSource feeds arbitrary bytes through a LineSource with small,
+// varying buffers, read sizes and batch sizes, and compares its records
+// with the reference split (lsRef: split on '\n', strip one '\r') and, when
+// a field is selected, with refField on each reference line.
+func FuzzLineSource(f *testing.F) {
+	for _, s := range []string{
+		"", "\n", "\r\n", "a", "a\n", "a\r", "a\r\n", "\n\n\n", "a\nb", "x\r\r\n",
+		"\x00\xff\n\xfe", "a,b\n,c\r\n\nd", "  k  v \n\tk2 1.5\n",
+	} {
+		f.Add([]byte(s), uint8(1), uint8(1), uint8(1), uint8(0), byte(','), false)
+		f.Add([]byte(s), uint8(3), uint8(5), uint8(2), uint8(2), byte(','), true)
+	}
+	f.Fuzz(func(t *testing.T, data []byte, buf, chunk, max, field uint8, delim byte, ws bool) {
+		d := ByteDelimiter(delim)
+		if ws || delim == '\n' {
+			d = Whitespace
+		}
+		cfg := LineConfig{BufferSize: 1 + int(buf%64), Field: int(field % 4), Delimiter: d}
+		s, err := NewLineSource(&lsChunkReader{data: data, k: 1 + int(chunk%32)}, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := lsDrainErr(s, 1+int(max%16))
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines := lsRef(data)
+		var want []string
+		for _, l := range lines {
+			if k, ok := refField(l, cfg.Field, d); ok {
+				want = append(want, k)
+			}
+		}
+		if keys := lsKeys(got); !lsEqual(keys, want) {
+			t.Fatalf("%+v on %q: got %q, want %q", cfg, data, keys, want)
+		}
+		if s.Lines() != int64(len(lines)) || s.Skipped() != int64(len(lines)-len(want)) ||
+			s.Offset() != int64(len(data)) || s.Bytes() != int64(len(data)) {
+			t.Fatalf("%q: Lines %d Skipped %d Offset %d Bytes %d; want %d, %d, %d, %d",
+				data, s.Lines(), s.Skipped(), s.Offset(), s.Bytes(), len(lines), len(lines)-len(want), len(data), len(data))
+		}
+	})
+}
