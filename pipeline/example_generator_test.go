@@ -31,6 +31,6 @@ func ExampleGenerator() {
 	}
 	fmt.Println("|", err)
 	// Output:
-	// key-5 key-93 key-77 key-2 key-72 | position 5
-	// key-5 key-6 key-0 | EOF
+	// key-6 key-6 key-8 key-12 key-2 | position 5
+	// key-1 key-1 key-26 | EOF
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"math/rand/v2"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -64,29 +63,28 @@ type sleeper interface {
 // Generator is a deterministic Source of Zipf-distributed keys, for tests,
 // benchmarks and demos.
 //
-// Record i depends only on (Seed, i): it is drawn with a PCG generator
-// seeded from a SplitMix64 hash of the seed and the index (a counter-based
-// stream, as in Salmon et al., "Parallel random numbers: as easy as 1, 2,
-// 3", SC 2011), by the rejection-inversion method of math/rand/v2's Zipf
-// (Hörmann and Derflinger 1996), which is exact for the truncated
-// distribution. So SetPosition costs O(1) and the stream a restarted
-// generator resumes is the one the old generator would have produced. The
-// keys are equal on every run of one build and architecture (a math.Log
-// rounding difference elsewhere could move a rare key).
+// Record i depends only on (Seed, i): its uniforms come from a SplitMix64
+// stream started at a hash of the seed and the index (a counter-based
+// generator, as in Salmon et al., "Parallel random numbers: as easy as 1,
+// 2, 3", SC 2011), so SetPosition costs O(1) and a restarted generator
+// resumes exactly the stream the old one would have produced. Ranks are
+// drawn exactly from the truncated Zipf distribution: the top 2^14 from an
+// alias table (one uniform, no transcendental function), the rest by
+// rejection-inversion (see zipfSampler). Keys are equal on every run of one
+// build and architecture (a math.Log rounding difference elsewhere could
+// move a rare key).
 //
 // Keys are formatted into a reused buffer and copied into the batch: Fill
-// allocates nothing per record.
+// allocates nothing per record. NewGenerator builds the alias table (about
+// 200 KB) in about a millisecond.
 //
 // The zero value is not usable; make one with NewGenerator. Fill and
 // SetPosition must be called from one goroutine at a time; Position may be
 // called from any goroutine.
 type Generator struct {
-	_      cacheLinePad // the fields below change per record
 	cfg    GeneratorConfig
 	seed   uint64
-	pcg    rand.PCG
-	rng    *rand.Rand
-	zipf   *rand.Zipf
+	zipf   *zipfSampler
 	key    []byte // prefix, then the key number
 	prefix int
 	pos    int64
@@ -98,7 +96,6 @@ type Generator struct {
 	started bool
 	t0      time.Time
 	sent    int64 // records emitted since t0
-	_       cacheLinePad
 }
 
 // NewGenerator checks cfg and returns a Generator at position 0.
@@ -123,8 +120,7 @@ func NewGenerator(cfg GeneratorConfig) (*Generator, error) {
 		return nil, fmt.Errorf("pipeline: generator: rate %v: %w", cfg.Rate, sketch.ErrInvalidParameter)
 	}
 	g := &Generator{cfg: cfg, seed: splitmix64(cfg.Seed), now: time.Now}
-	g.rng = rand.New(&g.pcg)
-	g.zipf = rand.NewZipf(g.rng, cfg.S, 1, cfg.Keys-1)
+	g.zipf = newZipfSampler(cfg.Keys, cfg.S)
 	// At least a cache line of its own: the key is rewritten per record,
 	// and a neighbouring generator's key must not share its line.
 	g.key = append(make([]byte, 0, max(128, len(cfg.Prefix)+20)), cfg.Prefix...)
@@ -161,10 +157,11 @@ func (g *Generator) Fill(ctx context.Context, b *Batch, max int) error {
 	}
 	n := int64(max)
 	if g.cfg.Count > 0 {
-		n = min(n, g.cfg.Count-g.pos)
-		if n <= 0 {
+		left := g.cfg.Count - g.pos
+		if left <= 0 {
 			return io.EOF
 		}
+		n = min(n, left)
 	}
 	if n <= 0 {
 		return nil
@@ -194,12 +191,12 @@ func (g *Generator) Fill(ctx context.Context, b *Batch, max int) error {
 
 // record returns the key (aliasing g.key) and value of record i.
 func (g *Generator) record(i int64) ([]byte, float64) {
-	g.pcg.Seed(g.seed, splitmix64(g.seed+uint64(i)*0x9e3779b97f4a7c15))
-	k := g.zipf.Uint64()
+	st := splitmix64(g.seed + uint64(i)*0xd1342543de82ef95)
+	k := g.zipf.sample(&st)
 	g.key = strconv.AppendUint(g.key[:g.prefix], k, 10)
 	var v float64
 	if g.cfg.ValueMean > 0 {
-		v = g.rng.ExpFloat64() * g.cfg.ValueMean
+		v = -math.Log(1-uniform(&st)) * g.cfg.ValueMean // inversion of the exponential CDF
 	}
 	return g.key, v
 }
@@ -217,7 +214,7 @@ func (g *Generator) due(ctx context.Context) (int64, error) {
 		if n := int64(min(max(due, -1), 1<<62)) + 1 - g.sent; n > 0 {
 			return n, nil
 		}
-		next := g.t0.Add(time.Duration(math.Ceil(float64(g.sent) / g.cfg.Rate * 1e9)))
+		next := g.t0.Add(time.Duration(min(math.Ceil(float64(g.sent)/g.cfg.Rate*1e9), math.MaxInt64/2)))
 		if err := g.sleep(ctx, max(next.Sub(now), time.Nanosecond)); err != nil {
 			return 0, err
 		}

@@ -117,6 +117,9 @@ func TestGeneratorSetPosition(t *testing.T) {
 func TestGeneratorCount(t *testing.T) {
 	g := mustGenerator(t, GeneratorConfig{Count: 10})
 	var b Batch
+	if err := g.Fill(context.Background(), &b, 0); err != nil || b.Len() != 0 {
+		t.Fatalf("Fill with max 0: %d records, %v; want none, nil", b.Len(), err)
+	}
 	if err := g.Fill(context.Background(), &b, 6); err != nil || b.Len() != 6 {
 		t.Fatalf("first Fill: %d records, %v", b.Len(), err)
 	}

@@ -3,11 +3,14 @@ package pipeline
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"math"
+	"math/bits"
 	"os"
+	"slices"
 	"strconv"
 	"sync/atomic"
 	"unsafe"
@@ -269,11 +272,13 @@ func (s *LineSource) take(b *Batch, max int) (n int, full bool, err error) {
 	first := -1 // start in data of the first line copied
 	starved := false
 	limit := s.limit - s.off
-	recs := b.Records
+	// Writing records into grown capacity, rather than appending, saves
+	// a capacity check and a stack copy of each Record.
+	recs := slices.Grow(b.Records, min(max, len(data)+1, 4096))
 	defer func() { b.Records = recs }()
 	for n < max && int64(p) < limit {
 		end, next := 0, 0
-		if i := bytes.IndexByte(data[p+scanned:], '\n'); i >= 0 {
+		if i := indexNewline(data[p+scanned:]); i >= 0 {
 			end = p + scanned + i
 			next = end + 1
 		} else if s.eof && p < len(data) {
@@ -315,7 +320,12 @@ func (s *LineSource) take(b *Batch, max int) (n int, full bool, err error) {
 		if first < 0 {
 			first = p
 		}
-		recs = append(recs, spanRecord(base+p-first+ks, ke-ks, sketch.Hash(line[ks:ke])))
+		k := len(recs)
+		if k == cap(recs) {
+			recs = slices.Grow(recs, 1)
+		}
+		recs = recs[:k+1]
+		recs[k] = spanRecord(base+p-first+ks, ke-ks, sketch.Hash(line[ks:ke]))
 		n++
 		if valueField != 0 {
 			r := &recs[len(recs)-1]
@@ -496,4 +506,26 @@ func isDecimal(v []byte) bool {
 		}
 	}
 	return i == len(v)
+}
+
+// indexNewline is bytes.IndexByte(b, '\n'), with the first 16 bytes
+// searched a word at a time: for short lines the call into the SIMD
+// search costs more than the search.
+func indexNewline(b []byte) int {
+	const lo, hi, nl = 0x0101010101010101, 0x8080808080808080, 0x0a0a0a0a0a0a0a0a
+	if len(b) >= 16 {
+		w := binary.LittleEndian.Uint64(b) ^ nl
+		if m := (w - lo) &^ w & hi; m != 0 {
+			return bits.TrailingZeros64(m) >> 3
+		}
+		w = binary.LittleEndian.Uint64(b[8:]) ^ nl
+		if m := (w - lo) &^ w & hi; m != 0 {
+			return 8 + bits.TrailingZeros64(m)>>3
+		}
+		if i := bytes.IndexByte(b[16:], '\n'); i >= 0 {
+			return 16 + i
+		}
+		return -1
+	}
+	return bytes.IndexByte(b, '\n')
 }

@@ -1,6 +1,9 @@
 package pipeline
 
 import (
+	"bytes"
+	"context"
+	"io"
 	"testing"
 )
 
@@ -39,6 +42,37 @@ func FuzzLineSource(f *testing.F) {
 		}
 		if keys := lsKeys(got); !lsEqual(keys, want) {
 			t.Fatalf("%+v on %q: got %q, want %q", cfg, data, keys, want)
+		}
+		// Resume after the first stop records from Position: the rest
+		// must follow, so records are neither lost nor repeated.
+		stop := int(chunk) % (len(want) + 1)
+		first, err := NewLineSource(bytes.NewReader(data), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b Batch
+		for b.Len() < stop {
+			err := first.Fill(context.Background(), &b, stop-b.Len())
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatalf("Fill: %v", err)
+			}
+		}
+		second, err := NewLineSource(lsNoSeek{bytes.NewReader(data)}, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := second.SetPosition(first.Position()); err != nil {
+			t.Fatal(err)
+		}
+		rest, err := lsDrainErr(second, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if keys := lsKeys(rest); !lsEqual(keys, want[stop:]) {
+			t.Fatalf("%q resumed at %d after %d records: got %q, want %q", data, first.Position(), stop, keys, want[stop:])
 		}
 		if s.Lines() != int64(len(lines)) || s.Skipped() != int64(len(lines)-len(want)) ||
 			s.Offset() != int64(len(data)) || s.Bytes() != int64(len(data)) {

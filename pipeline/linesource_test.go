@@ -429,3 +429,24 @@ func TestParseValue(t *testing.T) {
 		}
 	}
 }
+
+func TestIndexNewline(t *testing.T) {
+	buf := make([]byte, 40)
+	for n := range len(buf) + 1 {
+		for at := -1; at < n; at++ {
+			for i := range buf {
+				// Bytes whose difference from '\n' borrows or carries.
+				buf[i] = []byte{0x0b, 0x09, 0x00, 0xff, 0x8a, 0x0a ^ 0x80, 0x01}[(i+n)%7]
+			}
+			if at >= 0 {
+				buf[at] = '\n'
+				if at+3 < n {
+					buf[at+3] = '\n'
+				}
+			}
+			if got, want := indexNewline(buf[:n]), bytes.IndexByte(buf[:n], '\n'); got != want {
+				t.Fatalf("len %d, newline at %d: got %d, want %d", n, at, got, want)
+			}
+		}
+	}
+}
