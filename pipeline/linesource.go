@@ -38,10 +38,11 @@ type LineConfig struct {
 	Field int
 	// Delimiter splits fields; the zero value is Whitespace.
 	Delimiter Delimiter
-	// ValueField, if not 0, selects a field (1-based) parsed as a finite
-	// float64 into Record.Value (surrounding blanks allowed). When it is
-	// missing or does not parse, the record is kept without a value and
-	// counted in BadValues.
+	// ValueField, if not 0, selects a field (1-based) parsed into
+	// Record.Value: a finite decimal number such as 7, -2.5 or 3e-4, blanks
+	// around it allowed (no hex, underscores, Inf or NaN). When it is
+	// missing or does not parse, the record is kept without a value,
+	// counted in BadValues and reported to OnBadLine.
 	ValueField int
 	// BufferSize is the initial read buffer size; 0 means
 	// DefaultLineBuffer.

@@ -450,3 +450,40 @@ func TestIndexNewline(t *testing.T) {
 		}
 	}
 }
+
+// TestLineSourceCountersWhileFilling reads the counters from another
+// goroutine during Fill (run with -race).
+func TestLineSourceCountersWhileFilling(t *testing.T) {
+	s := mustLineSource(t, &lsLoopReader{data: []byte("a b\nc\n")}, LineConfig{Field: 2})
+	stop := make(chan struct{})
+	done := make(chan int64)
+	go func() {
+		var last int64
+		for {
+			select {
+			case <-stop:
+				done <- last
+				return
+			default:
+			}
+			if off := s.Offset(); off < last {
+				t.Errorf("Offset went back from %d to %d", last, off)
+			} else {
+				last = off
+			}
+			_ = s.Lines() + s.Bytes() + s.Skipped() + s.BadValues() + s.Position()
+		}
+	}()
+	var b Batch
+	for range 200 {
+		b.Reset()
+		if err := s.Fill(context.Background(), &b, 100); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(stop)
+	<-done
+	if s.Lines()-s.Skipped() != 200*100 || s.Offset() != s.Bytes() {
+		t.Errorf("Lines %d Skipped %d Offset %d Bytes %d; want 20000 records, Offset = Bytes", s.Lines(), s.Skipped(), s.Offset(), s.Bytes())
+	}
+}
