@@ -31,7 +31,9 @@ func write(t *testing.T, s *DirStore, id uint64) Manifest {
 
 type logs struct{ lines []string }
 
-func (l *logs) logf(format string, args ...any) { l.lines = append(l.lines, fmt.Sprintf(format, args...)) }
+func (l *logs) logf(format string, args ...any) {
+	l.lines = append(l.lines, fmt.Sprintf(format, args...))
+}
 
 func newStore(t *testing.T, keep int) (*DirStore, *logs, string) {
 	dir := t.TempDir()
