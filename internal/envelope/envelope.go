@@ -59,6 +59,8 @@ const (
 	KindMoments           Kind = 18
 	KindKLL               Kind = 19
 	KindKeySampler        Kind = 20
+	KindShedState         Kind = 32
+	KindTheta             Kind = 33
 )
 
 func (k Kind) String() string {
@@ -81,6 +83,10 @@ func (k Kind) String() string {
 		return "KLL"
 	case KindKeySampler:
 		return "KeySampler"
+	case KindShedState:
+		return "ShedState"
+	case KindTheta:
+		return "Theta"
 	}
 	return fmt.Sprintf("Kind(%d)", uint8(k))
 }
