@@ -15,6 +15,8 @@ import (
 type emitter interface {
 	out(ctx context.Context) (*Batch, error)
 	flush(ctx context.Context, mode flushMode) error
+	// barrier sends checkpoint barrier id on every channel, after a flush.
+	barrier(ctx context.Context, id uint64) error
 	close()
 }
 
@@ -61,6 +63,46 @@ func (e *sinkEmitter) flush(context.Context, flushMode) error {
 }
 
 func (e *sinkEmitter) close() {}
+
+func (e *sinkEmitter) barrier(context.Context, uint64) error { return nil }
+
+// sendBarrier sends barrier id through s, in b or, if b is nil, in a buffer
+// it acquires.
+func sendBarrier(ctx context.Context, s *flowcontrol.Sender[*Batch], b *Batch, id uint64) error {
+	if b == nil {
+		var err error
+		if b, err = s.Acquire(ctx); err != nil {
+			return err
+		}
+	}
+	b.Reset()
+	b.barrier = id
+	return s.Send(ctx, b)
+}
+
+func (e *senderEmitter) barrier(ctx context.Context, id uint64) error {
+	for j, s := range e.senders {
+		var b *Batch
+		if j == e.next {
+			b, e.held = e.held, nil // empty after the flush
+		}
+		if err := sendBarrier(ctx, s, b, id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (e *keyEmitter) barrier(ctx context.Context, id uint64) error {
+	for j, s := range e.senders {
+		b := e.held[j]
+		e.held[j] = nil
+		if err := sendBarrier(ctx, s, b, id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
 // senderEmitter writes straight into a downstream buffer and sends it when
 // full, to one receiver (Forward) or to each in turn (RoundRobin).

@@ -40,6 +40,9 @@ type Config struct {
 	Unordered bool
 	// Clock times channels and operators; nil means the system clock.
 	Clock flowcontrol.Clock
+	// Checkpoint, if set, turns on checkpoints; every source must then be
+	// a SeekableSource.
+	Checkpoint *CheckpointConfig
 	// NewShedder, if set, gives source i a Shedder that drops records at
 	// ingress under overload; nil means no shedding.
 	NewShedder func(source int) Shedder
@@ -67,6 +70,9 @@ type Pipeline struct {
 	segs    []*segment
 	ran     atomic.Bool
 	start   atomic.Pointer[time.Time] // set when Run starts
+	coord   *coordinator              // nil without checkpoints
+	barrier atomic.Uint64             // the barrier sources are to inject
+	ntasks  int
 }
 
 // instance is one operator instance with its counters. mu is held while
@@ -146,6 +152,20 @@ func New(sources []Source, stages []Stage, cfg Config) (*Pipeline, error) {
 		seg = &segment{first: s, last: s, par: par, input: st.Input, unordered: cfg.Unordered}
 		p.segs = append(p.segs, seg)
 	}
+	for _, sg := range p.segs {
+		p.ntasks += sg.par
+	}
+	if cfg.Checkpoint != nil {
+		if cfg.Checkpoint.Store == nil {
+			return nil, fmt.Errorf("pipeline: checkpoints without a store: %w", ErrInvalidGraph)
+		}
+		for i, src := range sources {
+			if _, ok := src.(SeekableSource); !ok {
+				return nil, fmt.Errorf("pipeline: source %d cannot record a position for checkpoints: %w", i, ErrInvalidGraph)
+			}
+		}
+		p.coord = &coordinator{p: p, cfg: cfg.Checkpoint, tasks: p.ntasks}
+	}
 	for k := 1; k < len(p.segs); k++ {
 		up, sg := p.segs[k-1], p.segs[k]
 		inputs := up.par
@@ -179,6 +199,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	var wg sync.WaitGroup
+	stopCoord := p.startCoordinator(ctx)
 	for k, sg := range p.segs {
 		for i := range sg.par {
 			t := p.newTask(k, i)
@@ -192,6 +213,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		}
 	}
 	wg.Wait()
+	stopCoord()
 	if err := context.Cause(ctx); err != nil {
 		return err
 	}

@@ -40,6 +40,7 @@ type Batch struct {
 	_       cacheLinePad
 	Records []Record
 	arena   []byte
+	barrier uint64 // a checkpoint barrier travelling in-band: no records
 	_       cacheLinePad
 }
 
@@ -63,6 +64,7 @@ func (b *Batch) Bytes() int { return len(b.arena) }
 func (b *Batch) Reset() {
 	b.Records = b.Records[:0]
 	b.arena = b.arena[:0]
+	b.barrier = 0
 }
 
 // Key returns the key of b.Records[i], aliasing the arena: valid until the

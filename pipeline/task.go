@@ -2,9 +2,11 @@ package pipeline
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/streamstat/streamstat/flowcontrol"
 )
@@ -18,10 +20,12 @@ type task struct {
 	gate    *flowcontrol.Gate[*Batch] // set otherwise
 	chain   []*instance
 	names   []string
+	stages  []int // stage index of each chained operator
 	scratch []*Batch // outputs of all but the last chained operator
 	srcBuf  *Batch   // what the source fills when operators are chained to it
 	emit    emitter
 	shed    Shedder
+	barrier uint64 // the last barrier this task injected or forwarded
 }
 
 func (p *Pipeline) newTask(k, i int) *task {
@@ -37,6 +41,7 @@ func (p *Pipeline) newTask(k, i int) *task {
 		for s := max(sg.first, 0); s <= sg.last; s++ {
 			t.chain = append(t.chain, p.ops[s][i])
 			t.names = append(t.names, p.stages[s].Name)
+			t.stages = append(t.stages, s)
 		}
 	}
 	for range max(len(t.chain)-1, 0) {
@@ -54,6 +59,9 @@ func (p *Pipeline) newTask(k, i int) *task {
 
 func (t *task) run(ctx context.Context) error {
 	defer t.emit.close()
+	if c := t.p.coord; c != nil {
+		defer c.finish()
+	}
 	if t.src != nil {
 		return t.runSource(ctx)
 	}
@@ -63,6 +71,11 @@ func (t *task) run(ctx context.Context) error {
 func (t *task) runSource(ctx context.Context) error {
 	size := t.p.cfg.BatchSize
 	for {
+		if n := t.p.barrier.Load(); n > t.barrier {
+			if err := t.injectBarrier(ctx, n); err != nil {
+				return err
+			}
+		}
 		in := t.srcBuf
 		if in == nil {
 			var err error
@@ -110,16 +123,43 @@ func (t *task) runGate(ctx context.Context) error {
 			g.Pause(i)
 		}
 	}
-	// advance passes the turn to the next live input after turn.
+	al := aligner{arrived: make([]bool, n), held: make([]bool, n)}
+	holding := t.p.coord != nil && !t.p.coord.cfg.AtLeastOnce
+	// advance passes the turn to the next live input after turn that is
+	// not held for alignment; with none, every input waits.
 	advance := func() {
 		for j := 1; j <= n; j++ {
-			if c := (turn + j) % n; alive[c] {
+			if c := (turn + j) % n; alive[c] && !al.held[c] {
 				g.Pause(turn)
 				turn = c
 				g.Resume(turn)
 				return
 			}
 		}
+		g.Pause(turn)
+	}
+	// aligned completes the alignment once every live input has delivered
+	// the barrier: snapshot, forward, release the held inputs.
+	aligned := func() error {
+		if al.id == 0 || !al.complete(alive) {
+			return nil
+		}
+		if err := t.forwardBarrier(ctx, al.id, t.p.clock.Now().Sub(al.start)); err != nil {
+			return err
+		}
+		for i, h := range al.held {
+			if h {
+				al.held[i] = false
+				if !ordered {
+					g.Resume(i)
+				}
+			}
+		}
+		al.id = 0
+		if ordered {
+			advance()
+		}
+		return nil
 	}
 	for {
 		b, input, err := g.Recv(ctx)
@@ -129,11 +169,34 @@ func (t *task) runGate(ctx context.Context) error {
 			if ordered && input == turn {
 				advance()
 			}
+			if err := aligned(); err != nil {
+				return err
+			}
 			continue
 		case errors.Is(err, flowcontrol.ErrClosed):
 			return t.emit.flush(ctx, flushFinal)
 		case err != nil:
 			return err
+		}
+		if id := b.barrier; id != 0 {
+			g.Release(input, b)
+			if id > al.id && id > t.barrier {
+				al.begin(id, t.p.clock.Now())
+			}
+			al.arrived[input] = true
+			if holding {
+				al.held[input] = true
+				if !ordered {
+					g.Pause(input)
+				}
+			}
+			if ordered && input == turn {
+				advance()
+			}
+			if err := aligned(); err != nil {
+				return err
+			}
+			continue
 		}
 		err = t.process(ctx, b, flushFull)
 		g.Release(input, b)
@@ -189,4 +252,62 @@ func (t *task) shedNew(in *Batch, from int) {
 	tail := Batch{Records: in.Records[from:], arena: in.arena}
 	t.shed.Shed(&tail, t.p.clock.Now(), pressure(t.emit))
 	in.Records = in.Records[:from+len(tail.Records)]
+}
+
+// aligner tracks the alignment of one barrier across a task's inputs.
+type aligner struct {
+	id      uint64 // the barrier being aligned; 0 when none
+	start   time.Time
+	arrived []bool // inputs that delivered it
+	held    []bool // inputs held back until alignment completes
+}
+
+func (a *aligner) begin(id uint64, now time.Time) {
+	a.id, a.start = id, now
+	clear(a.arrived)
+}
+
+// complete reports whether every live input delivered the barrier.
+func (a *aligner) complete(alive []bool) bool {
+	for i, ok := range alive {
+		if ok && !a.arrived[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// injectBarrier is a source's part of checkpoint id: its position and the
+// state of the operators chained to it, then the barrier downstream.
+func (t *task) injectBarrier(ctx context.Context, id uint64) error {
+	t.barrier = id
+	c := t.p.coord
+	pos := t.src.(SeekableSource).Position()
+	parts, err := t.snapshot(id)
+	if err != nil {
+		return err
+	}
+	parts = append(parts, write{id: id, name: partName("src", t.idx, -1), data: binary.LittleEndian.AppendUint64(nil, uint64(pos))})
+	c.ack(id, parts, 0, c.sinceTrigger(id))
+	return t.sendBarrier(ctx, id)
+}
+
+// forwardBarrier completes an aligned barrier: snapshot, then forward.
+func (t *task) forwardBarrier(ctx context.Context, id uint64, alignment time.Duration) error {
+	t.barrier = id
+	parts, err := t.snapshot(id)
+	if err != nil {
+		return err
+	}
+	t.p.coord.ack(id, parts, alignment, 0)
+	return t.sendBarrier(ctx, id)
+}
+
+// sendBarrier ships the records before the barrier, then the barrier itself
+// on every channel downstream.
+func (t *task) sendBarrier(ctx context.Context, id uint64) error {
+	if err := t.emit.flush(ctx, flushAll); err != nil {
+		return err
+	}
+	return t.emit.barrier(ctx, id)
 }

@@ -1,0 +1,380 @@
+package pipeline
+
+import (
+	"context"
+	"encoding"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/streamstat/streamstat/pipeline/checkpoint"
+)
+
+// Stateful is an operator whose state a checkpoint saves and recovery
+// restores. UnmarshalBinary on a fresh instance, made by the stage's New,
+// must restore the state MarshalBinary wrote, so that the instance goes on
+// exactly as the original would have. The sketch operators implement it.
+type Stateful interface {
+	Operator
+	encoding.BinaryMarshaler
+	encoding.BinaryUnmarshaler
+}
+
+// CheckpointConfig turns on checkpoints (asynchronous barrier snapshotting,
+// Carbone et al., "Lightweight Asynchronous Snapshots for Distributed
+// Dataflows", 2015, as in Apache Flink).
+//
+// A checkpoint n starts when the coordinator asks every source to inject
+// barrier n: between two Fills, a source records its position, snapshots
+// the operators chained to it and sends the barrier, in-band, on every
+// channel to the next stage. An instance with several inputs aligns them
+// (exactly-once): an input that delivered barrier n is held back until all
+// have; then the instance snapshots its operators and forwards the barrier.
+// With AtLeastOnce the inputs are not held, so records after the barrier
+// may enter the snapshot and be counted again after recovery. A snapshot is
+// MarshalBinary's copy of the state, written to the Store by a background
+// goroutine; the checkpoint completes when every part is written and the
+// manifest published. One checkpoint is in progress at a time, and none is
+// taken once a source has finished.
+//
+// Result equality after recovery: operators with one input (a source chained
+// to them, Forward, or by-key from a single source) see the same records in
+// the same order whatever the barriers did, so a recovered run ends with
+// byte-identical state. With several inputs, alignment changes the order in
+// which inputs interleave, which only order-insensitive state (HLL, Bloom,
+// plain CountMin) does not feel.
+type CheckpointConfig struct {
+	// Store receives the checkpoints.
+	Store checkpoint.Store
+	// Interval between checkpoints; 0 means only on demand (Checkpoint).
+	Interval time.Duration
+	// AtLeastOnce skips the holding of aligned inputs.
+	AtLeastOnce bool
+	// OnComplete, if set, is called after each checkpoint completes or
+	// fails, from the background writer.
+	OnComplete func(m checkpoint.Manifest, err error)
+}
+
+// CheckpointStats counts checkpoints. The zero value means none yet.
+type CheckpointStats struct {
+	// Completed and Failed count checkpoints published and checkpoints
+	// that failed (a part or the manifest could not be written);
+	// Abandoned those the run ended under.
+	Completed, Failed, Abandoned uint64
+	InProgress        bool
+	// LastID, LastDuration and LastSize describe the last completed
+	// checkpoint: trigger to publication, and bytes written.
+	LastID       uint64
+	LastDuration time.Duration
+	LastSize     int64
+	// LastAlignment is the longest an instance held inputs back for the
+	// last completed checkpoint; LastStartDelay the longest a source took
+	// to inject its barrier after the trigger.
+	LastAlignment, LastStartDelay time.Duration
+	// LastError is the error of the last failed checkpoint.
+	LastError error
+}
+
+// ErrCheckpointBusy: a checkpoint was requested while one is in progress,
+// or after a source finished.
+var ErrCheckpointBusy = errors.New("pipeline: checkpoint in progress or sources finished")
+
+// coordinator runs the checkpoints of one Run.
+type coordinator struct {
+	p     *Pipeline
+	cfg   *CheckpointConfig
+	tasks int // acknowledgements a checkpoint needs
+
+	mu       sync.Mutex
+	next     uint64 // id of the next checkpoint
+	cur      *inflight
+	finished bool // a task finished: no more checkpoints
+	stats    CheckpointStats
+	writes   chan write
+}
+
+type inflight struct {
+	id        uint64
+	trigger   time.Time
+	acks      int
+	written   int
+	parts     []checkpoint.Part
+	err       error
+	alignment time.Duration
+	delay     time.Duration
+}
+
+type write struct {
+	id   uint64
+	name string
+	data []byte
+}
+
+func partName(kind string, a, b int) string {
+	if b < 0 {
+		return fmt.Sprintf("%s-%d", kind, a)
+	}
+	return fmt.Sprintf("%s-%d-%d", kind, a, b)
+}
+
+// startCoordinator starts the background writer and, with an Interval, the
+// trigger; the returned func stops them once the tasks are done.
+func (p *Pipeline) startCoordinator(ctx context.Context) (stop func()) {
+	c := p.coord
+	if c == nil {
+		return func() {}
+	}
+	// Room for every part and acknowledgement of one checkpoint, so that a
+	// task handing over its snapshot never waits for the disk.
+	maxOps := 0
+	for _, insts := range p.ops {
+		maxOps += len(insts)
+	}
+	c.writes = make(chan write, 2*(p.ntasks+len(p.sources)+maxOps)+1)
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		c.writer()
+	}()
+	if iv := c.cfg.Interval; iv > 0 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			tick := time.NewTicker(iv)
+			defer tick.Stop()
+			for {
+				select {
+				case <-tick.C:
+					_, _ = c.trigger()
+				case <-done:
+					return
+				case <-ctx.Done():
+					return
+				}
+			}
+		}()
+	}
+	return func() {
+		close(done)
+		close(c.writes)
+		wg.Wait()
+	}
+}
+
+// trigger starts checkpoint n, unless one is in progress.
+func (c *coordinator) trigger() (uint64, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.cur != nil || c.finished {
+		return 0, ErrCheckpointBusy
+	}
+	c.next++
+	c.cur = &inflight{id: c.next, trigger: c.p.clock.Now()}
+	c.stats.InProgress = true
+	c.p.barrier.Store(c.next)
+	return c.next, nil
+}
+
+// ack records a task's snapshot parts for checkpoint id and queues them for
+// the writer. Called by the task that took the snapshot.
+func (c *coordinator) ack(id uint64, parts []write, align, delay time.Duration) {
+	c.mu.Lock()
+	cur := c.cur
+	if cur == nil || cur.id != id {
+		c.mu.Unlock()
+		return
+	}
+	cur.acks++
+	cur.alignment = max(cur.alignment, align)
+	cur.delay = max(cur.delay, delay)
+	c.mu.Unlock()
+	for _, w := range parts {
+		c.writes <- w
+	}
+	c.writes <- write{id: id} // this task's acknowledgement
+}
+
+// sinceTrigger is the time since checkpoint id was triggered.
+func (c *coordinator) sinceTrigger(id uint64) time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.cur == nil || c.cur.id != id {
+		return 0
+	}
+	return c.p.clock.Now().Sub(c.cur.trigger)
+}
+
+// finish marks a task finished; the checkpoint in progress, which can no
+// longer complete, fails.
+func (c *coordinator) finish() {
+	c.mu.Lock()
+	c.finished = true
+	c.mu.Unlock()
+}
+
+// writer writes parts in the background and publishes complete
+// checkpoints, until writes is closed.
+func (c *coordinator) writer() {
+	for w := range c.writes {
+		c.mu.Lock()
+		cur := c.cur
+		c.mu.Unlock()
+		if cur == nil || cur.id != w.id {
+			continue
+		}
+		if w.name == "" {
+			cur.written++
+			if cur.written == c.tasks {
+				c.complete(cur)
+			}
+			continue
+		}
+		if cur.err != nil {
+			continue
+		}
+		p, err := c.cfg.Store.WritePart(w.id, w.name, w.data)
+		if err != nil {
+			cur.err = err
+			continue
+		}
+		cur.parts = append(cur.parts, p)
+	}
+	// A checkpoint still in progress when the run ends (a bounded input
+	// ran out under it, or the run failed) can never complete.
+	c.mu.Lock()
+	cur := c.cur
+	c.cur = nil
+	if cur != nil {
+		c.stats.Abandoned++
+		c.stats.InProgress = false
+	}
+	c.mu.Unlock()
+	if cur != nil {
+		_ = c.cfg.Store.Abort(cur.id)
+	}
+}
+
+func (c *coordinator) complete(cur *inflight) {
+	m := checkpoint.Manifest{ID: cur.id, Time: cur.trigger.UTC(), Parts: cur.parts}
+	err := cur.err
+	if err == nil {
+		err = c.cfg.Store.Publish(m)
+	}
+	if err != nil {
+		c.fail(cur, err)
+		return
+	}
+	c.mu.Lock()
+	c.cur = nil
+	c.stats.InProgress = false
+	c.stats.Completed++
+	c.stats.LastID = cur.id
+	c.stats.LastDuration = c.p.clock.Now().Sub(cur.trigger)
+	c.stats.LastSize = m.Size()
+	c.stats.LastAlignment, c.stats.LastStartDelay = cur.alignment, cur.delay
+	c.mu.Unlock()
+	if c.cfg.OnComplete != nil {
+		c.cfg.OnComplete(m, nil)
+	}
+}
+
+// fail drops checkpoint cur: the job goes on, earlier checkpoints stay.
+func (c *coordinator) fail(cur *inflight, err error) {
+	_ = c.cfg.Store.Abort(cur.id)
+	c.mu.Lock()
+	if c.cur == cur {
+		c.cur = nil
+	}
+	c.stats.InProgress = false
+	c.stats.Failed++
+	c.stats.LastError = err
+	c.mu.Unlock()
+	if c.cfg.OnComplete != nil {
+		c.cfg.OnComplete(checkpoint.Manifest{ID: cur.id}, err)
+	}
+}
+
+// Checkpoint triggers a checkpoint now and returns its id; it completes
+// later (see CheckpointConfig.OnComplete). It returns ErrCheckpointBusy if
+// one is in progress or a source has finished.
+func (p *Pipeline) Checkpoint() (uint64, error) {
+	c := p.coord
+	if c == nil {
+		return 0, fmt.Errorf("pipeline: checkpoints are not configured: %w", ErrInvalidGraph)
+	}
+	return c.trigger()
+}
+
+// CheckpointStats returns the checkpoint counters.
+func (p *Pipeline) CheckpointStats() CheckpointStats {
+	if p.coord == nil {
+		return CheckpointStats{}
+	}
+	p.coord.mu.Lock()
+	defer p.coord.mu.Unlock()
+	return p.coord.stats
+}
+
+// snapshot marshals the chained operators of a task.
+func (t *task) snapshot(id uint64) ([]write, error) {
+	var parts []write
+	for j, inst := range t.chain {
+		st, ok := inst.op.(Stateful)
+		if !ok {
+			continue
+		}
+		data, err := st.MarshalBinary() // the copy; writing happens elsewhere
+		if err != nil {
+			return nil, fmt.Errorf("pipeline: snapshot of %s[%d]: %w", t.names[j], t.idx, err)
+		}
+		parts = append(parts, write{id: id, name: partName("op", t.stages[j], t.idx), data: data})
+	}
+	return parts, nil
+}
+
+// Restore loads the newest complete checkpoint in store into a pipeline
+// that has not run: every Stateful operator instance gets its state back and
+// every source its position. It returns the manifest it restored, or
+// checkpoint.ErrNoCheckpoint if there is none (the pipeline is unchanged).
+func (p *Pipeline) Restore(store checkpoint.Store) (checkpoint.Manifest, error) {
+	m, err := store.Latest()
+	if err != nil {
+		return m, err
+	}
+	for i, src := range p.sources {
+		ss, ok := src.(SeekableSource)
+		if !ok {
+			return m, fmt.Errorf("pipeline: source %d cannot seek: %w", i, ErrInvalidGraph)
+		}
+		data, err := store.ReadPart(m, partName("src", i, -1))
+		if err != nil {
+			return m, err
+		}
+		if len(data) != 8 {
+			return m, fmt.Errorf("pipeline: source %d position of %d bytes: %w", i, len(data), checkpoint.ErrCorruptPart)
+		}
+		if err := ss.SetPosition(int64(binary.LittleEndian.Uint64(data))); err != nil {
+			return m, fmt.Errorf("pipeline: source %d: %w", i, err)
+		}
+	}
+	for s, insts := range p.ops {
+		for i, inst := range insts {
+			st, ok := inst.op.(Stateful)
+			if !ok {
+				continue
+			}
+			data, err := store.ReadPart(m, partName("op", s, i))
+			if err != nil {
+				return m, err
+			}
+			if err := st.UnmarshalBinary(data); err != nil {
+				return m, fmt.Errorf("pipeline: restore %s[%d]: %w", p.stages[s].Name, i, err)
+			}
+		}
+	}
+	return m, nil
+}

@@ -1,0 +1,310 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+
+	"github.com/streamstat/streamstat/pipeline/checkpoint"
+	"github.com/streamstat/streamstat/sampling"
+	"github.com/streamstat/streamstat/sketch"
+)
+
+// memStore is an in-memory checkpoint.Store; failPart, if set, makes
+// WritePart fail for the parts it matches, like a full disk.
+type memStore struct {
+	mu        sync.Mutex
+	parts     map[uint64]map[string][]byte
+	published []checkpoint.Manifest
+	failPart  func(id uint64, name string) error
+}
+
+func newMemStore() *memStore { return &memStore{parts: map[uint64]map[string][]byte{}} }
+
+func (s *memStore) WritePart(id uint64, name string, data []byte) (checkpoint.Part, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.failPart != nil {
+		if err := s.failPart(id, name); err != nil {
+			return checkpoint.Part{}, err
+		}
+	}
+	if s.parts[id] == nil {
+		s.parts[id] = map[string][]byte{}
+	}
+	s.parts[id][name] = slices.Clone(data)
+	return checkpoint.Part{Name: name, Size: int64(len(data))}, nil
+}
+
+func (s *memStore) Publish(m checkpoint.Manifest) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	slices.SortFunc(m.Parts, func(a, b checkpoint.Part) int { return strings.Compare(a.Name, b.Name) })
+	s.published = append(s.published, m)
+	return nil
+}
+
+func (s *memStore) Abort(id uint64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.parts, id)
+	return nil
+}
+
+func (s *memStore) Latest() (checkpoint.Manifest, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.published) == 0 {
+		return checkpoint.Manifest{}, checkpoint.ErrNoCheckpoint
+	}
+	return s.published[len(s.published)-1], nil
+}
+
+func (s *memStore) ReadPart(m checkpoint.Manifest, name string) ([]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d, ok := s.parts[m.ID][name]
+	if !ok {
+		return nil, checkpoint.ErrNoPart
+	}
+	return d, nil
+}
+
+// triggering wraps a source and asks for a checkpoint every `every`
+// records, so tests checkpoint at known points without sleeping.
+type triggering struct {
+	*Generator
+	p     *Pipeline
+	every int64
+	next  int64
+}
+
+func (s *triggering) Fill(ctx context.Context, b *Batch, max int) error {
+	if pos := s.Position(); pos >= s.next {
+		s.next = pos + s.every
+		_, _ = s.p.Checkpoint() // busy: the next one will do
+	}
+	return s.Generator.Fill(ctx, b, min(max, 97))
+}
+
+var errInjected = errors.New("injected failure")
+
+// crashGraph is one source, by key to three instances, each a chain of HLL,
+// CountMin, TopK and reservoir operators; failAt > 0 makes the pipeline
+// fail when that many records have reached the fault operator.
+func crashGraph(t testing.TB, store checkpoint.Store, failAt int64) *Pipeline {
+	gen, err := NewGenerator(GeneratorConfig{Seed: 11, Keys: 5000, Count: 20000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := &triggering{Generator: gen, every: 1500}
+	var seen atomic.Int64
+	stages := []Stage{
+		{Name: "hll", Input: ByKey, Parallelism: 3, New: func(int) (Operator, error) {
+			h, err := sketch.NewHLL(10)
+			return &Distinct{HLL: h, Pass: true}, err
+		}},
+		{Name: "fault", Parallelism: 3, New: func(int) (Operator, error) {
+			return OperatorFunc(func(in, out *Batch) error {
+				if n := seen.Add(int64(in.Len())); failAt > 0 && n >= failAt {
+					return errInjected
+				}
+				return pass(true, in, out)
+			}), nil
+		}},
+		{Name: "cm", Parallelism: 3, New: func(int) (Operator, error) {
+			c, err := sketch.NewCountMinWidthDepth(256, 3)
+			return &Frequency{CM: c, Pass: true}, err
+		}},
+		{Name: "top", Parallelism: 3, New: func(int) (Operator, error) {
+			k, err := sketch.NewTopK(50)
+			return &HeavyHitters{TopK: k, Pass: true}, err
+		}},
+		{Name: "sample", Parallelism: 3, New: func(i int) (Operator, error) {
+			r, err := sampling.NewReservoir[[]byte](20, uint64(i))
+			return &Sample{Reservoir: r}, err
+		}},
+	}
+	p, err := New([]Source{src}, stages, Config{BatchSize: 64, Checkpoint: &CheckpointConfig{Store: store}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src.p = p
+	return p
+}
+
+// states returns every Stateful instance's encoding.
+func states(t testing.TB, p *Pipeline) string {
+	var b strings.Builder
+	for s := range p.ops {
+		for i, op := range p.Operators(s) {
+			if st, ok := op.(Stateful); ok {
+				enc, err := st.MarshalBinary()
+				if err != nil {
+					t.Fatal(err)
+				}
+				fmt.Fprintf(&b, "%d/%d:%x\n", s, i, enc)
+			}
+		}
+	}
+	return b.String()
+}
+
+// TestCrashEquivalence fails the pipeline at many random points, recovers
+// from the last checkpoint and runs to the end: the final state must equal,
+// byte for byte, that of a run that never failed.
+func TestCrashEquivalence(t *testing.T) {
+	ref := crashGraph(t, newMemStore(), 0)
+	if err := ref.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	want := states(t, ref)
+	if ref.CheckpointStats().Completed < 5 {
+		t.Fatalf("reference run completed %d checkpoints", ref.CheckpointStats().Completed)
+	}
+	trials := 200
+	if testing.Short() {
+		trials = 20
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	restored := 0
+	for trial := range trials {
+		failAt := 1 + rng.Int64N(20000)
+		store := newMemStore()
+		if err := crashGraph(t, store, failAt).Run(context.Background()); !errors.Is(err, errInjected) {
+			t.Fatalf("trial %d: failing run returned %v", trial, err)
+		}
+		p := crashGraph(t, store, 0)
+		if _, err := p.Restore(store); err == nil {
+			restored++
+		} else if !errors.Is(err, checkpoint.ErrNoCheckpoint) {
+			t.Fatalf("trial %d: restore: %v", trial, err)
+		}
+		if err := p.Run(context.Background()); err != nil {
+			t.Fatalf("trial %d: recovered run: %v", trial, err)
+		}
+		if got := states(t, p); got != want {
+			t.Fatalf("trial %d (failure at record %d): state after recovery differs from a run without failure", trial, failAt)
+		}
+	}
+	if restored < trials/2 {
+		t.Errorf("only %d of %d trials recovered from a checkpoint", restored, trials)
+	}
+}
+
+// TestCheckpointFullDisk: a checkpoint whose part cannot be written fails,
+// is counted, and neither stops the job nor harms earlier checkpoints.
+func TestCheckpointFullDisk(t *testing.T) {
+	store := newMemStore()
+	store.failPart = func(id uint64, name string) error {
+		if id == 3 {
+			return fmt.Errorf("write %s: %w", name, syscall.ENOSPC)
+		}
+		return nil
+	}
+	var failed []error
+	p := crashGraph(t, store, 0)
+	p.coord.cfg.OnComplete = func(m checkpoint.Manifest, err error) {
+		if err != nil {
+			failed = append(failed, err)
+		}
+	}
+	if err := p.Run(context.Background()); err != nil {
+		t.Fatalf("the job failed with its checkpoint: %v", err)
+	}
+	st := p.CheckpointStats()
+	if st.Failed != 1 || len(failed) != 1 || !errors.Is(failed[0], syscall.ENOSPC) || !errors.Is(st.LastError, syscall.ENOSPC) {
+		t.Errorf("stats %+v, reported %v; want one failed checkpoint with ENOSPC", st, failed)
+	}
+	if st.Completed < 3 {
+		t.Errorf("%d checkpoints completed after the failed one", st.Completed)
+	}
+	for _, m := range store.published {
+		if m.ID == 3 {
+			t.Error("the failed checkpoint was published")
+		}
+	}
+}
+
+// alignedGraph: two sources, by key to two instances counting in plain
+// CountMin and HLL: order-insensitive state, so recovery must give the same
+// bytes whatever the interleaving, and any record counted twice or lost
+// shows. Exactly-once needs the alignment.
+func alignedGraph(t testing.TB, store checkpoint.Store, failAt int64, atLeastOnce bool) *Pipeline {
+	var srcs []Source
+	var trig []*triggering
+	for i := range int64(2) {
+		gen, err := NewGenerator(GeneratorConfig{Seed: 3, Keys: 3000, Count: 10000 * (i + 1)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = gen.SetPosition(10000 * i)
+		tr := &triggering{Generator: gen, every: 700 + 300*i}
+		trig = append(trig, tr)
+		srcs = append(srcs, tr)
+	}
+	var seen atomic.Int64
+	p, err := New(srcs, []Stage{
+		{Name: "count", Input: ByKey, Parallelism: 2, New: func(int) (Operator, error) {
+			c, err := sketch.NewCountMinWidthDepth(512, 3)
+			c.SetConservative(false)
+			return &Frequency{CM: c, Pass: true}, err
+		}},
+		{Name: "fault", Parallelism: 2, New: func(int) (Operator, error) {
+			return OperatorFunc(func(in, out *Batch) error {
+				if n := seen.Add(int64(in.Len())); failAt > 0 && n >= failAt {
+					return errInjected
+				}
+				return pass(true, in, out)
+			}), nil
+		}},
+		{Name: "hll", Parallelism: 2, New: func(int) (Operator, error) {
+			h, err := sketch.NewHLL(12)
+			return &Distinct{HLL: h}, err
+		}},
+	}, Config{BatchSize: 50, Unordered: true, Checkpoint: &CheckpointConfig{Store: store, AtLeastOnce: atLeastOnce}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tr := range trig {
+		tr.p = p
+	}
+	return p
+}
+
+func TestCrashEquivalenceAligned(t *testing.T) {
+	ref := alignedGraph(t, newMemStore(), 0, false)
+	if err := ref.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	want := states(t, ref)
+	trials := 100
+	if testing.Short() {
+		trials = 10
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	for trial := range trials {
+		failAt := 1 + rng.Int64N(20000)
+		store := newMemStore()
+		if err := alignedGraph(t, store, failAt, false).Run(context.Background()); !errors.Is(err, errInjected) {
+			t.Fatalf("trial %d: failing run returned %v", trial, err)
+		}
+		p := alignedGraph(t, store, 0, false)
+		if _, err := p.Restore(store); err != nil && !errors.Is(err, checkpoint.ErrNoCheckpoint) {
+			t.Fatal(err)
+		}
+		if err := p.Run(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if got := states(t, p); got != want {
+			t.Fatalf("trial %d (failure at record %d): recovered state differs", trial, failAt)
+		}
+	}
+}
