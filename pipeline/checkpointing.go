@@ -63,7 +63,7 @@ type CheckpointStats struct {
 	// that failed (a part or the manifest could not be written);
 	// Abandoned those the run ended under.
 	Completed, Failed, Abandoned uint64
-	InProgress        bool
+	InProgress                   bool
 	// LastID, LastDuration and LastSize describe the last completed
 	// checkpoint: trigger to publication, and bytes written.
 	LastID       uint64

@@ -20,7 +20,7 @@ type task struct {
 	gate    *flowcontrol.Gate[*Batch] // set otherwise
 	chain   []*instance
 	names   []string
-	stages  []int // stage index of each chained operator
+	stages  []int    // stage index of each chained operator
 	scratch []*Batch // outputs of all but the last chained operator
 	srcBuf  *Batch   // what the source fills when operators are chained to it
 	emit    emitter
