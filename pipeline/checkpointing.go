@@ -71,8 +71,10 @@ type CheckpointStats struct {
 	LastSize     int64
 	// LastAlignment is the longest an instance held inputs back for the
 	// last completed checkpoint; LastStartDelay the longest a source took
-	// to inject its barrier after the trigger.
-	LastAlignment, LastStartDelay time.Duration
+	// to inject its barrier after the trigger; LastPause the longest an
+	// instance stopped processing to copy its state (MarshalBinary), the
+	// only part of a checkpoint on the data path.
+	LastAlignment, LastStartDelay, LastPause time.Duration
 	// LastError is the error of the last failed checkpoint.
 	LastError error
 }
@@ -104,6 +106,7 @@ type inflight struct {
 	err       error
 	alignment time.Duration
 	delay     time.Duration
+	pause     time.Duration
 }
 
 type write struct {
@@ -181,7 +184,7 @@ func (c *coordinator) trigger() (uint64, error) {
 
 // ack records a task's snapshot parts for checkpoint id and queues them for
 // the writer. Called by the task that took the snapshot.
-func (c *coordinator) ack(id uint64, parts []write, align, delay time.Duration) {
+func (c *coordinator) ack(id uint64, parts []write, align, delay, pause time.Duration) {
 	c.mu.Lock()
 	cur := c.cur
 	if cur == nil || cur.id != id {
@@ -191,6 +194,7 @@ func (c *coordinator) ack(id uint64, parts []write, align, delay time.Duration) 
 	cur.acks++
 	cur.alignment = max(cur.alignment, align)
 	cur.delay = max(cur.delay, delay)
+	cur.pause = max(cur.pause, pause)
 	c.mu.Unlock()
 	for _, w := range parts {
 		c.writes <- w
@@ -275,7 +279,7 @@ func (c *coordinator) complete(cur *inflight) {
 	c.stats.LastID = cur.id
 	c.stats.LastDuration = c.p.clock.Now().Sub(cur.trigger)
 	c.stats.LastSize = m.Size()
-	c.stats.LastAlignment, c.stats.LastStartDelay = cur.alignment, cur.delay
+	c.stats.LastAlignment, c.stats.LastStartDelay, c.stats.LastPause = cur.alignment, cur.delay, cur.pause
 	c.mu.Unlock()
 	if c.cfg.OnComplete != nil {
 		c.cfg.OnComplete(m, nil)

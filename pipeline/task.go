@@ -283,23 +283,26 @@ func (t *task) injectBarrier(ctx context.Context, id uint64) error {
 	t.barrier = id
 	c := t.p.coord
 	pos := t.src.(SeekableSource).Position()
+	start := t.p.clock.Now()
 	parts, err := t.snapshot(id)
 	if err != nil {
 		return err
 	}
+	pause := t.p.clock.Now().Sub(start)
 	parts = append(parts, write{id: id, name: partName("src", t.idx, -1), data: binary.LittleEndian.AppendUint64(nil, uint64(pos))})
-	c.ack(id, parts, 0, c.sinceTrigger(id))
+	c.ack(id, parts, 0, c.sinceTrigger(id), pause)
 	return t.sendBarrier(ctx, id)
 }
 
 // forwardBarrier completes an aligned barrier: snapshot, then forward.
 func (t *task) forwardBarrier(ctx context.Context, id uint64, alignment time.Duration) error {
 	t.barrier = id
+	start := t.p.clock.Now()
 	parts, err := t.snapshot(id)
 	if err != nil {
 		return err
 	}
-	t.p.coord.ack(id, parts, alignment, 0)
+	t.p.coord.ack(id, parts, alignment, 0, t.p.clock.Now().Sub(start))
 	return t.sendBarrier(ctx, id)
 }
 
