@@ -52,6 +52,13 @@ type CheckpointConfig struct {
 	Interval time.Duration
 	// AtLeastOnce skips the holding of aligned inputs.
 	AtLeastOnce bool
+	// AlignmentTimeout, if positive, bounds how long an instance holds
+	// inputs back: then it snapshots at once, forwards the barrier and
+	// releases the held inputs, and the batches its late inputs deliver
+	// before their barriers are stored with the checkpoint (an unaligned
+	// checkpoint, as in Flink), to be processed again first on recovery.
+	// Exactly-once still holds; the interleaving after recovery may differ.
+	AlignmentTimeout time.Duration
 	// OnComplete, if set, is called after each checkpoint completes or
 	// fails, from the background writer.
 	OnComplete func(m checkpoint.Manifest, err error)
@@ -75,6 +82,9 @@ type CheckpointStats struct {
 	// instance stopped processing to copy its state (MarshalBinary), the
 	// only part of a checkpoint on the data path.
 	LastAlignment, LastStartDelay, LastPause time.Duration
+	// Unaligned counts the instances that gave up aligning after
+	// AlignmentTimeout and went unaligned.
+	Unaligned uint64
 	// LastError is the error of the last failed checkpoint.
 	LastError error
 }
@@ -200,6 +210,13 @@ func (c *coordinator) ack(id uint64, parts []write, align, delay, pause time.Dur
 		c.writes <- w
 	}
 	c.writes <- write{id: id} // this task's acknowledgement
+}
+
+// wentUnaligned counts an instance that went unaligned.
+func (c *coordinator) wentUnaligned() {
+	c.mu.Lock()
+	c.stats.Unaligned++
+	c.mu.Unlock()
 }
 
 // sinceTrigger is the time since checkpoint id was triggered.
@@ -363,6 +380,19 @@ func (p *Pipeline) Restore(store checkpoint.Store) (checkpoint.Manifest, error) 
 		}
 		if err := ss.SetPosition(int64(binary.LittleEndian.Uint64(data))); err != nil {
 			return m, fmt.Errorf("pipeline: source %d: %w", i, err)
+		}
+	}
+	p.replay = map[string][]*Batch{}
+	for _, part := range m.Parts {
+		if !isInflight(part.Name) {
+			continue
+		}
+		data, err := store.ReadPart(m, part.Name)
+		if err != nil {
+			return m, err
+		}
+		if p.replay[part.Name], err = decodeBatches(data, p.cfg.BatchSize); err != nil {
+			return m, err
 		}
 	}
 	for s, insts := range p.ops {

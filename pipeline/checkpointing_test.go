@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/streamstat/streamstat/pipeline/checkpoint"
 	"github.com/streamstat/streamstat/sampling"
@@ -306,5 +308,87 @@ func TestCrashEquivalenceAligned(t *testing.T) {
 		if got := states(t, p); got != want {
 			t.Fatalf("trial %d (failure at record %d): recovered state differs", trial, failAt)
 		}
+	}
+}
+
+// gated holds its source back at position `at` until release is closed.
+type gated struct {
+	*triggering
+	at      int64
+	release chan struct{}
+}
+
+func (s *gated) Fill(ctx context.Context, b *Batch, max int) error {
+	if s.release != nil && s.Position() >= s.at {
+		select {
+		case <-s.release:
+			s.release = nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return s.triggering.Fill(ctx, b, max)
+}
+
+// unalignedGraph: like alignedGraph, with source 1 stalled at record 300
+// of its share until release is closed, and an alignment timeout.
+func unalignedGraph(t testing.TB, store checkpoint.Store, failAt int64, release chan struct{}) *Pipeline {
+	p := alignedGraph(t, store, failAt, false)
+	p.coord.cfg.AlignmentTimeout = 20 * time.Millisecond
+	p.coord.cfg.Interval = 0
+	tr := p.sources[1].(*triggering)
+	tr.every = 1 << 40 // only source 0 triggers
+	p.sources[0].(*triggering).every = 200
+	p.sources[1] = &gated{triggering: tr, at: 10300, release: release}
+	return p
+}
+
+// TestUnalignedCheckpoint stalls one input so that alignment times out: the
+// checkpoint goes unaligned, stores the batches in flight, and recovery from
+// it is still exactly-once.
+func TestUnalignedCheckpoint(t *testing.T) {
+	ref := unalignedGraph(t, newMemStore(), 0, nil)
+	if err := ref.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	want := states(t, ref)
+
+	store := newMemStore()
+	release := make(chan struct{})
+	p := unalignedGraph(t, store, 16000, release)
+	done := make(chan error, 1)
+	go func() { done <- p.Run(context.Background()) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for p.CheckpointStats().Unaligned == 0 && time.Now().Before(deadline) {
+		runtime.Gosched()
+	}
+	close(release)
+	if err := <-done; !errors.Is(err, errInjected) {
+		t.Fatalf("failing run: %v", err)
+	}
+	if st := p.CheckpointStats(); st.Unaligned == 0 {
+		t.Fatalf("no instance went unaligned: %+v", st)
+	}
+	// Recover from the unaligned checkpoint: forget the later ones.
+	found := false
+	for i, m := range store.published {
+		for _, part := range m.Parts {
+			if isInflight(part.Name) && part.Size > 0 && !found {
+				store.published, found = store.published[:i+1], true
+			}
+		}
+	}
+	if !found {
+		t.Fatalf("no checkpoint stores in-flight records: %+v", store.published)
+	}
+	q := unalignedGraph(t, store, 0, nil)
+	if _, err := q.Restore(store); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if states(t, q) != want {
+		t.Error("state after recovery from an unaligned checkpoint differs from a run without failure")
 	}
 }

@@ -72,6 +72,7 @@ type Pipeline struct {
 	start   atomic.Pointer[time.Time] // set when Run starts
 	coord   *coordinator              // nil without checkpoints
 	barrier atomic.Uint64             // the barrier sources are to inject
+	replay  map[string][]*Batch       // in-flight batches restored, by part name
 	ntasks  int
 }
 

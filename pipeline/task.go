@@ -140,13 +140,7 @@ func (t *task) runGate(ctx context.Context) error {
 	}
 	// aligned completes the alignment once every live input has delivered
 	// the barrier: snapshot, forward, release the held inputs.
-	aligned := func() error {
-		if al.id == 0 || !al.complete(alive) {
-			return nil
-		}
-		if err := t.forwardBarrier(ctx, al.id, t.p.clock.Now().Sub(al.start)); err != nil {
-			return err
-		}
+	release := func() {
 		for i, h := range al.held {
 			if h {
 				al.held[i] = false
@@ -155,14 +149,68 @@ func (t *task) runGate(ctx context.Context) error {
 				}
 			}
 		}
-		al.id = 0
 		if ordered {
 			advance()
 		}
+	}
+	aligned := func() error {
+		if al.id == 0 || !al.complete(alive) {
+			return nil
+		}
+		id := al.id
+		al.id = 0
+		if al.unaligned {
+			parts := append(al.parts, write{id: id, name: partName("inflight", t.stages[0], t.idx), data: al.log})
+			t.p.coord.ack(id, parts, t.p.clock.Now().Sub(al.start), 0, al.pause)
+			return nil
+		}
+		if err := t.forwardBarrier(ctx, id, t.p.clock.Now().Sub(al.start)); err != nil {
+			return err
+		}
+		release()
 		return nil
 	}
+	// unalign gives up waiting: snapshot now, forward the barrier, release
+	// the held inputs, and log what the late inputs deliver before their
+	// barriers as part of the checkpoint (Flink's unaligned checkpoints).
+	unalign := func() error {
+		al.unaligned = true
+		t.p.coord.wentUnaligned()
+		start := t.p.clock.Now()
+		parts, err := t.snapshot(al.id)
+		if err != nil {
+			return err
+		}
+		al.parts, al.pause, al.log = parts, t.p.clock.Now().Sub(start), al.log[:0]
+		t.barrier = al.id
+		if err := t.sendBarrier(ctx, al.id); err != nil {
+			return err
+		}
+		release()
+		return nil
+	}
+	if err := t.replay(ctx); err != nil {
+		return err
+	}
+	timeout := time.Duration(0)
+	if holding {
+		timeout = t.p.coord.cfg.AlignmentTimeout
+	}
 	for {
-		b, input, err := g.Recv(ctx)
+		rctx, cancel := ctx, context.CancelFunc(nil)
+		if al.id != 0 && !al.unaligned && timeout > 0 {
+			rctx, cancel = context.WithDeadline(ctx, al.wall.Add(timeout))
+		}
+		b, input, err := g.Recv(rctx)
+		if cancel != nil {
+			cancel()
+		}
+		if err != nil && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+			if err := unalign(); err != nil {
+				return err
+			}
+			continue
+		}
 		switch {
 		case errors.Is(err, flowcontrol.ErrEndOfInput):
 			alive[input] = false
@@ -184,7 +232,7 @@ func (t *task) runGate(ctx context.Context) error {
 				al.begin(id, t.p.clock.Now())
 			}
 			al.arrived[input] = true
-			if holding {
+			if holding && !al.unaligned {
 				al.held[input] = true
 				if !ordered {
 					g.Pause(input)
@@ -197,6 +245,9 @@ func (t *task) runGate(ctx context.Context) error {
 				return err
 			}
 			continue
+		}
+		if al.id != 0 && al.unaligned && !al.arrived[input] {
+			al.log = appendBatch(al.log, b) // in flight across the barrier
 		}
 		err = t.process(ctx, b, flushFull)
 		g.Release(input, b)
@@ -258,12 +309,21 @@ func (t *task) shedNew(in *Batch, from int) {
 type aligner struct {
 	id      uint64 // the barrier being aligned; 0 when none
 	start   time.Time
-	arrived []bool // inputs that delivered it
-	held    []bool // inputs held back until alignment completes
+	wall    time.Time // start by the wall clock, for the timeout
+	arrived []bool    // inputs that delivered it
+	held    []bool    // inputs held back until alignment completes
+
+	// After the alignment timeout: the snapshot taken then, and the
+	// batches late inputs delivered since, encoded.
+	unaligned bool
+	parts     []write
+	pause     time.Duration
+	log       []byte
 }
 
 func (a *aligner) begin(id uint64, now time.Time) {
-	a.id, a.start = id, now
+	a.id, a.start, a.wall = id, now, time.Now()
+	a.unaligned, a.parts = false, nil
 	clear(a.arrived)
 }
 

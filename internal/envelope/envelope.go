@@ -280,3 +280,17 @@ func Reseal(b []byte) []byte {
 	binary.LittleEndian.PutUint32(b[end:], crc32.Checksum(b[:end], castagnoli))
 	return b
 }
+
+// Varint reads a signed varint.
+func (r *Reader) Varint() int64 {
+	if r.Err != nil {
+		return 0
+	}
+	v, n := binary.Varint(r.b)
+	if n <= 0 {
+		r.Err = fmt.Errorf("bad varint: %w", ErrCorrupt)
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
