@@ -85,19 +85,16 @@ func (t *task) runSource(ctx context.Context) error {
 		} else {
 			in.Reset()
 		}
-		before := in.Len()
 		err := t.src.Fill(ctx, in, max(size-in.Len(), 1))
 		if err != nil && !errors.Is(err, io.EOF) {
 			return fmt.Errorf("pipeline: source %d: %w", t.idx, err)
 		}
-		if t.shed != nil {
-			t.shedNew(in, before)
-		}
-		// With a shedder, every Fill is shipped at once: a batch then
-		// carries one keep probability, and a live stream's records wait
-		// for no batch to fill.
+		// With a shedder, every Fill is shipped at once, so that a live
+		// stream's records wait for no batch to fill; the batch in holds
+		// only what this Fill appended.
 		mode := flushFull
 		if t.shed != nil {
+			t.shed.Shed(in, t.p.clock.Now(), pressure(t.emit))
 			mode = flushAll
 		}
 		if perr := t.process(ctx, in, mode); perr != nil {
@@ -293,17 +290,6 @@ func (t *task) process(ctx context.Context, in *Batch, mode flushMode) error {
 	return t.emit.flush(ctx, mode)
 }
 
-// shedNew lets the shedder decide on the records the last Fill appended
-// to in (those from index from on); earlier ones were decided already.
-func (t *task) shedNew(in *Batch, from int) {
-	if from == 0 {
-		t.shed.Shed(in, t.p.clock.Now(), pressure(t.emit))
-		return
-	}
-	tail := Batch{Records: in.Records[from:], arena: in.arena}
-	t.shed.Shed(&tail, t.p.clock.Now(), pressure(t.emit))
-	in.Records = in.Records[:from+len(tail.Records)]
-}
 
 // aligner tracks the alignment of one barrier across a task's inputs.
 type aligner struct {
