@@ -290,7 +290,6 @@ func (t *task) process(ctx context.Context, in *Batch, mode flushMode) error {
 	return t.emit.flush(ctx, mode)
 }
 
-
 // aligner tracks the alignment of one barrier across a task's inputs.
 type aligner struct {
 	id      uint64 // the barrier being aligned; 0 when none
