@@ -1,0 +1,328 @@
+package shedding
+
+import (
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/streamstat/streamstat/pipeline"
+)
+
+// Controller defaults, used where a ControllerConfig field is zero.
+const (
+	DefaultMaxLatency = 100 * time.Millisecond
+	DefaultHeadroom   = 0.95
+	DefaultInterval   = 10 * time.Millisecond
+	DefaultMinP       = 1.0 / 1024
+)
+
+// ControllerConfig tunes a Controller. The zero value means the documented
+// defaults: capacity measured, 100 ms latency target, headroom 0.95, a
+// decision every 10 ms, p never below 1/1024.
+type ControllerConfig struct {
+	// MaxLatency is the queueing latency not to exceed downstream of the
+	// shedder; the controller aims at a standing queue of a quarter of it
+	// (or of half the channel's buffers, if less). 0 means
+	// DefaultMaxLatency.
+	MaxLatency time.Duration
+	// Capacity, if > 0, is the rate in records per second the downstream
+	// can take, known beforehand (Aurora's approach). It is the starting
+	// estimate, refined by measurement where the channel tells the
+	// controller what it delivered; with no channel (operators chained to
+	// the source: a zero Pressure) it is the only estimate. 0 means
+	// measure it: until the channel has been seen saturated the controller
+	// knows no capacity, and sheds only on back-pressure.
+	Capacity float64
+	// Headroom, in (0, 1], is the fraction of the capacity the controller
+	// admits without queue feedback: Aurora sheds when load exceeds
+	// capacity times headroom. 0 means DefaultHeadroom.
+	Headroom float64
+	// Interval is the control period: p changes at most once per Interval
+	// of the time passed to Update. 0 means DefaultInterval.
+	Interval time.Duration
+	// MinP is the smallest keep probability, in [PStep, 1]. 0 means
+	// DefaultMinP. Below it the source is back-pressured instead.
+	MinP float64
+	// Fixed, if > 0, pins p at Quantize(Fixed) in (0, 1]: no control, for
+	// tests and for sampling at a known rate.
+	Fixed float64
+}
+
+// Controller decides the keep probability p from what the shedder in
+// front of a credit channel sees: the records offered, the records it
+// kept, and the channel's backlog, back-pressured time and records
+// delivered (a pipeline.Pressure). Time is passed in, never read, so the
+// controller is a deterministic function of its inputs and tests drive it
+// with a fake clock.
+//
+// # Control law
+//
+// Every Interval (a tick) it updates three estimates: the arrival rate
+// lambda (an EWMA of the records offered per second, time constant 5
+// Intervals); the queue q, the records sent and not yet processed (the
+// sizes of the last Backlog batches it sent); and the capacity mu (an EWMA,
+// time constant 20 Intervals, of the records processed per second, sent
+// minus the growth of q, in ticks where the receiver never ran dry: the
+// backlog stayed at one batch or more, or the sender waited for credit).
+// Then:
+//
+//   - Overload is detected as in Aurora (Tatbul, Çetintemel, Zdonik,
+//     Cherniack and Stonebraker, "Load shedding in a data stream manager",
+//     VLDB 2003, Sect. 3: shed when the load exceeds capacity times a
+//     headroom): lambda > Headroom·mu; or by flow control: the sender
+//     waited for credit during the tick (credits exhausted).
+//   - Without overload the target is p = 1: nothing is shed.
+//   - Under overload the target admits the capacity plus a proportional
+//     correction that holds the queue at a setpoint q*, a quarter of
+//     MaxLatency's worth of records at mu, or half the channel's buffers
+//     if less: p* = (Headroom·mu + (q* - q)/T)/lambda with T = 2q*/mu and
+//     q the mean queue over the tick. This is the queue-length feedback of
+//     Kalyvianaki, Charalambous, Fiscato and Pietzuch ("Overload management
+//     in data stream processing systems with latency guarantees", FeBID
+//     2012; THEMIS, SIGMOD 2016) in its simplest, proportional form. Its
+//     fixed point keeps 0.9q* queued at the default headroom, so the
+//     receiver never idles and exactly mu is admitted: the shed fraction
+//     is the ideal 1 - mu/lambda, and the queueing latency about q*/mu.
+//   - Before any capacity is known (the first tick of the first overload)
+//     the target is p·(1 - f), f the fraction of the tick the sender
+//     waited. Afterwards, a sender that waits for most of two ticks in a
+//     row holds back arrivals that lambda does not count yet: the target
+//     is then at most p·(1.5 - f).
+//
+// p then moves toward p* smoothly: down by an EWMA with a 2-Interval time
+// constant, and by at most half per tick; up by an EWMA with a 10-Interval
+// time constant and at least 1/64 per tick, so that it reaches 1 exactly
+// when the load drops. p is quantized to the PStep grid. Capacity is
+// learnt only from saturated ticks, so an idle receiver never teaches it a
+// low capacity; when shedding leaves the receiver idle after all, a higher
+// delivered rate is learnt too.
+//
+// The queue estimate assumes each shed batch travels
+// as one batch (Forward or RoundRobin); behind a ByKey exchange, which
+// splits it, the backlog overstates the queue and the controller sheds a
+// little more than it must.
+//
+// The zero value is not usable; make one with NewController. A Controller
+// is not safe for concurrent use: each Shedder owns one.
+type Controller struct {
+	cfg ControllerConfig
+	st  ctrlState
+}
+
+// ringLen is the number of recent batch sizes the controller remembers to
+// estimate the queue: more than a channel's buffers.
+const ringLen = 64
+
+// ctrlState is everything the controller needs to continue: its encoding
+// is part of the shed state.
+type ctrlState struct {
+	p          float64
+	started    bool
+	tick       int64   // start of the current tick, Unix ns
+	offered    uint64  // records offered in the tick
+	minBacklog int64   // smallest backlog seen in the tick
+	sumQueue   float64 // sum of the queues seen in the tick ...
+	samples    int64   // ... and their number
+	bp0        int64   // Pressure.BackPressured at the tick start, ns
+	rec0       uint64  // Pressure.Records at the tick start
+	q0         float64 // queue at the tick start
+	lambda     float64 // records/s offered; 0 unknown
+	mu         float64 // records/s the downstream takes; 0 unknown
+	batch      float64 // EWMA of records per batch sent; 0 unknown
+	buffers    int     // the most buffers the channel has had
+	blocked    int     // consecutive ticks the sender waited for most of
+	recent     [ringLen]uint32
+	head       int // recent[head-1] is the last batch sent
+}
+
+// NewController checks cfg and returns a controller at p = 1.
+func NewController(cfg ControllerConfig) (*Controller, error) {
+	if cfg.MaxLatency == 0 {
+		cfg.MaxLatency = DefaultMaxLatency
+	}
+	if cfg.Headroom == 0 {
+		cfg.Headroom = DefaultHeadroom
+	}
+	if cfg.Interval == 0 {
+		cfg.Interval = DefaultInterval
+	}
+	if cfg.MinP == 0 {
+		cfg.MinP = DefaultMinP
+	}
+	bad := func(what string, v any) error {
+		return fmt.Errorf("shedding: controller %s %v: %w", what, v, ErrInvalidParameter)
+	}
+	switch {
+	case cfg.MaxLatency < 0:
+		return nil, bad("max latency", cfg.MaxLatency)
+	case !(cfg.Capacity >= 0) || math.IsInf(cfg.Capacity, 0):
+		return nil, bad("capacity", cfg.Capacity)
+	case !(cfg.Headroom > 0 && cfg.Headroom <= 1):
+		return nil, bad("headroom (want (0, 1])", cfg.Headroom)
+	case cfg.Interval < 0:
+		return nil, bad("interval", cfg.Interval)
+	case !(cfg.MinP >= PStep && cfg.MinP <= 1):
+		return nil, bad("minimum p (want [2^-16, 1])", cfg.MinP)
+	case !(cfg.Fixed >= 0 && cfg.Fixed <= 1):
+		return nil, bad("fixed p (want (0, 1])", cfg.Fixed)
+	}
+	cfg.MinP = math.Ceil(cfg.MinP*(1<<pBits)) / (1 << pBits) // on the grid
+	c := &Controller{cfg: cfg}
+	c.st.p = 1
+	if cfg.Fixed > 0 {
+		c.st.p = Quantize(cfg.Fixed)
+	}
+	c.st.mu = cfg.Capacity
+	return c, nil
+}
+
+// Config returns the configuration, defaults filled in.
+func (c *Controller) Config() ControllerConfig { return c.cfg }
+
+// P returns the keep probability in force.
+func (c *Controller) P() float64 { return c.st.p }
+
+// Rates returns the current estimates of the arrival rate and the
+// capacity, in records per second; 0 means not known yet.
+func (c *Controller) Rates() (arrival, capacity float64) { return c.st.lambda, c.st.mu }
+
+// Update observes the channel at now, closing a tick if one Interval has
+// passed since the last, and returns the keep probability for the batch
+// about to be shed. Call Observed after shedding it.
+func (c *Controller) Update(now time.Time, pr pipeline.Pressure) float64 {
+	if c.cfg.Fixed > 0 {
+		return c.st.p
+	}
+	t := now.UnixNano()
+	st := &c.st
+	if !st.started {
+		c.startTick(t, pr)
+		st.started = true
+		return st.p
+	}
+	st.minBacklog = min(st.minBacklog, int64(pr.Backlog))
+	st.buffers = max(st.buffers, pr.Buffers)
+	st.sumQueue += st.queued(pr)
+	st.samples++
+	dt := t - st.tick
+	if dt < int64(c.cfg.Interval) && dt >= 0 {
+		return st.p
+	}
+	if dt > 0 && pr.Records >= st.rec0 && int64(pr.BackPressured) >= st.bp0 {
+		c.control(float64(dt)/1e9, pr)
+	} // else time or the channel went backwards (a restored state): restart the tick
+	c.startTick(t, pr)
+	return st.p
+}
+
+// Observed tells the controller that a batch of offered records was shed
+// down to kept, which were sent on as one batch if any.
+func (c *Controller) Observed(offered, kept int) {
+	st := &c.st
+	st.offered += uint64(offered)
+	if kept > 0 {
+		st.recent[st.head] = uint32(min(kept, math.MaxUint32))
+		st.head = (st.head + 1) % ringLen
+		if st.batch == 0 {
+			st.batch = float64(kept)
+		} else {
+			st.batch += (float64(kept) - st.batch) / 16
+		}
+	}
+}
+
+// queued estimates the records sent and not yet processed: the last
+// Backlog batches sent, and half the one before if the receiver holds it
+// (InFlight counts it, and the sender's one or two buffers).
+func (st *ctrlState) queued(pr pipeline.Pressure) float64 {
+	n := min(max(pr.Backlog, 0), ringLen-1)
+	q := 0.0
+	for i := 1; i <= n; i++ {
+		q += float64(st.recent[(st.head-i+ringLen)%ringLen])
+	}
+	if pr.InFlight-pr.Backlog >= 2 {
+		q += float64(st.recent[(st.head-n-1+ringLen)%ringLen]) / 2
+	}
+	return q
+}
+
+func (c *Controller) startTick(t int64, pr pipeline.Pressure) {
+	st := &c.st
+	st.tick, st.offered = t, 0
+	st.q0 = st.queued(pr)
+	st.minBacklog = int64(pr.Backlog)
+	st.sumQueue, st.samples = st.q0, 1
+	st.bp0, st.rec0 = int64(pr.BackPressured), pr.Records
+}
+
+// ewma moves *x toward sample with weight 1 - exp(-dt/tau); an unknown
+// (zero) *x takes the sample.
+func ewma(x *float64, sample, dt, tau float64) {
+	if *x == 0 {
+		*x = sample
+		return
+	}
+	*x += (sample - *x) * -math.Expm1(-dt/tau)
+}
+
+// control closes a tick of dt seconds: the law in the type's comment.
+func (c *Controller) control(dt float64, pr pipeline.Pressure) {
+	st, cfg := &c.st, &c.cfg
+	iv := cfg.Interval.Seconds()
+	ewma(&st.lambda, float64(st.offered)/dt, dt, 5*iv)
+
+	f := min(max(float64(int64(pr.BackPressured)-st.bp0)/1e9/dt, 0), 1)
+	if f > 0.5 {
+		st.blocked++
+	} else {
+		st.blocked = 0
+	}
+	channel := pr.Buffers > 0
+	if channel {
+		delivered := float64(pr.Records-st.rec0) - (st.queued(pr) - st.q0)
+		rate := max(delivered, 0) / dt
+		switch {
+		case (st.minBacklog >= 1 || f > 0) && delivered > 0:
+			ewma(&st.mu, rate, dt, 20*iv)
+		case st.p < 1 && st.mu > 0 && rate > st.mu:
+			// Shedding left the receiver idle at times and it still
+			// took more than we thought it could.
+			ewma(&st.mu, rate, dt, 20*iv)
+		}
+	}
+
+	target := 1.0
+	if f > 0 || (st.mu > 0 && st.lambda > cfg.Headroom*st.mu) {
+		target = st.p * (1 - f)
+		if st.mu > 0 && st.lambda > 0 {
+			admit := cfg.Headroom * st.mu // open loop, as Aurora
+			if channel {
+				// Closed loop: the standing queue is the margin.
+				qs := st.mu * cfg.MaxLatency.Seconds() / 4
+				if st.batch > 0 {
+					qs = min(qs, float64(st.buffers)/2*st.batch)
+				}
+				qm := st.sumQueue / float64(st.samples)
+				admit = st.mu + (qs-qm)/max(2*qs/st.mu, 2*iv)
+			}
+			target = admit / st.lambda
+			// A sender waiting for credit most of the tick holds back
+			// arrivals that lambda does not count yet. One such tick may
+			// be a receiver descheduled for a moment; from the second
+			// in a row, do not go up, and go down the more it waited.
+			if st.blocked >= 2 {
+				target = min(target, st.p*(1.5-f))
+			}
+		}
+	}
+	target = min(max(target, cfg.MinP), 1)
+	p := st.p
+	if target < p {
+		down := (p - target) * -math.Expm1(-dt/(2*iv))
+		p = max(p-down, p/2)
+	} else {
+		up := (target - p) * -math.Expm1(-dt/(10*iv))
+		p = min(target, p+max(up, 1.0/64))
+	}
+	st.p = max(Quantize(p), cfg.MinP) // MinP is on the grid too
+}

@@ -1,0 +1,114 @@
+package shedding
+
+import (
+	"math"
+	"testing"
+	"time"
+
+	"github.com/streamstat/streamstat/pipeline"
+)
+
+// plant simulates, in fake time, a source feeding a shedder and a credit
+// channel of Buffers batches drained by a receiver of fixed capacity: the
+// fluid model the Controller is built for. Each step of Step the source
+// pulls every record due (if it has a credit; else it is back-pressured
+// for the step and the records wait in it), sheds them as one batch and
+// sends what it kept; the receiver takes Capacity records per second from
+// the head of the queue.
+type plant struct {
+	t        *testing.T
+	shed     pipeline.Shedder
+	Step     time.Duration
+	Buffers  int
+	Capacity float64 // records/s
+	NoPress  bool    // hide the channel (a zero Pressure)
+	MaxBatch int     // records pulled per step at most, as pipeline.Config.BatchSize
+
+	now     time.Time
+	due     float64 // records due at the source, not yet pulled (fractional)
+	dueFrom time.Time
+	queue   []simBatch
+	work    float64 // records of capacity carried over
+	sent    uint64
+	bp      time.Duration
+	next    uint64 // hash counter
+
+	// per-run measurements
+	Offered, Kept, Processed uint64
+	MaxLatency               time.Duration
+	b                        pipeline.Batch
+}
+
+type simBatch struct {
+	n   int
+	gen time.Time // when its oldest record was due
+}
+
+func newPlant(t *testing.T, s *Shedder, capacity float64) *plant {
+	return &plant{t: t, shed: s, Step: time.Millisecond, Buffers: 10, Capacity: capacity, MaxBatch: pipeline.DefaultBatchSize,
+		now: time.Unix(1_700_000_000, 0)}
+}
+
+func (pl *plant) pressure() pipeline.Pressure {
+	if pl.NoPress {
+		return pipeline.Pressure{}
+	}
+	return pipeline.Pressure{
+		Credits: pl.Buffers - len(pl.queue), Backlog: max(len(pl.queue)-1, 0), InFlight: len(pl.queue),
+		Buffers: pl.Buffers, BackPressured: pl.bp, Records: pl.sent,
+	}
+}
+
+// run runs the plant for d at arrival rate lambda and resets the
+// measurements first.
+func (pl *plant) run(d time.Duration, lambda float64) {
+	pl.Offered, pl.Kept, pl.Processed, pl.MaxLatency = 0, 0, 0, 0
+	for end := pl.now.Add(d); pl.now.Before(end); {
+		pl.now = pl.now.Add(pl.Step)
+		if pl.due < 1 {
+			pl.dueFrom = pl.now
+		}
+		pl.due += lambda * pl.Step.Seconds()
+		// The source pulls batches while records are due and it has
+		// credit; without credit it waits (back-pressure) for the step.
+		for pl.due >= 1 && (len(pl.queue) < pl.Buffers || pl.NoPress) {
+			n := min(int(pl.due), pl.MaxBatch)
+			pl.due -= float64(n)
+			pl.b.Reset()
+			for range n {
+				pl.next++
+				pl.b.AddHashed(nil, splitmix64(pl.next))
+			}
+			pl.shed.Shed(&pl.b, pl.now, pl.pressure())
+			pl.Offered += uint64(n)
+			if k := pl.b.Len(); k > 0 {
+				pl.Kept += uint64(k)
+				pl.queue = append(pl.queue, simBatch{k, pl.dueFrom})
+				pl.sent += uint64(k)
+			}
+			if pl.due < 1 {
+				pl.dueFrom = pl.now
+			}
+		}
+		if pl.due >= 1 {
+			pl.bp += pl.Step
+		}
+		pl.work += pl.Capacity * pl.Step.Seconds()
+		for len(pl.queue) > 0 && pl.work >= 1 {
+			b := &pl.queue[0]
+			take := min(b.n, int(pl.work))
+			b.n -= take
+			pl.work -= float64(take)
+			pl.Processed += uint64(take)
+			if lat := pl.now.Sub(b.gen); lat > pl.MaxLatency {
+				pl.MaxLatency = lat
+			}
+			if b.n == 0 {
+				pl.queue = pl.queue[1:]
+			}
+		}
+		if len(pl.queue) == 0 {
+			pl.work = math.Min(pl.work, 1) // an idle receiver banks no capacity
+		}
+	}
+}
