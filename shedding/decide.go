@@ -56,11 +56,13 @@ func KeepRandom(h, seq, salt uint64, p float64) bool {
 }
 
 // remix scrambles a record's hash with its position and a mixed salt
-// (splitmix64 of the salt: with the raw salt, the positions seq^salt of
-// two small salts would be nearly the same set, and two shedders would
-// decide nearly alike).
+// (splitmix64 of the salt). The position enters as a Weyl sequence
+// seq·phi + salt, distinct for every seq and, for two random salts,
+// disjoint sets of values; fmix64 then gives every (hash, position) pair
+// an unrelated output. (With the raw salt, two small salts would offer
+// nearly the same inputs, and two shedders would decide nearly alike.)
 func remix(h, seq, mixedSalt uint64) uint64 {
-	return fmix64(h ^ fmix64(seq^mixedSalt))
+	return fmix64(h ^ (seq*0x9e3779b97f4a7c15 + mixedSalt))
 }
 
 // fmix64 is MurmurHash3's 64-bit finalizer (Appleby 2011): a bijection in

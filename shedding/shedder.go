@@ -2,8 +2,6 @@ package shedding
 
 import (
 	"fmt"
-	"maps"
-	"slices"
 	"sync"
 	"time"
 
@@ -23,8 +21,20 @@ const (
 	// whole keys, consistently, in every process and after every restart.
 	// The right policy for distinct counts (ThetaDistinct) and membership.
 	KeyHash
-	// Priority keeps the records a user function scores highest: see
-	// Config.Score.
+	// Priority keeps the records a user function (Config.Score) scores
+	// highest: those above the (1-p)-quantile of the last Window scores,
+	// and a fraction of those equal to it, so that a fraction p is kept.
+	//
+	// Horvitz–Thompson weighting does not make Priority estimates
+	// unbiased. A record's inclusion is decided by its score, not by
+	// chance: a low-scoring record is never kept, so no weight recovers a
+	// per-record or per-key quantity, and KeepP (= p, the fraction kept)
+	// is the right weight only for quantities unrelated to the score. The
+	// count of all records, sum(1/p), is right to within the window's
+	// quantile error; a count of one key's records, or a sum of values, is
+	// biased toward what scores high. Use Priority when the high-utility
+	// records themselves are the answer (errors, slow requests, alerts),
+	// and Random or KeyHash when estimates must be unbiased.
 	Priority
 )
 
@@ -50,7 +60,7 @@ const DefaultMaxEpochs = 1024
 type ScoreFunc func(b *pipeline.Batch, i int) float64
 
 // Config describes a Shedder. The zero value is random shedding under a
-// Controller with its defaults.
+// Controller with its defaults. It is a plain value.
 type Config struct {
 	// Policy chooses what to drop; the zero value is Random.
 	Policy Policy
@@ -74,7 +84,7 @@ type Config struct {
 
 // Epoch is a run of records shed at one keep probability: records Start
 // (counted from 0 among those offered to the shedder) onward, up to the
-// next epoch's Start.
+// next epoch's Start. It is a plain value.
 type Epoch struct {
 	Start uint64
 	P     float64
@@ -151,7 +161,7 @@ func NewShedder(cfg Config) (*Shedder, error) {
 	cfg.Controller = ctrl.cfg
 	s := &Shedder{cfg: cfg, ctrl: *ctrl, salt: cfg.Salt, mix: splitmix64(cfg.Salt)}
 	if cfg.MaxEpochs > 0 {
-		s.log = make([]Epoch, 0, min(cfg.MaxEpochs, 64))
+		s.log = make([]Epoch, 0, cfg.MaxEpochs) // full size: logging never allocates
 	}
 	if cfg.Policy == Priority {
 		s.prio.init(cfg.Window)
@@ -219,6 +229,12 @@ func (s *Shedder) shedRange(b *pipeline.Batch, i, end, w int, p float64) int {
 	kp := float32(p)          // exact: p is on the grid
 	switch {
 	case p >= 1 && s.cfg.Policy != Priority:
+		if w == i { // nothing dropped before: nothing moves
+			for ; i < end; i++ {
+				recs[i].KeepP = 1
+			}
+			w = end
+		}
 		for ; i < end; i++ {
 			recs[i].KeepP = 1
 			recs[w] = recs[i]
@@ -357,20 +373,6 @@ func (s *Shedder) scheduled(i, n int, live float64) (int, float64) {
 	return i + int(min(next-pos, uint64(n-i))), s.sched[s.schedAt].P
 }
 
-// Summary says how much a shedder (or a Group, or any sum of them) shed.
-// The zero value is the summary of nothing.
-type Summary struct {
-	// Seen records were offered, Kept of them kept and Shed dropped.
-	Seen, Kept, Shed uint64
-	// MinP is the smallest keep probability in force while records were
-	// offered (1 if none were), what ThetaDistinct.LowerTheta needs.
-	MinP float64
-	// MeanP and MeanInvP are the means, over the records offered, of p and
-	// 1/p (1 if none were). A count of f records spread over the stream
-	// like the rest has HT variance about f·(MeanInvP - 1).
-	MeanP, MeanInvP float64
-}
-
 // Summary returns what the shedder has shed so far.
 func (s *Shedder) Summary() Summary {
 	s.mu.Lock()
@@ -380,104 +382,6 @@ func (s *Shedder) Summary() Summary {
 		sum.MinP = s.minP
 		sum.MeanP = s.sumP / float64(s.seq)
 		sum.MeanInvP = s.sumIP / float64(s.seq)
-	}
-	return sum
-}
-
-// Merge returns the summary of both streams.
-func (s Summary) Merge(o Summary) Summary {
-	n := s.Seen + o.Seen
-	if n == 0 {
-		return Summary{MinP: 1, MeanP: 1, MeanInvP: 1}
-	}
-	mean := func(a, b float64) float64 {
-		return (a*float64(s.Seen) + b*float64(o.Seen)) / float64(n)
-	}
-	minP := s.MinP
-	if s.Seen == 0 || o.Seen > 0 && o.MinP < minP {
-		minP = o.MinP
-	}
-	return Summary{
-		Seen: n, Kept: s.Kept + o.Kept, Shed: s.Shed + o.Shed,
-		MinP: minP, MeanP: mean(s.MeanP, o.MeanP), MeanInvP: mean(s.MeanInvP, o.MeanInvP),
-	}
-}
-
-// Shedding reports whether anything was shed.
-func (s Summary) Shedding() bool { return s.Shed > 0 }
-
-// Fraction returns the fraction of the records offered that were shed.
-func (s Summary) Fraction() float64 {
-	if s.Seen == 0 {
-		return 0
-	}
-	return float64(s.Shed) / float64(s.Seen)
-}
-
-// CountVariance returns the HT sampling variance of a count of about f
-// records under Random shedding, assuming they arrived spread over the
-// stream like the rest (so they met the same mix of p): f·(MeanInvP - 1).
-// Use it with Widen for a per-key count of a sketch fed Units(p).
-func (s Summary) CountVariance(f float64) float64 { return max(f, 0) * (s.MeanInvP - 1) }
-
-// String says how much was shed, for logs and reports.
-func (s Summary) String() string {
-	if !s.Shedding() {
-		return fmt.Sprintf("nothing shed of %d records", s.Seen)
-	}
-	return fmt.Sprintf("shed %d of %d records (%.1f%%), p min %.4g mean %.4g", s.Shed, s.Seen, 100*s.Fraction(), s.MinP, s.MeanP)
-}
-
-// Group makes the shedders of a pipeline's sources, one per source, all
-// with one Config but a salt of their own, and sums up what they shed. Pass
-// its NewShedder as pipeline.Config.NewShedder.
-//
-// The zero value is not usable; make one with NewGroup. A Group is safe
-// for concurrent use.
-type Group struct {
-	cfg      Config
-	mu       sync.Mutex
-	shedders map[int]*Shedder
-}
-
-// NewGroup checks cfg and returns an empty group.
-func NewGroup(cfg Config) (*Group, error) {
-	if _, err := NewShedder(cfg); err != nil {
-		return nil, err
-	}
-	return &Group{cfg: cfg, shedders: map[int]*Shedder{}}, nil
-}
-
-// NewShedder returns the shedder of source i, making it on first use.
-func (g *Group) NewShedder(source int) pipeline.Shedder { return g.Shedder(source) }
-
-// Shedder returns the shedder of source i, making it on first use.
-func (g *Group) Shedder(source int) *Shedder {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if s, ok := g.shedders[source]; ok {
-		return s
-	}
-	cfg := g.cfg
-	cfg.Salt ^= splitmix64(uint64(source))
-	s, err := NewShedder(cfg)
-	if err != nil {
-		panic(err) // NewGroup checked the same config
-	}
-	g.shedders[source] = s
-	return s
-}
-
-// Summary returns the sum of the summaries of the group's shedders.
-func (g *Group) Summary() Summary {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	var sum Summary
-	for _, i := range slices.Sorted(maps.Keys(g.shedders)) {
-		sum = sum.Merge(g.shedders[i].Summary())
-	}
-	if sum.Seen == 0 {
-		sum = Summary{MinP: 1, MeanP: 1, MeanInvP: 1}
 	}
 	return sum
 }

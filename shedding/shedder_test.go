@@ -339,7 +339,8 @@ func TestGroupInPipeline(t *testing.T) {
 			if sum.Seen != 2*n || sum.Kept != count.Kept() || bad != 0 {
 				t.Errorf("summary %+v; operator counted %d, %d above the key threshold", sum, count.Kept(), bad)
 			}
-			if e := count.Estimate(); policy == Random && !e.Contains(2*n) {
+			// One trial: within 4 sd (the coverage tests check the bounds).
+			if e := count.Estimate(); policy == Random && math.Abs(e.Value-2*n) > 4*math.Sqrt(count.Variance()) {
 				t.Errorf("estimate %v of %d records", e, 2*n)
 			}
 			// The sources' shedders have different salts.

@@ -16,15 +16,19 @@ import (
 //	shape[0] policy
 //	shape[1] priority window W (0 for other policies)
 //	shape[2] E, epochs in the log
-//	shape[3] m | ms<<32: scores in the priority window, and in its sorted copy
-//	payload  19 uint64 fields (stateFields), then E epochs (start, p),
-//	         then the m window scores oldest first, then the ms sorted
-//	         ones; floats as IEEE-754 bits
+//	shape[3] m | ms<<32: scores in the priority window, and in its snapshot
+//	payload  23 uint64 fields (stateFields), the sizes of the last 64
+//	         batches sent (uint32 each, oldest first), then E epochs
+//	         (start, p), then the m window scores oldest first, then the ms
+//	         of the snapshot; floats as IEEE-754 bits
 //
-// The window is written oldest first, so the ring's rotation is not state.
+// Rings are written oldest first, so their rotation is not state.
 // The Replay schedule is not state either: it is an input.
 
-const stateFields = 19
+const (
+	stateFields = 23
+	fixedBytes  = 8*stateFields + 4*ringLen
+)
 
 // MarshalBinary implements encoding.BinaryMarshaler.
 func (s *Shedder) MarshalBinary() ([]byte, error) { return s.AppendBinary(nil) }
@@ -35,7 +39,7 @@ func (s *Shedder) AppendBinary(dst []byte) ([]byte, error) {
 	defer s.mu.Unlock()
 	q := &s.prio
 	hdr := envelope.Header{Kind: envelope.KindShedState, HashID: envelope.HashXXH64}
-	hdr.Shape = [4]uint64{uint64(s.cfg.Policy), uint64(len(q.ring)), uint64(len(s.log)), uint64(q.m) | uint64(len(q.sorted))<<32}
+	hdr.Shape = [4]uint64{uint64(s.cfg.Policy), uint64(len(q.ring)), uint64(len(s.log)), uint64(q.m) | uint64(len(q.snap))<<32}
 	dst, start := envelope.Begin(dst, hdr)
 	u := func(v uint64) { dst = binary.LittleEndian.AppendUint64(dst, v) }
 	f := func(v float64) { u(math.Float64bits(v)) }
@@ -56,13 +60,20 @@ func (s *Shedder) AppendBinary(dst []byte) ([]byte, error) {
 	u(uint64(c.tick))
 	u(c.offered)
 	u(uint64(c.minBacklog))
+	f(c.sumQueue)
+	u(uint64(c.samples))
 	u(uint64(c.bp0))
 	u(c.rec0)
 	f(c.q0)
 	f(c.lambda)
 	f(c.mu)
 	f(c.batch)
+	u(uint64(c.buffers))
+	u(uint64(c.blocked))
 	u(uint64(q.since))
+	for i := range ringLen {
+		dst = binary.LittleEndian.AppendUint32(dst, c.recent[(c.head+i)%ringLen])
+	}
 	for _, e := range s.log {
 		u(e.Start)
 		f(e.P)
@@ -79,7 +90,7 @@ func (s *Shedder) AppendBinary(dst []byte) ([]byte, error) {
 			f(v)
 		}
 	}
-	for _, v := range q.sorted {
+	for _, v := range q.snap {
 		f(v)
 	}
 	return envelope.End(dst, start), nil
@@ -106,8 +117,8 @@ func (s *Shedder) UnmarshalBinary(data []byte) error {
 		return fmt.Errorf("shedding: shed state of %v shedding with window %d, restored into %v with %d: %w",
 			Policy(policy), w, s.cfg.Policy, len(s.prio.ring), ErrIncompatible)
 	case m > w || ms > m || ms>>32 != 0:
-		return fmt.Errorf("shedding: shed state with %d scores (%d sorted) in a window of %d: %w", m, ms, w, ErrCorrupt)
-	case ne > uint64(len(payload))/16 || uint64(len(payload)) != 8*(stateFields+2*ne+m+ms):
+		return fmt.Errorf("shedding: shed state with %d scores (%d in the snapshot) in a window of %d: %w", m, ms, w, ErrCorrupt)
+	case ne > uint64(len(payload))/16 || uint64(len(payload)) != fixedBytes+8*(2*ne+m+ms):
 		return fmt.Errorf("shedding: shed state of %d payload bytes for %d epochs and %d+%d scores: %w", len(payload), ne, m, ms, ErrCorrupt)
 	}
 	r := envelope.NewReader(payload)
@@ -122,10 +133,14 @@ func (s *Shedder) UnmarshalBinary(data []byte) error {
 	n.sumP, n.sumIP, n.minP, n.cur = f(), f(), f(), f()
 	c.p = f()
 	started := r.U64()
-	c.tick, c.offered, c.minBacklog, c.bp0 = int64(r.U64()), r.U64(), int64(r.U64()), int64(r.U64())
+	c.tick, c.offered, c.minBacklog = int64(r.U64()), r.U64(), int64(r.U64())
+	c.sumQueue, c.samples, c.bp0 = f(), int64(r.U64()), int64(r.U64())
 	c.rec0 = r.U64()
 	c.q0, c.lambda, c.mu, c.batch = f(), f(), f(), f()
-	since := r.U64()
+	buffers, blocked, since := r.U64(), r.U64(), r.U64()
+	for i := range c.recent {
+		c.recent[i] = r.U32()
+	}
 	c.started = started == 1
 	nonNeg := func(vs ...float64) bool {
 		for _, v := range vs {
@@ -144,12 +159,14 @@ func (s *Shedder) UnmarshalBinary(data []byte) error {
 		return fmt.Errorf("shedding: shed state: keep probabilities %v, %v, %v off the grid: %w", c.p, n.minP, n.cur, ErrCorrupt)
 	case (n.seq == 0) != (n.minP == 0):
 		return fmt.Errorf("shedding: shed state: minimum p %v after %d records: %w", n.minP, n.seq, ErrCorrupt)
-	case !nonNeg(n.sumP, n.sumIP, c.q0, c.lambda, c.mu, c.batch) || c.minBacklog < 0 || c.bp0 < 0:
+	case !nonNeg(n.sumP, n.sumIP, c.q0, c.sumQueue, c.lambda, c.mu, c.batch) || c.minBacklog < 0 || c.bp0 < 0 || c.samples < 0:
 		return fmt.Errorf("shedding: shed state: negative or non-finite rates or sums: %w", ErrCorrupt)
+	case buffers > math.MaxInt32 || blocked > math.MaxInt32:
+		return fmt.Errorf("shedding: shed state: %d buffers, %d ticks blocked: %w", buffers, blocked, ErrCorrupt)
 	case s.cfg.Controller.Fixed > 0 && c.p != s.ctrl.st.p:
 		return fmt.Errorf("shedding: shed state at p %v restored into a shedder fixed at %v: %w", c.p, s.ctrl.st.p, ErrIncompatible)
 	case w > 0 && since >= w, w == 0 && since != 0:
-		return fmt.Errorf("shedding: shed state: %d scores since the last sort, window %d: %w", since, w, ErrCorrupt)
+		return fmt.Errorf("shedding: shed state: %d scores since the last snapshot, window %d: %w", since, w, ErrCorrupt)
 	}
 	n.log = make([]Epoch, ne)
 	for i := range n.log {
@@ -173,12 +190,12 @@ func (s *Shedder) UnmarshalBinary(data []byte) error {
 			q.ring[i] = v
 		}
 		q.m, q.pos, q.since = int(m), int(m%w), int(since)
-		for i := range ms {
+		for range ms {
 			v := f()
-			if math.IsNaN(v) || i > 0 && v < q.sorted[i-1] {
-				return fmt.Errorf("shedding: shed state: sorted scores out of order at %d: %w", i, ErrCorrupt)
+			if math.IsNaN(v) {
+				return fmt.Errorf("shedding: shed state: NaN score: %w", ErrCorrupt)
 			}
-			q.sorted = append(q.sorted, v)
+			q.snap = append(q.snap, v)
 		}
 	}
 	if err := r.Done(); err != nil {
@@ -187,6 +204,7 @@ func (s *Shedder) UnmarshalBinary(data []byte) error {
 	s.seq, s.kept, s.sumP, s.sumIP, s.minP, s.cur = n.seq, n.kept, n.sumP, n.sumIP, n.minP, n.cur
 	s.log = n.log
 	s.prio = q
+	c.buffers, c.blocked = int(buffers), int(blocked)
 	s.ctrl.st = c
 	s.sched, s.schedEnd, s.schedAt = nil, 0, 0
 	return nil

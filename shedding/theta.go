@@ -1,6 +1,7 @@
 package shedding
 
 import (
+	"cmp"
 	"fmt"
 	"math/bits"
 	"slices"
@@ -246,8 +247,8 @@ func (t *ThetaDistinct) shrink() {
 
 // quickselect returns the element of rank r (0-based) of a, reordering a.
 // Hoare's FIND with a median-of-three pivot: expected linear time, and
-// deterministic, as the sketch's state must be.
-func quickselect(a []uint64, r int) uint64 {
+// deterministic, as the states built on it must be. a holds no NaN.
+func quickselect[T cmp.Ordered](a []T, r int) T {
 	lo, hi := 0, len(a)-1
 	for lo < hi {
 		mid := lo + (hi-lo)/2

@@ -1,0 +1,119 @@
+package shedding
+
+import (
+	"github.com/streamstat/streamstat/pipeline"
+	"github.com/streamstat/streamstat/sketch"
+)
+
+// Pipeline operators that count what was kept and answer for what arrived.
+// Each is a sink unless Pass is set, in which case it also passes every
+// record (KeepP included) downstream. Their zero values are not usable:
+// set the sketch. An operator instance is not safe for concurrent use; the
+// pipeline calls it from one goroutine and Pipeline.Query locks it out
+// while it processes a batch. Merge the instances' sketches to answer,
+// then scale with the Summary of the pipeline's Group.
+
+// Count counts records: a WeightedCount of what arrived. Its zero value
+// is ready to use.
+type Count struct {
+	Count WeightedCount
+	Pass  bool
+}
+
+// Process implements pipeline.Operator.
+func (o *Count) Process(in, out *pipeline.Batch) error {
+	for i := range in.Records {
+		o.Count.Add(in.Records[i].KeepP)
+	}
+	return pass(o.Pass, in, out)
+}
+
+// Frequency counts every key in a CountMin, each record as Units(KeepP):
+// read with FromUnits, and Widen by Summary.CountVariance. Use it under
+// Random shedding. The zero value is not usable: set CM.
+type Frequency struct {
+	CM   *sketch.CountMin
+	Pass bool
+}
+
+// Process implements pipeline.Operator.
+func (o *Frequency) Process(in, out *pipeline.Batch) error {
+	for i := range in.Records {
+		o.CM.AddHash(in.Records[i].Hash, Units(in.Records[i].KeepP))
+	}
+	return pass(o.Pass, in, out)
+}
+
+// HeavyHitters tracks the most frequent keys in a TopK, each record as
+// Units(KeepP): read with TopItems. Use it under Random shedding. The
+// zero value is not usable: set TopK.
+type HeavyHitters struct {
+	TopK *sketch.TopK
+	Pass bool
+}
+
+// Process implements pipeline.Operator.
+func (o *HeavyHitters) Process(in, out *pipeline.Batch) error {
+	for i := range in.Records {
+		o.TopK.AddHash(in.Records[i].Hash, in.Key(i), Units(in.Records[i].KeepP))
+	}
+	return pass(o.Pass, in, out)
+}
+
+// Distinct counts distinct keys in a ThetaDistinct. Use it under KeyHash
+// shedding, and call LowerTheta with the Group's Summary().MinP before
+// estimating. The zero value is not usable: set Theta.
+type Distinct struct {
+	Theta *ThetaDistinct
+	Pass  bool
+}
+
+// Process implements pipeline.Operator.
+func (o *Distinct) Process(in, out *pipeline.Batch) error {
+	for i := range in.Records {
+		o.Theta.AddHashP(in.Records[i].Hash, in.Records[i].KeepP)
+	}
+	return pass(o.Pass, in, out)
+}
+
+func pass(on bool, in, out *pipeline.Batch) error {
+	if on {
+		for i := range in.Records {
+			out.AddRecord(in, i)
+		}
+	}
+	return nil
+}
+
+// Item is a heavy hitter with its count scaled back to records: a plain
+// value.
+type Item struct {
+	Key string `json:"key"`
+	// Count is the estimated number of the key's records that arrived,
+	// with bounds that hold the TopK's own error and the sampling error.
+	Count sketch.Estimate `json:"count"`
+	// Guaranteed is the TopK's: the key is certainly among the most
+	// frequent of the records kept.
+	Guaranteed bool `json:"guaranteed"`
+}
+
+// TopItems returns the k heaviest keys of a TopK fed Units(KeepP) (see
+// HeavyHitters), counts in records. Each count's bounds are the TopK's
+// certain ones widened by the sampling error at the given confidence,
+// with the variance of s.CountVariance; without shedding they stay
+// certain (Confidence 1).
+func TopItems(t *sketch.TopK, k int, s Summary, confidence float64) []Item {
+	checkConfidence(confidence)
+	top := t.Top(k)
+	items := make([]Item, len(top))
+	for i, it := range top {
+		// The TopK's bounds are certain: confidence 1.
+		e := sketch.Estimate{
+			Value: float64(it.Count) / Unit, Lower: float64(it.Lower) / Unit, Upper: float64(it.Upper) / Unit,
+			Confidence: 1, Exact: it.Error == 0,
+		}
+		e = Widen(e, s.CountVariance(e.Value), confidence)
+		items[i] = Item{Key: it.Key, Count: e, Guaranteed: it.Guaranteed}
+	}
+	return items
+}

@@ -1,0 +1,87 @@
+package shedding
+
+import (
+	"context"
+	"math"
+	"testing"
+
+	"github.com/streamstat/streamstat/pipeline"
+	"github.com/streamstat/streamstat/sketch"
+)
+
+func TestOperators(t *testing.T) {
+	// A generator through random shedding at p = 0.2 into the counting
+	// operators, and key-hash shedding into Distinct; the answers are
+	// compared with the truth, counted on an unshed copy of the stream.
+	const n = 200_000
+	gen := func() pipeline.Source {
+		g, err := pipeline.NewGenerator(pipeline.GeneratorConfig{Seed: 3, Keys: 5000, S: 1.2, Count: n})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return g
+	}
+	truth := map[string]int{}
+	{
+		var b pipeline.Batch
+		src := gen()
+		for {
+			b.Reset()
+			err := src.Fill(context.Background(), &b, 1024)
+			for i := range b.Records {
+				truth[string(b.Key(i))]++
+			}
+			if err != nil {
+				break
+			}
+		}
+	}
+	count := &Count{Pass: true}
+	cm, _ := sketch.NewCountMin(0.0005, 0.01)
+	freq := &Frequency{CM: cm, Pass: true}
+	tk, _ := sketch.NewTopK(256)
+	heavy := &HeavyHitters{TopK: tk}
+	stage := func(name string, op pipeline.Operator) pipeline.Stage {
+		return pipeline.Stage{Name: name, New: func(int) (pipeline.Operator, error) { return op, nil }}
+	}
+	g, _ := NewGroup(fixed(Random, 0.2))
+	p, err := pipeline.New([]pipeline.Source{gen()}, []pipeline.Stage{
+		stage("count", count), stage("freq", freq), stage("heavy", heavy),
+	}, pipeline.Config{NewShedder: g.NewShedder})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	sum := g.Summary()
+	if e := count.Count.Estimate(); math.Abs(e.Value-n) > 4*math.Sqrt(count.Count.Variance()) {
+		t.Errorf("count %v of %d", e, n)
+	}
+	for _, it := range TopItems(tk, 5, sum, 0.95) {
+		f := float64(truth[it.Key])
+		sd := math.Sqrt(sum.CountVariance(f))
+		if math.Abs(it.Count.Value-f) > 4*sd+float64(tk.MinCount())/Unit || it.Count.Lower > f+4*sd {
+			t.Errorf("top key %s: %v, truth %v", it.Key, it.Count, f)
+		}
+		e := FromUnits(cm.EstimateString(it.Key))
+		if math.Abs(e.Value-f) > 4*sd+cm.Epsilon()*n {
+			t.Errorf("frequency of %s: %v, truth %v", it.Key, e, f)
+		}
+	}
+
+	th, _ := NewThetaDistinct(1024)
+	gk, _ := NewGroup(fixed(KeyHash, 0.3))
+	p, _ = pipeline.New([]pipeline.Source{gen()}, []pipeline.Stage{stage("distinct", &Distinct{Theta: th})},
+		pipeline.Config{NewShedder: gk.NewShedder})
+	if err := p.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := th.LowerTheta(gk.Summary().MinP); err != nil {
+		t.Fatal(err)
+	}
+	d := float64(len(truth))
+	if e := th.Estimate(); math.Abs(e.Value-d) > 4*math.Sqrt(d*(1-th.Theta())/th.Theta()) {
+		t.Errorf("distinct %v, truth %v", e, d)
+	}
+}
