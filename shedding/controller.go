@@ -33,9 +33,12 @@ type ControllerConfig struct {
 	// measure it: until the channel has been seen saturated the controller
 	// knows no capacity, and sheds only on back-pressure.
 	Capacity float64
-	// Headroom, in (0, 1], is the fraction of the capacity the controller
-	// admits without queue feedback: Aurora sheds when load exceeds
-	// capacity times headroom. 0 means DefaultHeadroom.
+	// Headroom, in (0, 1]: overload is declared when the arrival rate
+	// exceeds Headroom times the capacity, as in Aurora, and with no
+	// channel to watch (a zero Pressure) that fraction of the capacity is
+	// what the controller admits. With a channel the standing queue is the
+	// margin, and the whole measured capacity is admitted. 0 means
+	// DefaultHeadroom.
 	Headroom float64
 	// Interval is the control period: p changes at most once per Interval
 	// of the time passed to Update. 0 means DefaultInterval.
@@ -58,8 +61,9 @@ type ControllerConfig struct {
 // # Control law
 //
 // Every Interval (a tick) it updates three estimates: the arrival rate
-// lambda (an EWMA of the records offered per second, time constant 5
-// Intervals); the queue q, the records sent and not yet processed (the
+// lambda (an EWMA of the records offered per second, time constant 10
+// Intervals, long enough to ride over the bursts in which a source catches
+// up after a stall); the queue q, the records sent and not yet processed (the
 // sizes of the last Backlog batches it sent); and the capacity mu (an EWMA,
 // time constant 20 Intervals, of the records processed per second, sent
 // minus the growth of q, in ticks where the receiver never ran dry: the
@@ -72,20 +76,23 @@ type ControllerConfig struct {
 //     headroom): lambda > Headroom·mu; or by flow control: the sender
 //     waited for credit during the tick (credits exhausted).
 //   - Without overload the target is p = 1: nothing is shed.
-//   - Under overload the target admits the capacity plus a proportional
-//     correction that holds the queue at a setpoint q*, a quarter of
-//     MaxLatency's worth of records at mu, or half the channel's buffers
-//     if less: p* = (Headroom·mu + (q* - q)/T)/lambda with T = 2q*/mu and
+//   - Under overload, with the channel in view, the target admits the
+//     capacity plus a proportional correction that holds the queue at a
+//     setpoint q* (a quarter of MaxLatency's worth of records at mu, or
+//     half the channel's buffers of mean batches if less):
+//     p* = (mu + (q* - q)/T)/lambda, with T = max(2q*/mu, 2 Intervals) and
 //     q the mean queue over the tick. This is the queue-length feedback of
 //     Kalyvianaki, Charalambous, Fiscato and Pietzuch ("Overload management
 //     in data stream processing systems with latency guarantees", FeBID
-//     2012; THEMIS, SIGMOD 2016) in its simplest, proportional form. Its
-//     fixed point keeps 0.9q* queued at the default headroom, so the
-//     receiver never idles and exactly mu is admitted: the shed fraction
-//     is the ideal 1 - mu/lambda, and the queueing latency about q*/mu.
+//     2012; also THEMIS, SIGMOD 2016) in its simplest, proportional form.
+//     At its fixed point q = q*: the receiver never idles and exactly mu
+//     is admitted, so the shed fraction is the least possible,
+//     1 - mu/lambda, and the queueing latency about q*/mu.
+//   - With no channel in view (a zero Pressure: operators chained to the
+//     source) the law is Aurora's open loop: p* = Headroom·mu/lambda.
 //   - Before any capacity is known (the first tick of the first overload)
 //     the target is p·(1 - f), f the fraction of the tick the sender
-//     waited. Afterwards, a sender that waits for most of two ticks in a
+//     waited. Afterwards, a sender that waits for most of three ticks in a
 //     row holds back arrivals that lambda does not count yet: the target
 //     is then at most p·(1.5 - f).
 //
@@ -97,10 +104,12 @@ type ControllerConfig struct {
 // low capacity; when shedding leaves the receiver idle after all, a higher
 // delivered rate is learnt too.
 //
-// The queue estimate assumes each shed batch travels
-// as one batch (Forward or RoundRobin); behind a ByKey exchange, which
-// splits it, the backlog overstates the queue and the controller sheds a
-// little more than it must.
+// The queue estimate assumes each shed batch travels as one batch (Forward
+// or RoundRobin); behind a ByKey exchange, which splits it, the backlog
+// overstates the queue and the controller sheds a little more than it
+// must. Records a source holds back while it waits for credit are not in
+// view at all until it sends them, which is why persistent waiting is
+// answered directly.
 //
 // The zero value is not usable; make one with NewController. A Controller
 // is not safe for concurrent use: each Shedder owns one.
@@ -269,7 +278,7 @@ func ewma(x *float64, sample, dt, tau float64) {
 func (c *Controller) control(dt float64, pr pipeline.Pressure) {
 	st, cfg := &c.st, &c.cfg
 	iv := cfg.Interval.Seconds()
-	ewma(&st.lambda, float64(st.offered)/dt, dt, 5*iv)
+	ewma(&st.lambda, float64(st.offered)/dt, dt, 10*iv)
 
 	f := min(max(float64(int64(pr.BackPressured)-st.bp0)/1e9/dt, 0), 1)
 	if f > 0.5 {
@@ -307,10 +316,10 @@ func (c *Controller) control(dt float64, pr pipeline.Pressure) {
 			}
 			target = admit / st.lambda
 			// A sender waiting for credit most of the tick holds back
-			// arrivals that lambda does not count yet. One such tick may
-			// be a receiver descheduled for a moment; from the second
-			// in a row, do not go up, and go down the more it waited.
-			if st.blocked >= 2 {
+			// arrivals that lambda does not count yet. A tick or two may
+			// be a receiver descheduled for a moment; from the third in
+			// a row, do not go up, and go down the more it waited.
+			if st.blocked >= 3 {
 				target = min(target, st.p*(1.5-f))
 			}
 		}

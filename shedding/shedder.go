@@ -54,6 +54,10 @@ func (p Policy) String() string {
 // otherwise.
 const DefaultMaxEpochs = 1024
 
+// maxEpochsUpFront bounds the epoch log a Shedder allocates when made: up
+// to it, logging never allocates.
+const maxEpochsUpFront = 4096
+
 // ScoreFunc scores record i of b for Priority shedding: higher is more
 // useful. It must be a pure function of the record (its key b.Key(i), hash,
 // value, time), so that replay scores alike. NaN counts as -Inf.
@@ -103,7 +107,8 @@ type Epoch struct {
 // logged schedule instead of its controller, which reproduces a run's
 // decisions exactly whatever the timing.
 //
-// Shedding a batch allocates nothing.
+// Shedding a batch allocates nothing (with a MaxEpochs above 4096, once
+// the epoch log has grown to its size).
 //
 // The zero value is not usable; make one with NewShedder. Shed is meant to
 // be called from one goroutine (a source's, as the pipeline does); the
@@ -161,7 +166,7 @@ func NewShedder(cfg Config) (*Shedder, error) {
 	cfg.Controller = ctrl.cfg
 	s := &Shedder{cfg: cfg, ctrl: *ctrl, salt: cfg.Salt, mix: splitmix64(cfg.Salt)}
 	if cfg.MaxEpochs > 0 {
-		s.log = make([]Epoch, 0, cfg.MaxEpochs) // full size: logging never allocates
+		s.log = make([]Epoch, 0, min(cfg.MaxEpochs, maxEpochsUpFront))
 	}
 	if cfg.Policy == Priority {
 		s.prio.init(cfg.Window)

@@ -168,7 +168,7 @@ func (s *Shedder) UnmarshalBinary(data []byte) error {
 	case w > 0 && since >= w, w == 0 && since != 0:
 		return fmt.Errorf("shedding: shed state: %d scores since the last snapshot, window %d: %w", since, w, ErrCorrupt)
 	}
-	n.log = make([]Epoch, ne)
+	n.log = make([]Epoch, ne, max(ne, uint64(min(max(s.cfg.MaxEpochs, 0), maxEpochsUpFront))))
 	for i := range n.log {
 		e := Epoch{Start: r.U64(), P: f()}
 		if !onGrid(e.P) || e.Start > n.seq || i > 0 && e.Start <= n.log[i-1].Start {
