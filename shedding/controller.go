@@ -79,7 +79,7 @@ type ControllerConfig struct {
 //   - Under overload, with the channel in view, the target admits the
 //     capacity plus a proportional correction that holds the queue at a
 //     setpoint q* (a quarter of MaxLatency's worth of records at mu, or
-//     half the channel's buffers of mean batches if less):
+//     mean batches in half the buffers the backlog can fill, if less):
 //     p* = (mu + (q* - q)/T)/lambda, with T = max(2q*/mu, 2 Intervals) and
 //     q the mean queue over the tick. This is the queue-length feedback of
 //     Kalyvianaki, Charalambous, Fiscato and Pietzuch ("Overload management
@@ -92,9 +92,10 @@ type ControllerConfig struct {
 //     source) the law is Aurora's open loop: p* = Headroom·mu/lambda.
 //   - Before any capacity is known (the first tick of the first overload)
 //     the target is p·(1 - f), f the fraction of the tick the sender
-//     waited. Afterwards, a sender that waits for most of three ticks in a
-//     row holds back arrivals that lambda does not count yet: the target
-//     is then at most p·(1.5 - f).
+//     waited. Afterwards, a source that is behind its input, filling
+//     every batch to the largest size seen and waiting for credit for most
+//     of three ticks in a row, holds back arrivals that lambda does not
+//     count yet: the target is then at most p·(1.5 - f).
 //
 // p then moves toward p* smoothly: down by an EWMA with a 2-Interval time
 // constant, and by at most half per tick; up by an EWMA with a 10-Interval
@@ -128,7 +129,9 @@ type ctrlState struct {
 	p          float64
 	started    bool
 	tick       int64   // start of the current tick, Unix ns
-	offered    uint64  // records offered in the tick
+	offered    uint64  // records offered in the tick ...
+	batches    uint64  // ... in this many batches
+	maxBatch   uint64  // the largest batch ever offered
 	minBacklog int64   // smallest backlog seen in the tick
 	sumQueue   float64 // sum of the queues seen in the tick ...
 	samples    int64   // ... and their number
@@ -229,6 +232,8 @@ func (c *Controller) Update(now time.Time, pr pipeline.Pressure) float64 {
 func (c *Controller) Observed(offered, kept int) {
 	st := &c.st
 	st.offered += uint64(offered)
+	st.batches++
+	st.maxBatch = max(st.maxBatch, uint64(offered))
 	if kept > 0 {
 		st.recent[st.head] = uint32(min(kept, math.MaxUint32))
 		st.head = (st.head + 1) % ringLen
@@ -257,7 +262,7 @@ func (st *ctrlState) queued(pr pipeline.Pressure) float64 {
 
 func (c *Controller) startTick(t int64, pr pipeline.Pressure) {
 	st := &c.st
-	st.tick, st.offered = t, 0
+	st.tick, st.offered, st.batches = t, 0, 0
 	st.q0 = st.queued(pr)
 	st.minBacklog = int64(pr.Backlog)
 	st.sumQueue, st.samples = st.q0, 1
@@ -309,17 +314,24 @@ func (c *Controller) control(dt float64, pr pipeline.Pressure) {
 				// Closed loop: the standing queue is the margin.
 				qs := st.mu * cfg.MaxLatency.Seconds() / 4
 				if st.batch > 0 {
-					qs = min(qs, float64(st.buffers)/2*st.batch)
+					// Half the buffers the backlog can fill: the
+					// sender holds one or two of them.
+					qs = min(qs, float64(max(st.buffers-2, 1))/2*st.batch)
 				}
 				qm := st.sumQueue / float64(st.samples)
 				admit = st.mu + (qs-qm)/max(2*qs/st.mu, 2*iv)
 			}
 			target = admit / st.lambda
-			// A sender waiting for credit most of the tick holds back
-			// arrivals that lambda does not count yet. A tick or two may
-			// be a receiver descheduled for a moment; from the third in
-			// a row, do not go up, and go down the more it waited.
-			if st.blocked >= 3 {
+			// A source behind its input fills every batch to the brim
+			// and then waits for credit, holding back arrivals that
+			// neither lambda nor the queue shows. (Waiting alone is no
+			// sign: with a channel full of small batches a source that
+			// keeps up waits most of the time, and a tick or two of
+			// waiting may be a receiver descheduled for a moment.) From
+			// the third such tick in a row, do not go up, and go down
+			// the more it waited.
+			full := st.batches > 0 && float64(st.offered) >= 0.75*float64(st.batches*st.maxBatch)
+			if st.blocked >= 3 && full {
 				target = min(target, st.p*(1.5-f))
 			}
 		}
@@ -330,7 +342,7 @@ func (c *Controller) control(dt float64, pr pipeline.Pressure) {
 		down := (p - target) * -math.Expm1(-dt/(2*iv))
 		p = max(p-down, p/2)
 	} else {
-		up := (target - p) * -math.Expm1(-dt/(10*iv))
+		up := (target - p) * -math.Expm1(-dt/(5*iv))
 		p = min(target, p+max(up, 1.0/64))
 	}
 	st.p = max(Quantize(p), cfg.MinP) // MinP is on the grid too

@@ -47,8 +47,8 @@ func ExampleController() {
 		}
 	}
 	// Output:
-	// 250 ms: p 0.50, arrival 200k/s, capacity 100k/s
-	//  500 ms: p 0.51, arrival 200k/s, capacity 100k/s
-	//  750 ms: p 0.97, arrival  64k/s, capacity 100k/s
+	// 250 ms: p 0.51, arrival 200k/s, capacity 100k/s
+	//  500 ms: p 0.49, arrival 200k/s, capacity 100k/s
+	//  750 ms: p 1.00, arrival  64k/s, capacity 100k/s
 	// 1000 ms: p 1.00, arrival  51k/s, capacity 100k/s
 }

@@ -17,7 +17,7 @@ import (
 //	shape[1] priority window W (0 for other policies)
 //	shape[2] E, epochs in the log
 //	shape[3] m | ms<<32: scores in the priority window, and in its snapshot
-//	payload  23 uint64 fields (stateFields), the sizes of the last 64
+//	payload  25 uint64 fields (stateFields), the sizes of the last 64
 //	         batches sent (uint32 each, oldest first), then E epochs
 //	         (start, p), then the m window scores oldest first, then the ms
 //	         of the snapshot; floats as IEEE-754 bits
@@ -26,7 +26,7 @@ import (
 // The Replay schedule is not state either: it is an input.
 
 const (
-	stateFields = 23
+	stateFields = 25
 	fixedBytes  = 8*stateFields + 4*ringLen
 )
 
@@ -59,6 +59,8 @@ func (s *Shedder) AppendBinary(dst []byte) ([]byte, error) {
 	}
 	u(uint64(c.tick))
 	u(c.offered)
+	u(c.batches)
+	u(c.maxBatch)
 	u(uint64(c.minBacklog))
 	f(c.sumQueue)
 	u(uint64(c.samples))
@@ -133,7 +135,8 @@ func (s *Shedder) UnmarshalBinary(data []byte) error {
 	n.sumP, n.sumIP, n.minP, n.cur = f(), f(), f(), f()
 	c.p = f()
 	started := r.U64()
-	c.tick, c.offered, c.minBacklog = int64(r.U64()), r.U64(), int64(r.U64())
+	c.tick, c.offered, c.batches, c.maxBatch = int64(r.U64()), r.U64(), r.U64(), r.U64()
+	c.minBacklog = int64(r.U64())
 	c.sumQueue, c.samples, c.bp0 = f(), int64(r.U64()), int64(r.U64())
 	c.rec0 = r.U64()
 	c.q0, c.lambda, c.mu, c.batch = f(), f(), f(), f()
