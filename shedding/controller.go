@@ -98,7 +98,7 @@ type ControllerConfig struct {
 //     count yet: the target is then at most p·(1.5 - f).
 //
 // p then moves toward p* smoothly: down by an EWMA with a 2-Interval time
-// constant, and by at most half per tick; up by an EWMA with a 10-Interval
+// constant, and by at most half per tick; up by an EWMA with a 5-Interval
 // time constant and at least 1/64 per tick, so that it reaches 1 exactly
 // when the load drops. p is quantized to the PStep grid. Capacity is
 // learnt only from saturated ticks, so an idle receiver never teaches it a
