@@ -381,6 +381,18 @@ func (p *Pipeline) Restore(store checkpoint.Store) (checkpoint.Manifest, error) 
 		if err := ss.SetPosition(int64(binary.LittleEndian.Uint64(data))); err != nil {
 			return m, fmt.Errorf("pipeline: source %d: %w", i, err)
 		}
+		if p.sheds == nil {
+			continue
+		}
+		if st, ok := p.sheds[i].(encoding.BinaryUnmarshaler); ok {
+			data, err := store.ReadPart(m, partName("shed", i, -1))
+			if err != nil {
+				return m, err
+			}
+			if err := st.UnmarshalBinary(data); err != nil {
+				return m, fmt.Errorf("pipeline: restore source %d's shedder: %w", i, err)
+			}
+		}
 	}
 	p.replay = map[string][]*Batch{}
 	for _, part := range m.Parts {

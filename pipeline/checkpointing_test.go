@@ -392,3 +392,47 @@ func TestUnalignedCheckpoint(t *testing.T) {
 		t.Error("state after recovery from an unaligned checkpoint differs from a run without failure")
 	}
 }
+
+// countingShedder keeps everything and counts its calls; its count is its
+// checkpointed state.
+type countingShedder struct{ calls uint64 }
+
+func (s *countingShedder) Shed(b *Batch, now time.Time, p Pressure) { s.calls++ }
+
+func (s *countingShedder) MarshalBinary() ([]byte, error) {
+	return fmt.Appendf(nil, "%d", s.calls), nil
+}
+
+func (s *countingShedder) UnmarshalBinary(b []byte) error {
+	_, err := fmt.Sscanf(string(b), "%d", &s.calls)
+	return err
+}
+
+func TestCheckpointIncludesShedderState(t *testing.T) {
+	store := newMemStore()
+	build := func(failAt int64) (*Pipeline, *countingShedder) {
+		p := crashGraph(t, store, failAt)
+		sh := new(countingShedder)
+		p.sheds = []Shedder{sh}
+		return p, sh
+	}
+	p, _ := build(9000)
+	if err := p.Run(context.Background()); !errors.Is(err, errInjected) {
+		t.Fatal(err)
+	}
+	m, err := store.Latest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	saved, err := store.ReadPart(m, "shed-0")
+	if err != nil {
+		t.Fatalf("checkpoint %d has no shedder state: %v", m.ID, err)
+	}
+	q, sh := build(0)
+	if _, err := q.Restore(store); err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(sh.calls); got != string(saved) || sh.calls == 0 {
+		t.Errorf("restored shedder state %s, saved %s", got, saved)
+	}
+}

@@ -73,6 +73,7 @@ type Pipeline struct {
 	coord   *coordinator              // nil without checkpoints
 	barrier atomic.Uint64             // the barrier sources are to inject
 	replay  map[string][]*Batch       // in-flight batches restored, by part name
+	sheds   []Shedder                 // per source; nil without shedding
 	ntasks  int
 }
 
@@ -155,6 +156,11 @@ func New(sources []Source, stages []Stage, cfg Config) (*Pipeline, error) {
 	}
 	for _, sg := range p.segs {
 		p.ntasks += sg.par
+	}
+	if cfg.NewShedder != nil {
+		for i := range sources {
+			p.sheds = append(p.sheds, cfg.NewShedder(i))
+		}
 	}
 	if cfg.Checkpoint != nil {
 		if cfg.Checkpoint.Store == nil {

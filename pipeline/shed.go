@@ -20,7 +20,10 @@ import (
 // describes the channel behind the source, for feedback.
 //
 // Each source goroutine has its own Shedder, from Config.NewShedder, and
-// calls it from that goroutine only.
+// calls it from that goroutine only. A Shedder that is also an
+// encoding.BinaryMarshaler and BinaryUnmarshaler has its state (the keep
+// probability in force and what decides it) saved with each checkpoint and
+// restored with the source's position.
 type Shedder interface {
 	Shed(b *Batch, now time.Time, p Pressure)
 }

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"encoding"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -51,8 +52,8 @@ func (p *Pipeline) newTask(k, i int) *task {
 		t.srcBuf = new(Batch)
 	}
 	t.emit = p.newEmitter(k, i)
-	if t.src != nil && p.cfg.NewShedder != nil {
-		t.shed = p.cfg.NewShedder(i)
+	if t.src != nil && p.sheds != nil {
+		t.shed = p.sheds[i]
 	}
 	return t
 }
@@ -335,6 +336,15 @@ func (t *task) injectBarrier(ctx context.Context, id uint64) error {
 	}
 	pause := t.p.clock.Now().Sub(start)
 	parts = append(parts, write{id: id, name: partName("src", t.idx, -1), data: binary.LittleEndian.AppendUint64(nil, uint64(pos))})
+	if st, ok := t.shed.(encoding.BinaryMarshaler); ok {
+		// The keep probability in force is part of the checkpoint, so a
+		// replay sheds the same records.
+		data, err := st.MarshalBinary()
+		if err != nil {
+			return fmt.Errorf("pipeline: snapshot of source %d's shedder: %w", t.idx, err)
+		}
+		parts = append(parts, write{id: id, name: partName("shed", t.idx, -1), data: data})
+	}
 	c.ack(id, parts, 0, c.sinceTrigger(id), pause)
 	return t.sendBarrier(ctx, id)
 }
