@@ -1,0 +1,164 @@
+package main
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"strconv"
+
+	"github.com/streamstat/streamstat/internal/envelope"
+	"github.com/streamstat/streamstat/pipeline"
+	"github.com/streamstat/streamstat/sampling"
+	"github.com/streamstat/streamstat/sketch"
+)
+
+func setupStats(o *options, args []string) (*spec, error) {
+	if o.field < 1 {
+		return nil, usagef("stats needs -f N, the field holding the numbers")
+	}
+	qs := o.quantiles
+	return &spec{
+		cmd: "stats", args: args, opts: o,
+		// The value field is also the key field, so that a line without
+		// it is skipped and counted like in the other subcommands.
+		line: pipeline.LineConfig{Field: o.field, ValueField: o.field, Delimiter: o.delim},
+		newOp: func(i int) (pipeline.Operator, error) {
+			// Each worker's KLL has its own seed, fixed by its index, so
+			// runs are repeatable.
+			q, err := sampling.NewKLL(0, uint64(i)+1)
+			return &pipeline.Stats{Moments: new(sampling.Moments), Quantiles: q}, err
+		},
+		newAgg: func() aggregate { return &statsAgg{kll: new(sampling.KLL), qs: qs} },
+	}, nil
+}
+
+// statsAgg is the merged moments and quantile sketch, and the quantiles
+// to show.
+type statsAgg struct {
+	mom sampling.Moments
+	kll *sampling.KLL
+	qs  []float64
+}
+
+func (a *statsAgg) addOp(op pipeline.Operator) error {
+	s := op.(*pipeline.Stats)
+	a.mom.Merge(s.Moments)
+	return a.kll.Merge(s.Quantiles)
+}
+
+func (a *statsAgg) merge(o aggregate) error {
+	b := o.(*statsAgg)
+	if err := a.kll.Merge(b.kll); err != nil {
+		return err
+	}
+	a.mom.Merge(&b.mom)
+	return nil
+}
+
+func (a *statsAgg) appendState(dst []byte) ([]byte, error) {
+	dst = binary.AppendUvarint(dst, uint64(len(a.qs)))
+	for _, q := range a.qs {
+		dst = binary.LittleEndian.AppendUint64(dst, math.Float64bits(q))
+	}
+	m, err := a.mom.MarshalBinary()
+	if err != nil {
+		return nil, err
+	}
+	dst = binary.AppendUvarint(dst, uint64(len(m)))
+	dst = append(dst, m...)
+	return a.kll.AppendBinary(dst)
+}
+
+func decodeStats(body []byte) (aggregate, error) {
+	r := envelope.NewReader(body)
+	n := r.Uvarint()
+	if n > uint64(r.Len()/8) {
+		return nil, fmt.Errorf("stats state: %d quantiles in %d bytes: %w", n, r.Len(), sketch.ErrCorrupt)
+	}
+	a := &statsAgg{kll: new(sampling.KLL)}
+	for range n {
+		q := math.Float64frombits(r.U64())
+		if !(q >= 0 && q <= 1) {
+			return nil, fmt.Errorf("stats state: quantile %v: %w", q, sketch.ErrCorrupt)
+		}
+		a.qs = append(a.qs, q)
+	}
+	m := r.Bytes(int(min(r.Uvarint(), uint64(r.Len()+1))))
+	if r.Err != nil {
+		return nil, fmt.Errorf("stats state: %w", r.Err)
+	}
+	if err := a.mom.UnmarshalBinary(m); err != nil {
+		return nil, err
+	}
+	if err := a.kll.UnmarshalBinary(r.Bytes(r.Len())); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+type quantileJSON struct {
+	Q     float64 `json:"q"`
+	Value jfloat  `json:"value"`
+	Lower jfloat  `json:"lower"`
+	Upper jfloat  `json:"upper"`
+}
+
+type statsJSON struct {
+	Count     uint64         `json:"count"`
+	Mean      jfloat         `json:"mean"`
+	MeanLower jfloat         `json:"mean_lower"`
+	MeanUpper jfloat         `json:"mean_upper"`
+	StdDev    jfloat         `json:"stddev"`
+	Min       jfloat         `json:"min"`
+	Max       jfloat         `json:"max"`
+	Quantiles []quantileJSON `json:"quantiles"`
+	Records   uint64         `json:"records"`
+	Skipped   uint64         `json:"skipped"`
+	Bad       uint64         `json:"bad"`
+	Shed      uint64         `json:"shed"`
+}
+
+// quantileLabel names quantile q as a percentile: p50, p99.9.
+func quantileLabel(q float64) string {
+	return "p" + strconv.FormatFloat(math.Round(q*1e8)/1e6, 'g', -1, 64)
+}
+
+func (a *statsAgg) result(c counts) result {
+	mean, lo, hi := a.mom.MeanInterval(sketch.DefaultConfidence)
+	j := statsJSON{
+		Count: a.mom.Count(), Mean: jfloat(mean), MeanLower: jfloat(lo), MeanUpper: jfloat(hi),
+		StdDev: jfloat(a.mom.StdDev()), Min: jfloat(a.mom.Min()), Max: jfloat(a.mom.Max()),
+		Quantiles: []quantileJSON{}, Records: c.Records, Skipped: c.Skipped, Bad: c.Bad, Shed: c.Shed,
+	}
+	f := func(v jfloat) string { return fmtFloat(float64(v), false) }
+	x := func(v jfloat) string { return fmtFloat(float64(v), true) }
+	meanText := f(j.Mean)
+	if !math.IsNaN(lo) {
+		meanText += fmt.Sprintf("  (95%% interval %s .. %s)", f(j.MeanLower), f(j.MeanUpper))
+	}
+	pairs := []string{"count", u(j.Count), "mean", meanText, "stddev", f(j.StdDev), "min", f(j.Min), "max", f(j.Max)}
+	header := []string{"count", "mean", "mean_lower", "mean_upper", "stddev", "min", "max"}
+	row := []string{u(j.Count), x(j.Mean), x(j.MeanLower), x(j.MeanUpper), x(j.StdDev), x(j.Min), x(j.Max)}
+	for _, q := range a.qs {
+		v, l, h := math.NaN(), math.NaN(), math.NaN()
+		if a.kll.Count() > 0 {
+			v, l, h = a.kll.QuantileBounds(q)
+		}
+		qj := quantileJSON{Q: q, Value: jfloat(v), Lower: jfloat(l), Upper: jfloat(h)}
+		j.Quantiles = append(j.Quantiles, qj)
+		name := quantileLabel(q)
+		text := f(qj.Value)
+		if !math.IsNaN(v) && (l != v || h != v) {
+			text += fmt.Sprintf("  (bounds %s .. %s)", f(qj.Lower), f(qj.Upper))
+		}
+		pairs = append(pairs, name, text)
+		header = append(header, name, name+"_lower", name+"_upper")
+		row = append(row, x(qj.Value), x(qj.Lower), x(qj.Upper))
+	}
+	return result{
+		JSON:      j,
+		CSVHeader: append(header, "records", "skipped", "bad", "shed"),
+		CSVRows:   [][]string{append(row, u(c.Records), u(c.Skipped), u(c.Bad), u(c.Shed))},
+		Text:      kv(pairs...) + countsLine(c, true) + "\n",
+	}
+}

@@ -1,0 +1,220 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/streamstat/streamstat/pipeline"
+)
+
+// flagSet says which optional flags a subcommand takes.
+type flagSet uint
+
+const (
+	flagInput     flagSet = 1 << iota // -f, -d
+	flagPrecision                     // --precision
+	flagInterval                      // --interval
+	flagSave                          // --save
+	flagK                             // -k
+	flagJobs                          // -j
+	flagSeed                          // --seed
+	flagQuantiles                     // -q
+	flagBloom                         // --capacity, --fp-rate
+	flagInFiles                       // -i
+	flagProgress                      // --progress
+
+	flagCounting = flagInput | flagInterval | flagSave | flagProgress | flagJobs
+)
+
+// options holds every flag of every subcommand; each subcommand registers
+// the ones it takes.
+type options struct {
+	field     int
+	delimStr  string
+	delim     pipeline.Delimiter
+	precision int // -1: the subcommand's default
+	format    string
+	interval  time.Duration
+	save      string
+	progress  string
+	jobs      int
+	k         int
+	seed      uint64
+	quantStr  string
+	quantiles []float64
+	capacity  uint64
+	fpRate    float64
+	inFiles   stringList
+}
+
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (l *stringList) String() string     { return strings.Join(*l, ",") }
+func (l *stringList) Set(s string) error { *l = append(*l, s); return nil }
+
+// usageError is a bad command line: exit code 2.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, a ...any) error { return &usageError{fmt.Sprintf(format, a...)} }
+
+// newFlags registers the flags of set on a fresh FlagSet bound to o, with
+// their defaults in o.
+func newFlags(name string, set flagSet, o *options) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard) // errors are reported by the caller
+	o.precision = -1
+	fs.StringVar(&o.format, "format", "text", "")
+	if set&flagInput != 0 {
+		fs.IntVar(&o.field, "f", 0, "")
+		fs.IntVar(&o.field, "field", 0, "")
+		fs.StringVar(&o.delimStr, "d", "ws", "")
+		fs.StringVar(&o.delimStr, "delimiter", "ws", "")
+	}
+	if set&flagPrecision != 0 {
+		fs.IntVar(&o.precision, "precision", -1, "")
+	}
+	if set&flagInterval != 0 {
+		fs.DurationVar(&o.interval, "interval", 0, "")
+	}
+	if set&flagSave != 0 {
+		fs.StringVar(&o.save, "save", "", "")
+	}
+	if set&flagProgress != 0 {
+		fs.StringVar(&o.progress, "progress", "auto", "")
+	}
+	if set&flagJobs != 0 {
+		fs.IntVar(&o.jobs, "j", 0, "")
+		fs.IntVar(&o.jobs, "jobs", 0, "")
+	}
+	if set&flagK != 0 {
+		fs.IntVar(&o.k, "k", 10, "")
+	}
+	if set&flagSeed != 0 {
+		fs.Uint64Var(&o.seed, "seed", 1, "")
+	}
+	if set&flagQuantiles != 0 {
+		fs.StringVar(&o.quantStr, "q", "0.5,0.9,0.99", "")
+		fs.StringVar(&o.quantStr, "quantiles", "0.5,0.9,0.99", "")
+	}
+	if set&flagBloom != 0 {
+		fs.Uint64Var(&o.capacity, "capacity", 10_000_000, "")
+		fs.Float64Var(&o.fpRate, "fp-rate", 0.01, "")
+	}
+	if set&flagInFiles != 0 {
+		fs.Var(&o.inFiles, "i", "")
+		fs.Var(&o.inFiles, "input", "")
+	}
+	return fs
+}
+
+// parseArgs parses args with fs, allowing flags after positional arguments
+// (streamstat top big.log -k 5) until a "--", and returns the positional
+// arguments in order.
+func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return pos, nil
+		}
+		if used := len(args) - len(rest); used > 0 && args[used-1] == "--" {
+			return append(pos, rest...), nil
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
+}
+
+// check validates the flags set registered and derives the parsed forms.
+func (o *options) check(set flagSet) error {
+	switch o.format {
+	case "text", "json", "csv":
+	default:
+		return usagef("--format %q: use text, json or csv", o.format)
+	}
+	if set&flagInput != 0 {
+		if o.field < 0 {
+			return usagef("-f %d: fields are numbered from 1 (0 is the whole line)", o.field)
+		}
+		d, err := pipeline.ParseDelimiter(o.delimStr)
+		if err != nil {
+			return usagef("-d %q: use a single byte, an escape such as \\t, or ws for runs of whitespace", o.delimStr)
+		}
+		o.delim = d
+	}
+	if o.interval < 0 {
+		return usagef("--interval %v: must not be negative", o.interval)
+	}
+	if set&flagProgress != 0 {
+		switch o.progress {
+		case "auto", "always", "never":
+		default:
+			return usagef("--progress %q: use auto, always or never", o.progress)
+		}
+	}
+	if o.jobs < 0 || o.jobs > 1024 {
+		return usagef("-j %d: use 1 to 1024 workers, or 0 for one per CPU", o.jobs)
+	}
+	if o.jobs == 0 {
+		o.jobs = runtime.GOMAXPROCS(0)
+	}
+	if set&flagK != 0 && (o.k < 1 || o.k > 1<<20) {
+		return usagef("-k %d: must be in [1, %d]", o.k, 1<<20)
+	}
+	if set&flagQuantiles != 0 {
+		qs, err := parseQuantiles(o.quantStr)
+		if err != nil {
+			return err
+		}
+		o.quantiles = qs
+	}
+	if set&flagBloom != 0 {
+		if o.capacity < 1 {
+			return usagef("--capacity %d: must be at least 1", o.capacity)
+		}
+		if !(o.fpRate > 0 && o.fpRate < 1) {
+			return usagef("--fp-rate %v: must be in (0, 1)", o.fpRate)
+		}
+	}
+	return nil
+}
+
+// precisionOr returns --precision, or def when it was not given, checking
+// it against [lo, hi].
+func (o *options) precisionOr(def, lo, hi int) (int, error) {
+	if o.precision == -1 {
+		return def, nil
+	}
+	if o.precision < lo || o.precision > hi {
+		return 0, usagef("--precision %d: must be in [%d, %d]", o.precision, lo, hi)
+	}
+	return o.precision, nil
+}
+
+func parseQuantiles(s string) ([]float64, error) {
+	var qs []float64
+	for _, f := range strings.Split(s, ",") {
+		q, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
+		if err != nil || !(q >= 0 && q <= 1) || math.IsNaN(q) {
+			return nil, usagef("-q %q: give quantiles in [0, 1], separated by commas", s)
+		}
+		qs = append(qs, q)
+	}
+	return qs, nil
+}
+
+// isHelp reports whether err asks for help (-h, --help).
+func isHelp(err error) bool { return errors.Is(err, flag.ErrHelp) }

@@ -1,0 +1,159 @@
+package main
+
+// Help texts. The first line of each is its summary in the overview.
+
+const helpCommon = `Input:
+  FILE arguments are read in order; with none, or for "-", stdin is read.
+  Each line is a record; its key is the whole line, or one field of it:
+  -f, --field N        key field, 1-based (0, the default: the whole line)
+  -d, --delimiter D    field delimiter: a single byte (, | ;), an escape (\t,
+                       \x1f), tab, or ws (the default) for runs of whitespace
+  A trailing \r is not part of a line (CRLF input), a last line without a
+  newline is a line, an empty line is a record with an empty key, and every
+  other byte (NUL, invalid UTF-8) is part of the key as it is. Lines may be
+  of any length. Lines without the key field are skipped, counted and
+  reported ("skipped"), never dropped silently.
+
+Output:
+  --format F           text (the default, aligned for people), json (one
+                       object per line) or csv (a header, then rows)
+  Every answer says how many records were read, skipped and shed (load
+  shedding is not in this version: shed is always 0).
+  Keys are shown as they are in json (with key_base64 when they are not
+  valid UTF-8) and csv; text quotes keys that would be ambiguous (empty,
+  blanks at either end, control characters, invalid UTF-8).
+
+Running:
+  --interval D         also write an answer every D (e.g. 10s) while reading:
+                       text answers are separated by blank lines, json ones
+                       are NDJSON, csv rows get a leading snapshot number
+  --save FILE          write the final state to FILE, for merge
+  --progress P         progress on stderr: auto (the default: only when
+                       stderr is a terminal), always or never
+  -j, --jobs N         workers (default: one per CPU)
+  On SIGINT or SIGTERM the answer for what was read so far is written, and
+  streamstat exits 0; a second signal kills it. The same input and flags
+  always give the same output, whatever the thread timing; distinct's
+  answer is also the same for every -j.
+
+Exit codes:
+  0  success (also when stdout is closed early, as by head)
+  1  runtime or input error: unreadable file, damaged state file, ...
+  2  usage error
+  Messages go to stderr, prefixed "streamstat: ".
+`
+
+const helpDistinct = `distinct count with bounds
+Estimates the number of distinct keys with a HyperLogLog sketch of 2^P
+registers (2^P bytes per worker, whatever the number of keys): relative
+error about 1.04/sqrt(2^P), 0.81% at the default P = 14. Up to a few
+thousand keys the count is nearly exact. The bounds hold with 95%
+confidence.
+
+  --precision P        4 to 18 (default 14)
+
+Output: distinct, lower, upper, confidence, exact, records, skipped, shed
+(json also gives the precision).
+
+  streamstat distinct access.log
+  cut -d' ' -f1 access.log | streamstat distinct --format json
+  streamstat distinct -f 3 -d , users.csv
+` + "\n" + helpCommon
+
+const helpTop = `heavy hitters with counts and bounds
+Finds the K most frequent keys (default 10) with the Space-Saving algorithm
+in 2^P counters per worker (at least K; default P = 12: 4096 counters).
+Every true count lies in [lower, upper] for certain; "guaranteed" says the
+key is certainly among the true top K; keys not listed occur at most
+unlisted_max times. Ties are listed by key.
+
+  -k N                 number of keys to list (default 10)
+  --precision P        4 to 22 (default 12)
+
+Output: rank, key, count, lower, upper, guaranteed for each key, then
+records, skipped, shed, total (records counted), capacity and unlisted_max.
+
+  streamstat top -k 5 access.log
+  streamstat top -f 7 --interval 10s --format json < live.log
+` + "\n" + helpCommon
+
+const helpFreq = `estimated frequency of the given keys in the input
+Counts every key in a CountMin sketch (width 2^P, 5 rows; 640 KiB per
+worker at the default P = 14) and reports the keys given as arguments, in
+order. Counts never fall below the truth; the lower bounds hold with
+99.3% confidence (1-e^-5), and an absent key is reported as exactly 0 when
+the sketch can prove it.
+
+  -i, --input FILE     read FILE instead of stdin (repeatable; - is stdin)
+  --precision P        4 to 24 (default 14)
+
+Output: key, count, lower, upper, guaranteed (the count is exact) for each
+key, then records, skipped, shed, total, confidence, width, depth.
+
+  streamstat freq -f 1 GET POST < access.log
+  streamstat freq -i a.log -i b.log -- -
+` + "\n" + helpCommon
+
+const helpSample = `uniform sample of lines (or fields)
+Keeps a uniform random sample of K records (default 10) with reservoir
+sampling (Algorithm L): every record is in the sample with probability
+K/N. The sample is shown in input order: in text, one key per line. The
+same --seed and input give the same sample.
+
+  -k N                 sample size (default 10)
+  --seed S             random seed (default 1)
+
+Output: the sampled keys; json and csv add records, skipped, shed and k.
+
+  streamstat sample -k 100 big.log > sample.log
+` + "\n" + helpCommon
+
+const helpStats = `count, mean, stddev, min, max, quantiles of a numeric field
+Summarises the numbers in field N: count, mean with its 95% confidence
+interval, sample standard deviation, min, max (exact), and quantiles from a
+KLL sketch with bounds on each. Lines without field N are skipped; fields
+that are not a finite decimal number (7, -2.5, 3e-4) are counted as bad.
+
+  -f, --field N        the numeric field (required)
+  -q, --quantiles L    quantiles to report, in [0, 1] (default 0.5,0.9,0.99)
+
+Output: count, mean, mean_lower, mean_upper, stddev, min, max, each
+quantile with its bounds, then records, skipped, bad, shed.
+
+  streamstat stats -f 10 access.log
+` + "\n" + helpCommon
+
+const helpDedup = `first occurrence of each key only
+Writes every line whose key was not seen before, in input order, as it
+reads (a filter: every line ends with a newline). It remembers keys in a
+Bloom filter sized for --capacity keys at --fp-rate: a new key is dropped
+by mistake with at most that probability while the filter is within its
+capacity; a repeated key is never passed. The summary goes to stderr: with
+--format json or csv always, in text only to warn when the filter is past
+its capacity (its false-positive rate is then above the target).
+
+  --capacity N         keys the filter is sized for (default 10000000:
+                       11.4 MiB at 1%)
+  --fp-rate R          false-positive rate at capacity (default 0.01)
+
+Summary: records, passed, skipped, shed, distinct (with lower and upper),
+fp_rate (now), target_fp_rate, capacity.
+
+  tail -f app.log | streamstat dedup -f 5
+` + "\n" + helpCommon
+
+const helpMerge = `merge state files written with --save and print the merged answer
+Reads state files written by one subcommand with --save (from different
+inputs, machines or days), merges their sketches and writes the answer that
+subcommand would have written for all the inputs together. Counts add up.
+A file that is not a state file, is damaged, or holds another subcommand's
+state (or a sketch of another shape) is an error (exit 1).
+
+  --format F           text, json or csv
+  -k N                 for top: number of keys to list (default: as saved)
+  --save FILE          write the merged state
+
+  streamstat distinct --save mon.state mon.log
+  streamstat distinct --save tue.state tue.log
+  streamstat merge mon.state tue.state
+`

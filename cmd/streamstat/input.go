@@ -1,0 +1,299 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/streamstat/streamstat/pipeline"
+)
+
+// rangesPerWorker is how many ranges a file is cut into per worker when
+// ranges are handed out on demand (order-insensitive sketches): a worker
+// slowed by a busy machine then holds back at most a few percent of the
+// file.
+const rangesPerWorker = 8
+
+// input is one input argument: a regular file read in ranges, or a stream.
+type input struct {
+	name   string // for messages
+	ranges []pipeline.FileRange
+	next   atomic.Int64 // next range to hand out, when dynamic
+	stream *stream      // set for stdin, pipes and devices
+	closer io.Closer
+	size   int64 // bytes, or -1 for a stream
+}
+
+// plan is the inputs of a run, opened and checked before anything runs, so
+// that an unreadable file fails the run at once with a clear message.
+type plan struct {
+	inputs  []*input
+	workers int
+	dynamic bool
+	cfg     pipeline.LineConfig
+	total   int64 // bytes in all inputs, or -1 if any is a stream
+}
+
+// newPlan opens args ("-" or none: stdin) for w workers. Dynamic plans
+// hand out ranges and chunks to whichever worker is free; static ones give
+// each worker a fixed share, so its records do not depend on timing.
+func newPlan(e *env, args []string, w int, dynamic bool, cfg pipeline.LineConfig) (*plan, error) {
+	if len(args) == 0 {
+		args = []string{"-"}
+	}
+	pl := &plan{workers: w, dynamic: dynamic, cfg: cfg}
+	for _, a := range args {
+		in, err := pl.open(e, a)
+		if err != nil {
+			pl.close()
+			return nil, err
+		}
+		pl.inputs = append(pl.inputs, in)
+		if in.size < 0 || pl.total < 0 {
+			pl.total = -1
+		} else {
+			pl.total += in.size
+		}
+	}
+	return pl, nil
+}
+
+func (pl *plan) open(e *env, path string) (*input, error) {
+	if path == "-" {
+		return &input{name: "stdin", size: -1, stream: newStream("stdin", e.stdin, pl.workers, pl.dynamic, e.chunkSize, e.bufSize)}, nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, cleanPathError(err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, cleanPathError(err)
+	}
+	switch {
+	case fi.IsDir():
+		f.Close()
+		return nil, fmt.Errorf("%s: is a directory", path)
+	case fi.Mode().IsRegular():
+		// Read the first byte to prove the file readable now, not only
+		// openable (some files open but fail to read).
+		var b [1]byte
+		if _, err := f.ReadAt(b[:], 0); err != nil && !errors.Is(err, io.EOF) {
+			f.Close()
+			return nil, fmt.Errorf("read %s: %w", path, unwrapPath(err))
+		}
+		f.Close()
+		n := pl.workers
+		if pl.dynamic && n > 1 {
+			n *= rangesPerWorker
+		}
+		ranges, err := pipeline.SplitFile(path, n)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, trimPipeline(err))
+		}
+		return &input{name: path, ranges: ranges, size: fi.Size()}, nil
+	}
+	// A pipe, a FIFO, a device: read as a stream.
+	return &input{name: path, size: -1, closer: f, stream: newStream(path, f, pl.workers, pl.dynamic, e.chunkSize, e.bufSize)}, nil
+}
+
+func (pl *plan) close() {
+	for _, in := range pl.inputs {
+		if in.closer != nil {
+			in.closer.Close()
+		}
+	}
+}
+
+// newWorkers returns the plan's workers, which read with ctx.
+func (pl *plan) newWorkers(ctx context.Context) []*worker {
+	ws := make([]*worker, pl.workers)
+	for i := range ws {
+		ws[i] = &worker{plan: pl, idx: i, ctx: ctx}
+	}
+	return ws
+}
+
+// counts are the line counters of a run.
+type counts struct {
+	Records uint64 // lines read, including skipped ones
+	Skipped uint64 // lines without the selected field
+	Bad     uint64 // values that are not numbers (stats)
+	Shed    uint64 // records dropped under overload (none yet)
+	Bytes   uint64
+}
+
+func (c *counts) add(o counts) {
+	c.Records += o.Records
+	c.Skipped += o.Skipped
+	c.Bad += o.Bad
+	c.Shed += o.Shed
+	c.Bytes += o.Bytes
+}
+
+func lineCounts(ls *pipeline.LineSource) counts {
+	if ls == nil {
+		return counts{}
+	}
+	return counts{Records: uint64(ls.Lines()), Skipped: uint64(ls.Skipped()), Bad: uint64(ls.BadValues()), Bytes: uint64(ls.Bytes())}
+}
+
+// worker is a pipeline.Source: worker idx's share of every input, in
+// order, each part read by a LineSource. Its counters may be read from any
+// goroutine.
+type worker struct {
+	plan *plan
+	idx  int
+	ctx  context.Context // for stream reads; set before Run
+
+	k     int  // current input
+	took  bool // took its range of the current input, when static
+	cur   *pipeline.LineSource
+	curIn *input
+
+	mu   sync.Mutex // guards done and the published current source
+	done counts
+	pub  *pipeline.LineSource
+	err  error // the first input error, with the input's name
+}
+
+// Fill implements pipeline.Source.
+func (w *worker) Fill(ctx context.Context, b *pipeline.Batch, max int) error {
+	for {
+		if w.cur == nil {
+			ok, err := w.next()
+			if err != nil {
+				return w.fail(err)
+			}
+			if !ok {
+				return io.EOF
+			}
+		}
+		err := w.cur.Fill(ctx, b, max)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, io.EOF) {
+			if ctx.Err() != nil || w.ctx.Err() != nil {
+				return err
+			}
+			return w.fail(fmt.Errorf("%s: %w", w.curIn.name, trimPipeline(err)))
+		}
+		w.finish()
+		if b.Len() > 0 {
+			return nil
+		}
+	}
+}
+
+func (w *worker) fail(err error) error {
+	w.mu.Lock()
+	if w.err == nil {
+		w.err = err
+	}
+	w.mu.Unlock()
+	return err
+}
+
+// finish retires the current LineSource, keeping its counts.
+func (w *worker) finish() {
+	w.cur.Close()
+	w.mu.Lock()
+	w.done.add(lineCounts(w.cur))
+	w.pub = nil
+	w.mu.Unlock()
+	w.cur = nil
+}
+
+// next opens the worker's next part: a range of a file or its view of a
+// stream. It reports false when no input has anything left for it.
+func (w *worker) next() (bool, error) {
+	pl := w.plan
+	for w.k < len(pl.inputs) {
+		in := pl.inputs[w.k]
+		var ls *pipeline.LineSource
+		var err error
+		switch {
+		case in.stream != nil:
+			if w.curIn != in {
+				in.stream.start(w.ctx)
+				ls, err = pipeline.NewLineSource(&chunkReader{ctx: w.ctx, s: in.stream, queue: in.stream.queue(w.idx)}, pl.cfg)
+			}
+		case pl.dynamic:
+			if r := in.next.Add(1) - 1; r < int64(len(in.ranges)) {
+				ls, err = pipeline.OpenRange(in.ranges[r], pl.cfg)
+			}
+		default:
+			// Static: range r of a file split into W goes to worker r.
+			if !w.took && w.idx < len(in.ranges) {
+				w.took = true
+				ls, err = pipeline.OpenRange(in.ranges[w.idx], pl.cfg)
+			}
+		}
+		if err != nil {
+			return false, fmt.Errorf("%s: %w", in.name, trimPipeline(err))
+		}
+		w.curIn = in
+		if ls != nil {
+			w.cur = ls
+			w.mu.Lock()
+			w.pub = ls
+			w.mu.Unlock()
+			return true, nil
+		}
+		w.k++
+		w.took = false
+	}
+	return false, nil
+}
+
+// counts returns the worker's counters so far.
+func (w *worker) counts() counts {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	c := w.done
+	c.add(lineCounts(w.pub))
+	return c
+}
+
+// cleanPathError turns "open x: no such file or directory" into the
+// message users know from other tools.
+func cleanPathError(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return fmt.Errorf("%s %s: %w", pe.Op, pe.Path, pe.Err)
+	}
+	return err
+}
+
+func unwrapPath(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// trimPipeline drops the "pipeline: " prefixes the library puts on its
+// errors: users of the command do not know that package.
+func trimPipeline(err error) error {
+	s := strings.ReplaceAll(err.Error(), "pipeline: line source: ", "")
+	s = strings.ReplaceAll(s, "pipeline: ", "")
+	return &wrapped{msg: s, err: err}
+}
+
+// wrapped is an error with a cleaner message that still unwraps to the
+// original (so errors.Is finds EPIPE, context.Canceled, ...).
+type wrapped struct {
+	msg string
+	err error
+}
+
+func (e *wrapped) Error() string { return e.msg }
+func (e *wrapped) Unwrap() error { return e.err }

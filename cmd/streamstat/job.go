@@ -1,0 +1,202 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"syscall"
+
+	"github.com/streamstat/streamstat/pipeline"
+)
+
+// aggregate is a subcommand's answer in the making: the merge of its
+// workers' sketches, or of state files.
+type aggregate interface {
+	// addOp merges in the state of one worker's operator; it runs under
+	// Pipeline.Query's lock, so it must be quick and keep no reference.
+	addOp(op pipeline.Operator) error
+	// merge merges in an aggregate of the same subcommand, read from a
+	// state file; the error wraps sketch.ErrIncompatible when shapes
+	// differ.
+	merge(o aggregate) error
+	// appendState appends the aggregate's state for --save.
+	appendState(dst []byte) ([]byte, error)
+	// result renders the answer over the counts c.
+	result(c counts) result
+}
+
+// spec is one counting run: the inputs, the operator each worker chains to
+// its source, and how to merge and show their states.
+type spec struct {
+	cmd     string
+	args    []string // input files
+	opts    *options
+	dynamic bool // the sketch does not care which worker saw a record
+	line    pipeline.LineConfig
+	newOp   func(i int) (pipeline.Operator, error)
+	newAgg  func() aggregate
+	// out receives the answers; nil means stdout. show, if set, says
+	// whether to write the final answer at all (dedup's summary).
+	out  io.Writer
+	show func(a aggregate, c counts) bool
+	// extraCounts adds counts the operators keep (dedup's skipped lines).
+	extraCounts func(p *pipeline.Pipeline) counts
+}
+
+// runJob runs s to the end of its inputs, or until ctx is done (SIGINT,
+// SIGTERM), and writes the final answer either way.
+func runJob(ctx context.Context, e *env, s *spec) int {
+	jobCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	pl, err := newPlan(e, s.args, s.opts.jobs, s.dynamic, s.line)
+	if err != nil {
+		return fail(e, err)
+	}
+	defer pl.close()
+	ws := pl.newWorkers(jobCtx)
+	srcs := make([]pipeline.Source, len(ws))
+	for i, w := range ws {
+		srcs[i] = w
+	}
+	p, err := pipeline.New(srcs, []pipeline.Stage{{Name: s.cmd, New: s.newOp, Parallelism: len(ws)}}, pipeline.Config{})
+	if err != nil {
+		return fail(e, trimPipeline(err))
+	}
+	out := s.out
+	if out == nil {
+		out = e.stdout
+	}
+	rep := newReporter(out, s.opts.format, s.opts.interval > 0)
+	snapshot := func() (aggregate, counts, error) {
+		a := s.newAgg()
+		err := p.Query(0, func(_ int, op pipeline.Operator) error { return a.addOp(op) })
+		var c counts
+		for _, w := range ws {
+			c.add(w.counts())
+		}
+		if s.extraCounts != nil {
+			c.add(s.extraCounts(p))
+		}
+		return a, c, err
+	}
+
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	if d := s.opts.interval; d > 0 {
+		tick, stopTicker := e.newTicker(d)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer stopTicker()
+			for {
+				select {
+				case <-tick:
+				case <-stop:
+					return
+				}
+				a, c, err := snapshot()
+				if err == nil {
+					err = rep.write(a.result(c))
+				}
+				if err != nil {
+					cancel() // a closed stdout: stop reading
+					return
+				}
+			}
+		}()
+	}
+	if pr := newProgress(e, s.opts.progress, pl, ws); pr != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			pr.run(stop)
+		}()
+	}
+	runErr := p.Run(jobCtx)
+	close(stop)
+	wg.Wait()
+
+	if err := rep.err(); err != nil {
+		return writeFailed(e, err)
+	}
+	if runErr != nil {
+		if errors.Is(runErr, syscall.EPIPE) {
+			return exitOK // dedup's stdout was closed
+		}
+		for _, w := range ws {
+			if w.err != nil {
+				return fail(e, w.err)
+			}
+		}
+		if ctx.Err() == nil {
+			return fail(e, trimPipeline(runErr))
+		}
+		// Interrupted: the final answer covers what was read.
+	}
+	a, c, err := snapshot()
+	if err != nil {
+		return fail(e, err)
+	}
+	if s.show == nil || s.show(a, c) {
+		if err := rep.write(a.result(c)); err != nil {
+			return writeFailed(e, err)
+		}
+	}
+	if c.Skipped > 0 && s.line.Field > 0 {
+		fmt.Fprintf(e.stderr, "streamstat: warning: %d of %d lines have no field %d (delimiter %s) and were skipped\n",
+			c.Skipped, c.Records, s.line.Field, s.line.Delimiter)
+	}
+	if s.opts.save != "" {
+		if err := saveState(s.opts.save, s.cmd, c, a); err != nil {
+			return fail(e, err)
+		}
+	}
+	return exitOK
+}
+
+// fail reports err on stderr and returns exit code 1.
+func fail(e *env, err error) int {
+	fmt.Fprintf(e.stderr, "streamstat: %v\n", err)
+	return exitFailure
+}
+
+// writeFailed handles an error writing the answer: a closed pipe (the
+// reader, say head, has seen enough) ends the program quietly.
+func writeFailed(e *env, err error) int {
+	if errors.Is(err, syscall.EPIPE) {
+		return exitOK
+	}
+	return fail(e, fmt.Errorf("write output: %w", unwrapPath(err)))
+}
+
+// saveState writes the state file atomically: a temporary file in the same
+// directory, synced, then renamed over path.
+func saveState(path, cmd string, c counts, a aggregate) error {
+	data, err := encodeState(cmd, c, a)
+	if err != nil {
+		return fmt.Errorf("save %s: %w", path, err)
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("save: %w", cleanPathError(err))
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), path)
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return fmt.Errorf("save %s: %w", path, unwrapPath(err))
+	}
+	return nil
+}

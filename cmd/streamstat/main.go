@@ -1,0 +1,99 @@
+// Command streamstat answers "how many distinct?", "which are the most
+// frequent?", "how often is this key?", "give me a fair sample", "what are
+// the mean and the p99?" and "pass each key only once" over lines on stdin or
+// in files, in bounded memory, with bounds on every estimate.
+//
+//	streamstat distinct [flags] [FILE...]    distinct count with bounds
+//	streamstat top [-k N] [flags] [FILE...]  heavy hitters with counts and bounds
+//	streamstat freq [flags] KEY...           estimated frequency of the given keys
+//	streamstat sample [-k N] [flags]         uniform sample of lines (or fields)
+//	streamstat stats -f N [flags]            count, mean, stddev, min, max, quantiles
+//	streamstat dedup [flags]                 first occurrence of each key only
+//	streamstat merge FILE...                 merge state files written with --save
+//
+// Run "streamstat help" for the flags, the output formats and the exit codes.
+//
+// # Parallelism
+//
+// Files are cut into newline-aligned byte ranges read by one worker each;
+// a stream (stdin, a pipe) is read by one goroutine that deals fixed-size,
+// newline-aligned chunks to the workers. Every worker is a pipeline source
+// with its sketch chained to it (no channel in between), and the answer
+// merges the workers' sketches, at the end and at every --interval tick.
+// Which chunk or range a worker gets depends only on the input and -j, never
+// on timing, so the same input and flags give the same output; distinct's
+// answer does not even depend on -j, since HLL merges are exact.
+package main
+
+import (
+	"context"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+)
+
+// Exit codes.
+const (
+	exitOK      = 0
+	exitFailure = 1 // runtime or input error
+	exitUsage   = 2
+)
+
+func main() {
+	// Writes to a closed stdout then fail with EPIPE, which ends the
+	// program quietly (exit 0) instead of killing it with SIGPIPE.
+	signal.Ignore(syscall.SIGPIPE)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		// After the first signal, a second one kills at once.
+		<-ctx.Done()
+		stop()
+	}()
+	e := defaultEnv(os.Stdin, os.Stdout, os.Stderr)
+	e.stderrTerminal = isTerminal(os.Stderr)
+	os.Exit(runContext(ctx, os.Args[1:], e))
+}
+
+// run runs streamstat with args (without the program name) and returns the
+// exit code. Tests call it in-process.
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	return runContext(context.Background(), args, defaultEnv(stdin, stdout, stderr))
+}
+
+// env is what a run takes from the outside world, so that tests can pass
+// fakes: the standard streams, the clock and the tickers.
+type env struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	stderrTerminal bool
+	now            func() time.Time
+	// newTicker returns a channel that delivers ticks every d, and a
+	// function that stops it.
+	newTicker func(d time.Duration) (<-chan time.Time, func())
+	// chunkSize is the size of the chunks a stream is dealt to workers
+	// in; 0 means defaultChunk. Tests make it small.
+	chunkSize int64
+	// bufSize is the size of the read buffers of streams; 0 means
+	// defaultReadBuf.
+	bufSize int
+}
+
+func defaultEnv(stdin io.Reader, stdout, stderr io.Writer) *env {
+	return &env{
+		stdin: stdin, stdout: stdout, stderr: stderr,
+		now: time.Now,
+		newTicker: func(d time.Duration) (<-chan time.Time, func()) {
+			t := time.NewTicker(d)
+			return t.C, t.Stop
+		},
+	}
+}
+
+// isTerminal reports whether f is a terminal (a character device), without
+// a dependency beyond the standard library.
+func isTerminal(f *os.File) bool {
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}

@@ -1,0 +1,248 @@
+package main
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"strconv"
+	"strings"
+	"sync"
+	"unicode"
+	"unicode/utf8"
+)
+
+// result is one answer, ready for each output format.
+type result struct {
+	// JSON is marshalled as one line (NDJSON when there are snapshots).
+	JSON any
+	// CSV is a header and rows.
+	CSVHeader []string
+	CSVRows   [][]string
+	// Text is the answer aligned for people.
+	Text string
+}
+
+// errWriter remembers the first write error and drops every later write,
+// so that output code can write freely and check once.
+type errWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *errWriter) Write(p []byte) (int, error) {
+	if e.err != nil {
+		return 0, e.err
+	}
+	n, err := e.w.Write(p)
+	if err != nil {
+		e.err = err
+	}
+	return n, err
+}
+
+// reporter writes results to stdout in the chosen format. With snapshots,
+// text answers are separated by blank lines, JSON ones are one per line,
+// and CSV rows carry a snapshot number (the final answer's too), after one
+// header. It is safe for concurrent use.
+type reporter struct {
+	mu        sync.Mutex
+	w         *errWriter
+	format    string
+	snapshots bool
+	n         int
+}
+
+func newReporter(w io.Writer, format string, snapshots bool) *reporter {
+	return &reporter{w: &errWriter{w: w}, format: format, snapshots: snapshots}
+}
+
+// write writes r and returns the first write error so far.
+func (p *reporter) write(r result) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var buf bytes.Buffer
+	switch p.format {
+	case "json":
+		enc := json.NewEncoder(&buf)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(r.JSON); err != nil {
+			return err
+		}
+	case "csv":
+		cw := csv.NewWriter(&buf)
+		if p.n == 0 {
+			h := r.CSVHeader
+			if p.snapshots {
+				h = append([]string{"snapshot"}, h...)
+			}
+			cw.Write(h)
+		}
+		for _, row := range r.CSVRows {
+			if p.snapshots {
+				row = append([]string{strconv.Itoa(p.n + 1)}, row...)
+			}
+			cw.Write(row)
+		}
+		cw.Flush()
+	default:
+		if p.n > 0 {
+			buf.WriteByte('\n')
+		}
+		buf.WriteString(r.Text)
+	}
+	p.n++
+	p.w.Write(buf.Bytes())
+	return p.w.err
+}
+
+// err returns the first write error.
+func (p *reporter) err() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.w.err
+}
+
+// jfloat is a float64 that marshals NaN and infinities, which JSON lacks,
+// as null.
+type jfloat float64
+
+func (f jfloat) MarshalJSON() ([]byte, error) {
+	v := float64(f)
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return []byte("null"), nil
+	}
+	return strconv.AppendFloat(nil, v, 'g', -1, 64), nil
+}
+
+// fmtFloat formats a float for text and CSV: integers without a point,
+// others with up to 6 significant digits in text, exactly in CSV.
+func fmtFloat(v float64, exact bool) string {
+	switch {
+	case math.IsNaN(v):
+		return "NaN"
+	case math.IsInf(v, 1):
+		return "+Inf"
+	case math.IsInf(v, -1):
+		return "-Inf"
+	case exact:
+		return strconv.FormatFloat(v, 'g', -1, 64)
+	}
+	return strconv.FormatFloat(v, 'g', 6, 64)
+}
+
+// jsonKey is a key in JSON: the key as a string and, when it is not valid
+// UTF-8 (which JSON strings cannot carry), its bytes in base64 as well.
+type jsonKey struct {
+	Key    string `json:"key"`
+	Base64 string `json:"key_base64,omitempty"`
+}
+
+func newJSONKey(k []byte) jsonKey {
+	if utf8.Valid(k) {
+		return jsonKey{Key: string(k)}
+	}
+	return jsonKey{Key: strings.ToValidUTF8(string(k), "\uFFFD"), Base64: base64.StdEncoding.EncodeToString(k)}
+}
+
+// textKey shows a key to people: as it is when that is unambiguous,
+// otherwise Go-quoted (empty keys, blanks at either end, control
+// characters, invalid UTF-8), so every byte is visible.
+func textKey(k []byte) string {
+	s := string(k)
+	if s == "" || s[0] == '"' || strings.TrimSpace(s) != s || !utf8.ValidString(s) {
+		return strconv.Quote(s)
+	}
+	for _, r := range s {
+		if !unicode.IsPrint(r) && r != ' ' {
+			return strconv.Quote(s)
+		}
+	}
+	return s
+}
+
+// table formats rows of cells as aligned columns: numbers right-aligned,
+// the last column (keys) left-aligned and not padded.
+type table struct {
+	rows [][]string
+}
+
+func (t *table) add(cells ...string) { t.rows = append(t.rows, cells) }
+
+func (t *table) String() string {
+	if len(t.rows) == 0 {
+		return ""
+	}
+	width := make([]int, len(t.rows[0]))
+	for _, r := range t.rows {
+		for i, c := range r {
+			width[i] = max(width[i], utf8.RuneCountInString(c))
+		}
+	}
+	var b strings.Builder
+	for _, r := range t.rows {
+		for i, c := range r {
+			if i == len(r)-1 {
+				b.WriteString(c)
+				break
+			}
+			fmt.Fprintf(&b, "%*s  ", width[i], c)
+		}
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+// kv formats label/value lines with the values aligned.
+func kv(pairs ...string) string {
+	w := 0
+	for i := 0; i < len(pairs); i += 2 {
+		w = max(w, len(pairs[i]))
+	}
+	var b strings.Builder
+	for i := 0; i+1 < len(pairs); i += 2 {
+		fmt.Fprintf(&b, "%-*s  %s\n", w, pairs[i], pairs[i+1])
+	}
+	return b.String()
+}
+
+// countsLine is the text footer every answer ends with.
+func countsLine(c counts, bad bool) string {
+	s := fmt.Sprintf("records %d, skipped %d", c.Records, c.Skipped)
+	if bad {
+		s += fmt.Sprintf(", bad values %d", c.Bad)
+	}
+	return s + fmt.Sprintf(", shed %d", c.Shed)
+}
+
+func u(v uint64) string { return strconv.FormatUint(v, 10) }
+
+// roundCount rounds an estimated count for display: the value to the
+// nearest integer, bounds outwards, so the shown interval still contains
+// the one computed.
+func roundCount(e float64) uint64 {
+	if !(e > 0) {
+		return 0
+	}
+	return uint64(math.Round(e))
+}
+
+func floorCount(e float64) uint64 {
+	if !(e > 0) {
+		return 0
+	}
+	return uint64(math.Floor(e))
+}
+
+func ceilCount(e float64) uint64 {
+	if !(e > 0) {
+		return 0
+	}
+	if e >= math.MaxUint64 {
+		return math.MaxUint64
+	}
+	return uint64(math.Ceil(e))
+}

@@ -1,0 +1,105 @@
+package main
+
+import (
+	"fmt"
+	"time"
+)
+
+// progressEvery is how often --progress reports.
+const progressEvery = time.Second
+
+// progress reports on stderr how far the input has been read: bytes,
+// records per second and, when every input is a file, the percentage. On a
+// terminal it rewrites one line; elsewhere (--progress always into a log)
+// it writes a line per report.
+type progress struct {
+	e     *env
+	pl    *plan
+	ws    []*worker
+	tty   bool
+	start time.Time
+	last  time.Time
+	prev  uint64
+}
+
+// newProgress returns nil when mode (auto, always, never) says no report.
+func newProgress(e *env, mode string, pl *plan, ws []*worker) *progress {
+	switch {
+	case mode == "never", mode == "", mode == "auto" && !e.stderrTerminal:
+		return nil
+	}
+	now := e.now()
+	return &progress{e: e, pl: pl, ws: ws, tty: e.stderrTerminal, start: now, last: now}
+}
+
+func (p *progress) run(stop <-chan struct{}) {
+	tick, stopTicker := p.e.newTicker(progressEvery)
+	defer stopTicker()
+	for {
+		select {
+		case <-tick:
+			p.report(false)
+		case <-stop:
+			p.report(true)
+			return
+		}
+	}
+}
+
+func (p *progress) report(final bool) {
+	var c counts
+	for _, w := range p.ws {
+		c.add(w.counts())
+	}
+	now := p.e.now()
+	rate := 0.0
+	if final {
+		if dt := now.Sub(p.start).Seconds(); dt > 0 {
+			rate = float64(c.Records) / dt
+		}
+	} else if dt := now.Sub(p.last).Seconds(); dt > 0 {
+		rate = float64(c.Records-p.prev) / dt
+	}
+	p.last, p.prev = now, c.Records
+	line := "streamstat: " + fmtBytes(c.Bytes) + " read"
+	if p.pl.total > 0 {
+		line += fmt.Sprintf(" (%.0f%%)", 100*float64(c.Bytes)/float64(p.pl.total))
+	}
+	line += fmt.Sprintf(", %s records, %s records/s", fmtSI(float64(c.Records)), fmtSI(rate))
+	if final {
+		line += fmt.Sprintf(" on average, %.1fs", now.Sub(p.start).Seconds())
+	}
+	switch {
+	case p.tty && final:
+		fmt.Fprintf(p.e.stderr, "\r%s\033[K\n", line)
+	case p.tty:
+		fmt.Fprintf(p.e.stderr, "\r%s\033[K", line)
+	default:
+		fmt.Fprintln(p.e.stderr, line)
+	}
+}
+
+func fmtBytes(n uint64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	v, i := float64(n), 0
+	for v >= unit && i < 5 {
+		v /= unit
+		i++
+	}
+	return fmt.Sprintf("%.1f %ciB", v, "KMGTPE"[i-1])
+}
+
+func fmtSI(v float64) string {
+	switch {
+	case v >= 1e9:
+		return fmt.Sprintf("%.2f G", v/1e9)
+	case v >= 1e6:
+		return fmt.Sprintf("%.2f M", v/1e6)
+	case v >= 1e3:
+		return fmt.Sprintf("%.1f k", v/1e3)
+	}
+	return fmt.Sprintf("%.0f", v)
+}

@@ -1,0 +1,277 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"sync"
+	"sync/atomic"
+)
+
+// Defaults for reading streams.
+const (
+	// defaultChunk is the size of the chunks a stream is dealt to the
+	// workers in: large enough that dealing costs nothing per record,
+	// small enough that every worker gets work early.
+	defaultChunk = 1 << 20
+	// defaultReadBuf is the size of one read from a stream. A pipe
+	// rarely returns more than 64 KiB per read.
+	defaultReadBuf = 256 << 10
+	// streamBuffers bounds the read buffers in flight per stream, so the
+	// memory a stream holds is bounded (streamBuffers * defaultReadBuf)
+	// however far the reader is ahead of the workers.
+	streamBuffers = 16
+)
+
+// stream deals a non-seekable input (stdin, a pipe) to the workers. One
+// goroutine reads it and cuts it into chunks at fixed offsets: chunk j
+// starts just past the end of chunk j-1 and ends at the first newline at
+// or after offset start+size-1 (or at EOF), so the cuts depend only on the
+// bytes, never on how reads happened to return them. A worker's view of
+// the stream is the concatenation of the chunks it takes, which, chunks
+// ending on newlines, is itself a stream of whole lines for a LineSource.
+//
+// With static dealing, chunk j goes to worker j mod W, so each worker sees
+// the same records in the same order on every run, which order-sensitive
+// sketches (TopK, conservative CountMin, KLL) need for deterministic
+// answers. With dynamic dealing (order-insensitive sketches: HLL), any idle
+// worker takes the next chunk, which balances load on a busy machine.
+//
+// The reader never waits for a chunk to fill: each read is handed on at
+// once, as pieces of the chunks it overlaps, so a slow stream's lines reach
+// the workers as they come.
+type stream struct {
+	name    string
+	r       io.Reader
+	size    int64 // chunk size
+	workers int
+	dynamic bool
+	queues  []chan *chunk // one per worker, or one shared when dynamic
+	pool    chan *readBuf
+	once    sync.Once
+	err     error        // the read error, set before the queues close
+	read    atomic.Int64 // bytes read so far
+}
+
+// chunk is one chunk on its way to a worker: its pieces, in order; the
+// channel is closed after the last.
+type chunk struct {
+	pieces chan piece
+}
+
+// piece is a run of bytes of one chunk, aliasing a read buffer.
+type piece struct {
+	buf  *readBuf
+	data []byte
+}
+
+// readBuf is a read buffer shared by the pieces cut from it; the last to
+// be consumed returns it to the pool.
+type readBuf struct {
+	b    []byte
+	refs atomic.Int32
+	pool chan *readBuf
+}
+
+func (b *readBuf) release() {
+	if b.refs.Add(-1) == 0 {
+		b.pool <- b // never blocks: the pool holds every buffer
+	}
+}
+
+func newStream(name string, r io.Reader, workers int, dynamic bool, chunkSize int64, bufSize int) *stream {
+	if chunkSize < 2 {
+		chunkSize = defaultChunk
+	}
+	if bufSize < 1 {
+		bufSize = defaultReadBuf
+	}
+	s := &stream{name: name, r: r, size: chunkSize, workers: workers, dynamic: dynamic}
+	nq := workers
+	if dynamic {
+		nq = 1
+	}
+	for range nq {
+		s.queues = append(s.queues, make(chan *chunk, 4))
+	}
+	s.pool = make(chan *readBuf, streamBuffers)
+	for range streamBuffers {
+		s.pool <- &readBuf{b: make([]byte, bufSize), pool: s.pool}
+	}
+	return s
+}
+
+// start starts the reading goroutine, once. It stops at EOF, at a read
+// error, or when ctx is done (a read in progress cannot be interrupted:
+// the goroutine then ends after it returns).
+func (s *stream) start(ctx context.Context) {
+	s.once.Do(func() { go s.run(ctx) })
+}
+
+// queue returns the queue worker w takes chunks from.
+func (s *stream) queue(w int) <-chan *chunk {
+	if s.dynamic {
+		return s.queues[0]
+	}
+	return s.queues[w]
+}
+
+// cut is a piece boundary found in one read: data[from:to] belongs to the
+// current chunk, which ends there if last.
+type cut struct {
+	from, to int
+	last     bool
+}
+
+func (s *stream) run(ctx context.Context) {
+	var (
+		cur     *chunk
+		j       int          // index of the current chunk
+		need    = s.size - 1 // bytes before the end search starts
+		seeking bool         // looking for the newline that ends the chunk
+		cuts    []cut
+	)
+	defer func() {
+		if cur != nil {
+			close(cur.pieces)
+		}
+		for _, q := range s.queues {
+			close(q)
+		}
+	}()
+	for {
+		var buf *readBuf
+		select {
+		case buf = <-s.pool:
+		case <-ctx.Done():
+			return
+		}
+		n, err := s.r.Read(buf.b)
+		if n < 0 || n > len(buf.b) {
+			n, err = 0, errors.New("reader returned an impossible count")
+		}
+		s.read.Add(int64(n))
+		data := buf.b[:n]
+		cuts = cuts[:0]
+		for p := 0; p < len(data); {
+			if !seeking {
+				k := int(min(need, int64(len(data)-p)))
+				cuts = appendCut(cuts, p, p+k, false)
+				p += k
+				if need -= int64(k); need == 0 {
+					seeking = true
+				}
+				continue
+			}
+			i := bytes.IndexByte(data[p:], '\n')
+			if i < 0 {
+				cuts = appendCut(cuts, p, len(data), false)
+				break
+			}
+			cuts = appendCut(cuts, p, p+i+1, true)
+			p += i + 1
+			seeking, need = false, s.size-1
+		}
+		buf.refs.Store(int32(len(cuts)))
+		if len(cuts) == 0 {
+			s.pool <- buf
+		}
+		for _, c := range cuts {
+			if cur == nil {
+				cur = &chunk{pieces: make(chan piece, 8)}
+				q := s.queues[0]
+				if !s.dynamic {
+					q = s.queues[j%s.workers]
+				}
+				select {
+				case q <- cur:
+				case <-ctx.Done():
+					return
+				}
+			}
+			select {
+			case cur.pieces <- piece{buf: buf, data: data[c.from:c.to]}:
+			case <-ctx.Done():
+				return
+			}
+			if c.last {
+				close(cur.pieces)
+				cur = nil
+				j++
+			}
+		}
+		if err != nil {
+			if !errors.Is(err, io.EOF) {
+				s.err = err
+			}
+			return
+		}
+	}
+}
+
+// appendCut appends [from, to), merging it into the previous cut when both
+// belong to the same chunk.
+func appendCut(cuts []cut, from, to int, last bool) []cut {
+	if from == to && !last {
+		return cuts
+	}
+	if k := len(cuts) - 1; k >= 0 && !cuts[k].last && cuts[k].to == from {
+		cuts[k].to, cuts[k].last = to, last
+		return cuts
+	}
+	return append(cuts, cut{from, to, last})
+}
+
+// chunkReader is one worker's view of a stream: the concatenation of the
+// chunks it takes from its queue. Read blocks until bytes come, the stream
+// ends (io.EOF, or the stream's read error) or ctx is done.
+type chunkReader struct {
+	ctx   context.Context
+	s     *stream
+	queue <-chan *chunk
+	cur   *chunk
+	p     piece
+	off   int
+}
+
+func (c *chunkReader) Read(b []byte) (int, error) {
+	if len(b) == 0 {
+		return 0, nil
+	}
+	for {
+		if c.p.buf != nil {
+			n := copy(b, c.p.data[c.off:])
+			c.off += n
+			if c.off == len(c.p.data) {
+				c.p.buf.release()
+				c.p, c.off = piece{}, 0
+			}
+			return n, nil
+		}
+		if c.cur == nil {
+			select {
+			case ch, ok := <-c.queue:
+				if !ok {
+					if c.s.err != nil {
+						return 0, c.s.err
+					}
+					return 0, io.EOF
+				}
+				c.cur = ch
+			case <-c.ctx.Done():
+				return 0, c.ctx.Err()
+			}
+		}
+		select {
+		case p, ok := <-c.cur.pieces:
+			if !ok {
+				c.cur = nil
+				continue
+			}
+			c.p = p
+		case <-c.ctx.Done():
+			return 0, c.ctx.Err()
+		}
+	}
+}
