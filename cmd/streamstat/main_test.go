@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"flag"
 	"io"
 	"os"
@@ -166,3 +167,7 @@ func TestGolden(t *testing.T) {
 		}
 	}
 }
+
+func base64Decode(s string) ([]byte, error) { return base64.StdEncoding.DecodeString(s) }
+
+func writeFile(path, data string) error { return os.WriteFile(path, []byte(data), 0o644) }
