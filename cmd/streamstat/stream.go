@@ -125,6 +125,7 @@ type cut struct {
 }
 
 func (s *stream) run(ctx context.Context) {
+	growPipe(s.r)
 	var (
 		cur     *chunk
 		j       int          // index of the current chunk

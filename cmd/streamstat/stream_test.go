@@ -9,6 +9,9 @@ import (
 	"strings"
 	"testing"
 	"testing/iotest"
+
+	"github.com/streamstat/streamstat/pipeline"
+	"github.com/streamstat/streamstat/sketch"
 )
 
 // randomReader returns the data in reads of random sizes (some empty).
@@ -167,5 +170,57 @@ func TestDistinctIndependentOfJobs(t *testing.T) {
 		if got != want || got2 != want {
 			t.Errorf("-j %s: file %q, stdin %q, want %q", j, got, got2, want)
 		}
+	}
+}
+
+// TestDistinctOpEqualsHLL: the operator's fast dense phase leaves the HLL
+// byte for byte as adding every hash to it would, at every precision.
+func TestDistinctOpEqualsHLL(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	for _, p := range []int{4, 10, 14, 18} {
+		for _, n := range []int{10, 5000, 300000} {
+			want, _ := sketch.NewHLL(p)
+			h, _ := sketch.NewHLL(p)
+			op := &distinctOp{hll: h, p: uint8(p), nextCheck: 100}
+			var b pipeline.Batch
+			for i := range n {
+				var x uint64
+				if i%3 == 0 {
+					x = rng.Uint64() >> rng.IntN(64) // long runs of zeros: high ranks
+				} else {
+					x = rng.Uint64()
+				}
+				want.AddHash(x)
+				b.AddHashed(nil, x)
+				if b.Len() == 1000 || i == n-1 {
+					op.Process(&b, nil)
+					b.Reset()
+				}
+				if i == n/2 {
+					op.fold() // a snapshot mid-stream
+				}
+			}
+			op.fold()
+			if n >= 4<<p && op.regs == nil {
+				t.Errorf("p=%d n=%d: the fast dense phase never started", p, n)
+			}
+			w, _ := want.MarshalBinary()
+			g, _ := h.MarshalBinary()
+			if !bytes.Equal(w, g) {
+				t.Errorf("p=%d n=%d: encodings differ (dense phase: %v)", p, n, op.regs != nil)
+			}
+		}
+	}
+}
+
+func TestDistinctOpNoAllocs(t *testing.T) {
+	h, _ := sketch.NewHLL(14)
+	op := &distinctOp{hll: h, p: 14, regs: make([]uint8, 1<<14)}
+	var b pipeline.Batch
+	for i := range 1024 {
+		b.AddHashed(nil, uint64(i)*0x9e3779b97f4a7c15)
+	}
+	if n := testing.AllocsPerRun(100, func() { op.Process(&b, nil) }); n != 0 {
+		t.Errorf("got %v allocation(s) (want zero)", n)
 	}
 }
