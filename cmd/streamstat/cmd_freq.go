@@ -76,13 +76,13 @@ func (a *freqAgg) appendState(dst []byte) ([]byte, error) {
 
 func decodeFreq(body []byte) (aggregate, error) {
 	r := envelope.NewReader(body)
-	n := r.Uvarint()
+	n := readUvarint(r)
 	if n > uint64(r.Len()) { // each key takes at least one byte
 		return nil, fmt.Errorf("freq state: %d keys in %d bytes: %w", n, r.Len(), sketch.ErrCorrupt)
 	}
 	keys := make([]string, 0, n)
 	for range n {
-		l := r.Uvarint()
+		l := readUvarint(r)
 		keys = append(keys, string(r.Bytes(int(min(l, uint64(r.Len()+1))))))
 	}
 	if r.Err != nil {

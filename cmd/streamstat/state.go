@@ -6,8 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"strconv"
+	"strings"
 
 	"github.com/streamstat/streamstat/internal/envelope"
+	"github.com/streamstat/streamstat/sketch"
 )
 
 // State files (--save, read by merge) are:
@@ -57,10 +60,17 @@ func decodeState(data []byte) (cmd string, c counts, body []byte, err error) {
 	if nl < 0 || !bytes.HasPrefix(data, []byte(stateMagic+" ")) {
 		return "", c, nil, errNotState
 	}
-	var ver int
-	if _, err := fmt.Sscanf(string(data[len(stateMagic)+1:nl]), "%d %s", &ver, &cmd); err != nil || ver < 1 {
+	// The line is exactly "streamstat-state VERSION CMD": nothing else
+	// decodes, so that a decoded file re-encodes to the same bytes.
+	f := strings.Split(string(data[:nl]), " ")
+	if len(f) != 3 || f[2] == "" {
 		return "", c, nil, errNotState
 	}
+	ver, err := strconv.Atoi(f[1])
+	if err != nil || ver < 1 || strconv.Itoa(ver) != f[1] {
+		return "", c, nil, errNotState
+	}
+	cmd = f[2]
 	if ver != stateVersion {
 		return "", c, nil, fmt.Errorf("version %d, this build reads %d: %w", ver, stateVersion, errStateVer)
 	}
@@ -72,11 +82,22 @@ func decodeState(data []byte) (cmd string, c counts, body []byte, err error) {
 		return "", c, nil, errStateCheck
 	}
 	r := envelope.NewReader(data[nl+1 : end])
-	c.Records, c.Skipped, c.Bad, c.Shed = r.Uvarint(), r.Uvarint(), r.Uvarint(), r.Uvarint()
-	n := r.Uvarint()
+	c.Records, c.Skipped, c.Bad, c.Shed = readUvarint(r), readUvarint(r), readUvarint(r), readUvarint(r)
+	n := readUvarint(r)
 	body = r.Bytes(int(min(n, uint64(r.Len()+1))))
 	if err := r.Done(); err != nil {
 		return "", c, nil, fmt.Errorf("state file damaged: %w", err)
 	}
 	return cmd, c, body, nil
+}
+
+// readUvarint reads a uvarint and rejects a longer encoding than
+// binary.AppendUvarint writes, so that state files stay canonical.
+func readUvarint(r *envelope.Reader) uint64 {
+	n := r.Len()
+	v := r.Uvarint()
+	if r.Err == nil && n-r.Len() != len(binary.AppendUvarint(nil, v)) {
+		r.Err = fmt.Errorf("non-minimal varint: %w", sketch.ErrCorrupt)
+	}
+	return v
 }

@@ -152,7 +152,11 @@ func checkState(t *testing.T, data []byte) {
 		t.Fatalf("re-encoding a decoded state: %v", err)
 	}
 	if !bytes.Equal(again, data) {
-		t.Fatalf("%s state re-encodes to other bytes", cmd)
+		i := 0
+		for i < min(len(again), len(data)) && again[i] == data[i] {
+			i++
+		}
+		t.Fatalf("%s state re-encodes to other bytes: from byte %d of %d: %q, was %q", cmd, i, len(data), again[i:min(i+12, len(again))], data[i:min(i+12, len(data))])
 	}
 }
 
