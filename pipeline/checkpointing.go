@@ -394,6 +394,13 @@ func (p *Pipeline) Restore(store checkpoint.Store) (checkpoint.Manifest, error) 
 			}
 		}
 	}
+	if p.coord != nil {
+		// Go on numbering after the restored checkpoint: the store's
+		// newest is the one to recover from after another failure, and
+		// an older number would overwrite the parts of a published
+		// checkpoint.
+		p.coord.next = max(p.coord.next, m.ID)
+	}
 	p.replay = map[string][]*Batch{}
 	for _, part := range m.Parts {
 		if !isInflight(part.Name) {

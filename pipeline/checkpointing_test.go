@@ -436,3 +436,47 @@ func TestCheckpointIncludesShedderState(t *testing.T) {
 		t.Errorf("restored shedder state %s, saved %s", got, saved)
 	}
 }
+
+// TestRepeatedCrashes fails a job again and again, each time recovering
+// from the newest checkpoint in a DirStore: the numbering goes on after the
+// restored checkpoint (an older number would overwrite the parts of a
+// published one), every recovery starts at least where the last left off,
+// and the final state equals that of a run without failure.
+func TestRepeatedCrashes(t *testing.T) {
+	ref := crashGraph(t, newMemStore(), 0)
+	if err := ref.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	want := states(t, ref)
+
+	store, err := checkpoint.NewDirStore(t.TempDir(), 2, t.Logf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lastID uint64
+	for crash := range 4 {
+		p := crashGraph(t, store, 4000)
+		m, err := p.Restore(store)
+		switch {
+		case crash == 0 && errors.Is(err, checkpoint.ErrNoCheckpoint):
+		case err != nil:
+			t.Fatalf("crash %d: restore: %v", crash, err)
+		case m.ID <= lastID:
+			t.Fatalf("crash %d: restored checkpoint %d, not newer than %d", crash, m.ID, lastID)
+		}
+		lastID = m.ID
+		if err := p.Run(context.Background()); !errors.Is(err, errInjected) {
+			t.Fatalf("crash %d: run returned %v", crash, err)
+		}
+	}
+	p := crashGraph(t, store, 0)
+	if _, err := p.Restore(store); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := states(t, p); got != want {
+		t.Fatal("state after four crashes and recoveries differs from a run without failure")
+	}
+}
