@@ -49,7 +49,7 @@ func ExampleLineSource() {
 	// /b value=0.5 (true)
 	// line 3 "": pipeline: line has no such field
 	// line 4 "POST /a 201": pipeline: value field is not a finite number
-	// line 5 "garbage": pipeline: line has no such field
 	// /a value=0 (false)
+	// line 5 "garbage": pipeline: line has no such field
 	// lines=5 skipped=2 bad values=1 offset=53
 }

@@ -218,8 +218,10 @@ func (s *LineSource) Close() error {
 const maxArena = math.MaxUint32
 
 // Fill appends a record for each of up to max next lines. It returns early,
-// with nil, once b's arena holds MaxBatchBytes. It blocks while the reader
-// does; ctx is checked before each read.
+// with nil, once b's arena holds MaxBatchBytes, and once the lines already
+// read are used up if it appended any: it reads (and may block while the
+// reader does) only to find a first record. ctx is checked before each
+// read.
 func (s *LineSource) Fill(ctx context.Context, b *Batch, max int) error {
 	if s.done {
 		return io.EOF
@@ -250,6 +252,11 @@ func (s *LineSource) Fill(ctx context.Context, b *Batch, max int) error {
 			return io.EOF
 		case s.rerr != nil:
 			return fmt.Errorf("pipeline: line source: read at offset %d: %w", s.off+int64(s.end-s.pos), s.rerr)
+		case n > 0:
+			// Return what we have rather than read again: on a live
+			// stream the read may wait for lines not yet written, and
+			// the records must not wait with it (Source's contract).
+			return nil
 		}
 		if err := s.read(ctx); err != nil {
 			return err

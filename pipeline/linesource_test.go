@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 	"testing/iotest"
+	"time"
 
 	"github.com/streamstat/streamstat/sketch"
 )
@@ -485,5 +486,34 @@ func TestLineSourceCountersWhileFilling(t *testing.T) {
 	<-done
 	if s.Lines()-s.Skipped() != 200*100 || s.Offset() != s.Bytes() {
 		t.Errorf("Lines %d Skipped %d Offset %d Bytes %d; want 20000 records, Offset = Bytes", s.Lines(), s.Skipped(), s.Offset(), s.Bytes())
+	}
+}
+
+// TestLineSourceLiveStream: on a stream whose writer pauses, Fill returns
+// the lines already written instead of blocking for a full batch, so a live
+// stream's records (tail -f) are counted as they come.
+func TestLineSourceLiveStream(t *testing.T) {
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	s := mustLineSource(t, pr, LineConfig{})
+	go io.WriteString(pw, "a\nb\nc") // then the writer pauses
+	done := make(chan error, 1)
+	var b Batch
+	go func() { done <- s.Fill(context.Background(), &b, 1000) }()
+	select {
+	case err := <-done:
+		if err != nil || b.Len() != 2 || string(b.Key(0)) != "a" || string(b.Key(1)) != "b" {
+			t.Fatalf("Fill = %v with %d records; want the 2 complete lines", err, b.Len())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Fill blocked for a full batch while lines were waiting")
+	}
+	go func() { io.WriteString(pw, "\n"); pw.Close() }()
+	b.Reset()
+	if err := s.Fill(context.Background(), &b, 1000); err != nil && !errors.Is(err, io.EOF) || b.Len() != 1 || string(b.Key(0)) != "c" {
+		t.Fatalf("after the writer resumed: Fill = %v with %d records; want c", err, b.Len())
+	}
+	if err := s.Fill(context.Background(), &b, 1000); !errors.Is(err, io.EOF) || b.Len() != 1 {
+		t.Fatalf("at the end: Fill = %v with %d records; want io.EOF", err, b.Len()-1)
 	}
 }
