@@ -106,6 +106,24 @@ func (s *DirStore) Abort(id uint64) error {
 	return os.RemoveAll(s.chkDir(id))
 }
 
+// Clear removes every checkpoint in the directory, complete or not, and
+// nothing else: a job that starts over must not leave checkpoints behind
+// that a later recovery would take for its own.
+func (s *DirStore) Clear() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ids, err := s.ids()
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		if err := os.RemoveAll(s.chkDir(id)); err != nil {
+			return fmt.Errorf("checkpoint: clear: %w", err)
+		}
+	}
+	return syncDir(s.dir)
+}
+
 // ids returns the checkpoint IDs present, newest first.
 func (s *DirStore) ids() ([]uint64, error) {
 	ents, err := os.ReadDir(s.dir)

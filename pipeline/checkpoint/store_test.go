@@ -191,3 +191,26 @@ func flipByte(path string, i int) {
 	}
 	_ = os.WriteFile(path, b, 0o644)
 }
+
+func TestDirStoreClear(t *testing.T) {
+	s, _, dir := newStore(t, 3)
+	write(t, s, 1)
+	write(t, s, 2)
+	if _, err := s.WritePart(3, "src-0", []byte("partial")); err != nil {
+		t.Fatal(err)
+	}
+	other := filepath.Join(dir, "JOB")
+	if err := os.WriteFile(other, []byte("not a checkpoint"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Clear(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Latest(); !errors.Is(err, ErrNoCheckpoint) {
+		t.Errorf("after Clear, Latest = %v; want ErrNoCheckpoint", err)
+	}
+	ents, _ := os.ReadDir(dir)
+	if len(ents) != 1 || ents[0].Name() != "JOB" {
+		t.Errorf("after Clear the directory holds %v; want only the file that is not a checkpoint", ents)
+	}
+}
