@@ -348,7 +348,11 @@ func (t *task) snapshot(id uint64) ([]write, error) {
 		if !ok {
 			continue
 		}
-		data, err := st.MarshalBinary() // the copy; writing happens elsewhere
+		// The copy (writing happens elsewhere), under the instance's lock
+		// like Process, so that a Query never runs in the middle of it.
+		inst.mu.Lock()
+		data, err := st.MarshalBinary()
+		inst.mu.Unlock()
 		if err != nil {
 			return nil, fmt.Errorf("pipeline: snapshot of %s[%d]: %w", t.names[j], t.idx, err)
 		}

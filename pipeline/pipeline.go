@@ -78,7 +78,8 @@ type Pipeline struct {
 }
 
 // instance is one operator instance with its counters. mu is held while
-// the operator processes a batch, so queries see whole batches.
+// the operator processes a batch and while a checkpoint copies its state,
+// so queries see whole batches and never overlap a snapshot.
 type instance struct {
 	mu  sync.Mutex
 	op  Operator
