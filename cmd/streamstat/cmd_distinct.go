@@ -1,9 +1,12 @@
 package main
 
 import (
+	"encoding/binary"
 	"fmt"
+	"math"
 	"math/bits"
 
+	"github.com/streamstat/streamstat/internal/envelope"
 	"github.com/streamstat/streamstat/pipeline"
 	"github.com/streamstat/streamstat/sketch"
 )
@@ -158,4 +161,43 @@ func registerHash(j uint64, r uint8, p uint8) uint64 {
 		x |= 1 << (64 - int(p) - int(r))
 	}
 	return x
+}
+
+// MarshalBinary implements pipeline.Stateful for checkpoints: the
+// registers kept aside are folded into the HLL first (a no-op for the
+// answer), then come the dense flag, the records seen and the next
+// density check, and the HLL.
+func (o *distinctOp) MarshalBinary() ([]byte, error) {
+	o.fold()
+	dense := uint64(0)
+	if o.regs != nil {
+		dense = 1
+	}
+	dst := binary.AppendUvarint(nil, dense)
+	dst = binary.AppendUvarint(dst, uint64(o.seen))
+	dst = binary.AppendUvarint(dst, uint64(o.nextCheck))
+	return o.hll.AppendBinary(dst)
+}
+
+// UnmarshalBinary implements pipeline.Stateful; o must come from the
+// same setupDistinct.
+func (o *distinctOp) UnmarshalBinary(data []byte) error {
+	r := envelope.NewReader(data)
+	dense, seen, next := readUvarint(r), readUvarint(r), readUvarint(r)
+	if r.Err != nil || dense > 1 || seen > math.MaxInt/2 || next < firstDenseCheck || next > math.MaxInt/2 {
+		return fmt.Errorf("distinct state: %w", sketch.ErrCorrupt)
+	}
+	h := new(sketch.HLL)
+	if err := h.UnmarshalBinary(r.Bytes(r.Len())); err != nil {
+		return err
+	}
+	if h.Precision() != int(o.p) {
+		return fmt.Errorf("distinct state: precision %d, want %d: %w", h.Precision(), o.p, sketch.ErrIncompatible)
+	}
+	o.hll, o.seen, o.nextCheck = h, int(seen), int(next)
+	o.regs = nil
+	if dense == 1 {
+		o.regs = make([]uint8, 1<<o.p)
+	}
+	return nil
 }

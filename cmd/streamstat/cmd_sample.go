@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/streamstat/streamstat/internal/envelope"
 	"github.com/streamstat/streamstat/pipeline"
 	"github.com/streamstat/streamstat/sampling"
 	"github.com/streamstat/streamstat/sketch"
@@ -118,4 +119,30 @@ func (a *sampleAgg) result(c counts) result {
 	}
 	res.JSON, res.Text = j, text.String()
 	return res
+}
+
+// MarshalBinary implements pipeline.Stateful for checkpoints: the records
+// seen, then the reservoir (whose RNG state it includes).
+func (o *sampleOp) MarshalBinary() ([]byte, error) {
+	return o.res.AppendBinary(binary.AppendUvarint(nil, o.n))
+}
+
+// UnmarshalBinary implements pipeline.Stateful; o must come from the same
+// setupSample.
+func (o *sampleOp) UnmarshalBinary(data []byte) error {
+	r := envelope.NewReader(data)
+	n := readUvarint(r)
+	if r.Err != nil {
+		return fmt.Errorf("sample state: %w", r.Err)
+	}
+	res := new(sampling.Reservoir[sampleItem])
+	res.SetCodec(sampleCodec{})
+	if err := res.UnmarshalBinary(r.Bytes(r.Len())); err != nil {
+		return err
+	}
+	if res.K() != o.res.K() {
+		return fmt.Errorf("sample state: k %d, want %d: %w", res.K(), o.res.K(), sketch.ErrIncompatible)
+	}
+	o.res, o.n = res, n
+	return nil
 }

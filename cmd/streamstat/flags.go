@@ -29,8 +29,9 @@ const (
 	flagBloom                         // --capacity, --fp-rate
 	flagInFiles                       // -i
 	flagProgress                      // --progress
+	flagCheckpoint                    // --checkpoint, --checkpoint-interval, --resume
 
-	flagCounting = flagInput | flagInterval | flagSave | flagProgress | flagJobs
+	flagCounting = flagInput | flagInterval | flagSave | flagProgress | flagJobs | flagCheckpoint
 )
 
 // options holds every flag of every subcommand; each subcommand registers
@@ -52,6 +53,10 @@ type options struct {
 	capacity  uint64
 	fpRate    float64
 	inFiles   stringList
+
+	checkpoint   string // directory
+	ckptInterval time.Duration
+	resume       bool
 }
 
 // stringList is a repeatable string flag.
@@ -110,6 +115,11 @@ func newFlags(name string, set flagSet, o *options) *flag.FlagSet {
 		fs.Uint64Var(&o.capacity, "capacity", 10_000_000, "")
 		fs.Float64Var(&o.fpRate, "fp-rate", 0.01, "")
 	}
+	if set&flagCheckpoint != 0 {
+		fs.StringVar(&o.checkpoint, "checkpoint", "", "")
+		fs.DurationVar(&o.ckptInterval, "checkpoint-interval", defaultCheckpointInterval, "")
+		fs.BoolVar(&o.resume, "resume", false, "")
+	}
 	if set&flagInFiles != 0 {
 		fs.Var(&o.inFiles, "i", "")
 		fs.Var(&o.inFiles, "input", "")
@@ -163,6 +173,14 @@ func (o *options) check(set flagSet) error {
 		case "auto", "always", "never":
 		default:
 			return usagef("--progress %q: use auto, always or never", o.progress)
+		}
+	}
+	if set&flagCheckpoint != 0 {
+		if o.checkpoint == "" && (o.resume || o.ckptInterval != defaultCheckpointInterval) {
+			return usagef("--resume and --checkpoint-interval need --checkpoint DIR")
+		}
+		if o.ckptInterval <= 0 {
+			return usagef("--checkpoint-interval %v: must be positive", o.ckptInterval)
 		}
 	}
 	if o.jobs < 0 || o.jobs > 1024 {

@@ -31,6 +31,18 @@ Running:
   --progress P         progress on stderr: auto (the default: only when
                        stderr is a terminal), always or never
   -j, --jobs N         workers (default: one per CPU)
+  --checkpoint DIR     save the run's state to DIR every --checkpoint-interval
+                       (default 10s), so that --resume can go on after a
+                       crash or a kill (distinct, top, freq, sample, stats)
+  --resume             go on from the newest complete checkpoint in DIR, if
+                       there is one: a file is read on from the saved
+                       offsets; a stream (stdin) piped again is read and
+                       skipped up to them. The answer is the one an
+                       uninterrupted run gives. A checkpoint of another job
+                       (other flags, inputs, or a file that changed size)
+                       is refused; without --resume, DIR's checkpoints are
+                       replaced. A damaged checkpoint is skipped, with a
+                       message, for the one before it.
   On SIGINT or SIGTERM the answer for what was read so far is written, and
   streamstat exits 0; a second signal kills it. The same input and flags
   always give the same output, whatever the thread timing; distinct's

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/streamstat/streamstat/pipeline"
 )
@@ -115,7 +116,7 @@ func (pl *plan) close() {
 func (pl *plan) newWorkers(ctx context.Context) []*worker {
 	ws := make([]*worker, pl.workers)
 	for i := range ws {
-		ws[i] = &worker{plan: pl, idx: i, ctx: ctx}
+		ws[i] = &worker{plan: pl, idx: i, ctx: ctx, resumeAt: -1}
 	}
 	return ws
 }
@@ -157,7 +158,18 @@ type worker struct {
 	cur   *pipeline.LineSource
 	curIn *input
 
-	mu   sync.Mutex // guards done and the published current source
+	// Checkpointed runs: the position SetPosition restored (input skipTo,
+	// offset resumeAt, or -1 if not started), how long to wait on a quiet
+	// stream (0: without checkpoints, as long as it takes), the current
+	// stream view, and whether the last Fill ran out of lines.
+	skipTo   int
+	resumeAt int64
+	idle     time.Duration
+	cr       *chunkReader
+	short    bool
+
+	mu   sync.Mutex // guards base, done and the published current source
+	base counts     // restored from a checkpoint
 	done counts
 	pub  *pipeline.LineSource
 	err  error // the first input error, with the input's name
@@ -175,7 +187,14 @@ func (w *worker) Fill(ctx context.Context, b *pipeline.Batch, max int) error {
 				return io.EOF
 			}
 		}
+		if w.short && w.idle > 0 && w.cr != nil && !w.cr.wait(w.idle) {
+			// A quiet stream: return so that a checkpoint barrier
+			// waiting at the source goes through.
+			return nil
+		}
+		n := b.Len()
 		err := w.cur.Fill(ctx, b, max)
+		w.short = err == nil && b.Len()-n < max
 		if err == nil {
 			return nil
 		}
@@ -208,7 +227,7 @@ func (w *worker) finish() {
 	w.done.add(lineCounts(w.cur))
 	w.pub = nil
 	w.mu.Unlock()
-	w.cur = nil
+	w.cur, w.cr, w.short = nil, nil, false
 }
 
 // next opens the worker's next part: a range of a file or its view of a
@@ -217,13 +236,25 @@ func (w *worker) next() (bool, error) {
 	pl := w.plan
 	for w.k < len(pl.inputs) {
 		in := pl.inputs[w.k]
+		if w.k < w.skipTo {
+			// Resumed past this input.
+			if in.stream != nil {
+				if err := w.drain(in); err != nil {
+					return false, err
+				}
+			}
+			w.k++
+			continue
+		}
 		var ls *pipeline.LineSource
 		var err error
 		switch {
 		case in.stream != nil:
 			if w.curIn != in {
 				in.stream.start(w.ctx)
-				ls, err = pipeline.NewLineSource(&chunkReader{ctx: w.ctx, s: in.stream, queue: in.stream.queue(w.idx)}, pl.cfg)
+				w.cr = &chunkReader{ctx: w.ctx, s: in.stream, queue: in.stream.queue(w.idx)}
+				w.short = true // nothing read yet: wait before blocking
+				ls, err = pipeline.NewLineSource(w.cr, pl.cfg)
 			}
 		case pl.dynamic:
 			if r := in.next.Add(1) - 1; r < int64(len(in.ranges)) {
@@ -240,6 +271,14 @@ func (w *worker) next() (bool, error) {
 			return false, fmt.Errorf("%s: %w", in.name, trimPipeline(err))
 		}
 		w.curIn = in
+		if ls != nil && w.resumeAt >= 0 {
+			// The input a checkpoint was taken in: go on from its offset.
+			if err := ls.SetPosition(w.resumeAt); err != nil {
+				ls.Close()
+				return false, fmt.Errorf("%s: resume: %w", in.name, trimPipeline(err))
+			}
+		}
+		w.resumeAt = -1
 		if ls != nil {
 			w.cur = ls
 			w.mu.Lock()
@@ -257,7 +296,8 @@ func (w *worker) next() (bool, error) {
 func (w *worker) counts() counts {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	c := w.done
+	c := w.base
+	c.add(w.done)
 	c.add(lineCounts(w.pub))
 	return c
 }

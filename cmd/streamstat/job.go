@@ -11,6 +11,7 @@ import (
 	"syscall"
 
 	"github.com/streamstat/streamstat/pipeline"
+	"github.com/streamstat/streamstat/pipeline/checkpoint"
 )
 
 // aggregate is a subcommand's answer in the making: the merge of its
@@ -52,7 +53,10 @@ type spec struct {
 func runJob(ctx context.Context, e *env, s *spec) int {
 	jobCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	pl, err := newPlan(e, s.args, s.opts.jobs, s.dynamic, s.line)
+	ckpt := s.opts.checkpoint != ""
+	// A checkpoint's positions need every worker's share of the input
+	// fixed in advance.
+	pl, err := newPlan(e, s.args, s.opts.jobs, s.dynamic && !ckpt, s.line)
 	if err != nil {
 		return fail(e, err)
 	}
@@ -62,9 +66,36 @@ func runJob(ctx context.Context, e *env, s *spec) int {
 	for i, w := range ws {
 		srcs[i] = w
 	}
-	p, err := pipeline.New(srcs, []pipeline.Stage{{Name: s.cmd, New: s.newOp, Parallelism: len(ws)}}, pipeline.Config{})
+	newOp := s.newOp
+	var cfg pipeline.Config
+	var cp *checkpointing
+	restore := false
+	if ckpt {
+		if cp, restore, err = openCheckpoints(e, s, pl); err != nil {
+			return fail(e, err)
+		}
+		newOp = func(i int) (pipeline.Operator, error) {
+			op, err := s.newOp(i)
+			ws[i].idle = idleWait
+			return &countedOp{op: op, w: ws[i]}, err
+		}
+		cfg.Checkpoint = &pipeline.CheckpointConfig{
+			Store: cp.store, Interval: s.opts.ckptInterval,
+			OnComplete: func(m checkpoint.Manifest, err error) {
+				if err != nil {
+					fmt.Fprintf(e.stderr, "streamstat: warning: checkpoint %d failed (the run goes on): %v\n", m.ID, err)
+				}
+			},
+		}
+	}
+	p, err := pipeline.New(srcs, []pipeline.Stage{{Name: s.cmd, New: newOp, Parallelism: len(ws)}}, cfg)
 	if err != nil {
 		return fail(e, trimPipeline(err))
+	}
+	if restore {
+		if _, err := p.Restore(cp.store); err != nil {
+			return fail(e, fmt.Errorf("--resume from %s: %w", cp.dir, trimPipeline(err)))
+		}
 	}
 	out := s.out
 	if out == nil {
@@ -73,7 +104,7 @@ func runJob(ctx context.Context, e *env, s *spec) int {
 	rep := newReporter(out, s.opts.format, s.opts.interval > 0)
 	snapshot := func() (aggregate, counts, error) {
 		a := s.newAgg()
-		err := p.Query(0, func(_ int, op pipeline.Operator) error { return a.addOp(op) })
+		err := p.Query(0, func(_ int, op pipeline.Operator) error { return a.addOp(unwrapOp(op)) })
 		var c counts
 		for _, w := range ws {
 			c.add(w.counts())

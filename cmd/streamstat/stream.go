@@ -7,6 +7,7 @@ import (
 	"io"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Defaults for reading streams.
@@ -274,5 +275,81 @@ func (c *chunkReader) Read(b []byte) (int, error) {
 		case <-c.ctx.Done():
 			return 0, c.ctx.Err()
 		}
+	}
+}
+
+// wait blocks until a Read would not block (bytes have come, the stream
+// ended, or ctx is done) or until d has passed; it reports whether Read is
+// ready. It lets a worker on a quiet stream return now and then, so that
+// checkpoint barriers get through. It allocates only when it has to wait.
+func (c *chunkReader) wait(d time.Duration) bool {
+	var expired <-chan time.Time // nil: look, do not wait
+	for c.p.buf == nil {
+		var ev event
+		if c.cur == nil {
+			var ch *chunk
+			var ok bool
+			if ch, ok, ev = recv(c.queue, c.ctx.Done(), expired); ev == evGot {
+				if !ok {
+					return true // Read returns the end of the stream
+				}
+				c.cur = ch
+			}
+		} else {
+			var p piece
+			var ok bool
+			if p, ok, ev = recv(c.cur.pieces, c.ctx.Done(), expired); ev == evGot {
+				if ok {
+					c.p, c.off = p, 0
+				} else {
+					c.cur = nil
+				}
+			}
+		}
+		switch ev {
+		case evDone:
+			return true
+		case evExpired:
+			return false
+		case evNone:
+			t := time.NewTimer(d)
+			defer t.Stop()
+			expired = t.C
+		}
+	}
+	return true
+}
+
+// event is what recv saw.
+type event int
+
+const (
+	evNone    event = iota // nothing yet (recv only looked)
+	evGot                  // a value, or the channel's close
+	evDone                 // the context is done
+	evExpired              // the timer fired
+)
+
+// recv receives from ch unless done or expired fires first; with a nil
+// expired it only looks.
+func recv[T any](ch <-chan T, done <-chan struct{}, expired <-chan time.Time) (T, bool, event) {
+	var zero T
+	if expired == nil {
+		select {
+		case v, ok := <-ch:
+			return v, ok, evGot
+		case <-done:
+			return zero, false, evDone
+		default:
+			return zero, false, evNone
+		}
+	}
+	select {
+	case v, ok := <-ch:
+		return v, ok, evGot
+	case <-done:
+		return zero, false, evDone
+	case <-expired:
+		return zero, false, evExpired
 	}
 }

@@ -1,0 +1,322 @@
+package main
+
+// Checkpoints of a counting run (--checkpoint DIR, --resume).
+//
+// A run with --checkpoint is the pipeline of any run with checkpoints on
+// (pipeline.CheckpointConfig, a checkpoint.DirStore in DIR): every
+// --checkpoint-interval, each worker records its position between two
+// batches and the state of its sketch, and the parts go to DIR in the
+// background. What the CLI adds:
+//
+//   - Workers get fixed shares of the input (static ranges and chunk
+//     dealing), so a position means the same thing in the resumed run.
+//     A worker's position is its input index and the byte offset in its
+//     share of that input (see workerPos).
+//   - Each worker's operator is wrapped in a countedOp, whose state also
+//     holds the worker's line counters, so a resumed run reports the
+//     records, skipped lines and bytes of the whole input.
+//   - DIR/JOB describes the job (subcommand, the flags that shape the
+//     state, the inputs and their sizes); --resume refuses a checkpoint of
+//     another job instead of producing a wrong answer.
+//   - A worker waiting on an idle stream returns every idleWait, so that
+//     checkpoints complete while a live stream is quiet.
+//
+// A resumed run over the same file continues from the recorded offsets. A
+// stream (stdin) cannot seek: piped again, its first bytes are read and
+// skipped up to the recorded offsets, so the same stream gives the answer
+// of an uninterrupted run.
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/streamstat/streamstat/internal/envelope"
+	"github.com/streamstat/streamstat/pipeline"
+	"github.com/streamstat/streamstat/pipeline/checkpoint"
+	"github.com/streamstat/streamstat/sketch"
+)
+
+const (
+	// defaultCheckpointInterval is --checkpoint-interval's default.
+	defaultCheckpointInterval = 10 * time.Second
+	// idleWait is how long a worker waits on a quiet stream before it
+	// returns with nothing, letting a pending checkpoint barrier through.
+	idleWait = 100 * time.Millisecond
+	// jobFile names the job description in the checkpoint directory.
+	jobFile = "JOB"
+	// jobHeader is the first line of a job description.
+	jobHeader = "streamstat checkpoint job, version 1"
+)
+
+// A worker position packs the index of its current input (high bits) and
+// offset+1 in its share of that input (low posBits bits), or 0 there when
+// it has not started the input. So inputs are limited to 2^(63-posBits)
+// and each to 16 TiB.
+const (
+	posBits  = 44
+	posMask  = 1<<posBits - 1
+	maxInput = posMask - 1
+)
+
+func workerPos(k int, off int64, started bool) int64 {
+	p := int64(k) << posBits
+	if started {
+		p |= off + 1
+	}
+	return p
+}
+
+// checkpointing is what a run with --checkpoint needs besides the
+// pipeline's configuration.
+type checkpointing struct {
+	dir   string
+	store *checkpoint.DirStore
+	job   string // the job description
+}
+
+// describeJob returns the job description of s over pl: what must be the
+// same for a checkpoint to be resumed.
+func describeJob(s *spec, pl *plan) (string, error) {
+	o := s.opts
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s\ncommand %s\n", jobHeader, s.cmd)
+	fmt.Fprintf(&b, "field %d\ndelimiter %s\nprecision %d\nk %d\nseed %d\nquantiles %s\nworkers %d\n",
+		o.field, o.delim, o.precision, o.k, o.seed, o.quantStr, pl.workers)
+	for _, in := range pl.inputs {
+		if in.stream != nil {
+			fmt.Fprintf(&b, "stream %q\n", in.name)
+			continue
+		}
+		if in.size > maxInput {
+			return "", fmt.Errorf("%s: %d bytes: too large to checkpoint (at most %d)", in.name, in.size, int64(maxInput))
+		}
+		fmt.Fprintf(&b, "file %q %d\n", in.name, in.size)
+	}
+	if len(pl.inputs) >= 1<<(63-posBits) {
+		return "", fmt.Errorf("%d inputs: too many to checkpoint", len(pl.inputs))
+	}
+	return b.String(), nil
+}
+
+// openCheckpoints prepares DIR for the run: with resume, it checks that a
+// checkpoint there is of the same job; otherwise (or when DIR holds no
+// checkpoint) it clears DIR's checkpoints and writes the job description.
+// It reports whether there is a checkpoint to restore.
+func openCheckpoints(e *env, s *spec, pl *plan) (*checkpointing, bool, error) {
+	o := s.opts
+	job, err := describeJob(s, pl)
+	if err != nil {
+		return nil, false, err
+	}
+	store, err := checkpoint.NewDirStore(o.checkpoint, 0, func(format string, a ...any) {
+		fmt.Fprintf(e.stderr, "streamstat: "+format+"\n", a...)
+	})
+	if err != nil {
+		return nil, false, fmt.Errorf("--checkpoint: %w", unwrapPath(err))
+	}
+	c := &checkpointing{dir: o.checkpoint, store: store, job: job}
+	path := filepath.Join(c.dir, jobFile)
+	if o.resume {
+		old, err := os.ReadFile(path)
+		switch {
+		case err == nil:
+			if string(old) != job {
+				return nil, false, fmt.Errorf("--resume: the checkpoint in %s is of another job: %s; run without --resume to start over", c.dir, jobDiff(string(old), job))
+			}
+			if _, err := store.Latest(); err == nil {
+				return c, true, nil
+			} else if !errors.Is(err, checkpoint.ErrNoCheckpoint) {
+				return nil, false, fmt.Errorf("--resume: %w", err)
+			}
+		case !errors.Is(err, os.ErrNotExist):
+			return nil, false, fmt.Errorf("--resume: %w", cleanPathError(err))
+		}
+		fmt.Fprintf(e.stderr, "streamstat: no checkpoint in %s to resume: starting from the beginning\n", c.dir)
+	}
+	if err := store.Clear(); err != nil {
+		return nil, false, fmt.Errorf("--checkpoint: %w", unwrapPath(err))
+	}
+	if err := writeFileAtomic(path, []byte(job)); err != nil {
+		return nil, false, fmt.Errorf("--checkpoint: %w", err)
+	}
+	return c, false, nil
+}
+
+// jobDiff names the first line where two job descriptions differ.
+func jobDiff(old, cur string) string {
+	a, b := strings.Split(old, "\n"), strings.Split(cur, "\n")
+	for i := range max(len(a), len(b)) {
+		var x, y string
+		if i < len(a) {
+			x = a[i]
+		}
+		if i < len(b) {
+			y = b[i]
+		}
+		if x != y {
+			return fmt.Sprintf("it has %q where this run has %q", x, y)
+		}
+	}
+	return "it differs"
+}
+
+// writeFileAtomic writes path through a synced temporary file renamed
+// over it.
+func writeFileAtomic(path string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp*")
+	if err != nil {
+		return cleanPathError(err)
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), path)
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return fmt.Errorf("write %s: %w", path, unwrapPath(err))
+	}
+	return nil
+}
+
+// countedOp is a worker's operator with the worker's line counters in its
+// checkpointed state. It is as safe for concurrent use as the operator.
+type countedOp struct {
+	op pipeline.Operator
+	w  *worker
+}
+
+func (o *countedOp) Process(in, out *pipeline.Batch) error { return o.op.Process(in, out) }
+
+// countsVersion is the first byte of a countedOp's state.
+const countsVersion = 1
+
+// MarshalBinary implements pipeline.Stateful: a version byte, the
+// counters as uvarints, then the operator's state.
+func (o *countedOp) MarshalBinary() ([]byte, error) {
+	st, ok := o.op.(pipeline.Stateful)
+	if !ok {
+		return nil, fmt.Errorf("operator %T cannot be checkpointed", o.op)
+	}
+	inner, err := st.MarshalBinary()
+	return append(appendCounts(nil, o.w.counts()), inner...), err
+}
+
+func appendCounts(dst []byte, c counts) []byte {
+	dst = append(dst, countsVersion)
+	for _, v := range []uint64{c.Records, c.Skipped, c.Bad, c.Shed, c.Bytes} {
+		dst = binary.AppendUvarint(dst, v)
+	}
+	return dst
+}
+
+// UnmarshalBinary implements pipeline.Stateful.
+func (o *countedOp) UnmarshalBinary(data []byte) error {
+	st, ok := o.op.(pipeline.Stateful)
+	if !ok {
+		return fmt.Errorf("operator %T cannot be checkpointed", o.op)
+	}
+	c, rest, err := decodeCounts(data)
+	if err != nil {
+		return err
+	}
+	if err := st.UnmarshalBinary(rest); err != nil {
+		return err
+	}
+	o.w.restoreCounts(c)
+	return nil
+}
+
+func decodeCounts(data []byte) (counts, []byte, error) {
+	if len(data) == 0 {
+		return counts{}, nil, fmt.Errorf("worker state: empty: %w", sketch.ErrTruncated)
+	}
+	if data[0] != countsVersion {
+		return counts{}, nil, fmt.Errorf("worker state: version %d: %w", data[0], sketch.ErrVersion)
+	}
+	r := envelope.NewReader(data[1:])
+	var c counts
+	for _, v := range []*uint64{&c.Records, &c.Skipped, &c.Bad, &c.Shed, &c.Bytes} {
+		*v = readUvarint(r)
+	}
+	if r.Err != nil {
+		return counts{}, nil, fmt.Errorf("worker state: %w", r.Err)
+	}
+	if c.Skipped > c.Records || c.Bad > c.Records {
+		return counts{}, nil, fmt.Errorf("worker state: %d skipped or %d bad of %d records: %w", c.Skipped, c.Bad, c.Records, sketch.ErrCorrupt)
+	}
+	return c, r.Bytes(r.Len()), nil
+}
+
+// unwrapOp returns the operator a countedOp wraps, or op.
+func unwrapOp(op pipeline.Operator) pipeline.Operator {
+	if c, ok := op.(*countedOp); ok {
+		return c.op
+	}
+	return op
+}
+
+// Position implements pipeline.SeekableSource; see workerPos.
+func (w *worker) Position() int64 {
+	if w.cur != nil {
+		return workerPos(w.k, w.cur.Position(), true)
+	}
+	k := w.k
+	if k < len(w.plan.inputs) && w.curIn == w.plan.inputs[k] {
+		k++ // done with input k
+	}
+	return workerPos(k, 0, false)
+}
+
+// SetPosition implements pipeline.SeekableSource: the next Fill goes on
+// from pos, skipping the worker's share of the inputs before it (a
+// stream's share is read and discarded, so that the stream's reader is
+// never held up by this worker).
+func (w *worker) SetPosition(pos int64) error {
+	k := pos >> posBits
+	if pos < 0 || k > int64(len(w.plan.inputs)) || w.k != 0 || w.cur != nil || w.curIn != nil {
+		return fmt.Errorf("worker %d: position %#x: %w", w.idx, pos, sketch.ErrCorrupt)
+	}
+	w.skipTo = int(k)
+	w.resumeAt = pos&posMask - 1
+	if w.resumeAt >= 0 && w.skipTo == len(w.plan.inputs) {
+		return fmt.Errorf("worker %d: position %#x past the last input: %w", w.idx, pos, sketch.ErrCorrupt)
+	}
+	return nil
+}
+
+// restoreCounts sets the counters of the part of the input before the
+// restored position.
+func (w *worker) restoreCounts(c counts) {
+	w.mu.Lock()
+	w.base = c
+	w.mu.Unlock()
+}
+
+// drain reads and discards this worker's share of stream in (one it
+// resumes past).
+func (w *worker) drain(in *input) error {
+	in.stream.start(w.ctx)
+	cr := &chunkReader{ctx: w.ctx, s: in.stream, queue: in.stream.queue(w.idx)}
+	var buf [32 << 10]byte
+	for {
+		_, err := cr.Read(buf[:])
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", in.name, err)
+		}
+	}
+}

@@ -1,0 +1,321 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/streamstat/streamstat/pipeline/checkpoint"
+	"github.com/streamstat/streamstat/sketch"
+)
+
+// numbered returns n lines "kA B" with A cycling over keys and B over 113
+// values, so that every subcommand (stats -f 2 included) has work.
+func numbered(n, keys int) string {
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, "k%d %d\n", i%keys, i%113)
+	}
+	return b.String()
+}
+
+// covered returns how many bytes of input 0 the newest complete checkpoint
+// in dir accounts for, summed over the workers, or -1 without one.
+func covered(dir string) int64 {
+	store, err := checkpoint.NewDirStore(dir, 0, func(string, ...any) {})
+	if err != nil {
+		return -1
+	}
+	m, err := store.Latest()
+	if err != nil {
+		return -1
+	}
+	var sum int64
+	for i := 0; ; i++ {
+		data, err := store.ReadPart(m, fmt.Sprintf("src-%d", i))
+		if err != nil || len(data) != 8 {
+			return sum
+		}
+		pos := int64(binary.LittleEndian.Uint64(data))
+		if pos>>posBits == 0 && pos&posMask > 0 {
+			sum += pos&posMask - 1
+		}
+	}
+}
+
+// TestResumeAfterInterrupt: a run with --checkpoint stopped after half of
+// its stdin, then resumed with --resume over the same stream piped again,
+// writes exactly what an uninterrupted run writes, for every counting
+// subcommand.
+func TestResumeAfterInterrupt(t *testing.T) {
+	data := numbered(40000, 977)
+	half := strings.Index(data[len(data)/2:], "\n") + len(data)/2 + 1
+	for _, args := range [][]string{
+		{"distinct"},
+		{"top", "-k", "5"},
+		{"freq", "k1", "k7", "nope"},
+		{"sample", "-k", "5"},
+		{"stats", "-f", "2"},
+	} {
+		t.Run(args[0], func(t *testing.T) {
+			args = append(args, "--format", "json")
+			if args[0] != "sample" { // one worker, always
+				args = append(args, "-j", "2")
+			}
+			want, _, code := runIn(t, runOpts{stdin: strings.NewReader(data), chunk: 4096}, args...)
+			if code != 0 {
+				t.Fatalf("reference run: exit %d", code)
+			}
+			dir := t.TempDir()
+			ck := append(args, "--checkpoint", dir, "--checkpoint-interval", "2ms")
+
+			g := newGatedReader(data[:half], data[half:])
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan int)
+			go func() {
+				_, _, code := runIn(t, runOpts{stdin: g, ctx: ctx, chunk: 4096}, ck...)
+				done <- code
+			}()
+			<-g.reached
+			// Until a checkpoint holds the whole first half: the
+			// workers wait on the quiet stream, and checkpoints go on.
+			waitFor(t, "a checkpoint of the first half", func() bool { return covered(dir) == int64(half) })
+			cancel()
+			if code := <-done; code != 0 {
+				t.Fatalf("interrupted run: exit %d", code)
+			}
+			close(g.gate)
+
+			got, stderr, code := runIn(t, runOpts{stdin: strings.NewReader(data), chunk: 4096}, append(ck, "--resume")...)
+			if code != 0 || got != want {
+				t.Fatalf("resumed run: exit %d, stderr %q\n got %s\nwant %s", code, stderr, got, want)
+			}
+		})
+	}
+}
+
+// TestResumeSkipsDamagedCheckpoint: when the newest checkpoint is damaged,
+// --resume says so, falls back to an older one (or the beginning), and the
+// answer is still that of an uninterrupted run.
+func TestResumeSkipsDamagedCheckpoint(t *testing.T) {
+	data := numbered(20000, 300)
+	args := []string{"top", "-k", "3", "--format", "json", "-j", "2"}
+	want, _, _ := runIn(t, runOpts{stdin: strings.NewReader(data), chunk: 4096}, args...)
+	dir := t.TempDir()
+	ck := append(args, "--checkpoint", dir, "--checkpoint-interval", "2ms")
+	half := strings.Index(data[len(data)/2:], "\n") + len(data)/2 + 1
+	g := newGatedReader(data[:half], data[half:])
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		runIn(t, runOpts{stdin: g, ctx: ctx, chunk: 4096}, ck...)
+		close(done)
+	}()
+	<-g.reached
+	waitFor(t, "two checkpoints", func() bool {
+		ents, _ := filepath.Glob(filepath.Join(dir, "chk-*", "MANIFEST"))
+		return len(ents) >= 2
+	})
+	cancel()
+	<-done
+	close(g.gate)
+
+	store, err := checkpoint.NewDirStore(dir, 0, t.Logf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := store.Latest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	part := filepath.Join(dir, fmt.Sprintf("chk-%020d", m.ID), "part-op-0-0")
+	b, err := os.ReadFile(part)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)/2] ^= 0xff
+	if err := os.WriteFile(part, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got, stderr, code := runIn(t, runOpts{stdin: strings.NewReader(data), chunk: 4096}, append(ck, "--resume")...)
+	if code != 0 || got != want {
+		t.Fatalf("resumed run: exit %d, stderr %q\n got %s\nwant %s", code, stderr, got, want)
+	}
+	if !strings.Contains(stderr, fmt.Sprintf("streamstat: checkpoint %d in %s skipped", m.ID, dir)) {
+		t.Errorf("stderr %q does not say the damaged checkpoint was skipped", stderr)
+	}
+}
+
+// TestResumeOtherJob: --resume refuses a checkpoint of another job (other
+// flags, another input, a file that changed) with exit 1 and a message
+// that names the difference; without a checkpoint it starts over.
+func TestResumeOtherJob(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in")
+	if err := os.WriteFile(in, []byte(numbered(1000, 10)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ck := filepath.Join(dir, "ck")
+	_, stderr, code := runIn(t, runOpts{}, "top", "--checkpoint", ck, "--resume", in)
+	if code != 0 || !strings.Contains(stderr, "no checkpoint in "+ck+" to resume: starting from the beginning") {
+		t.Fatalf("resume without a checkpoint: exit %d, stderr %q", code, stderr)
+	}
+	// A checkpoint to refuse: the job file is what --resume compares.
+	store, err := checkpoint.NewDirStore(ck, 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := store.WritePart(1, "src-0", make([]byte, 8))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Publish(checkpoint.Manifest{ID: 1, Parts: []checkpoint.Part{p}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name   string
+		args   []string
+		change func()
+		want   string
+	}{
+		{"other flags", []string{"top", "-k", "3", in}, nil, `"k 3"`},
+		{"other subcommand", []string{"distinct", in}, nil, `"command distinct"`},
+		{"other input", []string{"top"}, nil, `"stream \"stdin\""`},
+		{"grown file", []string{"top", in}, func() {
+			f, _ := os.OpenFile(in, os.O_APPEND|os.O_WRONLY, 0)
+			f.WriteString("more\n")
+			f.Close()
+		}, "where this run has"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.change != nil {
+				tc.change()
+			}
+			_, stderr, code := runIn(t, runOpts{}, append(tc.args, "--checkpoint", ck, "--resume")...)
+			if code != 1 || !strings.Contains(stderr, "is of another job") || !strings.Contains(stderr, tc.want) {
+				t.Errorf("exit %d, stderr %q; want 1 and a message naming %s", code, stderr, tc.want)
+			}
+		})
+	}
+}
+
+func TestCheckpointUsageErrors(t *testing.T) {
+	for _, args := range [][]string{
+		{"top", "--resume"},
+		{"top", "--checkpoint-interval", "1s"},
+		{"top", "--checkpoint", "d", "--checkpoint-interval", "0s"},
+		{"dedup", "--checkpoint", "d"},
+		{"merge", "--checkpoint", "d", "x"},
+	} {
+		if _, stderr, code := runIn(t, runOpts{}, args...); code != 2 {
+			t.Errorf("%v: exit %d, stderr %q; want 2", args, code, stderr)
+		}
+	}
+}
+
+// TestKillAndResume kills the real binary with SIGKILL mid-run and resumes
+// it: the resumed run prints exactly what an uninterrupted run prints.
+func TestKillAndResume(t *testing.T) {
+	bin := streamstatBin(t)
+	data := numbered(200000, 5000)
+	args := []string{"top", "-k", "10", "--format", "json", "-j", "2"}
+
+	ref := exec.Command(bin, args...)
+	ref.Stdin = strings.NewReader(data)
+	want, err := ref.Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("stdin", func(t *testing.T) {
+		dir := t.TempDir()
+		ck := append(args, "--checkpoint", dir, "--checkpoint-interval", "5ms")
+		half := strings.Index(data[len(data)/2:], "\n") + len(data)/2 + 1
+		cmd := exec.Command(bin, ck...)
+		stdin, err := cmd.StdinPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		go stdin.Write([]byte(data[:half])) // and the stream stays open
+		waitFor(t, "a checkpoint of the first half", func() bool { return covered(dir) == int64(half) })
+		cmd.Process.Kill()
+		err = cmd.Wait()
+		stdin.Close()
+		if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
+			t.Fatalf("the run ended with %v, not by SIGKILL", err)
+		}
+		resumed := exec.Command(bin, append(ck, "--resume")...)
+		resumed.Stdin = strings.NewReader(data)
+		var stderr bytes.Buffer
+		resumed.Stderr = &stderr
+		got, err := resumed.Output()
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("resumed run: %v, stderr %q\n got %s\nwant %s", err, stderr.String(), got, want)
+		}
+	})
+
+	t.Run("file", func(t *testing.T) {
+		dir := t.TempDir()
+		in := filepath.Join(dir, "in")
+		// Big enough that the run is still going after a few
+		// checkpoints.
+		big := strings.Repeat(data, 40)
+		if err := os.WriteFile(in, []byte(big), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		ref := exec.Command(bin, append(args, in)...)
+		want, err := ref.Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ck := append(args, "--checkpoint", filepath.Join(dir, "ck"), "--checkpoint-interval", "1ms", in)
+		cmd := exec.Command(bin, ck...)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "a checkpoint", func() bool { return covered(filepath.Join(dir, "ck")) > 0 })
+		cmd.Process.Kill()
+		cmd.Wait()
+		if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() {
+			t.Logf("the run finished before the kill; resuming from its last checkpoint all the same")
+		}
+		got, err := exec.Command(bin, append(ck, "--resume")...).Output()
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("resumed run: %v\n got %s\nwant %s", err, got, want)
+		}
+	})
+}
+
+// FuzzDecodeCounts: a worker's checkpointed counters decode without panic
+// to an error wrapping a sentinel, or to what encodes back to the input.
+func FuzzDecodeCounts(f *testing.F) {
+	enc := appendCounts(nil, counts{Records: 300, Skipped: 2, Bad: 1, Bytes: 4096})
+	f.Add(append(enc, "operator state"...))
+	f.Add(enc)
+	f.Add(enc[:3])
+	f.Add([]byte{2, 0, 0, 0, 0, 0})
+	f.Add([]byte{countsVersion, 0x80, 0x00, 0, 0, 0, 0})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, rest, err := decodeCounts(data)
+		if err != nil {
+			if !errors.Is(err, sketch.ErrTruncated) && !errors.Is(err, sketch.ErrCorrupt) && !errors.Is(err, sketch.ErrVersion) {
+				t.Fatalf("error %v wraps no sentinel", err)
+			}
+			return
+		}
+		if again := append(appendCounts(nil, c), rest...); !bytes.Equal(again, data) {
+			t.Fatalf("decoded %+v re-encodes to %x, not %x", c, again, data)
+		}
+	})
+}
