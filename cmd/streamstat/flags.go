@@ -18,18 +18,18 @@ import (
 type flagSet uint
 
 const (
-	flagInput     flagSet = 1 << iota // -f, -d
-	flagPrecision                     // --precision
-	flagInterval                      // --interval
-	flagSave                          // --save
-	flagK                             // -k
-	flagJobs                          // -j
-	flagSeed                          // --seed
-	flagQuantiles                     // -q
-	flagBloom                         // --capacity, --fp-rate
-	flagInFiles                       // -i
-	flagProgress                      // --progress
-	flagCheckpoint                    // --checkpoint, --checkpoint-interval, --resume
+	flagInput      flagSet = 1 << iota // -f, -d
+	flagPrecision                      // --precision
+	flagInterval                       // --interval
+	flagSave                           // --save
+	flagK                              // -k
+	flagJobs                           // -j
+	flagSeed                           // --seed
+	flagQuantiles                      // -q
+	flagBloom                          // --capacity, --fp-rate
+	flagInFiles                        // -i
+	flagProgress                       // --progress
+	flagCheckpoint                     // --checkpoint, --checkpoint-interval, --resume
 
 	flagCounting = flagInput | flagInterval | flagSave | flagProgress | flagJobs | flagCheckpoint
 )
