@@ -141,6 +141,9 @@ func runJob(ctx context.Context, e *env, s *spec) int {
 		}()
 	}
 	if pr := newProgress(e, s.opts.progress, pl, ws); pr != nil {
+		if ckpt {
+			pr.ckpt = p.CheckpointStats
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

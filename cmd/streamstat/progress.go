@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"time"
+
+	"github.com/streamstat/streamstat/pipeline"
 )
 
 // progressEvery is how often --progress reports.
@@ -19,7 +21,10 @@ type progress struct {
 	tty   bool
 	start time.Time
 	last  time.Time
+	first uint64 // records at the start (restored from a checkpoint)
 	prev  uint64
+	// ckpt, if set, returns the checkpoint counters.
+	ckpt func() pipeline.CheckpointStats
 }
 
 // newProgress returns nil when mode (auto, always, never) says no report.
@@ -29,7 +34,18 @@ func newProgress(e *env, mode string, pl *plan, ws []*worker) *progress {
 		return nil
 	}
 	now := e.now()
-	return &progress{e: e, pl: pl, ws: ws, tty: e.stderrTerminal, start: now, last: now}
+	p := &progress{e: e, pl: pl, ws: ws, tty: e.stderrTerminal, start: now, last: now}
+	p.first = p.counts().Records
+	p.prev = p.first
+	return p
+}
+
+func (p *progress) counts() counts {
+	var c counts
+	for _, w := range p.ws {
+		c.add(w.counts())
+	}
+	return c
 }
 
 func (p *progress) run(stop <-chan struct{}) {
@@ -47,15 +63,12 @@ func (p *progress) run(stop <-chan struct{}) {
 }
 
 func (p *progress) report(final bool) {
-	var c counts
-	for _, w := range p.ws {
-		c.add(w.counts())
-	}
+	c := p.counts()
 	now := p.e.now()
 	rate := 0.0
 	if final {
 		if dt := now.Sub(p.start).Seconds(); dt > 0 {
-			rate = float64(c.Records) / dt
+			rate = float64(c.Records-p.first) / dt
 		}
 	} else if dt := now.Sub(p.last).Seconds(); dt > 0 {
 		rate = float64(c.Records-p.prev) / dt
@@ -68,6 +81,16 @@ func (p *progress) report(final bool) {
 	line += fmt.Sprintf(", %s records, %s records/s", fmtSI(float64(c.Records)), fmtSI(rate))
 	if final {
 		line += fmt.Sprintf(" on average, %.1fs", now.Sub(p.start).Seconds())
+	}
+	if p.ckpt != nil {
+		st := p.ckpt()
+		line += fmt.Sprintf(", %d checkpoints", st.Completed)
+		if st.Completed > 0 {
+			line += fmt.Sprintf(" (last %s in %s)", fmtBytes(uint64(st.LastSize)), st.LastDuration.Round(time.Millisecond))
+		}
+		if st.Failed > 0 {
+			line += fmt.Sprintf(", %d failed", st.Failed)
+		}
 	}
 	switch {
 	case p.tty && final:
