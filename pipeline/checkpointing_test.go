@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"flag"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -98,6 +99,10 @@ func (s *triggering) Fill(ctx context.Context, b *Batch, max int) error {
 
 var errInjected = errors.New("injected failure")
 
+// crashTrials is the number of failure points TestCrashEquivalence tries:
+// go test -run TestCrashEquivalence ./pipeline/ -crash-trials 5000.
+var crashTrials = flag.Int("crash-trials", 200, "failure points for TestCrashEquivalence")
+
 // crashGraph is one source, by key to three instances, each a chain of HLL,
 // CountMin, TopK and reservoir operators; failAt > 0 makes the pipeline
 // fail when that many records have reached the fault operator.
@@ -171,9 +176,9 @@ func TestCrashEquivalence(t *testing.T) {
 	if ref.CheckpointStats().Completed < 5 {
 		t.Fatalf("reference run completed %d checkpoints", ref.CheckpointStats().Completed)
 	}
-	trials := 200
+	trials := *crashTrials
 	if testing.Short() {
-		trials = 20
+		trials = min(trials, 20)
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
 	restored := 0
