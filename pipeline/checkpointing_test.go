@@ -2,8 +2,8 @@ package pipeline
 
 import (
 	"context"
-	"flag"
 	"errors"
+	"flag"
 	"fmt"
 	"math/rand/v2"
 	"runtime"
