@@ -173,8 +173,9 @@ func (s *LineSource) Position() int64 { return s.pub.off.Load() }
 // SetPosition makes the next Fill read the line starting at byte offset
 // pos, which should be a line start such as an earlier Offset. It rewinds
 // only a seekable reader; on any other it skips forward, reading and
-// discarding (lazily, in Fill). Within a FileRange, lines starting at or past the
-// range's end are still not read.
+// discarding (lazily, in Fill); if the input ends before pos, that Fill
+// fails with an error wrapping io.ErrUnexpectedEOF. Within a FileRange,
+// lines starting at or past the range's end are still not read.
 func (s *LineSource) SetPosition(pos int64) error {
 	if pos < 0 {
 		return fmt.Errorf("pipeline: line source: seek to %d: %w", pos, sketch.ErrInvalidParameter)
@@ -389,8 +390,14 @@ func (s *LineSource) skip(ctx context.Context) error {
 			continue
 		}
 		switch {
+		case s.eof && s.discard > 0:
+			// The stream is shorter than the position asked for: not
+			// the stream the position was taken in.
+			short := s.discard
+			s.discard, s.skipPartial, s.done = 0, false, true
+			return fmt.Errorf("pipeline: line source: input ended %d bytes before position %d: %w", short, s.off, io.ErrUnexpectedEOF)
 		case s.eof:
-			s.discard, s.skipPartial = 0, false
+			s.skipPartial = false
 		case s.rerr != nil:
 			return fmt.Errorf("pipeline: line source: read: %w", s.rerr)
 		default:

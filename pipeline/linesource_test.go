@@ -308,13 +308,27 @@ func TestLineSourceSetPosition(t *testing.T) {
 			t.Fatalf("negative: got %v, want ErrInvalidParameter", err)
 		}
 	})
-	t.Run("skip past the end", func(t *testing.T) {
+	t.Run("skip to the end", func(t *testing.T) {
 		s := mustLineSource(t, lsNoSeek{strings.NewReader(in)}, LineConfig{})
-		if err := s.SetPosition(100); err != nil {
+		if err := s.SetPosition(int64(len(in))); err != nil {
 			t.Fatal(err)
 		}
 		if got := lsDrain(t, s, 10); len(got) != 0 {
 			t.Fatalf("got %v", got)
+		}
+	})
+	t.Run("skip past the end of a shorter stream", func(t *testing.T) {
+		s := mustLineSource(t, lsNoSeek{strings.NewReader(in)}, LineConfig{})
+		if err := s.SetPosition(100); err != nil {
+			t.Fatal(err)
+		}
+		var b Batch
+		err := s.Fill(context.Background(), &b, 10)
+		if !errors.Is(err, io.ErrUnexpectedEOF) || b.Len() != 0 || !strings.Contains(err.Error(), "92 bytes before position 100") {
+			t.Fatalf("Fill = %v with %d records; want io.ErrUnexpectedEOF saying how short the stream is", err, b.Len())
+		}
+		if err := s.Fill(context.Background(), &b, 10); !errors.Is(err, io.EOF) {
+			t.Fatalf("then Fill = %v; want io.EOF", err)
 		}
 	})
 }

@@ -33,6 +33,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -70,6 +71,24 @@ func workerPos(k int, off int64, started bool) int64 {
 		p |= off + 1
 	}
 	return p
+}
+
+// resumeJobs returns the number of workers of the job checkpointed in dir,
+// or 0 if it cannot tell: a resumed run without -j takes it, so that a
+// checkpoint moves to a machine with another number of CPUs.
+func resumeJobs(dir string) int {
+	data, err := os.ReadFile(filepath.Join(dir, jobFile))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "workers "); ok {
+			if n, err := strconv.Atoi(v); err == nil && n >= 1 && n <= maxJobs {
+				return n
+			}
+		}
+	}
+	return 0
 }
 
 // checkpointing is what a run with --checkpoint needs besides the

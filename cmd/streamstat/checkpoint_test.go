@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -76,29 +77,49 @@ func TestResumeAfterInterrupt(t *testing.T) {
 			}
 			dir := t.TempDir()
 			ck := append(args, "--checkpoint", dir, "--checkpoint-interval", "2ms")
-
-			g := newGatedReader(data[:half], data[half:])
-			ctx, cancel := context.WithCancel(context.Background())
-			done := make(chan int)
-			go func() {
-				_, _, code := runIn(t, runOpts{stdin: g, ctx: ctx, chunk: 4096}, ck...)
-				done <- code
-			}()
-			<-g.reached
-			// Until a checkpoint holds the whole first half: the
-			// workers wait on the quiet stream, and checkpoints go on.
-			waitFor(t, "a checkpoint of the first half", func() bool { return covered(dir) == int64(half) })
-			cancel()
-			if code := <-done; code != 0 {
-				t.Fatalf("interrupted run: exit %d", code)
-			}
-			close(g.gate)
-
+			interruptAt(t, data, half, ck)
 			got, stderr, code := runIn(t, runOpts{stdin: strings.NewReader(data), chunk: 4096}, append(ck, "--resume")...)
 			if code != 0 || got != want {
 				t.Fatalf("resumed run: exit %d, stderr %q\n got %s\nwant %s", code, stderr, got, want)
 			}
 		})
+	}
+}
+
+// interruptAt runs streamstat with args (which checkpoint to a directory)
+// over a stream that pauses after data[:at], waits until a checkpoint
+// holds all of data[:at], and interrupts the run.
+func interruptAt(t *testing.T, data string, at int, args []string) {
+	t.Helper()
+	dir := args[slices.Index(args, "--checkpoint")+1]
+	g := newGatedReader(data[:at], data[at:])
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int)
+	go func() {
+		_, _, code := runIn(t, runOpts{stdin: g, ctx: ctx, chunk: 4096}, args...)
+		done <- code
+	}()
+	<-g.reached
+	// The workers wait on the quiet stream, and checkpoints go on.
+	waitFor(t, "a checkpoint of the first part", func() bool { return covered(dir) == int64(at) })
+	cancel()
+	if code := <-done; code != 0 {
+		t.Fatalf("interrupted run: exit %d", code)
+	}
+	close(g.gate)
+}
+
+// TestResumeShorterStream: a stream piped again to --resume that ends
+// before the checkpoint's offsets is not the stream of the checkpoint: exit
+// 1, saying so, rather than the checkpoint's answer as if it were.
+func TestResumeShorterStream(t *testing.T) {
+	data := numbered(20000, 300)
+	half := strings.Index(data[len(data)/2:], "\n") + len(data)/2 + 1
+	ck := []string{"top", "-j", "2", "--checkpoint", t.TempDir(), "--checkpoint-interval", "2ms"}
+	interruptAt(t, data, half, ck)
+	_, stderr, code := runIn(t, runOpts{stdin: strings.NewReader(data[:half/2]), chunk: 4096}, append(ck, "--resume")...)
+	if code != 1 || !strings.Contains(stderr, "streamstat: stdin: input ended") || !strings.Contains(stderr, "not the stream") {
+		t.Errorf("exit %d, stderr %q; want 1 and a message that the stream is too short", code, stderr)
 	}
 }
 
@@ -204,6 +225,26 @@ func TestResumeOtherJob(t *testing.T) {
 				t.Errorf("exit %d, stderr %q; want 1 and a message naming %s", code, stderr, tc.want)
 			}
 		})
+	}
+}
+
+// TestResumeTakesWorkers: without -j, a resumed run takes the checkpoint's
+// number of workers (a checkpoint can move to a machine with other CPUs);
+// with another -j it is another job.
+func TestResumeTakesWorkers(t *testing.T) {
+	data := numbered(20000, 300)
+	half := strings.Index(data[len(data)/2:], "\n") + len(data)/2 + 1
+	args := []string{"top", "--format", "json", "-j", "3"}
+	want, _, _ := runIn(t, runOpts{stdin: strings.NewReader(data), chunk: 4096}, args...)
+	dir := t.TempDir()
+	interruptAt(t, data, half, append(args, "--checkpoint", dir, "--checkpoint-interval", "2ms"))
+	resume := []string{"top", "--format", "json", "--checkpoint", dir, "--resume"}
+	if _, stderr, code := runIn(t, runOpts{stdin: strings.NewReader(data), chunk: 4096}, append(resume, "-j", "2")...); code != 1 || !strings.Contains(stderr, `"workers 3" where this run has "workers 2"`) {
+		t.Errorf("resume with -j 2: exit %d, stderr %q; want 1 naming the workers", code, stderr)
+	}
+	got, stderr, code := runIn(t, runOpts{stdin: strings.NewReader(data), chunk: 4096}, resume...)
+	if code != 0 || got != want {
+		t.Fatalf("resume without -j: exit %d, stderr %q\n got %s\nwant %s", code, stderr, got, want)
 	}
 }
 

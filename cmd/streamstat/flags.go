@@ -54,6 +54,7 @@ type options struct {
 	fpRate    float64
 	inFiles   stringList
 
+	jobsAuto     bool   // -j was not given
 	checkpoint   string // directory
 	ckptInterval time.Duration
 	resume       bool
@@ -64,6 +65,9 @@ type stringList []string
 
 func (l *stringList) String() string     { return strings.Join(*l, ",") }
 func (l *stringList) Set(s string) error { *l = append(*l, s); return nil }
+
+// maxJobs bounds -j.
+const maxJobs = 1024
 
 // usageError is a bad command line: exit code 2.
 type usageError struct{ msg string }
@@ -183,11 +187,11 @@ func (o *options) check(set flagSet) error {
 			return usagef("--checkpoint-interval %v: must be positive", o.ckptInterval)
 		}
 	}
-	if o.jobs < 0 || o.jobs > 1024 {
-		return usagef("-j %d: use 1 to 1024 workers, or 0 for one per CPU", o.jobs)
+	if o.jobs < 0 || o.jobs > maxJobs {
+		return usagef("-j %d: use 1 to %d workers, or 0 for one per CPU", o.jobs, maxJobs)
 	}
 	if o.jobs == 0 {
-		o.jobs = runtime.GOMAXPROCS(0)
+		o.jobs, o.jobsAuto = runtime.GOMAXPROCS(0), true
 	}
 	if set&flagK != 0 && (o.k < 1 || o.k > 1<<20) {
 		return usagef("-k %d: must be in [1, %d]", o.k, 1<<20)

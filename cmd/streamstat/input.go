@@ -202,6 +202,10 @@ func (w *worker) Fill(ctx context.Context, b *pipeline.Batch, max int) error {
 			if ctx.Err() != nil || w.ctx.Err() != nil {
 				return err
 			}
+			if errors.Is(err, io.ErrUnexpectedEOF) {
+				// Only a resumed stream skips to a position.
+				err = fmt.Errorf("%w (not the stream the checkpoint was taken of)", err)
+			}
 			return w.fail(fmt.Errorf("%s: %w", w.curIn.name, trimPipeline(err)))
 		}
 		w.finish()

@@ -54,6 +54,11 @@ func runJob(ctx context.Context, e *env, s *spec) int {
 	jobCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	ckpt := s.opts.checkpoint != ""
+	if ckpt && s.opts.resume && s.opts.jobsAuto {
+		if n := resumeJobs(s.opts.checkpoint); n > 0 {
+			s.opts.jobs = n
+		}
+	}
 	// A checkpoint's positions need every worker's share of the input
 	// fixed in advance.
 	pl, err := newPlan(e, s.args, s.opts.jobs, s.dynamic && !ckpt, s.line)
