@@ -37,8 +37,9 @@ Running:
   --resume             go on from the newest complete checkpoint in DIR, if
                        there is one: a file is read on from the saved
                        offsets; a stream (stdin) piped again is read and
-                       skipped up to them. The answer is the one an
-                       uninterrupted run gives. A checkpoint of another job
+                       skipped up to them. Without -j it takes the
+                       checkpoint's number of workers. The answer is the one
+                       an uninterrupted run gives. A checkpoint of another job
                        (other flags, inputs, or a file that changed size)
                        is refused; without --resume, DIR's checkpoints are
                        replaced. A damaged checkpoint is skipped, with a
