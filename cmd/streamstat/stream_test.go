@@ -224,3 +224,31 @@ func TestDistinctOpNoAllocs(t *testing.T) {
 		t.Errorf("got %v allocation(s) (want zero)", n)
 	}
 }
+
+// TestDeterministicOnStdinAll: however the reads of stdin happen to
+// return (and so wherever batches end), every order-sensitive sketch gives
+// the same answer.
+func TestDeterministicOnStdinAll(t *testing.T) {
+	var in strings.Builder
+	rng := rand.New(rand.NewPCG(7, 8))
+	for range 30000 {
+		fmt.Fprintf(&in, "key-%d %.3f\n", int(rng.ExpFloat64()*50), rng.NormFloat64()*10)
+	}
+	data := in.String()
+	for _, args := range [][]string{
+		{"sample", "-k", "7"},
+		{"stats", "-f", "2", "-j", "3", "-q", "0.1,0.5,0.99"},
+		{"freq", "-j", "3", "--precision", "4", "key-1", "key-30"},
+	} {
+		t.Run(args[0], func(t *testing.T) {
+			want, _, _ := runIn(t, runOpts{stdin: strings.NewReader(data), chunk: 256}, args...)
+			for i := range 3 {
+				r := &randomReader{data: []byte(data), rng: rand.New(rand.NewPCG(uint64(i), 10))}
+				got, _, code := runIn(t, runOpts{stdin: r, chunk: 256, buf: 1000}, args...)
+				if code != 0 || got != want {
+					t.Fatalf("run %d differs:\n%s\nwant\n%s", i, got, want)
+				}
+			}
+		})
+	}
+}
