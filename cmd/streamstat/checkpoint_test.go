@@ -175,6 +175,47 @@ func TestResumeSkipsDamagedCheckpoint(t *testing.T) {
 	}
 }
 
+// TestCheckpointWriteFails: a checkpoint that cannot be written (here the
+// directory was replaced by a file: every write fails, as on a full disk)
+// is reported on stderr and fails alone: the run goes on to the right
+// answer, and exits 0.
+func TestCheckpointWriteFails(t *testing.T) {
+	data := numbered(20000, 300)
+	half := strings.Index(data[len(data)/2:], "\n") + len(data)/2 + 1
+	args := []string{"top", "--format", "json", "-j", "2"}
+	want, _, _ := runIn(t, runOpts{stdin: strings.NewReader(data), chunk: 4096}, args...)
+	dir := filepath.Join(t.TempDir(), "ck")
+	g := newGatedReader(data[:half], data[half:])
+	var stderr syncBuffer
+	done := make(chan string)
+	go func() {
+		out, _, code := runIn(t, runOpts{stdin: g, chunk: 4096, stderr: &stderr},
+			append(args, "--checkpoint", dir, "--checkpoint-interval", "2ms")...)
+		if code != 0 {
+			out = fmt.Sprintf("exit %d", code)
+		}
+		done <- out
+	}()
+	<-g.reached
+	waitFor(t, "a checkpoint", func() bool { return covered(dir) > 0 })
+	if err := os.Rename(dir, dir+".old"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dir, []byte("in the way"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "a failed checkpoint", func() bool {
+		return strings.Contains(stderr.String(), "failed (the run goes on)")
+	})
+	close(g.gate)
+	if got := <-done; got != want {
+		t.Fatalf("got %s\nwant %s", got, want)
+	}
+	if !strings.Contains(stderr.String(), "streamstat: warning: checkpoint ") {
+		t.Errorf("stderr %q", stderr.String())
+	}
+}
+
 // TestResumeOtherJob: --resume refuses a checkpoint of another job (other
 // flags, another input, a file that changed) with exit 1 and a message
 // that names the difference; without a checkpoint it starts over.

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 
@@ -84,11 +85,19 @@ func runJob(ctx context.Context, e *env, s *spec) int {
 			ws[i].idle = idleWait
 			return &countedOp{op: op, w: ws[i]}, err
 		}
+		// A failure is reported when it first happens and when it
+		// changes, not at every interval of a full disk.
+		var lastErr string
 		cfg.Checkpoint = &pipeline.CheckpointConfig{
 			Store: cp.store, Interval: s.opts.ckptInterval,
 			OnComplete: func(m checkpoint.Manifest, err error) {
-				if err != nil {
-					fmt.Fprintf(e.stderr, "streamstat: warning: checkpoint %d failed (the run goes on): %v\n", m.ID, err)
+				if err == nil {
+					lastErr = ""
+					return
+				}
+				if msg := strings.TrimPrefix(err.Error(), fmt.Sprintf("checkpoint %d: ", m.ID)); msg != lastErr {
+					lastErr = msg
+					fmt.Fprintf(e.stderr, "streamstat: warning: checkpoint %d failed (the run goes on): %s\n", m.ID, msg)
 				}
 			},
 		}
@@ -188,6 +197,12 @@ func runJob(ctx context.Context, e *env, s *spec) int {
 	if c.Skipped > 0 && s.line.Field > 0 {
 		fmt.Fprintf(e.stderr, "streamstat: warning: %d of %d lines have no field %d (delimiter %s) and were skipped\n",
 			c.Skipped, c.Records, s.line.Field, s.line.Delimiter)
+	}
+	if ckpt {
+		if st := p.CheckpointStats(); st.Failed > 0 {
+			fmt.Fprintf(e.stderr, "streamstat: warning: %d of %d checkpoints failed; the last: %v\n",
+				st.Failed, st.Failed+st.Completed, st.LastError)
+		}
 	}
 	if s.opts.save != "" {
 		if err := saveState(s.opts.save, s.cmd, c, a); err != nil {

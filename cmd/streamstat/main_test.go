@@ -24,6 +24,7 @@ type runOpts struct {
 	ticker chan time.Time
 	ctx    context.Context
 	stdout io.Writer
+	stderr *syncBuffer // to watch stderr while the run goes on
 }
 
 // runIn runs streamstat in-process and returns stdout, stderr and the exit
@@ -38,7 +39,11 @@ func runIn(t *testing.T, o runOpts, args ...string) (string, string, int) {
 	if o.stdout != nil {
 		stdout = o.stdout
 	}
-	e := defaultEnv(o.stdin, stdout, &errb)
+	var stderr io.Writer = &errb
+	if o.stderr != nil {
+		stderr = io.MultiWriter(&errb, o.stderr)
+	}
+	e := defaultEnv(o.stdin, stdout, stderr)
 	e.chunkSize, e.bufSize = o.chunk, o.buf
 	if o.ticker != nil {
 		e.newTicker = func(time.Duration) (<-chan time.Time, func()) { return o.ticker, func() {} }
