@@ -46,6 +46,8 @@ type spec struct {
 	show func(a aggregate, c counts) bool
 	// extraCounts adds counts the operators keep (dedup's skipped lines).
 	extraCounts func(p *pipeline.Pipeline) counts
+	// shed, if set, sheds load at every worker (--shed; see shed.go).
+	shed *shedRun
 }
 
 // runJob runs s to the end of its inputs, or until ctx is done (SIGINT,
@@ -93,7 +95,11 @@ func runJob(ctx context.Context, e *env, s *spec) int {
 			},
 		}
 	}
-	p, err := pipeline.New(srcs, []pipeline.Stage{{Name: s.cmd, New: newOp, Parallelism: len(ws)}}, cfg)
+	stage := pipeline.Stage{Name: s.cmd, New: newOp, Parallelism: len(ws)}
+	if s.shed != nil {
+		s.shed.configure(e, &stage, &cfg)
+	}
+	p, err := pipeline.New(srcs, []pipeline.Stage{stage}, cfg)
 	if err != nil {
 		return fail(e, trimPipeline(err))
 	}
@@ -188,6 +194,9 @@ func runJob(ctx context.Context, e *env, s *spec) int {
 	if c.Skipped > 0 && s.line.Field > 0 {
 		fmt.Fprintf(e.stderr, "streamstat: warning: %d of %d lines have no field %d (delimiter %s) and were skipped\n",
 			c.Skipped, c.Records, s.line.Field, s.line.Delimiter)
+	}
+	if s.shed != nil {
+		s.shed.note(e.stderr)
 	}
 	if s.opts.save != "" {
 		if err := saveState(s.opts.save, s.cmd, c, a); err != nil {
