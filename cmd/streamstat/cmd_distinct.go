@@ -16,6 +16,9 @@ func setupDistinct(o *options, args []string) (*spec, error) {
 	if err != nil {
 		return nil, err
 	}
+	if o.shed.on {
+		return shedDistinctSpec(o, args, p)
+	}
 	return &spec{
 		cmd: "distinct", args: args, opts: o,
 		dynamic: true, // HLL merges are exact: no worker order matters

@@ -33,6 +33,9 @@ func setupFreq(o *options, keys []string) (*spec, error) {
 		}
 		return cm
 	}
+	if o.shed.on {
+		return shedFreqSpec(o, keys, newCM)
+	}
 	return &spec{
 		cmd: "freq", args: o.inFiles, opts: o,
 		line: pipeline.LineConfig{Field: o.field, Delimiter: o.delim},

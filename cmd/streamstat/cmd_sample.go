@@ -17,6 +17,9 @@ import (
 // stream and the sample can be shown in input order; Algorithm L looks at
 // so few records that the worker is never the bottleneck.
 func setupSample(o *options, args []string) (*spec, error) {
+	if o.shed.on {
+		return nil, noShed("sample")
+	}
 	k, seed := o.k, o.seed
 	o.jobs = 1
 	newRes := func() *sampling.Reservoir[sampleItem] {

@@ -13,6 +13,9 @@ import (
 )
 
 func setupStats(o *options, args []string) (*spec, error) {
+	if o.shed.on {
+		return nil, noShed("stats")
+	}
 	if o.field < 1 {
 		return nil, usagef("stats needs -f N, the field holding the numbers")
 	}

@@ -22,6 +22,9 @@ func setupTop(o *options, args []string) (*spec, error) {
 	if capacity > sketch.MaxTopKCapacity {
 		return nil, usagef("-k %d: at most %d", o.k, sketch.MaxTopKCapacity)
 	}
+	if o.shed.on {
+		return shedTopSpec(o, args, capacity)
+	}
 	k := o.k
 	return &spec{
 		cmd: "top", args: args, opts: o,

@@ -30,8 +30,9 @@ const (
 	flagInFiles                        // -i
 	flagProgress                       // --progress
 	flagCheckpoint                     // --checkpoint, --checkpoint-interval, --resume
+	flagShed                           // --shed, --max-latency
 
-	flagCounting = flagInput | flagInterval | flagSave | flagProgress | flagJobs | flagCheckpoint
+	flagCounting = flagInput | flagInterval | flagSave | flagProgress | flagJobs | flagCheckpoint | flagShed
 )
 
 // options holds every flag of every subcommand; each subcommand registers
@@ -58,6 +59,7 @@ type options struct {
 	checkpoint   string // directory
 	ckptInterval time.Duration
 	resume       bool
+	shed         shedFlags
 }
 
 // stringList is a repeatable string flag.
@@ -127,6 +129,9 @@ func newFlags(name string, set flagSet, o *options) *flag.FlagSet {
 	if set&flagInFiles != 0 {
 		fs.Var(&o.inFiles, "i", "")
 		fs.Var(&o.inFiles, "input", "")
+	}
+	if set&flagShed != 0 {
+		o.shed.register(fs)
 	}
 	return fs
 }
@@ -202,6 +207,9 @@ func (o *options) check(set flagSet) error {
 			return err
 		}
 		o.quantiles = qs
+	}
+	if err := o.shed.check(o); err != nil {
+		return err
 	}
 	if set&flagBloom != 0 {
 		if o.capacity < 1 {

@@ -17,8 +17,8 @@ const helpCommon = `Input:
 Output:
   --format F           text (the default, aligned for people), json (one
                        object per line) or csv (a header, then rows)
-  Every answer says how many records were read, skipped and shed (load
-  shedding is not in this version: shed is always 0).
+  Every answer says how many records were read, skipped and shed (shed is
+  0 without --shed).
   Keys are shown as they are in json (with key_base64 when they are not
   valid UTF-8) and csv; text quotes keys that would be ambiguous (empty,
   blanks at either end, control characters, invalid UTF-8).
@@ -47,7 +47,30 @@ Running:
   On SIGINT or SIGTERM the answer for what was read so far is written, and
   streamstat exits 0; a second signal kills it. The same input and flags
   always give the same output, whatever the thread timing; distinct's
-  answer is also the same for every -j.
+  answer is also the same for every -j. Not so with --shed: which records
+  are shed depends on timing, so the answer may change from run to run
+  (within its bounds).
+
+Load shedding (distinct, top, freq):
+  --shed               when a live stream arrives faster than it can be
+                       counted, drop records at each worker instead of
+                       falling behind; nothing is dropped without overload
+  --max-latency D      the queueing delay to stay under (default 100ms;
+                       only with --shed)
+  distinct drops whole keys (key-hash) and counts in a theta sketch of
+  2^P hashes instead of an HLL; top and freq drop records at random and
+  count each kept one as 1/p of them (p, the keep probability, falls with
+  the overload and returns to 1 after it). The answers are scaled up and
+  their bounds include the sampling error (95% confidence). Every answer
+  adds seen (records that reached the shedders), kept, shed_fraction,
+  min_p and mean_p (json also shed_policy and max_latency_ms; top's items
+  a confidence), and stderr gets a line at the end when anything was
+  shed. A regular FILE is read as fast as it can be, so there --shed
+  trades accuracy for speed whenever counting is slower than reading.
+  --save and --checkpoint cannot be combined with --shed yet; sample and
+  stats refuse --shed.
+
+  tail -f access.log | streamstat top --shed --max-latency 100ms --interval 5s
 
 Exit codes:
   0  success (also when stdout is closed early, as by head)
@@ -66,7 +89,10 @@ confidence.
   --precision P        4 to 18 (default 14)
 
 Output: distinct, lower, upper, confidence, exact, records, skipped, shed
-(json also gives the precision).
+(json also gives the precision). With --shed (see below) the sketch is a
+theta sketch of k = 2^P hashes (relative error about 1/sqrt(k), 0.78% at
+P = 14; up to 16*2^P bytes per worker), exact up to 3k/2 keys; json
+adds theta_k.
 
   streamstat distinct access.log
   cut -d' ' -f1 access.log | streamstat distinct --format json
@@ -85,6 +111,8 @@ unlisted_max times. Ties are listed by key.
 
 Output: rank, key, count, lower, upper, guaranteed for each key, then
 records, skipped, shed, total (records counted), capacity and unlisted_max.
+With --shed, once anything is shed the bounds hold with 95% confidence
+each (json and csv give it per key) and guaranteed is no.
 
   streamstat top -k 5 access.log
   streamstat top -f 7 --interval 10s --format json < live.log
@@ -101,7 +129,9 @@ the sketch can prove it.
   --precision P        4 to 24 (default 14)
 
 Output: key, count, lower, upper, guaranteed (the count is exact) for each
-key, then records, skipped, shed, total, confidence, width, depth.
+key, then records, skipped, shed, total, confidence, width, depth. With
+--shed, once anything is shed a count may also fall below the truth, and
+both bounds hold with 95% confidence.
 
   streamstat freq -f 1 GET POST < access.log
   streamstat freq -i a.log -i b.log -- -
@@ -117,6 +147,8 @@ same --seed and input give the same sample.
   --seed S             random seed (default 1)
 
 Output: the sampled keys; json and csv add records, skipped, shed and k.
+--shed is refused: reservoir sampling skips the records it does not keep,
+so it never holds a stream up.
 
   streamstat sample -k 100 big.log > sample.log
 ` + "\n" + helpCommon
@@ -131,7 +163,9 @@ that are not a finite decimal number (7, -2.5, 3e-4) are counted as bad.
   -q, --quantiles L    quantiles to report, in [0, 1] (default 0.5,0.9,0.99)
 
 Output: count, mean, mean_lower, mean_upper, stddev, min, max, each
-quantile with its bounds, then records, skipped, bad, shed.
+quantile with its bounds, then records, skipped, bad, shed. --shed is
+refused: the moments and the quantile sketch cannot yet scale what was
+shed.
 
   streamstat stats -f 10 access.log
 ` + "\n" + helpCommon

@@ -47,6 +47,8 @@ type spec struct {
 	show func(a aggregate, c counts) bool
 	// extraCounts adds counts the operators keep (dedup's skipped lines).
 	extraCounts func(p *pipeline.Pipeline) counts
+	// shed, if set, sheds load at every worker (--shed; see shed.go).
+	shed *shedRun
 }
 
 // runJob runs s to the end of its inputs, or until ctx is done (SIGINT,
@@ -102,7 +104,11 @@ func runJob(ctx context.Context, e *env, s *spec) int {
 			},
 		}
 	}
-	p, err := pipeline.New(srcs, []pipeline.Stage{{Name: s.cmd, New: newOp, Parallelism: len(ws)}}, cfg)
+	stage := pipeline.Stage{Name: s.cmd, New: newOp, Parallelism: len(ws)}
+	if s.shed != nil {
+		s.shed.configure(e, &stage, &cfg)
+	}
+	p, err := pipeline.New(srcs, []pipeline.Stage{stage}, cfg)
 	if err != nil {
 		return fail(e, trimPipeline(err))
 	}
@@ -203,6 +209,9 @@ func runJob(ctx context.Context, e *env, s *spec) int {
 			fmt.Fprintf(e.stderr, "streamstat: warning: %d of %d checkpoints failed; the last: %v\n",
 				st.Failed, st.Failed+st.Completed, st.LastError)
 		}
+	}
+	if s.shed != nil {
+		s.shed.note(e.stderr)
 	}
 	if s.opts.save != "" {
 		if err := saveState(s.opts.save, s.cmd, c, a); err != nil {

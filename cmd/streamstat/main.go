@@ -22,7 +22,8 @@
 // merges the workers' sketches, at the end and at every --interval tick.
 // Which chunk or range a worker gets depends only on the input and -j, never
 // on timing, so the same input and flags give the same output; distinct's
-// answer does not even depend on -j, since HLL merges are exact.
+// answer does not even depend on -j, since HLL merges are exact. Load
+// shedding (--shed, shed.go) gives that up: what is shed depends on timing.
 package main
 
 import (
@@ -78,6 +79,10 @@ type env struct {
 	// bufSize is the size of the read buffers of streams; 0 means
 	// defaultReadBuf.
 	bufSize int
+	// opCost, if set, is called by every --shed operator with the number
+	// of records in each batch it processes, before it counts them. Tests
+	// make it slow, to overload the run.
+	opCost func(records int)
 }
 
 func defaultEnv(stdin io.Reader, stdout, stderr io.Writer) *env {

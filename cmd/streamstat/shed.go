@@ -1,0 +1,495 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"time"
+
+	"github.com/streamstat/streamstat/pipeline"
+	"github.com/streamstat/streamstat/shedding"
+	"github.com/streamstat/streamstat/sketch"
+)
+
+// Load shedding (--shed). Each worker's operator runs behind a credit
+// channel instead of chained to it, so that the worker's shedder
+// (package shedding) sees how far the operator lags: when the stream
+// arrives faster than the operator counts, the shedder drops records
+// before they reach it, and the answer scales what was kept back up to
+// what arrived. distinct sheds whole keys (KeyHash) into a theta sketch;
+// top and freq shed records at random and count each kept one as 1/p.
+// Nothing is shed without overload, and then every answer is the one
+// without --shed, but for distinct's sketch (theta instead of HLL).
+
+// shedConfidence is the confidence of the bounds of answers under --shed.
+const shedConfidence = sketch.DefaultConfidence
+
+// shedFlags are --shed and --max-latency.
+type shedFlags struct {
+	on         bool
+	maxLatency time.Duration
+	latencySet bool // --max-latency was given
+}
+
+func (f *shedFlags) register(fs *flag.FlagSet) {
+	fs.BoolVar(&f.on, "shed", false, "")
+	fs.Var((*latencyFlag)(f), "max-latency", "")
+}
+
+// latencyFlag is --max-latency: a duration that remembers it was set.
+type latencyFlag shedFlags
+
+func (l *latencyFlag) String() string { return l.maxLatency.String() }
+
+func (l *latencyFlag) Set(s string) error {
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return errors.New("want a duration such as 100ms or 1s")
+	}
+	l.maxLatency, l.latencySet = d, true
+	return nil
+}
+
+// check validates the shedding flags against the others and fills in the
+// default latency target.
+func (f *shedFlags) check(o *options) error {
+	switch {
+	case f.latencySet && !f.on:
+		return usagef("--max-latency %v needs --shed: it is the latency target of load shedding", f.maxLatency)
+	case f.latencySet && f.maxLatency <= 0:
+		return usagef("--max-latency %v: must be positive (e.g. 100ms)", f.maxLatency)
+	case !f.on:
+		return nil
+	case o.save != "":
+		return usagef("--save cannot be used with --shed: state files do not record what was shed")
+	case o.checkpoint != "":
+		return usagef("--checkpoint cannot be used with --shed yet: checkpoints do not hold the shed-aware sketches")
+	}
+	if !f.latencySet {
+		f.maxLatency = shedding.DefaultMaxLatency
+	}
+	return nil
+}
+
+// noShed is the usage error of a subcommand that does not shed load.
+func noShed(cmd string) error {
+	why := map[string]string{
+		"sample": "reservoir sampling skips the records it does not keep, so the sample is never what holds a stream up",
+		"stats":  "its mean, standard deviation and quantile sketches cannot yet scale what was shed",
+	}[cmd]
+	return usagef("--shed: %s does not shed load: %s", cmd, why)
+}
+
+// shedRun is the load shedding of one run: the shedders of its workers
+// and what the answers need to know about them.
+type shedRun struct {
+	policy     shedding.Policy
+	maxLatency time.Duration
+	group      *shedding.Group
+	cost       func(records int) // env.opCost
+}
+
+func newShedRun(o *options, policy shedding.Policy) (*shedRun, error) {
+	g, err := shedding.NewGroup(shedding.Config{
+		Policy:     policy,
+		Controller: shedding.ControllerConfig{MaxLatency: o.shed.maxLatency},
+	})
+	if err != nil {
+		return nil, usagef("--shed: %v", err)
+	}
+	return &shedRun{policy: policy, maxLatency: o.shed.maxLatency, group: g}, nil
+}
+
+// configure gives every worker a shedder and puts a channel between it
+// and its operator, which the controller watches: a chained operator
+// would slow the worker down instead, and the overload would stay
+// upstream, invisible.
+func (r *shedRun) configure(e *env, st *pipeline.Stage, cfg *pipeline.Config) {
+	r.cost = e.opCost
+	st.NoChain = true
+	cfg.NewShedder = r.group.NewShedder
+	cfg.Clock = envClock{e.now}
+}
+
+// envClock is the env's clock as a pipeline clock.
+type envClock struct{ now func() time.Time }
+
+func (c envClock) Now() time.Time { return c.now() }
+
+// op wraps a worker's operator with the test hook, if any.
+func (r *shedRun) op(op pipeline.Operator) pipeline.Operator {
+	if r.cost == nil {
+		return op
+	}
+	return &costOp{Operator: op, cost: r.cost}
+}
+
+// costOp calls a test hook before each batch.
+type costOp struct {
+	pipeline.Operator
+	cost func(records int)
+}
+
+func (o *costOp) Process(in, out *pipeline.Batch) error {
+	o.cost(len(in.Records))
+	return o.Operator.Process(in, out)
+}
+
+// unwrapCost returns the operator a costOp wraps, or op.
+func unwrapCost(op pipeline.Operator) pipeline.Operator {
+	if c, ok := op.(*costOp); ok {
+		return c.Operator
+	}
+	return op
+}
+
+// summary returns what the workers have shed so far.
+func (r *shedRun) summary() shedding.Summary { return r.group.Summary() }
+
+// note writes the end-of-run line on stderr when anything was shed.
+func (r *shedRun) note(w io.Writer) {
+	s := r.summary()
+	if !s.Shedding() {
+		return
+	}
+	fmt.Fprintf(w, "streamstat: overloaded: shed %d of %d records (%.1f%%), keep probability down to %.4g; the answer is scaled up and its bounds include the sampling error\n",
+		s.Shed, s.Seen, 100*s.Fraction(), s.MinP)
+}
+
+// shedJSON is what every JSON answer under --shed adds.
+type shedJSON struct {
+	// Seen records reached the shedders (read and not skipped); Kept were
+	// counted, Shed dropped: Seen = Kept + Shed.
+	Seen uint64 `json:"seen"`
+	Kept uint64 `json:"kept"`
+	// ShedFraction is Shed / Seen.
+	ShedFraction float64 `json:"shed_fraction"`
+	// MinP and MeanP are the smallest and mean keep probabilities over
+	// the records seen (1: nothing shed).
+	MinP  float64 `json:"min_p"`
+	MeanP float64 `json:"mean_p"`
+	// Policy is key-hash (distinct) or random (top, freq).
+	Policy       string  `json:"shed_policy"`
+	MaxLatencyMS float64 `json:"max_latency_ms"`
+}
+
+func (r *shedRun) json(s shedding.Summary) shedJSON {
+	return shedJSON{Seen: s.Seen, Kept: s.Kept, ShedFraction: s.Fraction(), MinP: s.MinP, MeanP: s.MeanP,
+		Policy: r.policy.String(), MaxLatencyMS: float64(r.maxLatency) / float64(time.Millisecond)}
+}
+
+var shedCSVHeader = []string{"seen", "kept", "shed_fraction", "min_p", "mean_p"}
+
+func shedCSV(j shedJSON) []string {
+	return []string{u(j.Seen), u(j.Kept), fmtFloat(j.ShedFraction, true), fmtFloat(j.MinP, true), fmtFloat(j.MeanP, true)}
+}
+
+// text is the line every text answer under --shed ends with.
+func (r *shedRun) text(s shedding.Summary) string {
+	head := fmt.Sprintf("load shedding (%s, max latency %v): ", r.policy, r.maxLatency)
+	if !s.Shedding() {
+		return head + fmt.Sprintf("nothing shed of %d records\n", s.Seen)
+	}
+	return head + fmt.Sprintf("kept %d of %d records, shed %d (%.1f%%), keep probability min %.4g mean %.4g\n",
+		s.Kept, s.Seen, s.Shed, 100*s.Fraction(), s.MinP, s.MeanP)
+}
+
+// widenCount turns e, a count of the kept records scaled by 1/p (in
+// records), into bounds on the count of the records that arrived: a
+// Wilson-type interval for the sampling error (the variance at the bound,
+// N·(MeanInvP-1), Summary.CountVariance's model of a key spread over the
+// stream like the rest, with a continuity correction of half a kept
+// record), taken from e.Lower down and from e.Upper up, since the sketch's
+// own bounds hold the kept count. The confidence is e's plus conf minus 1
+// (union bound; an exact e has conf). Unlike shedding.Widen, which adds a
+// normal error at the estimate, it stays right for counts of a few kept
+// records, and for a key none of whose records were kept (e = 0), which
+// may still have arrived about 3/p times (Wilson, JASA 1927). Without
+// shedding e is returned as it is.
+func widenCount(e sketch.Estimate, s shedding.Summary, conf float64) sketch.Estimate {
+	v1 := s.MeanInvP - 1
+	if !(v1 > 0) {
+		return e
+	}
+	zs := zScore(conf) * math.Sqrt(v1)
+	c := s.MeanInvP / 2
+	root := func(t, sign float64) float64 {
+		x := (sign*zs + math.Sqrt(zs*zs+4*t)) / 2
+		return x * x
+	}
+	out := sketch.Estimate{Value: e.Value, Upper: root(e.Upper+c, 1), Confidence: conf}
+	if e.Lower-c > 0 {
+		out.Lower = root(e.Lower-c, -1)
+	}
+	if !e.Exact {
+		out.Confidence = max(0, e.Confidence+conf-1)
+	}
+	return out
+}
+
+// zScore is the two-sided standard normal quantile: 1.96 for 0.95.
+func zScore(c float64) float64 { return math.Sqrt2 * math.Erfinv(c) }
+
+// scaled reads a count of Units(p) per kept record in records.
+func scaled(units uint64) float64 { return float64(units) / shedding.Unit }
+
+// distinct under --shed: key-hash shedding into a ThetaDistinct of
+// k = 2^P hashes, whose relative standard error, 1/sqrt(k), is the HLL's
+// 1.04/sqrt(2^P) at the same --precision: 0.78% at the default P = 14
+// (up to 2k hashes, 256 KiB, per worker).
+
+func shedDistinctSpec(o *options, args []string, precision int) (*spec, error) {
+	r, err := newShedRun(o, shedding.KeyHash)
+	if err != nil {
+		return nil, err
+	}
+	k := 1 << precision
+	newTheta := func() *shedding.ThetaDistinct {
+		t, err := shedding.NewThetaDistinct(k)
+		if err != nil {
+			panic(err) // precision was checked: k is a power of two in range
+		}
+		return t
+	}
+	return &spec{
+		cmd: "distinct", args: args, opts: o, dynamic: true, shed: r,
+		line: pipeline.LineConfig{Field: o.field, Delimiter: o.delim},
+		newOp: func(int) (pipeline.Operator, error) {
+			return r.op(&shedding.Distinct{Theta: newTheta()}), nil
+		},
+		newAgg: func() aggregate { return &shedDistinctAgg{run: r, theta: newTheta(), precision: precision} },
+	}, nil
+}
+
+// shedDistinctAgg is the merged theta sketch.
+type shedDistinctAgg struct {
+	run       *shedRun
+	theta     *shedding.ThetaDistinct
+	precision int // log2 of the sketch's k
+}
+
+// errShedState: --save is refused with --shed, so these never run.
+var errShedState = errors.New("no state is saved under --shed")
+
+func (a *shedDistinctAgg) addOp(op pipeline.Operator) error {
+	return a.theta.Merge(unwrapCost(op).(*shedding.Distinct).Theta)
+}
+
+func (a *shedDistinctAgg) merge(aggregate) error              { return errShedState }
+func (a *shedDistinctAgg) appendState([]byte) ([]byte, error) { return nil, errShedState }
+
+type shedDistinctJSON struct {
+	distinctJSON
+	shedJSON
+	K int `json:"theta_k"`
+}
+
+func (a *shedDistinctAgg) result(c counts) result {
+	s := a.run.summary()
+	c.Shed = s.Shed
+	// Epochs that kept nothing told the sketch nothing: theta must come
+	// down to the smallest p in force (see ThetaDistinct). MinP is read
+	// after the sketches were merged, so it covers every record in them.
+	if err := a.theta.LowerTheta(s.MinP); err != nil {
+		panic(err) // MinP is a keep probability, in (0, 1]
+	}
+	e := a.theta.EstimateAt(shedConfidence)
+	j := shedDistinctJSON{
+		distinctJSON: distinctJSON{
+			Distinct: roundCount(e.Value), Lower: floorCount(e.Lower), Upper: ceilCount(e.Upper),
+			Confidence: e.Confidence, Exact: e.Exact,
+			Records: c.Records, Skipped: c.Skipped, Shed: c.Shed, Precision: a.precision,
+		},
+		shedJSON: a.run.json(s),
+		K:        a.theta.K(),
+	}
+	bounds := "(exact)"
+	if !e.Exact {
+		bounds = fmt.Sprintf("(%g%% bounds %d .. %d)", 100*e.Confidence, j.Lower, j.Upper)
+	}
+	return result{
+		JSON: j,
+		CSVHeader: append([]string{"distinct", "lower", "upper", "confidence", "exact", "records", "skipped", "shed"},
+			shedCSVHeader...),
+		CSVRows: [][]string{append([]string{u(j.Distinct), u(j.Lower), u(j.Upper), fmtFloat(j.Confidence, true),
+			fmt.Sprint(j.Exact), u(c.Records), u(c.Skipped), u(c.Shed)}, shedCSV(j.shedJSON)...)},
+		Text: kv("distinct", fmt.Sprintf("%d  %s", j.Distinct, bounds),
+			"records", u(c.Records), "skipped", u(c.Skipped), "shed", u(c.Shed)) + a.run.text(s),
+	}
+}
+
+// top under --shed: random shedding into a TopK fed Units(p) per record.
+
+func shedTopSpec(o *options, args []string, capacity int) (*spec, error) {
+	r, err := newShedRun(o, shedding.Random)
+	if err != nil {
+		return nil, err
+	}
+	k := o.k
+	newTop := func() *sketch.TopK {
+		t, err := sketch.NewTopK(capacity)
+		if err != nil {
+			panic(err) // capacity was checked
+		}
+		return t
+	}
+	return &spec{
+		cmd: "top", args: args, opts: o, shed: r,
+		line: pipeline.LineConfig{Field: o.field, Delimiter: o.delim},
+		newOp: func(int) (pipeline.Operator, error) {
+			return r.op(&shedding.HeavyHitters{TopK: newTop()}), nil
+		},
+		newAgg: func() aggregate { return &shedTopAgg{run: r, top: newTop(), k: k} },
+	}, nil
+}
+
+type shedTopAgg struct {
+	run *shedRun
+	top *sketch.TopK
+	k   int
+}
+
+func (a *shedTopAgg) addOp(op pipeline.Operator) error {
+	return a.top.Merge(unwrapCost(op).(*shedding.HeavyHitters).TopK)
+}
+
+func (a *shedTopAgg) merge(aggregate) error              { return errShedState }
+func (a *shedTopAgg) appendState([]byte) ([]byte, error) { return nil, errShedState }
+
+type shedItemJSON struct {
+	itemJSON
+	Confidence float64 `json:"confidence"`
+}
+
+type shedTopJSON struct {
+	Records     uint64         `json:"records"`
+	Items       []shedItemJSON `json:"items"`
+	Skipped     uint64         `json:"skipped"`
+	Shed        uint64         `json:"shed"`
+	Total       uint64         `json:"total"`
+	Capacity    int            `json:"capacity"`
+	UnlistedMax uint64         `json:"unlisted_max"`
+	shedJSON
+}
+
+func (a *shedTopAgg) result(c counts) result {
+	s := a.run.summary()
+	c.Shed = s.Shed
+	items := a.top.Top(a.k + 1)
+	unlisted := a.top.MinCount()
+	if len(items) > a.k {
+		unlisted = max(unlisted, items[a.k].Count)
+		items = items[:a.k]
+	}
+	// The TopK's bounds on the kept counts are certain; the sampling
+	// error is added at shedConfidence.
+	um := widenCount(sketch.Estimate{Value: scaled(unlisted), Upper: scaled(unlisted), Confidence: 1}, s, shedConfidence)
+	j := shedTopJSON{Records: c.Records, Items: []shedItemJSON{}, Skipped: c.Skipped, Shed: c.Shed,
+		Total: roundCount(scaled(a.top.Total())), Capacity: a.top.Capacity(), UnlistedMax: ceilCount(um.Upper),
+		shedJSON: a.run.json(s)}
+	res := result{CSVHeader: append([]string{"rank", "key", "count", "lower", "upper", "guaranteed", "confidence",
+		"records", "skipped", "shed"}, shedCSVHeader...)}
+	var t table
+	t.add("rank", "count", "lower", "upper", "guaranteed", "key")
+	for i, it := range items {
+		e := widenCount(sketch.Estimate{Value: scaled(it.Count), Lower: scaled(it.Lower), Upper: scaled(it.Upper),
+			Confidence: 1, Exact: it.Error == 0}, s, shedConfidence)
+		// Guaranteed is about the kept records: certain only if none
+		// were shed.
+		g := it.Guaranteed && e.Confidence == 1
+		key := []byte(it.Key)
+		ij := shedItemJSON{itemJSON: itemJSON{jsonKey: newJSONKey(key), Count: roundCount(e.Value),
+			Lower: floorCount(e.Lower), Upper: ceilCount(e.Upper), Guaranteed: g}, Confidence: e.Confidence}
+		j.Items = append(j.Items, ij)
+		res.CSVRows = append(res.CSVRows, append([]string{fmt.Sprint(i + 1), it.Key, u(ij.Count), u(ij.Lower),
+			u(ij.Upper), fmt.Sprint(g), fmtFloat(ij.Confidence, true), u(c.Records), u(c.Skipped), u(c.Shed)},
+			shedCSV(j.shedJSON)...))
+		t.add(fmt.Sprint(i+1), u(ij.Count), u(ij.Lower), u(ij.Upper), yesNo(g), textKey(key))
+	}
+	res.JSON = j
+	bounds := "every count is within [lower, upper]"
+	if um.Confidence < 1 {
+		bounds = fmt.Sprintf("counts are scaled by 1/p; each is within [lower, upper] with %g%% confidence", 100*um.Confidence)
+	}
+	res.Text = t.String() + countsLine(c, false) + "\n" + bounds + "; " + unlistedText(j.UnlistedMax) + "\n" + a.run.text(s)
+	return res
+}
+
+// freq under --shed: random shedding into a CountMin fed Units(p) per
+// record. The CountMin's bounds are taken at freqShedConf and widened at
+// freqShedConf, for shedConfidence in all.
+const freqShedConf = (1 + shedConfidence) / 2
+
+func shedFreqSpec(o *options, keys []string, newCM func() *sketch.CountMin) (*spec, error) {
+	r, err := newShedRun(o, shedding.Random)
+	if err != nil {
+		return nil, err
+	}
+	return &spec{
+		cmd: "freq", args: o.inFiles, opts: o, shed: r,
+		line: pipeline.LineConfig{Field: o.field, Delimiter: o.delim},
+		newOp: func(int) (pipeline.Operator, error) {
+			return r.op(&shedding.Frequency{CM: newCM()}), nil
+		},
+		newAgg: func() aggregate { return &shedFreqAgg{run: r, cm: newCM(), keys: keys} },
+	}, nil
+}
+
+type shedFreqAgg struct {
+	run  *shedRun
+	cm   *sketch.CountMin
+	keys []string
+}
+
+func (a *shedFreqAgg) addOp(op pipeline.Operator) error {
+	return a.cm.Merge(unwrapCost(op).(*shedding.Frequency).CM)
+}
+
+func (a *shedFreqAgg) merge(aggregate) error              { return errShedState }
+func (a *shedFreqAgg) appendState([]byte) ([]byte, error) { return nil, errShedState }
+
+type shedFreqJSON struct {
+	freqJSON
+	shedJSON
+}
+
+func (a *shedFreqAgg) result(c counts) result {
+	s := a.run.summary()
+	c.Shed = s.Shed
+	conf := 1 - a.cm.Delta() // the CountMin's own, without shedding
+	if s.MeanInvP > 1 {
+		conf = shedConfidence
+	}
+	j := shedFreqJSON{
+		freqJSON: freqJSON{Records: c.Records, Items: []itemJSON{}, Skipped: c.Skipped, Shed: c.Shed,
+			Total: roundCount(scaled(a.cm.Total())), Confidence: conf, Width: a.cm.Width(), Depth: a.cm.Depth()},
+		shedJSON: a.run.json(s),
+	}
+	res := result{CSVHeader: append([]string{"key", "count", "lower", "upper", "guaranteed", "records", "skipped", "shed"},
+		shedCSVHeader...)}
+	var t table
+	t.add("count", "lower", "upper", "key")
+	for _, k := range a.keys {
+		var e sketch.Estimate
+		if s.MeanInvP > 1 {
+			e = widenCount(shedding.FromUnits(a.cm.EstimateStringAt(k, freqShedConf)), s, freqShedConf)
+		} else {
+			e = shedding.FromUnits(a.cm.EstimateString(k))
+		}
+		it := itemJSON{jsonKey: newJSONKey([]byte(k)), Count: roundCount(e.Value), Lower: floorCount(e.Lower),
+			Upper: ceilCount(e.Upper), Guaranteed: e.Exact}
+		j.Items = append(j.Items, it)
+		res.CSVRows = append(res.CSVRows, append([]string{k, u(it.Count), u(it.Lower), u(it.Upper),
+			fmt.Sprint(it.Guaranteed), u(c.Records), u(c.Skipped), u(c.Shed)}, shedCSV(j.shedJSON)...))
+		t.add(u(it.Count), u(it.Lower), u(it.Upper), textKey([]byte(k)))
+	}
+	res.JSON = j
+	bounds := fmt.Sprintf("counts never fall below the truth; lower bounds hold with %.1f%% confidence", 100*conf)
+	if s.MeanInvP > 1 {
+		bounds = fmt.Sprintf("counts are scaled by 1/p; each is within [lower, upper] with %g%% confidence", 100*conf)
+	}
+	res.Text = t.String() + countsLine(c, false) + "\n" + bounds + "\n" + a.run.text(s)
+	return res
+}
