@@ -13,8 +13,10 @@ package main
 //     A worker's position is its input index and the byte offset in its
 //     share of that input (see workerPos).
 //   - Each worker's operator is wrapped in a countedOp, whose state also
-//     holds the worker's line counters, so a resumed run reports the
-//     records, skipped lines and bytes of the whole input.
+//     holds the worker's line counters as they were at the barrier, so a
+//     resumed run reports the records, skipped lines and bytes of the
+//     whole input. Under --shed the shedders' state (the keep probability
+//     in force, what was shed) is saved by the pipeline beside it.
 //   - DIR/JOB describes the job (subcommand, the flags that shape the
 //     state, the inputs and their sizes); --resume refuses a checkpoint of
 //     another job instead of producing a wrong answer.
@@ -107,6 +109,9 @@ func describeJob(s *spec, pl *plan) (string, error) {
 	fmt.Fprintf(&b, "%s\ncommand %s\n", jobHeader, s.cmd)
 	fmt.Fprintf(&b, "field %d\ndelimiter %s\nprecision %d\nk %d\nseed %d\nquantiles %s\nworkers %d\n",
 		o.field, o.delim, o.precision, o.k, o.seed, o.quantStr, pl.workers)
+	if s.shed != nil {
+		fmt.Fprintf(&b, "shed %s, max latency %v\n", s.shed.policy, s.shed.maxLatency)
+	}
 	for _, in := range pl.inputs {
 		if in.stream != nil {
 			fmt.Fprintf(&b, "stream %q\n", in.name)
@@ -224,12 +229,12 @@ const countsVersion = 1
 // MarshalBinary implements pipeline.Stateful: a version byte, the
 // counters as uvarints, then the operator's state.
 func (o *countedOp) MarshalBinary() ([]byte, error) {
-	st, ok := o.op.(pipeline.Stateful)
+	st, ok := unwrapCost(o.op).(pipeline.Stateful)
 	if !ok {
 		return nil, fmt.Errorf("operator %T cannot be checkpointed", o.op)
 	}
 	inner, err := st.MarshalBinary()
-	return append(appendCounts(nil, o.w.counts()), inner...), err
+	return append(appendCounts(nil, o.w.barrierCounts()), inner...), err
 }
 
 func appendCounts(dst []byte, c counts) []byte {
@@ -242,7 +247,7 @@ func appendCounts(dst []byte, c counts) []byte {
 
 // UnmarshalBinary implements pipeline.Stateful.
 func (o *countedOp) UnmarshalBinary(data []byte) error {
-	st, ok := o.op.(pipeline.Stateful)
+	st, ok := unwrapCost(o.op).(pipeline.Stateful)
 	if !ok {
 		return fmt.Errorf("operator %T cannot be checkpointed", o.op)
 	}
@@ -286,8 +291,15 @@ func unwrapOp(op pipeline.Operator) pipeline.Operator {
 	return op
 }
 
-// Position implements pipeline.SeekableSource; see workerPos.
+// Position implements pipeline.SeekableSource; see workerPos. The
+// pipeline reads it when it injects a checkpoint barrier, between two
+// Fills, so it also takes note of the counters at that point: they are the
+// ones the checkpoint holds (countedOp), even when the operator takes its
+// snapshot later, behind a channel (--shed), after the worker read on.
 func (w *worker) Position() int64 {
+	w.mu.Lock()
+	w.atBarrier = w.countsLocked()
+	w.mu.Unlock()
 	if w.cur != nil {
 		return workerPos(w.k, w.cur.Position(), true)
 	}
@@ -313,6 +325,13 @@ func (w *worker) SetPosition(pos int64) error {
 		return fmt.Errorf("worker %d: position %#x past the last input: %w", w.idx, pos, sketch.ErrCorrupt)
 	}
 	return nil
+}
+
+// barrierCounts returns the counters at the last barrier (see Position).
+func (w *worker) barrierCounts() counts {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.atBarrier
 }
 
 // restoreCounts sets the counters of the part of the input before the

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/streamstat/streamstat/pipeline"
 	"github.com/streamstat/streamstat/pipeline/checkpoint"
 	"github.com/streamstat/streamstat/sketch"
 )
@@ -400,4 +402,123 @@ func FuzzDecodeCounts(f *testing.F) {
 			t.Fatalf("decoded %+v re-encodes to %x, not %x", c, again, data)
 		}
 	})
+}
+
+// pausing is a lockstep stream (see shed_test.go) that stops after its
+// first pause pieces until gate closes; it signals reached when it does.
+type pausing struct {
+	*lockstep
+	pause   int
+	reached chan struct{}
+	gate    chan struct{}
+}
+
+func (p *pausing) Read(b []byte) (int, error) {
+	if p.next == p.pause && p.reached != nil {
+		close(p.reached)
+		p.reached = nil
+		<-p.gate
+	}
+	return p.lockstep.Read(b)
+}
+
+// TestResumeShed: --shed with --checkpoint. On a stream that never
+// outruns counting (so nothing is shed and the answer does not depend on
+// timing), an interrupted and resumed run writes what an uninterrupted one
+// writes, shedding report included: the operator, behind a channel under
+// --shed, takes its snapshot after the worker read on, and the counters
+// must still be those at the barrier.
+func TestResumeShed(t *testing.T) {
+	var keys []string
+	for i := range 500 {
+		for range max(1, 50/(i+1)) {
+			keys = append(keys, fmt.Sprintf("k%d", i))
+		}
+	}
+	text := keyLines(keys, 6000)
+	const perPiece, pause = 50, 60
+	halfBytes := len(strings.Join(newLockstep(text, perPiece).pieces[:pause], ""))
+	for _, args := range [][]string{
+		{"top", "-k", "5"},
+		{"distinct", "--precision", "6"},
+		{"freq", "k0", "k3", "k499"},
+	} {
+		t.Run(args[0], func(t *testing.T) {
+			args = append(args, "--shed", "--max-latency", "1s", "-j", "1", "--format", "json")
+			l := newLockstep(text, perPiece)
+			want, _, code := runShed(t, l, l.cost, args...)
+			if code != 0 || !strings.Contains(want, `"shed":0`) {
+				t.Fatalf("reference run: exit %d: %s", code, want)
+			}
+			dir := t.TempDir()
+			ck := append(args, "--checkpoint", dir, "--checkpoint-interval", "2ms")
+
+			p := &pausing{lockstep: newLockstep(text, perPiece), pause: pause, reached: make(chan struct{}), gate: make(chan struct{})}
+			reached := p.reached
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan int)
+			go func() {
+				e := defaultEnv(p, io.Discard, io.Discard)
+				e.opCost = p.cost
+				done <- runContext(ctx, ck, e)
+			}()
+			<-reached
+			waitFor(t, "a checkpoint of the first part", func() bool { return covered(dir) == int64(halfBytes) })
+			cancel()
+			if code := <-done; code != 0 {
+				t.Fatalf("interrupted run: exit %d", code)
+			}
+			close(p.gate)
+
+			// The resumed run reads and skips the first part: count its
+			// lines as done, as the lockstep waits for them otherwise.
+			l = newLockstep(text, perPiece)
+			l.done.Store(int64(pause * perPiece))
+			got, stderr, code := runShed(t, l, l.cost, append(ck, "--resume")...)
+			if code != 0 || got != want {
+				t.Fatalf("resumed run: exit %d, stderr %q\n got %s\nwant %s", code, stderr, got, want)
+			}
+		})
+	}
+}
+
+// TestCountsAtBarrier: an operator's snapshot holds the worker's counters
+// as they were when the barrier was injected (Position), not as they are
+// when the snapshot is taken: behind a channel (--shed), the worker has
+// read on by then.
+func TestCountsAtBarrier(t *testing.T) {
+	e := defaultEnv(strings.NewReader(numbered(5000, 10)), io.Discard, io.Discard)
+	pl, err := newPlan(e, nil, 1, false, pipeline.LineConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := pl.newWorkers(context.Background())[0]
+	spec, err := setupSample(&options{k: 3, seed: 1}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inner, _ := spec.newOp(0)
+	op := &countedOp{op: inner, w: w}
+	var b pipeline.Batch
+	fill := func() {
+		b.Reset()
+		if err := w.Fill(context.Background(), &b, 100); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fill()
+	w.Position() // the barrier
+	at := w.counts()
+	fill() // the worker reads on before the operator's snapshot
+	state, err := op.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _, err := decodeCounts(state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c != at || w.counts() == at {
+		t.Errorf("snapshot holds %+v; want the counters at the barrier, %+v (now %+v)", c, at, w.counts())
+	}
 }

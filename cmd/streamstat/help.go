@@ -67,8 +67,10 @@ Load shedding (distinct, top, freq):
   a confidence), and stderr gets a line at the end when anything was
   shed. A regular FILE is read as fast as it can be, so there --shed
   trades accuracy for speed whenever counting is slower than reading.
-  --save and --checkpoint cannot be combined with --shed yet; sample and
-  stats refuse --shed.
+  With --checkpoint, the keep probability in force and what was shed are
+  saved too, and a resumed run reports the shedding of the whole input.
+  --save cannot be combined with --shed yet; sample and stats refuse
+  --shed.
 
   tail -f access.log | streamstat top --shed --max-latency 100ms --interval 5s
 

@@ -168,11 +168,12 @@ type worker struct {
 	cr       *chunkReader
 	short    bool
 
-	mu   sync.Mutex // guards base, done and the published current source
-	base counts     // restored from a checkpoint
-	done counts
-	pub  *pipeline.LineSource
-	err  error // the first input error, with the input's name
+	mu        sync.Mutex // guards base, done and the published current source
+	base      counts     // restored from a checkpoint
+	atBarrier counts     // at the last checkpoint barrier
+	done      counts
+	pub       *pipeline.LineSource
+	err       error // the first input error, with the input's name
 }
 
 // Fill implements pipeline.Source.
@@ -300,6 +301,10 @@ func (w *worker) next() (bool, error) {
 func (w *worker) counts() counts {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	return w.countsLocked()
+}
+
+func (w *worker) countsLocked() counts {
 	c := w.base
 	c.add(w.done)
 	c.add(lineCounts(w.pub))

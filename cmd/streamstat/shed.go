@@ -64,8 +64,6 @@ func (f *shedFlags) check(o *options) error {
 		return nil
 	case o.save != "":
 		return usagef("--save cannot be used with --shed: state files do not record what was shed")
-	case o.checkpoint != "":
-		return usagef("--checkpoint cannot be used with --shed yet: checkpoints do not hold the shed-aware sketches")
 	}
 	if !f.latencySet {
 		f.maxLatency = shedding.DefaultMaxLatency

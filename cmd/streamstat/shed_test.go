@@ -396,7 +396,6 @@ func TestShedUsageErrors(t *testing.T) {
 		{[]string{"freq", "x", "--shed", "--max-latency", "0"}, "must be positive"},
 		{[]string{"top", "--shed", "--max-latency", "soon"}, "want a duration"},
 		{[]string{"distinct", "--shed", "--save", "x.state"}, "--save cannot be used with --shed"},
-		{[]string{"top", "--shed", "--checkpoint", "ckdir"}, "--checkpoint cannot be used with --shed"},
 		{[]string{"sample", "--shed"}, "sample does not shed load"},
 		{[]string{"stats", "-f", "1", "--shed"}, "stats does not shed load"},
 		{[]string{"dedup", "--shed"}, "flag provided but not defined: -shed"},
