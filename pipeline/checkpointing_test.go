@@ -230,13 +230,19 @@ func TestCheckpointFullDisk(t *testing.T) {
 	if st.Failed != 1 || len(failed) != 1 || !errors.Is(failed[0], syscall.ENOSPC) || !errors.Is(st.LastError, syscall.ENOSPC) {
 		t.Errorf("stats %+v, reported %v; want one failed checkpoint with ENOSPC", st, failed)
 	}
-	if st.Completed < 3 {
-		t.Errorf("%d checkpoints completed after the failed one", st.Completed)
-	}
+	// Checkpoints go on after the failed one (how many depends on how
+	// busy the machine is: a trigger while one is in progress is dropped).
+	after := 0
 	for _, m := range store.published {
 		if m.ID == 3 {
 			t.Error("the failed checkpoint was published")
 		}
+		if m.ID > 3 {
+			after++
+		}
+	}
+	if after == 0 {
+		t.Errorf("no checkpoint completed after the failed one (stats %+v)", st)
 	}
 }
 
