@@ -60,9 +60,11 @@ type TopK struct {
 	minB, maxB int32
 
 	// table maps a key to its counter: open addressing with linear probing
-	// on the key's hash, at most a quarter full.
+	// on the key's hash. Live entries fill at most a quarter of it, and the
+	// stale entries that evictions leave behind at most another quarter.
 	table []uint64
 	shift uint8 // 32 - log2(len(table))
+	stale int   // entries of replaced keys, until rehash drops them
 
 	// arena holds the keys: each counter owns a region of kcap bytes.
 	// Regions given up when a longer key replaces a shorter one are garbage
@@ -147,15 +149,17 @@ func (t *TopK) AddHash(h uint64, key []byte, count uint64) {
 		t.init()
 	}
 	t.total = tkSatAdd(t.total, count)
-	if i := t.lookup(h, key); i != tkNil {
+	i, slot := t.find(h, key)
+	switch {
+	case i != tkNil && count == 1:
+		t.increment(i)
+	case i != tkNil:
 		t.raise(i, count)
-		return
-	}
-	if len(t.counters) < t.capacity {
+	case len(t.counters) < t.capacity:
 		t.insert(h, key, count)
-		return
+	default:
+		t.evict(h, key, count, slot)
 	}
-	t.evict(h, key, count)
 }
 
 // Add adds one occurrence of key.
@@ -263,6 +267,7 @@ func (t *TopK) Clone() *TopK {
 		maxB:     t.maxB,
 		table:    slices.Clone(t.table),
 		shift:    t.shift,
+		stale:    t.stale,
 		arena:    slices.Clone(t.arena),
 		garbage:  t.garbage,
 	}

@@ -62,6 +62,7 @@ func (t *TopK) clearSummary() {
 	t.buckets = t.buckets[:0]
 	t.freeB, t.minB, t.maxB = tkNil, tkNil, tkNil
 	clear(t.table)
+	t.stale = 0
 	t.arena = t.arena[:0]
 	t.garbage = 0
 }
@@ -80,6 +81,28 @@ func (t *TopK) count(i int32) uint64 { return t.buckets[t.counters[i].bucket].co
 func (t *TopK) key(i int32) []byte {
 	c := &t.counters[i]
 	return t.arena[c.off : c.off+int(c.klen)]
+}
+
+// increment adds 1 to the count of counter i: raise for the common case,
+// where the counter moves to the next bucket or relabels its own.
+func (t *TopK) increment(i int32) {
+	b := t.counters[i].bucket
+	bk := &t.buckets[b]
+	nc := bk.count + 1
+	if nc == 0 {
+		return // saturated
+	}
+	if n := bk.next; n != tkNil && t.buckets[n].count == nc {
+		t.move(i, n)
+		return
+	}
+	if bk.head == bk.tail {
+		bk.count = nc // alone, and no bucket has count nc
+		return
+	}
+	nb := t.newBucket(nc)
+	t.linkBucketAfter(nb, b)
+	t.move(i, nb)
 }
 
 // raise adds w to the count of counter i.
@@ -138,15 +161,30 @@ func (t *TopK) insert(h uint64, key []byte, w uint64) {
 // evict is Space-Saving's replacement: the new key takes over the counter
 // that has held the minimum count m longest, with count m+w and error m (it
 // may have occurred up to m times unseen: its error in Metwally et al. 2005).
-func (t *TopK) evict(h uint64, key []byte, w uint64) {
+//
+// slot is the empty table slot where find ended its probe for key: the new
+// entry goes there. The old key's entry stays, stale: find passes over it,
+// since it points to a counter that now holds another key, and rehash drops
+// the stale entries once live and stale ones fill half the table, that is
+// after at least Capacity evictions, so it costs O(1) per eviction. This is
+// cheaper than deleting at once, which took a probe at a random place of
+// the table for every eviction.
+func (t *TopK) evict(h uint64, key []byte, w uint64, slot int) {
 	mb := t.minB
 	v := t.buckets[mb].head
-	t.tableDelete(v)
 	c := &t.counters[v]
+	t.table[slot] = tkTag(h)<<32 | uint64(v+1)
 	c.hash, c.err = h, t.buckets[mb].count
 	t.storeKey(v, key)
-	t.tableInsert(h, v)
-	t.raise(v, w)
+	t.stale++
+	if 2*(len(t.counters)+t.stale) > len(t.table) {
+		t.rehash()
+	}
+	if w == 1 {
+		t.increment(v)
+	} else {
+		t.raise(v, w)
+	}
 }
 
 // appendEntry tracks a key whose count is at most every tracked count, at
@@ -253,27 +291,33 @@ func (t *TopK) freeBucket(b int32) {
 // (the tag) above the counter index + 1, with 0 for an empty slot. The hash
 // is remixed (Fibonacci hashing) because callers partition streams by the
 // same hash, so within one partition its low bits may all be equal. A slot's
-// home is the top bits of its tag, so probing and backward shifting never
-// leave the table, and 8-byte slots keep a table at load 1/4 as small as a
-// half-full one of hash+index pairs.
+// home is the top bits of its tag. 8-byte slots keep the table, 4 slots per
+// counter, as small as a table of hash+index pairs with 2 slots per counter.
 func tkTag(h uint64) uint64 { return (h * 0x9e3779b97f4a7c15) >> 32 }
 
 func (t *TopK) home(tag uint64) int { return int(tag >> t.shift) }
 
 // lookup returns the counter of key, or tkNil.
 func (t *TopK) lookup(h uint64, key []byte) int32 {
+	i, _ := t.find(h, key)
+	return i
+}
+
+// find returns the counter of key, or tkNil and the empty slot where the
+// key's entry would go.
+func (t *TopK) find(h uint64, key []byte) (int32, int) {
 	mask := len(t.table) - 1
 	tag := tkTag(h)
 	for p := t.home(tag); ; p = (p + 1) & mask {
 		s := t.table[p]
 		if s == 0 {
-			return tkNil
+			return tkNil, p
 		}
 		if s>>32 == tag {
 			i := int32(uint32(s)) - 1
 			c := &t.counters[i]
 			if c.hash == h && string(t.arena[c.off:c.off+int(c.klen)]) == string(key) {
-				return i
+				return i, p
 			}
 		}
 	}
@@ -289,40 +333,19 @@ func (t *TopK) tableInsert(h uint64, i int32) {
 	t.table[p] = tag<<32 | uint64(i+1)
 }
 
-// tableDelete removes counter i from the table by backward shifting (Knuth,
-// TAOCP vol. 3, 6.4 Algorithm R), which leaves no tombstones to slow later
-// probes.
-func (t *TopK) tableDelete(i int32) {
-	mask := len(t.table) - 1
-	want := tkTag(t.counters[i].hash)<<32 | uint64(i+1)
-	p := t.home(want >> 32)
-	for t.table[p] != want {
-		p = (p + 1) & mask
-	}
-	for {
-		t.table[p] = 0
-		q := p
-		for {
-			q = (q + 1) & mask
-			s := t.table[q]
-			if s == 0 {
-				return
-			}
-			// s stays unless its home lies cyclically outside (p, q].
-			k := t.home(s >> 32)
-			if p < q && p < k && k <= q || p > q && (p < k || k <= q) {
-				continue
-			}
-			t.table[p] = s
-			p = q
-			break
-		}
+// rehash rebuilds the table from the counters, dropping the stale entries.
+func (t *TopK) rehash() {
+	clear(t.table)
+	t.stale = 0
+	for i := range t.counters {
+		t.tableInsert(t.counters[i].hash, int32(i))
 	}
 }
 
 func (t *TopK) growTable() {
 	t.table = make([]uint64, 2*len(t.table))
 	t.shift--
+	t.stale = 0
 	for i := range t.counters {
 		t.tableInsert(t.counters[i].hash, int32(i))
 	}
@@ -346,12 +369,16 @@ func (t *TopK) storeKey(i int32, key []byte) {
 		kc := tkKeyCap(len(key))
 		c.off, c.kcap = len(t.arena), uint32(kc)
 		t.arena = slices.Grow(t.arena, kc)[:c.off+kc]
+		if t.garbage > len(t.arena)/2 {
+			// Only a move makes garbage, so only a move can compact.
+			c.klen = uint32(len(key))
+			copy(t.arena[c.off:], key)
+			t.compact()
+			return
+		}
 	}
 	c.klen = uint32(len(key))
 	copy(t.arena[c.off:], key)
-	if t.garbage > len(t.arena)/2 {
-		t.compact()
-	}
 }
 
 // compact copies the live keys into spare, shrinking each region to its

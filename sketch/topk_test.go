@@ -89,14 +89,20 @@ func topkCheck(s *TopK) error {
 	if free+inUse != len(s.buckets) {
 		return fmt.Errorf("%d free + %d used buckets of %d", free, inUse, len(s.buckets))
 	}
+	// Every counter's entry is found by lookup below; the other entries
+	// are the stale ones of replaced keys, which rehash drops before they
+	// fill half the table.
 	occupied, live := 0, 0
 	for _, sl := range s.table {
 		if sl != 0 {
 			occupied++
+			if i := int(uint32(sl)) - 1; i >= n {
+				return fmt.Errorf("table entry %#x: counter %d of %d", sl, i, n)
+			}
 		}
 	}
-	if occupied != n || 4*n > len(s.table) {
-		return fmt.Errorf("table holds %d of %d counters in %d slots", occupied, n, len(s.table))
+	if occupied != n+s.stale || 4*n > len(s.table) || 2*occupied > len(s.table) {
+		return fmt.Errorf("table holds %d entries (%d counters, %d stale) in %d slots", occupied, n, s.stale, len(s.table))
 	}
 	for i := range s.counters {
 		c := s.counters[i]
