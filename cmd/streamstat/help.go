@@ -65,8 +65,11 @@ Load shedding (distinct, top, freq):
   adds seen (records that reached the shedders), kept, shed_fraction,
   min_p and mean_p (json also shed_policy and max_latency_ms; top's items
   a confidence), and stderr gets a line at the end when anything was
-  shed. A regular FILE is read as fast as it can be, so there --shed
-  trades accuracy for speed whenever counting is slower than reading.
+  shed. --shed is for streams (stdin, pipes, FIFOs): a regular FILE
+  waits to be read at the pace of counting, so nothing in it is late, and
+  --shed with a FILE argument is a usage error. A fast producer on a pipe
+  (cat FILE |) is a stream like any other: what it writes faster than it
+  can be counted is shed.
   With --checkpoint, the keep probability in force and what was shed are
   saved too, and a resumed run reports the shedding of the whole input.
   --save cannot be combined with --shed yet; sample and stats refuse

@@ -69,6 +69,14 @@ func runJob(ctx context.Context, e *env, s *spec) int {
 		return fail(e, err)
 	}
 	defer pl.close()
+	if s.shed != nil {
+		for _, in := range pl.inputs {
+			if in.stream == nil {
+				fmt.Fprintf(e.stderr, "streamstat: %s: --shed is for streams (stdin, pipes): %s is a regular file, read at the pace of counting, with nothing late to shed\n", s.cmd, in.name)
+				return exitUsage
+			}
+		}
+	}
 	ws := pl.newWorkers(jobCtx)
 	srcs := make([]pipeline.Source, len(ws))
 	for i, w := range ws {

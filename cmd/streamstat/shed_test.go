@@ -399,6 +399,7 @@ func TestShedUsageErrors(t *testing.T) {
 		{[]string{"sample", "--shed"}, "sample does not shed load"},
 		{[]string{"stats", "-f", "1", "--shed"}, "stats does not shed load"},
 		{[]string{"dedup", "--shed"}, "flag provided but not defined: -shed"},
+		{[]string{"top", "--shed", "testdata/words.txt"}, "--shed is for streams (stdin, pipes): testdata/words.txt is a regular file"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			out, errOut, code := runShed(t, strings.NewReader("a\n"), nil, tc.args...)
