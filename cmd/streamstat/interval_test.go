@@ -198,3 +198,39 @@ func TestProgress(t *testing.T) {
 		t.Errorf("--progress auto on a non-terminal wrote %q", errOut)
 	}
 }
+
+// TestLiveStreamCounted: on a live stream (tail -f), the lines written so
+// far are in the next snapshot, however few: no worker waits for a batch
+// to fill.
+func TestLiveStreamCounted(t *testing.T) {
+	for _, args := range [][]string{
+		{"top", "-k", "2", "-j", "2"},
+		{"top", "-k", "2", "-j", "2", "--shed"},
+	} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			g := newGatedReader("a\nb\na\n", "")
+			tick := make(chan time.Time)
+			var out syncBuffer
+			done := make(chan int)
+			go func() {
+				_, _, code := runIn(t, runOpts{stdin: g, ticker: tick, stdout: &out}, append(args, "--interval", "1h", "--format", "json")...)
+				done <- code
+			}()
+			<-g.reached
+			// The three lines must show up without more input: tick
+			// until they do, for at most 10 seconds.
+			deadline := time.Now().Add(10 * time.Second)
+			for n := 1; !strings.Contains(out.String(), `"records":3,`); n++ {
+				if time.Now().After(deadline) {
+					t.Fatalf("the lines written so far never showed up in a snapshot:\n%s", out.String())
+				}
+				tick <- time.Now()
+				waitFor(t, "a snapshot", func() bool { return strings.Count(out.String(), "\n") >= n })
+			}
+			close(g.gate)
+			if code := <-done; code != 0 {
+				t.Fatalf("exit %d", code)
+			}
+		})
+	}
+}
