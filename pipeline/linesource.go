@@ -272,6 +272,9 @@ func (s *LineSource) Fill(ctx context.Context, b *Batch, max int) error {
 // per-key copy would cost as much as the hash. full says b reached
 // MaxBatchBytes or the arena limit.
 func (s *LineSource) take(b *Batch, max int) (n int, full bool, err error) {
+	if s.cfg.Field == 0 && s.cfg.ValueField == 0 {
+		return s.takeWhole(b, max)
+	}
 	data := s.buf[s.pos:s.end]
 	base := b.Bytes()
 	room := int64(maxArena) - int64(base)
@@ -284,6 +287,7 @@ func (s *LineSource) take(b *Batch, max int) (n int, full bool, err error) {
 	// Writing records into grown capacity, rather than appending, saves
 	// a capacity check and a stack copy of each Record.
 	recs := slices.Grow(b.Records, min(max, len(data)+1, 4096))
+	k0 := len(recs)
 	defer func() { b.Records = recs }()
 	for n < max && int64(p) < limit {
 		end, next := 0, 0
@@ -334,7 +338,7 @@ func (s *LineSource) take(b *Batch, max int) (n int, full bool, err error) {
 			recs = slices.Grow(recs, 1)
 		}
 		recs = recs[:k+1]
-		recs[k] = spanRecord(base+p-first+ks, ke-ks, sketch.Hash(line[ks:ke]))
+		recs[k] = spanRecord(base+p-first+ks, ke-ks, 0) // hashed below
 		n++
 		if valueField != 0 {
 			r := &recs[len(recs)-1]
@@ -354,6 +358,7 @@ func (s *LineSource) take(b *Batch, max int) (n int, full bool, err error) {
 		}
 	}
 	if first >= 0 {
+		hashLines(recs[k0:], data[first:], base)
 		b.appendArena(data[first:p])
 	}
 	if !starved && p > 0 {

@@ -38,6 +38,19 @@ func lsFieldsLine(line []byte) uint64 {
 	return xxhash.Sum64(f[1]) + uint64(v)
 }
 
+// lsZipfKey makes the lines of the end-to-end bench input: "key-N" with N
+// drawn from a Zipf law with s = 1.1 over 10M ids, so 5 to 11 bytes, the
+// length changing from line to line.
+func lsZipfKey() func(r *rand.Rand, dst []byte) []byte {
+	var z *rand.Zipf
+	return func(r *rand.Rand, dst []byte) []byte {
+		if z == nil {
+			z = rand.NewZipf(r, 1.1, 1, 10_000_000-1)
+		}
+		return strconv.AppendUint(append(dst, "key-"...), z.Uint64(), 10)
+	}
+}
+
 // BenchmarkLineSource reads the same in-memory input with a LineSource
 // (keys and lines copied into a batch, keys hashed with xxhash) and, in the
 // same run, with the usual baseline: bufio.Scanner with a 256 KiB buffer,
@@ -54,6 +67,7 @@ func BenchmarkLineSource(b *testing.B) {
 		{"short=user-N", LineConfig{}, lsWholeLine, func(r *rand.Rand, dst []byte) []byte {
 			return strconv.AppendUint(append(dst, "user-"...), r.Uint64N(1_000_000), 10)
 		}},
+		{"zipf=key-N", LineConfig{}, lsWholeLine, lsZipfKey()},
 		{"medium=url", LineConfig{}, lsWholeLine, func(r *rand.Rand, dst []byte) []byte {
 			dst = append(dst, "https://example.com/catalog/item/"...)
 			dst = strconv.AppendUint(dst, r.Uint64N(1_000_000), 10)

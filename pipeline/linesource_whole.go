@@ -1,0 +1,187 @@
+package pipeline
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"math/bits"
+	"slices"
+
+	"github.com/cespare/xxhash/v2"
+)
+
+// takeWhole is take for whole-line keys (no key field, no value field), the
+// common case, where every line is a record. It does the same, in two
+// passes over the lines it takes: the first finds their newlines, 64 bytes
+// at a time (newlines64), and writes their records; the second hashes the
+// keys. Split so, neither loop waits on the other's branches: for lines of
+// a few bytes the newline search and the hash were each about a third of
+// the cost of a record, and a key length the CPU had not guessed stalled
+// both.
+func (s *LineSource) takeWhole(b *Batch, max int) (n int, full bool, err error) {
+	data := s.buf[s.pos:s.end]
+	base := b.Bytes()
+	room := int64(maxArena) - int64(base)
+	budget := s.maxBytes - base
+	limit := s.limit - s.off
+	recs := slices.Grow(b.Records, min(max, len(data)+1, 4096))
+	k0 := len(recs)
+	p := 0
+	starved := false
+	// The newlines of data[blk:blk+64] not yet used are the bits of mask.
+	blk, mask := s.scanned-64, uint64(0)
+	for n < max && int64(p) < limit {
+		var end int
+		if mask != 0 {
+			end = blk + bits.TrailingZeros64(mask)
+			mask &= mask - 1
+		} else {
+			end, blk, mask = nextNewline(data, blk)
+		}
+		next := end + 1
+		if end < 0 {
+			if !s.eof || p == len(data) {
+				// Remember that data[p:] holds no newline, so a long
+				// line is not scanned again from its start after each
+				// read.
+				s.scanned = len(data) - p
+				starved = true
+				break
+			}
+			end, next = len(data), len(data)
+		}
+		if int64(next) > room {
+			if k0 == 0 && n == 0 {
+				err = fmt.Errorf("pipeline: line source: line at offset %d has %d bytes, more than a batch holds (4 GiB)", s.off, end)
+			}
+			full = true
+			break
+		}
+		ke := end
+		if ke > p && data[ke-1] == '\r' {
+			ke--
+		}
+		k := len(recs)
+		if k == cap(recs) {
+			recs = slices.Grow(recs, 1)
+		}
+		recs = recs[:k+1]
+		recs[k] = spanRecord(base+p, ke-p, 0)
+		n++
+		p = next
+		if p >= budget {
+			full = true
+			break
+		}
+	}
+	// A line's bytes are its key's neighbours in data, so SumWindow may
+	// read them.
+	hashLines(recs[k0:], data, base)
+	b.Records = recs
+	s.lines += int64(n)
+	if n > 0 {
+		b.appendArena(data[:p])
+	}
+	if !starved && p > 0 {
+		s.scanned = 0
+	}
+	s.pos += p
+	s.off += int64(p)
+	s.bytes += int64(p)
+	return n, full, err
+}
+
+// nextNewline finds the first newline in data at or after blk+64 and
+// returns its index (-1 if there is none) with the block to go on from:
+// the newlines of data[nblk:nblk+64] after it are the bits of nmask.
+// A block without newlines is taken for the start of a long line, whose
+// end bytes.IndexByte finds faster.
+func nextNewline(data []byte, blk int) (i, nblk int, nmask uint64) {
+	blk += 64
+	if blk+64 > len(data) {
+		// The last bytes of the buffer, once per read.
+		if i = indexNewline(data[blk:]); i < 0 {
+			return -1, blk - 64, 0
+		}
+		i += blk
+		return i, i + 1 - 64, 0
+	}
+	if m := newlines64(data[blk : blk+64]); m != 0 {
+		return blk + bits.TrailingZeros64(m), blk, m & (m - 1)
+	}
+	if i = bytes.IndexByte(data[blk+64:], '\n'); i < 0 {
+		return -1, len(data) - 64, 0
+	}
+	i += blk + 64
+	return i, i + 1 - 64, 0
+}
+
+// newlines64 returns the positions of the newlines in b[:64] as the bits
+// of a word: bit i is set iff b[i] == '\n'.
+func newlines64(b []byte) uint64 {
+	_ = b[63]
+	return newlines8(b[0:]) | newlines8(b[8:])<<8 | newlines8(b[16:])<<16 | newlines8(b[24:])<<24 |
+		newlines8(b[32:])<<32 | newlines8(b[40:])<<40 | newlines8(b[48:])<<48 | newlines8(b[56:])<<56
+}
+
+// newlines8 is newlines64 for b[:8], in the low 8 bits. x has a zero byte
+// where b has a newline; adding 0x7f to the low 7 bits of each byte sets
+// its high bit iff they are not all zero, without carrying into the next
+// byte (unlike the usual x - 0x01...01 test, which flags bytes above a zero
+// byte too), and or-ing x adds the bytes whose high bit alone is set. The
+// multiplication gathers the 8 high bits of the inverse into the top byte:
+// byte j's bit 8j+7 lands at 56+j, every other product lands at a different
+// bit outside the top byte, so no carry can reach it.
+func newlines8(b []byte) uint64 {
+	const lo7, hi, nl = 0x7f7f7f7f7f7f7f7f, 0x8080808080808080, 0x0a0a0a0a0a0a0a0a
+	x := binary.LittleEndian.Uint64(b) ^ nl
+	z := ^((x&lo7 + lo7) | x) & hi
+	return z * 0x0002040810204081 >> 56
+}
+
+// hashLines sets the hash of records whose keys are at keyOff-base in
+// data. Where key lengths vary it hashes them in order of length (a
+// counting sort of up to 2048 records at a time), so that the branches of
+// the hash on the length go the same way key after key: on keys of 5 to 11
+// bytes in random order, xxhash.Sum64 mispredicted about one branch per key,
+// which cost more than the sort. Counts are kept in 4 sets, record i in
+// set i%4, so that runs of keys of one length do not make every count
+// wait for the previous one's store.
+func hashLines(recs []Record, data []byte, base int) {
+	const chunk, lens = 2048, 33 // lengths 32 and up share the last count
+	var order [chunk]uint16
+	for len(recs) > 0 {
+		c := recs[:min(len(recs), chunk)]
+		recs = recs[len(c):]
+		var count [4][lens]uint16
+		for i := range c {
+			count[i&3][min(c[i].keyLen, lens-1)]++
+		}
+		if l := min(c[0].keyLen, lens-1); int(count[0][l]+count[1][l]+count[2][l]+count[3][l]) == len(c) {
+			// One length: the branches go the same way without a sort.
+			for i := range c {
+				r := &c[i]
+				ks := int(r.keyOff) - base
+				r.Hash = xxhash.Sum64(data[ks : ks+int(r.keyLen)])
+			}
+			continue
+		}
+		// count becomes where the next index of each set and length goes.
+		at := uint16(0)
+		for l := range lens {
+			for j := range count {
+				at, count[j][l] = at+count[j][l], at
+			}
+		}
+		for i := range c {
+			l := min(c[i].keyLen, lens-1)
+			order[count[i&3][l]] = uint16(i)
+			count[i&3][l]++
+		}
+		for _, i := range order[:len(c)] {
+			r := &c[i]
+			ks := int(r.keyOff) - base
+			r.Hash = xxhash.Sum64(data[ks : ks+int(r.keyLen)])
+		}
+	}
+}
