@@ -140,3 +140,53 @@ func BenchmarkField(b *testing.B) {
 		Field(line, 5, ByteDelimiter(' '))
 	}
 }
+
+// BenchmarkHashLines hashes the keys of a batch with hashLines and, in the
+// same run, with xxhash.Sum64 key by key in line order; speedup is the
+// latter's time over hashLines'.
+func BenchmarkHashLines(b *testing.B) {
+	cases := []struct {
+		name string
+		line func(r *rand.Rand, dst []byte) []byte
+	}{
+		{"zipf=key-N", lsZipfKey()},
+		{"len=0..31", func(r *rand.Rand, dst []byte) []byte {
+			return append(dst, "0123456789abcdefghijklmnopqrstuv"[:r.IntN(32)]...)
+		}},
+		{"short=user-N", func(r *rand.Rand, dst []byte) []byte {
+			return strconv.AppendUint(append(dst, "user-"...), r.Uint64N(1_000_000), 10)
+		}},
+	}
+	for _, bc := range cases {
+		b.Run(bc.name, func(b *testing.B) {
+			data := lsBenchData(64<<10, bc.line)
+			var batch Batch
+			s, err := NewLineSource(bytes.NewReader(data), LineConfig{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := s.Fill(context.Background(), &batch, 1<<20); err != nil && err != io.EOF {
+				b.Fatal(err)
+			}
+			recs := batch.Records
+			var ours, theirs time.Duration
+			var sink uint64
+			b.ReportAllocs()
+			for b.Loop() {
+				start := time.Now()
+				hashLines(recs, batch.arena, 0, &s.order)
+				ours += time.Since(start)
+				start = time.Now()
+				for i := range recs {
+					sink += xxhash.Sum64(batch.Key(i))
+				}
+				theirs += time.Since(start)
+			}
+			_ = sink
+			n := float64(b.N) * float64(len(recs))
+			b.ReportMetric(float64(ours.Nanoseconds())/n, "ns/key")
+			b.ReportMetric(float64(theirs.Nanoseconds())/n, "xxhash-ns/key")
+			b.ReportMetric(theirs.Seconds()/ours.Seconds(), "speedup")
+		})
+	}
+}

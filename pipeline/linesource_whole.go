@@ -76,7 +76,7 @@ func (s *LineSource) takeWhole(b *Batch, max int) (n int, full bool, err error) 
 	}
 	// A line's bytes are its key's neighbours in data, so SumWindow may
 	// read them.
-	hashLines(recs[k0:], data, base)
+	hashLines(recs[k0:], data, base, &s.order)
 	b.Records = recs
 	s.lines += int64(n)
 	if n > 0 {
@@ -139,6 +139,9 @@ func newlines8(b []byte) uint64 {
 	return z * 0x0002040810204081 >> 56
 }
 
+// hashChunk is the most records hashLines sorts at a time.
+const hashChunk = 2048
+
 // hashLines sets the hash of records whose keys are at keyOff-base in
 // data. Where key lengths vary it hashes them in order of length (a
 // counting sort of up to 2048 records at a time), so that the branches of
@@ -146,13 +149,22 @@ func newlines8(b []byte) uint64 {
 // bytes in random order, xxhash.Sum64 mispredicted about one branch per key,
 // which cost more than the sort. Counts are kept in 4 sets, record i in
 // set i%4, so that runs of keys of one length do not make every count
-// wait for the previous one's store.
-func hashLines(recs []Record, data []byte, base int) {
-	const chunk, lens = 2048, 33 // lengths 32 and up share the last count
-	var order [chunk]uint16
+// wait for the previous one's store. order is scratch space, kept by the
+// caller so that it is not cleared for every call.
+func hashLines(recs []Record, data []byte, base int, order *[hashChunk]uint16) {
+	const lens = 33 // lengths 32 and up share the last count
 	for len(recs) > 0 {
-		c := recs[:min(len(recs), chunk)]
+		c := recs[:min(len(recs), hashChunk)]
 		recs = recs[len(c):]
+		if len(c) < 16 {
+			// Too few keys to pay for the sort.
+			for i := range c {
+				r := &c[i]
+				ks := int(r.keyOff) - base
+				r.Hash = xxhash.Sum64(data[ks : ks+int(r.keyLen)])
+			}
+			continue
+		}
 		var count [4][lens]uint16
 		for i := range c {
 			count[i&3][min(c[i].keyLen, lens-1)]++
