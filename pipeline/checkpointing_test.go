@@ -87,12 +87,27 @@ type triggering struct {
 	p     *Pipeline
 	every int64
 	next  int64
+	// settled, if set, gets a value when a checkpoint completes or fails:
+	// the source then waits, at the Fill after a trigger (its barrier is
+	// injected by then), for that checkpoint to settle, so that every
+	// trigger point gets its checkpoint however slow the machine is.
+	settled chan struct{}
+	waiting bool
 }
 
 func (s *triggering) Fill(ctx context.Context, b *Batch, max int) error {
+	if s.waiting {
+		select {
+		case <-s.settled:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		s.waiting = false
+	}
 	if pos := s.Position(); pos >= s.next {
 		s.next = pos + s.every
-		_, _ = s.p.Checkpoint() // busy: the next one will do
+		_, err := s.p.Checkpoint() // busy: the next one will do
+		s.waiting = err == nil && s.settled != nil
 	}
 	return s.Generator.Fill(ctx, b, min(max, 97))
 }
@@ -107,11 +122,17 @@ var crashTrials = flag.Int("crash-trials", 200, "failure points for TestCrashEqu
 // CountMin, TopK and reservoir operators; failAt > 0 makes the pipeline
 // fail when that many records have reached the fault operator.
 func crashGraph(t testing.TB, store checkpoint.Store, failAt int64) *Pipeline {
+	return crashGraphSettled(t, store, failAt, nil)
+}
+
+// crashGraphSettled is crashGraph with a source that waits for each
+// checkpoint it triggers to settle (see triggering).
+func crashGraphSettled(t testing.TB, store checkpoint.Store, failAt int64, settled chan struct{}) *Pipeline {
 	gen, err := NewGenerator(GeneratorConfig{Seed: 11, Keys: 5000, Count: 20000})
 	if err != nil {
 		t.Fatal(err)
 	}
-	src := &triggering{Generator: gen, every: 1500}
+	src := &triggering{Generator: gen, every: 1500, settled: settled}
 	var seen atomic.Int64
 	stages := []Stage{
 		{Name: "hll", Input: ByKey, Parallelism: 3, New: func(int) (Operator, error) {
@@ -217,11 +238,13 @@ func TestCheckpointFullDisk(t *testing.T) {
 		return nil
 	}
 	var failed []error
-	p := crashGraph(t, store, 0)
+	settled := make(chan struct{}, 1)
+	p := crashGraphSettled(t, store, 0, settled)
 	p.coord.cfg.OnComplete = func(m checkpoint.Manifest, err error) {
 		if err != nil {
 			failed = append(failed, err)
 		}
+		settled <- struct{}{}
 	}
 	if err := p.Run(context.Background()); err != nil {
 		t.Fatalf("the job failed with its checkpoint: %v", err)
@@ -230,8 +253,8 @@ func TestCheckpointFullDisk(t *testing.T) {
 	if st.Failed != 1 || len(failed) != 1 || !errors.Is(failed[0], syscall.ENOSPC) || !errors.Is(st.LastError, syscall.ENOSPC) {
 		t.Errorf("stats %+v, reported %v; want one failed checkpoint with ENOSPC", st, failed)
 	}
-	// Checkpoints go on after the failed one (how many depends on how
-	// busy the machine is: a trigger while one is in progress is dropped).
+	// Checkpoints go on after the failed one: every trigger point (the
+	// source waits for each checkpoint to settle) gets one.
 	after := 0
 	for _, m := range store.published {
 		if m.ID == 3 {
@@ -241,8 +264,8 @@ func TestCheckpointFullDisk(t *testing.T) {
 			after++
 		}
 	}
-	if after == 0 {
-		t.Errorf("no checkpoint completed after the failed one (stats %+v)", st)
+	if want := 20000/1500 - 3; after < want {
+		t.Errorf("%d checkpoints completed after the failed one, want %d (stats %+v)", after, want, st)
 	}
 }
 
