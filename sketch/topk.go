@@ -9,7 +9,7 @@ import (
 )
 
 // TopK capacity limits. Capacity k is the number of counters: memory is about
-// 120 bytes per counter plus the keys, and every reported count is within
+// 120 bytes per counter plus the keys longer than 16 bytes, and every reported count is within
 // N/k of the truth after N events.
 const (
 	DefaultTopKCapacity = 1024
@@ -66,14 +66,18 @@ type TopK struct {
 	shift uint8 // 32 - log2(len(table))
 	stale int   // entries of replaced keys, until rehash drops them
 
-	// arena holds the keys: each counter owns a region of kcap bytes.
-	// Regions given up when a longer key replaces a shorter one are garbage
-	// until compact copies the live ones into spare.
+	// arena holds the keys longer than tkInline: a counter that has held
+	// one owns a region of kcap bytes. Regions given up when a longer key
+	// replaces a shorter one are garbage until compact copies the live ones
+	// into spare.
 	arena   []byte
 	spare   []byte
 	garbage int
 
+	spareC []tkCounter // Merge builds the new summary here
+
 	entries []tkEntry // Merge scratch
+	sink    uint64    // PrefetchHash's loads go here, so they are not dropped
 }
 
 // Item is one heavy hitter: the truth lies in [Lower, Upper] for certain.
@@ -160,6 +164,18 @@ func (t *TopK) AddHash(h uint64, key []byte, count uint64) {
 	default:
 		t.evict(h, key, count, slot)
 	}
+}
+
+// PrefetchHash tells the sketch that the key with hash h will be added
+// soon. It changes nothing, but it loads the table entry and the counter
+// the key would use, so that a caller who calls it a few records ahead of
+// each AddHash overlaps their cache misses with the updates in between
+// instead of waiting for them in turn.
+func (t *TopK) PrefetchHash(h uint64) {
+	if len(t.table) == 0 {
+		return
+	}
+	t.sink += t.table[t.home(tkTag(h))]
 }
 
 // Add adds one occurrence of key.

@@ -88,14 +88,15 @@ func (t *TopK) Merge(o *TopK) error {
 }
 
 // rebuild replaces the summary with entries listed by decreasing count, in
-// replacement order within a count. The entries may alias t's own keys: they
-// are copied into the spare arena, which then becomes the arena.
+// replacement order within a count. The entries may alias t's own keys,
+// inline in its counters or in its arena: the summary is built in the spare
+// counters and arena, which then swap with the old ones.
 func (t *TopK) rebuild(es []tkEntry) {
-	old := t.arena
+	old, oldC := t.arena, t.counters
 	t.clearSummary()
-	t.arena = t.spare[:0]
+	t.arena, t.counters = t.spare[:0], t.spareC[:0]
 	for _, e := range es {
 		t.appendEntry(e.hash, e.key, e.count, e.err)
 	}
-	t.spare = old[:0]
+	t.spare, t.spareC = old[:0], oldC[:0]
 }

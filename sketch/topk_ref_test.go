@@ -1,66 +1,403 @@
 package sketch
 
 import (
+	"encoding/binary"
+	"math"
+	"math/bits"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/streamstat/streamstat/internal/envelope"
 )
 
-// This file keeps the update path TopK had before evictions left stale
-// table entries (it deleted the replaced key's entry at once, by backward
-// shifting, and walked the buckets for unit increments), so that a
-// benchmark can measure both on the same events in the same run.
+// This file keeps the update path TopK had before its counters held short
+// keys inline and its table was probed ahead of the updates (commit
+// 4dfae45): refTopK is that TopK, cut to what updates and encoding need, so
+// that a test can check that both build the same state and a benchmark can
+// measure both on the same events in the same run.
 
-// refAddHash is AddHash as it was, for a sketch that never holds stale
-// entries (one only ever updated by refAddHash).
-func (t *TopK) refAddHash(h uint64, key []byte, count uint64) {
-	t.total = tkSatAdd(t.total, count)
-	if i := t.lookup(h, key); i != tkNil {
-		t.raise(i, count)
-		return
-	}
-	if len(t.counters) < t.capacity {
-		t.insert(h, key, count)
-		return
-	}
-	mb := t.minB
-	v := t.buckets[mb].head
-	t.refTableDelete(v)
-	c := &t.counters[v]
-	c.hash, c.err = h, t.buckets[mb].count
-	t.storeKey(v, key)
-	t.tableInsert(h, v)
-	t.raise(v, count)
+func newRefTopK(capacity int) *refTopK {
+	t := new(refTopK)
+	t.setup(capacity, capacity, capacity*refKeyAlign)
+	return t
 }
 
-// refTableDelete removes counter i's entry by backward shifting (Knuth,
-// TAOCP vol. 3, 6.4 Algorithm R).
-func (t *TopK) refTableDelete(i int32) {
-	mask := len(t.table) - 1
-	want := tkTag(t.counters[i].hash)<<32 | uint64(i+1)
-	p := t.home(want >> 32)
-	for t.table[p] != want {
-		p = (p + 1) & mask
-	}
-	for {
-		t.table[p] = 0
-		q := p
-		for {
-			q = (q + 1) & mask
-			s := t.table[q]
-			if s == 0 {
-				return
-			}
-			k := t.home(s >> 32)
-			if p < q && p < k && k <= q || p > q && (p < k || k <= q) {
-				continue
-			}
-			t.table[p] = s
-			p = q
-			break
+// appendBinary is TopK.AppendBinary as it was.
+func (t *refTopK) appendBinary(dst []byte) []byte {
+	hdr := envelope.Header{Kind: envelope.KindTopK, HashID: envelope.HashXXH64}
+	hdr.Shape = [4]uint64{uint64(t.capacity), uint64(len(t.counters)), t.total, 0}
+	dst, start := envelope.Begin(dst, hdr)
+	for b := t.maxB; b != tkNil; b = t.buckets[b].prev {
+		count := t.buckets[b].count
+		for i := t.buckets[b].head; i != tkNil; i = t.counters[i].next {
+			key := t.key(i)
+			dst = binary.AppendUvarint(dst, uint64(len(key)))
+			dst = append(dst, key...)
+			dst = binary.AppendUvarint(dst, count)
+			dst = binary.AppendUvarint(dst, t.counters[i].err)
 		}
 	}
+	return envelope.End(dst, start)
+}
+
+type refTopK struct {
+	capacity int
+	total    uint64
+
+	// The stream summary: counters grouped into buckets of equal count,
+	// buckets in a doubly linked list by increasing count (minB first).
+	// Links are indices, so the structure is a few flat slices that updates
+	// never allocate in once they have grown to the capacity.
+	counters   []refCounter
+	buckets    []refBucket
+	freeB      int32 // free list of buckets, linked through next
+	minB, maxB int32
+
+	// table maps a key to its counter: open addressing with linear probing
+	// on the key's hash. Live entries fill at most a quarter of it, and the
+	// stale entries that evictions leave behind at most another quarter.
+	table []uint64
+	shift uint8 // 32 - log2(len(table))
+	stale int   // entries of replaced keys, until rehash drops them
+
+	// arena holds the keys: each counter owns a region of kcap bytes.
+	// Regions given up when a longer key replaces a shorter one are garbage
+	// until compact copies the live ones into spare.
+	arena   []byte
+	spare   []byte
+	garbage int
+
+	entries []tkEntry // Merge scratch
+}
+
+func (t *refTopK) AddHash(h uint64, key []byte, count uint64) {
+	if count == 0 {
+		return
+	}
+	t.total = tkSatAdd(t.total, count)
+	i, slot := t.find(h, key)
+	switch {
+	case i != tkNil && count == 1:
+		t.increment(i)
+	case i != tkNil:
+		t.raise(i, count)
+	case len(t.counters) < t.capacity:
+		t.insert(h, key, count)
+	default:
+		t.evict(h, key, count, slot)
+	}
+}
+
+type refCounter struct {
+	hash   uint64
+	err    uint64
+	off    int    // the key is arena[off : off+klen]
+	klen   uint32 // within a region of kcap bytes owned by this counter
+	kcap   uint32
+	bucket int32
+	prev   int32 // neighbours in the bucket, head first: the order in which
+	next   int32 // Space-Saving replaces counters when the bucket is the minimum
+}
+
+type refBucket struct {
+	count      uint64
+	head, tail int32 // counters; new arrivals go to the tail
+	prev, next int32 // buckets: prev has the smaller count
+}
+
+func (t *refTopK) setup(capacity, presize, keyBytes int) {
+	t.capacity = capacity
+	t.total = 0
+	t.counters = make([]refCounter, 0, presize)
+	t.buckets = make([]refBucket, 0, presize+1)
+	t.table = make([]uint64, refTableSize(presize))
+	t.shift = uint8(32 - bits.TrailingZeros(uint(len(t.table))))
+	t.arena = make([]byte, 0, keyBytes)
+	t.spare = nil
+	t.garbage = 0
+	t.freeB, t.minB, t.maxB = tkNil, tkNil, tkNil
+}
+
+func refTableSize(n int) int {
+	s := 8
+	for s < 4*n {
+		s <<= 1
+	}
+	return s
+}
+
+func (t *refTopK) count(i int32) uint64 { return t.buckets[t.counters[i].bucket].count }
+
+func (t *refTopK) key(i int32) []byte {
+	c := &t.counters[i]
+	return t.arena[c.off : c.off+int(c.klen)]
+}
+
+func (t *refTopK) increment(i int32) {
+	b := t.counters[i].bucket
+	bk := &t.buckets[b]
+	nc := bk.count + 1
+	if nc == 0 {
+		return // saturated
+	}
+	if n := bk.next; n != tkNil && t.buckets[n].count == nc {
+		t.move(i, n)
+		return
+	}
+	if bk.head == bk.tail {
+		bk.count = nc // alone, and no bucket has count nc
+		return
+	}
+	nb := t.newBucket(nc)
+	t.linkBucketAfter(nb, b)
+	t.move(i, nb)
+}
+
+func (t *refTopK) raise(i int32, w uint64) {
+	b := t.counters[i].bucket
+	cur := t.buckets[b].count
+	nc := tkSatAdd(cur, w)
+	if nc == cur {
+		return // saturated
+	}
+	p := t.below(b, nc)
+	if n := t.buckets[p].next; n != tkNil && t.buckets[n].count == nc {
+		t.move(i, n)
+		return
+	}
+	if p == b && t.buckets[b].head == t.buckets[b].tail {
+		// Alone in its bucket and no bucket in between: relabel the bucket.
+		t.buckets[b].count = nc
+		return
+	}
+	nb := t.newBucket(nc)
+	t.linkBucketAfter(nb, p)
+	t.move(i, nb)
+}
+
+func (t *refTopK) below(b int32, c uint64) int32 {
+	if t.buckets[t.maxB].count < c {
+		return t.maxB
+	}
+	for n := t.buckets[b].next; t.buckets[n].count < c; n = t.buckets[n].next {
+		b = n
+	}
+	return b
+}
+
+func (t *refTopK) insert(h uint64, key []byte, w uint64) {
+	i := t.newCounter(h, key, 0)
+	p, n := tkNil, t.minB
+	if n != tkNil && t.buckets[n].count < w {
+		p = t.below(n, w)
+		n = t.buckets[p].next
+	}
+	if n == tkNil || t.buckets[n].count != w {
+		n = t.newBucket(w)
+		t.linkBucketAfter(n, p)
+	}
+	t.push(n, i)
+}
+
+func (t *refTopK) evict(h uint64, key []byte, w uint64, slot int) {
+	mb := t.minB
+	v := t.buckets[mb].head
+	c := &t.counters[v]
+	t.table[slot] = refTag(h)<<32 | uint64(v+1)
+	c.hash, c.err = h, t.buckets[mb].count
+	t.storeKey(v, key)
+	t.stale++
+	if 2*(len(t.counters)+t.stale) > len(t.table) {
+		t.rehash()
+	}
+	if w == 1 {
+		t.increment(v)
+	} else {
+		t.raise(v, w)
+	}
+}
+
+func (t *refTopK) newCounter(h uint64, key []byte, err uint64) int32 {
+	if 4*(len(t.counters)+1) > len(t.table) {
+		t.growTable()
+	}
+	i := int32(len(t.counters))
+	t.counters = append(t.counters, refCounter{hash: h, err: err, bucket: tkNil, prev: tkNil, next: tkNil})
+	t.storeKey(i, key)
+	t.tableInsert(h, i)
+	return i
+}
+
+func (t *refTopK) move(i, to int32) {
+	c := &t.counters[i]
+	from := &t.buckets[c.bucket]
+	if c.prev == tkNil {
+		from.head = c.next
+	} else {
+		t.counters[c.prev].next = c.next
+	}
+	if c.next == tkNil {
+		from.tail = c.prev
+	} else {
+		t.counters[c.next].prev = c.prev
+	}
+	if from.head == tkNil {
+		t.freeBucket(c.bucket)
+	}
+	t.push(to, i)
+}
+
+func (t *refTopK) push(b, i int32) {
+	c, bk := &t.counters[i], &t.buckets[b]
+	c.bucket, c.prev, c.next = b, bk.tail, tkNil
+	if bk.tail == tkNil {
+		bk.head = i
+	} else {
+		t.counters[bk.tail].next = i
+	}
+	bk.tail = i
+}
+
+func (t *refTopK) newBucket(count uint64) int32 {
+	nb := refBucket{count: count, head: tkNil, tail: tkNil, prev: tkNil, next: tkNil}
+	if b := t.freeB; b != tkNil {
+		t.freeB = t.buckets[b].next
+		t.buckets[b] = nb
+		return b
+	}
+	t.buckets = append(t.buckets, nb)
+	return int32(len(t.buckets) - 1)
+}
+
+func (t *refTopK) linkBucketAfter(b, p int32) {
+	var n int32
+	if p == tkNil {
+		n, t.minB = t.minB, b
+	} else {
+		n, t.buckets[p].next = t.buckets[p].next, b
+	}
+	t.buckets[b].prev, t.buckets[b].next = p, n
+	if n == tkNil {
+		t.maxB = b
+	} else {
+		t.buckets[n].prev = b
+	}
+}
+
+func (t *refTopK) freeBucket(b int32) {
+	p, n := t.buckets[b].prev, t.buckets[b].next
+	if p == tkNil {
+		t.minB = n
+	} else {
+		t.buckets[p].next = n
+	}
+	if n == tkNil {
+		t.maxB = p
+	} else {
+		t.buckets[n].prev = p
+	}
+	t.buckets[b].next = t.freeB
+	t.freeB = b
+}
+
+func refTag(h uint64) uint64 { return (h * 0x9e3779b97f4a7c15) >> 32 }
+
+func (t *refTopK) home(tag uint64) int { return int(tag >> t.shift) }
+
+func (t *refTopK) lookup(h uint64, key []byte) int32 {
+	i, _ := t.find(h, key)
+	return i
+}
+
+func (t *refTopK) find(h uint64, key []byte) (int32, int) {
+	mask := len(t.table) - 1
+	tag := refTag(h)
+	for p := t.home(tag); ; p = (p + 1) & mask {
+		s := t.table[p]
+		if s == 0 {
+			return tkNil, p
+		}
+		if s>>32 == tag {
+			i := int32(uint32(s)) - 1
+			c := &t.counters[i]
+			if c.hash == h && string(t.arena[c.off:c.off+int(c.klen)]) == string(key) {
+				return i, p
+			}
+		}
+	}
+}
+
+func (t *refTopK) tableInsert(h uint64, i int32) {
+	mask := len(t.table) - 1
+	tag := refTag(h)
+	p := t.home(tag)
+	for t.table[p] != 0 {
+		p = (p + 1) & mask
+	}
+	t.table[p] = tag<<32 | uint64(i+1)
+}
+
+func (t *refTopK) rehash() {
+	clear(t.table)
+	t.stale = 0
+	for i := range t.counters {
+		t.tableInsert(t.counters[i].hash, int32(i))
+	}
+}
+
+func (t *refTopK) growTable() {
+	t.table = make([]uint64, 2*len(t.table))
+	t.shift--
+	t.stale = 0
+	for i := range t.counters {
+		t.tableInsert(t.counters[i].hash, int32(i))
+	}
+}
+
+const refKeyAlign = 16
+
+func refKeyCap(n int) int { return max(refKeyAlign, (n+refKeyAlign-1)&^(refKeyAlign-1)) }
+
+func (t *refTopK) storeKey(i int32, key []byte) {
+	c := &t.counters[i]
+	if len(key) > int(c.kcap) {
+		if len(key) > math.MaxUint32-refKeyAlign {
+			panic("sketch: refTopK key of 4 GiB or more")
+		}
+		t.garbage += int(c.kcap)
+		kc := refKeyCap(len(key))
+		c.off, c.kcap = len(t.arena), uint32(kc)
+		t.arena = slices.Grow(t.arena, kc)[:c.off+kc]
+		if t.garbage > len(t.arena)/2 {
+			// Only a move makes garbage, so only a move can compact.
+			c.klen = uint32(len(key))
+			copy(t.arena[c.off:], key)
+			t.compact()
+			return
+		}
+	}
+	c.klen = uint32(len(key))
+	copy(t.arena[c.off:], key)
+}
+
+func (t *refTopK) compact() {
+	live := 0
+	for i := range t.counters {
+		live += refKeyCap(int(t.counters[i].klen))
+	}
+	dst := slices.Grow(t.spare[:0], live)
+	for i := range t.counters {
+		c := &t.counters[i]
+		off, kc := len(dst), refKeyCap(int(c.klen))
+		dst = dst[:off+kc]
+		copy(dst[off:], t.arena[c.off:c.off+int(c.klen)])
+		c.off, c.kcap = off, uint32(kc)
+	}
+	t.spare, t.arena = t.arena[:0], dst
+	t.garbage = 0
 }
 
 // topkCLIEvents is the input of the CLI benchmark, scaled down:
@@ -78,51 +415,91 @@ func topkCLIEvents(n int) *topkEvents {
 	return e
 }
 
-// TestTopKRefSameState checks that AddHash builds the summary the previous
-// path built: stale entries change the table, not the state.
+// topkMixedEvents mixes the CLI's short keys with keys of 17 to 40 bytes,
+// which live outside the counters, and weights of 1 and 2.
+func topkMixedEvents(n int) (*topkEvents, []uint64) {
+	e, w := topkCLIEvents(n), make([]uint64, n)
+	long := &topkEvents{hashes: make([]uint64, n), offs: make([]int, 1, n+1)}
+	const pad = "-abcdefghijklmnopqrstuvwxyz0123456789"
+	for i := range n {
+		key := e.key(i)
+		if x := e.hashes[i]; x%3 == 0 {
+			key = append(slices.Clone(key), pad[:x/3%30]...)
+		}
+		long.keys = append(long.keys, key...)
+		long.offs = append(long.offs, len(long.keys))
+		long.hashes[i] = Hash(key)
+		w[i] = 1 + uint64(i%3/2)
+	}
+	return long, w
+}
+
+// TestTopKRefSameState checks that AddHash, alone or after PrefetchHash,
+// builds the state the previous TopK built: the same encoded bytes after
+// every stretch of the same updates.
 func TestTopKRefSameState(t *testing.T) {
-	ev := topkCLIEvents(200_000)
-	a, b := topkNew(t, 256), topkNew(t, 256)
-	for i := range ev.n() {
-		a.AddHash(ev.hashes[i], ev.key(i), 1+uint64(i%3/2))
-		b.refAddHash(ev.hashes[i], ev.key(i), 1+uint64(i%3/2))
-	}
-	ea, _ := a.MarshalBinary()
-	eb, _ := b.MarshalBinary()
-	if string(ea) != string(eb) {
-		t.Fatal("AddHash and the previous path encode differently")
-	}
-	if err := topkCheck(a); err != nil {
-		t.Fatal(err)
+	ev, w := topkMixedEvents(300_000)
+	for _, k := range []int{1, 7, 256, 4096} {
+		a, b := topkNew(t, k), newRefTopK(k)
+		for i := range ev.n() {
+			if i+4 < ev.n() && i%2 == 0 {
+				a.PrefetchHash(ev.hashes[i+4])
+			}
+			a.AddHash(ev.hashes[i], ev.key(i), w[i])
+			b.AddHash(ev.hashes[i], ev.key(i), w[i])
+			if i%50_000 == 49_999 || i == ev.n()-1 {
+				if string(topkMarshal(t, a)) != string(b.appendBinary(nil)) {
+					t.Fatalf("k=%d: after %d updates AddHash and the previous TopK encode differently", k, i+1)
+				}
+				if err := topkCheck(a); err != nil {
+					t.Fatalf("k=%d: %v", k, err)
+				}
+			}
+		}
 	}
 }
 
-// BenchmarkTopKAddVsRef runs AddHash and the previous update path on the
-// same Zipf events, at capacity 4096 as the CLI's top, and reports the
-// time ratio.
+// BenchmarkTopKAddVsRef runs TopK and the previous TopK on the same Zipf
+// events, at capacity 4096 as the CLI's top, and reports the time ratio.
+// "prefetch" feeds TopK as pipeline.HeavyHitters does, with PrefetchHash
+// ahead of the updates; the previous TopK had no such method.
 func BenchmarkTopKAddVsRef(b *testing.B) {
-	ev := topkCLIEvents(1 << 21)
-	ours, ref := topkNew(b, 4096), topkNew(b, 4096)
-	for i := range ev.n() {
-		ours.AddHash(ev.hashes[i], ev.key(i), 1)
-		ref.refAddHash(ev.hashes[i], ev.key(i), 1)
-	}
-	var to, tr time.Duration
-	b.ReportAllocs()
-	for b.Loop() {
-		t0 := time.Now()
-		for i := range ev.n() {
-			ours.AddHash(ev.hashes[i], ev.key(i), 1)
+	for _, ahead := range []int{0, topkAhead} {
+		name := "direct"
+		if ahead > 0 {
+			name = "prefetch"
 		}
-		t1 := time.Now()
-		for i := range ev.n() {
-			ref.refAddHash(ev.hashes[i], ev.key(i), 1)
-		}
-		tr += time.Since(t1)
-		to += t1.Sub(t0)
+		b.Run(name, func(b *testing.B) {
+			ev := topkCLIEvents(1 << 21)
+			ours, ref := topkNew(b, 4096), newRefTopK(4096)
+			for i := range ev.n() {
+				ours.AddHash(ev.hashes[i], ev.key(i), 1)
+				ref.AddHash(ev.hashes[i], ev.key(i), 1)
+			}
+			var to, tr time.Duration
+			b.ReportAllocs()
+			for b.Loop() {
+				t0 := time.Now()
+				for i := range ev.n() {
+					if ahead > 0 && i+ahead < ev.n() {
+						ours.PrefetchHash(ev.hashes[i+ahead])
+					}
+					ours.AddHash(ev.hashes[i], ev.key(i), 1)
+				}
+				t1 := time.Now()
+				for i := range ev.n() {
+					ref.AddHash(ev.hashes[i], ev.key(i), 1)
+				}
+				tr += time.Since(t1)
+				to += t1.Sub(t0)
+			}
+			n := float64(b.N * ev.n())
+			b.ReportMetric(float64(to.Nanoseconds())/n, "ns/update")
+			b.ReportMetric(float64(tr.Nanoseconds())/n, "ns/update-ref")
+			b.ReportMetric(float64(to)/float64(tr), "new/ref")
+		})
 	}
-	n := float64(b.N * ev.n())
-	b.ReportMetric(float64(to.Nanoseconds())/n, "ns/update")
-	b.ReportMetric(float64(tr.Nanoseconds())/n, "ns/update-ref")
-	b.ReportMetric(float64(to)/float64(tr), "new/ref")
 }
+
+// topkAhead is how far ahead pipeline.HeavyHitters prefetches.
+const topkAhead = 8

@@ -1,6 +1,7 @@
 package sketch
 
 import (
+	"encoding/binary"
 	"math"
 	"math/bits"
 	"slices"
@@ -18,14 +19,17 @@ import (
 const tkNil int32 = -1
 
 type tkCounter struct {
+	// The fields a hit and a move read come first, in one cache line with
+	// a short key: the 64-byte counter needs no access to the arena.
 	hash   uint64
-	err    uint64
-	off    int    // the key is arena[off : off+klen]
-	klen   uint32 // within a region of kcap bytes owned by this counter
-	kcap   uint32
 	bucket int32
 	prev   int32 // neighbours in the bucket, head first: the order in which
 	next   int32 // Space-Saving replaces counters when the bucket is the minimum
+	klen   uint32
+	inline [tkInline]byte // a key of up to tkInline bytes
+	err    uint64
+	off    int    // a longer key is arena[off : off+klen],
+	kcap   uint32 // within a region of kcap bytes owned by this counter
 }
 
 type tkBucket struct {
@@ -78,9 +82,31 @@ func tkTableSize(n int) int {
 
 func (t *TopK) count(i int32) uint64 { return t.buckets[t.counters[i].bucket].count }
 
+// key returns the key of counter i. A short key is inside t.counters: the
+// slice is valid until the counter changes or the slice reallocates.
 func (t *TopK) key(i int32) []byte {
 	c := &t.counters[i]
+	if c.klen <= tkInline {
+		return c.inline[:c.klen]
+	}
 	return t.arena[c.off : c.off+int(c.klen)]
+}
+
+// keyIs reports whether counter c holds key, given that they have the
+// same hash. Keys of 8 to 16 bytes, the common case, take two word
+// compares (overlapping for fewer than 16), not a call to memequal.
+func (t *TopK) keyIs(c *tkCounter, key []byte) bool {
+	n := len(key)
+	switch {
+	case int(c.klen) != n:
+		return false
+	case n > tkInline:
+		return string(t.arena[c.off:c.off+n]) == string(key)
+	case n >= 8:
+		le := binary.LittleEndian
+		return le.Uint64(c.inline[:8]) == le.Uint64(key) && le.Uint64(c.inline[n-8:n]) == le.Uint64(key[n-8:])
+	}
+	return string(c.inline[:n]) == string(key)
 }
 
 // increment adds 1 to the count of counter i: raise for the common case,
@@ -315,8 +341,7 @@ func (t *TopK) find(h uint64, key []byte) (int32, int) {
 		}
 		if s>>32 == tag {
 			i := int32(uint32(s)) - 1
-			c := &t.counters[i]
-			if c.hash == h && string(t.arena[c.off:c.off+int(c.klen)]) == string(key) {
+			if c := &t.counters[i]; c.hash == h && t.keyIs(c, key) {
 				return i, p
 			}
 		}
@@ -351,16 +376,27 @@ func (t *TopK) growTable() {
 	}
 }
 
-// tkKeyAlign is the granularity of key regions: a counter keeps its region
-// when a key of up to the same rounded length replaces its key.
+// tkInline is the longest key a counter holds inline. Longer keys live in
+// the arena.
+const tkInline = 16
+
+// tkKeyAlign is the granularity of key regions in the arena: a counter
+// keeps its region when a key of up to the same rounded length replaces its
+// key, and also while it holds short keys.
 const tkKeyAlign = 16
 
 func tkKeyCap(n int) int { return max(tkKeyAlign, (n+tkKeyAlign-1)&^(tkKeyAlign-1)) }
 
-// storeKey copies key into counter i's region, moving the counter to a new,
-// larger region at the end of the arena if it does not fit.
+// storeKey copies key into counter i, inline or into its region, moving
+// the counter to a new, larger region at the end of the arena if it does
+// not fit.
 func (t *TopK) storeKey(i int32, key []byte) {
 	c := &t.counters[i]
+	if len(key) <= tkInline {
+		c.klen = uint32(len(key))
+		copy(c.inline[:], key)
+		return
+	}
 	if len(key) > int(c.kcap) {
 		if len(key) > math.MaxUint32-tkKeyAlign {
 			panic("sketch: TopK key of 4 GiB or more")
@@ -381,18 +417,25 @@ func (t *TopK) storeKey(i int32, key []byte) {
 	copy(t.arena[c.off:], key)
 }
 
-// compact copies the live keys into spare, shrinking each region to its
-// key, and swaps the two. It runs when garbage exceeds half the arena, so its
-// cost is amortized over the bytes that became garbage; the two buffers stop
-// growing once key lengths settle.
+// compact copies the live long keys into spare, shrinking each region to
+// its key and dropping the regions of counters that hold short keys, and
+// swaps the two buffers. It runs when garbage exceeds half the arena, so
+// its cost is amortized over the bytes that became garbage; the two
+// buffers stop growing once key lengths settle.
 func (t *TopK) compact() {
 	live := 0
 	for i := range t.counters {
-		live += tkKeyCap(int(t.counters[i].klen))
+		if kl := int(t.counters[i].klen); kl > tkInline {
+			live += tkKeyCap(kl)
+		}
 	}
 	dst := slices.Grow(t.spare[:0], live)
 	for i := range t.counters {
 		c := &t.counters[i]
+		if c.klen <= tkInline {
+			c.off, c.kcap = 0, 0
+			continue
+		}
 		off, kc := len(dst), tkKeyCap(int(c.klen))
 		dst = dst[:off+kc]
 		copy(dst[off:], t.arena[c.off:c.off+int(c.klen)])

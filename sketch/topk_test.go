@@ -106,7 +106,7 @@ func topkCheck(s *TopK) error {
 	}
 	for i := range s.counters {
 		c := s.counters[i]
-		if c.off < 0 || int(c.klen) > int(c.kcap) || c.off+int(c.kcap) > len(s.arena) {
+		if c.off < 0 || c.klen > tkInline && c.klen > c.kcap || c.off+int(c.kcap) > len(s.arena) {
 			return fmt.Errorf("counter %d: key region [%d, +%d) len %d outside the arena of %d", i, c.off, c.kcap, c.klen, len(s.arena))
 		}
 		live += int(c.kcap)
