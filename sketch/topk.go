@@ -2,6 +2,8 @@ package sketch
 
 import (
 	"bytes"
+	"encoding/binary"
+	"cmp"
 	"fmt"
 	"math"
 	"slices"
@@ -50,14 +52,20 @@ type TopK struct {
 	capacity int
 	total    uint64
 
-	// The stream summary: counters grouped into buckets of equal count,
-	// buckets in a doubly linked list by increasing count (minB first).
-	// Links are indices, so the structure is a few flat slices that updates
-	// never allocate in once they have grown to the capacity.
-	counters   []tkCounter
-	buckets    []tkBucket
-	freeB      int32 // free list of buckets, linked through next
-	minB, maxB int32
+	// The stream summary (topk_summary.go): every counter holds its count
+	// and a stamp that orders it among the counters with the same count;
+	// q lists the counters with the minimum count minc in that order (from
+	// qh on, among stale entries), next the ones that reached minc+1 since
+	// nextFrom. Indices, not pointers, in flat slices that updates never
+	// allocate in once they have grown to the capacity.
+	counters []tkCounter
+	seq      uint64 // the next stamp
+	minc     uint64 // once full: the minimum count, held by atMin counters
+	atMin    int
+	q, next  []tkRef
+	qh       int
+	nextFrom uint64
+	scratch  []int32 // order's result
 
 	// table maps a key to its counter: open addressing with linear probing
 	// on the key's hash. Live entries fill at most a quarter of it, and the
@@ -132,7 +140,7 @@ func (t *TopK) MinCount() uint64 {
 	if t.capacity == 0 || len(t.counters) < t.capacity {
 		return 0
 	}
-	return t.buckets[t.minB].count
+	return t.minc
 }
 
 // AddHash adds count occurrences of key, whose hash h must be Hash(key) (the
@@ -140,11 +148,11 @@ func (t *TopK) MinCount() uint64 {
 // decoding). The key bytes are copied; the caller may reuse its buffer.
 // A count of 0 is ignored. Keys must be shorter than 4 GiB.
 //
-// A unit count costs O(1): a hash-table probe and a move to the neighbouring
-// bucket. A count w > 1 walks past the buckets with counts between the old
-// and new count, O(1 + buckets skipped), at most O(Capacity), but O(1) if
-// the new count tops every other. AddHash does not allocate once the tables
-// have reached the capacity and the key regions their steady size.
+// An update costs a hash-table probe and a write to the key's counter, plus,
+// when the minimum count rises, a scan of the counters: O(1) per unit of
+// count, amortized, since the minimum rises at most Total/Capacity times.
+// AddHash does not allocate once the tables have reached the capacity and
+// the key regions their steady size.
 func (t *TopK) AddHash(h uint64, key []byte, count uint64) {
 	if count == 0 {
 		return
@@ -153,16 +161,41 @@ func (t *TopK) AddHash(h uint64, key []byte, count uint64) {
 		t.init()
 	}
 	t.total = tkSatAdd(t.total, count)
-	i, slot := t.find(h, key)
-	switch {
-	case i != tkNil && count == 1:
-		t.increment(i)
-	case i != tkNil:
+	// find and raise, written out for the common cases: a key of 8 to 16
+	// bytes (see keyIs), and a unit increment of a counter above the
+	// minimum count, which only takes a new count and stamp.
+	mask := len(t.table) - 1
+	tag := tkTag(h)
+	p := t.home(tag)
+	for ; t.table[p] != 0; p = (p + 1) & mask {
+		s := t.table[p]
+		if s>>32 != tag {
+			continue
+		}
+		i := int32(uint32(s)) - 1
+		c := &t.counters[i]
+		if c.hash != h || int(c.klen) != len(key) {
+			continue
+		}
+		if n := len(key); uint(n-8) <= tkInline-8 {
+			if le := binary.LittleEndian; le.Uint64(c.inline[:8]) != le.Uint64(key) || le.Uint64(c.inline[n-8:n]) != le.Uint64(key[n-8:]) {
+				continue
+			}
+		} else if !t.keyIs(c, key) {
+			continue
+		}
+		if old := c.count; count == 1 && old != t.minc && old != math.MaxUint64 {
+			c.count, c.stamp = old+1, t.seq
+			t.seq++
+			return
+		}
 		t.raise(i, count)
-	case len(t.counters) < t.capacity:
+		return
+	}
+	if len(t.counters) < t.capacity {
 		t.insert(h, key, count)
-	default:
-		t.evict(h, key, count, slot)
+	} else {
+		t.evict(h, key, count, p)
 	}
 }
 
@@ -223,23 +256,19 @@ func (t *TopK) Top(k int) []Item {
 		return nil
 	}
 	k = min(k, n)
-	idx := make([]int32, 0, k)
-	b := t.maxB
-	for ; b != tkNil && len(idx) < k; b = t.buckets[b].prev {
-		start := len(idx)
-		for i := t.buckets[b].head; i != tkNil; i = t.counters[i].next {
-			idx = append(idx, i)
-		}
-		slices.SortFunc(idx[start:], func(x, y int32) int { return bytes.Compare(t.key(x), t.key(y)) })
+	idx := make([]int32, n)
+	for i := range idx {
+		idx[i] = int32(i)
 	}
-	var bound uint64
-	switch {
-	case len(idx) > k:
+	slices.SortFunc(idx, func(x, y int32) int {
+		if c := cmp.Compare(t.count(y), t.count(x)); c != 0 {
+			return c
+		}
+		return bytes.Compare(t.key(x), t.key(y))
+	})
+	bound := t.MinCount()
+	if n > k {
 		bound = t.count(idx[k])
-	case b != tkNil:
-		bound = t.buckets[b].count
-	default:
-		bound = t.MinCount()
 	}
 	// One string holds all the keys, so the answer costs two allocations.
 	size := 0
@@ -273,20 +302,13 @@ func (t *TopK) Reset() {
 // the same updates.
 func (t *TopK) Clone() *TopK {
 	t.init()
-	return &TopK{
-		capacity: t.capacity,
-		total:    t.total,
-		counters: slices.Clone(t.counters),
-		buckets:  slices.Clone(t.buckets),
-		freeB:    t.freeB,
-		minB:     t.minB,
-		maxB:     t.maxB,
-		table:    slices.Clone(t.table),
-		shift:    t.shift,
-		stale:    t.stale,
-		arena:    slices.Clone(t.arena),
-		garbage:  t.garbage,
-	}
+	c := *t
+	c.counters = slices.Clone(t.counters)
+	c.q, c.next = slices.Clone(t.q), slices.Clone(t.next)
+	c.table = slices.Clone(t.table)
+	c.arena = slices.Clone(t.arena)
+	c.spare, c.spareC, c.entries, c.scratch = nil, nil, nil, nil
+	return &c
 }
 
 // tkSatAdd is a+b, saturating at the largest uint64.

@@ -39,15 +39,12 @@ func (t *TopK) AppendBinary(dst []byte) ([]byte, error) {
 	hdr := envelope.Header{Kind: envelope.KindTopK, HashID: envelope.HashXXH64}
 	hdr.Shape = [4]uint64{uint64(t.capacity), uint64(len(t.counters)), t.total, 0}
 	dst, start := envelope.Begin(dst, hdr)
-	for b := t.maxB; b != tkNil; b = t.buckets[b].prev {
-		count := t.buckets[b].count
-		for i := t.buckets[b].head; i != tkNil; i = t.counters[i].next {
-			key := t.key(i)
-			dst = binary.AppendUvarint(dst, uint64(len(key)))
-			dst = append(dst, key...)
-			dst = binary.AppendUvarint(dst, count)
-			dst = binary.AppendUvarint(dst, t.counters[i].err)
-		}
+	for _, i := range t.order() {
+		key, c := t.key(i), &t.counters[i]
+		dst = binary.AppendUvarint(dst, uint64(len(key)))
+		dst = append(dst, key...)
+		dst = binary.AppendUvarint(dst, c.count)
+		dst = binary.AppendUvarint(dst, c.err)
 	}
 	return envelope.End(dst, start), nil
 }

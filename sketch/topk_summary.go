@@ -1,41 +1,62 @@
 package sketch
 
 import (
+	"cmp"
 	"encoding/binary"
 	"math"
 	"math/bits"
 	"slices"
 )
 
-// This file is the stream summary behind TopK (Metwally et al. 2005):
-// counters hang in buckets of equal count, and the buckets form a
-// doubly linked list by increasing count. A unit increment moves a counter
-// to the next bucket, which either has count+1 or is created right there, so
-// it costs O(1); the minimum, which Space-Saving replaces, is the head of the
-// first bucket. Everything is indices into flat slices: no pointers for the
+// This file is the stream summary behind TopK (Metwally et al. 2005),
+// kept in a form whose updates touch as little memory as possible.
+//
+// Space-Saving replaces the counter that has held the minimum count
+// longest. Metwally et al. keep that order in buckets of equal count, linked
+// by increasing count, and move a counter to the next bucket on every
+// increment: several dependent accesses to other counters and buckets per
+// update. Here a counter holds its count and a stamp, the time (from a
+// sequence number) at which it reached that count; the order of the stream
+// summary is the order of (count, stamp), and only its minimum level is
+// kept in order:
+//
+//   - q lists the counters with the minimum count minc by stamp, followed by
+//     entries that have gone stale (a counter whose stamp no longer matches
+//     has moved on). No counter can arrive at the minimum count, so q stays
+//     complete until all atMin counters have left it.
+//   - next lists, by stamp, the counters that reached minc+1 since q was
+//     built (they can only come from minc).
+//   - When the minimum level empties, a scan of the counters finds the new
+//     minimum; the counters that reached it before next was started (those
+//     with an older stamp) are sorted by stamp and put before the live
+//     entries of next. The minimum only rises, so the scans cost O(k) at
+//     most MinCount <= N/k times: O(1) per event, amortized.
+//
+// An increment is then a write to the counter the table probe found, plus
+// a compare with minc. Everything is in flat slices: no pointers for the
 // garbage collector to trace, and no allocation per update.
 
-// tkNil is the null index of the links.
+// tkNil is the null counter index.
 const tkNil int32 = -1
 
 type tkCounter struct {
-	// The fields a hit and a move read come first, in one cache line with
-	// a short key: the 64-byte counter needs no access to the arena.
+	// The fields a hit reads and writes come first, in one cache line with
+	// a short key: a 64-byte counter, no access to the arena.
 	hash   uint64
-	bucket int32
-	prev   int32 // neighbours in the bucket, head first: the order in which
-	next   int32 // Space-Saving replaces counters when the bucket is the minimum
+	count  uint64
+	stamp  uint64 // when the counter reached count: its place in the order
 	klen   uint32
 	inline [tkInline]byte // a key of up to tkInline bytes
+	kcap   uint32         // a longer key is arena[off : off+klen], within
+	off    int            // a region of kcap bytes owned by this counter
 	err    uint64
-	off    int    // a longer key is arena[off : off+klen],
-	kcap   uint32 // within a region of kcap bytes owned by this counter
 }
 
-type tkBucket struct {
-	count      uint64
-	head, tail int32 // counters; new arrivals go to the tail
-	prev, next int32 // buckets: prev has the smaller count
+// tkRef is an entry of the minimum queues: counter i, valid while the
+// counter's stamp is still stamp.
+type tkRef struct {
+	stamp uint64
+	i     int32
 }
 
 // tkEntry is a counter outside the summary (Merge).
@@ -51,24 +72,29 @@ func (t *TopK) setup(capacity, presize, keyBytes int) {
 	t.capacity = capacity
 	t.total = 0
 	t.counters = make([]tkCounter, 0, presize)
-	t.buckets = make([]tkBucket, 0, presize+1)
 	t.table = make([]uint64, tkTableSize(presize))
 	t.shift = uint8(32 - bits.TrailingZeros(uint(len(t.table))))
 	t.arena = make([]byte, 0, keyBytes)
 	t.spare = nil
 	t.garbage = 0
-	t.freeB, t.minB, t.maxB = tkNil, tkNil, tkNil
+	t.q = make([]tkRef, 0, presize)
+	t.next = make([]tkRef, 0, presize)
+	t.clearOrder()
 }
 
 // clearSummary forgets every counter, keeping the memory.
 func (t *TopK) clearSummary() {
 	t.counters = t.counters[:0]
-	t.buckets = t.buckets[:0]
-	t.freeB, t.minB, t.maxB = tkNil, tkNil, tkNil
 	clear(t.table)
 	t.stale = 0
 	t.arena = t.arena[:0]
 	t.garbage = 0
+	t.clearOrder()
+}
+
+func (t *TopK) clearOrder() {
+	t.seq, t.minc, t.atMin = 0, 0, 0
+	t.q, t.qh, t.next, t.nextFrom = t.q[:0], 0, t.next[:0], 0
 }
 
 // tkTableSize is the table length for n counters: a power of two at least 4n.
@@ -80,7 +106,7 @@ func tkTableSize(n int) int {
 	return s
 }
 
-func (t *TopK) count(i int32) uint64 { return t.buckets[t.counters[i].bucket].count }
+func (t *TopK) count(i int32) uint64 { return t.counters[i].count }
 
 // key returns the key of counter i. A short key is inside t.counters: the
 // slice is valid until the counter changes or the slice reallocates.
@@ -93,95 +119,64 @@ func (t *TopK) key(i int32) []byte {
 }
 
 // keyIs reports whether counter c holds key, given that they have the
-// same hash. Keys of 8 to 16 bytes, the common case, take two word
-// compares (overlapping for fewer than 16), not a call to memequal.
+// same hash. A short key takes two word compares, overlapping unless it has
+// 8 or 16 bytes (the same for 4 to 7 bytes), not a call to memequal.
 func (t *TopK) keyIs(c *tkCounter, key []byte) bool {
 	n := len(key)
-	switch {
-	case int(c.klen) != n:
+	if int(c.klen) != n {
 		return false
-	case n > tkInline:
-		return string(t.arena[c.off:c.off+n]) == string(key)
-	case n >= 8:
-		le := binary.LittleEndian
+	}
+	le := binary.LittleEndian
+	if uint(n-8) <= tkInline-8 {
 		return le.Uint64(c.inline[:8]) == le.Uint64(key) && le.Uint64(c.inline[n-8:n]) == le.Uint64(key[n-8:])
 	}
-	return string(c.inline[:n]) == string(key)
+	if uint(n-4) <= 3 {
+		return le.Uint32(c.inline[:4]) == le.Uint32(key) && le.Uint32(c.inline[n-4:n]) == le.Uint32(key[n-4:])
+	}
+	return t.keyIsSlow(c, key)
 }
 
-// increment adds 1 to the count of counter i: raise for the common case,
-// where the counter moves to the next bucket or relabels its own.
-func (t *TopK) increment(i int32) {
-	b := t.counters[i].bucket
-	bk := &t.buckets[b]
-	nc := bk.count + 1
-	if nc == 0 {
-		return // saturated
+func (t *TopK) keyIsSlow(c *tkCounter, key []byte) bool {
+	if len(key) > tkInline {
+		return string(t.arena[c.off:c.off+len(key)]) == string(key)
 	}
-	if n := bk.next; n != tkNil && t.buckets[n].count == nc {
-		t.move(i, n)
-		return
-	}
-	if bk.head == bk.tail {
-		bk.count = nc // alone, and no bucket has count nc
-		return
-	}
-	nb := t.newBucket(nc)
-	t.linkBucketAfter(nb, b)
-	t.move(i, nb)
+	return string(c.inline[:len(key)]) == string(key)
 }
 
-// raise adds w to the count of counter i.
+// full reports whether all counters are in use: from then on the order of
+// the minimum level is kept.
+func (t *TopK) full() bool { return len(t.counters) == t.capacity }
+
+// raise adds w to the count of counter i, which moves to the end of the
+// order among the counters with its new count.
 func (t *TopK) raise(i int32, w uint64) {
-	b := t.counters[i].bucket
-	cur := t.buckets[b].count
-	nc := tkSatAdd(cur, w)
-	if nc == cur {
+	c := &t.counters[i]
+	old := c.count
+	nc := old + w
+	if nc < old {
+		nc = math.MaxUint64
+	}
+	if nc == old {
 		return // saturated
 	}
-	p := t.below(b, nc)
-	if n := t.buckets[p].next; n != tkNil && t.buckets[n].count == nc {
-		t.move(i, n)
+	c.count, c.stamp = nc, t.seq
+	t.seq++
+	if !t.full() {
 		return
 	}
-	if p == b && t.buckets[b].head == t.buckets[b].tail {
-		// Alone in its bucket and no bucket in between: relabel the bucket.
-		t.buckets[b].count = nc
-		return
+	if nc == t.minc+1 {
+		t.next = append(t.next, tkRef{c.stamp, i})
 	}
-	nb := t.newBucket(nc)
-	t.linkBucketAfter(nb, p)
-	t.move(i, nb)
-}
-
-// below returns the last bucket with a count below c, starting the search
-// at bucket b, whose count is below c. For c = count(b)+1 the walk does not
-// run, since counts are distinct integers; a count beyond the maximum goes
-// straight to the last bucket; otherwise the walk passes every bucket with a
-// count in between.
-func (t *TopK) below(b int32, c uint64) int32 {
-	if t.buckets[t.maxB].count < c {
-		return t.maxB
+	if old == t.minc {
+		if t.atMin--; t.atMin == 0 {
+			t.scanMin()
+		}
 	}
-	for n := t.buckets[b].next; t.buckets[n].count < c; n = t.buckets[n].next {
-		b = n
-	}
-	return b
 }
 
 // insert tracks a new key with count w while counters are free.
 func (t *TopK) insert(h uint64, key []byte, w uint64) {
-	i := t.newCounter(h, key, 0)
-	p, n := tkNil, t.minB
-	if n != tkNil && t.buckets[n].count < w {
-		p = t.below(n, w)
-		n = t.buckets[p].next
-	}
-	if n == tkNil || t.buckets[n].count != w {
-		n = t.newBucket(w)
-		t.linkBucketAfter(n, p)
-	}
-	t.push(n, i)
+	t.appendEntry(h, key, w, 0)
 }
 
 // evict is Space-Saving's replacement: the new key takes over the counter
@@ -196,121 +191,106 @@ func (t *TopK) insert(h uint64, key []byte, w uint64) {
 // cheaper than deleting at once, which took a probe at a random place of
 // the table for every eviction.
 func (t *TopK) evict(h uint64, key []byte, w uint64, slot int) {
-	mb := t.minB
-	v := t.buckets[mb].head
+	v := t.popMin()
 	c := &t.counters[v]
 	t.table[slot] = tkTag(h)<<32 | uint64(v+1)
-	c.hash, c.err = h, t.buckets[mb].count
+	c.hash, c.err = h, c.count
 	t.storeKey(v, key)
 	t.stale++
 	if 2*(len(t.counters)+t.stale) > len(t.table) {
 		t.rehash()
 	}
-	if w == 1 {
-		t.increment(v)
-	} else {
-		t.raise(v, w)
+	t.raise(v, w)
+}
+
+// popMin returns the counter that has held the minimum count longest,
+// dropping it and the stale entries before it from q. It is in q: q holds
+// every counter with the minimum count, and there is one (atMin > 0).
+func (t *TopK) popMin() int32 {
+	for {
+		r := t.q[t.qh]
+		t.qh++
+		if t.counters[r.i].stamp == r.stamp {
+			return r.i
+		}
 	}
 }
 
-// appendEntry tracks a key whose count is at most every tracked count, at
-// the tail of the minimum bucket: it rebuilds a summary from entries listed
-// by decreasing count, in replacement order within a count.
+// appendEntry tracks a key with the given count, which is at most every
+// tracked count, or any count while counters are free (insert); it goes
+// last in the order among the counters with that count.
 func (t *TopK) appendEntry(h uint64, key []byte, count, err uint64) {
-	i := t.newCounter(h, key, err)
-	b := t.minB
-	if b == tkNil || t.buckets[b].count != count {
-		b = t.newBucket(count)
-		t.linkBucketAfter(b, tkNil)
-	}
-	t.push(b, i)
-}
-
-func (t *TopK) newCounter(h uint64, key []byte, err uint64) int32 {
 	if 4*(len(t.counters)+1) > len(t.table) {
 		t.growTable()
 	}
 	i := int32(len(t.counters))
-	t.counters = append(t.counters, tkCounter{hash: h, err: err, bucket: tkNil, prev: tkNil, next: tkNil})
+	t.counters = append(t.counters, tkCounter{hash: h, count: count, stamp: t.seq, err: err})
+	t.seq++
 	t.storeKey(i, key)
 	t.tableInsert(h, i)
-	return i
-}
-
-// move takes counter i out of its bucket, freeing the bucket if it empties,
-// and appends it to bucket to.
-func (t *TopK) move(i, to int32) {
-	c := &t.counters[i]
-	from := &t.buckets[c.bucket]
-	if c.prev == tkNil {
-		from.head = c.next
-	} else {
-		t.counters[c.prev].next = c.next
-	}
-	if c.next == tkNil {
-		from.tail = c.prev
-	} else {
-		t.counters[c.next].prev = c.prev
-	}
-	if from.head == tkNil {
-		t.freeBucket(c.bucket)
-	}
-	t.push(to, i)
-}
-
-// push appends counter i to bucket b.
-func (t *TopK) push(b, i int32) {
-	c, bk := &t.counters[i], &t.buckets[b]
-	c.bucket, c.prev, c.next = b, bk.tail, tkNil
-	if bk.tail == tkNil {
-		bk.head = i
-	} else {
-		t.counters[bk.tail].next = i
-	}
-	bk.tail = i
-}
-
-func (t *TopK) newBucket(count uint64) int32 {
-	nb := tkBucket{count: count, head: tkNil, tail: tkNil, prev: tkNil, next: tkNil}
-	if b := t.freeB; b != tkNil {
-		t.freeB = t.buckets[b].next
-		t.buckets[b] = nb
-		return b
-	}
-	t.buckets = append(t.buckets, nb)
-	return int32(len(t.buckets) - 1)
-}
-
-// linkBucketAfter links bucket b after p, or first if p is tkNil.
-func (t *TopK) linkBucketAfter(b, p int32) {
-	var n int32
-	if p == tkNil {
-		n, t.minB = t.minB, b
-	} else {
-		n, t.buckets[p].next = t.buckets[p].next, b
-	}
-	t.buckets[b].prev, t.buckets[b].next = p, n
-	if n == tkNil {
-		t.maxB = b
-	} else {
-		t.buckets[n].prev = b
+	if t.full() {
+		t.minc = 0
+		t.next, t.nextFrom = t.next[:0], t.seq // every counter is older
+		t.scanMin()
 	}
 }
 
-func (t *TopK) freeBucket(b int32) {
-	p, n := t.buckets[b].prev, t.buckets[b].next
-	if p == tkNil {
-		t.minB = n
-	} else {
-		t.buckets[p].next = n
+// scanMin rebuilds q, after the minimum level emptied or when the last
+// counter came into use: it finds the minimum count m, sorts by stamp the
+// counters with count m that next does not list (those that reached m
+// before next was started, or all if m is not minc+1), and appends next.
+// next starts anew for count m+1.
+func (t *TopK) scanMin() {
+	m := uint64(math.MaxUint64)
+	for i := range t.counters {
+		m = min(m, t.counters[i].count)
 	}
-	if n == tkNil {
-		t.maxB = p
-	} else {
-		t.buckets[n].prev = p
+	q, n := t.q[:0], 0
+	listed := m == t.minc+1
+	for i := range t.counters {
+		c := &t.counters[i]
+		if c.count != m {
+			continue
+		}
+		n++
+		if !listed || c.stamp < t.nextFrom {
+			q = append(q, tkRef{c.stamp, int32(i)})
+		}
 	}
-	t.buckets[b].next = t.freeB
-	t.freeB = b
+	zzEarly += len(q)
+	zzScans++
+	if listed {
+		zzListed++
+	}
+	slices.SortFunc(q, func(a, b tkRef) int { return cmp.Compare(a.stamp, b.stamp) })
+	if listed {
+		for _, r := range t.next {
+			if t.counters[r.i].stamp == r.stamp {
+				q = append(q, r)
+			}
+		}
+	}
+	t.q, t.qh = q, 0
+	t.next, t.nextFrom = t.next[:0], t.seq
+	t.minc, t.atMin = m, n
+}
+
+// order returns the counters by decreasing count and, within a count, in
+// the order in which Space-Saving replaces them (by stamp), in scratch.
+func (t *TopK) order() []int32 {
+	idx := t.scratch[:0]
+	for i := range t.counters {
+		idx = append(idx, int32(i))
+	}
+	slices.SortFunc(idx, func(a, b int32) int {
+		x, y := &t.counters[a], &t.counters[b]
+		if c := cmp.Compare(y.count, x.count); c != 0 {
+			return c
+		}
+		return cmp.Compare(x.stamp, y.stamp)
+	})
+	t.scratch = idx
+	return idx
 }
 
 // The table packs a slot into a uint64: the top 32 bits of the remixed hash
@@ -392,9 +372,15 @@ func tkKeyCap(n int) int { return max(tkKeyAlign, (n+tkKeyAlign-1)&^(tkKeyAlign-
 // not fit.
 func (t *TopK) storeKey(i int32, key []byte) {
 	c := &t.counters[i]
-	if len(key) <= tkInline {
-		c.klen = uint32(len(key))
-		copy(c.inline[:], key)
+	if n := len(key); n <= tkInline {
+		c.klen = uint32(n)
+		// Two overlapping word stores for 8 to 16 bytes, not a memmove.
+		if le := binary.LittleEndian; n >= 8 {
+			le.PutUint64(c.inline[:8], le.Uint64(key))
+			le.PutUint64(c.inline[n-8:n], le.Uint64(key[n-8:]))
+		} else {
+			copy(c.inline[:], key)
+		}
 		return
 	}
 	if len(key) > int(c.kcap) {
@@ -444,3 +430,5 @@ func (t *TopK) compact() {
 	t.spare, t.arena = t.arena[:0], dst
 	t.garbage = 0
 }
+
+var zzEarly, zzScans, zzListed int

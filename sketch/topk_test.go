@@ -2,6 +2,7 @@ package sketch
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
@@ -36,58 +37,45 @@ func topkCheck(s *TopK) error {
 	if s.capacity < 1 || n > s.capacity {
 		return fmt.Errorf("%d counters for capacity %d", n, s.capacity)
 	}
-	seen, inUse := 0, 0
-	var sum, maxErr, prev uint64
-	var minCount uint64
-	for b := s.minB; b != tkNil; b = s.buckets[b].next {
-		bk := s.buckets[b]
-		if inUse++; inUse > len(s.buckets) {
-			return errors.New("bucket list loops")
+	var sum, maxErr uint64
+	minCount, atMin := uint64(math.MaxUint64), 0
+	stamps := map[uint64]bool{}
+	for i := range s.counters {
+		c := &s.counters[i]
+		if c.count == 0 || c.err > c.count {
+			return fmt.Errorf("counter %d: count %d error %d", i, c.count, c.err)
 		}
-		if bk.prev == tkNil && b != s.minB || bk.prev != tkNil && s.buckets[bk.prev].next != b {
-			return fmt.Errorf("bucket %d: bad prev link", b)
+		if c.stamp >= s.seq || stamps[c.stamp] {
+			return fmt.Errorf("counter %d: stamp %d repeated or not below %d", i, c.stamp, s.seq)
 		}
-		if bk.next == tkNil && b != s.maxB {
-			return fmt.Errorf("bucket %d ends the list but maxB is %d", b, s.maxB)
+		stamps[c.stamp] = true
+		if c.count < minCount {
+			minCount, atMin = c.count, 0
 		}
-		if b == s.minB {
-			minCount = bk.count
-		} else if bk.count <= prev {
-			return fmt.Errorf("bucket counts not increasing: %d after %d", bk.count, prev)
+		if c.count == minCount {
+			atMin++
 		}
-		prev = bk.count
-		if bk.head == tkNil {
-			return fmt.Errorf("bucket %d (count %d) is empty", b, bk.count)
-		}
-		last := tkNil
-		for i := bk.head; i != tkNil; i = s.counters[i].next {
-			c := s.counters[i]
-			if seen++; seen > n {
-				return errors.New("counter lists loop or share counters")
-			}
-			if c.bucket != b || c.prev != last {
-				return fmt.Errorf("counter %d: bucket %d prev %d, want %d and %d", i, c.bucket, c.prev, b, last)
-			}
-			if c.err > bk.count {
-				return fmt.Errorf("counter %d: error %d above count %d", i, c.err, bk.count)
-			}
-			sum, maxErr, last = tkSatAdd(sum, bk.count), max(maxErr, c.err), i
-		}
-		if bk.tail != last {
-			return fmt.Errorf("bucket %d: tail %d, last counter %d", b, bk.tail, last)
-		}
+		sum, maxErr = tkSatAdd(sum, c.count), max(maxErr, c.err)
 	}
-	if seen != n {
-		return fmt.Errorf("%d counters in buckets, %d exist", seen, n)
-	}
-	free := 0
-	for b := s.freeB; b != tkNil; b = s.buckets[b].next {
-		if free++; free > len(s.buckets) {
-			return errors.New("free list loops")
+	if n == s.capacity {
+		// q lists the counters with the minimum count, by stamp.
+		if s.minc != minCount || s.atMin != atMin {
+			return fmt.Errorf("minimum %d held by %d, sketch says %d by %d", minCount, atMin, s.minc, s.atMin)
 		}
-	}
-	if free+inUse != len(s.buckets) {
-		return fmt.Errorf("%d free + %d used buckets of %d", free, inUse, len(s.buckets))
+		var live []tkRef
+		for _, r := range s.q[s.qh:] {
+			if s.counters[r.i].stamp == r.stamp {
+				live = append(live, r)
+			}
+		}
+		if len(live) != atMin || !slices.IsSortedFunc(live, func(a, b tkRef) int { return cmp.Compare(a.stamp, b.stamp) }) {
+			return fmt.Errorf("q lists %d counters (sorted: %v), %d hold the minimum", len(live), slices.IsSortedFunc(live, func(a, b tkRef) int { return cmp.Compare(a.stamp, b.stamp) }), atMin)
+		}
+		for _, r := range s.next {
+			if c := s.counters[r.i]; c.stamp == r.stamp && (c.count != s.minc+1 || r.stamp < s.nextFrom) {
+				return fmt.Errorf("next lists counter %d with count %d stamp %d (minimum %d, from %d)", r.i, c.count, r.stamp, s.minc, s.nextFrom)
+			}
+		}
 	}
 	// Every counter's entry is found by lookup below; the other entries
 	// are the stale ones of replaced keys, which rehash drops before they
