@@ -216,6 +216,9 @@ func (t *TopK) popMin() int32 {
 	}
 }
 
+// tkPopAhead is how many entries of q popMin loads ahead.
+const tkPopAhead = 4
+
 // appendEntry tracks a key with the given count, which is at most every
 // tracked count, or any count while counters are free (insert); it goes
 // last in the order among the counters with that count.
@@ -241,29 +244,29 @@ func (t *TopK) appendEntry(h uint64, key []byte, count, err uint64) {
 // before next was started, or all if m is not minc+1), and appends next.
 // next starts anew for count m+1.
 func (t *TopK) scanMin() {
+	cs := t.counters
 	m := uint64(math.MaxUint64)
-	for i := range t.counters {
-		m = min(m, t.counters[i].count)
+	for i := range cs {
+		m = min(m, cs[i].count)
 	}
-	q, n := t.q[:0], 0
-	listed := m == t.minc+1
-	for i := range t.counters {
-		c := &t.counters[i]
-		if c.count != m {
-			continue
-		}
-		n++
-		if !listed || c.stamp < t.nextFrom {
-			q = append(q, tkRef{c.stamp, int32(i)})
-		}
+	from := t.nextFrom // counters with count m and an older stamp are not in next
+	if m != t.minc+1 {
+		from = math.MaxUint64 // next lists none
 	}
-	zzEarly += len(q)
-	zzScans++
-	if listed {
-		zzListed++
+	// About half the counters may hold the minimum: without branches on
+	// the counts, this loop does not pay a misprediction for each.
+	q := slices.Grow(t.q[:0], len(cs))[:len(cs)]
+	w, n := 0, 0
+	for i := range cs {
+		c := &cs[i]
+		at := tkBit(c.count == m)
+		n += at
+		q[w] = tkRef{c.stamp, int32(i)}
+		w += at & tkBit(c.stamp < from)
 	}
+	q = q[:w]
 	slices.SortFunc(q, func(a, b tkRef) int { return cmp.Compare(a.stamp, b.stamp) })
-	if listed {
+	if from != math.MaxUint64 {
 		for _, r := range t.next {
 			if t.counters[r.i].stamp == r.stamp {
 				q = append(q, r)
@@ -273,6 +276,13 @@ func (t *TopK) scanMin() {
 	t.q, t.qh = q, 0
 	t.next, t.nextFrom = t.next[:0], t.seq
 	t.minc, t.atMin = m, n
+}
+
+func tkBit(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // order returns the counters by decreasing count and, within a count, in
