@@ -2,8 +2,8 @@ package sketch
 
 import (
 	"bytes"
-	"encoding/binary"
 	"cmp"
+	"encoding/binary"
 	"fmt"
 	"math"
 	"slices"
@@ -11,8 +11,8 @@ import (
 )
 
 // TopK capacity limits. Capacity k is the number of counters: memory is about
-// 120 bytes per counter plus the keys longer than 16 bytes, and every reported count is within
-// N/k of the truth after N events.
+// 160 bytes per counter plus the keys longer than 16 bytes, and every
+// reported count is within N/k of the truth after N events.
 const (
 	DefaultTopKCapacity = 1024
 	// MaxTopKCapacity bounds the capacity a constructor accepts and a
@@ -68,8 +68,10 @@ type TopK struct {
 	scratch  []int32 // order's result
 
 	// table maps a key to its counter: open addressing with linear probing
-	// on the key's hash. Live entries fill at most a quarter of it, and the
-	// stale entries that evictions leave behind at most another quarter.
+	// on the key's hash. Live entries fill at most a quarter of it (an
+	// eighth at full capacity, in a sketch made by NewTopK), and the stale
+	// entries that evictions leave behind fill it up to half: the more room
+	// they have, the rarer the rehash that drops them.
 	table []uint64
 	shift uint8 // 32 - log2(len(table))
 	stale int   // entries of replaced keys, until rehash drops them
@@ -177,8 +179,13 @@ func (t *TopK) AddHash(h uint64, key []byte, count uint64) {
 		if c.hash != h || int(c.klen) != len(key) {
 			continue
 		}
-		if n := len(key); uint(n-8) <= tkInline-8 {
-			if le := binary.LittleEndian; le.Uint64(c.inline[:8]) != le.Uint64(key) || le.Uint64(c.inline[n-8:n]) != le.Uint64(key[n-8:]) {
+		n, le := len(key), binary.LittleEndian
+		if uint(n-8) <= tkInline-8 {
+			if le.Uint64(c.inline[:8]) != le.Uint64(key) || le.Uint64(c.inline[n-8:n]) != le.Uint64(key[n-8:]) {
+				continue
+			}
+		} else if uint(n-4) <= 3 {
+			if le.Uint32(c.inline[:4]) != le.Uint32(key) || le.Uint32(c.inline[n-4:n]) != le.Uint32(key[n-4:]) {
 				continue
 			}
 		} else if !t.keyIs(c, key) {

@@ -97,10 +97,10 @@ func (t *TopK) clearOrder() {
 	t.q, t.qh, t.next, t.nextFrom = t.q[:0], 0, t.next[:0], 0
 }
 
-// tkTableSize is the table length for n counters: a power of two at least 4n.
+// tkTableSize is the table length for n counters: a power of two at least 8n.
 func tkTableSize(n int) int {
 	s := 8
-	for s < 4*n {
+	for s < 8*n {
 		s <<= 1
 	}
 	return s
@@ -119,21 +119,44 @@ func (t *TopK) key(i int32) []byte {
 }
 
 // keyIs reports whether counter c holds key, given that they have the
-// same hash. A short key takes two word compares, overlapping unless it has
-// 8 or 16 bytes (the same for 4 to 7 bytes), not a call to memequal.
+// same hash.
 func (t *TopK) keyIs(c *tkCounter, key []byte) bool {
 	n := len(key)
-	if int(c.klen) != n {
+	switch {
+	case int(c.klen) != n:
 		return false
-	}
-	le := binary.LittleEndian
-	if uint(n-8) <= tkInline-8 {
-		return le.Uint64(c.inline[:8]) == le.Uint64(key) && le.Uint64(c.inline[n-8:n]) == le.Uint64(key[n-8:])
-	}
-	if uint(n-4) <= 3 {
-		return le.Uint32(c.inline[:4]) == le.Uint32(key) && le.Uint32(c.inline[n-4:n]) == le.Uint32(key[n-4:])
+	case uint(n-4) <= tkInline-4:
+		return tkShortEq(&c.inline, key)
 	}
 	return t.keyIsSlow(c, key)
+}
+
+// tkShortEq reports whether a key of 4 to 16 bytes is a[:len(key)]. The
+// four 4-byte windows at 0, min(4, n-4), max(n-8, 0) and n-4 cover any
+// such key, so keys of different lengths take the same path: a branch on
+// the length would be mispredicted on a stream of mixed lengths (the
+// "key-N" of the CLI benchmark have 5 to 11 bytes).
+func tkShortEq(a *[tkInline]byte, key []byte) bool {
+	n := len(key)
+	o1, o2, o3 := min(4, n-4), max(n-8, 0), n-4
+	le := binary.LittleEndian
+	x := le.Uint32(a[:]) ^ le.Uint32(key)
+	x |= le.Uint32(a[o1:]) ^ le.Uint32(key[o1:])
+	x |= le.Uint32(a[o2:]) ^ le.Uint32(key[o2:])
+	x |= le.Uint32(a[o3:]) ^ le.Uint32(key[o3:])
+	return x == 0
+}
+
+// tkShortCopy copies a key of 4 to 16 bytes into a, by the windows of
+// tkShortEq.
+func tkShortCopy(a *[tkInline]byte, key []byte) {
+	n := len(key)
+	o1, o2, o3 := min(4, n-4), max(n-8, 0), n-4
+	le := binary.LittleEndian
+	le.PutUint32(a[:], le.Uint32(key))
+	le.PutUint32(a[o1:], le.Uint32(key[o1:]))
+	le.PutUint32(a[o2:], le.Uint32(key[o2:]))
+	le.PutUint32(a[o3:], le.Uint32(key[o3:]))
 }
 
 func (t *TopK) keyIsSlow(c *tkCounter, key []byte) bool {
@@ -384,10 +407,8 @@ func (t *TopK) storeKey(i int32, key []byte) {
 	c := &t.counters[i]
 	if n := len(key); n <= tkInline {
 		c.klen = uint32(n)
-		// Two overlapping word stores for 8 to 16 bytes, not a memmove.
-		if le := binary.LittleEndian; n >= 8 {
-			le.PutUint64(c.inline[:8], le.Uint64(key))
-			le.PutUint64(c.inline[n-8:n], le.Uint64(key[n-8:]))
+		if n >= 4 {
+			tkShortCopy(&c.inline, key) // not a call to memmove
 		} else {
 			copy(c.inline[:], key)
 		}
