@@ -87,7 +87,6 @@ type TopK struct {
 	spareC []tkCounter // Merge builds the new summary here
 
 	entries []tkEntry // Merge scratch
-	sink    uint64    // PrefetchHash's loads go here, so they are not dropped
 }
 
 // Item is one heavy hitter: the truth lies in [Lower, Upper] for certain.
@@ -204,18 +203,6 @@ func (t *TopK) AddHash(h uint64, key []byte, count uint64) {
 	} else {
 		t.evict(h, key, count, p)
 	}
-}
-
-// PrefetchHash tells the sketch that the key with hash h will be added
-// soon. It changes nothing, but it loads the table entry and the counter
-// the key would use, so that a caller who calls it a few records ahead of
-// each AddHash overlaps their cache misses with the updates in between
-// instead of waiting for them in turn.
-func (t *TopK) PrefetchHash(h uint64) {
-	if len(t.table) == 0 {
-		return
-	}
-	t.sink += t.table[t.home(tkTag(h))]
 }
 
 // Add adds one occurrence of key.

@@ -13,11 +13,11 @@ import (
 	"github.com/streamstat/streamstat/internal/envelope"
 )
 
-// This file keeps the update path TopK had before its counters held short
-// keys inline and its table was probed ahead of the updates (commit
-// 4dfae45): refTopK is that TopK, cut to what updates and encoding need, so
-// that a test can check that both build the same state and a benchmark can
-// measure both on the same events in the same run.
+// This file keeps TopK as it was before its counters held their counts and
+// short keys (commit 4dfae45, Metwally et al.'s buckets of equal count):
+// refTopK is that TopK, cut to what updates and encoding need, so that a
+// test can check that both build the same state from the same updates and
+// a benchmark can measure both on the same events in the same run.
 
 func newRefTopK(capacity int) *refTopK {
 	t := new(refTopK)
@@ -434,17 +434,13 @@ func topkMixedEvents(n int) (*topkEvents, []uint64) {
 	return long, w
 }
 
-// TestTopKRefSameState checks that AddHash, alone or after PrefetchHash,
-// builds the state the previous TopK built: the same encoded bytes after
+// TestTopKRefSameState checks that AddHash builds the state the previous TopK built: the same encoded bytes after
 // every stretch of the same updates.
 func TestTopKRefSameState(t *testing.T) {
 	ev, w := topkMixedEvents(300_000)
 	for _, k := range []int{1, 7, 256, 4096} {
 		a, b := topkNew(t, k), newRefTopK(k)
 		for i := range ev.n() {
-			if i+4 < ev.n() && i%2 == 0 {
-				a.PrefetchHash(ev.hashes[i+4])
-			}
 			a.AddHash(ev.hashes[i], ev.key(i), w[i])
 			b.AddHash(ev.hashes[i], ev.key(i), w[i])
 			if i%50_000 == 49_999 || i == ev.n()-1 {
@@ -461,45 +457,29 @@ func TestTopKRefSameState(t *testing.T) {
 
 // BenchmarkTopKAddVsRef runs TopK and the previous TopK on the same Zipf
 // events, at capacity 4096 as the CLI's top, and reports the time ratio.
-// "prefetch" feeds TopK as pipeline.HeavyHitters does, with PrefetchHash
-// ahead of the updates; the previous TopK had no such method.
 func BenchmarkTopKAddVsRef(b *testing.B) {
-	for _, ahead := range []int{0, topkAhead} {
-		name := "direct"
-		if ahead > 0 {
-			name = "prefetch"
-		}
-		b.Run(name, func(b *testing.B) {
-			ev := topkCLIEvents(1 << 21)
-			ours, ref := topkNew(b, 4096), newRefTopK(4096)
-			for i := range ev.n() {
-				ours.AddHash(ev.hashes[i], ev.key(i), 1)
-				ref.AddHash(ev.hashes[i], ev.key(i), 1)
-			}
-			var to, tr time.Duration
-			b.ReportAllocs()
-			for b.Loop() {
-				t0 := time.Now()
-				for i := range ev.n() {
-					if ahead > 0 && i+ahead < ev.n() {
-						ours.PrefetchHash(ev.hashes[i+ahead])
-					}
-					ours.AddHash(ev.hashes[i], ev.key(i), 1)
-				}
-				t1 := time.Now()
-				for i := range ev.n() {
-					ref.AddHash(ev.hashes[i], ev.key(i), 1)
-				}
-				tr += time.Since(t1)
-				to += t1.Sub(t0)
-			}
-			n := float64(b.N * ev.n())
-			b.ReportMetric(float64(to.Nanoseconds())/n, "ns/update")
-			b.ReportMetric(float64(tr.Nanoseconds())/n, "ns/update-ref")
-			b.ReportMetric(float64(to)/float64(tr), "new/ref")
-		})
+	ev := topkCLIEvents(1 << 21)
+	ours, ref := topkNew(b, 4096), newRefTopK(4096)
+	for i := range ev.n() {
+		ours.AddHash(ev.hashes[i], ev.key(i), 1)
+		ref.AddHash(ev.hashes[i], ev.key(i), 1)
 	}
+	var to, tr time.Duration
+	b.ReportAllocs()
+	for b.Loop() {
+		t0 := time.Now()
+		for i := range ev.n() {
+			ours.AddHash(ev.hashes[i], ev.key(i), 1)
+		}
+		t1 := time.Now()
+		for i := range ev.n() {
+			ref.AddHash(ev.hashes[i], ev.key(i), 1)
+		}
+		tr += time.Since(t1)
+		to += t1.Sub(t0)
+	}
+	n := float64(b.N * ev.n())
+	b.ReportMetric(float64(to.Nanoseconds())/n, "ns/update")
+	b.ReportMetric(float64(tr.Nanoseconds())/n, "ns/update-ref")
+	b.ReportMetric(float64(to)/float64(tr), "new/ref")
 }
-
-// topkAhead is how far ahead pipeline.HeavyHitters prefetches.
-const topkAhead = 8
