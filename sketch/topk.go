@@ -2,7 +2,6 @@ package sketch
 
 import (
 	"bytes"
-	"cmp"
 	"encoding/binary"
 	"fmt"
 	"math"
@@ -65,7 +64,7 @@ type TopK struct {
 	q, next  []tkRef
 	qh       int
 	nextFrom uint64
-	scratch  []int32 // order's result
+	scratch  []tkOrd // order's result
 
 	// table maps a key to its counter: open addressing with linear probing
 	// on the key's hash. Live entries fill at most a quarter of it (an
@@ -162,9 +161,9 @@ func (t *TopK) AddHash(h uint64, key []byte, count uint64) {
 		t.init()
 	}
 	t.total = tkSatAdd(t.total, count)
-	// find and raise, written out for the common cases: a key of 8 to 16
-	// bytes (see keyIs), and a unit increment of a counter above the
-	// minimum count, which only takes a new count and stamp.
+	// find and raise, written out for the common cases: a key of 4 to 16
+	// bytes, and an increment of a counter above the minimum count, which
+	// only takes a new count and stamp.
 	mask := len(t.table) - 1
 	tag := tkTag(h)
 	p := t.home(tag)
@@ -190,8 +189,10 @@ func (t *TopK) AddHash(h uint64, key []byte, count uint64) {
 		} else if !t.keyIs(c, key) {
 			continue
 		}
-		if old := c.count; count == 1 && old != t.minc && old != math.MaxUint64 {
-			c.count, c.stamp = old+1, t.seq
+		if old, nc := c.count, c.count+count; nc > old && old != t.minc && nc != t.minc+1 {
+			// Neither leaving the minimum count nor reaching the next:
+			// the order only needs the new stamp (see raise).
+			c.count, c.stamp = nc, t.seq
 			t.seq++
 			return
 		}
@@ -250,18 +251,9 @@ func (t *TopK) Top(k int) []Item {
 		return nil
 	}
 	k = min(k, n)
-	idx := make([]int32, n)
-	for i := range idx {
-		idx[i] = int32(i)
-	}
-	slices.SortFunc(idx, func(x, y int32) int {
-		if c := cmp.Compare(t.count(y), t.count(x)); c != 0 {
-			return c
-		}
-		return bytes.Compare(t.key(x), t.key(y))
-	})
+	idx := t.best(k + 1)
 	bound := t.MinCount()
-	if n > k {
+	if len(idx) > k {
 		bound = t.count(idx[k])
 	}
 	// One string holds all the keys, so the answer costs two allocations.
@@ -283,6 +275,65 @@ func (t *TopK) Top(k int) []Item {
 		off += kl
 	}
 	return items
+}
+
+// best returns the m tracked keys (all if fewer) that come first by count
+// descending and key ascending, in that order. For m well below the number
+// of keys n, a heap of the m best so far, its last one at the root, makes
+// it O(n log m), not a sort of every key.
+func (t *TopK) best(m int) []int32 {
+	n := len(t.counters)
+	m = min(m, n)
+	after := func(x, y int32) bool { // x comes after y
+		if cx, cy := t.count(x), t.count(y); cx != cy {
+			return cx < cy
+		}
+		return bytes.Compare(t.key(x), t.key(y)) > 0
+	}
+	byRank := func(x, y int32) int {
+		if after(x, y) {
+			return 1
+		}
+		return -1 // keys are distinct, so no two counters tie
+	}
+	if 4*m > n {
+		all := make([]int32, n)
+		for i := range all {
+			all[i] = int32(i)
+		}
+		slices.SortFunc(all, byRank)
+		return all[:m]
+	}
+	h := make([]int32, 0, m)
+	for i := range int32(n) {
+		if len(h) < m {
+			h = append(h, i)
+			for j := len(h) - 1; j > 0 && after(h[j], h[(j-1)/2]); j = (j - 1) / 2 {
+				h[j], h[(j-1)/2] = h[(j-1)/2], h[j]
+			}
+			continue
+		}
+		if !after(h[0], i) {
+			continue
+		}
+		h[0] = i
+		for j := 0; ; {
+			c := 2*j + 1
+			if c >= m {
+				break
+			}
+			if c+1 < m && after(h[c+1], h[c]) {
+				c++
+			}
+			if !after(h[c], h[j]) {
+				break
+			}
+			h[j], h[c] = h[c], h[j]
+			j = c
+		}
+	}
+	slices.SortFunc(h, byRank)
+	return h
 }
 
 // Reset empties the sketch, keeping its capacity and its memory.

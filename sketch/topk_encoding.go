@@ -39,8 +39,8 @@ func (t *TopK) AppendBinary(dst []byte) ([]byte, error) {
 	hdr := envelope.Header{Kind: envelope.KindTopK, HashID: envelope.HashXXH64}
 	hdr.Shape = [4]uint64{uint64(t.capacity), uint64(len(t.counters)), t.total, 0}
 	dst, start := envelope.Begin(dst, hdr)
-	for _, i := range t.order() {
-		key, c := t.key(i), &t.counters[i]
+	for _, o := range t.order() {
+		key, c := t.key(o.i), &t.counters[o.i]
 		dst = binary.AppendUvarint(dst, uint64(len(key)))
 		dst = append(dst, key...)
 		dst = binary.AppendUvarint(dst, c.count)

@@ -310,20 +310,27 @@ func tkBit(b bool) int {
 
 // order returns the counters by decreasing count and, within a count, in
 // the order in which Space-Saving replaces them (by stamp), in scratch.
-func (t *TopK) order() []int32 {
-	idx := t.scratch[:0]
+func (t *TopK) order() []tkOrd {
+	o := t.scratch[:0]
 	for i := range t.counters {
-		idx = append(idx, int32(i))
+		c := &t.counters[i]
+		o = append(o, tkOrd{c.count, c.stamp, int32(i)})
 	}
-	slices.SortFunc(idx, func(a, b int32) int {
-		x, y := &t.counters[a], &t.counters[b]
-		if c := cmp.Compare(y.count, x.count); c != 0 {
-			return c
+	slices.SortFunc(o, func(x, y tkOrd) int {
+		if x.count != y.count {
+			return cmp.Compare(y.count, x.count)
 		}
 		return cmp.Compare(x.stamp, y.stamp)
 	})
-	t.scratch = idx
-	return idx
+	t.scratch = o
+	return o
+}
+
+// tkOrd is a counter's place in the order, copied out so that sorting does
+// not chase indices.
+type tkOrd struct {
+	count, stamp uint64
+	i            int32
 }
 
 // The table packs a slot into a uint64: the top 32 bits of the remixed hash
