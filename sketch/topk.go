@@ -64,7 +64,8 @@ type TopK struct {
 	q, next  []tkRef
 	qh       int
 	nextFrom uint64
-	scratch  []tkOrd // order's result
+	scratch  []tkOrd  // order's result
+	words    []uint64 // sortByStamp's scratch
 
 	// table maps a key to its counter: open addressing with linear probing
 	// on the key's hash. Live entries fill at most a quarter of it (an
@@ -352,7 +353,7 @@ func (t *TopK) Clone() *TopK {
 	c.q, c.next = slices.Clone(t.q), slices.Clone(t.next)
 	c.table = slices.Clone(t.table)
 	c.arena = slices.Clone(t.arena)
-	c.spare, c.spareC, c.entries, c.scratch = nil, nil, nil, nil
+	c.spare, c.spareC, c.entries, c.scratch, c.words = nil, nil, nil, nil, nil
 	return &c
 }
 

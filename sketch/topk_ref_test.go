@@ -438,17 +438,26 @@ func topkMixedEvents(n int) (*topkEvents, []uint64) {
 // every stretch of the same updates.
 func TestTopKRefSameState(t *testing.T) {
 	ev, w := topkMixedEvents(300_000)
-	for _, k := range []int{1, 7, 256, 4096} {
-		a, b := topkNew(t, k), newRefTopK(k)
-		for i := range ev.n() {
-			a.AddHash(ev.hashes[i], ev.key(i), w[i])
-			b.AddHash(ev.hashes[i], ev.key(i), w[i])
-			if i%50_000 == 49_999 || i == ev.n()-1 {
-				if string(topkMarshal(t, a)) != string(b.appendBinary(nil)) {
-					t.Fatalf("k=%d: after %d updates AddHash and the previous TopK encode differently", k, i+1)
-				}
-				if err := topkCheck(a); err != nil {
-					t.Fatalf("k=%d: %v", k, err)
+	heavy := make([]uint64, len(w)) // weights of 1 to 16, as under load shedding
+	for i := range heavy {
+		heavy[i] = 1 + ev.hashes[i]>>60
+	}
+	for _, c := range []struct {
+		name    string
+		weights []uint64
+	}{{"w=1..2", w}, {"w=1..16", heavy}} {
+		for _, k := range []int{1, 7, 256, 4096} {
+			a, b := topkNew(t, k), newRefTopK(k)
+			for i := range ev.n() {
+				a.AddHash(ev.hashes[i], ev.key(i), c.weights[i])
+				b.AddHash(ev.hashes[i], ev.key(i), c.weights[i])
+				if i%50_000 == 49_999 || i == ev.n()-1 {
+					if string(topkMarshal(t, a)) != string(b.appendBinary(nil)) {
+						t.Fatalf("%s k=%d: after %d updates AddHash and the previous TopK encode differently", c.name, k, i+1)
+					}
+					if err := topkCheck(a); err != nil {
+						t.Fatalf("%s k=%d: %v", c.name, k, err)
+					}
 				}
 			}
 		}

@@ -288,7 +288,7 @@ func (t *TopK) scanMin() {
 		w += at & tkBit(c.stamp < from)
 	}
 	q = q[:w]
-	slices.SortFunc(q, func(a, b tkRef) int { return cmp.Compare(a.stamp, b.stamp) })
+	t.sortByStamp(q)
 	if from != math.MaxUint64 {
 		for _, r := range t.next {
 			if t.counters[r.i].stamp == r.stamp {
@@ -299,6 +299,27 @@ func (t *TopK) scanMin() {
 	t.q, t.qh = q, 0
 	t.next, t.nextFrom = t.next[:0], t.seq
 	t.minc, t.atMin = m, n
+}
+
+// sortByStamp sorts q by stamp. While stamps fit in 64-22 bits (4 * 10^12
+// updates) a stamp and a counter index (below MaxTopKCapacity = 2^22) pack
+// into one word, and sorting words is several times faster than sorting
+// with a comparison function: this sort is most of scanMin's cost under
+// weighted updates, which make many counters reach the minimum unlisted.
+func (t *TopK) sortByStamp(q []tkRef) {
+	if t.seq >= 1<<(64-22) {
+		slices.SortFunc(q, func(a, b tkRef) int { return cmp.Compare(a.stamp, b.stamp) })
+		return
+	}
+	ws := slices.Grow(t.words[:0], len(q))[:len(q)]
+	for j, r := range q {
+		ws[j] = r.stamp<<22 | uint64(r.i)
+	}
+	slices.Sort(ws)
+	for j, x := range ws {
+		q[j] = tkRef{x >> 22, int32(x & (1<<22 - 1))}
+	}
+	t.words = ws
 }
 
 func tkBit(b bool) int {
