@@ -24,8 +24,8 @@ const (
 // TopK finds the heavy hitters of a stream: the keys that occur most often,
 // with their counts and certain bounds. It is Space-Saving (Metwally,
 // Agrawal, El Abbadi, "Efficient computation of frequent and top-k elements
-// in data streams", ICDT 2005) on their stream-summary structure, so an
-// update costs O(1).
+// in data streams", ICDT 2005): it keeps the order of their stream-summary
+// structure, but an update writes little more than the key's own counter.
 //
 // # Guarantees
 //
@@ -150,8 +150,10 @@ func (t *TopK) MinCount() uint64 {
 // A count of 0 is ignored. Keys must be shorter than 4 GiB.
 //
 // An update costs a hash-table probe and a write to the key's counter, plus,
-// when the minimum count rises, a scan of the counters: O(1) per unit of
-// count, amortized, since the minimum rises at most Total/Capacity times.
+// when the minimum count rises, a scan of the counters (at most
+// Total/Capacity scans of O(Capacity) each) and a sort of those that reached
+// the new minimum unobserved (each sorted entry is used up by a later
+// update): amortized O(1) per unit of count plus O(log Capacity) per update.
 // AddHash does not allocate once the tables have reached the capacity and
 // the key regions their steady size.
 func (t *TopK) AddHash(h uint64, key []byte, count uint64) {

@@ -63,8 +63,9 @@ func BenchmarkTopKAdd(b *testing.B) {
 	}
 }
 
-// BenchmarkTopKAddWeighted adds counts of 1 to 16: a weighted add walks the
-// buckets it skips.
+// BenchmarkTopKAddWeighted adds counts of 1 to 16, as load shedding does:
+// the minimum rises faster, and more counters reach it unobserved (see
+// scanMin).
 func BenchmarkTopKAddWeighted(b *testing.B) {
 	ev := topkMakeEvents(1<<20, 1)
 	s := topkNew(b, 1024)

@@ -20,7 +20,7 @@ import (
 // summary is the order of (count, stamp), and only its minimum level is
 // kept in order:
 //
-//   - q lists the counters with the minimum count minc by stamp, followed by
+//   - q lists, by stamp, the counters with the minimum count minc, among
 //     entries that have gone stale (a counter whose stamp no longer matches
 //     has moved on). No counter can arrive at the minimum count, so q stays
 //     complete until all atMin counters have left it.
@@ -30,7 +30,8 @@ import (
 //     minimum; the counters that reached it before next was started (those
 //     with an older stamp) are sorted by stamp and put before the live
 //     entries of next. The minimum only rises, so the scans cost O(k) at
-//     most MinCount <= N/k times: O(1) per event, amortized.
+//     most MinCount <= N/k times: O(1) per unit of count, amortized. Each
+//     sorted entry is used up by a later update of its counter.
 //
 // An increment is then a write to the counter the table probe found, plus
 // a compare with minc. Everything is in flat slices: no pointers for the
