@@ -240,9 +240,6 @@ func (t *TopK) popMin() int32 {
 	}
 }
 
-// tkPopAhead is how many entries of q popMin loads ahead.
-const tkPopAhead = 4
-
 // appendEntry tracks a key with the given count, which is at most every
 // tracked count, or any count while counters are free (insert); it goes
 // last in the order among the counters with that count.
