@@ -267,8 +267,16 @@ func (t *TopK) appendEntry(h uint64, key []byte, count, err uint64) {
 func (t *TopK) scanMin() {
 	cs := t.counters
 	m := uint64(math.MaxUint64)
-	for i := range cs {
-		m = min(m, cs[i].count)
+	for _, r := range t.next {
+		if cs[r.i].stamp == r.stamp {
+			m = t.minc + 1 // nothing is below, the minimum level being empty
+			break
+		}
+	}
+	if m == math.MaxUint64 {
+		for i := range cs {
+			m = min(m, cs[i].count)
+		}
 	}
 	from := t.nextFrom // counters with count m and an older stamp are not in next
 	if m != t.minc+1 {
