@@ -294,7 +294,10 @@ func (t *TopK) best(m int) []int32 {
 		return bytes.Compare(t.key(x), t.key(y)) > 0
 	}
 	byRank := func(x, y int32) int {
-		if after(x, y) {
+		switch {
+		case x == y:
+			return 0
+		case after(x, y):
 			return 1
 		}
 		return -1 // keys are distinct, so no two counters tie
