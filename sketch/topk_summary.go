@@ -218,13 +218,34 @@ func (t *TopK) evict(h uint64, key []byte, w uint64, slot int) {
 	v := t.popMin()
 	c := &t.counters[v]
 	t.table[slot] = tkTag(h)<<32 | uint64(v+1)
-	c.hash, c.err = h, c.count
-	t.storeKey(v, key)
+	m := c.count
+	c.hash, c.err = h, m
+	if n := len(key); uint(n-4) <= tkInline-4 {
+		c.klen = uint32(n)
+		tkShortCopy(&c.inline, key)
+	} else {
+		t.storeKey(v, key)
+	}
 	t.stale++
 	if 2*(len(t.counters)+t.stale) > len(t.table) {
 		t.rehash()
 	}
-	t.raise(v, w)
+	// raise, for a counter that leaves the minimum count.
+	nc := m + w
+	if nc < m {
+		nc = math.MaxUint64
+	}
+	if nc == m {
+		return // saturated
+	}
+	c.count, c.stamp = nc, t.seq
+	t.seq++
+	if nc == m+1 {
+		t.next = append(t.next, tkRef{c.stamp, v})
+	}
+	if t.atMin--; t.atMin == 0 {
+		t.scanMin()
+	}
 }
 
 // popMin returns the counter that has held the minimum count longest,
