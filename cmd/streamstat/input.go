@@ -126,7 +126,7 @@ type counts struct {
 	Records uint64 // lines read, including skipped ones
 	Skipped uint64 // lines without the selected field
 	Bad     uint64 // values that are not numbers (stats)
-	Shed    uint64 // records dropped under overload (none yet)
+	Shed    uint64 // records dropped under overload (--shed: set from the shedders' summary)
 	Bytes   uint64
 }
 
