@@ -108,7 +108,7 @@ type LineSource struct {
 	discard     int64 // bytes still to drop before reading lines
 
 	lines, bytes, skipped, bad int64
-	order                      [hashChunk]uint16 // hashLines' scratch space
+	byLen                      byLength // hashLines' scratch space
 	pub                        struct{ lines, bytes, skipped, bad, off atomic.Int64 }
 }
 
@@ -359,7 +359,7 @@ func (s *LineSource) take(b *Batch, max int) (n int, full bool, err error) {
 		}
 	}
 	if first >= 0 {
-		hashLines(recs[k0:], data[first:], base, &s.order)
+		hashLines(recs[k0:], data[first:], base, &s.byLen)
 		b.appendArena(data[first:p])
 	}
 	if !starved && p > 0 {
