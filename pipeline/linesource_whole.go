@@ -136,4 +136,3 @@ func newlines8(b []byte) uint64 {
 	z := ^((x&lo7 + lo7) | x) & hi
 	return z * 0x0002040810204081 >> 56
 }
-
