@@ -96,9 +96,59 @@ func resumeJobs(dir string) int {
 // checkpointing is what a run with --checkpoint needs besides the
 // pipeline's configuration.
 type checkpointing struct {
-	dir   string
-	store *checkpoint.DirStore
-	job   string // the job description
+	dir     string
+	store   *checkpoint.DirStore
+	job     string       // the job description
+	settled chan settled // checkpoints as they complete or fail
+}
+
+// settled is a checkpoint that completed (err nil) or failed.
+type settled struct {
+	id  uint64
+	err error
+}
+
+// finalCheckpointWait bounds how long an interrupted run waits for its
+// last checkpoint.
+const finalCheckpointWait = 10 * time.Second
+
+// finalCheckpoint takes a checkpoint of an interrupted run (SIGINT,
+// SIGTERM) before it stops, so that --resume goes on from where it was
+// interrupted rather than from the last periodic checkpoint, as Flink's
+// stop-with-savepoint does. The run goes on meanwhile; it gives up when
+// the run ends by itself or after finalCheckpointWait (a second signal
+// kills the process anyway).
+func finalCheckpoint(e *env, p *pipeline.Pipeline, c *checkpointing, runDone <-chan struct{}) {
+	timeout := time.NewTimer(finalCheckpointWait)
+	defer timeout.Stop()
+	for {
+		id, err := p.Checkpoint()
+		switch {
+		case err == nil:
+		case errors.Is(err, pipeline.ErrCheckpointBusy) && p.CheckpointStats().InProgress:
+			id = 0 // wait for the one in progress, then try again
+		default:
+			return // a source has finished: no more checkpoints
+		}
+		for waiting := true; waiting; {
+			select {
+			case s := <-c.settled:
+				switch {
+				case id == 0:
+					waiting = false
+				case s.id >= id:
+					if s.err == nil {
+						fmt.Fprintf(e.stderr, "streamstat: interrupted: checkpoint %d saved in %s; --resume goes on from there\n", s.id, c.dir)
+					}
+					return
+				}
+			case <-runDone:
+				return
+			case <-timeout.C:
+				return
+			}
+		}
+	}
 }
 
 // describeJob returns the job description of s over pl: what must be the
@@ -144,7 +194,7 @@ func openCheckpoints(e *env, s *spec, pl *plan) (*checkpointing, bool, error) {
 	if err != nil {
 		return nil, false, fmt.Errorf("--checkpoint: %w", unwrapPath(err))
 	}
-	c := &checkpointing{dir: o.checkpoint, store: store, job: job}
+	c := &checkpointing{dir: o.checkpoint, store: store, job: job, settled: make(chan settled, 1)}
 	path := filepath.Join(c.dir, jobFile)
 	if o.resume {
 		old, err := os.ReadFile(path)

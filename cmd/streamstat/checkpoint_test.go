@@ -14,6 +14,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/streamstat/streamstat/pipeline"
 	"github.com/streamstat/streamstat/pipeline/checkpoint"
@@ -521,4 +522,49 @@ func TestCountsAtBarrier(t *testing.T) {
 	if c != at || w.counts() == at {
 		t.Errorf("snapshot holds %+v; want the counters at the barrier, %+v (now %+v)", c, at, w.counts())
 	}
+}
+
+// TestInterruptTakesCheckpoint: SIGINT or SIGTERM (here, ctx) on a run
+// with --checkpoint takes a last checkpoint before it stops, whatever the
+// interval, so --resume goes on from where the run was interrupted.
+func TestInterruptTakesCheckpoint(t *testing.T) {
+	data := numbered(20000, 300)
+	half := strings.Index(data[len(data)/2:], "\n") + len(data)/2 + 1
+	args := []string{"top", "-k", "5", "--format", "json", "-j", "2"}
+	want, _, _ := runIn(t, runOpts{stdin: strings.NewReader(data), chunk: 4096}, args...)
+	dir := t.TempDir()
+	ck := append(args, "--checkpoint", dir, "--checkpoint-interval", "1h")
+
+	g := newGatedReader(data[:half], data[half:])
+	tick := make(chan time.Time)
+	var out, stderr syncBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int)
+	go func() {
+		_, _, code := runIn(t, runOpts{stdin: g, chunk: 4096, ctx: ctx, ticker: tick, stdout: &out, stderr: &stderr}, append(ck, "--interval", "1h")...)
+		done <- code
+	}()
+	<-g.reached
+	// Until the workers have counted something, then interrupt.
+	for n := 1; !strings.Contains(out.String(), `{"records":`) || strings.Contains(lastLine(out.String()), `{"records":0,`); n++ {
+		tick <- time.Now()
+		waitFor(t, "a snapshot", func() bool { return strings.Count(out.String(), "\n") >= n })
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Fatalf("interrupted run: exit %d", code)
+	}
+	close(g.gate)
+	if !strings.Contains(stderr.String(), "streamstat: interrupted: checkpoint 1 saved in "+dir) || covered(dir) <= 0 {
+		t.Fatalf("no checkpoint on interrupt: stderr %q, covered %d", stderr.String(), covered(dir))
+	}
+	got, errOut, code := runIn(t, runOpts{stdin: strings.NewReader(data), chunk: 4096}, append(ck, "--resume")...)
+	if code != 0 || got != want {
+		t.Fatalf("resumed run: exit %d, stderr %q\n got %s\nwant %s", code, errOut, got, want)
+	}
+}
+
+func lastLine(s string) string {
+	s = strings.TrimSpace(s)
+	return s[strings.LastIndexByte(s, '\n')+1:]
 }

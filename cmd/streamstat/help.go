@@ -43,7 +43,8 @@ Running:
                        (other flags, inputs, or a file that changed size)
                        is refused; without --resume, DIR's checkpoints are
                        replaced. A damaged checkpoint is skipped, with a
-                       message, for the one before it.
+                       message, for the one before it. SIGINT or SIGTERM
+                       takes a last checkpoint before stopping.
   On SIGINT or SIGTERM the answer for what was read so far is written, and
   streamstat exits 0; a second signal kills it. The same input and flags
   always give the same output, whatever the thread timing; distinct's

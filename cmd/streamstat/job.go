@@ -54,9 +54,15 @@ type spec struct {
 // runJob runs s to the end of its inputs, or until ctx is done (SIGINT,
 // SIGTERM), and writes the final answer either way.
 func runJob(ctx context.Context, e *env, s *spec) int {
-	jobCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	ckpt := s.opts.checkpoint != ""
+	// With checkpoints, a signal first takes a last checkpoint (see
+	// finalCheckpoint), then stops the run; otherwise it stops it at once.
+	parent := ctx
+	if ckpt {
+		parent = context.Background()
+	}
+	jobCtx, cancel := context.WithCancel(parent)
+	defer cancel()
 	if ckpt && s.opts.resume && s.opts.jobsAuto {
 		if n := resumeJobs(s.opts.checkpoint); n > 0 {
 			s.opts.jobs = n
@@ -101,6 +107,10 @@ func runJob(ctx context.Context, e *env, s *spec) int {
 		cfg.Checkpoint = &pipeline.CheckpointConfig{
 			Store: cp.store, Interval: s.opts.ckptInterval,
 			OnComplete: func(m checkpoint.Manifest, err error) {
+				select {
+				case cp.settled <- settled{m.ID, err}:
+				default: // nobody waits
+				}
 				if err == nil {
 					lastErr = ""
 					return
@@ -178,7 +188,21 @@ func runJob(ctx context.Context, e *env, s *spec) int {
 			pr.run(stop)
 		}()
 	}
+	runDone := make(chan struct{})
+	if ckpt {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			select {
+			case <-ctx.Done():
+				finalCheckpoint(e, p, cp, runDone)
+				cancel()
+			case <-runDone:
+			}
+		}()
+	}
 	runErr := p.Run(jobCtx)
+	close(runDone)
 	close(stop)
 	wg.Wait()
 
