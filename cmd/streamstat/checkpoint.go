@@ -245,7 +245,7 @@ func jobDiff(old, cur string) string {
 func writeFileAtomic(path string, data []byte) error {
 	f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp*")
 	if err != nil {
-		return cleanPathError(err)
+		return fmt.Errorf("create %s: %w", path, unwrapPath(err))
 	}
 	_, err = f.Write(data)
 	if err == nil {

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -268,30 +266,14 @@ func writeFailed(e *env, err error) int {
 	return fail(e, fmt.Errorf("write output: %w", unwrapPath(err)))
 }
 
-// saveState writes the state file atomically: a temporary file in the same
-// directory, synced, then renamed over path.
+// saveState writes the state file atomically (writeFileAtomic).
 func saveState(path, cmd string, c counts, a aggregate) error {
 	data, err := encodeState(cmd, c, a)
 	if err != nil {
 		return fmt.Errorf("save %s: %w", path, err)
 	}
-	f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("save: %w", cleanPathError(err))
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), path)
-	}
-	if err != nil {
-		os.Remove(f.Name())
-		return fmt.Errorf("save %s: %w", path, unwrapPath(err))
+	if err := writeFileAtomic(path, data); err != nil {
+		return fmt.Errorf("save: %w", err)
 	}
 	return nil
 }
