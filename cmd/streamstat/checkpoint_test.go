@@ -568,3 +568,59 @@ func lastLine(s string) string {
 	s = strings.TrimSpace(s)
 	return s[strings.LastIndexByte(s, '\n')+1:]
 }
+
+// FuzzOperatorState: the checkpointed state of distinct's and sample's
+// operators decodes without panic to an error wrapping a sentinel, or to an
+// operator that encodes back to the same bytes.
+func FuzzOperatorState(f *testing.F) {
+	newOps := []func() pipeline.Stateful{
+		func() pipeline.Stateful {
+			s, _ := setupDistinct(&options{precision: 8}, nil)
+			op, _ := s.newOp(0)
+			return op.(pipeline.Stateful)
+		},
+		func() pipeline.Stateful {
+			s, _ := setupSample(&options{k: 3, seed: 1}, nil)
+			op, _ := s.newOp(0)
+			return op.(pipeline.Stateful)
+		},
+	}
+	var b pipeline.Batch
+	for i := range 3000 {
+		b.Add([]byte(fmt.Sprint(i % 700)))
+	}
+	for which, newOp := range newOps {
+		for _, n := range []int{0, 100, 3000, 20000} { // 20000: distinct goes dense
+			op := newOp()
+			var in pipeline.Batch
+			for i := range n {
+				in.AddRecord(&b, i%b.Len())
+			}
+			op.Process(&in, nil)
+			data, err := op.MarshalBinary()
+			if err != nil {
+				f.Fatal(err)
+			}
+			f.Add(uint8(which), data)
+			f.Add(uint8(which), data[:len(data)/2])
+		}
+	}
+	f.Fuzz(func(t *testing.T, which uint8, data []byte) {
+		op := newOps[int(which)%len(newOps)]()
+		if err := op.UnmarshalBinary(data); err != nil {
+			if !errors.Is(err, sketch.ErrTruncated) && !errors.Is(err, sketch.ErrCorrupt) && !errors.Is(err, sketch.ErrVersion) &&
+				!errors.Is(err, sketch.ErrKind) && !errors.Is(err, sketch.ErrChecksum) && !errors.Is(err, sketch.ErrNotEncoding) &&
+				!errors.Is(err, sketch.ErrIncompatible) && !errors.Is(err, sketch.ErrHash) {
+				t.Fatalf("error %v wraps no sentinel", err)
+			}
+			return
+		}
+		again, err := op.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(again, data) {
+			t.Fatalf("decoded state re-encodes to %x, not %x", again, data)
+		}
+	})
+}
