@@ -235,121 +235,85 @@ type chunkReader struct {
 	cur   *chunk
 	p     piece
 	off   int
+	timer *time.Timer // wait's, made on first use
 }
 
 func (c *chunkReader) Read(b []byte) (int, error) {
 	if len(b) == 0 {
 		return 0, nil
 	}
-	for {
-		if c.p.buf != nil {
-			n := copy(b, c.p.data[c.off:])
-			c.off += n
-			if c.off == len(c.p.data) {
-				c.p.buf.release()
-				c.p, c.off = piece{}, 0
-			}
-			return n, nil
+	switch c.await(nil) { // a nil channel never fires: wait as long as it takes
+	case evEnd:
+		if c.s.err != nil {
+			return 0, c.s.err
 		}
-		if c.cur == nil {
-			select {
-			case ch, ok := <-c.queue:
-				if !ok {
-					if c.s.err != nil {
-						return 0, c.s.err
-					}
-					return 0, io.EOF
-				}
-				c.cur = ch
-			case <-c.ctx.Done():
-				return 0, c.ctx.Err()
-			}
-		}
-		select {
-		case p, ok := <-c.cur.pieces:
-			if !ok {
-				c.cur = nil
-				continue
-			}
-			c.p = p
-		case <-c.ctx.Done():
-			return 0, c.ctx.Err()
-		}
+		return 0, io.EOF
+	case evDone:
+		return 0, c.ctx.Err()
 	}
+	n := copy(b, c.p.data[c.off:])
+	c.off += n
+	if c.off == len(c.p.data) {
+		c.p.buf.release()
+		c.p, c.off = piece{}, 0
+	}
+	return n, nil
 }
 
 // wait blocks until a Read would not block (bytes have come, the stream
 // ended, or ctx is done) or until d has passed; it reports whether Read is
 // ready. It lets a worker on a quiet stream return now and then, so that
-// checkpoint barriers get through. It allocates only when it has to wait.
+// checkpoint barriers get through.
 func (c *chunkReader) wait(d time.Duration) bool {
-	var expired <-chan time.Time // nil: look, do not wait
-	for c.p.buf == nil {
-		var ev event
-		if c.cur == nil {
-			var ch *chunk
-			var ok bool
-			if ch, ok, ev = recv(c.queue, c.ctx.Done(), expired); ev == evGot {
-				if !ok {
-					return true // Read returns the end of the stream
-				}
-				c.cur = ch
-			}
-		} else {
-			var p piece
-			var ok bool
-			if p, ok, ev = recv(c.cur.pieces, c.ctx.Done(), expired); ev == evGot {
-				if ok {
-					c.p, c.off = p, 0
-				} else {
-					c.cur = nil
-				}
-			}
-		}
-		switch ev {
-		case evDone:
-			return true
-		case evExpired:
-			return false
-		case evNone:
-			t := time.NewTimer(d)
-			defer t.Stop()
-			expired = t.C
-		}
+	if c.timer == nil {
+		c.timer = time.NewTimer(d)
+	} else {
+		c.timer.Reset(d)
 	}
-	return true
+	defer c.timer.Stop()
+	return c.await(c.timer.C) != evExpired
 }
 
-// event is what recv saw.
+// event is what await saw.
 type event int
 
 const (
-	evNone    event = iota // nothing yet (recv only looked)
-	evGot                  // a value, or the channel's close
+	evBytes   event = iota // c.p holds bytes
+	evEnd                  // the stream ended
 	evDone                 // the context is done
-	evExpired              // the timer fired
+	evExpired              // expired fired
 )
 
-// recv receives from ch unless done or expired fires first; with a nil
-// expired it only looks.
-func recv[T any](ch <-chan T, done <-chan struct{}, expired <-chan time.Time) (T, bool, event) {
-	var zero T
-	if expired == nil {
+// await takes pieces from the worker's chunks until c.p holds bytes, the
+// stream ends, ctx is done or expired fires.
+func (c *chunkReader) await(expired <-chan time.Time) event {
+	for c.p.buf == nil {
+		if c.cur == nil {
+			select {
+			case ch, ok := <-c.queue:
+				if !ok {
+					return evEnd
+				}
+				c.cur = ch
+			case <-c.ctx.Done():
+				return evDone
+			case <-expired:
+				return evExpired
+			}
+			continue
+		}
 		select {
-		case v, ok := <-ch:
-			return v, ok, evGot
-		case <-done:
-			return zero, false, evDone
-		default:
-			return zero, false, evNone
+		case p, ok := <-c.cur.pieces:
+			if ok {
+				c.p, c.off = p, 0
+			} else {
+				c.cur = nil
+			}
+		case <-c.ctx.Done():
+			return evDone
+		case <-expired:
+			return evExpired
 		}
 	}
-	select {
-	case v, ok := <-ch:
-		return v, ok, evGot
-	case <-done:
-		return zero, false, evDone
-	case <-expired:
-		return zero, false, evExpired
-	}
+	return evBytes
 }
