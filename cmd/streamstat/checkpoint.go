@@ -98,8 +98,41 @@ func resumeJobs(dir string) int {
 type checkpointing struct {
 	dir     string
 	store   *checkpoint.DirStore
-	job     string       // the job description
 	settled chan settled // checkpoints as they complete or fail
+}
+
+// configure turns checkpoints on in cfg, every interval, and wraps the
+// stage's operators in countedOps; the workers wait at most idleWait on a
+// quiet stream.
+func (c *checkpointing) configure(e *env, interval time.Duration, ws []*worker, st *pipeline.Stage, cfg *pipeline.Config) {
+	for _, w := range ws {
+		w.idle = idleWait
+	}
+	newOp := st.New
+	st.New = func(i int) (pipeline.Operator, error) {
+		op, err := newOp(i)
+		return &countedOp{op: op, w: ws[i]}, err
+	}
+	// A failure is reported when it first happens and when it changes,
+	// not at every interval of a full disk.
+	var lastErr string
+	cfg.Checkpoint = &pipeline.CheckpointConfig{
+		Store: c.store, Interval: interval,
+		OnComplete: func(m checkpoint.Manifest, err error) {
+			select {
+			case c.settled <- settled{m.ID, err}:
+			default: // nobody waits
+			}
+			if err == nil {
+				lastErr = ""
+				return
+			}
+			if msg := strings.TrimPrefix(err.Error(), fmt.Sprintf("checkpoint %d: ", m.ID)); msg != lastErr {
+				lastErr = msg
+				fmt.Fprintf(e.stderr, "streamstat: warning: checkpoint %d failed (the run goes on): %s\n", m.ID, msg)
+			}
+		},
+	}
 }
 
 // settled is a checkpoint that completed (err nil) or failed.
@@ -194,7 +227,7 @@ func openCheckpoints(e *env, s *spec, pl *plan) (*checkpointing, bool, error) {
 	if err != nil {
 		return nil, false, fmt.Errorf("--checkpoint: %w", unwrapPath(err))
 	}
-	c := &checkpointing{dir: o.checkpoint, store: store, job: job, settled: make(chan settled, 1)}
+	c := &checkpointing{dir: o.checkpoint, store: store, settled: make(chan settled, 1)}
 	path := filepath.Join(c.dir, jobFile)
 	if o.resume {
 		old, err := os.ReadFile(path)

@@ -5,12 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 	"sync"
 	"syscall"
 
 	"github.com/streamstat/streamstat/pipeline"
-	"github.com/streamstat/streamstat/pipeline/checkpoint"
 )
 
 // aggregate is a subcommand's answer in the making: the merge of its
@@ -74,11 +72,9 @@ func runJob(ctx context.Context, e *env, s *spec) int {
 	}
 	defer pl.close()
 	if s.shed != nil {
-		for _, in := range pl.inputs {
-			if in.stream == nil {
-				fmt.Fprintf(e.stderr, "streamstat: %s: --shed is for streams (stdin, pipes): %s is a regular file, read at the pace of counting, with nothing late to shed\n", s.cmd, in.name)
-				return exitUsage
-			}
+		if err := s.shed.checkInputs(pl); err != nil {
+			fmt.Fprintf(e.stderr, "streamstat: %s: %v\n", s.cmd, err)
+			return exitUsage
 		}
 	}
 	ws := pl.newWorkers(jobCtx)
@@ -86,41 +82,16 @@ func runJob(ctx context.Context, e *env, s *spec) int {
 	for i, w := range ws {
 		srcs[i] = w
 	}
-	newOp := s.newOp
 	var cfg pipeline.Config
+	stage := pipeline.Stage{Name: s.cmd, New: s.newOp, Parallelism: len(ws)}
 	var cp *checkpointing
 	restore := false
 	if ckpt {
 		if cp, restore, err = openCheckpoints(e, s, pl); err != nil {
 			return fail(e, err)
 		}
-		newOp = func(i int) (pipeline.Operator, error) {
-			op, err := s.newOp(i)
-			ws[i].idle = idleWait
-			return &countedOp{op: op, w: ws[i]}, err
-		}
-		// A failure is reported when it first happens and when it
-		// changes, not at every interval of a full disk.
-		var lastErr string
-		cfg.Checkpoint = &pipeline.CheckpointConfig{
-			Store: cp.store, Interval: s.opts.ckptInterval,
-			OnComplete: func(m checkpoint.Manifest, err error) {
-				select {
-				case cp.settled <- settled{m.ID, err}:
-				default: // nobody waits
-				}
-				if err == nil {
-					lastErr = ""
-					return
-				}
-				if msg := strings.TrimPrefix(err.Error(), fmt.Sprintf("checkpoint %d: ", m.ID)); msg != lastErr {
-					lastErr = msg
-					fmt.Fprintf(e.stderr, "streamstat: warning: checkpoint %d failed (the run goes on): %s\n", m.ID, msg)
-				}
-			},
-		}
+		cp.configure(e, s.opts.ckptInterval, ws, &stage, &cfg)
 	}
-	stage := pipeline.Stage{Name: s.cmd, New: newOp, Parallelism: len(ws)}
 	if s.shed != nil {
 		s.shed.configure(e, &stage, &cfg)
 	}

@@ -111,6 +111,17 @@ func (r *shedRun) configure(e *env, st *pipeline.Stage, cfg *pipeline.Config) {
 	cfg.Clock = envClock{e.now}
 }
 
+// checkInputs refuses regular files: a file waits to be read at the
+// pace of counting, so nothing in it is late and there is nothing to shed.
+func (r *shedRun) checkInputs(pl *plan) error {
+	for _, in := range pl.inputs {
+		if in.stream == nil {
+			return fmt.Errorf("--shed is for streams (stdin, pipes): %s is a regular file, read at the pace of counting, with nothing late to shed", in.name)
+		}
+	}
+	return nil
+}
+
 // envClock is the env's clock as a pipeline clock.
 type envClock struct{ now func() time.Time }
 
