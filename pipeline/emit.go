@@ -5,6 +5,7 @@ import (
 	"math/bits"
 
 	"github.com/streamstat/streamstat/flowcontrol"
+	"github.com/streamstat/streamstat/internal/hashmix"
 )
 
 // emitter ships the output of a segment's last operator (or of its source)
@@ -178,7 +179,11 @@ func (e *keyEmitter) out(context.Context) (*Batch, error) { return &e.scratch, n
 func (e *keyEmitter) flush(ctx context.Context, mode flushMode) error {
 	n := uint64(len(e.senders))
 	for i := range e.scratch.Records {
-		j, _ := bits.Mul64(mix(e.scratch.Records[i].Hash), n)
+		// Partitioning by the mixed hash (murmur3's finalizer) makes every
+		// bit of the record hash vary within each partition, so the
+		// sketches and key samplers downstream, which slice bits out of
+		// the same hash, see a uniform hash in every instance.
+		j, _ := bits.Mul64(hashmix.Fmix64(e.scratch.Records[i].Hash), n)
 		b, err := e.target(ctx, j)
 		if err != nil {
 			return err
@@ -239,19 +244,6 @@ func (e *keyEmitter) target(ctx context.Context, j uint64) (*Batch, error) {
 	b.Reset()
 	e.held[j] = b
 	return b, nil
-}
-
-// mix is the murmur3 finalizer. Partitioning by the mixed hash makes every
-// bit of the record hash vary within each partition, so the sketches and
-// key samplers downstream, which slice bits out of the same hash, see a
-// uniform hash in every instance.
-func mix(h uint64) uint64 {
-	h ^= h >> 33
-	h *= 0xff51afd7ed558ccd
-	h ^= h >> 33
-	h *= 0xc4ceb9fe1a85ec53
-	h ^= h >> 33
-	return h
 }
 
 func (e *keyEmitter) close() {

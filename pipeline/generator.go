@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/streamstat/streamstat/flowcontrol"
+	"github.com/streamstat/streamstat/internal/hashmix"
 	"github.com/streamstat/streamstat/sketch"
 )
 
@@ -119,7 +120,7 @@ func NewGenerator(cfg GeneratorConfig) (*Generator, error) {
 	case !(cfg.Rate >= 0) || math.IsInf(cfg.Rate, 0):
 		return nil, fmt.Errorf("pipeline: generator: rate %v: %w", cfg.Rate, sketch.ErrInvalidParameter)
 	}
-	g := &Generator{cfg: cfg, seed: splitmix64(cfg.Seed), now: time.Now}
+	g := &Generator{cfg: cfg, seed: hashmix.SplitMix64(cfg.Seed), now: time.Now}
 	g.zipf = newZipfSampler(cfg.Keys, cfg.S)
 	// At least a cache line of its own: the key is rewritten per record,
 	// and a neighbouring generator's key must not share its line.
@@ -191,7 +192,7 @@ func (g *Generator) Fill(ctx context.Context, b *Batch, max int) error {
 
 // record returns the key (aliasing g.key) and value of record i.
 func (g *Generator) record(i int64) ([]byte, float64) {
-	st := splitmix64(g.seed + uint64(i)*0xd1342543de82ef95)
+	st := hashmix.SplitMix64(g.seed + uint64(i)*0xd1342543de82ef95)
 	k := g.zipf.sample(&st)
 	g.key = strconv.AppendUint(g.key[:g.prefix], k, 10)
 	var v float64
@@ -238,14 +239,4 @@ func (g *Generator) sleep(ctx context.Context, d time.Duration) error {
 	case <-g.timer.C:
 		return nil
 	}
-}
-
-// splitmix64 is the output function of SplitMix64 (Steele, Lea and Flood,
-// "Fast splittable pseudorandom number generators", OOPSLA 2014): a
-// bijective mixer that turns neighbouring counters into unrelated seeds.
-func splitmix64(x uint64) uint64 {
-	x += 0x9e3779b97f4a7c15
-	x = (x ^ x>>30) * 0xbf58476d1ce4e5b9
-	x = (x ^ x>>27) * 0x94d049bb133111eb
-	return x ^ x>>31
 }

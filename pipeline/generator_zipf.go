@@ -1,6 +1,10 @@
 package pipeline
 
-import "math"
+import (
+	"math"
+
+	"github.com/streamstat/streamstat/internal/hashmix"
+)
 
 // zipfHead is the number of top ranks drawn from an alias table. Over it a
 // draw costs a table lookup; beyond it, rejection-inversion costs an Exp and
@@ -138,5 +142,5 @@ func (z *zipfSampler) sample(st *uint64) uint64 {
 // uniform on [0, 1) from its top 53 bits.
 func uniform(st *uint64) float64 {
 	*st += 0x9e3779b97f4a7c15
-	return float64(splitmix64(*st)>>11) * 0x1p-53
+	return float64(hashmix.SplitMix64(*st)>>11) * 0x1p-53
 }

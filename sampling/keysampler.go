@@ -3,6 +3,8 @@ package sampling
 import (
 	"fmt"
 	"math"
+
+	"github.com/streamstat/streamstat/internal/normal"
 )
 
 // KeySampler decides by a record's key hash alone whether to keep it: a
@@ -95,7 +97,7 @@ func (s KeySampler) ScaleCount(kept uint64, confidence float64) (value, lower, u
 	case p == 0:
 		return k, k, math.Inf(1)
 	}
-	z := math.Sqrt2 * math.Erfinv(confidence)
+	z := normal.Z(confidence)
 	zs := z * math.Sqrt(p*(1-p))
 	// p·x² ∓ zs·x - c = 0 for x = sqrt(N), c the corrected count.
 	sqrtN := func(c, sign float64) float64 {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/streamstat/streamstat/internal/normal"
 	"github.com/streamstat/streamstat/sketch"
 )
 
@@ -82,7 +83,7 @@ func (w *WeightedCount) EstimateAt(confidence float64) sketch.Estimate {
 	if w.v == 0 || w.n == 0 {
 		return sketch.Estimate{Value: w.sum, Lower: w.sum, Upper: w.sum, Confidence: confidence, Exact: true}
 	}
-	lo, hi := htBounds(k, w.sum, w.v/w.sum, zScore(confidence), w.sum/(2*k))
+	lo, hi := htBounds(k, w.sum, w.v/w.sum, normal.Z(confidence), w.sum/(2*k))
 	return sketch.Estimate{Value: w.sum, Lower: lo, Upper: hi, Confidence: confidence}
 }
 
@@ -154,17 +155,13 @@ func Widen(e sketch.Estimate, variance, confidence float64) sketch.Estimate {
 	if !(variance > 0) {
 		return e
 	}
-	d := zScore(confidence) * math.Sqrt(variance)
+	d := normal.Z(confidence) * math.Sqrt(variance)
 	c := confidence
 	if !e.Exact {
 		c = max(0, e.Confidence+confidence-1)
 	}
 	return sketch.Estimate{Value: e.Value, Lower: max(0, e.Lower-d), Upper: e.Upper + d, Confidence: c}
 }
-
-// zScore returns the two-sided standard normal quantile for confidence c:
-// 1.96 for 0.95.
-func zScore(c float64) float64 { return math.Sqrt2 * math.Erfinv(c) }
 
 // checkConfidence panics on a confidence outside (0, 1): a programming
 // error, not bad input.

@@ -1,6 +1,10 @@
 package shedding
 
-import "math"
+import (
+	"math"
+
+	"github.com/streamstat/streamstat/internal/hashmix"
+)
 
 // Keep probabilities live on a grid: every p the Controller sets is a
 // multiple of PStep = 2^-16 in [PStep, 1]. On that grid three
@@ -52,7 +56,7 @@ func KeepKey(h uint64, p float64) bool { return p >= 1 || h < threshold(p) }
 // records of one key are decided independently, and the decision is
 // independent of KeepKey's, which looks at h itself.
 func KeepRandom(h, seq, salt uint64, p float64) bool {
-	return p >= 1 || remix(h, seq, splitmix64(salt)) < threshold(p)
+	return p >= 1 || remix(h, seq, hashmix.SplitMix64(salt)) < threshold(p)
 }
 
 // remix scrambles a record's hash with its position and a mixed salt
@@ -62,27 +66,7 @@ func KeepRandom(h, seq, salt uint64, p float64) bool {
 // an unrelated output. (With the raw salt, two small salts would offer
 // nearly the same inputs, and two shedders would decide nearly alike.)
 func remix(h, seq, mixedSalt uint64) uint64 {
-	return fmix64(h ^ (seq*0x9e3779b97f4a7c15 + mixedSalt))
-}
-
-// fmix64 is MurmurHash3's 64-bit finalizer (Appleby 2011): a bijection in
-// which every input bit flips every output bit with probability about 1/2.
-func fmix64(z uint64) uint64 {
-	z ^= z >> 33
-	z *= 0xff51afd7ed558ccd
-	z ^= z >> 33
-	z *= 0xc4ceb9fe1a85ec53
-	z ^= z >> 33
-	return z
-}
-
-// splitmix64 turns a small integer (a source index) into a well-spread salt
-// (Steele, Lea and Flood, OOPSLA 2014).
-func splitmix64(x uint64) uint64 {
-	x += 0x9e3779b97f4a7c15
-	x = (x ^ x>>30) * 0xbf58476d1ce4e5b9
-	x = (x ^ x>>27) * 0x94d049bb133111eb
-	return x ^ x>>31
+	return hashmix.Fmix64(h ^ (seq*0x9e3779b97f4a7c15 + mixedSalt))
 }
 
 // weight is the HT weight of a record kept at keepP: 1/keepP, and 1 for a

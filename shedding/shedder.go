@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/streamstat/streamstat/internal/hashmix"
 	"github.com/streamstat/streamstat/pipeline"
 )
 
@@ -119,7 +120,7 @@ type Shedder struct {
 	cfg   Config
 	ctrl  Controller
 	salt  uint64
-	mix   uint64 // splitmix64(salt), for remix
+	mix   uint64 // hashmix.SplitMix64(salt), for remix
 	seq   uint64 // records offered so far
 	kept  uint64
 	sumP  float64 // sum over records offered of p
@@ -164,7 +165,7 @@ func NewShedder(cfg Config) (*Shedder, error) {
 		return nil, err
 	}
 	cfg.Controller = ctrl.cfg
-	s := &Shedder{cfg: cfg, ctrl: *ctrl, salt: cfg.Salt, mix: splitmix64(cfg.Salt)}
+	s := &Shedder{cfg: cfg, ctrl: *ctrl, salt: cfg.Salt, mix: hashmix.SplitMix64(cfg.Salt)}
 	if cfg.MaxEpochs > 0 {
 		s.log = make([]Epoch, 0, min(cfg.MaxEpochs, maxEpochsUpFront))
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/streamstat/streamstat/internal/hashmix"
 	"github.com/streamstat/streamstat/pipeline"
 )
 
@@ -149,7 +150,7 @@ func TestShedderEpochsAndReplay(t *testing.T) {
 				n := min(uint64(37+seq%100), end-seq)
 				b.Reset()
 				for j := range n {
-					h := splitmix64(seq + j + 1) // the plant's hashes
+					h := hashmix.SplitMix64(seq + j + 1) // the plant's hashes
 					b.AddHashed(nil, h)
 				}
 				if policy == Priority {

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/streamstat/streamstat/internal/hashmix"
 	"github.com/streamstat/streamstat/pipeline"
 )
 
@@ -77,7 +78,7 @@ func (pl *plant) run(d time.Duration, lambda float64) {
 			pl.b.Reset()
 			for range n {
 				pl.next++
-				pl.b.AddHashed(nil, splitmix64(pl.next))
+				pl.b.AddHashed(nil, hashmix.SplitMix64(pl.next))
 			}
 			pl.shed.Shed(&pl.b, pl.now, pl.pressure())
 			pl.Offered += uint64(n)

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/streamstat/streamstat/internal/hashmix"
 	"github.com/streamstat/streamstat/pipeline"
 )
 
@@ -98,7 +99,7 @@ func (g *Group) Shedder(source int) *Shedder {
 		return s
 	}
 	cfg := g.cfg
-	cfg.Salt ^= splitmix64(uint64(source))
+	cfg.Salt ^= hashmix.SplitMix64(uint64(source))
 	s, err := NewShedder(cfg)
 	if err != nil {
 		panic(err) // NewGroup checked the same config

@@ -6,6 +6,7 @@ import (
 	"math/bits"
 	"slices"
 
+	"github.com/streamstat/streamstat/internal/normal"
 	"github.com/streamstat/streamstat/sketch"
 )
 
@@ -303,7 +304,7 @@ func (t *ThetaDistinct) EstimateAt(confidence float64) sketch.Estimate {
 	}
 	th := t.Theta()
 	v := r / th
-	lo, hi := htBounds(r, v, (1-th)/th, zScore(confidence), 0.5/th)
+	lo, hi := htBounds(r, v, (1-th)/th, normal.Z(confidence), 0.5/th)
 	return sketch.Estimate{Value: v, Lower: lo, Upper: hi, Confidence: confidence}
 }
 

@@ -8,6 +8,7 @@ import (
 
 	"github.com/bits-and-blooms/bloom/v3"
 	"github.com/streamstat/streamstat/internal/envelope"
+	"github.com/streamstat/streamstat/internal/normal"
 )
 
 // Bloom filter limits.
@@ -321,7 +322,7 @@ func (b *Bloom) EstimateAt(confidence float64) Estimate {
 		e.Exact = true
 		return e
 	}
-	z := zScore(confidence)
+	z := normal.Z(confidence)
 	m, k := float64(b.m), float64(b.k)
 	perItem := m / k // n = t·m/k
 	floor := math.Ceil(x / k)

@@ -1,9 +1,6 @@
 package sketch
 
-import (
-	"fmt"
-	"math"
-)
+import "fmt"
 
 // DefaultConfidence is the confidence of the bounds queries return unless
 // asked for another.
@@ -31,10 +28,6 @@ func (e Estimate) String() string {
 	}
 	return fmt.Sprintf("%.0f [%.0f, %.0f] @%g", e.Value, e.Lower, e.Upper, e.Confidence)
 }
-
-// zScore returns the two-sided standard normal quantile for confidence c in
-// (0, 1): 1.96 for 0.95.
-func zScore(c float64) float64 { return math.Sqrt2 * math.Erfinv(c) }
 
 // checkConfidence panics on a confidence outside (0, 1): a programming error,
 // not bad input.

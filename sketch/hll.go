@@ -6,6 +6,7 @@ import (
 	"math"
 
 	"github.com/axiomhq/hyperloglog"
+	"github.com/streamstat/streamstat/internal/normal"
 )
 
 // HLL precision limits. Precision p gives m = 2^p registers and a relative
@@ -136,7 +137,7 @@ func (h *HLL) Estimate() Estimate { return h.EstimateAt(DefaultConfidence) }
 // axiomhq's per-register math.Pow.
 func (h *HLL) EstimateAt(confidence float64) Estimate {
 	checkConfidence(confidence)
-	z := zScore(confidence)
+	z := normal.Z(confidence)
 	regs, keys, _, _ := h.state()
 	e := Estimate{Confidence: confidence}
 	if regs == nil {

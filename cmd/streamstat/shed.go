@@ -8,6 +8,7 @@ import (
 	"math"
 	"time"
 
+	"github.com/streamstat/streamstat/internal/normal"
 	"github.com/streamstat/streamstat/pipeline"
 	"github.com/streamstat/streamstat/shedding"
 	"github.com/streamstat/streamstat/sketch"
@@ -222,7 +223,7 @@ func widenCount(e sketch.Estimate, s shedding.Summary, conf float64) sketch.Esti
 	if !(v1 > 0) {
 		return e
 	}
-	zs := zScore(conf) * math.Sqrt(v1)
+	zs := normal.Z(conf) * math.Sqrt(v1)
 	c := s.MeanInvP / 2
 	root := func(t, sign float64) float64 {
 		x := (sign*zs + math.Sqrt(zs*zs+4*t)) / 2
@@ -237,9 +238,6 @@ func widenCount(e sketch.Estimate, s shedding.Summary, conf float64) sketch.Esti
 	}
 	return out
 }
-
-// zScore is the two-sided standard normal quantile: 1.96 for 0.95.
-func zScore(c float64) float64 { return math.Sqrt2 * math.Erfinv(c) }
 
 // scaled reads a count of Units(p) per kept record in records.
 func scaled(units uint64) float64 { return float64(units) / shedding.Unit }
