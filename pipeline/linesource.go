@@ -362,12 +362,7 @@ func (s *LineSource) take(b *Batch, max int) (n int, full bool, err error) {
 		hashLines(recs[k0:], data[first:], base, &s.byLen)
 		b.appendArena(data[first:p])
 	}
-	if !starved && p > 0 {
-		s.scanned = 0
-	}
-	s.pos += p
-	s.off += int64(p)
-	s.bytes += int64(p)
+	s.consume(p, starved)
 	return n, full, err
 }
 
@@ -413,6 +408,17 @@ func (s *LineSource) skip(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// consume advances past the p bytes take made records of. A take that
+// consumed bytes and was not starved for a newline clears the scan mark.
+func (s *LineSource) consume(p int, starved bool) {
+	if !starved && p > 0 {
+		s.scanned = 0
+	}
+	s.pos += p
+	s.off += int64(p)
+	s.bytes += int64(p)
 }
 
 // read moves the unconsumed bytes to the front of the buffer, growing it if

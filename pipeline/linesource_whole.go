@@ -80,12 +80,7 @@ func (s *LineSource) takeWhole(b *Batch, max int) (n int, full bool, err error) 
 	if n > 0 {
 		b.appendArena(data[:p])
 	}
-	if !starved && p > 0 {
-		s.scanned = 0
-	}
-	s.pos += p
-	s.off += int64(p)
-	s.bytes += int64(p)
+	s.consume(p, starved)
 	return n, full, err
 }
 
