@@ -428,16 +428,8 @@ func (w *worker) restoreCounts(c counts) {
 // drain reads and discards this worker's share of stream in (one it
 // resumes past).
 func (w *worker) drain(in *input) error {
-	in.stream.start(w.ctx)
-	cr := &chunkReader{ctx: w.ctx, s: in.stream, queue: in.stream.queue(w.idx)}
-	var buf [32 << 10]byte
-	for {
-		_, err := cr.Read(buf[:])
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("%s: %w", in.name, err)
-		}
+	if _, err := io.Copy(io.Discard, w.view(in)); err != nil {
+		return fmt.Errorf("%s: %w", in.name, err)
 	}
+	return nil
 }

@@ -61,7 +61,7 @@ func covered(dir string) int64 {
 // subcommand.
 func TestResumeAfterInterrupt(t *testing.T) {
 	data := numbered(40000, 977)
-	half := strings.Index(data[len(data)/2:], "\n") + len(data)/2 + 1
+	half := middleLine(data)
 	for _, args := range [][]string{
 		{"distinct"},
 		{"top", "-k", "5"},
@@ -117,7 +117,7 @@ func interruptAt(t *testing.T, data string, at int, args []string) {
 // 1, saying so, rather than the checkpoint's answer as if it were.
 func TestResumeShorterStream(t *testing.T) {
 	data := numbered(20000, 300)
-	half := strings.Index(data[len(data)/2:], "\n") + len(data)/2 + 1
+	half := middleLine(data)
 	ck := []string{"top", "-j", "2", "--checkpoint", t.TempDir(), "--checkpoint-interval", "2ms"}
 	interruptAt(t, data, half, ck)
 	_, stderr, code := runIn(t, runOpts{stdin: strings.NewReader(data[:half/2]), chunk: 4096}, append(ck, "--resume")...)
@@ -135,7 +135,7 @@ func TestResumeSkipsDamagedCheckpoint(t *testing.T) {
 	want, _, _ := runIn(t, runOpts{stdin: strings.NewReader(data), chunk: 4096}, args...)
 	dir := t.TempDir()
 	ck := append(args, "--checkpoint", dir, "--checkpoint-interval", "2ms")
-	half := strings.Index(data[len(data)/2:], "\n") + len(data)/2 + 1
+	half := middleLine(data)
 	g := newGatedReader(data[:half], data[half:])
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -184,7 +184,7 @@ func TestResumeSkipsDamagedCheckpoint(t *testing.T) {
 // answer, and exits 0.
 func TestCheckpointWriteFails(t *testing.T) {
 	data := numbered(20000, 300)
-	half := strings.Index(data[len(data)/2:], "\n") + len(data)/2 + 1
+	half := middleLine(data)
 	args := []string{"top", "--format", "json", "-j", "2"}
 	want, _, _ := runIn(t, runOpts{stdin: strings.NewReader(data), chunk: 4096}, args...)
 	dir := filepath.Join(t.TempDir(), "ck")
@@ -277,7 +277,7 @@ func TestResumeOtherJob(t *testing.T) {
 // with another -j it is another job.
 func TestResumeTakesWorkers(t *testing.T) {
 	data := numbered(20000, 300)
-	half := strings.Index(data[len(data)/2:], "\n") + len(data)/2 + 1
+	half := middleLine(data)
 	args := []string{"top", "--format", "json", "-j", "3"}
 	want, _, _ := runIn(t, runOpts{stdin: strings.NewReader(data), chunk: 4096}, args...)
 	dir := t.TempDir()
@@ -323,7 +323,7 @@ func TestKillAndResume(t *testing.T) {
 	t.Run("stdin", func(t *testing.T) {
 		dir := t.TempDir()
 		ck := append(args, "--checkpoint", dir, "--checkpoint-interval", "5ms")
-		half := strings.Index(data[len(data)/2:], "\n") + len(data)/2 + 1
+		half := middleLine(data)
 		cmd := exec.Command(bin, ck...)
 		stdin, err := cmd.StdinPipe()
 		if err != nil {
@@ -529,7 +529,7 @@ func TestCountsAtBarrier(t *testing.T) {
 // interval, so --resume goes on from where the run was interrupted.
 func TestInterruptTakesCheckpoint(t *testing.T) {
 	data := numbered(20000, 300)
-	half := strings.Index(data[len(data)/2:], "\n") + len(data)/2 + 1
+	half := middleLine(data)
 	args := []string{"top", "-k", "5", "--format", "json", "-j", "2"}
 	want, _, _ := runIn(t, runOpts{stdin: strings.NewReader(data), chunk: 4096}, args...)
 	dir := t.TempDir()
@@ -623,4 +623,10 @@ func FuzzOperatorState(f *testing.F) {
 			t.Fatalf("decoded state re-encodes to %x, not %x", again, data)
 		}
 	})
+}
+
+// middleLine returns the offset of the first line starting after the
+// middle of data.
+func middleLine(data string) int {
+	return strings.IndexByte(data[len(data)/2:], '\n') + len(data)/2 + 1
 }

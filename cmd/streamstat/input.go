@@ -256,8 +256,7 @@ func (w *worker) next() (bool, error) {
 		switch {
 		case in.stream != nil:
 			if w.curIn != in {
-				in.stream.start(w.ctx)
-				w.cr = &chunkReader{ctx: w.ctx, s: in.stream, queue: in.stream.queue(w.idx)}
+				w.cr = w.view(in)
 				w.short = true // nothing read yet: wait before blocking
 				ls, err = pipeline.NewLineSource(w.cr, pl.cfg)
 			}
@@ -295,6 +294,13 @@ func (w *worker) next() (bool, error) {
 		w.took = false
 	}
 	return false, nil
+}
+
+// view starts stream in's reader, if no worker has, and returns this
+// worker's view of the stream.
+func (w *worker) view(in *input) *chunkReader {
+	in.stream.start(w.ctx)
+	return &chunkReader{ctx: w.ctx, s: in.stream, queue: in.stream.queue(w.idx)}
 }
 
 // counts returns the worker's counters so far.
