@@ -630,3 +630,83 @@ func FuzzOperatorState(f *testing.F) {
 func middleLine(data string) int {
 	return strings.IndexByte(data[len(data)/2:], '\n') + len(data)/2 + 1
 }
+
+// TestResumePastStream: a checkpoint taken in the second input (a FIFO,
+// after stdin ended) resumes with stdin piped again: each worker reads and
+// discards its share of stdin (drain), so the stream's reader is never held
+// up, and goes on in the FIFO from its offset.
+func TestResumePastStream(t *testing.T) {
+	first, second := numbered(5000, 50), numbered(20000, 300)
+	half := middleLine(second)
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo")
+	args := []string{"top", "-k", "5", "--format", "json", "-j", "2", "-", fifo}
+	ck := append(args, "--checkpoint", filepath.Join(dir, "ck"), "--checkpoint-interval", "2ms")
+	run := func(ctx context.Context, args []string, write func(f *os.File)) (string, int) {
+		t.Helper()
+		if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		defer os.Remove(fifo)
+		go func() {
+			f, err := os.OpenFile(fifo, os.O_WRONLY, 0)
+			if err != nil {
+				return
+			}
+			defer f.Close()
+			write(f)
+		}()
+		out, _, code := runIn(t, runOpts{stdin: strings.NewReader(first), chunk: 4096, ctx: ctx}, args...)
+		return out, code
+	}
+	all := func(f *os.File) { f.WriteString(second) }
+	want, code := run(context.Background(), args, all)
+	if code != 0 {
+		t.Fatalf("reference run: exit %d", code)
+	}
+
+	// Into the second input: all of stdin, half of the FIFO, and wait.
+	ctx, cancel := context.WithCancel(context.Background())
+	gate := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		run(ctx, ck, func(f *os.File) {
+			f.WriteString(second[:half])
+			<-gate
+		})
+	}()
+	waitFor(t, "a checkpoint in the second input", func() bool {
+		store, err := checkpoint.NewDirStore(filepath.Join(dir, "ck"), 0, func(string, ...any) {})
+		if err != nil {
+			return false
+		}
+		m, err := store.Latest()
+		if err != nil {
+			return false
+		}
+		var sum int64
+		for i := range 2 {
+			data, err := store.ReadPart(m, fmt.Sprintf("src-%d", i))
+			if err != nil {
+				return false
+			}
+			pos := int64(binary.LittleEndian.Uint64(data))
+			if pos>>posBits != 1 {
+				return false
+			}
+			if pos&posMask > 0 {
+				sum += pos&posMask - 1
+			}
+		}
+		return sum == int64(half)
+	})
+	cancel()
+	close(gate)
+	<-done
+
+	got, code := run(context.Background(), append(ck, "--resume"), all)
+	if code != 0 || got != want {
+		t.Fatalf("resumed run: exit %d\n got %s\nwant %s", code, got, want)
+	}
+}
