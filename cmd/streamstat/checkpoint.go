@@ -273,30 +273,6 @@ func jobDiff(old, cur string) string {
 	return "it differs"
 }
 
-// writeFileAtomic writes path through a synced temporary file renamed
-// over it.
-func writeFileAtomic(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("create %s: %w", path, unwrapPath(err))
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), path)
-	}
-	if err != nil {
-		os.Remove(f.Name())
-		return fmt.Errorf("write %s: %w", path, unwrapPath(err))
-	}
-	return nil
-}
-
 // countedOp is a worker's operator with the worker's line counters in its
 // checkpointed state. It is as safe for concurrent use as the operator.
 type countedOp struct {
