@@ -396,7 +396,7 @@ func (s *LineSource) skip(ctx context.Context) error {
 			// the stream the position was taken in.
 			short := s.discard
 			s.discard, s.skipPartial, s.done = 0, false, true
-			return fmt.Errorf("pipeline: line source: input ended %d bytes before position %d: %w", short, s.off, io.ErrUnexpectedEOF)
+			return fmt.Errorf("pipeline: line source: input ended at byte %d, %d bytes before position %d: %w", s.off-short, short, s.off, io.ErrUnexpectedEOF)
 		case s.eof:
 			s.skipPartial = false
 		case s.rerr != nil:

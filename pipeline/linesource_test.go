@@ -324,7 +324,7 @@ func TestLineSourceSetPosition(t *testing.T) {
 		}
 		var b Batch
 		err := s.Fill(context.Background(), &b, 10)
-		if !errors.Is(err, io.ErrUnexpectedEOF) || b.Len() != 0 || !strings.Contains(err.Error(), "92 bytes before position 100") {
+		if !errors.Is(err, io.ErrUnexpectedEOF) || b.Len() != 0 || !strings.Contains(err.Error(), "ended at byte 8, 92 bytes before position 100") {
 			t.Fatalf("Fill = %v with %d records; want io.ErrUnexpectedEOF saying how short the stream is", err, b.Len())
 		}
 		if err := s.Fill(context.Background(), &b, 10); !errors.Is(err, io.EOF) {

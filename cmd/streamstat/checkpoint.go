@@ -37,6 +37,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/streamstat/streamstat/internal/envelope"
@@ -221,8 +222,17 @@ func openCheckpoints(e *env, s *spec, pl *plan) (*checkpointing, bool, error) {
 	if err != nil {
 		return nil, false, err
 	}
+	// Latest runs here and again in Restore: say each skip once.
+	var logMu sync.Mutex
+	logged := map[string]bool{}
 	store, err := checkpoint.NewDirStore(o.checkpoint, 0, func(format string, a ...any) {
-		fmt.Fprintf(e.stderr, "streamstat: "+format+"\n", a...)
+		msg := fmt.Sprintf(format, a...)
+		logMu.Lock()
+		defer logMu.Unlock()
+		if !logged[msg] {
+			logged[msg] = true
+			fmt.Fprintf(e.stderr, "streamstat: %s\n", msg)
+		}
 	})
 	if err != nil {
 		return nil, false, fmt.Errorf("--checkpoint: %w", unwrapPath(err))

@@ -219,8 +219,11 @@ func (s *DirStore) ReadPart(m Manifest, name string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint %d: part %s: %w", m.ID, name, err)
 	}
-	if int64(len(data)) != p.Size || crc32.Checksum(data, castagnoli) != p.CRC {
+	if int64(len(data)) != p.Size {
 		return nil, fmt.Errorf("checkpoint %d: part %s: %d bytes, manifest says %d: %w", m.ID, name, len(data), p.Size, ErrCorruptPart)
+	}
+	if crc := crc32.Checksum(data, castagnoli); crc != p.CRC {
+		return nil, fmt.Errorf("checkpoint %d: part %s: checksum %08x, manifest says %08x: %w", m.ID, name, crc, p.CRC, ErrCorruptPart)
 	}
 	return data, nil
 }

@@ -97,7 +97,7 @@ func TestDirStoreSkipsBroken(t *testing.T) {
 		{"corrupt manifest", func(d string) { flipByte(filepath.Join(d, "MANIFEST"), 60) }, "checksum"},
 		{"missing part", func(d string) { os.Remove(filepath.Join(d, "part-src-0")) }, "no such file"},
 		{"truncated part", func(d string) { truncate(filepath.Join(d, "part-op-0-1"), 3) }, "manifest says"},
-		{"altered part", func(d string) { flipByte(filepath.Join(d, "part-op-0-1"), 0) }, "manifest says"},
+		{"altered part", func(d string) { flipByte(filepath.Join(d, "part-op-0-1"), 0) }, "checksum"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s, l, _ := newStore(t, 5)
