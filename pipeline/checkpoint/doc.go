@@ -19,6 +19,17 @@
 // only: its directory is removed as far as possible, and earlier
 // checkpoints are never touched until a newer one is complete.
 //
+// After each publication the store keeps the newest Keep checkpoints whose
+// parts all verify (size and checksum), and removes older ones, damaged
+// ones, and incomplete leftovers above the one published (a crashed
+// earlier run's): a damaged newer checkpoint never pushes the last valid
+// fallback out. Verifying reads every part of the kept checkpoints, so
+// pruning costs about Keep checkpoints' worth of reads per publication.
+//
+// Checkpoints outlive the job: a finished job's checkpoints stay, and a
+// job that restores from the same directory goes on from the newest of
+// them. Call Clear to start over.
+//
 // # Concurrency
 //
 // A DirStore may be used from several goroutines; writing one checkpoint's

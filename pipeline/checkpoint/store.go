@@ -143,8 +143,14 @@ func (s *DirStore) ids() ([]uint64, error) {
 	return ids, nil
 }
 
-// prune removes every checkpoint older than the newest s.keep complete ones
-// at or below newest.
+// prune keeps the newest s.keep checkpoints at or below newest whose parts
+// verify (load reads and checks every part), and removes the rest: older
+// ones, damaged ones among the kept, and incomplete leftovers above newest
+// (checkpoints are published in order, one at a time, so a checkpoint
+// above the one just published that does not verify is a leftover of an
+// earlier run, which Latest would skip anyway). Counting a checkpoint by
+// its manifest alone would let damaged newer ones push the last valid
+// fallback out. A valid checkpoint above newest is left alone.
 func (s *DirStore) prune(newest uint64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -152,17 +158,19 @@ func (s *DirStore) prune(newest uint64) {
 	if err != nil {
 		return
 	}
-	complete := 0
+	valid := 0
 	for _, id := range ids {
-		if id > newest {
-			continue // a newer checkpoint in progress
-		}
-		if complete >= s.keep {
+		if valid >= s.keep {
 			_ = os.RemoveAll(s.chkDir(id))
 			continue
 		}
-		if _, err := os.Stat(filepath.Join(s.chkDir(id), "MANIFEST")); err == nil {
-			complete++
+		if _, err := s.load(id); err != nil {
+			s.logf("checkpoint %d in %s removed: %v", id, s.dir, err)
+			_ = os.RemoveAll(s.chkDir(id))
+			continue
+		}
+		if id <= newest {
+			valid++
 		}
 	}
 }

@@ -214,3 +214,46 @@ func TestDirStoreClear(t *testing.T) {
 		t.Errorf("after Clear the directory holds %v; want only the file that is not a checkpoint", ents)
 	}
 }
+
+// TestDirStorePruneKeepsValidFallback is issue 11's scenario: keep=2, a
+// damaged part in checkpoint 6, then 7 published. Pruning must count only
+// checkpoints whose parts verify, so 5 stays; when 7 is damaged too,
+// Latest still finds 5.
+func TestDirStorePruneKeepsValidFallback(t *testing.T) {
+	s, _, _ := newStore(t, 2)
+	for id := uint64(3); id <= 5; id++ {
+		write(t, s, id)
+	}
+	write(t, s, 6)
+	flipByte(filepath.Join(s.chkDir(6), "part-op-0-1"), 0)
+	write(t, s, 7)
+	for id, want := range map[uint64]bool{3: false, 4: false, 5: true, 6: false, 7: true} {
+		if _, err := os.Stat(s.chkDir(id)); (err == nil) != want {
+			t.Errorf("checkpoint %d present %v, want %v", id, err == nil, want)
+		}
+	}
+	flipByte(filepath.Join(s.chkDir(7), "part-src-0"), 0)
+	m, err := s.Latest()
+	if err != nil || m.ID != 5 {
+		t.Fatalf("Latest = %d, %v; want checkpoint 5, the last valid fallback", m.ID, err)
+	}
+}
+
+// TestDirStorePrunesLeftoverAbove: an incomplete checkpoint above the one
+// published (a crashed earlier run's) is removed; a complete one is not.
+func TestDirStorePrunesLeftoverAbove(t *testing.T) {
+	s, _, _ := newStore(t, 2)
+	write(t, s, 8) // complete, from an earlier run
+	if _, err := s.WritePart(9, "src-0", []byte("partial")); err != nil {
+		t.Fatal(err)
+	}
+	write(t, s, 2)
+	if _, err := os.Stat(s.chkDir(9)); err == nil {
+		t.Error("incomplete checkpoint 9 above the published 2 was kept")
+	}
+	for _, id := range []uint64{2, 8} {
+		if _, err := os.Stat(s.chkDir(id)); err != nil {
+			t.Errorf("complete checkpoint %d removed: %v", id, err)
+		}
+	}
+}
