@@ -86,6 +86,12 @@ func runContext(ctx context.Context, args []string, e *env) int {
 	if err != nil {
 		return usage(e, c.name, err)
 	}
+	// A --save that cannot be written fails now, not after the input.
+	if o.save != "" {
+		if err := checkSavePath(o.save); err != nil {
+			return fail(e, err)
+		}
+	}
 	return runJob(ctx, e, s)
 }
 

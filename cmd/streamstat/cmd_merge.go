@@ -42,6 +42,11 @@ func runMerge(e *env, o *options, files []string) int {
 	if len(files) == 0 {
 		return usage(e, "merge", usagef("merge needs at least one state FILE"))
 	}
+	if o.save != "" {
+		if err := checkSavePath(o.save); err != nil {
+			return fail(e, err)
+		}
+	}
 	var (
 		cmd0 string
 		acc  aggregate
