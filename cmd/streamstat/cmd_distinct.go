@@ -80,9 +80,9 @@ func (a *distinctAgg) result(c counts) result {
 	}
 	return result{
 		JSON:      j,
-		CSVHeader: []string{"distinct", "lower", "upper", "confidence", "exact", "records", "skipped", "shed"},
+		CSVHeader: []string{"distinct", "lower", "upper", "confidence", "exact", "records", "skipped", "shed", "precision"},
 		CSVRows: [][]string{{u(j.Distinct), u(j.Lower), u(j.Upper), fmtFloat(j.Confidence, true), fmt.Sprint(j.Exact),
-			u(c.Records), u(c.Skipped), u(c.Shed)}},
+			u(c.Records), u(c.Skipped), u(c.Shed), fmt.Sprint(j.Precision)}},
 		Text: kv("distinct", fmt.Sprintf("%d  %s", j.Distinct, bounds),
 			"records", u(c.Records), "skipped", u(c.Skipped), "shed", u(c.Shed)),
 	}

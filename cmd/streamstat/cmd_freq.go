@@ -112,14 +112,16 @@ type freqJSON struct {
 func (a *freqAgg) result(c counts) result {
 	j := freqJSON{Records: c.Records, Items: []itemJSON{}, Skipped: c.Skipped, Shed: c.Shed,
 		Total: a.cm.Total(), Confidence: 1 - a.cm.Delta(), Width: a.cm.Width(), Depth: a.cm.Depth()}
-	res := result{CSVHeader: []string{"key", "count", "lower", "upper", "guaranteed"}}
+	res := result{CSVHeader: []string{"key", "count", "lower", "upper", "guaranteed",
+		"records", "skipped", "shed", "total", "confidence", "width", "depth"}}
+	totals := []string{u(c.Records), u(c.Skipped), u(c.Shed), u(j.Total), fmtFloat(j.Confidence, true), fmt.Sprint(j.Width), fmt.Sprint(j.Depth)}
 	var t table
 	t.add("count", "lower", "upper", "key")
 	for _, k := range a.keys {
 		e := a.cm.EstimateString(k)
 		it := itemJSON{jsonKey: newJSONKey([]byte(k)), Count: roundCount(e.Value), Lower: floorCount(e.Lower), Upper: ceilCount(e.Upper), Guaranteed: e.Exact}
 		j.Items = append(j.Items, it)
-		res.CSVRows = append(res.CSVRows, []string{k, u(it.Count), u(it.Lower), u(it.Upper), fmt.Sprint(it.Guaranteed)})
+		res.CSVRows = append(res.CSVRows, append([]string{k, u(it.Count), u(it.Lower), u(it.Upper), fmt.Sprint(it.Guaranteed)}, totals...))
 		t.add(u(it.Count), u(it.Lower), u(it.Upper), textKey([]byte(k)))
 	}
 	res.JSON = j

@@ -112,13 +112,19 @@ func (a *sampleAgg) result(c counts) result {
 		return cmp.Or(cmp.Compare(x.idx, y.idx), bytes.Compare(x.key, y.key))
 	})
 	j := sampleJSON{Records: c.Records, Items: []jsonKey{}, Skipped: c.Skipped, Shed: c.Shed, K: a.res.K()}
-	res := result{CSVHeader: []string{"key"}}
+	// Every CSV row repeats the totals; n numbers the sampled keys, so
+	// that an empty sample is one row with n and key empty.
+	res := result{CSVHeader: []string{"n", "key", "records", "skipped", "shed", "k"}}
+	totals := []string{u(c.Records), u(c.Skipped), u(c.Shed), fmt.Sprint(j.K)}
 	var text bytes.Buffer
-	for _, it := range items {
+	for i, it := range items {
 		j.Items = append(j.Items, newJSONKey(it.key))
-		res.CSVRows = append(res.CSVRows, []string{string(it.key)})
+		res.CSVRows = append(res.CSVRows, append([]string{fmt.Sprint(i + 1), string(it.key)}, totals...))
 		text.Write(it.key)
 		text.WriteByte('\n')
+	}
+	if len(items) == 0 {
+		res.CSVRows = [][]string{append([]string{"", ""}, totals...)}
 	}
 	res.JSON, res.Text = j, text.String()
 	return res

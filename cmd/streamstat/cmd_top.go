@@ -102,14 +102,22 @@ func (a *topAgg) result(c counts) result {
 	}
 	j := topJSON{Records: c.Records, Items: []itemJSON{}, Skipped: c.Skipped, Shed: c.Shed,
 		Total: a.top.Total(), Capacity: a.top.Capacity(), UnlistedMax: unlisted}
-	res := result{CSVHeader: []string{"rank", "key", "count", "lower", "upper", "guaranteed"}}
+	// Every CSV row repeats the answer's totals, as the shed variant's
+	// rows do; an answer without keys is one row with the key columns
+	// empty, so the totals are never lost.
+	res := result{CSVHeader: []string{"rank", "key", "count", "lower", "upper", "guaranteed",
+		"records", "skipped", "shed", "total", "capacity", "unlisted_max"}}
+	totals := []string{u(c.Records), u(c.Skipped), u(c.Shed), u(j.Total), fmt.Sprint(j.Capacity), u(unlisted)}
 	var t table
 	t.add("rank", "count", "lower", "upper", "guaranteed", "key")
 	for i, it := range items {
 		key := []byte(it.Key)
 		j.Items = append(j.Items, itemJSON{jsonKey: newJSONKey(key), Count: it.Count, Lower: it.Lower, Upper: it.Upper, Guaranteed: it.Guaranteed})
-		res.CSVRows = append(res.CSVRows, []string{fmt.Sprint(i + 1), it.Key, u(it.Count), u(it.Lower), u(it.Upper), fmt.Sprint(it.Guaranteed)})
+		res.CSVRows = append(res.CSVRows, append([]string{fmt.Sprint(i + 1), it.Key, u(it.Count), u(it.Lower), u(it.Upper), fmt.Sprint(it.Guaranteed)}, totals...))
 		t.add(fmt.Sprint(i+1), u(it.Count), u(it.Lower), u(it.Upper), yesNo(it.Guaranteed), textKey(key))
+	}
+	if len(items) == 0 {
+		res.CSVRows = [][]string{append(make([]string, 6), totals...)}
 	}
 	res.JSON = j
 	res.Text = t.String() + countsLine(c, false) + "\n" +
