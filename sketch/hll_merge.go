@@ -11,13 +11,14 @@ import (
 // the union. Sketches of different precision merge too: the finer one is
 // folded down to the coarser precision first (exactly: the folded registers
 // equal those a sketch at the coarser precision would hold), and h takes the
-// coarser precision. o is not modified.
+// coarser precision. o is not modified, so one o may be merged into several
+// sketches concurrently. A nil or zero-value o is empty: merging it changes
+// nothing, not even h's precision.
 func (h *HLL) Merge(o *HLL) error {
 	h.init()
-	if o == nil {
+	if o == nil || o.sk == nil {
 		return nil
 	}
-	o.init()
 	switch {
 	case h.p == o.p:
 		return h.sk.Merge(o.sk)
