@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -145,6 +146,9 @@ func frCheckPartition(t *testing.T, data []byte, ranges []FileRange, n int) {
 		}
 		at = fr.End
 	}
+	if len(data) == 0 && len(ranges) == 1 && at == math.MaxInt64 {
+		return // size 0: read to the end
+	}
 	if at != int64(len(data)) {
 		t.Fatalf("ranges %v end at %d, file has %d bytes", ranges, at, len(data))
 	}
@@ -257,8 +261,12 @@ func TestSplitFileErrors(t *testing.T) {
 	}
 	empty := frWrite(t, nil)
 	ranges, err := SplitFile(empty, 4)
-	if err != nil || len(ranges) != 1 || ranges[0] != (FileRange{Path: empty}) {
-		t.Errorf("empty file: got %v, %v; want one empty range", ranges, err)
+	// Size 0 does not say the file is empty (/proc): one range to the end.
+	if err != nil || len(ranges) != 1 || ranges[0] != (FileRange{Path: empty, End: math.MaxInt64}) {
+		t.Errorf("empty file: got %v, %v; want one range read to the end", ranges, err)
+	}
+	if _, err := OpenRange(FileRange{Path: path, End: 5, Size: 2}, LineConfig{}); !errors.Is(err, sketch.ErrInvalidParameter) {
+		t.Errorf("range past the size: got %v, want ErrInvalidParameter", err)
 	}
 }
 
