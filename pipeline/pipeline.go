@@ -19,8 +19,23 @@ const DefaultBatchSize = 1024
 var (
 	// ErrInvalidGraph: the sources and stages do not form a runnable graph.
 	ErrInvalidGraph = errors.New("pipeline: invalid graph")
-	// ErrAlreadyRun: Run was called twice.
+	// ErrAlreadyRun: Run was called twice, or Restore during or after Run.
 	ErrAlreadyRun = errors.New("pipeline: already run")
+	// ErrNoStage: a stage index out of range (Query, StageOperators).
+	ErrNoStage = errors.New("pipeline: no such stage")
+	// ErrOperatorType: QueryAs met an instance of another type.
+	ErrOperatorType = errors.New("pipeline: operator of another type")
+	// ErrPanic: an operator or a source panicked; Run's error wraps it
+	// with the task, the panic value and a stack excerpt.
+	ErrPanic = errors.New("pipeline: panic")
+	// ErrNotStateful: with checkpoints, an operator that is neither
+	// Stateful nor declared stateless (see Stateless), whose state a
+	// restore would silently lose.
+	ErrNotStateful = errors.New("pipeline: operator neither Stateful nor declared Stateless")
+	// ErrTopologyMismatch: Restore of a checkpoint taken by a pipeline of
+	// another shape (sources, stages, parallelism, operator types) that
+	// it cannot rescale exactly.
+	ErrTopologyMismatch = errors.New("pipeline: checkpoint of another topology")
 )
 
 // Config tunes a Pipeline. The zero value means the documented defaults.
@@ -224,31 +239,6 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	stopCoord()
 	if err := context.Cause(ctx); err != nil {
 		return err
-	}
-	return nil
-}
-
-// Operators returns the instances of stage s. Read their state through
-// Query while the pipeline runs.
-func (p *Pipeline) Operators(s int) []Operator {
-	ops := make([]Operator, len(p.ops[s]))
-	for i, in := range p.ops[s] {
-		ops[i] = in.op
-	}
-	return ops
-}
-
-// Query calls fn with each instance of stage s in instance order, each
-// while it is between batches, and stops at the first error. Use it to
-// merge the instances' states into an answer while the pipeline runs.
-func (p *Pipeline) Query(s int, fn func(instance int, op Operator) error) error {
-	for i, in := range p.ops[s] {
-		in.mu.Lock()
-		err := fn(i, in.op)
-		in.mu.Unlock()
-		if err != nil {
-			return err
-		}
 	}
 	return nil
 }
