@@ -365,7 +365,15 @@ func (t *task) snapshot(id uint64) ([]write, error) {
 // that has not run: every Stateful operator instance gets its state back and
 // every source its position. It returns the manifest it restored, or
 // checkpoint.ErrNoCheckpoint if there is none (the pipeline is unchanged).
+// During or after Run it returns ErrAlreadyRun and changes nothing: state
+// restored under running operators would be corrupt. It must not be called
+// from two goroutines at once.
 func (p *Pipeline) Restore(store checkpoint.Store) (checkpoint.Manifest, error) {
+	p.runMu.Lock()
+	defer p.runMu.Unlock()
+	if p.ran.Load() {
+		return checkpoint.Manifest{}, fmt.Errorf("pipeline: restore: %w", ErrAlreadyRun)
+	}
 	m, err := store.Latest()
 	if err != nil {
 		return m, err

@@ -84,6 +84,7 @@ type Pipeline struct {
 	ops     [][]*instance // [stage][instance]
 	segs    []*segment
 	ran     atomic.Bool
+	runMu   sync.Mutex // orders Run's start against Restore
 	start   atomic.Pointer[time.Time] // set when Run starts
 	coord   *coordinator              // nil without checkpoints
 	barrier atomic.Uint64             // the barrier sources are to inject
@@ -214,9 +215,12 @@ func New(sources []Source, stages []Stage, cfg Config) (*Pipeline, error) {
 // goroutine it started before it returns. The error is the first failure,
 // or ctx.Err().
 func (p *Pipeline) Run(ctx context.Context) error {
+	p.runMu.Lock()
 	if p.ran.Swap(true) {
+		p.runMu.Unlock()
 		return ErrAlreadyRun
 	}
+	p.runMu.Unlock()
 	now := p.clock.Now()
 	p.start.Store(&now)
 	ctx, cancel := context.WithCancelCause(ctx)
