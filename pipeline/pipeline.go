@@ -84,7 +84,7 @@ type Pipeline struct {
 	ops     [][]*instance // [stage][instance]
 	segs    []*segment
 	ran     atomic.Bool
-	runMu   sync.Mutex // orders Run's start against Restore
+	runMu   sync.Mutex                // orders Run's start against Restore
 	start   atomic.Pointer[time.Time] // set when Run starts
 	coord   *coordinator              // nil without checkpoints
 	barrier atomic.Uint64             // the barrier sources are to inject
