@@ -30,12 +30,20 @@ const (
 )
 
 func (p *Pipeline) newEmitter(k, i int) emitter {
-	if k == len(p.segs)-1 {
+	sg := p.segs[k]
+	switch {
+	case len(sg.down) == 0:
 		return &sinkEmitter{}
+	case len(sg.down) == 1 && sg.down[0].branch == nil:
+		return p.edgeEmitter(sg, sg.down[0], i)
 	}
-	up, down := p.segs[k], p.segs[k+1]
+	return p.newFanEmitter(sg, i)
+}
+
+// edgeEmitter ships instance i of up's output to down.
+func (p *Pipeline) edgeEmitter(up, down *segment, i int) emitter {
 	size := p.cfg.BatchSize
-	switch up.next {
+	switch down.input {
 	case Forward:
 		return &senderEmitter{senders: []*flowcontrol.Sender[*Batch]{down.gates[i].Sender(0)}, size: size}
 	case ByKey:

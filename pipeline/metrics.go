@@ -45,7 +45,7 @@ func (p *Pipeline) Metrics() Metrics {
 	if start := p.start.Load(); start != nil {
 		m.Elapsed = now.Sub(*start)
 	}
-	for k, sg := range p.segs {
+	for _, sg := range p.segs {
 		for i := range sg.par {
 			var idle, bp time.Duration
 			var backlog, credits int
@@ -57,11 +57,10 @@ func (p *Pipeline) Metrics() Metrics {
 					usage = float64(gs.InFlight) / float64(gs.Buffers)
 				}
 			}
-			if k+1 < len(p.segs) {
-				down := p.segs[k+1]
+			for _, down := range sg.down {
 				for j, g := range down.gates {
 					in := i
-					if sg.next == Forward {
+					if down.input == Forward {
 						if j != i {
 							continue
 						}

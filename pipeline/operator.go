@@ -48,7 +48,8 @@ func (p Partitioning) String() string {
 	return "Partitioning(?)"
 }
 
-// Stage is one operator of a linear graph, run as Parallelism instances.
+// Stage is one operator of the graph, run as Parallelism instances, or a
+// fan-out into branches.
 type Stage struct {
 	// Name labels the stage in metrics and errors.
 	Name string
@@ -61,4 +62,9 @@ type Stage struct {
 	// NoChain forces a goroutine and a credit channel in front of this stage
 	// even where it could be chained to the one before.
 	NoChain bool
+	// Branches, if set, makes this stage a fan-out: every record reaching
+	// it goes down every branch, re-keyed by the branch's Key, through the
+	// branch's stages. A fan-out stage holds no operator (New and the
+	// other fields stay zero) and ends its list of stages.
+	Branches []Branch
 }

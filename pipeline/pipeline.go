@@ -91,6 +91,8 @@ type Pipeline struct {
 	replay  map[string][]*Batch       // in-flight batches restored, by part name
 	sheds   []Shedder                 // per source; nil without shedding
 	ntasks  int
+	// branches are the fan-out branches, in the order of their stages.
+	branches []*branchState
 }
 
 // instance is one operator instance with its counters. mu is held while
@@ -109,9 +111,11 @@ type segment struct {
 	first, last int // stage indexes; first == -1 means the sources head it
 	par         int
 	gates       []*flowcontrol.Gate[*Batch] // nil for the source segment
-	next        Partitioning                // how output reaches the next segment
 	input       Partitioning                // how input reached this segment
 	unordered   bool
+	up          *segment     // the segment whose output this one takes
+	down        []*segment   // those taking its output: several at a fan-out
+	branch      *branchState // set if this segment heads a fan-out branch
 }
 
 // ordered reports whether the segment's instances take their inputs in
@@ -137,39 +141,14 @@ func New(sources []Source, stages []Stage, cfg Config) (*Pipeline, error) {
 	if cfg.BatchSize < 0 {
 		return nil, fmt.Errorf("pipeline: batch size %d: %w", cfg.BatchSize, ErrInvalidGraph)
 	}
-	p := &Pipeline{cfg: cfg, clock: cfg.Clock, sources: sources, stages: stages}
+	p := &Pipeline{cfg: cfg, clock: cfg.Clock, sources: sources}
 	if p.clock == nil {
 		p.clock = systemClock{}
 	}
 	seg := &segment{first: -1, last: -1, par: len(sources)}
 	p.segs = append(p.segs, seg)
-	for s, st := range stages {
-		par := max(st.Parallelism, 1)
-		if st.New == nil {
-			return nil, fmt.Errorf("pipeline: stage %d %q has no operator constructor: %w", s, st.Name, ErrInvalidGraph)
-		}
-		if st.Input == Forward && par != seg.par {
-			return nil, fmt.Errorf("pipeline: stage %d %q: forward from parallelism %d to %d; use ByKey or RoundRobin: %w", s, st.Name, seg.par, par, ErrInvalidGraph)
-		}
-		if st.Input < Forward || st.Input > RoundRobin {
-			return nil, fmt.Errorf("pipeline: stage %d %q: partitioning %d: %w", s, st.Name, st.Input, ErrInvalidGraph)
-		}
-		insts := make([]*instance, par)
-		for i := range insts {
-			op, err := st.New(i)
-			if err != nil {
-				return nil, fmt.Errorf("pipeline: stage %d %q instance %d: %w", s, st.Name, i, err)
-			}
-			insts[i] = &instance{op: op}
-		}
-		p.ops = append(p.ops, insts)
-		if st.Input == Forward && !st.NoChain {
-			seg.last = s
-			continue
-		}
-		seg.next = st.Input
-		seg = &segment{first: s, last: s, par: par, input: st.Input, unordered: cfg.Unordered}
-		p.segs = append(p.segs, seg)
+	if err := p.addStages(seg, stages, nil); err != nil {
+		return nil, err
 	}
 	for _, sg := range p.segs {
 		p.ntasks += sg.par
@@ -190,22 +169,8 @@ func New(sources []Source, stages []Stage, cfg Config) (*Pipeline, error) {
 		}
 		p.coord = &coordinator{p: p, cfg: cfg.Checkpoint, tasks: p.ntasks}
 	}
-	for k := 1; k < len(p.segs); k++ {
-		up, sg := p.segs[k-1], p.segs[k]
-		inputs := up.par
-		if up.next == Forward {
-			inputs = 1
-		}
-		for range sg.par {
-			g, err := flowcontrol.NewGate(flowcontrol.Config{
-				Inputs: inputs, Exclusive: cfg.Exclusive, Floating: cfg.Floating,
-				EndOfInput: true, Clock: p.clock,
-			}, func() *Batch { return new(Batch) })
-			if err != nil {
-				return nil, fmt.Errorf("pipeline: %w", err)
-			}
-			sg.gates = append(sg.gates, g)
-		}
+	if err := p.linkGates(); err != nil {
+		return nil, err
 	}
 	return p, nil
 }

@@ -51,6 +51,8 @@ func pressure(e emitter) Pressure {
 		senders = e.senders
 	case *keyEmitter:
 		senders = e.senders
+	case *fanEmitter:
+		senders = e.senders()
 	}
 	for _, s := range senders {
 		st := s.Stats()
