@@ -78,6 +78,9 @@ func FuzzUnmarshalThetaDistinct(f *testing.F) {
 		}
 		fuzzSeeds(f, encode(f, th))
 	}
+	// Hashes crafted to share one slot of the decoder's table.
+	f.Add(collidingTheta(f, 100))
+	f.Add(collidingTheta(f, 3000))
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		for _, in := range inputs(data) {
@@ -85,6 +88,11 @@ func FuzzUnmarshalThetaDistinct(f *testing.F) {
 			if err := th.UnmarshalBinary(in); err != nil {
 				checkDecodeError(t, err)
 				continue
+			}
+			// Decoding and every later lookup are linear whatever the
+			// hashes: no table is left crowded.
+			if d, r := displacement(&th), th.Retained(); d > decodeProbeBudget(r) {
+				t.Fatalf("decoded table of %d hashes needs %d probes beyond the first", r, d)
 			}
 			if again := encode(t, &th); !bytes.Equal(again, in) {
 				t.Fatalf("decode/encode not canonical:\n in %x\nout %x", in, again)

@@ -6,6 +6,7 @@ import (
 	"math/bits"
 	"slices"
 
+	"github.com/streamstat/streamstat/internal/hashmix"
 	"github.com/streamstat/streamstat/internal/normal"
 	"github.com/streamstat/streamstat/sketch"
 )
@@ -68,6 +69,7 @@ type ThetaDistinct struct {
 	cut   bool     // theta < 1
 	table []uint64 // open addressing, linear probing; 0 marks an empty slot
 	shift uint8    // 64 - log2(len(table))
+	salt  uint64   // 0: slot by multiplication; else by fmix64(h^salt) (see home)
 	n     int      // hashes in table
 	zero  bool     // hash 0 is held (it cannot live in the table)
 
@@ -183,7 +185,7 @@ func (t *ThetaDistinct) insert(h uint64) bool {
 		t.resize(16)
 	}
 	mask := uint64(len(t.table) - 1)
-	for i := (h * 0x9e3779b97f4a7c15) >> t.shift; ; i = (i + 1) & mask {
+	for i := t.home(h); ; i = (i + 1) & mask {
 		switch t.table[i] {
 		case h:
 			return false
@@ -193,6 +195,19 @@ func (t *ThetaDistinct) insert(h uint64) bool {
 			return true
 		}
 	}
+}
+
+// home returns the slot where the search for h starts. Hashes of keys
+// (xxhash) are spread evenly by Fibonacci hashing, the fast default. Hashes
+// read from an encoding may have been crafted to share a slot, which would
+// make linear probing quadratic: a decoded table that probes too much is
+// rebuilt with a salt the input could not foresee (see UnmarshalBinary),
+// and slots come from the fmix64 mixer keyed by that salt.
+func (t *ThetaDistinct) home(h uint64) uint64 {
+	if t.salt != 0 {
+		return hashmix.Fmix64(h^t.salt) >> t.shift
+	}
+	return (h * 0x9e3779b97f4a7c15) >> t.shift
 }
 
 // resize rehashes the table into size slots (a power of two).
@@ -248,10 +263,18 @@ func (t *ThetaDistinct) shrink() {
 
 // quickselect returns the element of rank r (0-based) of a, reordering a.
 // Hoare's FIND with a median-of-three pivot: expected linear time, and
-// deterministic, as the states built on it must be. a holds no NaN.
+// deterministic, as the states built on it must be. Inputs read from an
+// encoding (a sketch's hashes, a shed state's priority scores) may be
+// built to defeat the median of three; after 2·log2(len(a)) + 8 rounds
+// it sorts what is left instead (Musser's introselect), so it is never
+// worse than O(n log n). a holds no NaN.
 func quickselect[T cmp.Ordered](a []T, r int) T {
 	lo, hi := 0, len(a)-1
-	for lo < hi {
+	for rounds := 2*bits.Len(uint(len(a))) + 8; lo < hi; rounds-- {
+		if rounds == 0 {
+			slices.Sort(a[lo : hi+1])
+			return a[r]
+		}
 		mid := lo + (hi-lo)/2
 		if a[mid] < a[lo] {
 			a[mid], a[lo] = a[lo], a[mid]
@@ -315,6 +338,12 @@ func (t *ThetaDistinct) EstimateAt(confidence float64) sketch.Estimate {
 func (t *ThetaDistinct) Merge(o *ThetaDistinct) error {
 	if o == nil || o == t {
 		return nil
+	}
+	if o.salt != 0 && t.salt == 0 {
+		// o was decoded from bytes whose hashes crowded one slot: do not
+		// take them into a table they could crowd in turn.
+		t.salt = hashmix.SplitMix64(o.salt) | 1
+		t.resize(max(len(t.table), 16))
 	}
 	if o.cut {
 		t.lowerTheta(o.theta)

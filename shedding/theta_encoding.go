@@ -6,6 +6,7 @@ import (
 	"math/bits"
 
 	"github.com/streamstat/streamstat/internal/envelope"
+	"github.com/streamstat/streamstat/sketch"
 )
 
 // ThetaDistinct encoding (inside the envelope, kind Theta):
@@ -40,8 +41,9 @@ func (t *ThetaDistinct) AppendBinary(dst []byte) ([]byte, error) {
 }
 
 // UnmarshalBinary implements encoding.BinaryUnmarshaler. It allocates in
-// proportion to the hashes the input holds, whatever k it names. On error
-// t is unchanged.
+// proportion to the hashes the input holds, whatever k it names, and runs
+// in linear time whatever the hashes: a table they would crowd is rebuilt
+// under a salt (see decodeProbeBudget). On error t is unchanged.
 func (t *ThetaDistinct) UnmarshalBinary(data []byte) error {
 	hdr, payload, err := envelope.Decode(data, envelope.KindTheta)
 	if err != nil {
@@ -79,13 +81,48 @@ func (t *ThetaDistinct) UnmarshalBinary(data []byte) error {
 	}
 	n.table = make([]uint64, size)
 	n.shift = uint8(64 - bits.TrailingZeros(uint(size)))
-	for _, h := range hs {
-		if h == 0 {
-			n.zero = true
-		} else {
-			n.insert(h)
+	if !n.fill(hs, decodeProbeBudget(len(hs))) {
+		// The hashes crowd slots as no hashes of keys would: crafted.
+		// Rebuild under a salt drawn from the input itself, which the
+		// input cannot be made to collide under (each try at a colliding
+		// input draws a new salt).
+		n.salt = sketch.Hash(payload) | 1
+		if !n.fill(hs, decodeProbeBudget(len(hs))) {
+			return fmt.Errorf("shedding: ThetaDistinct: %d hashes crowd the table under two salts: %w", r, ErrCorrupt)
 		}
 	}
 	*t = n
 	return nil
+}
+
+// decodeProbeBudget bounds the slots a decoder may probe to place r
+// hashes. Hashes of keys placed in a table at most 3/4 full take about
+// 2.5 probes each on average, and their total exceeds 16 per hash with a
+// probability far below 2^-64 for r in the thousands; a small table gets
+// a constant's worth of slack. The bound makes decoding linear whatever
+// the input.
+func decodeProbeBudget(r int) int { return 16*r + 4096 }
+
+// fill puts hs into t's empty table, giving up (false) after budget probes
+// in all; t's table is left in an unspecified state then. Hash 0 sets zero.
+func (t *ThetaDistinct) fill(hs []uint64, budget int) bool {
+	clear(t.table)
+	t.n, t.zero = 0, false
+	mask := uint64(len(t.table) - 1)
+	for _, h := range hs {
+		if h == 0 {
+			t.zero = true
+			continue
+		}
+		i := t.home(h)
+		for t.table[i] != 0 { // hs are distinct: no need to compare
+			if budget--; budget < 0 {
+				return false
+			}
+			i = (i + 1) & mask
+		}
+		t.table[i] = h
+		t.n++
+	}
+	return true
 }
