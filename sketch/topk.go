@@ -64,8 +64,16 @@ type TopK struct {
 	q, next  []tkRef
 	qh       int
 	nextFrom uint64
-	scratch  []tkOrd  // order's result
-	words    []uint64 // sortByStamp's scratch
+	// With weighted updates (see topk_summary.go): the counters with
+	// counts in (minc, lim] as a scan found them, by (count, stamp), from
+	// rh on; and a heap of those that arrived in (minc+1, lim] since.
+	res     []tkOrd
+	rh      int
+	low     []tkOrd
+	lim     uint64
+	scans   int      // full scans of the counters, for tests of their cost
+	scratch []tkOrd  // order's result
+	words   []uint64 // sortByStamp's scratch
 
 	// table maps a key to its counter: open addressing with linear probing
 	// on the key's hash. Live entries fill at most a quarter of it (an
@@ -154,6 +162,10 @@ func (t *TopK) MinCount() uint64 {
 // Total/Capacity scans of O(Capacity) each) and a sort of those that reached
 // the new minimum unobserved (each sorted entry is used up by a later
 // update): amortized O(1) per unit of count plus O(log Capacity) per update.
+// Counts that vary (the fixed-point weights of shed-aware counting) make
+// levels of one counter, which the summary then lists ahead (see
+// topk_summary.go), so that they cost O(log Capacity) amortized per update
+// too, not a scan per eviction.
 // AddHash does not allocate once the tables have reached the capacity and
 // the key regions their steady size.
 func (t *TopK) AddHash(h uint64, key []byte, count uint64) {
@@ -192,9 +204,9 @@ func (t *TopK) AddHash(h uint64, key []byte, count uint64) {
 		} else if !t.keyIs(c, key) {
 			continue
 		}
-		if old, nc := c.count, c.count+count; nc > old && old != t.minc && nc != t.minc+1 {
-			// Neither leaving the minimum count nor reaching the next:
-			// the order only needs the new stamp (see raise).
+		if old, nc := c.count, c.count+count; nc > old && old != t.minc && nc != t.minc+1 && nc > t.lim {
+			// Neither leaving the minimum count nor reaching a listed
+			// level: the order only needs the new stamp (see raise).
 			c.count, c.stamp = nc, t.seq
 			t.seq++
 			return
@@ -356,6 +368,7 @@ func (t *TopK) Clone() *TopK {
 	c := *t
 	c.counters = slices.Clone(t.counters)
 	c.q, c.next = slices.Clone(t.q), slices.Clone(t.next)
+	c.res, c.low = slices.Clone(t.res), slices.Clone(t.low)
 	c.table = slices.Clone(t.table)
 	c.arena = slices.Clone(t.arena)
 	c.spare, c.spareC, c.entries, c.scratch, c.words = nil, nil, nil, nil, nil

@@ -63,19 +63,50 @@ func BenchmarkTopKAdd(b *testing.B) {
 	}
 }
 
-// BenchmarkTopKAddWeighted adds counts of 1 to 16, as load shedding does:
-// the minimum rises faster, and more counters reach it unobserved (see
-// scanMin).
+// BenchmarkTopKAddWeighted adds weighted counts beside unit counts on the
+// same events in the same run and reports the time ratio: counts of 1 to
+// 16, and round(2^16/p) for a drifting p, as shed-aware counting
+// (shedding.Units) makes them. Under the latter nearly every count is
+// distinct, so the minimum level holds one counter and empties at every
+// eviction (see listLevels). Target: weighted/unit within 2-3.
 func BenchmarkTopKAddWeighted(b *testing.B) {
-	ev := topkMakeEvents(1<<20, 1)
-	s := topkNew(b, 1024)
-	for i := range ev.n() {
-		s.AddHash(ev.hashes[i], ev.key(i), 1+uint64(i&15))
+	const n = 1 << 20
+	ev := topkMakeEvents(n, 1)
+	small := make([]uint64, n)
+	for i := range small {
+		small[i] = 1 + uint64(i&15)
 	}
-	b.ReportAllocs()
-	for i := 0; b.Loop(); i++ {
-		j := i & (1<<20 - 1)
-		s.AddHash(ev.hashes[j], ev.key(j), 1+uint64(i&15))
+	for _, c := range []struct {
+		name string
+		w    []uint64
+	}{{"w=1..16", small}, {"w=Units(p)", topkUnitsWeights(n)}} {
+		b.Run(c.name, func(b *testing.B) {
+			unit, weighted := topkNew(b, 1024), topkNew(b, 1024)
+			for i := range n {
+				unit.AddHash(ev.hashes[i], ev.key(i), 1)
+				weighted.AddHash(ev.hashes[i], ev.key(i), c.w[i])
+			}
+			const chunk = 1 << 14
+			var tu, tw time.Duration
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				j := i * chunk & (n - 1)
+				t0 := time.Now()
+				for x := j; x < j+chunk; x++ {
+					unit.AddHash(ev.hashes[x], ev.key(x), 1)
+				}
+				t1 := time.Now()
+				for x := j; x < j+chunk; x++ {
+					weighted.AddHash(ev.hashes[x], ev.key(x), c.w[x])
+				}
+				tw += time.Since(t1)
+				tu += t1.Sub(t0)
+			}
+			u := float64(b.N * chunk)
+			b.ReportMetric(float64(tw.Nanoseconds())/u, "ns/update-weighted")
+			b.ReportMetric(float64(tu.Nanoseconds())/u, "ns/update-unit")
+			b.ReportMetric(float64(tw)/float64(tu), "weighted/unit")
+		})
 	}
 }
 

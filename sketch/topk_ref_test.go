@@ -434,6 +434,20 @@ func topkMixedEvents(n int) (*topkEvents, []uint64) {
 	return long, w
 }
 
+// topkUnitsWeights returns n weights as shed-aware counting makes them:
+// round(2^16/p) for a keep probability p that drifts between 1/64 and 1,
+// so that nearly every count is distinct and every level holds one counter.
+func topkUnitsWeights(n int) []uint64 {
+	w := make([]uint64, n)
+	r := rand.New(rand.NewPCG(7, 7))
+	p := 0.5
+	for i := range w {
+		p = min(max(p*(1+0.02*(r.Float64()-0.5)), 1.0/64), 1)
+		w[i] = uint64(math.Round(65536 / p))
+	}
+	return w
+}
+
 // TestTopKRefSameState checks that AddHash builds the state the previous TopK built: the same encoded bytes after
 // every stretch of the same updates.
 func TestTopKRefSameState(t *testing.T) {
@@ -445,7 +459,7 @@ func TestTopKRefSameState(t *testing.T) {
 	for _, c := range []struct {
 		name    string
 		weights []uint64
-	}{{"w=1..2", w}, {"w=1..16", heavy}} {
+	}{{"w=1..2", w}, {"w=1..16", heavy}, {"w=Units(p)", topkUnitsWeights(ev.n())}} {
 		for _, k := range []int{1, 7, 256, 4096} {
 			a, b := topkNew(t, k), newRefTopK(k)
 			for i := range ev.n() {

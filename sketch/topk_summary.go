@@ -32,6 +32,18 @@ import (
 //     entries of next. The minimum only rises, so the scans cost O(k) at
 //     most MinCount <= N/k times: O(1) per unit of count, amortized. Each
 //     sorted entry is used up by a later update of its counter.
+//   - Weighted updates jump levels: counts are then mostly distinct, the
+//     minimum level holds one counter, and a scan per eviction would cost
+//     O(k) each time. So when a scan finds fewer than k/32 counters at the
+//     minimum, it also lists the counters of the next levels up to a limit
+//     lim (the k/2-th smallest count, found by selection), sorted by
+//     (count, stamp), in res; counters that arrive in (minc+1, lim] later
+//     go to low, a binary heap by (count, stamp). When the minimum level
+//     empties, the next one is assembled from res, low and next in
+//     O(log k) per counter, and the scan comes back only once every listed
+//     counter has passed lim: after at least k/2 updates. A scan costs
+//     O(k log k) at most (a pass, a selection and a sort of k/2 entries),
+//     so an update costs O(log k) amortized whatever the counts.
 //
 // An increment is then a write to the counter the table probe found, plus
 // a compare with minc. Everything is in flat slices: no pointers for the
@@ -96,6 +108,7 @@ func (t *TopK) clearSummary() {
 func (t *TopK) clearOrder() {
 	t.seq, t.minc, t.atMin = 0, 0, 0
 	t.q, t.qh, t.next, t.nextFrom = t.q[:0], 0, t.next[:0], 0
+	t.res, t.rh, t.low, t.lim = t.res[:0], 0, t.low[:0], 0
 }
 
 // tkTableSize is the table length for n counters: a power of two at least 8n.
@@ -190,10 +203,12 @@ func (t *TopK) raise(i int32, w uint64) {
 	}
 	if nc == t.minc+1 {
 		t.next = append(t.next, tkRef{c.stamp, i})
+	} else if nc <= t.lim {
+		t.pushLow(tkOrd{nc, c.stamp, i})
 	}
 	if old == t.minc {
 		if t.atMin--; t.atMin == 0 {
-			t.scanMin()
+			t.nextLevel()
 		}
 	}
 }
@@ -242,9 +257,11 @@ func (t *TopK) evict(h uint64, key []byte, w uint64, slot int) {
 	t.seq++
 	if nc == m+1 {
 		t.next = append(t.next, tkRef{c.stamp, v})
+	} else if nc <= t.lim {
+		t.pushLow(tkOrd{nc, c.stamp, v})
 	}
 	if t.atMin--; t.atMin == 0 {
-		t.scanMin()
+		t.nextLevel()
 	}
 }
 
@@ -286,6 +303,7 @@ func (t *TopK) appendEntry(h uint64, key []byte, count, err uint64) {
 // before next was started, or all if m is not minc+1), and appends next.
 // next starts anew for count m+1.
 func (t *TopK) scanMin() {
+	t.scans++
 	cs := t.counters
 	m := uint64(math.MaxUint64)
 	for _, r := range t.next {
@@ -326,6 +344,215 @@ func (t *TopK) scanMin() {
 	t.q, t.qh = q, 0
 	t.next, t.nextFrom = t.next[:0], t.seq
 	t.minc, t.atMin = m, n
+	t.listLevels(n)
+}
+
+// listLevels lists, after a scan that found n counters at the minimum,
+// the counters of the next levels up to half of all counters in res (see
+// the file comment), if the minimum level holds under 1/32 of them;
+// otherwise lim stays at the minimum and the next level comes from a
+// scan, as for unit counts and small weights, whose levels are large
+// enough to pay for it (there the lists cost more than they save).
+func (t *TopK) listLevels(n int) {
+	cs, m := t.counters, t.minc
+	t.res, t.rh, t.low, t.lim = t.res[:0], 0, t.low[:0], m
+	if 32*n >= t.capacity || n == len(cs) {
+		return
+	}
+	want := t.capacity/2 - n
+	ws := t.words[:0]
+	for i := range cs {
+		if c := cs[i].count; c > m {
+			ws = append(ws, c)
+		}
+	}
+	lim := tkSelect(ws, min(want, len(ws))-1)
+	t.words = ws
+	res := t.res
+	for i := range cs {
+		if c := &cs[i]; c.count > m && c.count <= lim {
+			res = append(res, tkOrd{c.count, c.stamp, int32(i)})
+		}
+	}
+	slices.SortFunc(res, tkOrdCmp)
+	t.res, t.lim = res, lim
+}
+
+// nextLevel makes the next level the minimum once the minimum level has
+// emptied: from the lists if they hold it (its count is at most lim),
+// from a scan otherwise.
+func (t *TopK) nextLevel() {
+	if t.lim <= t.minc {
+		t.scanMin()
+		return
+	}
+	cs := t.counters
+	m := uint64(math.MaxUint64)
+	for _, r := range t.next {
+		if cs[r.i].stamp == r.stamp {
+			m = t.minc + 1 // nothing is below
+			break
+		}
+	}
+	for t.rh < len(t.res) && cs[t.res[t.rh].i].stamp != t.res[t.rh].stamp {
+		t.rh++
+	}
+	if t.rh < len(t.res) {
+		m = min(m, t.res[t.rh].count)
+	}
+	for len(t.low) > 0 && cs[t.low[0].i].stamp != t.low[0].stamp {
+		t.popLow()
+	}
+	if len(t.low) > 0 {
+		m = min(m, t.low[0].count)
+	}
+	if m > t.lim {
+		t.scanMin()
+		return
+	}
+	// The counters now at m: those listed by the last scan (the oldest),
+	// then those that arrived at m later, while the minimum was below
+	// m-1 (low, by stamp), then those that arrived while it was m-1
+	// (next, the newest).
+	q := t.q[:0]
+	for ; t.rh < len(t.res); t.rh++ {
+		if o := t.res[t.rh]; cs[o.i].stamp == o.stamp {
+			if o.count != m {
+				break
+			}
+			q = append(q, tkRef{o.stamp, o.i})
+		}
+	}
+	for len(t.low) > 0 {
+		if o := t.low[0]; cs[o.i].stamp == o.stamp {
+			if o.count != m {
+				break
+			}
+			q = append(q, tkRef{o.stamp, o.i})
+		}
+		t.popLow()
+	}
+	if m == t.minc+1 {
+		for _, r := range t.next {
+			if cs[r.i].stamp == r.stamp {
+				q = append(q, r)
+			}
+		}
+	}
+	t.q, t.qh = q, 0
+	t.next, t.nextFrom = t.next[:0], t.seq
+	t.minc, t.atMin = m, len(q)
+}
+
+func tkOrdCmp(x, y tkOrd) int {
+	if x.count != y.count {
+		return cmp.Compare(x.count, y.count)
+	}
+	return cmp.Compare(x.stamp, y.stamp)
+}
+
+// pushLow adds o to the heap low. A counter has one live entry at most, so
+// once stale entries make up over half of a heap of more than 2k entries,
+// dropping them costs O(1) per entry pushed since.
+func (t *TopK) pushLow(o tkOrd) {
+	if len(t.low) >= 2*t.capacity+16 {
+		t.pruneLow()
+	}
+	h := append(t.low, o)
+	for j := len(h) - 1; j > 0; {
+		p := (j - 1) / 2
+		if tkOrdCmp(h[j], h[p]) >= 0 {
+			break
+		}
+		h[j], h[p] = h[p], h[j]
+		j = p
+	}
+	t.low = h
+}
+
+// popLow removes the root of low.
+func (t *TopK) popLow() {
+	h := t.low
+	n := len(h) - 1
+	h[0] = h[n]
+	h = h[:n]
+	t.low = h
+	t.siftDownLow(0)
+}
+
+func (t *TopK) siftDownLow(j int) {
+	h := t.low
+	n := len(h)
+	for {
+		c := 2*j + 1
+		if c >= n {
+			return
+		}
+		if c+1 < n && tkOrdCmp(h[c+1], h[c]) < 0 {
+			c++
+		}
+		if tkOrdCmp(h[c], h[j]) >= 0 {
+			return
+		}
+		h[j], h[c] = h[c], h[j]
+		j = c
+	}
+}
+
+// pruneLow drops the stale entries of low and restores the heap order.
+func (t *TopK) pruneLow() {
+	h := t.low[:0]
+	for _, o := range t.low {
+		if t.counters[o.i].stamp == o.stamp {
+			h = append(h, o)
+		}
+	}
+	t.low = h
+	for j := len(h)/2 - 1; j >= 0; j-- {
+		t.siftDownLow(j)
+	}
+}
+
+// tkSelect returns the j-th smallest of ws (0-based), reordering ws:
+// Hoare's selection with a median-of-three pivot, O(len(ws)) expected.
+func tkSelect(ws []uint64, j int) uint64 {
+	lo, hi := 0, len(ws)-1
+	for lo < hi {
+		mid := lo + (hi-lo)/2
+		if ws[mid] < ws[lo] {
+			ws[mid], ws[lo] = ws[lo], ws[mid]
+		}
+		if ws[hi] < ws[lo] {
+			ws[hi], ws[lo] = ws[lo], ws[hi]
+		}
+		if ws[hi] < ws[mid] {
+			ws[hi], ws[mid] = ws[mid], ws[hi]
+		}
+		pivot := ws[mid]
+		i, k := lo, hi
+		for i <= k {
+			for ws[i] < pivot {
+				i++
+			}
+			for ws[k] > pivot {
+				k--
+			}
+			if i <= k {
+				ws[i], ws[k] = ws[k], ws[i]
+				i++
+				k--
+			}
+		}
+		switch {
+		case j <= k:
+			hi = k
+		case j >= i:
+			lo = i
+		default:
+			return ws[j]
+		}
+	}
+	return ws[j]
 }
 
 // sortByStamp sorts q by stamp. While stamps fit in 64-22 bits (4 * 10^12
@@ -516,5 +743,3 @@ func (t *TopK) compact() {
 	t.spare, t.arena = t.arena[:0], dst
 	t.garbage = 0
 }
-
-var zzEarly, zzScans, zzListed int

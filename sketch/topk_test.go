@@ -76,6 +76,37 @@ func topkCheck(s *TopK) error {
 				return fmt.Errorf("next lists counter %d with count %d stamp %d (minimum %d, from %d)", r.i, c.count, r.stamp, s.minc, s.nextFrom)
 			}
 		}
+		// Every counter in (minc, lim] is listed live in res, low or next;
+		// res is sorted and low is a heap, by (count, stamp).
+		listed := map[int32]bool{}
+		for _, r := range s.next {
+			if s.counters[r.i].stamp == r.stamp {
+				listed[r.i] = true
+			}
+		}
+		if !slices.IsSortedFunc(s.res[s.rh:], tkOrdCmp) {
+			return fmt.Errorf("res is not sorted by (count, stamp)")
+		}
+		for j, o := range s.low {
+			if j > 0 && tkOrdCmp(o, s.low[(j-1)/2]) < 0 {
+				return fmt.Errorf("low is not a heap at %d", j)
+			}
+		}
+		for _, l := range [][]tkOrd{s.res[s.rh:], s.low} {
+			for _, o := range l {
+				if c := s.counters[o.i]; c.stamp == o.stamp {
+					if c.count != o.count || c.count <= s.minc || c.count > s.lim {
+						return fmt.Errorf("counter %d listed with count %d, has %d (minimum %d, limit %d)", o.i, o.count, c.count, s.minc, s.lim)
+					}
+					listed[o.i] = true
+				}
+			}
+		}
+		for i := range s.counters {
+			if c := s.counters[i]; c.count > s.minc && c.count <= s.lim && !listed[int32(i)] {
+				return fmt.Errorf("counter %d with count %d in (%d, %d] is not listed", i, c.count, s.minc, s.lim)
+			}
+		}
 	}
 	// Every counter's entry is found by lookup below; the other entries
 	// are the stale ones of replaced keys, which rehash drops before they
@@ -518,11 +549,45 @@ func TestTopKAddHashAllocs(t *testing.T) {
 	}); a != 0 {
 		t.Errorf("AddHash replacing the minimum: got %v allocation(s) (want zero)", a)
 	}
+	// Weighted counts as shed-aware counting makes them (see listLevels).
+	ws := topkUnitsWeights(ev.n())
+	for x := range 4 * ev.n() {
+		s.AddHash(ev.hashes[x%ev.n()], ev.key(x%ev.n()), ws[x%ev.n()])
+	}
+	x := 0
+	if a := testing.AllocsPerRun(20000, func() {
+		s.AddHash(ev.hashes[x%ev.n()], ev.key(x%ev.n()), ws[x%ev.n()])
+		x++
+	}); a != 0 {
+		t.Errorf("AddHash with weights round(2^16/p): got %v allocation(s) (want zero)", a)
+	}
 	if a := testing.AllocsPerRun(1000, func() { s.AddString("constant-key") }); a != 0 {
 		t.Errorf("AddString: got %v allocation(s) (want zero)", a)
 	}
 	if err := topkCheck(s); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestTopKWeightedScans checks that weighted updates, whose counts are
+// nearly all distinct, do not pay a scan of the counters per eviction:
+// the scans, O(k) each, come at most once per k/8 updates. (Before the
+// levels were listed, every eviction under such weights scanned.)
+func TestTopKWeightedScans(t *testing.T) {
+	const n = 200_000
+	ev := topkMakeEvents(n, 4)
+	w := topkUnitsWeights(n)
+	for _, k := range []int{64, 1024} {
+		s := topkNew(t, k)
+		for i := range n {
+			s.AddHash(ev.hashes[i], ev.key(i), w[i])
+		}
+		if err := topkCheck(s); err != nil {
+			t.Fatal(err)
+		}
+		if s.scans*k > 8*n {
+			t.Errorf("k=%d: %d scans of %d counters in %d weighted updates, want at most one per k/8 updates", k, s.scans, k, n)
+		}
 	}
 }
 
