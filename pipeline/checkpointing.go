@@ -351,7 +351,9 @@ func (t *task) snapshot(id uint64) ([]write, error) {
 		// The copy (writing happens elsewhere), under the instance's lock
 		// like Process, so that a Query never runs in the middle of it.
 		inst.mu.Lock()
+		t.cur = j
 		data, err := st.MarshalBinary()
+		t.cur = -1
 		inst.mu.Unlock()
 		if err != nil {
 			return nil, fmt.Errorf("pipeline: snapshot of %s[%d]: %w", t.names[j], t.idx, err)

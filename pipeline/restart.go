@@ -108,11 +108,31 @@ func (s *ExponentialDelay) Restart(now time.Time) (time.Duration, bool) {
 	return max(d, 0), true
 }
 
-// RunWithRestarts runs the job build makes until it succeeds, ctx is done or
+// RestartConfig says how RunWithRestarts retries a job. The zero value
+// never restarts (a nil Strategy gives up at the first failure), restores
+// nothing and waits with a timer.
+type RestartConfig struct {
+	// Store holds the checkpoints each attempt restores from; nil means
+	// every attempt starts from the beginning.
+	Store checkpoint.Store
+	// Strategy decides whether a failed attempt is retried, and when.
+	Strategy RestartStrategy
+	// Sleep waits between attempts; nil means a timer (tests pass a fake).
+	Sleep func(context.Context, time.Duration) error
+	// OnFailure, if set, is told of each failed attempt, numbered from 1,
+	// before the strategy decides: the error is the attempt's (Run's or
+	// Restore's).
+	OnFailure func(attempt int, err error)
+}
+
+// Run runs the job build makes until it succeeds, ctx is done or the
 // strategy gives up. Each attempt is a fresh pipeline restored from the
-// newest complete checkpoint in store (none on the first run is fine);
-// sleep waits between attempts (nil means a timer; tests pass a fake).
-func RunWithRestarts(ctx context.Context, build func() (*Pipeline, error), store checkpoint.Store, strategy RestartStrategy, sleep func(context.Context, time.Duration) error) error {
+// newest complete checkpoint in Store (none on the first run is fine). It
+// returns the pipeline of the last attempt, to query once it has finished
+// (nil only if build failed), and nil, ctx's error, or the last failure
+// wrapped with the number of attempts.
+func (c RestartConfig) Run(ctx context.Context, build func() (*Pipeline, error)) (*Pipeline, error) {
+	sleep := c.Sleep
 	if sleep == nil {
 		sleep = func(ctx context.Context, d time.Duration) error {
 			t := time.NewTimer(d)
@@ -128,23 +148,41 @@ func RunWithRestarts(ctx context.Context, build func() (*Pipeline, error), store
 	for attempt := 1; ; attempt++ {
 		p, err := build()
 		if err != nil {
-			return err
+			return p, err
 		}
-		if store != nil {
-			if _, err := p.Restore(store); err != nil && !errors.Is(err, checkpoint.ErrNoCheckpoint) {
-				return fmt.Errorf("pipeline: attempt %d: restore: %w", attempt, err)
+		if c.Store != nil {
+			if _, err := p.Restore(c.Store); err != nil && !errors.Is(err, checkpoint.ErrNoCheckpoint) {
+				err = fmt.Errorf("pipeline: attempt %d: restore: %w", attempt, err)
+				if c.OnFailure != nil {
+					c.OnFailure(attempt, err)
+				}
+				return p, err
 			}
 		}
 		err = p.Run(ctx)
 		if err == nil || ctx.Err() != nil {
-			return err
+			return p, err
 		}
-		d, ok := strategy.Restart(p.clock.Now())
+		if c.OnFailure != nil {
+			c.OnFailure(attempt, err)
+		}
+		d, ok := time.Duration(0), false
+		if c.Strategy != nil {
+			d, ok = c.Strategy.Restart(p.clock.Now())
+		}
 		if !ok {
-			return fmt.Errorf("pipeline: giving up after %d attempts: %w", attempt, err)
+			return p, fmt.Errorf("pipeline: giving up after %d attempts: %w", attempt, err)
 		}
 		if err := sleep(ctx, d); err != nil {
-			return err
+			return p, err
 		}
 	}
+}
+
+// RunWithRestarts is RestartConfig{Store: store, Strategy: strategy,
+// Sleep: sleep}.Run(ctx, build): it runs the job until it succeeds, ctx is
+// done or strategy gives up, and returns the last attempt's pipeline. Set
+// RestartConfig.OnFailure to hear of each failure.
+func RunWithRestarts(ctx context.Context, build func() (*Pipeline, error), store checkpoint.Store, strategy RestartStrategy, sleep func(context.Context, time.Duration) error) (*Pipeline, error) {
+	return RestartConfig{Store: store, Strategy: strategy, Sleep: sleep}.Run(ctx, build)
 }

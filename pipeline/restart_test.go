@@ -70,7 +70,7 @@ func TestRunWithRestarts(t *testing.T) {
 	var attempts atomic.Int32
 	var slept []time.Duration
 	var last *Pipeline
-	err := RunWithRestarts(context.Background(), func() (*Pipeline, error) {
+	done, err := RunWithRestarts(context.Background(), func() (*Pipeline, error) {
 		n := attempts.Add(1)
 		failAt := int64(0)
 		if n <= 2 {
@@ -88,13 +88,61 @@ func TestRunWithRestarts(t *testing.T) {
 	if attempts.Load() != 3 || len(slept) != 2 {
 		t.Errorf("%d attempts, slept %v", attempts.Load(), slept)
 	}
-	if states(t, last) != states(t, ref) {
+	if done != last {
+		t.Error("RunWithRestarts did not return the pipeline that finished")
+	}
+	if states(t, done) != states(t, ref) {
 		t.Error("state after two restarts differs from a run without failure")
 	}
-	err = RunWithRestarts(context.Background(), func() (*Pipeline, error) {
+	_, err = RunWithRestarts(context.Background(), func() (*Pipeline, error) {
 		return crashGraph(t, newMemStore(), 10), nil
 	}, nil, &FixedDelay{Attempts: 1}, func(context.Context, time.Duration) error { return nil })
 	if !errors.Is(err, errInjected) {
 		t.Errorf("giving up returned %v", err)
+	}
+}
+
+// TestRestartReportsFailures: each failed attempt reaches OnFailure with
+// its number and error, the returned pipeline is the one that finished,
+// and giving up returns the last failure and the failed pipeline.
+func TestRestartReportsFailures(t *testing.T) {
+	store := newMemStore()
+	type failure struct {
+		attempt int
+		err     error
+	}
+	var failures []failure
+	var built []*Pipeline
+	cfg := RestartConfig{
+		Store: store, Strategy: &FixedDelay{Attempts: 5},
+		Sleep:     func(context.Context, time.Duration) error { return nil },
+		OnFailure: func(attempt int, err error) { failures = append(failures, failure{attempt, err}) },
+	}
+	p, err := cfg.Run(context.Background(), func() (*Pipeline, error) {
+		failAt := int64(0)
+		if len(built) < 2 {
+			failAt = 5000 * int64(len(built)+1)
+		}
+		built = append(built, crashGraph(t, store, failAt))
+		return built[len(built)-1], nil
+	})
+	if err != nil || p == nil || p != built[len(built)-1] || len(built) != 3 {
+		t.Fatalf("Run = %p, %v after %d builds; want the third pipeline, nil", p, err, len(built))
+	}
+	if len(failures) != 2 || failures[0].attempt != 1 || failures[1].attempt != 2 ||
+		!errors.Is(failures[0].err, errInjected) || !errors.Is(failures[1].err, errInjected) {
+		t.Errorf("failures reported %+v, want attempts 1 and 2 with the injected error", failures)
+	}
+	if got := p.Metrics().Operators[0].RecordsIn; got == 0 {
+		t.Error("the returned pipeline counted nothing")
+	}
+
+	failures = nil
+	cfg.Strategy = &FixedDelay{Attempts: 1}
+	p, err = cfg.Run(context.Background(), func() (*Pipeline, error) {
+		return crashGraph(t, newMemStore(), 10), nil
+	})
+	if !errors.Is(err, errInjected) || p == nil || len(failures) != 2 {
+		t.Errorf("giving up: %p, %v, %d failures reported; want the pipeline, the injected error, 2", p, err, len(failures))
 	}
 }

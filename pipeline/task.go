@@ -27,11 +27,14 @@ type task struct {
 	emit    emitter
 	shed    Shedder
 	barrier uint64 // the last barrier this task injected or forwarded
+	// cur is the chained operator running (in Process or MarshalBinary,
+	// under its lock), or -1: a panic names it and unlocks it.
+	cur int
 }
 
 func (p *Pipeline) newTask(k, i int) *task {
 	sg := p.segs[k]
-	t := &task{p: p, seg: sg, idx: i}
+	t := &task{p: p, seg: sg, idx: i, cur: -1}
 	if sg.first < 0 {
 		t.src = p.sources[i]
 	} else {
@@ -58,11 +61,12 @@ func (p *Pipeline) newTask(k, i int) *task {
 	return t
 }
 
-func (t *task) run(ctx context.Context) error {
+func (t *task) run(ctx context.Context) (err error) {
 	defer t.emit.close()
 	if c := t.p.coord; c != nil {
 		defer c.finish()
 	}
+	defer t.recoverPanic(&err)
 	if t.src != nil {
 		return t.runSource(ctx)
 	}
@@ -277,7 +281,9 @@ func (t *task) process(ctx context.Context, in *Batch, mode flushMode) error {
 		}
 		before := out.Len()
 		inst.mu.Lock()
+		t.cur = j
 		err := inst.op.Process(cur, out)
+		t.cur = -1
 		inst.mu.Unlock()
 		if !t.p.cfg.NoMetrics {
 			inst.in.Add(uint64(cur.Len()))

@@ -1,0 +1,50 @@
+package pipeline
+
+import (
+	"fmt"
+	"runtime/debug"
+	"strings"
+)
+
+// recoverPanic turns a panic in the task's source, shedder or operators
+// into the task's error, wrapping ErrPanic and naming the stage and
+// instance, so that Run returns it (and RunWithRestarts sees a failure)
+// instead of the process dying. The operator that panicked is unlocked, so
+// Query still works; its state is whatever the panic left.
+func (t *task) recoverPanic(err *error) {
+	v := recover()
+	if v == nil {
+		return
+	}
+	where := fmt.Sprintf("instance %d", t.idx)
+	switch {
+	case t.cur >= 0:
+		t.chain[t.cur].mu.Unlock()
+		where = fmt.Sprintf("stage %d %q instance %d", t.stages[t.cur], t.names[t.cur], t.idx)
+		t.cur = -1
+	case t.src != nil:
+		where = fmt.Sprintf("source %d", t.idx)
+	case len(t.stages) > 0:
+		where = fmt.Sprintf("stage %d %q instance %d", t.stages[0], t.names[0], t.idx)
+	}
+	*err = fmt.Errorf("pipeline: %s: %w: %v\n%s", where, ErrPanic, v, stackExcerpt(debug.Stack(), 8))
+}
+
+// stackExcerpt returns up to frames frames of a goroutine stack from the
+// panicking function on: the frames of the recovery and of panic itself
+// are skipped.
+func stackExcerpt(stack []byte, frames int) string {
+	lines := strings.Split(strings.TrimSpace(string(stack)), "\n")
+	start := 1 // after "goroutine N [running]:"
+	for i, l := range lines {
+		if strings.HasPrefix(l, "panic(") {
+			start = i + 2 // the panic frame is a function line and a file line
+			break
+		}
+	}
+	end := min(start+2*frames, len(lines))
+	if start >= end {
+		return ""
+	}
+	return strings.Join(lines[start:end], "\n")
+}
