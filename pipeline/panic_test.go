@@ -36,7 +36,9 @@ func (s *panicSource) Fill(ctx context.Context, b *Batch, max int) error {
 // the process survives, and the other instances can still be queried.
 func TestPanicBecomesError(t *testing.T) {
 	keys := zipfKeys(4000, 5)
-	okOp := func(int) (Operator, error) { return OperatorFunc(func(in, out *Batch) error { return pass(true, in, out) }), nil }
+	okOp := func(int) (Operator, error) {
+		return OperatorFunc(func(in, out *Batch) error { return pass(true, in, out) }), nil
+	}
 	for _, tc := range []struct {
 		name   string
 		srcs   func() []Source
