@@ -176,3 +176,37 @@ func TestExitCodes(t *testing.T) {
 		}
 	}
 }
+
+// TestSignalFIFONoWriter: a run waiting for a FIFO's writer stops at the
+// first SIGINT or SIGTERM, by itself (not killed), with an answer.
+func TestSignalFIFONoWriter(t *testing.T) {
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
+		t.Run(sig.String(), func(t *testing.T) {
+			fifo := filepath.Join(t.TempDir(), "fifo")
+			if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+				t.Skip(err)
+			}
+			cmd := exec.Command(streamstatBin(t), "distinct", "--format", "json", fifo)
+			var stdout, stderr bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(200 * time.Millisecond) // blocked opening the FIFO
+			cmd.Process.Signal(sig)
+			done := make(chan struct{})
+			go func() { cmd.Wait(); close(done) }()
+			select {
+			case <-done:
+			case <-time.After(10 * time.Second):
+				cmd.Process.Kill()
+				<-done
+				t.Fatalf("still running 10 s after %v", sig)
+			}
+			var j struct{ Records *uint64 }
+			if !cmd.ProcessState.Exited() || json.Unmarshal(stdout.Bytes(), &j) != nil || j.Records == nil || *j.Records != 0 {
+				t.Errorf("%v; stdout %q, stderr %q: want an exit by itself with the answer for nothing read", cmd.ProcessState, stdout.String(), stderr.String())
+			}
+		})
+	}
+}

@@ -21,8 +21,13 @@ import (
 const rangesPerWorker = 8
 
 // input is one input argument: a regular file read in ranges, or a stream.
+// A file is opened once, when the run starts, and every range is read
+// through that descriptor (pread), so a file renamed or replaced during the
+// run is not mixed with its replacement.
 type input struct {
 	name   string // for messages
+	file   *os.File
+	info   os.FileInfo // the file's, when opened
 	ranges []pipeline.FileRange
 	next   atomic.Int64 // next range to hand out, when dynamic
 	stream *stream      // set for stdin, pipes and devices
@@ -39,6 +44,10 @@ type plan struct {
 	cfg     pipeline.LineConfig
 	total   int64 // bytes in all inputs, or -1 if any is a stream
 }
+
+// testHookPlanned, if set (by tests), runs when a run's inputs are open,
+// before any is read.
+var testHookPlanned func()
 
 // newPlan opens args ("-" or none: stdin) for w workers. Dynamic plans
 // hand out ranges and chunks to whichever worker is free; static ones give
@@ -68,6 +77,12 @@ func (pl *plan) open(e *env, path string) (*input, error) {
 	if path == "-" {
 		return &input{name: "stdin", size: -1, stream: newStream("stdin", e.stdin, pl.workers, pl.dynamic, e.chunkSize, e.bufSize)}, nil
 	}
+	if fi, err := os.Stat(path); err == nil && fi.Mode()&os.ModeNamedPipe != 0 {
+		// Opening a FIFO waits for a writer: do it in the background, so
+		// that a signal stops a run still waiting for one.
+		r := openFIFO(path)
+		return &input{name: path, size: -1, closer: r, stream: newStream(path, r, pl.workers, pl.dynamic, e.chunkSize, e.bufSize)}, nil
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, cleanPathError(err)
@@ -81,7 +96,7 @@ func (pl *plan) open(e *env, path string) (*input, error) {
 	case fi.IsDir():
 		f.Close()
 		return nil, fmt.Errorf("%s: is a directory", path)
-	case fi.Mode().IsRegular():
+	case fi.Mode().IsRegular() && !sizeUnknown(f, fi):
 		// Read the first byte to prove the file readable now, not only
 		// openable (some files open but fail to read).
 		var b [1]byte
@@ -89,19 +104,80 @@ func (pl *plan) open(e *env, path string) (*input, error) {
 			f.Close()
 			return nil, fmt.Errorf("read %s: %w", path, unwrapPath(err))
 		}
-		f.Close()
 		n := pl.workers
 		if pl.dynamic && n > 1 {
 			n *= rangesPerWorker
 		}
-		ranges, err := pipeline.SplitFile(path, n)
+		ranges, err := pipeline.SplitReaderAt(f, path, fi.Size(), n)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", path, trimPipeline(err))
+			f.Close()
+			return nil, fileError(path, err)
 		}
-		return &input{name: path, ranges: ranges, size: fi.Size()}, nil
+		return &input{name: path, file: f, info: fi, closer: f, ranges: ranges, size: fi.Size()}, nil
 	}
-	// A pipe, a FIFO, a device: read as a stream.
+	// A pipe, a device, or a file whose size does not say how much it
+	// holds (/proc, sysfs): read as a stream, to its end, as cat does.
 	return &input{name: path, size: -1, closer: f, stream: newStream(path, f, pl.workers, pl.dynamic, e.chunkSize, e.bufSize)}, nil
+}
+
+// fileError is the message for an error reading file path: one that
+// changed while read says so plainly.
+func fileError(path string, err error) error {
+	if errors.Is(err, pipeline.ErrFileChanged) {
+		return &wrapped{msg: fmt.Sprintf("%s: the file shrank while being read (truncated or replaced?): it ends before the size it had when opened, so the answer would be wrong", path), err: err}
+	}
+	return fmt.Errorf("%s: %w", path, trimPipeline(err))
+}
+
+// fifoReader reads a FIFO that it opens in the background: the open
+// blocks until a writer opens the other end, and the run must stay
+// responsive to signals meanwhile (its workers wait on the stream, which
+// they give up when the run is cancelled).
+type fifoReader struct {
+	path string
+	done chan struct{} // closed when the open has returned
+	f    *os.File
+	err  error
+}
+
+func openFIFO(path string) *fifoReader {
+	r := &fifoReader{path: path, done: make(chan struct{})}
+	go func() {
+		defer close(r.done)
+		r.f, r.err = os.Open(path)
+		if r.err != nil {
+			r.err = cleanPathError(r.err)
+			return
+		}
+		growPipe(r.f)
+	}()
+	return r
+}
+
+func (r *fifoReader) Read(p []byte) (int, error) {
+	<-r.done
+	if r.err != nil {
+		return 0, r.err
+	}
+	return r.f.Read(p)
+}
+
+// Close closes the FIFO, now or, if the open still waits, when it returns.
+func (r *fifoReader) Close() error {
+	select {
+	case <-r.done:
+		if r.f != nil {
+			return r.f.Close()
+		}
+	default:
+		go func() {
+			<-r.done
+			if r.f != nil {
+				r.f.Close()
+			}
+		}()
+	}
+	return nil
 }
 
 func (pl *plan) close() {
@@ -207,7 +283,7 @@ func (w *worker) Fill(ctx context.Context, b *pipeline.Batch, max int) error {
 				// Only a resumed stream skips to a position.
 				err = fmt.Errorf("%w (not the stream the checkpoint was taken of)", err)
 			}
-			return w.fail(fmt.Errorf("%s: %w", w.curIn.name, trimPipeline(err)))
+			return w.fail(fileError(w.curIn.name, err))
 		}
 		w.finish()
 		if b.Len() > 0 {
@@ -262,17 +338,17 @@ func (w *worker) next() (bool, error) {
 			}
 		case pl.dynamic:
 			if r := in.next.Add(1) - 1; r < int64(len(in.ranges)) {
-				ls, err = pipeline.OpenRange(in.ranges[r], pl.cfg)
+				ls, err = pipeline.NewRangeSource(in.file, in.ranges[r], pl.cfg)
 			}
 		default:
 			// Static: range r of a file split into W goes to worker r.
 			if !w.took && w.idx < len(in.ranges) {
 				w.took = true
-				ls, err = pipeline.OpenRange(in.ranges[w.idx], pl.cfg)
+				ls, err = pipeline.NewRangeSource(in.file, in.ranges[w.idx], pl.cfg)
 			}
 		}
 		if err != nil {
-			return false, fmt.Errorf("%s: %w", in.name, trimPipeline(err))
+			return false, fileError(in.name, err)
 		}
 		w.curIn = in
 		if ls != nil && w.resumeAt >= 0 {

@@ -71,6 +71,9 @@ func runJob(ctx context.Context, e *env, s *spec) int {
 		return fail(e, err)
 	}
 	defer pl.close()
+	if testHookPlanned != nil {
+		testHookPlanned()
+	}
 	if s.shed != nil {
 		if err := s.shed.checkInputs(pl); err != nil {
 			fmt.Fprintf(e.stderr, "streamstat: %s: %v\n", s.cmd, err)

@@ -2,6 +2,12 @@
 
 package main
 
+import "os"
+
 // growPipe enlarges a pipe's buffer where the system allows it: only on
 // Linux for now.
 func growPipe(any) {}
+
+// sizeUnknown reports whether the regular file f (stat fi) must be read as
+// a stream, to its end: its size is 0, which may not mean empty.
+func sizeUnknown(f *os.File, fi os.FileInfo) bool { return fi.Size() == 0 }
