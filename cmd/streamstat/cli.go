@@ -2,7 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
+	"os"
+	"runtime/debug"
+	"slices"
 	"strings"
 )
 
@@ -23,16 +28,25 @@ func init() {
 			setup: func(_ *env, o *options, a []string) (*spec, error) { return setupDistinct(o, a) }},
 		{name: "top", synopsis: "top [-k N] [flags] [FILE...]", flags: flagCounting | flagPrecision | flagK, help: helpTop,
 			setup: func(_ *env, o *options, a []string) (*spec, error) { return setupTop(o, a) }},
-		{name: "freq", synopsis: "freq [flags] KEY...", flags: flagCounting | flagPrecision | flagInFiles, help: helpFreq,
+		{name: "freq", synopsis: "freq [flags] {KEY... | --key K [FILE...]}", flags: flagCounting | flagPrecision | flagInFiles, help: helpFreq,
 			setup: func(_ *env, o *options, a []string) (*spec, error) { return setupFreq(o, a) }},
-		{name: "sample", synopsis: "sample [-k N] [flags] [FILE...]", flags: flagCounting&^flagJobs | flagK | flagSeed, help: helpSample,
+		{name: "sample", synopsis: "sample [-k N] [flags] [FILE...]", flags: flagCounting&^(flagJobs|flagShed) | flagK | flagSeed, help: helpSample,
 			setup: func(_ *env, o *options, a []string) (*spec, error) { return setupSample(o, a) }},
-		{name: "stats", synopsis: "stats -f N [flags] [FILE...]", flags: flagCounting | flagQuantiles, help: helpStats,
+		{name: "stats", synopsis: "stats -f N [flags] [FILE...]", flags: flagCounting&^flagShed | flagQuantiles, help: helpStats,
 			setup: func(_ *env, o *options, a []string) (*spec, error) { return setupStats(o, a) }},
 		{name: "dedup", synopsis: "dedup [flags] [FILE...]", flags: flagInput | flagSave | flagProgress | flagBloom, help: helpDedup,
 			setup: setupDedup},
 		{name: "merge", synopsis: "merge [--format F] [-k N] FILE...", flags: flagSave, help: helpMerge},
 	}
+}
+
+// newFlagSet returns the flag set of c bound to o.
+func (c *command) newFlagSet(o *options) *flag.FlagSet {
+	fs := newFlags(c.name, c.flags, o)
+	if c.name == "merge" {
+		fs.IntVar(&o.k, "k", 0, "")
+	}
+	return fs
 }
 
 func findCommand(name string) *command {
@@ -54,6 +68,9 @@ func runContext(ctx context.Context, args []string, e *env) int {
 	switch args[0] {
 	case "help", "-h", "-help", "--help":
 		return runHelp(e, args[1:])
+	case "version", "-version", "--version":
+		fmt.Fprintln(e.stdout, version())
+		return exitOK
 	}
 	c := findCommand(args[0])
 	if c == nil {
@@ -61,29 +78,34 @@ func runContext(ctx context.Context, args []string, e *env) int {
 		return exitUsage
 	}
 	o := new(options)
-	fs := newFlags(c.name, c.flags, o)
-	if c.name == "merge" {
-		fs.IntVar(&o.k, "k", 0, "")
-	}
+	fs := c.newFlagSet(o)
 	pos, err := parseArgs(fs, args[1:])
 	if isHelp(err) {
 		fmt.Fprint(e.stdout, c.fullHelp())
 		return exitOK
 	}
-	if err == nil {
-		err = o.check(c.flags)
-	}
 	if err != nil {
+		return usage(e, c.name, flagError(c.name, fs, err))
+	}
+	if err := o.check(c.flags); err != nil {
 		return usage(e, c.name, err)
 	}
 	if c.name == "merge" {
-		if o.k < 0 {
-			return usage(e, c.name, usagef("-k %d: must be at least 1", o.k))
+		// -k as top takes it; not given, the saved one.
+		if set(fs, "k") && (o.k < 1 || o.k > 1<<20) {
+			return usage(e, c.name, usagef("-k %d: must be in [1, %d]", o.k, 1<<20))
 		}
 		return runMerge(e, o, pos)
 	}
 	s, err := c.setup(e, o, pos)
+	var ie *inputError
+	if errors.As(err, &ie) {
+		return fail(e, err)
+	}
 	if err != nil {
+		return usage(e, c.name, err)
+	}
+	if err := e.checkStdin(s); err != nil {
 		return usage(e, c.name, err)
 	}
 	// A --save that cannot be written fails now, not after the input.
@@ -124,14 +146,72 @@ func overview() string {
 	var b strings.Builder
 	b.WriteString("streamstat answers questions about streams of lines in bounded memory,\nwith bounds on every estimate.\n\nUsage:\n")
 	for _, c := range commands {
-		fmt.Fprintf(&b, "  streamstat %-34s %s\n", c.synopsis, firstLine(c.help))
+		fmt.Fprintf(&b, "  streamstat %-41s %s\n", c.synopsis, firstLine(c.help))
 	}
-	b.WriteString("  streamstat help [COMMAND]\n")
+	b.WriteString("  streamstat help [COMMAND]\n  streamstat version\n")
 	return b.String()
 }
 
+// fullHelp is c's help: its own text, with the doc lines of the shared
+// flags it takes in place of %FLAGS%, and a pointer to the general help.
 func (c *command) fullHelp() string {
-	return "usage: streamstat " + c.synopsis + "\n\n" + c.help
+	return "usage: streamstat " + c.synopsis + "\n\n" + strings.Replace(c.help, "%FLAGS%\n", flagsHelp(c.flags)+"\n", 1) +
+		"\n" + helpFooter
+}
+
+// set reports whether flag name was given.
+func set(fs *flag.FlagSet, name string) bool {
+	found := false
+	fs.Visit(func(f *flag.Flag) { found = found || f.Name == name })
+	return found
+}
+
+// checkStdin refuses to wait on a terminal: a run that would read stdin
+// while stdin is a terminal is, far more often than someone about to type
+// lines, a command missing its FILE (or freq taking a file for a KEY).
+func (e *env) checkStdin(s *spec) error {
+	if !e.stdinTerminal || (len(s.args) > 0 && !slices.Contains(s.args, "-")) {
+		return nil
+	}
+	msg := "stdin is a terminal: give the input as FILE arguments, or pipe it in"
+	if s.cmd == "freq" && len(s.opts.keys) == 0 && s.opts.keysFrom == "" {
+		msg = "stdin is a terminal: give the input with -i FILE, or pipe it in"
+		for _, k := range s.opts.argKeys {
+			if fi, err := os.Stat(k); err == nil && fi.Mode().IsRegular() {
+				msg += fmt.Sprintf("; freq's arguments are KEYs, and %s is a file: to read it, streamstat freq --key KEY %s", k, k)
+				break
+			}
+		}
+	}
+	return usagef("%s", msg)
+}
+
+// version is the module version streamstat was built from, with the VCS
+// revision when it was built from a checkout.
+func version() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "streamstat (unknown version)"
+	}
+	v := "streamstat " + bi.Main.Version
+	if v == "streamstat " {
+		v += "(devel)"
+	}
+	var rev, modified string
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				modified = ", modified"
+			}
+		}
+	}
+	if rev != "" {
+		v += fmt.Sprintf(" (%.12s%s)", rev, modified)
+	}
+	return v + " " + bi.GoVersion
 }
 
 func firstLine(s string) string {

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
+	"os"
 	"slices"
 
 	"github.com/streamstat/streamstat/internal/envelope"
@@ -18,9 +20,31 @@ const (
 	freqDepth            = 5
 )
 
-func setupFreq(o *options, keys []string) (*spec, error) {
+// setupFreq takes its keys from --key and --keys-from, and then its
+// arguments are input files, as for the other subcommands; without these
+// flags, the arguments are the keys (as they always were) and -i names
+// the inputs.
+func setupFreq(o *options, args []string) (*spec, error) {
+	keys := args
+	if len(o.keys) > 0 || o.keysFrom != "" {
+		keys = o.keys
+		if o.keysFrom != "" {
+			more, err := readKeys(o.keysFrom)
+			if err != nil {
+				return nil, err
+			}
+			keys = append(keys, more...)
+		}
+		keys = uniqueKeys(keys)
+		o.inFiles = append(o.inFiles, args...)
+	} else {
+		o.argKeys = args
+	}
 	if len(keys) == 0 {
-		return nil, usagef("freq needs at least one KEY")
+		if o.keysFrom != "" {
+			return nil, usagef("--keys-from %s: the file holds no key", o.keysFrom)
+		}
+		return nil, usagef("freq needs at least one KEY (or --key K)")
 	}
 	p, err := o.precisionOr(defaultFreqPrecision, 4, 24)
 	if err != nil {
@@ -128,4 +152,37 @@ func (a *freqAgg) result(c counts) result {
 	res.Text = t.String() + countsLine(c, false) + "\n" +
 		fmt.Sprintf("counts never fall below the truth; lower bounds hold with %.1f%% confidence\n", 100*j.Confidence)
 	return res
+}
+
+// readKeys reads the keys of --keys-from: one per line, as input lines
+// are split (a trailing \r is not part of the key, a last line needs no
+// newline).
+func readKeys(path string) ([]string, error) {
+	if path == "-" {
+		return nil, usagef("--keys-from -: stdin is for the input; give the keys in a file")
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, &inputError{fmt.Errorf("--keys-from: %w", cleanPathError(err))}
+	}
+	var keys []string
+	for len(data) > 0 {
+		line, rest, _ := bytes.Cut(data, []byte{'\n'})
+		keys = append(keys, string(bytes.TrimSuffix(line, []byte{'\r'})))
+		data = rest
+	}
+	return keys, nil
+}
+
+// uniqueKeys drops repeated keys, keeping the first of each.
+func uniqueKeys(keys []string) []string {
+	seen := make(map[string]bool, len(keys))
+	out := keys[:0:0]
+	for _, k := range keys {
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, k)
+		}
+	}
+	return out
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
@@ -27,7 +28,7 @@ const (
 	flagSeed                           // --seed
 	flagQuantiles                      // -q
 	flagBloom                          // --capacity, --fp-rate
-	flagInFiles                        // -i
+	flagInFiles                        // freq's -i, --key, --keys-from
 	flagProgress                       // --progress
 	flagCheckpoint                     // --checkpoint, --checkpoint-interval, --resume
 	flagShed                           // --shed, --max-latency
@@ -54,6 +55,9 @@ type options struct {
 	capacity  uint64
 	fpRate    float64
 	inFiles   stringList
+	keys      stringList // freq's --key
+	keysFrom  string     // freq's --keys-from
+	argKeys   []string   // freq's keys given as arguments
 
 	jobsAuto     bool   // -j was not given
 	checkpoint   string // directory
@@ -67,6 +71,41 @@ type stringList []string
 
 func (l *stringList) String() string     { return strings.Join(*l, ",") }
 func (l *stringList) Set(s string) error { *l = append(*l, s); return nil }
+
+// onceInt is an int flag that may be given once: -f 1 -f 7 is an error
+// (keys of several fields are not supported), not field 7.
+type onceInt struct {
+	p   *int
+	set bool
+}
+
+func (v *onceInt) String() string {
+	if v == nil || v.p == nil {
+		return "0"
+	}
+	return strconv.Itoa(*v.p)
+}
+
+func (v *onceInt) Set(s string) error {
+	if v.set {
+		return errors.New("given twice: a key is one field (keys of several fields are not supported yet)")
+	}
+	n, err := strconv.ParseInt(s, 0, strconv.IntSize)
+	if err != nil {
+		return errors.New("want a whole number")
+	}
+	*v.p, v.set = int(n), true
+	return nil
+}
+
+func (v *onceInt) Get() any { return *v.p }
+
+// inputError is an error of setup that is not a usage error (exit 1):
+// a file named by a flag cannot be read.
+type inputError struct{ err error }
+
+func (e *inputError) Error() string { return e.err.Error() }
+func (e *inputError) Unwrap() error { return e.err }
 
 // maxJobs bounds -j.
 const maxJobs = 1024
@@ -86,8 +125,9 @@ func newFlags(name string, set flagSet, o *options) *flag.FlagSet {
 	o.precision = -1
 	fs.StringVar(&o.format, "format", "text", "")
 	if set&flagInput != 0 {
-		fs.IntVar(&o.field, "f", 0, "")
-		fs.IntVar(&o.field, "field", 0, "")
+		field := &onceInt{p: &o.field}
+		fs.Var(field, "f", "")
+		fs.Var(field, "field", "")
 		fs.StringVar(&o.delimStr, "d", "ws", "")
 		fs.StringVar(&o.delimStr, "delimiter", "ws", "")
 	}
@@ -129,6 +169,8 @@ func newFlags(name string, set flagSet, o *options) *flag.FlagSet {
 	if set&flagInFiles != 0 {
 		fs.Var(&o.inFiles, "i", "")
 		fs.Var(&o.inFiles, "input", "")
+		fs.Var(&o.keys, "key", "")
+		fs.StringVar(&o.keysFrom, "keys-from", "", "")
 	}
 	if set&flagShed != 0 {
 		o.shed.register(fs)
@@ -248,3 +290,79 @@ func parseQuantiles(s string) ([]float64, error) {
 
 // isHelp reports whether err asks for help (-h, --help).
 func isHelp(err error) bool { return errors.Is(err, flag.ErrHelp) }
+
+// flagName spells a flag as users type it: -k, --precision.
+func flagName(name string) string {
+	if len(name) == 1 {
+		return "-" + name
+	}
+	return "--" + name
+}
+
+var (
+	reUndefined = regexp.MustCompile(`^flag provided but not defined: -+(.+)$`)
+	reInvalid   = regexp.MustCompile(`^invalid (?:boolean )?value ("(?:[^"\\]|\\.)*") for (?:flag )?-+([^:]+): (.*)$`)
+	reNeedsArg  = regexp.MustCompile(`^flag needs an argument: -+(.+)$`)
+)
+
+// flagError rewrites the errors of package flag for subcommand cmd: long
+// flags with two dashes, what a value should look like, and, for a flag
+// cmd does not take, which subcommands do.
+func flagError(cmd string, fs *flag.FlagSet, err error) error {
+	msg := err.Error()
+	if m := reUndefined.FindStringSubmatch(msg); m != nil {
+		name := m[1]
+		if name == "shed" || name == "max-latency" {
+			if cmd == "sample" || cmd == "stats" {
+				return noShed(cmd)
+			}
+		}
+		var takers []string
+		for _, c := range commands {
+			if c.name != cmd && c.newFlagSet(new(options)).Lookup(name) != nil {
+				takers = append(takers, c.name)
+			}
+		}
+		if len(takers) > 0 {
+			verb := "do"
+			if len(takers) == 1 {
+				verb = "does"
+			}
+			return usagef("%s: %s does not take this flag (%s %s)", flagName(name), cmd, strings.Join(takers, ", "), verb)
+		}
+		return usagef("unknown flag %s", flagName(name))
+	}
+	if m := reNeedsArg.FindStringSubmatch(msg); m != nil {
+		return usagef("%s needs a value", flagName(m[1]))
+	}
+	if m := reInvalid.FindStringSubmatch(msg); m != nil {
+		why := m[3]
+		if why == "parse error" || why == "value out of range" || strings.HasPrefix(why, "strconv.") {
+			why = "want " + valueKind(fs.Lookup(m[2]))
+		}
+		return usagef("%s %s: %s", flagName(m[2]), m[1], why)
+	}
+	return usagef("%s", msg)
+}
+
+// valueKind says what a flag's value should look like.
+func valueKind(f *flag.Flag) string {
+	if f == nil {
+		return "a valid value"
+	}
+	if g, ok := f.Value.(flag.Getter); ok {
+		switch g.Get().(type) {
+		case int:
+			return "a whole number"
+		case uint64:
+			return "a whole number, 0 or more"
+		case float64:
+			return "a number"
+		case bool:
+			return "true or false"
+		case time.Duration:
+			return "a duration such as 500ms or 10s"
+		}
+	}
+	return "a valid value"
+}

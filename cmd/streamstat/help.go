@@ -1,11 +1,55 @@
 package main
 
-// Help texts. The first line of each is its summary in the overview.
+import "strings"
+
+// Help texts. `streamstat help` gives the overview and helpCommon (input,
+// output, running, exit codes: everything the subcommands share);
+// `streamstat help CMD` gives CMD's own text and a line for each flag CMD
+// takes, no more (see command.fullHelp). The first line of each
+// subcommand's text is its summary in the overview.
+
+// flagDocs documents the shared flags, one entry per flagSet bit, in the
+// order help lists them. A subcommand's help lists the entries of the
+// bits it takes.
+var flagDocs = []struct {
+	set  flagSet
+	text string
+}{
+	{flagInput, `  -f, --field N        key field, 1-based (0, the default: the whole line);
+                       give it once
+  -d, --delimiter D    field delimiter: a single byte (, | ;), an escape (\t,
+                       \x1f), tab, or ws (the default) for runs of whitespace
+`},
+	{0, `  --format F           text (the default), json (one object per line) or
+                       csv (a header, then rows)
+`},
+	{flagInterval, `  --interval D         also write an answer every D (e.g. 10s) while reading
+`},
+	{flagSave, `  --save FILE          write the final state to FILE, for merge
+`},
+	{flagProgress, `  --progress P         progress on stderr: auto (when stderr is a terminal),
+                       always or never
+`},
+	{flagJobs, `  -j, --jobs N         workers (default: one per CPU)
+`},
+	{flagCheckpoint, `  --checkpoint DIR     save the run's state to DIR every
+                       --checkpoint-interval, for --resume after a crash
+  --checkpoint-interval D
+                       how often (default 10s)
+  --resume             go on from the newest complete checkpoint in DIR
+`},
+	{flagShed, `  --shed               on a live stream that arrives faster than it can be
+                       counted, drop records instead of falling behind
+  --max-latency D      the queueing delay --shed stays under (default 100ms)
+`},
+}
 
 const helpCommon = `Input:
-  FILE arguments are read in order; with none, or for "-", stdin is read.
+  FILE arguments are read in order; with none, or for "-", stdin is read
+  (not a terminal: with no FILE, stdin must be a pipe or a file).
   Each line is a record; its key is the whole line, or one field of it:
-  -f, --field N        key field, 1-based (0, the default: the whole line)
+  -f, --field N        key field, 1-based (0, the default: the whole line);
+                       one -f only (keys of several fields are not supported)
   -d, --delimiter D    field delimiter: a single byte (, | ;), an escape (\t,
                        \x1f), tab, or ws (the default) for runs of whitespace
   A trailing \r is not part of a line (CRLF input), a last line without a
@@ -18,7 +62,7 @@ Output:
   --format F           text (the default, aligned for people), json (one
                        object per line) or csv (a header, then rows)
   Every answer says how many records were read, skipped and shed (shed is
-  0 without --shed).
+  0 without --shed); csv repeats these totals on every row.
   Keys are shown as they are in json (with key_base64 when they are not
   valid UTF-8) and csv; text quotes keys that would be ambiguous (empty,
   blanks at either end, control characters, invalid UTF-8).
@@ -27,7 +71,9 @@ Running:
   --interval D         also write an answer every D (e.g. 10s) while reading:
                        text answers are separated by blank lines, json ones
                        are NDJSON, csv rows get a leading snapshot number
-  --save FILE          write the final state to FILE, for merge
+  --save FILE          write the final state to FILE, for merge; a FILE
+                       that cannot be written is an error before any input
+                       is read. The file is synced to disk
   --progress P         progress on stderr: auto (the default: only when
                        stderr is a terminal), always or never
   -j, --jobs N         workers (default: one per CPU)
@@ -83,7 +129,22 @@ Exit codes:
   1  runtime or input error: unreadable file, damaged state file, ...
   2  usage error
   Messages go to stderr, prefixed "streamstat: ".
+  streamstat --version (or streamstat version) prints the version.
 `
+
+// helpFooter ends every subcommand's help.
+const helpFooter = "Run 'streamstat help' for the input rules, the output formats, signals\nand exit codes.\n"
+
+// flagsHelp returns the doc lines of the shared flags in set.
+func flagsHelp(set flagSet) string {
+	var b strings.Builder
+	for _, d := range flagDocs {
+		if d.set == 0 || set&d.set != 0 {
+			b.WriteString(d.text)
+		}
+	}
+	return b.String()
+}
 
 const helpDistinct = `distinct count with bounds
 Estimates the number of distinct keys with a HyperLogLog sketch of 2^P
@@ -93,17 +154,16 @@ thousand keys the count is nearly exact. The bounds hold with 95%
 confidence.
 
   --precision P        4 to 18 (default 14)
-
-Output: distinct, lower, upper, confidence, exact, records, skipped, shed
-(json also gives the precision). With --shed (see below) the sketch is a
-theta sketch of k = 2^P hashes (relative error about 1/sqrt(k), 0.78% at
-P = 14; up to 16*2^P bytes per worker), exact up to 3k/2 keys; json
-adds theta_k.
+%FLAGS%
+Output: distinct, lower, upper, confidence, exact, records, skipped, shed,
+precision. With --shed the sketch is a theta sketch of k = 2^P hashes
+(relative error about 1/sqrt(k), 0.78% at P = 14; up to 16*2^P bytes per
+worker), exact up to 3k/2 keys; json adds theta_k.
 
   streamstat distinct access.log
   cut -d' ' -f1 access.log | streamstat distinct --format json
   streamstat distinct -f 3 -d , users.csv
-` + "\n" + helpCommon
+`
 
 const helpTop = `heavy hitters with counts and bounds
 Finds the K most frequent keys (default 10) with the Space-Saving algorithm
@@ -114,50 +174,56 @@ unlisted_max times. Ties are listed by key.
 
   -k N                 number of keys to list (default 10)
   --precision P        4 to 22 (default 12)
-
+%FLAGS%
 Output: rank, key, count, lower, upper, guaranteed for each key, then
-records, skipped, shed, total (records counted), capacity and unlisted_max.
-With --shed, once anything is shed the bounds hold with 95% confidence
-each (json and csv give it per key) and guaranteed is no.
+records, skipped, shed, total (records counted), capacity and unlisted_max
+(in csv, on every row). With --shed, once anything is shed the bounds hold
+with 95% confidence each (json and csv give it per key) and guaranteed is
+no.
 
   streamstat top -k 5 access.log
   streamstat top -f 7 --interval 10s --format json < live.log
-` + "\n" + helpCommon
+`
 
 const helpFreq = `estimated frequency of the given keys in the input
 Counts every key in a CountMin sketch (width 2^P, 5 rows; 640 KiB per
-worker at the default P = 14) and reports the keys given as arguments, in
-order. Counts never fall below the truth; the lower bounds hold with
-99.3% confidence (1-e^-5), and an absent key is reported as exactly 0 when
-the sketch can prove it.
+worker at the default P = 14) and reports the keys asked about, in order.
+Counts never fall below the truth; the lower bounds hold with 99.3%
+confidence (1-e^-5), and an absent key is reported as exactly 0 when the
+sketch can prove it.
 
-  -i, --input FILE     read FILE instead of stdin (repeatable; - is stdin)
+Keys and inputs: with --key or --keys-from, the arguments are input FILEs,
+as for the other subcommands; without, they are the KEYs, and the inputs
+are given with -i (or piped to stdin).
+  --key K              a key to report (repeatable)
+  --keys-from FILE     the keys to report, one per line
+  -i, --input FILE     read FILE (repeatable; - is stdin)
   --precision P        4 to 24 (default 14)
-
+%FLAGS%
 Output: key, count, lower, upper, guaranteed (the count is exact) for each
-key, then records, skipped, shed, total, confidence, width, depth. With
---shed, once anything is shed a count may also fall below the truth, and
-both bounds hold with 95% confidence.
+key, then records, skipped, shed, total, confidence, width, depth (in csv,
+on every row). With --shed, once anything is shed a count may also fall
+below the truth, and both bounds hold with 95% confidence.
 
+  streamstat freq --key GET --key POST -f 6 access.log
   streamstat freq -f 1 GET POST < access.log
   streamstat freq -i a.log -i b.log -- -
-` + "\n" + helpCommon
+`
 
 const helpSample = `uniform sample of lines (or fields)
 Keeps a uniform random sample of K records (default 10) with reservoir
-sampling (Algorithm L): every record is in the sample with probability
-K/N. The sample is shown in input order: in text, one key per line. The
-same --seed and input give the same sample.
+sampling (Algorithm L), in one worker: every record is in the sample with
+probability K/N. The sample is shown in input order: in text, one key per
+line. The same --seed and input give the same sample.
 
   -k N                 sample size (default 10)
   --seed S             random seed (default 1)
-
-Output: the sampled keys; json and csv add records, skipped, shed and k.
---shed is refused: reservoir sampling skips the records it does not keep,
-so it never holds a stream up.
+%FLAGS%
+Output: the sampled keys; json and csv add records, skipped, shed and k
+(csv numbers the keys, n, and repeats the totals on every row).
 
   streamstat sample -k 100 big.log > sample.log
-` + "\n" + helpCommon
+`
 
 const helpStats = `count, mean, stddev, min, max, quantiles of a numeric field
 Summarises the numbers in field N: count, mean with its 95% confidence
@@ -167,33 +233,32 @@ that are not a finite decimal number (7, -2.5, 3e-4) are counted as bad.
 
   -f, --field N        the numeric field (required)
   -q, --quantiles L    quantiles to report, in [0, 1] (default 0.5,0.9,0.99)
-
+%FLAGS%
 Output: count, mean, mean_lower, mean_upper, stddev, min, max, each
-quantile with its bounds, then records, skipped, bad, shed. --shed is
-refused: the moments and the quantile sketch cannot yet scale what was
-shed.
+quantile with its bounds, then records, skipped, bad, shed.
 
   streamstat stats -f 10 access.log
-` + "\n" + helpCommon
+`
 
 const helpDedup = `first occurrence of each key only
 Writes every line whose key was not seen before, in input order, as it
-reads (a filter: every line ends with a newline). It remembers keys in a
-Bloom filter sized for --capacity keys at --fp-rate: a new key is dropped
-by mistake with at most that probability while the filter is within its
-capacity; a repeated key is never passed. The summary goes to stderr: with
---format json or csv always, in text only to warn when the filter is past
-its capacity (its false-positive rate is then above the target).
+reads (a filter, in one worker: every line ends with a newline). It
+remembers keys in a Bloom filter sized for --capacity keys at --fp-rate: a
+new key is dropped by mistake with at most that probability while the
+filter is within its capacity; a repeated key is never passed. The summary
+goes to stderr: with --format json or csv always, in text only to warn when
+the filter is past its capacity (its false-positive rate is then above the
+target).
 
   --capacity N         keys the filter is sized for (default 10000000:
                        11.4 MiB at 1%)
   --fp-rate R          false-positive rate at capacity (default 0.01)
-
+%FLAGS%
 Summary: records, passed, skipped, shed, distinct (with lower and upper),
 fp_rate (now), target_fp_rate, capacity.
 
   tail -f app.log | streamstat dedup -f 5
-` + "\n" + helpCommon
+`
 
 const helpMerge = `merge state files written with --save and print the merged answer
 Reads state files written by one subcommand with --save (from different
@@ -202,10 +267,8 @@ subcommand would have written for all the inputs together. Counts add up.
 A file that is not a state file, is damaged, or holds another subcommand's
 state (or a sketch of another shape) is an error (exit 1).
 
-  --format F           text, json or csv
   -k N                 for top: number of keys to list (default: as saved)
-  --save FILE          write the merged state
-
+%FLAGS%
   streamstat distinct --save mon.state mon.log
   streamstat distinct --save tue.state tue.log
   streamstat merge mon.state tue.state

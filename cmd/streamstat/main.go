@@ -6,6 +6,7 @@
 //	streamstat distinct [flags] [FILE...]    distinct count with bounds
 //	streamstat top [-k N] [flags] [FILE...]  heavy hitters with counts and bounds
 //	streamstat freq [flags] KEY...           estimated frequency of the given keys
+//	streamstat freq --key K [flags] [FILE...]
 //	streamstat sample [-k N] [flags]         uniform sample of lines (or fields)
 //	streamstat stats -f N [flags]            count, mean, stddev, min, max, quantiles
 //	streamstat dedup [flags]                 first occurrence of each key only
@@ -54,6 +55,7 @@ func main() {
 	}()
 	e := defaultEnv(os.Stdin, os.Stdout, os.Stderr)
 	e.stderrTerminal = isTerminal(os.Stderr)
+	e.stdinTerminal = isTerminal(os.Stdin)
 	os.Exit(runContext(ctx, os.Args[1:], e))
 }
 
@@ -69,6 +71,7 @@ type env struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	stderrTerminal bool
+	stdinTerminal  bool // stdin is a terminal: see checkStdin
 	now            func() time.Time
 	// newTicker returns a channel that delivers ticks every d, and a
 	// function that stops it.

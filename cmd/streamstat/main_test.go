@@ -25,6 +25,8 @@ type runOpts struct {
 	ctx    context.Context
 	stdout io.Writer
 	stderr *syncBuffer // to watch stderr while the run goes on
+	// stdinTTY makes stdin a terminal, as far as the run can tell.
+	stdinTTY bool
 }
 
 // runIn runs streamstat in-process and returns stdout, stderr and the exit
@@ -45,6 +47,7 @@ func runIn(t *testing.T, o runOpts, args ...string) (string, string, int) {
 	}
 	e := defaultEnv(o.stdin, stdout, stderr)
 	e.chunkSize, e.bufSize = o.chunk, o.buf
+	e.stdinTerminal = o.stdinTTY
 	if o.ticker != nil {
 		e.newTicker = func(time.Duration) (<-chan time.Time, func()) { return o.ticker, func() {} }
 	}

@@ -398,7 +398,7 @@ func TestShedUsageErrors(t *testing.T) {
 		{[]string{"distinct", "--shed", "--save", "x.state"}, "--save cannot be used with --shed"},
 		{[]string{"sample", "--shed"}, "sample does not shed load"},
 		{[]string{"stats", "-f", "1", "--shed"}, "stats does not shed load"},
-		{[]string{"dedup", "--shed"}, "flag provided but not defined: -shed"},
+		{[]string{"dedup", "--shed"}, "--shed: dedup does not take this flag"},
 		{[]string{"top", "--shed", "testdata/words.txt"}, "--shed is for streams (stdin, pipes): testdata/words.txt is a regular file"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
