@@ -140,12 +140,12 @@ func crashGraphSettled(t testing.TB, store checkpoint.Store, failAt int64, settl
 			return &Distinct{HLL: h, Pass: true}, err
 		}},
 		{Name: "fault", Parallelism: 3, New: func(int) (Operator, error) {
-			return OperatorFunc(func(in, out *Batch) error {
+			return Stateless(OperatorFunc(func(in, out *Batch) error {
 				if n := seen.Add(int64(in.Len())); failAt > 0 && n >= failAt {
 					return errInjected
 				}
 				return pass(true, in, out)
-			}), nil
+			})), nil
 		}},
 		{Name: "cm", Parallelism: 3, New: func(int) (Operator, error) {
 			c, err := sketch.NewCountMinWidthDepth(256, 3)
@@ -294,12 +294,12 @@ func alignedGraph(t testing.TB, store checkpoint.Store, failAt int64, atLeastOnc
 			return &Frequency{CM: c, Pass: true}, err
 		}},
 		{Name: "fault", Parallelism: 2, New: func(int) (Operator, error) {
-			return OperatorFunc(func(in, out *Batch) error {
+			return Stateless(OperatorFunc(func(in, out *Batch) error {
 				if n := seen.Add(int64(in.Len())); failAt > 0 && n >= failAt {
 					return errInjected
 				}
 				return pass(true, in, out)
-			}), nil
+			})), nil
 		}},
 		{Name: "hll", Parallelism: 2, New: func(int) (Operator, error) {
 			h, err := sketch.NewHLL(12)

@@ -167,6 +167,9 @@ func New(sources []Source, stages []Stage, cfg Config) (*Pipeline, error) {
 				return nil, fmt.Errorf("pipeline: source %d cannot record a position for checkpoints: %w", i, ErrInvalidGraph)
 			}
 		}
+		if err := p.checkStateful(); err != nil {
+			return nil, err
+		}
 		p.coord = &coordinator{p: p, cfg: cfg.Checkpoint, tasks: p.ntasks}
 	}
 	if err := p.linkGates(); err != nil {
