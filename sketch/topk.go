@@ -36,7 +36,8 @@ const (
 //     k counters are in use (0 before: until then every count is exact);
 //   - e <= MinCount <= N/k, so every key with f > N/k is tracked.
 //
-// These hold after Merge too (see Merge). Counts saturate at 2^64-1.
+// These hold after Merge too (see Merge), with k the smaller capacity when
+// capacities differ. Counts saturate at 2^64-1.
 //
 // # Determinism
 //
@@ -112,7 +113,9 @@ type Item struct {
 }
 
 // NewTopK returns an empty TopK with the given number of counters, in
-// [1, MaxTopKCapacity], and allocates all its tables up front.
+// [1, MaxTopKCapacity], and allocates all its tables up front. It is not
+// needed for the default capacity: the zero value TopK works, with
+// DefaultTopKCapacity counters and tables that grow as keys arrive.
 func NewTopK(capacity int) (*TopK, error) {
 	if capacity < 1 || capacity > MaxTopKCapacity {
 		return nil, fmt.Errorf("sketch: TopK capacity %d outside [1, %d]: %w", capacity, MaxTopKCapacity, ErrInvalidParameter)

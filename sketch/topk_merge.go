@@ -3,7 +3,6 @@ package sketch
 import (
 	"bytes"
 	"cmp"
-	"fmt"
 	"slices"
 )
 
@@ -11,8 +10,17 @@ import (
 // the guarantees of a single TopK over N = t.Total() + o.Total() events
 // (every tracked count within [count-error, count] of the truth, every
 // untracked count at most MinCount, every error at most MinCount <= N/k).
-// Both must have the same capacity k, or Merge returns an error wrapping
-// ErrIncompatible. o is not modified; t.Merge(t) doubles every count.
+// o is not modified; t.Merge(t) doubles every count.
+//
+// Capacities may differ: the result has the smaller one, k = min(k_t, k_o),
+// as the frequent-items union of DataSketches does (and as HLL folds its
+// precision down), so t shrinks if o's capacity is smaller, even if o is
+// empty. The guarantees are then those of a TopK of capacity k: every error
+// at most MinCount <= N/k, the bound of the smaller input, not of the
+// larger; the larger input's finer counts only make the result's counts
+// tighter. (The argument below holds unchanged: an input of capacity
+// k_j >= k that is full holds at least k keys, so the kept keys absent from
+// it are never more than its keys dropped.)
 //
 // The combine step is that of the parallel Space Saving of Cafaro,
 // Pulimeno, Tempesta ("A parallel space saving algorithm for frequent items
@@ -44,10 +52,8 @@ func (t *TopK) Merge(o *TopK) error {
 	if o == nil {
 		return nil
 	}
-	if oc := cmp.Or(o.capacity, DefaultTopKCapacity); oc != t.capacity {
-		return fmt.Errorf("sketch: TopK merge of capacity %d into %d: %w", oc, t.capacity, ErrIncompatible)
-	}
-	if len(o.counters) == 0 {
+	k := min(t.capacity, cmp.Or(o.capacity, DefaultTopKCapacity))
+	if len(o.counters) == 0 && k == t.capacity {
 		return nil // an empty sketch has seen no events
 	}
 	if o == t {
@@ -80,7 +86,8 @@ func (t *TopK) Merge(o *TopK) error {
 		}
 		return bytes.Compare(a.key, b.key)
 	})
-	t.rebuild(es[:min(len(es), t.capacity)])
+	t.capacity = k
+	t.rebuild(es[:min(len(es), k)])
 	t.total = tkSatAdd(t.total, o.total)
 	clear(es) // drop the references into o's keys
 	t.entries = es[:0]

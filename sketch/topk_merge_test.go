@@ -2,7 +2,6 @@ package sketch
 
 import (
 	"bytes"
-	"errors"
 	"math/rand/v2"
 	"strconv"
 	"testing"
@@ -185,17 +184,64 @@ func TestTopKMergeSelf(t *testing.T) {
 	}
 }
 
-func TestTopKMergeIncompatible(t *testing.T) {
-	a, b := topkNew(t, 10), topkNew(t, 11)
-	b.AddString("x")
-	if err := a.Merge(b); !errors.Is(err, ErrIncompatible) {
-		t.Fatalf("merge of capacity 11 into 10: %v, want ErrIncompatible", err)
+// TestTopKMergeCapacities merges summaries of capacities 256 and 1024 of
+// overlapping Zipf shards, both ways: the result has capacity 256, the
+// same bytes either way, and the guarantees of a capacity-256 summary of
+// the whole stream (every truth within its bounds, untracked counts at
+// most MinCount, errors at most MinCount <= N/256).
+func TestTopKMergeCapacities(t *testing.T) {
+	const n = 400_000
+	r := rand.New(rand.NewPCG(21, 13))
+	z := rand.NewZipf(r, 1.1, 1, 200_000)
+	small, large := topkNew(t, 256), topkNew(t, 1024)
+	exact := map[string]uint64{}
+	var buf []byte
+	for i := range n {
+		buf = strconv.AppendUint(buf[:0], z.Uint64(), 10)
+		exact[string(buf)]++
+		if i%3 == 0 { // uneven shards
+			small.AddHash(Hash(buf), buf, 1)
+		} else {
+			large.AddHash(Hash(buf), buf, 1)
+		}
 	}
-	if err := a.Merge(nil); err != nil {
+	ab, ba := small.Clone(), large.Clone()
+	if err := ab.Merge(large); err != nil {
 		t.Fatal(err)
 	}
-	if a.Len() != 0 || a.Total() != 0 {
-		t.Fatal("a failed merge changed the sketch")
+	if err := ba.Merge(small); err != nil {
+		t.Fatal(err)
+	}
+	for name, m := range map[string]*TopK{"small.Merge(large)": ab, "large.Merge(small)": ba} {
+		if m.Capacity() != 256 || m.Len() != 256 || m.Total() != n {
+			t.Fatalf("%s: capacity %d, %d keys, total %d; want 256, 256, %d", name, m.Capacity(), m.Len(), m.Total(), n)
+		}
+		topkCheckBounds(t, m, exact)
+		if mc := m.MinCount(); mc > n/256 {
+			t.Errorf("%s: MinCount %d above N/k = %d", name, mc, n/256)
+		}
+	}
+	if !bytes.Equal(topkMarshal(t, ab), topkMarshal(t, ba)) {
+		t.Fatal("merges of capacities 256 and 1024 encode differently by argument order")
+	}
+	// Going on after the merge keeps a capacity-256 summary.
+	ba.AddString("after")
+	if err := topkCheck(ba); err != nil {
+		t.Fatal(err)
+	}
+	// An empty summary of smaller capacity shrinks the receiver too.
+	e := topkNew(t, 16)
+	if err := ba.Merge(e); err != nil {
+		t.Fatal(err)
+	}
+	if ba.Capacity() != 16 || ba.Len() != 16 {
+		t.Fatalf("merge of an empty capacity-16 summary: capacity %d, %d keys", ba.Capacity(), ba.Len())
+	}
+	if err := topkCheck(ba); err != nil {
+		t.Fatal(err)
+	}
+	if err := ba.Merge(nil); err != nil {
+		t.Fatal(err)
 	}
 }
 
