@@ -55,6 +55,15 @@ type LineConfig struct {
 	// every line that is skipped (ErrMissingField) or whose value is bad
 	// (ErrBadValue).
 	OnBadLine func(BadLine)
+	// Consumed, if set, is written every byte the source moves past, in
+	// order, on the goroutine calling Fill: the lines it makes records of
+	// or skips, and the bytes it discards to reach a position (SetPosition
+	// forward on a reader that cannot seek, a range's partial first line).
+	// So a hash written to it covers exactly the bytes before Offset, which
+	// a checkpoint of a stream can keep to recognize the stream when it is
+	// replayed. A SetPosition that seeks writes nothing. Its errors are
+	// ignored.
+	Consumed io.Writer
 }
 
 // BadLine describes a line a LineSource could not use in full.
@@ -194,8 +203,10 @@ func (s *LineSource) SetPosition(pos int64) error {
 		}
 		d := pos - s.off
 		if buffered := int64(s.end - s.pos); d <= buffered {
+			s.consumed(s.buf[s.pos : s.pos+int(d)])
 			s.pos += int(d)
 		} else {
+			s.consumed(s.buf[s.pos:s.end])
 			s.pos = s.end
 			s.discard += d - buffered
 		}
@@ -374,15 +385,18 @@ func (s *LineSource) skip(ctx context.Context) error {
 		data := s.buf[s.pos:s.end]
 		if s.discard > 0 {
 			k := int(min(int64(len(data)), s.discard))
+			s.consumed(data[:k])
 			s.pos += k
 			s.discard -= int64(k)
 			data = data[k:]
 		} else if i := bytes.IndexByte(data, '\n'); i >= 0 {
+			s.consumed(data[:i+1])
 			s.pos += i + 1
 			s.off += int64(i + 1)
 			s.skipPartial = false
 			break
 		} else {
+			s.consumed(data)
 			s.pos = s.end
 			s.off += int64(len(data))
 			data = nil
@@ -410,11 +424,21 @@ func (s *LineSource) skip(ctx context.Context) error {
 	return nil
 }
 
+// consumed writes b to cfg.Consumed, if set.
+func (s *LineSource) consumed(b []byte) {
+	if s.cfg.Consumed != nil && len(b) > 0 {
+		s.cfg.Consumed.Write(b)
+	}
+}
+
 // consume advances past the p bytes take made records of. A take that
 // consumed bytes and was not starved for a newline clears the scan mark.
 func (s *LineSource) consume(p int, starved bool) {
 	if !starved && p > 0 {
 		s.scanned = 0
+	}
+	if s.cfg.Consumed != nil && p > 0 {
+		s.cfg.Consumed.Write(s.buf[s.pos : s.pos+p])
 	}
 	s.pos += p
 	s.off += int64(p)
