@@ -24,10 +24,10 @@ func TestLineSourceConsumed(t *testing.T) {
 	data.WriteString("last line without newline")
 	in := data.Bytes()
 	for _, tc := range []struct {
-		name       string
-		cfg        LineConfig
-		batch      int
-		skipTo     int64 // SetPosition before reading; must be a line start
+		name   string
+		cfg    LineConfig
+		batch  int
+		skipTo int64 // SetPosition before reading; must be a line start
 	}{
 		{"whole lines", LineConfig{BufferSize: 16}, 5, 0},
 		{"field 2, lines skipped", LineConfig{Field: 2, BufferSize: 64}, 17, 0},
