@@ -12,12 +12,41 @@
 //
 // # Graph
 //
-// A Pipeline is a linear graph: parallel sources, then stages of operator
-// instances. Each stage says how records reach it (Forward, ByKey,
-// RoundRobin). Levels joined by Forward with equal parallelism are chained
-// into one goroutine per instance, with no channel between them; the others
-// are joined by package flowcontrol's credit channels, one per pair of
-// instances. Cancelling Run's context stops every goroutine it started.
+// A Pipeline is a tree: parallel sources, then stages of operator
+// instances, which may fan out into branches. Each stage says how records
+// reach it (Forward, ByKey, RoundRobin). Levels joined by Forward with
+// equal parallelism are chained into one goroutine per instance, with no
+// channel between them; the others are joined by package flowcontrol's
+// credit channels, one per pair of instances. Cancelling Run's context
+// stops every goroutine it started.
+//
+// # Fan-out
+//
+// A record has one key, and a by-key stage partitions by it; yet one stream
+// often has several questions, each about another field: distinct users
+// and the top pages of one clickstream. Reading the input once per question
+// costs a pass each; a hand-written operator that re-keys records and keeps
+// the sketches of both questions is about 80 lines, and Batch.Add there
+// would drop the record's Value, Time and KeepP. A fan-out says it
+// directly: a last Stage with Branches sends every record down every
+// Branch, re-keyed by the branch's KeyFunc (ByField picks a field) and
+// hashed once for it, then partitioned by the new hash into the branch's
+// own stages:
+//
+//	stages := []pipeline.Stage{{Name: "clicks", Branches: []pipeline.Branch{
+//		{Name: "users", Key: pipeline.ByField(1, pipeline.Whitespace), Stages: []pipeline.Stage{distinct}},
+//		{Name: "pages", Key: pipeline.ByField(2, pipeline.Whitespace), Stages: []pipeline.Stage{top}},
+//	}}}
+//
+// The branches are fed in turn by the goroutine before the fan-out, so the
+// slowest branch sets the pace (back-pressure, never loss) and a branch
+// instance sees each input's records in input order. A branch is an
+// input like any other for checkpoints: barriers go down every branch,
+// checkpoints hold every branch's state, and recovery restores them all.
+// Stages are numbered depth-first, branch by branch; BranchStage finds a
+// branch's stages for Query, and Branches counts what each branch took and
+// what its key skipped. In a linear graph, the Rekey operator is the same
+// re-keying step.
 //
 // # Determinism
 //

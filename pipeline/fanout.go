@@ -2,8 +2,11 @@ package pipeline
 
 import (
 	"context"
+	"math/bits"
 
 	"github.com/streamstat/streamstat/flowcontrol"
+	"github.com/streamstat/streamstat/internal/hashmix"
+	"github.com/streamstat/streamstat/sketch"
 )
 
 // fanEmitter ships a segment's output down every branch of a fan-out: the
@@ -17,6 +20,7 @@ import (
 // another by more than its channel's credits.
 type fanEmitter struct {
 	in       Batch
+	rec      Record // scratch for rekeyByKey
 	children []emitter
 	branches []*branchState
 }
@@ -35,12 +39,20 @@ func (e *fanEmitter) out(context.Context) (*Batch, error) { return &e.in, nil }
 func (e *fanEmitter) flush(ctx context.Context, mode flushMode) error {
 	for j, c := range e.children {
 		if n := e.in.Len(); n > 0 {
-			b, err := c.out(ctx)
-			if err != nil {
-				return err
-			}
 			bs := e.branches[j]
-			kept := rekey(bs.key, &e.in, b)
+			var kept int
+			if ke, ok := c.(*keyEmitter); ok {
+				var err error
+				if kept, err = rekeyByKey(ctx, bs.key, &e.in, ke, &e.rec); err != nil {
+					return err
+				}
+			} else {
+				b, err := c.out(ctx)
+				if err != nil {
+					return err
+				}
+				kept = rekey(bs.key, &e.in, b)
+			}
 			bs.records.Add(uint64(kept))
 			if kept < n {
 				bs.skipped.Add(uint64(n - kept))
@@ -81,4 +93,41 @@ func (e *fanEmitter) senders() []*flowcontrol.Sender[*Batch] {
 		}
 	}
 	return s
+}
+
+// rekeyByKey re-keys in's records straight into the per-receiver batches
+// of a by-key emitter, as keyEmitter.flush partitions its scratch batch,
+// saving a copy of every record and key; it returns how many it kept. r is
+// scratch space for the record being re-keyed (a pointer to a local would
+// escape through the KeyFunc call: an allocation per record).
+func rekeyByKey(ctx context.Context, key KeyFunc, in *Batch, e *keyEmitter, r *Record) (int, error) {
+	n := uint64(len(e.senders))
+	kept := 0
+	for i := range in.Records {
+		*r = in.Records[i]
+		k := in.Key(i)
+		if key != nil {
+			var ok bool
+			if k, ok = key(k, r); !ok {
+				continue
+			}
+			r.Hash = sketch.Hash(k)
+		}
+		j, _ := bits.Mul64(hashmix.Fmix64(r.Hash), n)
+		b, err := e.target(ctx, j)
+		if err != nil {
+			return kept, err
+		}
+		off := b.appendArena(k)
+		r.keyOff, r.keyLen = uint32(off), uint32(len(k))
+		b.Records = append(b.Records, *r)
+		kept++
+		if b.Len() >= e.size && !e.lockstep {
+			if err := e.senders[j].Send(ctx, b); err != nil {
+				return kept, err
+			}
+			e.held[j] = nil
+		}
+	}
+	return kept, nil
 }

@@ -67,11 +67,11 @@ type Config struct {
 	NoMetrics bool
 }
 
-// Pipeline is a linear graph: parallel sources, then stages of parallel
-// operator instances, wired with credit-based channels (package
-// flowcontrol). Consecutive levels with Forward partitioning and equal
-// parallelism are chained into one goroutine per instance, with no channel
-// between them.
+// Pipeline is a graph of parallel sources, then stages of parallel
+// operator instances, possibly fanning out into branches (Stage.Branches),
+// wired with credit-based channels (package flowcontrol). Consecutive
+// levels with Forward partitioning and equal parallelism are chained into
+// one goroutine per instance, with no channel between them.
 //
 // The zero value is not usable; build one with New. Run is called once;
 // Query, Operators and Metrics may be called from any goroutine, during or
