@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -280,8 +281,14 @@ func (c *coordinator) writer() {
 }
 
 func (c *coordinator) complete(cur *inflight) {
-	m := checkpoint.Manifest{ID: cur.id, Time: cur.trigger.UTC(), Parts: cur.parts}
 	err := cur.err
+	if err == nil {
+		// The graph that took the checkpoint, for Restore to check.
+		var part checkpoint.Part
+		part, err = c.cfg.Store.WritePart(cur.id, topologyPart, []byte(strings.Join(c.p.topology(), "\n")))
+		cur.parts = append(cur.parts, part)
+	}
+	m := checkpoint.Manifest{ID: cur.id, Time: cur.trigger.UTC(), Parts: cur.parts}
 	if err == nil {
 		err = c.cfg.Store.Publish(m)
 	}
@@ -380,6 +387,10 @@ func (p *Pipeline) Restore(store checkpoint.Store) (checkpoint.Manifest, error) 
 	if err != nil {
 		return m, err
 	}
+	rescale, err := p.checkTopology(store, m)
+	if err != nil {
+		return m, err
+	}
 	for i, src := range p.sources {
 		ss, ok := src.(SeekableSource)
 		if !ok {
@@ -429,6 +440,12 @@ func (p *Pipeline) Restore(store checkpoint.Store) (checkpoint.Manifest, error) 
 		}
 	}
 	for s, insts := range p.ops {
+		if n, ok := rescale[s]; ok {
+			if err := p.restoreMerged(store, m, s, n); err != nil {
+				return m, err
+			}
+			continue
+		}
 		for i, inst := range insts {
 			st, ok := inst.op.(Stateful)
 			if !ok {
