@@ -6,46 +6,71 @@ import (
 
 	"github.com/streamstat/streamstat/internal/envelope"
 	"github.com/streamstat/streamstat/sampling"
+	"github.com/streamstat/streamstat/sketch"
 )
 
 // The sketch operators are Stateful: their state is their sketch's
 // canonical encoding, which restores a sketch that goes on exactly as the
-// original would.
+// original would. A zero operator makes its default sketch first, so it
+// can be checkpointed before it has seen a batch, and restored into.
 
 // MarshalBinary implements Stateful.
-func (o *Distinct) MarshalBinary() ([]byte, error) { return o.HLL.MarshalBinary() }
+func (o *Distinct) MarshalBinary() ([]byte, error) { return o.sketch().MarshalBinary() }
 
 // UnmarshalBinary implements Stateful.
-func (o *Distinct) UnmarshalBinary(b []byte) error { return o.HLL.UnmarshalBinary(b) }
+func (o *Distinct) UnmarshalBinary(b []byte) error { return o.sketch().UnmarshalBinary(b) }
 
 // MarshalBinary implements Stateful.
-func (o *Frequency) MarshalBinary() ([]byte, error) { return o.CM.MarshalBinary() }
+func (o *Frequency) MarshalBinary() ([]byte, error) { return o.sketch().MarshalBinary() }
 
 // UnmarshalBinary implements Stateful.
-func (o *Frequency) UnmarshalBinary(b []byte) error { return o.CM.UnmarshalBinary(b) }
+func (o *Frequency) UnmarshalBinary(b []byte) error { return o.sketch().UnmarshalBinary(b) }
 
 // MarshalBinary implements Stateful.
-func (o *HeavyHitters) MarshalBinary() ([]byte, error) { return o.TopK.MarshalBinary() }
+func (o *HeavyHitters) MarshalBinary() ([]byte, error) { return o.sketch().MarshalBinary() }
 
 // UnmarshalBinary implements Stateful.
-func (o *HeavyHitters) UnmarshalBinary(b []byte) error { return o.TopK.UnmarshalBinary(b) }
+func (o *HeavyHitters) UnmarshalBinary(b []byte) error { return o.sketch().UnmarshalBinary(b) }
 
 // MarshalBinary implements Stateful.
-func (o *Dedup) MarshalBinary() ([]byte, error) { return o.Bloom.MarshalBinary() }
+func (o *Dedup) MarshalBinary() ([]byte, error) {
+	b, err := o.sketch()
+	if err != nil {
+		return nil, err
+	}
+	return b.MarshalBinary()
+}
 
 // UnmarshalBinary implements Stateful.
-func (o *Dedup) UnmarshalBinary(b []byte) error { return o.Bloom.UnmarshalBinary(b) }
+func (o *Dedup) UnmarshalBinary(b []byte) error {
+	if o.Bloom == nil {
+		o.Bloom = new(sketch.Bloom) // the encoding gives the shape
+	}
+	return o.Bloom.UnmarshalBinary(b)
+}
 
 // MarshalBinary implements Stateful.
-func (o *Sample) MarshalBinary() ([]byte, error) { return o.Reservoir.MarshalBinary() }
+func (o *Sample) MarshalBinary() ([]byte, error) {
+	r, err := o.sample()
+	if err != nil {
+		return nil, err
+	}
+	return r.MarshalBinary()
+}
 
 // UnmarshalBinary implements Stateful.
-func (o *Sample) UnmarshalBinary(b []byte) error { return o.Reservoir.UnmarshalBinary(b) }
+func (o *Sample) UnmarshalBinary(b []byte) error {
+	r, err := o.sample()
+	if err != nil {
+		return err
+	}
+	return r.UnmarshalBinary(b)
+}
 
 // MarshalBinary implements Stateful: the Moments encoding, the KLL encoding
 // (empty without Quantiles), then Missing, each length-prefixed.
 func (o *Stats) MarshalBinary() ([]byte, error) {
-	m, err := o.Moments.MarshalBinary()
+	m, err := o.moments().MarshalBinary()
 	if err != nil {
 		return nil, err
 	}
@@ -83,6 +108,6 @@ func (o *Stats) UnmarshalBinary(b []byte) error {
 			return err
 		}
 	}
-	*o.Moments, o.Missing = mo, missing
+	*o.moments(), o.Missing = mo, missing
 	return nil
 }

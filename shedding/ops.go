@@ -7,11 +7,19 @@ import (
 
 // Pipeline operators that count what was kept and answer for what arrived.
 // Each is a sink unless Pass is set, in which case it also passes every
-// record (KeepP included) downstream. Their zero values are not usable:
-// set the sketch. An operator instance is not safe for concurrent use; the
-// pipeline calls it from one goroutine and Pipeline.Query locks it out
-// while it processes a batch. Merge the instances' sketches to answer,
-// then scale with the Summary of the pipeline's Group.
+// record (KeepP included) downstream. Their zero values are usable: a nil
+// sketch is made with its type's defaults on first use (a batch, a
+// checkpoint or a restore). An operator instance is not safe for
+// concurrent use; the pipeline calls it from one goroutine and
+// Pipeline.Query locks it out while it processes a batch. Merge the
+// instances' sketches to answer, then scale with the Summary of the
+// pipeline's Group.
+//
+// Frequency and HeavyHitters count exactly as pipeline.Frequency and
+// pipeline.HeavyHitters with Unit set to Unit (the same sketch state from
+// the same records); pipeline.Distinct, an HLL, cannot scale under
+// shedding and refuses shed records, where Distinct here counts them in a
+// ThetaDistinct.
 
 // Count counts records: a WeightedCount of what arrived. Its zero value
 // is ready to use.
@@ -30,7 +38,7 @@ func (o *Count) Process(in, out *pipeline.Batch) error {
 
 // Frequency counts every key in a CountMin, each record as Units(KeepP):
 // read with FromUnits, and Widen by Summary.CountVariance. Use it under
-// Random shedding. The zero value is not usable: set CM.
+// Random shedding. A nil CM is the zero sketch.CountMin.
 type Frequency struct {
 	CM   *sketch.CountMin
 	Pass bool
@@ -38,15 +46,16 @@ type Frequency struct {
 
 // Process implements pipeline.Operator.
 func (o *Frequency) Process(in, out *pipeline.Batch) error {
+	cm := o.cm()
 	for i := range in.Records {
-		o.CM.AddHash(in.Records[i].Hash, Units(in.Records[i].KeepP))
+		cm.AddHash(in.Records[i].Hash, Units(in.Records[i].KeepP))
 	}
 	return pass(o.Pass, in, out)
 }
 
 // HeavyHitters tracks the most frequent keys in a TopK, each record as
-// Units(KeepP): read with TopItems. Use it under Random shedding. The
-// zero value is not usable: set TopK.
+// Units(KeepP): read with TopItems. Use it under Random shedding. A nil
+// TopK is the zero sketch.TopK.
 type HeavyHitters struct {
 	TopK *sketch.TopK
 	Pass bool
@@ -54,15 +63,16 @@ type HeavyHitters struct {
 
 // Process implements pipeline.Operator.
 func (o *HeavyHitters) Process(in, out *pipeline.Batch) error {
+	t := o.topk()
 	for i := range in.Records {
-		o.TopK.AddHash(in.Records[i].Hash, in.Key(i), Units(in.Records[i].KeepP))
+		t.AddHash(in.Records[i].Hash, in.Key(i), Units(in.Records[i].KeepP))
 	}
 	return pass(o.Pass, in, out)
 }
 
 // Distinct counts distinct keys in a ThetaDistinct. Use it under KeyHash
 // shedding, and call LowerTheta with the Group's Summary().MinP before
-// estimating. The zero value is not usable: set Theta.
+// estimating. A nil Theta is the zero ThetaDistinct.
 type Distinct struct {
 	Theta *ThetaDistinct
 	Pass  bool
@@ -70,8 +80,9 @@ type Distinct struct {
 
 // Process implements pipeline.Operator.
 func (o *Distinct) Process(in, out *pipeline.Batch) error {
+	th := o.theta()
 	for i := range in.Records {
-		o.Theta.AddHashP(in.Records[i].Hash, in.Records[i].KeepP)
+		th.AddHashP(in.Records[i].Hash, in.Records[i].KeepP)
 	}
 	return pass(o.Pass, in, out)
 }
