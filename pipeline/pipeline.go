@@ -59,7 +59,9 @@ type Config struct {
 	// a SeekableSource.
 	Checkpoint *CheckpointConfig
 	// NewShedder, if set, gives source i a Shedder that drops records at
-	// ingress under overload; nil means no shedding.
+	// ingress under overload; nil means no shedding. The first stage then
+	// runs behind a channel even where it could be chained to the source
+	// (as with Stage.NoChain), so that the shedder sees the queue.
 	NewShedder func(source int) Shedder
 	// NoMetrics turns off the per-batch record counters (two atomic adds
 	// per operator per batch), for measuring what they cost; see
@@ -147,7 +149,7 @@ func New(sources []Source, stages []Stage, cfg Config) (*Pipeline, error) {
 	}
 	seg := &segment{first: -1, last: -1, par: len(sources)}
 	p.segs = append(p.segs, seg)
-	if err := p.addStages(seg, stages, nil); err != nil {
+	if err := p.addStages(seg, shedStages(stages, cfg), nil); err != nil {
 		return nil, err
 	}
 	for _, sg := range p.segs {

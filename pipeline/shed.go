@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"slices"
 	"time"
 
 	"github.com/streamstat/streamstat/flowcontrol"
@@ -29,8 +30,10 @@ type Shedder interface {
 }
 
 // Pressure describes the credit channel behind a source when it sheds: the
-// summed stats of the channels to its downstream instances. It is the zero
-// value for a source whose operators are chained to it.
+// summed stats of the channels to its downstream instances. With a
+// shedder the first stage always has a channel in front of it (see
+// Config.NewShedder); Pressure is the zero value only for a source with
+// no stage after it.
 type Pressure struct {
 	// Credits, Backlog and InFlight are summed over the channels.
 	Credits, Backlog, InFlight int
@@ -79,4 +82,22 @@ func (b *Batch) Compact(keep func(r *Record) bool) int {
 	dropped := len(b.Records) - n
 	b.Records = b.Records[:n]
 	return dropped
+}
+
+// shedStages returns stages with a channel in front of the first one when
+// shedding is configured and the first stage would otherwise be chained to
+// its source (Forward, the default): a shedder's controller measures
+// capacity and queueing on that channel, and with none in view and no
+// capacity configured it would never shed, leaving the source to fall
+// behind its input. A fan-out's branches always start behind a channel.
+func shedStages(stages []Stage, cfg Config) []Stage {
+	if cfg.NewShedder == nil || len(stages) == 0 {
+		return stages
+	}
+	if st := stages[0]; st.Branches != nil || st.Input != Forward || st.NoChain {
+		return stages
+	}
+	s := slices.Clone(stages)
+	s[0].NoChain = true
+	return s
 }
