@@ -40,6 +40,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cespare/xxhash/v2"
+
 	"github.com/streamstat/streamstat/internal/envelope"
 	"github.com/streamstat/streamstat/pipeline"
 	"github.com/streamstat/streamstat/pipeline/checkpoint"
@@ -54,8 +56,10 @@ const (
 	idleWait = 100 * time.Millisecond
 	// jobFile names the job description in the checkpoint directory.
 	jobFile = "JOB"
-	// jobHeader is the first line of a job description.
-	jobHeader = "streamstat checkpoint job, version 1"
+	// jobHeader is the first line of a job description; jobHeaderV1 that
+	// of the version before inputs were described by identity.
+	jobHeader   = "streamstat checkpoint job, version 2"
+	jobHeaderV1 = "streamstat checkpoint job, version 1"
 )
 
 // A worker position packs the index of its current input (high bits) and
@@ -108,6 +112,7 @@ type checkpointing struct {
 func (c *checkpointing) configure(e *env, interval time.Duration, ws []*worker, st *pipeline.Stage, cfg *pipeline.Config) {
 	for _, w := range ws {
 		w.idle = idleWait
+		w.sum = xxhash.New()
 	}
 	newOp := st.New
 	st.New = func(i int) (pipeline.Operator, error) {
@@ -186,30 +191,87 @@ func finalCheckpoint(e *env, p *pipeline.Pipeline, c *checkpointing, runDone <-c
 }
 
 // describeJob returns the job description of s over pl: what must be the
-// same for a checkpoint to be resumed.
+// same for a checkpoint to be resumed. An input is described by what it
+// is, not by how it was named: a file by its size, modification time,
+// device and inode (huge.txt, ./huge.txt and its absolute path are one
+// file; a copy is another), a stream by nothing (its bytes are checked as
+// they are skipped, see worker.resumeCheck). The name follows, for
+// messages only: sameJob ignores it.
 func describeJob(s *spec, pl *plan) (string, error) {
-	o := s.opts
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s\ncommand %s\n", jobHeader, s.cmd)
-	fmt.Fprintf(&b, "field %d\ndelimiter %s\nprecision %d\nk %d\nseed %d\nquantiles %s\nworkers %d\n",
-		o.field, o.delim, o.precision, o.k, o.seed, o.quantStr, pl.workers)
-	if s.shed != nil {
-		fmt.Fprintf(&b, "shed %s, max latency %v\n", s.shed.policy, s.shed.maxLatency)
-	}
+	fmt.Fprintf(&b, "%s\n", jobHeader)
+	describeShape(&b, s, pl)
 	for _, in := range pl.inputs {
 		if in.stream != nil {
-			fmt.Fprintf(&b, "stream %q\n", in.name)
+			fmt.Fprintf(&b, "stream%s%q\n", jobName, in.name)
 			continue
 		}
 		if in.size > maxInput {
 			return "", fmt.Errorf("%s: %d bytes: too large to checkpoint (at most %d)", in.name, in.size, int64(maxInput))
 		}
-		fmt.Fprintf(&b, "file %q %d\n", in.name, in.size)
+		fmt.Fprintf(&b, "file size %d modified %s%s%s%q\n", in.size,
+			in.info.ModTime().UTC().Format(time.RFC3339Nano), fileIdentity(in.info), jobName, in.name)
 	}
 	if len(pl.inputs) >= 1<<(63-posBits) {
 		return "", fmt.Errorf("%d inputs: too many to checkpoint", len(pl.inputs))
 	}
 	return b.String(), nil
+}
+
+// describeShape writes the lines of a job description before its inputs.
+func describeShape(b *strings.Builder, s *spec, pl *plan) {
+	o := s.opts
+	fmt.Fprintf(b, "command %s\n", s.cmd)
+	fmt.Fprintf(b, "field %d\ndelimiter %s\nprecision %d\nk %d\nseed %d\nquantiles %s\nworkers %d\n",
+		o.field, o.delim, o.precision, o.k, o.seed, o.quantStr, pl.workers)
+	if s.shed != nil {
+		fmt.Fprintf(b, "shed %s, max latency %v\n", s.shed.policy, s.shed.maxLatency)
+	}
+}
+
+// describeJobV1 is the job description streamstat wrote before inputs were
+// described by identity: a checkpoint made then is resumed when its
+// description is this, byte for byte, as it was then.
+func describeJobV1(s *spec, pl *plan) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s\n", jobHeaderV1)
+	describeShape(&b, s, pl)
+	for _, in := range pl.inputs {
+		if in.stream != nil {
+			fmt.Fprintf(&b, "stream %q\n", in.name)
+		} else {
+			fmt.Fprintf(&b, "file %q %d\n", in.name, in.size)
+		}
+	}
+	return b.String()
+}
+
+// jobName separates an input's description from its name.
+const jobName = " name "
+
+// sameJob reports whether the job description old (read from a
+// checkpoint) is cur's, and if not, says where they differ.
+func sameJob(old, cur, curV1 string) (bool, string) {
+	if strings.HasPrefix(old, jobHeaderV1+"\n") {
+		return old == curV1, jobDiff(old, curV1)
+	}
+	if !strings.HasPrefix(old, jobHeader+"\n") {
+		first, _, _ := strings.Cut(old, "\n")
+		return false, fmt.Sprintf("it was written by another version of streamstat (%q)", first)
+	}
+	a, b := strings.Split(old, "\n"), strings.Split(cur, "\n")
+	if len(a) == len(b) {
+		same := true
+		for i := range a {
+			x, _, _ := strings.Cut(a[i], jobName)
+			y, _, _ := strings.Cut(b[i], jobName)
+			same = same && x == y
+		}
+		if same {
+			return true, ""
+		}
+	}
+	return false, jobDiff(old, cur)
 }
 
 // openCheckpoints prepares DIR for the run: with resume, it checks that a
@@ -243,8 +305,8 @@ func openCheckpoints(e *env, s *spec, pl *plan) (*checkpointing, bool, error) {
 		old, err := os.ReadFile(path)
 		switch {
 		case err == nil:
-			if string(old) != job {
-				return nil, false, fmt.Errorf("--resume: the checkpoint in %s is of another job: %s; run without --resume to start over", c.dir, jobDiff(string(old), job))
+			if ok, diff := sameJob(string(old), job, describeJobV1(s, pl)); !ok {
+				return nil, false, fmt.Errorf("--resume: the checkpoint in %s is of another job: %s; run without --resume to start over", c.dir, diff)
 			}
 			if _, err := store.Latest(); err == nil {
 				return c, true, nil
@@ -265,7 +327,8 @@ func openCheckpoints(e *env, s *spec, pl *plan) (*checkpointing, bool, error) {
 	return c, false, nil
 }
 
-// jobDiff names the first line where two job descriptions differ.
+// jobDiff names the first line where two job descriptions differ (input
+// names aside, in version 2).
 func jobDiff(old, cur string) string {
 	a, b := strings.Split(old, "\n"), strings.Split(cur, "\n")
 	for i := range max(len(a), len(b)) {
@@ -276,7 +339,7 @@ func jobDiff(old, cur string) string {
 		if i < len(b) {
 			y = b[i]
 		}
-		if x != y {
+		if x0, _, _ := strings.Cut(x, jobName); x0 != y && !strings.HasPrefix(y, x0+jobName) {
 			return fmt.Sprintf("it has %q where this run has %q", x, y)
 		}
 	}
@@ -292,24 +355,48 @@ type countedOp struct {
 
 func (o *countedOp) Process(in, out *pipeline.Batch) error { return o.op.Process(in, out) }
 
-// countsVersion is the first byte of a countedOp's state.
-const countsVersion = 1
+// The first byte of a countedOp's state: version 2 adds the hash of the
+// stream bytes before the position (see worker.resumeCheck); version 1
+// states, without it, are still read.
+const (
+	countsVersion1 = 1
+	countsVersion  = 2
+)
 
-// MarshalBinary implements pipeline.Stateful: a version byte, the
-// counters as uvarints, then the operator's state.
+// workerState is what a countedOp's state holds besides the operator's:
+// the worker's counters at the barrier and the hash of the stream bytes
+// it had moved past (hasSum: not in a version 1 state).
+type workerState struct {
+	c      counts
+	sum    uint64
+	hasSum bool
+}
+
+// MarshalBinary implements pipeline.Stateful: the worker's state
+// (appendWorkerState), then the operator's.
 func (o *countedOp) MarshalBinary() ([]byte, error) {
 	st, ok := unwrapCost(o.op).(pipeline.Stateful)
 	if !ok {
 		return nil, fmt.Errorf("operator %T cannot be checkpointed", o.op)
 	}
 	inner, err := st.MarshalBinary()
-	return append(appendCounts(nil, o.w.barrierCounts()), inner...), err
+	return append(appendWorkerState(nil, o.w.barrierState()), inner...), err
 }
 
-func appendCounts(dst []byte, c counts) []byte {
-	dst = append(dst, countsVersion)
+// appendWorkerState appends a version byte, the counters as uvarints and,
+// in version 2, the stream hash in 8 bytes, little-endian.
+func appendWorkerState(dst []byte, st workerState) []byte {
+	v := byte(countsVersion)
+	if !st.hasSum {
+		v = countsVersion1
+	}
+	dst = append(dst, v)
+	c := st.c
 	for _, v := range []uint64{c.Records, c.Skipped, c.Bad, c.Shed, c.Bytes} {
 		dst = binary.AppendUvarint(dst, v)
+	}
+	if st.hasSum {
+		dst = binary.LittleEndian.AppendUint64(dst, st.sum)
 	}
 	return dst
 }
@@ -320,36 +407,40 @@ func (o *countedOp) UnmarshalBinary(data []byte) error {
 	if !ok {
 		return fmt.Errorf("operator %T cannot be checkpointed", o.op)
 	}
-	c, rest, err := decodeCounts(data)
+	ws, rest, err := decodeWorkerState(data)
 	if err != nil {
 		return err
 	}
 	if err := st.UnmarshalBinary(rest); err != nil {
 		return err
 	}
-	o.w.restoreCounts(c)
+	o.w.restore(ws)
 	return nil
 }
 
-func decodeCounts(data []byte) (counts, []byte, error) {
+func decodeWorkerState(data []byte) (workerState, []byte, error) {
 	if len(data) == 0 {
-		return counts{}, nil, fmt.Errorf("worker state: empty: %w", sketch.ErrTruncated)
+		return workerState{}, nil, fmt.Errorf("worker state: empty: %w", sketch.ErrTruncated)
 	}
-	if data[0] != countsVersion {
-		return counts{}, nil, fmt.Errorf("worker state: version %d: %w", data[0], sketch.ErrVersion)
+	if data[0] != countsVersion && data[0] != countsVersion1 {
+		return workerState{}, nil, fmt.Errorf("worker state: version %d: %w", data[0], sketch.ErrVersion)
 	}
 	r := envelope.NewReader(data[1:])
-	var c counts
+	var st workerState
+	c := &st.c
 	for _, v := range []*uint64{&c.Records, &c.Skipped, &c.Bad, &c.Shed, &c.Bytes} {
 		*v = readUvarint(r)
 	}
+	if data[0] == countsVersion {
+		st.sum, st.hasSum = r.U64(), true
+	}
 	if r.Err != nil {
-		return counts{}, nil, fmt.Errorf("worker state: %w", r.Err)
+		return workerState{}, nil, fmt.Errorf("worker state: %w", r.Err)
 	}
 	if c.Skipped > c.Records || c.Bad > c.Records {
-		return counts{}, nil, fmt.Errorf("worker state: %d skipped or %d bad of %d records: %w", c.Skipped, c.Bad, c.Records, sketch.ErrCorrupt)
+		return workerState{}, nil, fmt.Errorf("worker state: %d skipped or %d bad of %d records: %w", c.Skipped, c.Bad, c.Records, sketch.ErrCorrupt)
 	}
-	return c, r.Bytes(r.Len()), nil
+	return st, r.Bytes(r.Len()), nil
 }
 
 // unwrapOp returns the operator a countedOp wraps, or op.
@@ -368,9 +459,16 @@ func unwrapOp(op pipeline.Operator) pipeline.Operator {
 func (w *worker) Position() int64 {
 	w.mu.Lock()
 	w.atBarrier = w.countsLocked()
+	if w.sum != nil {
+		w.sumAt = w.sum.Sum64()
+	}
 	w.mu.Unlock()
 	if w.cur != nil {
-		return workerPos(w.k, w.cur.Position(), true)
+		off := w.cur.Position()
+		if w.curIn.stream != nil {
+			off += w.streamAt
+		}
+		return workerPos(w.k, off, true)
 	}
 	k := w.k
 	if k < len(w.plan.inputs) && w.curIn == w.plan.inputs[k] {
@@ -396,26 +494,71 @@ func (w *worker) SetPosition(pos int64) error {
 	return nil
 }
 
-// barrierCounts returns the counters at the last barrier (see Position).
-func (w *worker) barrierCounts() counts {
+// barrierState returns the counters and the stream hash at the last
+// barrier (see Position).
+func (w *worker) barrierState() workerState {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.atBarrier
+	return workerState{c: w.atBarrier, sum: w.sumAt, hasSum: true}
 }
 
-// restoreCounts sets the counters of the part of the input before the
-// restored position.
-func (w *worker) restoreCounts(c counts) {
+// restore sets the counters of the part of the input before the restored
+// position, and the hash its stream bytes must have.
+func (w *worker) restore(st workerState) {
 	w.mu.Lock()
-	w.base = c
+	w.base = st.c
 	w.mu.Unlock()
+	w.want, w.check = st.sum, st.hasSum && w.sum != nil
 }
 
 // drain reads and discards this worker's share of stream in (one it
-// resumes past).
+// resumes past), hashing it.
 func (w *worker) drain(in *input) error {
-	if _, err := io.Copy(io.Discard, w.view(in)); err != nil {
+	if _, err := io.Copy(w.hash(), w.view(in)); err != nil {
 		return fmt.Errorf("%s: %w", in.name, err)
 	}
 	return nil
+}
+
+// hash is where the worker's stream bytes go: sum, or nowhere.
+func (w *worker) hash() io.Writer {
+	if w.sum == nil {
+		return io.Discard
+	}
+	return w.sum
+}
+
+// skipStream reads and discards the first n bytes of the worker's share of
+// stream in (the part a resumed checkpoint accounts for), hashing them, and
+// checks the hash.
+func (w *worker) skipStream(in *input, n int64) error {
+	got, err := io.CopyN(w.hash(), w.cr, n)
+	if errors.Is(err, io.EOF) {
+		return fmt.Errorf("%s: input ended %d bytes before the checkpoint's position: not the stream the checkpoint was taken of; run without --resume to start over", in.name, n-got)
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", in.name, err)
+	}
+	if w.check {
+		return w.resumeCheck()
+	}
+	return nil
+}
+
+// resumeCheck compares the hash of the stream bytes the worker has moved
+// past on its way to the restored position with the checkpoint's: a
+// different stream of the same length is refused, not counted as if it
+// were the one the checkpoint was taken of.
+func (w *worker) resumeCheck() error {
+	w.check = false
+	if w.sum.Sum64() == w.want {
+		return nil
+	}
+	var names []string
+	for _, in := range w.plan.inputs[:min(w.k+1, len(w.plan.inputs))] {
+		if in.stream != nil {
+			names = append(names, in.name)
+		}
+	}
+	return fmt.Errorf("%s: --resume: not the stream the checkpoint was taken of (its bytes before the checkpoint's position differ); run without --resume to start over", strings.Join(names, ", "))
 }

@@ -253,7 +253,7 @@ func TestResumeOtherJob(t *testing.T) {
 	}{
 		{"other flags", []string{"top", "-k", "3", in}, nil, `"k 3"`},
 		{"other subcommand", []string{"distinct", in}, nil, `"command distinct"`},
-		{"other input", []string{"top"}, nil, `"stream \"stdin\""`},
+		{"other input", []string{"top"}, nil, `"stream name \"stdin\""`},
 		{"grown file", []string{"top", in}, func() {
 			f, _ := os.OpenFile(in, os.O_APPEND|os.O_WRONLY, 0)
 			f.WriteString("more\n")
@@ -382,25 +382,30 @@ func TestKillAndResume(t *testing.T) {
 	})
 }
 
-// FuzzDecodeCounts: a worker's checkpointed counters decode without panic
-// to an error wrapping a sentinel, or to what encodes back to the input.
-func FuzzDecodeCounts(f *testing.F) {
-	enc := appendCounts(nil, counts{Records: 300, Skipped: 2, Bad: 1, Bytes: 4096})
+// FuzzDecodeWorkerState: a worker's checkpointed state (counters and
+// stream hash, or counters alone in version 1) decodes without panic to an
+// error wrapping a sentinel, or to what encodes back to the input.
+func FuzzDecodeWorkerState(f *testing.F) {
+	c := counts{Records: 300, Skipped: 2, Bad: 1, Bytes: 4096}
+	enc := appendWorkerState(nil, workerState{c: c, sum: 0x0123456789abcdef, hasSum: true})
+	v1 := appendWorkerState(nil, workerState{c: c})
 	f.Add(append(enc, "operator state"...))
 	f.Add(enc)
-	f.Add(enc[:3])
-	f.Add([]byte{2, 0, 0, 0, 0, 0})
+	f.Add(enc[:len(enc)-3])
+	f.Add(v1)
+	f.Add(append(v1, "operator state"...))
+	f.Add([]byte{3, 0, 0, 0, 0, 0})
 	f.Add([]byte{countsVersion, 0x80, 0x00, 0, 0, 0, 0})
 	f.Fuzz(func(t *testing.T, data []byte) {
-		c, rest, err := decodeCounts(data)
+		st, rest, err := decodeWorkerState(data)
 		if err != nil {
 			if !errors.Is(err, sketch.ErrTruncated) && !errors.Is(err, sketch.ErrCorrupt) && !errors.Is(err, sketch.ErrVersion) {
 				t.Fatalf("error %v wraps no sentinel", err)
 			}
 			return
 		}
-		if again := append(appendCounts(nil, c), rest...); !bytes.Equal(again, data) {
-			t.Fatalf("decoded %+v re-encodes to %x, not %x", c, again, data)
+		if again := append(appendWorkerState(nil, st), rest...); !bytes.Equal(again, data) {
+			t.Fatalf("decoded %+v re-encodes to %x, not %x", st, again, data)
 		}
 	})
 }
@@ -515,11 +520,11 @@ func TestCountsAtBarrier(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, _, err := decodeCounts(state)
+	st, _, err := decodeWorkerState(state)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c != at || w.counts() == at {
+	if c := st.c; c != at || w.counts() == at {
 		t.Errorf("snapshot holds %+v; want the counters at the barrier, %+v (now %+v)", c, at, w.counts())
 	}
 }

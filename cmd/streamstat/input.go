@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cespare/xxhash/v2"
+
 	"github.com/streamstat/streamstat/pipeline"
 )
 
@@ -244,9 +246,20 @@ type worker struct {
 	cr       *chunkReader
 	short    bool
 
+	// Checkpointed runs: sum hashes the stream bytes this worker has moved
+	// past, in input order (its LineSources' Consumed, and its shares of
+	// streams it drained), so that a checkpoint can tell the stream it was
+	// taken of (see resumeCheck); streamAt is where in its view of the
+	// current stream its LineSource started.
+	sum      *xxhash.Digest
+	want     uint64 // the restored checkpoint's sum
+	check    bool   // compare sum with want on reaching the position
+	streamAt int64
+
 	mu        sync.Mutex // guards base, done and the published current source
 	base      counts     // restored from a checkpoint
 	atBarrier counts     // at the last checkpoint barrier
+	sumAt     uint64     // sum at the last barrier
 	done      counts
 	pub       *pipeline.LineSource
 	err       error // the first input error, with the input's name
@@ -327,6 +340,11 @@ func (w *worker) next() (bool, error) {
 			w.k++
 			continue
 		}
+		if w.check && (in.stream == nil || w.resumeAt < 0) {
+			if err := w.resumeCheck(); err != nil {
+				return false, err
+			}
+		}
 		var ls *pipeline.LineSource
 		var err error
 		switch {
@@ -334,7 +352,20 @@ func (w *worker) next() (bool, error) {
 			if w.curIn != in {
 				w.cr = w.view(in)
 				w.short = true // nothing read yet: wait before blocking
-				ls, err = pipeline.NewLineSource(w.cr, pl.cfg)
+				w.streamAt = 0
+				if w.resumeAt >= 0 {
+					// The stream a checkpoint was taken in: skip to its
+					// position, checking the bytes on the way.
+					if err := w.skipStream(in, w.resumeAt); err != nil {
+						return false, err
+					}
+					w.streamAt, w.resumeAt = w.resumeAt, -1
+				}
+				cfg := pl.cfg
+				if w.sum != nil {
+					cfg.Consumed = w.sum
+				}
+				ls, err = pipeline.NewLineSource(w.cr, cfg)
 			}
 		case pl.dynamic:
 			if r := in.next.Add(1) - 1; r < int64(len(in.ranges)) {
@@ -368,6 +399,11 @@ func (w *worker) next() (bool, error) {
 		}
 		w.k++
 		w.took = false
+	}
+	if w.check {
+		if err := w.resumeCheck(); err != nil {
+			return false, err
+		}
 	}
 	return false, nil
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"syscall"
 )
@@ -54,4 +55,14 @@ func sizeUnknown(f *os.File, fi os.FileInfo) bool {
 		return false
 	}
 	return pseudoFS[int64(st.Type)]
+}
+
+// fileIdentity describes what makes fi's file itself, for checkpoints: its
+// device and inode, whatever path names it.
+func fileIdentity(fi os.FileInfo) string {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return ""
+	}
+	return fmt.Sprintf(" device %d inode %d", st.Dev, st.Ino)
 }
