@@ -30,22 +30,46 @@ type Stateful interface {
 // A checkpoint n starts when the coordinator asks every source to inject
 // barrier n: between two Fills, a source records its position, snapshots
 // the operators chained to it and sends the barrier, in-band, on every
-// channel to the next stage. An instance with several inputs aligns them
+// channel to the next stage. An instance with several inputs taken in
+// arrival order (round-robin input, or Config.Unordered) aligns them
 // (exactly-once): an input that delivered barrier n is held back until all
 // have; then the instance snapshots its operators and forwards the barrier.
-// With AtLeastOnce the inputs are not held, so records after the barrier
-// may enter the snapshot and be counted again after recovery. A snapshot is
+// An instance that takes several inputs in strict turn (by-key input, the
+// default) never holds one back, which would give the others extra turns:
+// it snapshots when the first barrier reaches it, forwards it, and logs
+// with the checkpoint the batches its other inputs deliver before their
+// barriers, with the turn; recovery takes them first, each in its input's
+// turn. With AtLeastOnce the inputs are not held nor logged, and the
+// snapshot is taken at the last barrier, so records after a barrier may
+// enter it and be counted again after recovery. A snapshot is
 // MarshalBinary's copy of the state, written to the Store by a background
 // goroutine; the checkpoint completes when every part is written and the
 // manifest published. One checkpoint is in progress at a time, and none is
-// taken once a source has finished.
+// taken once a source has finished. With checkpoints, New refuses an
+// operator that is neither Stateful nor declared stateless (Stateless).
 //
-// Result equality after recovery: operators with one input (a source chained
-// to them, Forward, or by-key from a single source) see the same records in
-// the same order whatever the barriers did, so a recovered run ends with
-// byte-identical state. With several inputs, alignment changes the order in
-// which inputs interleave, which only order-insensitive state (HLL, Bloom,
-// plain CountMin) does not feel.
+// Result equality: checkpoints leave every operator's state as it would be
+// without them, byte for byte, wherever the package's determinism holds
+// (see the package documentation: records reach order-sensitive operators
+// through chained forward and by-key exchanges), and a recovered run ends
+// in the same bytes as a run that never failed. Where inputs are taken in
+// arrival order the interleaving, with or without checkpoints, depends on
+// timing, which only order-insensitive state (HLL, Bloom, plain CountMin)
+// does not feel; an unaligned checkpoint (AlignmentTimeout) keeps
+// exactly-once but not the interleaving.
+//
+// Each checkpoint records the graph that took it: Restore refuses a
+// checkpoint of another graph (ErrTopologyMismatch, naming the first
+// difference), except that a stage taking records round-robin (with the
+// forward stages chained to it) whose operators are Mergeable may change
+// its parallelism: the saved states are merged into instance 0, so the
+// merged answer is unchanged. By-key state would need key groups, which
+// streamstat does not keep.
+//
+// Checkpoints outlive the run: a finished job's checkpoints stay in the
+// Store, and a pipeline that restores from it goes on from the newest of
+// them (after the end of its input, so it adds nothing). To start a job
+// over, clear the store first (checkpoint.DirStore.Clear).
 type CheckpointConfig struct {
 	// Store receives the checkpoints.
 	Store checkpoint.Store
@@ -53,8 +77,9 @@ type CheckpointConfig struct {
 	Interval time.Duration
 	// AtLeastOnce skips the holding of aligned inputs.
 	AtLeastOnce bool
-	// AlignmentTimeout, if positive, bounds how long an instance holds
-	// inputs back: then it snapshots at once, forwards the barrier and
+	// AlignmentTimeout, if positive, bounds how long an instance that
+	// aligns holds inputs back (one taking inputs in turn never does):
+	// then it snapshots at once, forwards the barrier and
 	// releases the held inputs, and the batches its late inputs deliver
 	// before their barriers are stored with the checkpoint (an unaligned
 	// checkpoint, as in Flink), to be processed again first on recovery.
@@ -425,6 +450,9 @@ func (p *Pipeline) Restore(store checkpoint.Store) (checkpoint.Manifest, error) 
 		// an older number would overwrite the parts of a published
 		// checkpoint.
 		p.coord.next = max(p.coord.next, m.ID)
+	}
+	if err := p.restoreOrder(store, m); err != nil {
+		return m, err
 	}
 	p.replay = map[string][]*Batch{}
 	for _, part := range m.Parts {

@@ -54,8 +54,15 @@
 // input), and a by-key sender ships one batch per receiver per input batch
 // (lockstep), so that the records an instance sees, and their order, depend
 // only on the input and the configuration, not on goroutine timing: the same
-// input gives the same state, byte for byte. Config.Unordered trades this
-// for throughput where state is order-insensitive.
+// input gives the same state, byte for byte. Checkpoints do not change this
+// (a barrier takes no turn, and an instance taking turns never holds an
+// input back; see CheckpointConfig), nor does recovery from one. It holds
+// where records reach an order-sensitive operator through chained forward
+// and by-key exchanges: a round-robin exchange, and Config.Unordered, give
+// arrival order (use them for order-insensitive state: HLL, Bloom, plain
+// CountMin), and a NoChain forward exchange ships the batch it holds at
+// each barrier, so that a by-key exchange after it sends different rounds
+// when checkpoints fall differently.
 //
 // # Checkpoints
 //

@@ -39,20 +39,9 @@ func decodeBatches(data []byte, size int) ([]*Batch, error) {
 	r := envelope.NewReader(data)
 	b := new(Batch)
 	for r.Len() > 0 && r.Err == nil {
-		n := r.Uvarint()
-		if n > uint64(r.Len()) {
-			return nil, fmt.Errorf("pipeline: in-flight record key of %d bytes: %w", n, envelope.ErrCorrupt)
+		if err := decodeRecord(r, b); err != nil {
+			return nil, err
 		}
-		key := r.Bytes(int(n))
-		rec := b.AddHashed(key, r.U64())
-		rec.Value = math.Float64frombits(r.U64())
-		rec.Time = r.Varint()
-		rec.KeepP = math.Float32frombits(r.U32())
-		flags := r.U8()
-		if flags > 1 {
-			return nil, fmt.Errorf("pipeline: in-flight record flags %#x: %w", flags, envelope.ErrCorrupt)
-		}
-		rec.HasValue = flags == 1
 		if b.Len() >= size {
 			out = append(out, b)
 			b = new(Batch)
@@ -65,6 +54,26 @@ func decodeBatches(data []byte, size int) ([]*Batch, error) {
 		out = append(out, b)
 	}
 	return out, nil
+}
+
+// decodeRecord reads one record appendBatch wrote into b; a truncated
+// input shows in r.Err.
+func decodeRecord(r *envelope.Reader, b *Batch) error {
+	n := r.Uvarint()
+	if n > uint64(r.Len()) {
+		return fmt.Errorf("pipeline: in-flight record key of %d bytes: %w", n, envelope.ErrCorrupt)
+	}
+	key := r.Bytes(int(n))
+	rec := b.AddHashed(key, r.U64())
+	rec.Value = math.Float64frombits(r.U64())
+	rec.Time = r.Varint()
+	rec.KeepP = math.Float32frombits(r.U32())
+	flags := r.U8()
+	if flags > 1 {
+		return fmt.Errorf("pipeline: in-flight record flags %#x: %w", flags, envelope.ErrCorrupt)
+	}
+	rec.HasValue = flags == 1
+	return nil
 }
 
 // replay processes the in-flight batches an unaligned checkpoint stored for

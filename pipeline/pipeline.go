@@ -91,6 +91,7 @@ type Pipeline struct {
 	coord   *coordinator              // nil without checkpoints
 	barrier atomic.Uint64             // the barrier sources are to inject
 	replay  map[string][]*Batch       // in-flight batches restored, by part name
+	order   map[string]orderState     // ordered instances' logs restored, by part name
 	sheds   []Shedder                 // per source; nil without shedding
 	ntasks  int
 	// branches are the fan-out branches, in the order of their stages.

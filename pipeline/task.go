@@ -119,14 +119,24 @@ func (t *task) runGate(ctx context.Context) error {
 	for i := range alive {
 		alive[i] = true
 	}
-	turn := 0
+	// An ordered instance never holds an input back for a checkpoint: it
+	// snapshots at the first barrier and logs (see ordered.go).
+	restored, err := t.restoredOrder(n)
+	if err != nil {
+		return err
+	}
+	turn, pending := restored.turn, restored.pending
 	if ordered {
-		for i := 1; i < n; i++ {
-			g.Pause(i)
+		for i := range n {
+			if i != turn {
+				g.Pause(i)
+			}
 		}
 	}
 	al := aligner{arrived: make([]bool, n), held: make([]bool, n)}
-	holding := t.p.coord != nil && !t.p.coord.cfg.AtLeastOnce
+	holding := t.p.coord != nil && !t.p.coord.cfg.AtLeastOnce && !ordered
+	logging := t.p.coord != nil && !t.p.coord.cfg.AtLeastOnce && ordered
+	var olog orderLog
 	// advance passes the turn to the next live input after turn that is
 	// not held for alignment; with none, every input waits.
 	advance := func() {
@@ -146,13 +156,8 @@ func (t *task) runGate(ctx context.Context) error {
 		for i, h := range al.held {
 			if h {
 				al.held[i] = false
-				if !ordered {
-					g.Resume(i)
-				}
+				g.Resume(i)
 			}
-		}
-		if ordered {
-			advance()
 		}
 	}
 	aligned := func() error {
@@ -161,6 +166,11 @@ func (t *task) runGate(ctx context.Context) error {
 		}
 		id := al.id
 		al.id = 0
+		if logging {
+			parts := append(al.parts, write{id: id, name: partName("order", t.stages[0], t.idx), data: olog.encode()})
+			t.p.coord.ack(id, parts, t.p.clock.Now().Sub(al.start), 0, al.pause)
+			return nil
+		}
 		if al.unaligned {
 			parts := append(al.parts, write{id: id, name: partName("inflight", t.stages[0], t.idx), data: al.log})
 			t.p.coord.ack(id, parts, t.p.clock.Now().Sub(al.start), 0, al.pause)
@@ -194,11 +204,47 @@ func (t *task) runGate(ctx context.Context) error {
 	if err := t.replay(ctx); err != nil {
 		return err
 	}
+	// snapshotFirst is an ordered instance's part at the first barrier:
+	// snapshot, forward the barrier, log the other inputs until theirs.
+	snapshotFirst := func(id uint64) error {
+		start := t.p.clock.Now()
+		parts, err := t.snapshot(id)
+		if err != nil {
+			return err
+		}
+		al.parts, al.pause = parts, t.p.clock.Now().Sub(start)
+		t.barrier = id
+		olog.start(turn, n)
+		return t.sendBarrier(ctx, id)
+	}
+	// take processes a batch from input, logging it if it came before
+	// the input's barrier but after the snapshot.
+	take := func(input int, b *Batch) error {
+		if al.id != 0 && !al.arrived[input] {
+			if al.unaligned {
+				al.log = appendBatch(al.log, b) // in flight across the barrier
+			}
+			if logging {
+				olog.add(input, b)
+			}
+		}
+		return t.process(ctx, b, flushFull)
+	}
 	timeout := time.Duration(0)
 	if holding {
 		timeout = t.p.coord.cfg.AlignmentTimeout
 	}
 	for {
+		if ordered && turn < len(pending) && len(pending[turn]) > 0 {
+			// Restored batches come first, each in its input's turn.
+			b := pending[turn][0]
+			pending[turn] = pending[turn][1:]
+			if err := take(turn, b); err != nil {
+				return err
+			}
+			advance()
+			continue
+		}
 		rctx, cancel := ctx, context.CancelFunc(nil)
 		if al.id != 0 && !al.unaligned && timeout > 0 {
 			rctx, cancel = context.WithDeadline(ctx, al.wall.Add(timeout))
@@ -232,26 +278,25 @@ func (t *task) runGate(ctx context.Context) error {
 			g.Release(input, b)
 			if id > al.id && id > t.barrier {
 				al.begin(id, t.p.clock.Now())
+				if logging {
+					if err := snapshotFirst(id); err != nil {
+						return err
+					}
+				}
 			}
 			al.arrived[input] = true
 			if holding && !al.unaligned {
 				al.held[input] = true
-				if !ordered {
-					g.Pause(input)
-				}
+				g.Pause(input)
 			}
-			if ordered && input == turn {
-				advance()
-			}
+			// A barrier takes no turn: the input's next batch is still
+			// due in this turn, as without checkpoints.
 			if err := aligned(); err != nil {
 				return err
 			}
 			continue
 		}
-		if al.id != 0 && al.unaligned && !al.arrived[input] {
-			al.log = appendBatch(al.log, b) // in flight across the barrier
-		}
-		err = t.process(ctx, b, flushFull)
+		err = take(input, b)
 		g.Release(input, b)
 		if err != nil {
 			return err
@@ -370,7 +415,7 @@ func (t *task) forwardBarrier(ctx context.Context, id uint64, alignment time.Dur
 // sendBarrier ships the records before the barrier, then the barrier itself
 // on every channel downstream.
 func (t *task) sendBarrier(ctx context.Context, id uint64) error {
-	if err := t.emit.flush(ctx, flushAll); err != nil {
+	if err := flushBeforeBarrier(ctx, t.emit); err != nil {
 		return err
 	}
 	return t.emit.barrier(ctx, id)

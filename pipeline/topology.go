@@ -152,13 +152,14 @@ func (p *Pipeline) checkParts(m checkpoint.Manifest) error {
 	for _, sg := range p.segs[1:] {
 		for i := range sg.par {
 			inflight[partName("inflight", sg.first, i)] = true
+			inflight[partName("order", sg.first, i)] = true
 		}
 	}
 	for _, part := range m.Parts {
 		switch {
 		case want[part.Name]:
 			delete(want, part.Name)
-		case isInflight(part.Name) && inflight[part.Name]:
+		case inflight[part.Name]:
 		default:
 			return fmt.Errorf("pipeline: checkpoint %d has part %q, which this pipeline has no place for: %w", m.ID, part.Name, ErrTopologyMismatch)
 		}
