@@ -121,11 +121,15 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		}
 	}()
 
-	// Level 3: checkpoints and shedding are two fields of Config.
+	// Checkpoints and shedding are two fields of Config.
 	var cfg pipeline.Config
 	var store *checkpoint.DirStore
 	if o.dir != "" {
-		if store, err = openStore(o.dir, o.resume, stderr); err != nil {
+		if err := checkFresh(o.dir, o.resume); err != nil {
+			return err
+		}
+		logf := func(f string, a ...any) { fmt.Fprintf(stderr, f+"\n", a...) }
+		if store, err = checkpoint.NewDirStore(o.dir, checkpoint.DefaultKeep, logf); err != nil {
 			return err
 		}
 		cfg.Checkpoint = &pipeline.CheckpointConfig{Store: store, Interval: o.every}
@@ -143,7 +147,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return err
 	}
 	if o.resume {
-		m, err := p.Restore(store)
+		m, err := p.Restore(store) // the newest complete checkpoint, if any
 		switch {
 		case errors.Is(err, checkpoint.ErrNoCheckpoint):
 			fmt.Fprintln(stderr, "no checkpoint yet: starting from the beginning")
@@ -181,8 +185,7 @@ func clickStages(o options) []pipeline.Stage {
 		New: func(int) (pipeline.Operator, error) {
 			t, err := sketch.NewTopK(1024)
 			if o.shed {
-				// Counts each kept click as 1/p clicks (in fixed point).
-				return &shedding.HeavyHitters{TopK: t}, err
+				return &shedding.HeavyHitters{TopK: t}, err // each kept click counts as 1/p clicks
 			}
 			return &pipeline.HeavyHitters{TopK: t}, err
 		},
@@ -228,7 +231,7 @@ func open(files []string, stdin io.Reader, par int) ([]pipeline.Source, error) {
 	}
 	var sources []pipeline.Source
 	for _, f := range files {
-		ranges, err := pipeline.SplitFile(f, par)
+		ranges, err := pipeline.SplitFile(f, par) // line-aligned ranges, read in parallel
 		if err != nil {
 			return sources, err
 		}
@@ -243,17 +246,13 @@ func open(files []string, stdin io.Reader, par int) ([]pipeline.Source, error) {
 	return sources, nil
 }
 
-// openStore opens the checkpoint directory; a fresh run refuses one that
-// holds checkpoints, which only -resume may go on from.
-func openStore(dir string, resume bool, stderr io.Writer) (*checkpoint.DirStore, error) {
-	if !resume {
-		if old, _ := filepath.Glob(filepath.Join(dir, "chk-*")); len(old) > 0 {
-			return nil, fmt.Errorf("%s holds checkpoints: add -resume to go on from them, or remove it", dir)
-		}
+// checkFresh refuses, for a fresh run, a checkpoint directory that holds
+// checkpoints: only -resume may go on from them.
+func checkFresh(dir string, resume bool) error {
+	if old, _ := filepath.Glob(filepath.Join(dir, "chk-*")); len(old) > 0 && !resume {
+		return fmt.Errorf("%s holds checkpoints: add -resume to go on from them, or remove it", dir)
 	}
-	return checkpoint.NewDirStore(dir, checkpoint.DefaultKeep, func(f string, a ...any) {
-		fmt.Fprintf(stderr, f+"\n", a...)
-	})
+	return nil
 }
 
 // report merges each branch's instances and prints the answers.

@@ -61,15 +61,15 @@ func run(files []string, stdout io.Writer) error {
 	for _, name := range files {
 		s := shards[name]
 		var u sketch.HLL
-		var p sketch.TopK
 		if err := u.UnmarshalBinary(s.users); err != nil {
-			return fmt.Errorf("%s: %w", name, err)
-		}
-		if err := p.UnmarshalBinary(s.pages); err != nil {
-			return fmt.Errorf("%s: %w", name, err)
+			return fmt.Errorf("%s: %w", name, err) // bad bytes: an error, never a panic
 		}
 		if err := users.Merge(&u); err != nil {
 			return err
+		}
+		var p sketch.TopK
+		if err := p.UnmarshalBinary(s.pages); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
 		}
 		if err := pages.Merge(&p); err != nil {
 			return err
@@ -78,7 +78,7 @@ func run(files []string, stdout io.Writer) error {
 		e := u.Estimate()
 		fmt.Fprintf(stdout, "%-12s %d clicks, %.0f users (%.0f .. %.0f), %d bad lines\n", name, s.clicks, e.Value, e.Lower, e.Upper, s.bad)
 	}
-	e := users.Estimate()
+	e := users.Estimate() // Value, Lower, Upper at 95%
 	fmt.Fprintf(stdout, "all          %d clicks, %.0f users (95%% bounds %.0f .. %.0f)\n", clicks, e.Value, e.Lower, e.Upper)
 	for _, it := range pages.Top(5) {
 		fmt.Fprintf(stdout, "  %-8s %d  (%d .. %d)\n", it.Key, it.Count, it.Lower, it.Upper)
@@ -100,26 +100,26 @@ func summarizeFile(name string) shard {
 	return s
 }
 
-// summarize is one worker: the sketches directly, each line's fields
-// hashed once.
+// summarize is one worker: the sketches directly, each field hashed once.
 func summarize(r io.Reader) shard {
-	var s shard
 	users, _ := sketch.NewHLL(14)    // distinct counts, ~0.8% error, 16 KiB
 	pages, _ := sketch.NewTopK(1024) // heavy hitters, with certain bounds
+	clicks, bad := 0, 0
 	sc := bufio.NewScanner(r)
 	for sc.Scan() {
 		user, page, ok := bytes.Cut(sc.Bytes(), []byte(" "))
 		if !ok {
-			s.bad++ // counted, never dropped silently
+			bad++ // counted, never dropped silently
 			continue
 		}
 		users.AddHash(sketch.Hash(user)) // hash once, pass the uint64
 		pages.Add(page)
-		s.clicks++
+		clicks++
 	}
-	if s.err = sc.Err(); s.err != nil {
-		return s
+	if err := sc.Err(); err != nil {
+		return shard{err: err}
 	}
+	s := shard{clicks: clicks, bad: bad}
 	s.users, s.err = users.MarshalBinary() // canonical bytes: merge them anywhere
 	if s.err == nil {
 		s.pages, s.err = pages.MarshalBinary()
