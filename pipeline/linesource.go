@@ -55,6 +55,14 @@ type LineConfig struct {
 	// every line that is skipped (ErrMissingField) or whose value is bad
 	// (ErrBadValue).
 	OnBadLine func(BadLine)
+	// MaxKeyLen, if not 0, caps the key bytes a record carries: a longer
+	// key is replaced by its capped form (see CappedKey), MaxKeyLen bytes
+	// of it followed by its length and hash, so that a sketch that keeps
+	// keys (TopK) holds at most MaxKeyLen+CappedKeySuffix bytes per key
+	// however long the lines, while equal keys still make equal records
+	// and different ones different records. The record's Hash is that of
+	// the capped form. At least 1 and at most MaxCappedKeyLen.
+	MaxKeyLen int
 	// Consumed, if set, is written every byte the source moves past, in
 	// order, on the goroutine calling Fill: the lines it makes records of
 	// or skips, and the bytes it discards to reach a position (SetPosition
@@ -104,6 +112,7 @@ type LineSource struct {
 	origin   int64     // seeker's offset when the source was made
 	bufSize  int
 	maxBytes int
+	maxKey   int // cfg.MaxKeyLen, or math.MaxInt
 
 	buf         []byte
 	pos, end    int   // unconsumed bytes are buf[pos:end]
@@ -118,6 +127,7 @@ type LineSource struct {
 
 	lines, bytes, skipped, bad int64
 	byLen                      byLength // hashLines' scratch space
+	capped                     []byte   // takeCapped's scratch space
 	pub                        struct{ lines, bytes, skipped, bad, off atomic.Int64 }
 }
 
@@ -129,7 +139,13 @@ func NewLineSource(r io.Reader, cfg LineConfig) (*LineSource, error) {
 		return nil, fmt.Errorf("pipeline: line source: field %d, value field %d, buffer %d, batch bytes %d: negative: %w",
 			cfg.Field, cfg.ValueField, cfg.BufferSize, cfg.MaxBatchBytes, sketch.ErrInvalidParameter)
 	}
-	s := &LineSource{cfg: cfg, r: r, limit: math.MaxInt64, bufSize: cfg.BufferSize, maxBytes: cfg.MaxBatchBytes}
+	if cfg.MaxKeyLen < 0 || cfg.MaxKeyLen > MaxCappedKeyLen {
+		return nil, fmt.Errorf("pipeline: line source: key length cap %d outside [1, %d]: %w", cfg.MaxKeyLen, MaxCappedKeyLen, sketch.ErrInvalidParameter)
+	}
+	s := &LineSource{cfg: cfg, r: r, limit: math.MaxInt64, bufSize: cfg.BufferSize, maxBytes: cfg.MaxBatchBytes, maxKey: math.MaxInt}
+	if cfg.MaxKeyLen > 0 {
+		s.maxKey = cfg.MaxKeyLen
+	}
 	if s.bufSize == 0 {
 		s.bufSize = DefaultLineBuffer
 	}
@@ -295,12 +311,12 @@ func (s *LineSource) take(b *Batch, max int) (n int, full bool, err error) {
 	p, scanned := 0, s.scanned
 	first := -1 // start in data of the first line copied
 	starved := false
+	long, longNext := -1, 0 // a line whose key is over the cap, at data[long:longNext]
 	limit := s.limit - s.off
 	// Writing records into grown capacity, rather than appending, saves
 	// a capacity check and a stack copy of each Record.
 	recs := slices.Grow(b.Records, min(max, len(data)+1, 4096))
 	k0 := len(recs)
-	defer func() { b.Records = recs }()
 	for n < max && int64(p) < limit {
 		end, next := 0, 0
 		if i := indexNewline(data[p+scanned:]); i >= 0 {
@@ -342,6 +358,12 @@ func (s *LineSource) take(b *Batch, max int) (n int, full bool, err error) {
 			p = next
 			continue
 		}
+		if ke-ks > s.maxKey {
+			s.lines-- // counted by takeCapped
+			long = p
+			longNext = next
+			break
+		}
 		if first < 0 {
 			first = p
 		}
@@ -373,7 +395,11 @@ func (s *LineSource) take(b *Batch, max int) (n int, full bool, err error) {
 		hashLines(recs[k0:], data[first:], base, &s.byLen)
 		b.appendArena(data[first:p])
 	}
+	b.Records = recs
 	s.consume(p, starved)
+	if long >= 0 {
+		n += s.takeCapped(b, data[long:longNext])
+	}
 	return n, full, err
 }
 

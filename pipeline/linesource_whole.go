@@ -26,6 +26,7 @@ func (s *LineSource) takeWhole(b *Batch, max int) (n int, full bool, err error) 
 	k0 := len(recs)
 	p := 0
 	starved := false
+	long, longNext := -1, 0 // a line whose key is over the cap, at data[long:longNext]
 	// The newlines of data[blk:blk+64] not yet used are the bits of mask.
 	blk, mask := s.scanned-64, uint64(0)
 	for n < max && int64(p) < limit {
@@ -47,6 +48,11 @@ func (s *LineSource) takeWhole(b *Batch, max int) (n int, full bool, err error) 
 				break
 			}
 			end, next = len(data), len(data)
+		}
+		if end-p > s.maxKey {
+			// Over the cap, CR included: takeCapped sees.
+			long, longNext = p, next
+			break
 		}
 		if int64(next) > room {
 			if k0 == 0 && n == 0 {
@@ -81,6 +87,9 @@ func (s *LineSource) takeWhole(b *Batch, max int) (n int, full bool, err error) 
 		b.appendArena(data[:p])
 	}
 	s.consume(p, starved)
+	if long >= 0 {
+		n += s.takeCapped(b, data[long:longNext])
+	}
 	return n, full, err
 }
 
