@@ -60,21 +60,29 @@ type ControllerConfig struct {
 //
 // # Control law
 //
-// Every Interval (a tick) it updates three estimates: the arrival rate
+// Every Interval (a tick) it updates four estimates: the arrival rate
 // lambda (an EWMA of the records offered per second, time constant 10
 // Intervals, long enough to ride over the bursts in which a source catches
 // up after a stall); the queue q, the records sent and not yet processed (the
-// sizes of the last Backlog batches it sent); and the capacity mu (an EWMA,
+// sizes of the last Backlog batches it sent); the capacity mu (an EWMA,
 // time constant 20 Intervals, of the records processed per second, sent
 // minus the growth of q, in ticks where the receiver never ran dry: the
-// backlog stayed at one batch or more, or the sender waited for credit).
-// Then:
+// backlog stayed at one batch or more, or the sender waited for credit,
+// and no gap in the input, a pause of more than half an Interval between
+// batches not spent waiting for credit, may have left it idle); and the
+// lag L, for how long the source has been behind its input (every tick
+// since it last caught up had full batches, a wait for credit and no gap
+// in the input: records were waiting in front of it all along). Then:
 //
-//   - Overload is detected as in Aurora (Tatbul, Çetintemel, Zdonik,
+//   - Overload is a queueing delay beyond the target: L + q/mu >
+//     MaxLatency, the time records have waited in front of the source plus
+//     the time to drain the channel. A burst that drains within the target
+//     is not overload, however fast it arrived or however long the source
+//     waited for credit meanwhile. Once shedding, overload goes on while
+//     lambda > Headroom·mu (as in Aurora: Tatbul, Çetintemel, Zdonik,
 //     Cherniack and Stonebraker, "Load shedding in a data stream manager",
-//     VLDB 2003, Sect. 3: shed when the load exceeds capacity times a
-//     headroom): lambda > Headroom·mu; or by flow control: the sender
-//     waited for credit during the tick (credits exhausted).
+//     VLDB 2003, Sect. 3), since shedding less would let the queue grow
+//     back.
 //   - Without overload the target is p = 1: nothing is shed.
 //   - Under overload, with the channel in view, the target admits the
 //     capacity plus a proportional correction that holds the queue at a
@@ -87,15 +95,19 @@ type ControllerConfig struct {
 //     2012; also THEMIS, SIGMOD 2016) in its simplest, proportional form.
 //     At its fixed point q = q*: the receiver never idles and exactly mu
 //     is admitted, so the shed fraction is the least possible,
-//     1 - mu/lambda, and the queueing latency about q*/mu.
+//     1 - mu/lambda, and the queueing latency about q*/mu. While the
+//     source is behind (L > 0) the queue is past its setpoint whatever the
+//     channel shows, and at most mu is admitted.
 //   - With no channel in view (a zero Pressure: operators chained to the
-//     source) the law is Aurora's open loop: p* = Headroom·mu/lambda.
-//   - Before any capacity is known (the first tick of the first overload)
-//     the target is p·(1 - f), f the fraction of the tick the sender
-//     waited. Afterwards, a source that is behind its input, filling
-//     every batch to the largest size seen and waiting for credit for most
-//     of three ticks in a row, holds back arrivals that lambda does not
-//     count yet: the target is then at most p·(1.5 - f).
+//     source) the law is Aurora's open loop: overload is lambda >
+//     Headroom·mu, and p* = Headroom·mu/lambda.
+//   - Before any capacity is known the target is p·(1 - f), f the
+//     fraction of the tick the sender waited. Afterwards, a source that
+//     is behind its input holds back arrivals that lambda does not count
+//     (it counts what the source pulls, about mu/p): once L exceeds a
+//     quarter of MaxLatency, the target is at most p·(1 - f/8), a gentle
+//     push until the source catches up and lambda tells the arrival rate
+//     again.
 //
 // p then moves toward p* smoothly: down by an EWMA with a 2-Interval time
 // constant, and by at most half per tick; up by an EWMA with a 5-Interval
@@ -109,8 +121,8 @@ type ControllerConfig struct {
 // or RoundRobin); behind a ByKey exchange, which splits it, the backlog
 // overstates the queue and the controller sheds a little more than it
 // must. Records a source holds back while it waits for credit are not in
-// view at all until it sends them, which is why persistent waiting is
-// answered directly.
+// view at all until it sends them, which is why the lag is measured as a
+// time, not as records.
 //
 // The zero value is not usable; make one with NewController. A Controller
 // is not safe for concurrent use: each Shedder owns one.
@@ -144,7 +156,11 @@ type ctrlState struct {
 	buffers    int     // the most buffers the channel has had
 	blocked    int     // consecutive ticks the sender waited for most of
 	recent     [ringLen]uint32
-	head       int // recent[head-1] is the last batch sent
+	head       int   // recent[head-1] is the last batch sent
+	lag        int64 // ns the source has been behind its input, 0 if not
+	lastCall   int64 // time of the last Update, Unix ns
+	bpLast     int64 // Pressure.BackPressured then, ns
+	maxIdle    int64 // longest time in the tick between Updates not spent waiting for credit, ns
 }
 
 // NewController checks cfg and returns a controller at p = 1.
@@ -214,6 +230,11 @@ func (c *Controller) Update(now time.Time, pr pipeline.Pressure) float64 {
 	}
 	st.minBacklog = min(st.minBacklog, int64(pr.Backlog))
 	st.buffers = max(st.buffers, pr.Buffers)
+	// Time between two batches not spent waiting for credit: the source
+	// read its input, or waited for it (a gap in a bursty stream), while
+	// the receiver may have run dry.
+	st.maxIdle = max(st.maxIdle, (t-st.lastCall)-(int64(pr.BackPressured)-st.bpLast))
+	st.lastCall, st.bpLast = t, int64(pr.BackPressured)
 	st.sumQueue += st.queued(pr)
 	st.samples++
 	dt := t - st.tick
@@ -263,6 +284,7 @@ func (st *ctrlState) queued(pr pipeline.Pressure) float64 {
 func (c *Controller) startTick(t int64, pr pipeline.Pressure) {
 	st := &c.st
 	st.tick, st.offered, st.batches = t, 0, 0
+	st.lastCall, st.bpLast, st.maxIdle = t, int64(pr.BackPressured), 0
 	st.q0 = st.queued(pr)
 	st.minBacklog = int64(pr.Backlog)
 	st.sumQueue, st.samples = st.q0, 1
@@ -291,12 +313,25 @@ func (c *Controller) control(dt float64, pr pipeline.Pressure) {
 	} else {
 		st.blocked = 0
 	}
+	// A gap between batches longer than half a tick, not spent waiting
+	// for credit, is the source waiting for input: it had caught up, and
+	// the receiver may have run dry.
+	steady := float64(st.maxIdle) <= 0.5*iv*1e9
+	// Full batches, a wait for credit and no gap: records are waiting in
+	// front of the source, for as long as that has gone on.
+	full := st.batches > 0 && float64(st.offered) >= 0.75*float64(st.batches*st.maxBatch)
+	if f > 0 && full && steady {
+		st.lag += int64(dt * 1e9)
+	} else {
+		st.lag = 0
+	}
 	channel := pr.Buffers > 0
+	qm := st.sumQueue / float64(st.samples)
 	if channel {
 		delivered := float64(pr.Records-st.rec0) - (st.queued(pr) - st.q0)
 		rate := max(delivered, 0) / dt
 		switch {
-		case (st.minBacklog >= 1 || f > 0) && delivered > 0:
+		case (st.minBacklog >= 1 || f > 0) && steady && delivered > 0:
 			ewma(&st.mu, rate, dt, 20*iv)
 		case st.p < 1 && st.mu > 0 && rate > st.mu:
 			// Shedding left the receiver idle at times and it still
@@ -305,8 +340,21 @@ func (c *Controller) control(dt float64, pr pipeline.Pressure) {
 		}
 	}
 
+	// Overload is a queueing delay beyond the target: the time the source
+	// has been behind plus the time to drain the channel. A burst that
+	// drains within the target is not overload, however fast it came.
+	// Once shedding, the arrival rate above the capacity is: shedding less
+	// would let the queue grow back.
+	delay := float64(st.lag) / 1e9
+	if st.mu > 0 {
+		delay += qm / st.mu
+	}
+	overloaded := delay > cfg.MaxLatency.Seconds()
+	if st.mu > 0 && st.lambda > cfg.Headroom*st.mu && (!channel || st.p < 1) {
+		overloaded = true
+	}
 	target := 1.0
-	if f > 0 || (st.mu > 0 && st.lambda > cfg.Headroom*st.mu) {
+	if overloaded {
 		target = st.p * (1 - f)
 		if st.mu > 0 && st.lambda > 0 {
 			admit := cfg.Headroom * st.mu // open loop, as Aurora
@@ -318,21 +366,26 @@ func (c *Controller) control(dt float64, pr pipeline.Pressure) {
 					// sender holds one or two of them.
 					qs = min(qs, float64(max(st.buffers-2, 1))/2*st.batch)
 				}
-				qm := st.sumQueue / float64(st.samples)
 				admit = st.mu + (qs-qm)/max(2*qs/st.mu, 2*iv)
+				if st.lag > 0 {
+					// Records wait in front of the source: the
+					// queue is past its setpoint, whatever the
+					// channel shows.
+					admit = min(admit, st.mu)
+				}
 			}
 			target = admit / st.lambda
 			// A source behind its input fills every batch to the brim
 			// and then waits for credit, holding back arrivals that
-			// neither lambda nor the queue shows. (Waiting alone is no
+			// neither lambda nor the queue shows: lambda counts what it
+			// pulls, about mu/p, and says nothing. (Waiting alone is no
 			// sign: with a channel full of small batches a source that
-			// keeps up waits most of the time, and a tick or two of
-			// waiting may be a receiver descheduled for a moment.) From
-			// the third such tick in a row, do not go up, and go down
-			// the more it waited.
-			full := st.batches > 0 && float64(st.offered) >= 0.75*float64(st.batches*st.maxBatch)
-			if st.blocked >= 3 && full {
-				target = min(target, st.p*(1.5-f))
+			// keeps up waits most of the time.) Once it has been behind
+			// for longer than the target, do not go up, and go down a
+			// little, the more it waited, until it catches up and lambda
+			// tells the arrival rate again.
+			if full && f > 0 && float64(st.lag)/1e9 > cfg.MaxLatency.Seconds()/4 {
+				target = min(target, st.p*(1-f/8))
 			}
 		}
 	}

@@ -24,12 +24,15 @@
 //
 // # Controller
 //
-// The Controller sheds nothing until it detects overload, from the arrival
-// rate against the measured capacity as in Aurora (Tatbul et al., VLDB
-// 2003) or from flow control (the source waiting for credit). It then
-// admits the capacity, with a proportional correction that holds the queue
-// behind the shedder near a small setpoint (Kalyvianaki et al., FeBID 2012),
-// so the latency stays bounded and the fraction shed is close to the least
+// The Controller sheds nothing until the queueing delay would exceed its
+// latency target (ControllerConfig.MaxLatency): the time records have
+// waited in front of the source, behind on its input, plus the time the
+// measured capacity takes to drain the channel. A burst that drains within
+// the target is not overload. It then admits the capacity, with a
+// proportional correction that holds the queue behind the shedder near a
+// small setpoint (Kalyvianaki et al., FeBID 2012), as long as the arrival
+// rate exceeds the capacity (Aurora, Tatbul et al., VLDB 2003), so the
+// latency stays bounded and the fraction shed is close to the least
 // possible, 1 - capacity/arrival. p moves smoothly and returns to 1 when
 // the load drops. Time is passed in, never read, so tests run it on a fake
 // clock. The control law is in Controller's documentation.

@@ -17,7 +17,7 @@ import (
 //	shape[1] priority window W (0 for other policies)
 //	shape[2] E, epochs in the log
 //	shape[3] m | ms<<32: scores in the priority window, and in its snapshot
-//	payload  25 uint64 fields (stateFields), the sizes of the last 64
+//	payload  29 uint64 fields (stateFields), the sizes of the last 64
 //	         batches sent (uint32 each, oldest first), then E epochs
 //	         (start, p), then the m window scores oldest first, then the ms
 //	         of the snapshot; floats as IEEE-754 bits
@@ -26,7 +26,7 @@ import (
 // The Replay schedule is not state either: it is an input.
 
 const (
-	stateFields = 25
+	stateFields = 29
 	fixedBytes  = 8*stateFields + 4*ringLen
 )
 
@@ -73,6 +73,10 @@ func (s *Shedder) AppendBinary(dst []byte) ([]byte, error) {
 	u(uint64(c.buffers))
 	u(uint64(c.blocked))
 	u(uint64(q.since))
+	u(uint64(c.lag))
+	u(uint64(c.lastCall))
+	u(uint64(c.bpLast))
+	u(uint64(c.maxIdle))
 	for i := range ringLen {
 		dst = binary.LittleEndian.AppendUint32(dst, c.recent[(c.head+i)%ringLen])
 	}
@@ -141,6 +145,7 @@ func (s *Shedder) UnmarshalBinary(data []byte) error {
 	c.rec0 = r.U64()
 	c.q0, c.lambda, c.mu, c.batch = f(), f(), f(), f()
 	buffers, blocked, since := r.U64(), r.U64(), r.U64()
+	c.lag, c.lastCall, c.bpLast, c.maxIdle = int64(r.U64()), int64(r.U64()), int64(r.U64()), int64(r.U64())
 	for i := range c.recent {
 		c.recent[i] = r.U32()
 	}
@@ -162,7 +167,8 @@ func (s *Shedder) UnmarshalBinary(data []byte) error {
 		return fmt.Errorf("shedding: shed state: keep probabilities %v, %v, %v off the grid: %w", c.p, n.minP, n.cur, ErrCorrupt)
 	case (n.seq == 0) != (n.minP == 0):
 		return fmt.Errorf("shedding: shed state: minimum p %v after %d records: %w", n.minP, n.seq, ErrCorrupt)
-	case !nonNeg(n.sumP, n.sumIP, c.q0, c.sumQueue, c.lambda, c.mu, c.batch) || c.minBacklog < 0 || c.bp0 < 0 || c.samples < 0:
+	case !nonNeg(n.sumP, n.sumIP, c.q0, c.sumQueue, c.lambda, c.mu, c.batch) || c.minBacklog < 0 || c.bp0 < 0 || c.samples < 0 ||
+		c.lag < 0 || c.bpLast < 0 || c.maxIdle < 0:
 		return fmt.Errorf("shedding: shed state: negative or non-finite rates or sums: %w", ErrCorrupt)
 	case buffers > math.MaxInt32 || blocked > math.MaxInt32:
 		return fmt.Errorf("shedding: shed state: %d buffers, %d ticks blocked: %w", buffers, blocked, ErrCorrupt)

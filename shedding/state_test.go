@@ -130,6 +130,8 @@ func TestShedStateCorrupt(t *testing.T) {
 		{"started flag 2", put(field(8), 2), ErrCorrupt},
 		{"huge buffer count", put(field(22), 1<<40), ErrCorrupt},
 		{"since beyond the window", put(field(24), 64), ErrCorrupt},
+		{"negative lag", put(field(25), 1<<63), ErrCorrupt},
+		{"negative idle time", put(field(28), 1<<63), ErrCorrupt},
 		{"epochs out of order", put(epochs, 1<<62), ErrCorrupt},
 		{"NaN score", put(len(good)-4-8, f(math.NaN())), ErrCorrupt},
 	} {
