@@ -83,6 +83,8 @@
 // # Metrics
 //
 // Metrics returns per-instance counters (records in and out; busy, idle and
-// back-pressured time; backlog, credits, queue usage) cheap enough to stay
-// on, and Metrics.Rates turns two snapshots into per-second rates.
+// back-pressured time; backlog, credits, queue usage) and per-source ones
+// (records, busy, idle and back-pressured time, so a source's back-pressure
+// shows), cheap enough to stay on; they stop when Run returns.
+// Metrics.Rates and SourceRates turn two snapshots into per-second rates.
 package pipeline

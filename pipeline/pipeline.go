@@ -88,11 +88,13 @@ type Pipeline struct {
 	ran     atomic.Bool
 	runMu   sync.Mutex                // orders Run's start against Restore
 	start   atomic.Pointer[time.Time] // set when Run starts
-	coord   *coordinator              // nil without checkpoints
-	barrier atomic.Uint64             // the barrier sources are to inject
-	replay  map[string][]*Batch       // in-flight batches restored, by part name
-	order   map[string]orderState     // ordered instances' logs restored, by part name
-	sheds   []Shedder                 // per source; nil without shedding
+	end     atomic.Pointer[time.Time] // set when Run returns
+	rm      atomic.Pointer[runMetrics]
+	coord   *coordinator          // nil without checkpoints
+	barrier atomic.Uint64         // the barrier sources are to inject
+	replay  map[string][]*Batch   // in-flight batches restored, by part name
+	order   map[string]orderState // ordered instances' logs restored, by part name
+	sheds   []Shedder             // per source; nil without shedding
 	ntasks  int
 	// branches are the fan-out branches, in the order of their stages.
 	branches []*branchState
@@ -192,6 +194,8 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		return ErrAlreadyRun
 	}
 	p.runMu.Unlock()
+	rm := p.newRunMetrics()
+	p.rm.Store(rm)
 	now := p.clock.Now()
 	p.start.Store(&now)
 	ctx, cancel := context.WithCancelCause(ctx)
@@ -207,10 +211,13 @@ func (p *Pipeline) Run(ctx context.Context) error {
 				if err := t.run(ctx); err != nil {
 					cancel(err)
 				}
+				rm.ended[k][i].Store(int64(p.clock.Now().Sub(now)) + 1)
 			}()
 		}
 	}
 	wg.Wait()
+	end := p.clock.Now()
+	p.end.Store(&end)
 	stopCoord()
 	if err := context.Cause(ctx); err != nil {
 		return err

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/streamstat/streamstat/sketch"
+
+	"github.com/streamstat/streamstat/flowcontrol"
 )
 
 const benchRecords = 2_000_000
@@ -119,6 +121,8 @@ func BenchmarkMetricsPerBatch(b *testing.B) {
 		_ = op.Process(&batch, nil)
 	}
 	var inst instance
+	var src sourceCounters
+	var clock flowcontrol.Clock = systemClock{}
 	var instr, work time.Duration
 	out := new(Batch)
 	for b.Loop() {
@@ -129,6 +133,12 @@ func BenchmarkMetricsPerBatch(b *testing.B) {
 		work += time.Since(start)
 		start = time.Now()
 		for range 1000 {
+			// A source's Fill: one clock reading and its record count;
+			// an operator: its records in and out.
+			if clock.Now().IsZero() {
+				src.idle.Add(1)
+			}
+			src.records.Add(uint64(batch.Len()))
 			inst.in.Add(uint64(batch.Len()))
 			inst.out.Add(uint64(out.Len()))
 		}

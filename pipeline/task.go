@@ -90,7 +90,7 @@ func (t *task) runSource(ctx context.Context) error {
 		} else {
 			in.Reset()
 		}
-		err := t.src.Fill(ctx, in, max(size-in.Len(), 1))
+		err := t.fill(ctx, in, max(size-in.Len(), 1))
 		if err != nil && !errors.Is(err, io.EOF) {
 			return fmt.Errorf("pipeline: source %d: %w", t.idx, err)
 		}
