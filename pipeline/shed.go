@@ -1,7 +1,12 @@
 package pipeline
 
 import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/streamstat/streamstat/flowcontrol"
@@ -100,4 +105,158 @@ func shedStages(stages []Stage, cfg Config) []Stage {
 	s := slices.Clone(stages)
 	s[0].NoChain = true
 	return s
+}
+
+// ShedHold is how long the records a shedder kept may wait at the source
+// for a batch to fill.
+const ShedHold = 10 * time.Millisecond
+
+// gatherer is a source task's state for shedding: the batch the source
+// fills and the shedder thins, when the oldest kept record not yet
+// shipped was kept, and a timer that ships it if the source waits for
+// input in Fill meanwhile. mu is held by the source task except while it
+// waits in Fill, so the timer and the task never use the emitter at once.
+type gatherer struct {
+	buf    Batch
+	since  time.Time // by the pipeline's clock; zero when nothing is held
+	wall   time.Time // the same by the wall clock, for the timer
+	mu     sync.Mutex
+	locked bool // by the task
+	done   bool
+	timer  *time.Timer
+	err    error // of a flush by the timer
+}
+
+func (g *gatherer) start() {
+	g.mu.Lock()
+	g.locked = true
+}
+
+// stop ends the timer's work: after it the emitter may close. It is safe
+// after a panic in Fill, when the task does not hold mu.
+func (g *gatherer) stop() {
+	if !g.locked {
+		g.mu.Lock()
+	}
+	g.done, g.locked = true, false
+	if g.timer != nil {
+		g.timer.Stop()
+	}
+	g.mu.Unlock()
+}
+
+// expire ships what is held: the source has waited ShedHold in Fill.
+func (g *gatherer) expire(t *task, ctx context.Context) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.done || g.since.IsZero() {
+		return
+	}
+	g.since = time.Time{}
+	if err := t.emit.flush(ctx, flushAll); err != nil && g.err == nil {
+		g.err = err
+	}
+}
+
+// fill calls the source's Fill without holding mu, with the timer armed
+// if records are held.
+func (g *gatherer) fill(t *task, ctx context.Context, size int) error {
+	if !g.since.IsZero() {
+		d := max(ShedHold-time.Since(g.wall), 0)
+		if g.timer == nil {
+			g.timer = time.AfterFunc(d, func() { g.expire(t, ctx) })
+		} else {
+			g.timer.Reset(d)
+		}
+	}
+	g.locked = false
+	g.mu.Unlock()
+	err := t.src.Fill(ctx, &g.buf, size)
+	g.mu.Lock()
+	g.locked = true
+	if g.timer != nil {
+		g.timer.Stop()
+	}
+	return err
+}
+
+// shedFill fills a batch from the source, sheds it, and gathers the kept
+// records into the outgoing batches: shedding makes batches smaller, not
+// fewer, and an operator whose cost is per batch would otherwise slow down
+// as it sheds (and so shed more). While records are being shed, a batch
+// ships when full, when the receivers behind it are idle, when its oldest
+// record has waited ShedHold (also while the source waits for input), and
+// before a barrier (which flushes) and at the end; when the shedder kept
+// everything (at p = 1), a Fill that did not fill the batch ships at once, as without a shedder,
+// so a live stream's records wait for no batch to fill. It reports done at
+// the end of the input. Gathering copies the kept records and their keys
+// into the outgoing buffer, which the credits recycle: nothing is
+// allocated per batch.
+func (t *task) shedFill(ctx context.Context, size int) (done bool, err error) {
+	g := &t.gather
+	in := &g.buf
+	in.Reset()
+	ferr := g.fill(t, ctx, size)
+	if g.err != nil {
+		return false, g.err
+	}
+	if ferr != nil && !errors.Is(ferr, io.EOF) {
+		return false, fmt.Errorf("pipeline: source %d: %w", t.idx, ferr)
+	}
+	offered := in.Len()
+	now := t.p.clock.Now()
+	t.shed.Shed(in, now, pressure(t.emit))
+	_, keyed := t.emit.(*keyEmitter)
+	for i := 0; i < in.Len(); {
+		out, err := t.emit.out(ctx)
+		if err != nil {
+			return false, err
+		}
+		// A by-key emitter hands out a scratch batch that it deals into
+		// batches per receiver at every flush; the oldest record it holds
+		// is then older than the scratch.
+		if g.since.IsZero() || out.Len() == 0 && !keyed {
+			g.since, g.wall = now, time.Now()
+		}
+		for ; i < in.Len() && out.Len() < size; i++ {
+			out.AddRecord(in, i)
+		}
+		if out.Len() >= size {
+			if err := t.emit.flush(ctx, flushFull); err != nil {
+				return false, err
+			}
+		}
+	}
+	if ferr != nil { // io.EOF
+		return true, t.emit.flush(ctx, flushFinal)
+	}
+	// Kept at p = 1, records that did not fill the batch ship at once if
+	// the receivers are idle, as without a shedder; under shedding they
+	// wait to fill it, so that the channel shows the controller full
+	// batches and the operator's capacity in them.
+	caughtUp := offered < size && in.Len() > 0 && !(in.Records[0].KeepP < 1 && in.Records[0].KeepP > 0) && idle(t.emit)
+	if !g.since.IsZero() && (caughtUp || now.Sub(g.since) >= ShedHold) {
+		g.since = time.Time{}
+		return false, t.emit.flush(ctx, flushAll)
+	}
+	return false, nil
+}
+
+// idle reports whether the receivers behind an emitter have nothing to do:
+// no batch queued or being processed. A batch shipped then costs them
+// nothing they would not spend idling, and its records wait no longer.
+func idle(e emitter) bool {
+	var senders []*flowcontrol.Sender[*Batch]
+	switch e := e.(type) {
+	case *senderEmitter:
+		senders = e.senders
+	case *keyEmitter:
+		senders = e.senders
+	}
+	for _, s := range senders {
+		if st := s.Stats(); st.Backlog > 0 || st.AtReceiver > 0 {
+			return false
+		}
+	}
+	return true
 }

@@ -62,3 +62,67 @@ func TestShedChainedOverload(t *testing.T) {
 		t.Errorf("an input of %v took %v to process: the source fell behind", span, took)
 	}
 }
+
+// TestShedPerBatchCost: an operator whose cost is per batch (4 ms, so
+// 256,000 records/s in full batches of 1024) behind a shedder, with input
+// at 800,000 records/s: the kept records are gathered into full batches,
+// so once the controller has learnt the operator's capacity (the second
+// half of the run) the operator takes records at near its full-batch
+// capacity, and the job ends about when its input does. (Before, every
+// Fill was shipped as it was shed: batches shrank with p, each still
+// costing 4 ms, so the operator's capacity in records fell with p and the
+// keep probability sank to its minimum, 1/1024: 9,374 records/s got
+// through, and the source fell behind its input.)
+func TestShedPerBatchCost(t *testing.T) {
+	if raceOn {
+		t.Skip("the race detector slows the source below the input rate")
+	}
+	const rate, perBatch = 800_000, 4 * time.Millisecond
+	span := 2 * time.Second
+	if testing.Short() {
+		span = time.Second
+	}
+	n := int64(rate * span.Seconds())
+	gen, err := pipeline.NewGenerator(pipeline.GeneratorConfig{Rate: rate, Count: n, Keys: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := shedding.NewGroup(shedding.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got, late, batches int
+	start := time.Now()
+	half := start.Add(span / 2)
+	pl, err := pipeline.New([]pipeline.Source{gen}, []pipeline.Stage{{Name: "per-batch", New: func(int) (pipeline.Operator, error) {
+		op := busyOp(0, perBatch)
+		return pipeline.OperatorFunc(func(in, out *pipeline.Batch) error {
+			got += in.Len()
+			if time.Now().After(half) {
+				late += in.Len()
+			}
+			batches++
+			return op.Process(in, out)
+		}), nil
+	}}}, pipeline.Config{NewShedder: g.NewShedder})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pl.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	took := time.Since(start)
+	capacity := float64(pipeline.DefaultBatchSize) / perBatch.Seconds()
+	through := float64(late) / time.Since(half).Seconds()
+	t.Logf("input of %v took %v; %d records in %d batches reached the operator, %.0f/s in the second half (full-batch capacity %.0f/s); %v",
+		span, took, got, batches, through, capacity, g.Summary())
+	// The source may not reach its rate (under -race): compare with what
+	// it offered.
+	offered := float64(g.Summary().Seen) / took.Seconds()
+	if through < min(capacity, offered)/2 {
+		t.Errorf("%.0f records/s reached an operator that takes %.0f/s in full batches, of %.0f/s offered", through, capacity, offered)
+	}
+	if took > span*3/2 {
+		t.Errorf("an input of %v took %v to process: the source fell behind", span, took)
+	}
+}

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"io"
 	"testing"
 	"time"
 	"unsafe"
@@ -79,4 +80,58 @@ func TestShedderAtIngress(t *testing.T) {
 	if sz := unsafe.Sizeof(Record{}); sz != 40 {
 		t.Errorf("Record is %d bytes, want 40", sz)
 	}
+}
+
+// TestShedGatherAllocs: gathering kept records into full batches allocates
+// nothing per batch: a run over four times the records, shedding half of
+// them, allocates about as much as a short one (buffers grow once).
+func TestShedGatherAllocs(t *testing.T) {
+	keys := zipfKeys(20000, 9)
+	run := func(rounds int) float64 {
+		return testing.AllocsPerRun(3, func() {
+			var srcs []*keySource
+			for range rounds {
+				srcs = append(srcs, newKeySource(keys, 0, len(keys)))
+			}
+			n := 0
+			p, err := New([]Source{&chainSource{srcs: srcs}}, []Stage{{Name: "count", New: func(int) (Operator, error) {
+				return OperatorFunc(func(in, out *Batch) error { n += in.Len(); return nil }), nil
+			}}}, Config{BatchSize: 256, NewShedder: func(int) Shedder { return new(halfShedder) }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := p.Run(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if n == 0 || n >= rounds*len(keys) {
+				t.Fatalf("%d of %d records reached the operator", n, rounds*len(keys))
+			}
+		})
+	}
+	short, long := run(1), run(4)
+	t.Logf("allocations: %v for 20,000 records, %v for 80,000", short, long)
+	// 20,000 more kept records would be about 80 more batches of 256.
+	if long > short+20 {
+		t.Errorf("a run over 4x the records allocated %v times, the short one %v: allocations per batch", long, short)
+	}
+}
+
+// chainSource reads its sources one after the other.
+type chainSource struct{ srcs []*keySource }
+
+func (c *chainSource) Fill(ctx context.Context, b *Batch, max int) error {
+	for len(c.srcs) > 0 {
+		err := c.srcs[0].Fill(ctx, b, max)
+		if err == nil {
+			return nil
+		}
+		c.srcs = c.srcs[1:]
+		if b.Len() > 0 || len(c.srcs) == 0 {
+			if len(c.srcs) == 0 {
+				return err
+			}
+			return nil
+		}
+	}
+	return io.EOF
 }

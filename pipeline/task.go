@@ -26,7 +26,8 @@ type task struct {
 	srcBuf  *Batch   // what the source fills when operators are chained to it
 	emit    emitter
 	shed    Shedder
-	barrier uint64 // the last barrier this task injected or forwarded
+	gather  gatherer // with a shedder: kept records into full batches
+	barrier uint64   // the last barrier this task injected or forwarded
 	// cur is the chained operator running (in Process or MarshalBinary,
 	// under its lock), or -1: a panic names it and unlocks it.
 	cur int
@@ -75,11 +76,21 @@ func (t *task) run(ctx context.Context) (err error) {
 
 func (t *task) runSource(ctx context.Context) error {
 	size := t.p.cfg.BatchSize
+	if t.shed != nil {
+		t.gather.start()
+		defer t.gather.stop()
+	}
 	for {
 		if n := t.p.barrier.Load(); n > t.barrier {
 			if err := t.injectBarrier(ctx, n); err != nil {
 				return err
 			}
+		}
+		if t.shed != nil && len(t.chain) == 0 {
+			if done, err := t.shedFill(ctx, size); done || err != nil {
+				return err
+			}
+			continue
 		}
 		in := t.srcBuf
 		if in == nil {
