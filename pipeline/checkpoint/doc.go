@@ -23,8 +23,9 @@
 // parts all verify (size and checksum), and removes older ones, damaged
 // ones, and incomplete leftovers above the one published (a crashed
 // earlier run's): a damaged newer checkpoint never pushes the last valid
-// fallback out. Verifying reads every part of the kept checkpoints, so
-// pruning costs about Keep checkpoints' worth of reads per publication.
+// fallback out. Verifying reads every part of the older kept checkpoints,
+// so pruning costs about Keep-1 checkpoints' worth of reads per
+// publication, in the background writer, off the data path.
 //
 // Checkpoints outlive the job: a finished job's checkpoints stay, and a
 // job that restores from the same directory goes on from the newest of

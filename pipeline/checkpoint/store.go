@@ -144,7 +144,8 @@ func (s *DirStore) ids() ([]uint64, error) {
 }
 
 // prune keeps the newest s.keep checkpoints at or below newest whose parts
-// verify (load reads and checks every part), and removes the rest: older
+// verify (load reads and checks every part; newest, just published, is
+// taken as valid), and removes the rest: older
 // ones, damaged ones among the kept, and incomplete leftovers above newest
 // (checkpoints are published in order, one at a time, so a checkpoint
 // above the one just published that does not verify is a leftover of an
@@ -162,6 +163,12 @@ func (s *DirStore) prune(newest uint64) {
 	for _, id := range ids {
 		if valid >= s.keep {
 			_ = os.RemoveAll(s.chkDir(id))
+			continue
+		}
+		if id == newest {
+			// Just written, fsynced and checksummed from memory: only
+			// the older ones can have been damaged since.
+			valid++
 			continue
 		}
 		if _, err := s.load(id); err != nil {
