@@ -20,7 +20,8 @@ import (
 // another by more than its channel's credits.
 type fanEmitter struct {
 	in       Batch
-	rec      Record // scratch for rekeyByKey
+	rec      Record    // scratch for rekeyByKey
+	by       *byLength // scratch for rekey's hashLines, made on first use
 	children []emitter
 	branches []*branchState
 }
@@ -51,7 +52,10 @@ func (e *fanEmitter) flush(ctx context.Context, mode flushMode) error {
 				if err != nil {
 					return err
 				}
-				kept = rekey(bs.key, &e.in, b)
+				if e.by == nil && bs.key != nil {
+					e.by = new(byLength)
+				}
+				kept = rekey(bs.key, &e.in, b, e.by)
 			}
 			bs.records.Add(uint64(kept))
 			if kept < n {
@@ -120,7 +124,7 @@ func rekeyByKey(ctx context.Context, key KeyFunc, in *Batch, e *keyEmitter, r *R
 		}
 		off := b.appendArena(k)
 		r.keyOff, r.keyLen = uint32(off), uint32(len(k))
-		b.Records = append(b.Records, *r)
+		b.Records = appendRecord(b.Records, r)
 		kept++
 		if b.Len() >= e.size && !e.lockstep {
 			if err := e.senders[j].Send(ctx, b); err != nil {
