@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"io"
+	"sync/atomic"
 	"testing"
 	"time"
 	"unsafe"
@@ -134,4 +135,59 @@ func (c *chainSource) Fill(ctx context.Context, b *Batch, max int) error {
 		}
 	}
 	return io.EOF
+}
+
+// burstSource gives its keys in full batches, then waits in Fill until
+// release is closed, then ends.
+type burstSource struct {
+	keySource
+	release chan struct{}
+}
+
+func (s *burstSource) Fill(ctx context.Context, b *Batch, max int) error {
+	if s.pos < s.end {
+		s.keySource.Fill(ctx, b, max)
+		return nil
+	}
+	select {
+	case <-s.release:
+		return io.EOF
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// TestShedGatherQuietSource: records kept under shedding and held to fill
+// a batch reach the operator within about ShedHold even when the source
+// then waits for input in Fill, for as long as it waits.
+func TestShedGatherQuietSource(t *testing.T) {
+	keys := zipfKeys(3000, 4)
+	even := 0
+	for _, k := range keys {
+		var b Batch
+		if b.Add(k).Hash%2 == 0 {
+			even++
+		}
+	}
+	src := &burstSource{keySource: *newKeySource(keys, 0, len(keys)), release: make(chan struct{})}
+	var got atomic.Int64
+	p, err := New([]Source{src}, []Stage{{Name: "count", New: func(int) (Operator, error) {
+		return OperatorFunc(func(in, out *Batch) error { got.Add(int64(in.Len())); return nil }), nil
+	}}}, Config{BatchSize: 1024, NewShedder: func(int) Shedder { return new(halfShedder) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error)
+	go func() { done <- p.Run(context.Background()) }()
+	deadline := time.Now().Add(5 * time.Second)
+	for got.Load() < int64(even) && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if n := got.Load(); n != int64(even) {
+		t.Errorf("while the source waits, %d of the %d records kept reached the operator", n, even)
+	}
+	close(src.release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
 }
