@@ -64,7 +64,8 @@ type Stateful interface {
 // forward stages chained to it) whose operators are Mergeable may change
 // its parallelism: the saved states are merged into instance 0, so the
 // merged answer is unchanged. By-key state would need key groups, which
-// streamstat does not keep.
+// streamstat does not keep. A checkpoint written before topologies were
+// recorded restores only into a pipeline that has exactly its parts.
 //
 // Checkpoints outlive the run: a finished job's checkpoints stay in the
 // Store, and a pipeline that restores from it goes on from the newest of
@@ -399,9 +400,11 @@ func (t *task) snapshot(id uint64) ([]write, error) {
 // that has not run: every Stateful operator instance gets its state back and
 // every source its position. It returns the manifest it restored, or
 // checkpoint.ErrNoCheckpoint if there is none (the pipeline is unchanged).
-// During or after Run it returns ErrAlreadyRun and changes nothing: state
-// restored under running operators would be corrupt. It must not be called
-// from two goroutines at once.
+// A checkpoint taken by another graph is refused with an error wrapping
+// ErrTopologyMismatch, before anything changes, unless it rescales exactly
+// (see CheckpointConfig). During or after Run it returns ErrAlreadyRun and
+// changes nothing: state restored under running operators would be
+// corrupt. It must not be called from two goroutines at once.
 func (p *Pipeline) Restore(store checkpoint.Store) (checkpoint.Manifest, error) {
 	p.runMu.Lock()
 	defer p.runMu.Unlock()
