@@ -85,3 +85,61 @@ func TestOperators(t *testing.T) {
 		t.Errorf("distinct %v, truth %v", e, d)
 	}
 }
+
+// TestOperatorZeroValues: the zero Frequency, HeavyHitters and Distinct
+// count with their sketches' defaults, and checkpoint and restore before
+// and after a batch. (Before, each dereferenced its nil sketch.)
+func TestOperatorZeroValues(t *testing.T) {
+	var b pipeline.Batch
+	for i := range 500 {
+		r := b.Add([]byte{byte(i), byte(i >> 8), 'k'})
+		r.KeepP = 0.5
+	}
+	type op interface {
+		pipeline.Operator
+		pipeline.Stateful
+	}
+	for _, c := range []struct {
+		name  string
+		make  func() op
+		check func(op) float64 // the estimate of records or keys
+	}{
+		{"Frequency", func() op { return new(Frequency) }, func(o op) float64 {
+			return FromUnits(o.(*Frequency).CM.Estimate([]byte{7, 0, 'k'})).Value
+		}},
+		{"HeavyHitters", func() op { return new(HeavyHitters) }, func(o op) float64 {
+			return float64(o.(*HeavyHitters).TopK.Total()) / Unit
+		}},
+		{"Distinct", func() op { return new(Distinct) }, func(o op) float64 {
+			return o.(*Distinct).Theta.Estimate().Value
+		}},
+	} {
+		// Distinct counts the 500 keys it was given: its theta is lowered
+		// only by LowerTheta, which this test does not call.
+		want := map[string]float64{"Frequency": 2, "HeavyHitters": 1000, "Distinct": 500}[c.name]
+		empty, err := c.make().MarshalBinary()
+		if err != nil {
+			t.Fatalf("%s: MarshalBinary of the zero value: %v", c.name, err)
+		}
+		if err := c.make().UnmarshalBinary(empty); err != nil {
+			t.Fatalf("%s: UnmarshalBinary into the zero value: %v", c.name, err)
+		}
+		o := c.make()
+		if err := o.Process(&b, new(pipeline.Batch)); err != nil {
+			t.Fatal(err)
+		}
+		state, err := o.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		re := c.make()
+		if err := re.UnmarshalBinary(state); err != nil {
+			t.Fatal(err)
+		}
+		for _, x := range []op{o, re} {
+			if got := c.check(x); math.Abs(got-want) > want/10 {
+				t.Errorf("%s: estimate %v, want about %v", c.name, got, want)
+			}
+		}
+	}
+}
