@@ -506,3 +506,50 @@ func BenchmarkTopKAddVsRef(b *testing.B) {
 	b.ReportMetric(float64(tr.Nanoseconds())/n, "ns/update-ref")
 	b.ReportMetric(float64(to)/float64(tr), "new/ref")
 }
+
+// TestTopKRefSameStateMixed mixes unit, small and large varying weights
+// on capacities where the summary lists levels ahead (see listLevels),
+// and checks after every stretch that AddHash builds the previous TopK's
+// state and keeps its invariants.
+func TestTopKRefSameStateMixed(t *testing.T) {
+	seeds := 40
+	if testing.Short() {
+		seeds = 8
+	}
+	listed := 0
+	for seed := range uint64(seeds) {
+		r := rand.New(rand.NewPCG(seed, 11))
+		k, u := 33+r.IntN(300), 100+r.IntN(3000)
+		a, b := topkNew(t, k), newRefTopK(k)
+		mode := 0
+		for i := range 20_000 {
+			if r.IntN(500) == 0 {
+				mode = r.IntN(3) // stretches of unit, small or large weights
+			}
+			w := uint64(1)
+			switch mode {
+			case 1:
+				w = 1 + uint64(r.IntN(16))
+			case 2:
+				w = uint64(65536 / (0.01 + r.Float64()))
+			}
+			key := topkKey(int(r.ExpFloat64() * float64(u) / 8))
+			a.AddHash(HashString(key), []byte(key), w)
+			b.AddHash(HashString(key), []byte(key), w)
+			if i%500 == 499 {
+				if string(topkMarshal(t, a)) != string(b.appendBinary(nil)) {
+					t.Fatalf("seed %d k=%d: after %d updates AddHash and the previous TopK encode differently", seed, k, i+1)
+				}
+				if err := topkCheck(a); err != nil {
+					t.Fatalf("seed %d k=%d after %d updates: %v", seed, k, i+1, err)
+				}
+			}
+		}
+		if cap(a.res) > 0 {
+			listed++
+		}
+	}
+	if 2*listed < seeds {
+		t.Errorf("levels were listed ahead in %d of %d runs: the test misses that path", listed, seeds)
+	}
+}
