@@ -69,7 +69,7 @@ func runMerge(e *env, o *options, files []string) int {
 	if t, ok := acc.(*topAgg); ok && o.k > 0 {
 		t.k = o.k
 	}
-	if err := newReporter(e.stdout, o.format, false).write(acc.result(tot)); err != nil {
+	if err := newReporter(e, e.stdout, o.format, false).final(acc.result(tot), true); err != nil {
 		return writeFailed(e, err)
 	}
 	if o.save != "" {

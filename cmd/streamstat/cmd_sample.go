@@ -126,7 +126,7 @@ func (a *sampleAgg) result(c counts) result {
 	if len(items) == 0 {
 		res.CSVRows = [][]string{append([]string{"", ""}, totals...)}
 	}
-	res.JSON, res.Text = j, text.String()
+	res.JSON, res.Text, res.Filter = j, text.String(), true
 	return res
 }
 

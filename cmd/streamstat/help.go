@@ -66,11 +66,17 @@ Output:
   Keys are shown as they are in json (with key_base64 when they are not
   valid UTF-8) and csv; text quotes keys that would be ambiguous (empty,
   blanks at either end, control characters, invalid UTF-8).
+  json answers carry "complete": false when the input was not read to its
+  end (a snapshot, or an interrupted run); csv has a complete column.
 
 Running:
-  --interval D         also write an answer every D (e.g. 10s) while reading:
-                       text answers are separated by blank lines, json ones
-                       are NDJSON, csv rows get a leading snapshot number
+  --interval D         also write an answer every D (e.g. 10s) while reading.
+                       Each snapshot carries its time: text answers start
+                       with a "snapshot N at TIME" line (the last one with
+                       "final answer at TIME"), json ones add "snapshot"
+                       (0 for the final answer), "time" and "final", csv
+                       rows start with the snapshot number ("final" for
+                       the final answer) and the time
   --save FILE          write the final state to FILE, for merge; a FILE
                        that cannot be written is an error before any input
                        is read. The file is synced to disk
@@ -91,8 +97,10 @@ Running:
                        replaced. A damaged checkpoint is skipped, with a
                        message, for the one before it. SIGINT or SIGTERM
                        takes a last checkpoint before stopping.
-  On SIGINT or SIGTERM the answer for what was read so far is written, and
-  streamstat exits 0; a second signal kills it. The same input and flags
+  On SIGINT or SIGTERM the answer for what was read so far is written,
+  marked partial (text: a last line "partial answer: ...", but for
+  sample's keys; json "complete": false; csv complete false), stderr says
+  so, and streamstat exits 0; a second signal kills it. The same input and flags
   always give the same output, whatever the thread timing; distinct's
   answer is also the same for every -j. Not so with --shed: which records
   are shed depends on timing, so the answer may change from run to run

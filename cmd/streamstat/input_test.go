@@ -118,7 +118,7 @@ func TestEmptyInput(t *testing.T) {
 		if code != 0 || errOut != "" {
 			t.Fatalf("%v: exit %d, stderr %q", args, code, errOut)
 		}
-		if want := `{"distinct":0,"lower":0,"upper":0,"confidence":0.95,"exact":true,"records":0,"skipped":0,"shed":0,"precision":14}` + "\n"; out != want {
+		if want := `{"distinct":0,"lower":0,"upper":0,"confidence":0.95,"exact":true,"records":0,"skipped":0,"shed":0,"precision":14,"complete":true}` + "\n"; out != want {
 			t.Errorf("%v: %s, want %s", args, out, want)
 		}
 	}

@@ -130,8 +130,9 @@ func TestIntervalCSV(t *testing.T) {
 	<-done
 	got := strings.Split(out.String(), "\n")
 	last := got[len(got)-2]
-	if got[0] != "snapshot,rank,key,count,lower,upper,guaranteed,records,skipped,shed,total,capacity,unlisted_max" || strings.Count(out.String(), "snapshot") != 1 ||
-		!strings.HasSuffix(last, ",1,a0,30,30,30,true,3000,0,0,3000,4096,30") || last[0] < '2' {
+	if got[0] != "snapshot,time,rank,key,count,lower,upper,guaranteed,records,skipped,shed,total,capacity,unlisted_max,complete" ||
+		strings.Count(out.String(), "snapshot") != 1 || !strings.HasPrefix(got[1], "1,") || !strings.HasSuffix(got[1], ",false") ||
+		!strings.HasSuffix(last, ",1,a0,30,30,30,true,3000,0,0,3000,4096,30,true") || !strings.HasPrefix(last, "final,") {
 		t.Errorf("unexpected CSV:\n%s", out.String())
 	}
 }

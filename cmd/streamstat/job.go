@@ -111,7 +111,7 @@ func runJob(ctx context.Context, e *env, s *spec) int {
 	if out == nil {
 		out = e.stdout
 	}
-	rep := newReporter(out, s.opts.format, s.opts.interval > 0)
+	rep := newReporter(e, out, s.opts.format, s.opts.interval > 0)
 	snapshot := func() (aggregate, counts, error) {
 		a := s.newAgg()
 		err := p.Query(0, func(_ int, op pipeline.Operator) error { return a.addOp(unwrapOp(op)) })
@@ -141,7 +141,7 @@ func runJob(ctx context.Context, e *env, s *spec) int {
 				}
 				a, c, err := snapshot()
 				if err == nil {
-					err = rep.write(a.result(c))
+					err = rep.snapshot(a.result(c))
 				}
 				if err != nil {
 					cancel() // a closed stdout: stop reading
@@ -195,14 +195,21 @@ func runJob(ctx context.Context, e *env, s *spec) int {
 		}
 		// Interrupted: the final answer covers what was read.
 	}
+	interrupted := runErr != nil && ctx.Err() != nil
 	a, c, err := snapshot()
 	if err != nil {
 		return fail(e, err)
 	}
 	if s.show == nil || s.show(a, c) {
-		if err := rep.write(a.result(c)); err != nil {
+		if err := rep.final(a.result(c), !interrupted); err != nil {
 			return writeFailed(e, err)
 		}
+	}
+	if interrupted {
+		notePartial(e, s, c)
+	}
+	if err := answerCheck(a, c); err != nil {
+		return fail(e, err)
 	}
 	if c.Skipped > 0 && s.line.Field > 0 {
 		fmt.Fprintf(e.stderr, "streamstat: warning: %d of %d lines have no field %d (delimiter %s) and were skipped\n",

@@ -29,9 +29,11 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -82,6 +84,12 @@ type env struct {
 	// bufSize is the size of the read buffers of streams; 0 means
 	// defaultReadBuf.
 	bufSize int
+	// term is the progress line on a terminal stderr (progress.go),
+	// which answers on the same screen clear first (onTerminal).
+	term struct {
+		mu    sync.Mutex
+		drawn bool // a progress line without its newline is showing
+	}
 	// opCost, if set, is called by every --shed operator with the number
 	// of records in each batch it processes, before it counts them. Tests
 	// make it slow, to overload the run.
@@ -97,6 +105,19 @@ func defaultEnv(stdin io.Reader, stdout, stderr io.Writer) *env {
 			return t.C, t.Stop
 		},
 	}
+}
+
+// onTerminal runs write, which writes to stdout, after clearing the
+// progress line if one is showing, and keeps progress from drawing
+// meanwhile.
+func (e *env) onTerminal(write func()) {
+	e.term.mu.Lock()
+	defer e.term.mu.Unlock()
+	if e.term.drawn {
+		fmt.Fprint(e.stderr, "\r\033[K")
+		e.term.drawn = false
+	}
+	write()
 }
 
 // isTerminal reports whether f is a terminal (a character device), without

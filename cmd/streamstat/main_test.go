@@ -25,8 +25,10 @@ type runOpts struct {
 	ctx    context.Context
 	stdout io.Writer
 	stderr *syncBuffer // to watch stderr while the run goes on
-	// stdinTTY makes stdin a terminal, as far as the run can tell.
-	stdinTTY bool
+	// stdinTTY makes stdin a terminal, as far as the run can tell;
+	// stderrTTY, stderr.
+	stdinTTY, stderrTTY bool
+	now                 func() time.Time // the clock; nil: time.Now
 }
 
 // runIn runs streamstat in-process and returns stdout, stderr and the exit
@@ -47,7 +49,10 @@ func runIn(t *testing.T, o runOpts, args ...string) (string, string, int) {
 	}
 	e := defaultEnv(o.stdin, stdout, stderr)
 	e.chunkSize, e.bufSize = o.chunk, o.buf
-	e.stdinTerminal = o.stdinTTY
+	e.stdinTerminal, e.stderrTerminal = o.stdinTTY, o.stderrTTY
+	if o.now != nil {
+		e.now = o.now
+	}
 	if o.ticker != nil {
 		e.newTicker = func(time.Duration) (<-chan time.Time, func()) { return o.ticker, func() {} }
 	}

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 	"unicode"
 	"unicode/utf8"
 )
@@ -24,6 +25,18 @@ type result struct {
 	CSVRows   [][]string
 	// Text is the answer aligned for people.
 	Text string
+	// Filter says the text is data, one key per line (sample's): a
+	// partial answer is said on stderr only, never in it.
+	Filter bool
+}
+
+// answer says which answer of a run a result is: a snapshot
+// (--interval) or the final answer, and whether the input was read to
+// its end.
+type answer struct {
+	final    bool
+	complete bool
+	time     time.Time
 }
 
 // errWriter remembers the first write error and drops every later write,
@@ -44,27 +57,52 @@ func (e *errWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// reporter writes results to stdout in the chosen format. With snapshots,
-// text answers are separated by blank lines, JSON ones are one per line,
-// and CSV rows carry a snapshot number (the final answer's too), after one
-// header. It is safe for concurrent use.
+// reporter writes results to stdout in the chosen format. Every answer
+// says whether it is complete (json "complete", a csv column, a text
+// line when it is not). With snapshots (--interval), each answer also
+// says when it was taken and whether it is the final one: text answers
+// start with a "snapshot N at TIME" or "final answer at TIME" line and
+// are separated by blank lines; json ones add "snapshot" (0 for the
+// final answer), "time" and "final"; csv rows start with the snapshot
+// number ("final") and the time, after one header. It is safe for
+// concurrent use.
 type reporter struct {
 	mu        sync.Mutex
+	e         *env
 	w         *errWriter
 	format    string
 	snapshots bool
 	n         int
 }
 
-func newReporter(w io.Writer, format string, snapshots bool) *reporter {
-	return &reporter{w: &errWriter{w: w}, format: format, snapshots: snapshots}
+func newReporter(e *env, w io.Writer, format string, snapshots bool) *reporter {
+	return &reporter{e: e, w: &errWriter{w: w}, format: format, snapshots: snapshots}
 }
 
+// snapshot writes r as a snapshot taken now.
+func (p *reporter) snapshot(r result) error {
+	return p.write(r, answer{time: p.e.now()})
+}
+
+// final writes r as the final answer; complete says the input was read
+// to its end.
+func (p *reporter) final(r result, complete bool) error {
+	return p.write(r, answer{final: true, complete: complete, time: p.e.now()})
+}
+
+// timeFormat is the time of snapshots: RFC 3339 with milliseconds.
+const timeFormat = "2006-01-02T15:04:05.000Z07:00"
+
 // write writes r and returns the first write error so far.
-func (p *reporter) write(r result) error {
+func (p *reporter) write(r result, a answer) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	var buf bytes.Buffer
+	label := "final"
+	if !a.final {
+		label = strconv.Itoa(p.n + 1)
+	}
+	when := a.time.Format(timeFormat)
 	switch p.format {
 	case "json":
 		enc := json.NewEncoder(&buf)
@@ -72,18 +110,32 @@ func (p *reporter) write(r result) error {
 		if err := enc.Encode(r.JSON); err != nil {
 			return err
 		}
+		// The answer's object, with its place in the run added at the
+		// end (every answer object has fields, so a comma goes first).
+		b := bytes.TrimSuffix(buf.Bytes(), []byte("}\n"))
+		b = fmt.Appendf(b, `,"complete":%t`, a.complete)
+		if p.snapshots {
+			n := 0
+			if !a.final {
+				n = p.n + 1
+			}
+			b = fmt.Appendf(b, `,"snapshot":%d,"time":%q,"final":%t`, n, when, a.final)
+		}
+		buf.Reset()
+		buf.Write(append(b, "}\n"...))
 	case "csv":
 		cw := csv.NewWriter(&buf)
 		if p.n == 0 {
-			h := r.CSVHeader
+			h := append(r.CSVHeader[:len(r.CSVHeader):len(r.CSVHeader)], "complete")
 			if p.snapshots {
-				h = append([]string{"snapshot"}, h...)
+				h = append([]string{"snapshot", "time"}, h...)
 			}
 			cw.Write(h)
 		}
 		for _, row := range r.CSVRows {
+			row = append(row[:len(row):len(row)], strconv.FormatBool(a.complete))
 			if p.snapshots {
-				row = append([]string{strconv.Itoa(p.n + 1)}, row...)
+				row = append([]string{label, when}, row...)
 			}
 			cw.Write(row)
 		}
@@ -92,11 +144,45 @@ func (p *reporter) write(r result) error {
 		if p.n > 0 {
 			buf.WriteByte('\n')
 		}
+		if p.snapshots {
+			if a.final {
+				fmt.Fprintf(&buf, "final answer at %s\n", when)
+			} else {
+				fmt.Fprintf(&buf, "snapshot %s at %s\n", label, when)
+			}
+		}
 		buf.WriteString(r.Text)
+		if a.final && !a.complete && !r.Filter {
+			buf.WriteString("partial answer: interrupted before the end of the input\n")
+		}
 	}
 	p.n++
-	p.w.Write(buf.Bytes())
+	// On a terminal, stdout and stderr share the screen: the progress
+	// line is cleared first, or the answer would start at its end.
+	p.e.onTerminal(func() { p.w.Write(buf.Bytes()) })
 	return p.w.err
+}
+
+// notePartial says on stderr that the answer of an interrupted run covers
+// only part of the input.
+func notePartial(e *env, s *spec, c counts) {
+	msg := fmt.Sprintf("streamstat: interrupted: the answer is partial, over the %d records read before the signal", c.Records)
+	switch {
+	case s.opts.checkpoint != "":
+		msg += "; --resume goes on from the last checkpoint"
+	case s.opts.save != "":
+		msg += fmt.Sprintf("; %s holds that partial state", s.opts.save)
+	}
+	fmt.Fprintln(e.stderr, msg)
+}
+
+// answerCheck is the error of an answer that cannot be given, for the
+// aggregates that can fail so (stats with no numeric value).
+func answerCheck(a aggregate, c counts) error {
+	if ch, ok := a.(interface{ check(counts) error }); ok {
+		return ch.check(c)
+	}
+	return nil
 }
 
 // err returns the first write error.

@@ -92,11 +92,16 @@ func (p *progress) report(final bool) {
 			line += fmt.Sprintf(", %d failed", st.Failed)
 		}
 	}
+	t := &p.e.term
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	switch {
 	case p.tty && final:
 		fmt.Fprintf(p.e.stderr, "\r%s\033[K\n", line)
+		t.drawn = false
 	case p.tty:
 		fmt.Fprintf(p.e.stderr, "\r%s\033[K", line)
+		t.drawn = true
 	default:
 		fmt.Fprintln(p.e.stderr, line)
 	}

@@ -80,7 +80,7 @@ func TestFreqKeysAndFiles(t *testing.T) {
 	os.WriteFile(b, []byte("GET /y\nPUT /\n"), 0o644)
 	keys := filepath.Join(dir, "keys")
 	os.WriteFile(keys, []byte("PUT\r\nGET\n"), 0o644)
-	const want = "key,count,lower,upper,guaranteed,records,skipped,shed,total,confidence,width,depth\n"
+	const want = "key,count,lower,upper,guaranteed,records,skipped,shed,total,confidence,width,depth,complete\n"
 	for _, c := range []struct {
 		args  []string
 		stdin string
