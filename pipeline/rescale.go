@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/streamstat/streamstat/pipeline/checkpoint"
+	"github.com/streamstat/streamstat/sampling"
 	"github.com/streamstat/streamstat/sketch"
 )
 
@@ -18,7 +19,7 @@ import (
 // at parallelism N restores into M instances by merging all N states into
 // instance 0 (the others start empty), which leaves the merged answer, the
 // one Query gives over all instances, exactly as it was. Distinct,
-// Frequency and HeavyHitters implement it.
+// Frequency, HeavyHitters and Stats implement it.
 type Mergeable interface {
 	Stateful
 	MergeBinary(data []byte) error
@@ -61,6 +62,29 @@ func (o *HeavyHitters) MergeBinary(data []byte) error {
 		return nil
 	}
 	return o.TopK.Merge(k)
+}
+
+// MergeBinary implements Mergeable. The state must have quantiles if
+// and only if o does.
+func (o *Stats) MergeBinary(data []byte) error {
+	tmp := &Stats{Moments: new(sampling.Moments)}
+	if o.Quantiles != nil {
+		tmp.Quantiles = new(sampling.KLL)
+	}
+	if err := tmp.UnmarshalBinary(data); err != nil {
+		return err
+	}
+	if o.Quantiles != nil {
+		if err := o.Quantiles.Merge(tmp.Quantiles); err != nil {
+			return err
+		}
+	}
+	if o.Moments == nil {
+		o.Moments = new(sampling.Moments)
+	}
+	o.Moments.Merge(tmp.Moments)
+	o.Missing += tmp.Missing
+	return nil
 }
 
 var parallelismField = regexp.MustCompile(` parallelism=(\d+) `)
