@@ -137,6 +137,19 @@ func (t *task) runGate(ctx context.Context) error {
 		return err
 	}
 	turn, pending := restored.turn, restored.pending
+	if !ordered {
+		// Logged by an instance that took its inputs in turn, restored
+		// into one that does not (Config.Unordered changed): no order
+		// to keep, but every record to count.
+		for _, q := range pending {
+			for _, b := range q {
+				if err := t.process(ctx, b, flushFull); err != nil {
+					return err
+				}
+			}
+		}
+		pending = nil
+	}
 	if ordered {
 		for i := range n {
 			if i != turn {
