@@ -284,7 +284,7 @@ func (c *coordinator) writer() {
 		if cur.err != nil {
 			continue
 		}
-		p, err := c.cfg.Store.WritePart(w.id, w.name, w.data)
+		p, err := c.store().WritePart(w.id, w.name, w.data)
 		if err != nil {
 			cur.err = err
 			continue
@@ -302,7 +302,7 @@ func (c *coordinator) writer() {
 	}
 	c.mu.Unlock()
 	if cur != nil {
-		_ = c.cfg.Store.Abort(cur.id)
+		_ = c.store().Abort(cur.id)
 	}
 }
 
@@ -311,12 +311,12 @@ func (c *coordinator) complete(cur *inflight) {
 	if err == nil {
 		// The graph that took the checkpoint, for Restore to check.
 		var part checkpoint.Part
-		part, err = c.cfg.Store.WritePart(cur.id, topologyPart, []byte(strings.Join(c.p.topology(), "\n")))
+		part, err = c.store().WritePart(cur.id, topologyPart, []byte(strings.Join(c.p.topology(), "\n")))
 		cur.parts = append(cur.parts, part)
 	}
 	m := checkpoint.Manifest{ID: cur.id, Time: cur.trigger.UTC(), Parts: cur.parts}
 	if err == nil {
-		err = c.cfg.Store.Publish(m)
+		err = c.store().Publish(m)
 	}
 	if err != nil {
 		c.fail(cur, err)
@@ -338,7 +338,7 @@ func (c *coordinator) complete(cur *inflight) {
 
 // fail drops checkpoint cur: the job goes on, earlier checkpoints stay.
 func (c *coordinator) fail(cur *inflight, err error) {
-	_ = c.cfg.Store.Abort(cur.id)
+	_ = c.store().Abort(cur.id)
 	c.mu.Lock()
 	if c.cur == cur {
 		c.cur = nil

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"runtime/debug"
 	"strings"
+
+	"github.com/streamstat/streamstat/pipeline/checkpoint"
 )
 
 // recoverPanic turns a panic in the task's source, shedder or operators
@@ -47,4 +49,33 @@ func stackExcerpt(stack []byte, frames int) string {
 		return ""
 	}
 	return strings.Join(lines[start:end], "\n")
+}
+
+// safeStore turns a panic in a checkpoint store's writing methods, which
+// run on the coordinator's background writer, into an error wrapping
+// ErrPanic: that checkpoint fails, the job goes on (see
+// CheckpointStats.LastError).
+type safeStore struct{ s checkpoint.Store }
+
+func (c *coordinator) store() safeStore { return safeStore{c.cfg.Store} }
+
+func recoverStore(op string, err *error) {
+	if v := recover(); v != nil {
+		*err = fmt.Errorf("pipeline: checkpoint store %s: %w: %v\n%s", op, ErrPanic, v, stackExcerpt(debug.Stack(), 4))
+	}
+}
+
+func (s safeStore) WritePart(id uint64, name string, data []byte) (p checkpoint.Part, err error) {
+	defer recoverStore("WritePart", &err)
+	return s.s.WritePart(id, name, data)
+}
+
+func (s safeStore) Publish(m checkpoint.Manifest) (err error) {
+	defer recoverStore("Publish", &err)
+	return s.s.Publish(m)
+}
+
+func (s safeStore) Abort(id uint64) (err error) {
+	defer recoverStore("Abort", &err)
+	return s.s.Abort(id)
 }

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/streamstat/streamstat/pipeline/checkpoint"
 )
 
 // panicky panics on its third batch.
@@ -118,5 +120,30 @@ func TestPanicRestarts(t *testing.T) {
 	})
 	if err != nil || p == nil || attempts != 2 || !errors.Is(reported, ErrPanic) {
 		t.Errorf("Run = %v after %d attempts, reported %v; want success after a panic", err, attempts, reported)
+	}
+}
+
+// panickyStore panics writing one part.
+type panickyStore struct{ *memStore }
+
+func (s panickyStore) WritePart(id uint64, name string, data []byte) (checkpoint.Part, error) {
+	if id == 2 && name == "src-0" {
+		panic("store exploded")
+	}
+	return s.memStore.WritePart(id, name, data)
+}
+
+// TestStorePanicFailsCheckpoint: a panic in the checkpoint store fails
+// that checkpoint (LastError wraps ErrPanic); the job goes on and the
+// next checkpoints complete.
+func TestStorePanicFailsCheckpoint(t *testing.T) {
+	store := panickyStore{newMemStore()}
+	p := crashGraphSettled(t, store, 0, nil)
+	if err := p.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	st := p.CheckpointStats()
+	if st.Failed != 1 || !errors.Is(st.LastError, ErrPanic) || st.Completed < 3 {
+		t.Errorf("stats %+v; want checkpoint 2 failed with ErrPanic, the others completed", st)
 	}
 }
