@@ -415,7 +415,7 @@ func (p *Pipeline) Restore(store checkpoint.Store) (checkpoint.Manifest, error) 
 	if err != nil {
 		return m, err
 	}
-	rescale, err := p.checkTopology(store, m)
+	rescale, drop, err := p.checkTopology(store, m)
 	if err != nil {
 		return m, err
 	}
@@ -454,7 +454,7 @@ func (p *Pipeline) Restore(store checkpoint.Store) (checkpoint.Manifest, error) 
 		// checkpoint.
 		p.coord.next = max(p.coord.next, m.ID)
 	}
-	if err := p.restoreOrder(store, m); err != nil {
+	if err := p.restoreOrder(store, m, drop); err != nil {
 		return m, err
 	}
 	p.replay = map[string][]*Batch{}

@@ -116,11 +116,11 @@ func decodeOrder(data []byte) (orderState, error) {
 // isOrderLog reports whether a part name is an ordered instance's log.
 func isOrderLog(name string) bool { return len(name) > 6 && name[:6] == "order-" }
 
-// restoreOrder reads the ordered logs of checkpoint m.
-func (p *Pipeline) restoreOrder(store checkpoint.Store, m checkpoint.Manifest) error {
+// restoreOrder reads the ordered logs of checkpoint m but those in drop.
+func (p *Pipeline) restoreOrder(store checkpoint.Store, m checkpoint.Manifest, drop map[string]bool) error {
 	p.order = map[string]orderState{}
 	for _, part := range m.Parts {
-		if !isOrderLog(part.Name) {
+		if !isOrderLog(part.Name) || drop[part.Name] {
 			continue
 		}
 		data, err := store.ReadPart(m, part.Name)

@@ -115,10 +115,12 @@ func rescalable(o, c string) (stage, par int, ok bool) {
 // checkRescale accepts the rescaling of the stages in rescale (stage: its
 // parallelism in checkpoint m) only where merging is exact: each takes its
 // records round-robin, or forward from a stage rescaled with it; no
-// in-flight records of an unaligned or ordered checkpoint wait for a
+// records of an unaligned or ordered checkpoint wait in flight for a
 // rescaled stage or one it feeds (they belong to one instance's input);
-// and the checkpoint holds every part it should.
-func (p *Pipeline) checkRescale(m checkpoint.Manifest, rescale map[int]int) error {
+// and the checkpoint holds every part it should. It returns the ordered
+// logs to drop: those of instances whose inputs change, which hold no
+// records.
+func (p *Pipeline) checkRescale(store checkpoint.Store, m checkpoint.Manifest, rescale map[int]int) (map[string]bool, error) {
 	segOf := map[int]*segment{}
 	for _, sg := range p.segs {
 		for s := max(sg.first, 0); s <= sg.last && sg.last >= 0; s++ {
@@ -137,7 +139,7 @@ func (p *Pipeline) checkRescale(m checkpoint.Manifest, rescale map[int]int) erro
 			feeder = sg.up.last
 		}
 		if st.Input != RoundRobin && (st.Input != Forward || feeder < 0 || rescale[feeder] == 0) {
-			return fmt.Errorf("pipeline: checkpoint %d: stage %d %q had parallelism %d, now %d; rescaling %s input needs key groups, which streamstat does not keep: restore at parallelism %d: %w",
+			return nil, fmt.Errorf("pipeline: checkpoint %d: stage %d %q had parallelism %d, now %d; rescaling %s input needs key groups, which streamstat does not keep: restore at parallelism %d: %w",
 				m.ID, s, st.Name, rescale[s], len(p.ops[s]), st.Input, rescale[s], ErrTopologyMismatch)
 		}
 		touched[sg] = true
@@ -147,11 +149,12 @@ func (p *Pipeline) checkRescale(m checkpoint.Manifest, rescale map[int]int) erro
 		for i := range rescale[s] {
 			if _, ok := p.ops[s][0].op.(Mergeable); ok {
 				if _, ok := m.Part(partName("op", s, i)); !ok {
-					return fmt.Errorf("pipeline: checkpoint %d has no part %q: %w", m.ID, partName("op", s, i), ErrTopologyMismatch)
+					return nil, fmt.Errorf("pipeline: checkpoint %d has no part %q: %w", m.ID, partName("op", s, i), ErrTopologyMismatch)
 				}
 			}
 		}
 	}
+	drop := map[string]bool{}
 	for _, part := range m.Parts {
 		kind, rest, _ := strings.Cut(part.Name, "-")
 		if kind != "inflight" && kind != "order" {
@@ -161,11 +164,31 @@ func (p *Pipeline) checkRescale(m checkpoint.Manifest, rescale map[int]int) erro
 		if _, err := fmt.Sscanf(rest, "%d-%d", &s, &i); err != nil {
 			continue
 		}
-		if sg := segOf[s]; sg != nil && touched[sg] && part.Size > 0 {
-			return fmt.Errorf("pipeline: checkpoint %d holds records in flight to stage %d %q, whose inputs a rescale changes: restore at the checkpoint's parallelism: %w", m.ID, s, p.stages[s].Name, ErrTopologyMismatch)
+		sg := segOf[s]
+		if sg == nil || !touched[sg] {
+			continue
+		}
+		empty := part.Size == 0
+		if kind == "order" {
+			data, err := store.ReadPart(m, part.Name)
+			if err != nil {
+				return nil, err
+			}
+			st, err := decodeOrder(data)
+			if err != nil {
+				return nil, fmt.Errorf("pipeline: checkpoint %d part %s: %w", m.ID, part.Name, err)
+			}
+			empty = true
+			for _, q := range st.pending {
+				empty = empty && len(q) == 0
+			}
+			drop[part.Name] = empty
+		}
+		if !empty {
+			return nil, fmt.Errorf("pipeline: checkpoint %d holds records in flight to stage %d %q, whose inputs a rescale changes: restore at the checkpoint's parallelism: %w", m.ID, s, p.stages[s].Name, ErrTopologyMismatch)
 		}
 	}
-	return nil
+	return drop, nil
 }
 
 // restoreMerged restores stage s, checkpointed at parallelism n, by

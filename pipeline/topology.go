@@ -82,23 +82,23 @@ func stateKind(op Operator) string {
 // pipeline's. It returns the stages to rescale (by merging their states,
 // see Mergeable) when that is all that differs and it is exact, and an
 // error wrapping ErrTopologyMismatch that names the first difference
-// otherwise. A checkpoint without a topology (written before it was
+// otherwise, with the ordered logs a rescale drops (see checkRescale). A checkpoint without a topology (written before it was
 // recorded) is accepted only if its parts are exactly those this pipeline
 // would write.
-func (p *Pipeline) checkTopology(store checkpoint.Store, m checkpoint.Manifest) (map[int]int, error) {
+func (p *Pipeline) checkTopology(store checkpoint.Store, m checkpoint.Manifest) (rescale map[int]int, drop map[string]bool, err error) {
 	if _, ok := m.Part(topologyPart); !ok {
-		return nil, p.checkParts(m)
+		return nil, nil, p.checkParts(m)
 	}
 	data, err := store.ReadPart(m, topologyPart)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	old := strings.Split(string(data), "\n")
 	cur := p.topology()
 	if len(old) == 0 || old[0] != topologyHeader {
-		return nil, fmt.Errorf("pipeline: checkpoint %d: topology format %.40q, not %q: %w", m.ID, old[0], topologyHeader, ErrTopologyMismatch)
+		return nil, nil, fmt.Errorf("pipeline: checkpoint %d: topology format %.40q, not %q: %w", m.ID, old[0], topologyHeader, ErrTopologyMismatch)
 	}
-	rescale := map[int]int{} // stage: parallelism in the checkpoint
+	rescale = map[int]int{} // stage: parallelism in the checkpoint
 	for i := range max(len(old), len(cur)) {
 		var o, c string
 		if i < len(old) {
@@ -120,12 +120,13 @@ func (p *Pipeline) checkTopology(store checkpoint.Store, m checkpoint.Manifest) 
 		if c == "" {
 			c = "nothing"
 		}
-		return nil, fmt.Errorf("pipeline: checkpoint %d was taken by another graph: it has %.300q where this pipeline has %.300q: %w", m.ID, o, c, ErrTopologyMismatch)
+		return nil, nil, fmt.Errorf("pipeline: checkpoint %d was taken by another graph: it has %.300q where this pipeline has %.300q: %w", m.ID, o, c, ErrTopologyMismatch)
 	}
 	if len(rescale) == 0 {
-		return nil, nil
+		return nil, nil, nil
 	}
-	return rescale, p.checkRescale(m, rescale)
+	drop, err = p.checkRescale(store, m, rescale)
+	return rescale, drop, err
 }
 
 // checkParts accepts a checkpoint without a recorded topology only if it
