@@ -34,7 +34,8 @@ type HLL struct {
 }
 
 // NewHLL returns an empty HLL with 2^precision registers; precision must be
-// in [MinPrecision, MaxPrecision].
+// in [MinPrecision, MaxPrecision]. It is not needed for DefaultPrecision:
+// the zero value HLL works, at that precision.
 func NewHLL(precision int) (*HLL, error) {
 	if precision < MinPrecision || precision > MaxPrecision {
 		return nil, fmt.Errorf("sketch: HLL precision %d outside [%d, %d]: %w", precision, MinPrecision, MaxPrecision, ErrInvalidParameter)
