@@ -87,7 +87,8 @@ type CheckpointConfig struct {
 	// Exactly-once still holds; the interleaving after recovery may differ.
 	AlignmentTimeout time.Duration
 	// OnComplete, if set, is called after each checkpoint completes or
-	// fails, from the background writer.
+	// fails, from the background writer; a panic in it is recovered into
+	// CheckpointStats.LastError, wrapping ErrPanic.
 	OnComplete func(m checkpoint.Manifest, err error)
 }
 
@@ -112,7 +113,8 @@ type CheckpointStats struct {
 	// Unaligned counts the instances that gave up aligning after
 	// AlignmentTimeout and went unaligned.
 	Unaligned uint64
-	// LastError is the error of the last failed checkpoint.
+	// LastError is the error of the last failed checkpoint (or of the
+	// last OnComplete call that panicked).
 	LastError error
 }
 
@@ -331,9 +333,7 @@ func (c *coordinator) complete(cur *inflight) {
 	c.stats.LastSize = m.Size()
 	c.stats.LastAlignment, c.stats.LastStartDelay, c.stats.LastPause = cur.alignment, cur.delay, cur.pause
 	c.mu.Unlock()
-	if c.cfg.OnComplete != nil {
-		c.cfg.OnComplete(m, nil)
-	}
+	c.notify(m, nil)
 }
 
 // fail drops checkpoint cur: the job goes on, earlier checkpoints stay.
@@ -347,9 +347,7 @@ func (c *coordinator) fail(cur *inflight, err error) {
 	c.stats.Failed++
 	c.stats.LastError = err
 	c.mu.Unlock()
-	if c.cfg.OnComplete != nil {
-		c.cfg.OnComplete(checkpoint.Manifest{ID: cur.id}, err)
-	}
+	c.notify(checkpoint.Manifest{ID: cur.id}, err)
 }
 
 // Checkpoint triggers a checkpoint now and returns its id; it completes

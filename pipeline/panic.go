@@ -79,3 +79,19 @@ func (s safeStore) Abort(id uint64) (err error) {
 	defer recoverStore("Abort", &err)
 	return s.s.Abort(id)
 }
+
+// notify calls OnComplete; a panic in it is recovered into the stats'
+// LastError, so that the background writer, and the job, go on.
+func (c *coordinator) notify(m checkpoint.Manifest, err error) {
+	if c.cfg.OnComplete == nil {
+		return
+	}
+	defer func() {
+		if v := recover(); v != nil {
+			c.mu.Lock()
+			c.stats.LastError = fmt.Errorf("pipeline: CheckpointConfig.OnComplete for checkpoint %d: %w: %v\n%s", m.ID, ErrPanic, v, stackExcerpt(debug.Stack(), 4))
+			c.mu.Unlock()
+		}
+	}()
+	c.cfg.OnComplete(m, err)
+}

@@ -147,3 +147,20 @@ func TestStorePanicFailsCheckpoint(t *testing.T) {
 		t.Errorf("stats %+v; want checkpoint 2 failed with ErrPanic, the others completed", st)
 	}
 }
+
+// TestOnCompletePanic: a panic in OnComplete is recorded, not fatal.
+func TestOnCompletePanic(t *testing.T) {
+	p := crashGraph(t, newMemStore(), 0)
+	calls := 0
+	p.coord.cfg.OnComplete = func(checkpoint.Manifest, error) {
+		if calls++; calls == 1 {
+			panic("callback exploded")
+		}
+	}
+	if err := p.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if st := p.CheckpointStats(); !errors.Is(st.LastError, ErrPanic) || st.Completed < 2 || calls < 2 {
+		t.Errorf("stats %+v after %d calls; want the panic in LastError and the job going on", st, calls)
+	}
+}
