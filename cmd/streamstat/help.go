@@ -272,8 +272,11 @@ const helpMerge = `merge state files written with --save and print the merged an
 Reads state files written by one subcommand with --save (from different
 inputs, machines or days), merges their sketches and writes the answer that
 subcommand would have written for all the inputs together. Counts add up.
-A file that is not a state file, is damaged, or holds another subcommand's
-state (or a sketch of another shape) is an error (exit 1).
+A file that is not a state file, is damaged, holds another subcommand's
+state, a state made with another key field, delimiter or sketch shape, or
+a state already merged in (the same file twice, or a merge of it) is an
+error (exit 1). A state saved by an interrupted run makes the answer
+partial.
 
   -k N                 for top: number of keys to list (default: as saved)
 %FLAGS%

@@ -225,7 +225,7 @@ func runJob(ctx context.Context, e *env, s *spec) int {
 		s.shed.note(e.stderr)
 	}
 	if s.opts.save != "" {
-		if err := saveState(s.opts.save, s.cmd, c, a); err != nil {
+		if err := saveRun(s, c, a, !interrupted); err != nil {
 			return fail(e, err)
 		}
 	}
@@ -245,16 +245,4 @@ func writeFailed(e *env, err error) int {
 		return exitOK
 	}
 	return fail(e, fmt.Errorf("write output: %w", unwrapPath(err)))
-}
-
-// saveState writes the state file atomically (writeFileAtomic).
-func saveState(path, cmd string, c counts, a aggregate) error {
-	data, err := encodeState(cmd, c, a)
-	if err != nil {
-		return fmt.Errorf("save %s: %w", path, err)
-	}
-	if err := writeFileAtomic(path, data); err != nil {
-		return fmt.Errorf("save: %w", err)
-	}
-	return nil
 }

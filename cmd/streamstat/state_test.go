@@ -124,30 +124,30 @@ func TestStateCanonical(t *testing.T) {
 	}
 }
 
-func decodeAll(data []byte) (string, counts, aggregate, error) {
-	cmd, c, body, err := decodeState(data)
+func decodeAll(data []byte) (stateHeader, counts, aggregate, error) {
+	h, c, body, err := decodeState(data)
 	if err != nil {
-		return "", c, nil, err
+		return h, c, nil, err
 	}
-	dec, ok := decoders[cmd]
+	dec, ok := decoders[h.cmd]
 	if !ok {
-		return "", c, nil, errNotState
+		return h, c, nil, errNotState
 	}
 	a, err := dec(body)
-	return cmd, c, a, err
+	return h, c, a, err
 }
 
 // checkState asserts what every state file must satisfy: decoding fails
 // with a documented error or succeeds and re-encodes to the same bytes.
 func checkState(t *testing.T, data []byte) {
-	cmd, c, a, err := decodeAll(data)
+	h, c, a, err := decodeAll(data)
 	if err != nil {
 		if !errors.Is(err, errNotState) && !errors.Is(err, errStateVer) && !errors.Is(err, errStateCheck) && !envelope.IsDecodeError(err) {
 			t.Fatalf("undocumented error: %v", err)
 		}
 		return
 	}
-	again, err := encodeState(cmd, c, a)
+	again, err := encodeState(h, c, a)
 	if err != nil {
 		t.Fatalf("re-encoding a decoded state: %v", err)
 	}
@@ -156,7 +156,7 @@ func checkState(t *testing.T, data []byte) {
 		for i < min(len(again), len(data)) && again[i] == data[i] {
 			i++
 		}
-		t.Fatalf("%s state re-encodes to other bytes: from byte %d of %d: %q, was %q", cmd, i, len(data), again[i:min(i+12, len(again))], data[i:min(i+12, len(data))])
+		t.Fatalf("%s state re-encodes to other bytes: from byte %d of %d: %q, was %q", h.cmd, i, len(data), again[i:min(i+12, len(again))], data[i:min(i+12, len(data))])
 	}
 }
 
