@@ -246,7 +246,7 @@ func denseEstimate(c *[66]uint32, p uint8, confidence float64) Estimate {
 	// lopsided where the estimate is low. sd(n')/n' changes slowly, so a
 	// few fixed-point steps converge.
 	lo, hi := n, n
-	for range 3 {
+	for range 2 {
 		lo = n * math.Exp(-z*denseSD(lo, m, p)/lo)
 		hi = n * math.Exp(z*denseSD(hi, m, p)/hi)
 	}
@@ -310,7 +310,9 @@ func ertlModel(lambda float64, p uint8) (ratio, relVar float64) {
 		pi[k] = -math.Exp(-a) * math.Expm1(-a)
 		w[k] = math.Ldexp(1, -k)
 		d += pi[k] * w[k]
-		if a < 1e-300 {
+		if a < 1 && pi[k]*w[k] < 1e-16*d {
+			// Past the mode, the remaining ranks add less than this
+			// term in total (each is under a quarter of the last).
 			top = k
 			break
 		}

@@ -32,11 +32,14 @@ func mustHLL(t testing.TB, p int) *HLL {
 	return h
 }
 
-// TestHLLCoverage checks, over independent trials, that the ~95% bounds hold
-// at the promised rate (not less: honest; not much more where the dense
-// estimator applies: calibrated), and the accuracy of the estimator at p=14.
+// TestHLLCoverage checks at the default precision, on items hashed with
+// xxhash as in production (TestHLLCoverageGrid draws random hashes), that the
+// ~95% bounds hold at the promised rate (not less: honest; not much more
+// where the dense estimator applies: calibrated), and the accuracy of the
+// estimator, including the sparse cases of issue 11 (n = 2000..6000, where
+// the bounds used to collapse to zero width).
 func TestHLLCoverage(t *testing.T) {
-	trials := 1000
+	trials := 400
 	if testing.Short() {
 		trials = 60
 	}
@@ -45,15 +48,15 @@ func TestHLLCoverage(t *testing.T) {
 		calibrate bool // dense regime: coverage must not exceed 97%
 		maxWidth  float64
 	}{
-		{n: 1e3, maxWidth: 0.001}, // sparse: nearly exact, and the bounds say so
-		{n: 1e4, maxWidth: 0.05},
+		{n: 1e3, maxWidth: 0.002}, // sparse: nearly exact, and the bounds say so
+		{n: 2000, maxWidth: 0.002},
+		{n: 3000, maxWidth: 0.002},
+		{n: 3400, maxWidth: 0.002},
+		{n: 6000, maxWidth: 0.002},
+		{n: 1e4, calibrate: true, maxWidth: 0.05},
 		{n: 1e5, calibrate: true, maxWidth: 0.035},
-		{n: 1e6, calibrate: true, maxWidth: 0.035},
 	} {
 		t.Run(fmt.Sprintf("p=14,n=%d", tc.n), func(t *testing.T) {
-			if testing.Short() && tc.n > 1e5 {
-				t.Skip("long statistical trial")
-			}
 			type result struct {
 				in         bool
 				rel, width float64
@@ -97,10 +100,10 @@ func TestHLLCoverage(t *testing.T) {
 				}
 				return
 			}
-			if cover < 0.93 {
+			if cover < 0.93-coverageSlack(0.93, trials) {
 				t.Errorf("truth inside the 95%% bounds in %.1f%% of trials, want >= 93%%", 100*cover)
 			}
-			if tc.calibrate && cover > 0.97 {
+			if tc.calibrate && cover > 0.97+coverageSlack(0.97, trials) {
 				t.Errorf("truth inside the 95%% bounds in %.1f%% of trials, want <= 97%% (bounds padded)", 100*cover)
 			}
 			if rmse > 0.009 {
