@@ -263,6 +263,11 @@ func denseEstimate(c *[66]uint32, p uint8, confidence float64) Estimate {
 		_, up := collisionBounds(nonzero, m, confidence)
 		e.Upper = max(e.Upper, up)
 	}
+	// No more distinct hashes exist than 2^64 (the Poisson model knows no
+	// such limit near saturation), and the value stays inside its bounds.
+	e.Upper = min(e.Upper, twoTo64)
+	e.Lower = min(e.Lower, e.Upper)
+	e.Value = min(max(e.Value, e.Lower), e.Upper)
 	return e
 }
 
