@@ -96,11 +96,11 @@ func (h *HLL) Clone() *HLL {
 	return &HLL{sk: h.sk.Clone(), p: h.p}
 }
 
-// dense reports whether the sketch is dense and, if it is, returns its m
-// registers (aliasing h.buf). While sparse it compacts the sketch and returns
-// the number of distinct sparse keys instead. Both read axiomhq's documented
+// state returns the m registers of a dense sketch (aliasing h.buf), or nil
+// regs and, for a sparse one, compacted first, the number of distinct sparse
+// keys, their encoded stream and the last key. Both read axiomhq's documented
 // version 2 encoding, the only access it gives to its registers.
-func (h *HLL) state() (regs []byte, sparseKeys uint32, sparseStream []byte, last uint32) {
+func (h *HLL) state() (regs []byte, keys uint32, sparseStream []byte, last uint32) {
 	h.init()
 	h.buf, _ = h.sk.AppendBinary(h.buf[:0])
 	if h.buf[3] == 1 {
