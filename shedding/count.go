@@ -19,6 +19,17 @@ import (
 // by sum((1-p_i)/p_i^2) over the kept ones (ibid., eq. 2.4 with independent
 // inclusions).
 //
+// # What was shed
+//
+// Records that were shed leave no trace among the kept ones: 150 records
+// kept at p = 1, then 50 offered at p = 0.01 and all shed (as happens
+// 61% of the time), look exactly like 150 records never shed. Tell the
+// count what was shed with AddShed (a shedder knows: Summary.Shed and
+// MinP, or per batch): then it is never Exact once anything was shed, and
+// its upper bound allows for the records that may hide behind the
+// smallest p met. Without AddShed the count can only see the p its kept
+// records carry.
+//
 // Under KeyHash shedding the inclusions of one key's records are not
 // independent (they are kept or dropped together): the value is still
 // unbiased but the variance is larger than Variance says unless keys are
@@ -28,9 +39,12 @@ import (
 // The zero value is an empty count, ready to use. A WeightedCount is not
 // safe for concurrent use.
 type WeightedCount struct {
-	n   uint64  // records kept
-	sum float64 // sum of 1/p
-	v   float64 // sum of (1-p)/p^2
+	n    uint64  // records kept
+	one  uint64  // of which never subject to shedding (p = 1)
+	sum  float64 // sum of 1/p
+	v    float64 // sum of (1-p)/p^2
+	shed uint64  // records shed, as told by AddShed
+	maxW float64 // largest 1/p < 1/1 met, kept or shed; 0 if none
 }
 
 // Add counts one kept record with keep probability keepP (0 means never
@@ -45,17 +59,44 @@ func (w *WeightedCount) AddN(n uint64, keepP float32) {
 	w.n += n
 	w.sum += f * inv
 	w.v += f * (inv - 1) * inv // (1-p)/p^2 = (1/p - 1)/p
+	if inv == 1 {
+		w.one += n
+	} else if n > 0 {
+		w.maxW = max(w.maxW, inv)
+	}
+}
+
+// AddShed tells the count that n records offered at keep probability
+// keepP, in (0, 1), were shed: some or all of them might have been
+// counted had they been kept. When only a summary is at hand,
+// AddShed(s.Shed, float32(s.MinP)) is right, if cautious: the bounds
+// allow for records shed at the smallest p. keepP outside (0, 1) is a
+// programming error (records at p = 1 are never shed) and panics.
+func (w *WeightedCount) AddShed(n uint64, keepP float32) {
+	if !(keepP > 0 && keepP < 1) {
+		panic(fmt.Sprintf("shedding: WeightedCount.AddShed at keep probability %v outside (0, 1)", keepP))
+	}
+	if n > 0 {
+		w.shed += n
+		w.maxW = max(w.maxW, 1/float64(keepP))
+	}
 }
 
 // Merge adds o's counts to w: the count of both streams.
 func (w *WeightedCount) Merge(o *WeightedCount) {
 	w.n += o.n
+	w.one += o.one
 	w.sum += o.sum
 	w.v += o.v
+	w.shed += o.shed
+	w.maxW = max(w.maxW, o.maxW)
 }
 
 // Kept returns the number of records counted.
 func (w *WeightedCount) Kept() uint64 { return w.n }
+
+// Shed returns the number of records AddShed was told were shed.
+func (w *WeightedCount) Shed() uint64 { return w.shed }
 
 // Value returns the HT estimate of the records offered: sum(1/p).
 func (w *WeightedCount) Value() float64 { return w.sum }
@@ -68,23 +109,43 @@ func (w *WeightedCount) Variance() float64 { return w.v }
 func (w *WeightedCount) Estimate() sketch.Estimate { return w.EstimateAt(sketch.DefaultConfidence) }
 
 // EstimateAt returns the estimated number of records offered, with bounds
-// at the given confidence in (0, 1). With no shedding (every p = 1) it is
-// exact. Otherwise the bounds are those of a Wilson-type interval for N
-// with a continuity correction of half a kept record (see htBounds), which
-// for a constant p is exactly sampling.KeySampler.ScaleCount's interval for
-// a Binomial(N, p) count; the lower bound is at least the records kept.
-// They rest on a normal approximation: trust them from a few dozen kept
-// records on. With nothing kept the count is an exact 0: the records that
-// were shed left no trace here, so read the shedder's Summary to know
-// whether any were.
+// at the given confidence in (0, 1). It is exact only when nothing was
+// shed: every record kept at p = 1 and none shed (AddShed).
+//
+// The bounds are those of Fay and Feuer ("Confidence intervals for
+// directly standardized rates: a method based on the gamma distribution",
+// Statistics in Medicine 16, 1997, eqs. 3-4) for a weighted sum of counts,
+// with the binomial variance of shedding in place of the Poisson one: the
+// records kept at p < 1 give y = sum(1/p) and v = sum((1-p)/p^2), and the
+// part of the count they stand for lies between the alpha/2-quantile of a
+// gamma of mean y and variance v and the (1-alpha/2)-quantile of one of
+// mean y + W and variance v + W(W-1), W the largest 1/p met, kept or shed.
+// That W is one more record of the rarest kind, not yet seen: it is what
+// keeps the upper bound honest when few or no records were kept from a
+// low-p period, where a normal approximation collapses. The records kept
+// at p = 1 are added exactly, and the lower bound is at least the records
+// kept. For a constant p the interval is close to the exact one for N of
+// Binomial(N, p) (Garwood's for Poisson as p -> 0), and it is calibrated
+// (about 95% at 95%) once a few dozen records are kept; with fewer it is
+// conservative. The coverage tests run it over schedules of p that change
+// over time: bursts of low p, zigzags, a few records kept from a low-p
+// period.
 func (w *WeightedCount) EstimateAt(confidence float64) sketch.Estimate {
 	checkConfidence(confidence)
-	k := float64(w.n)
-	if w.v == 0 || w.n == 0 {
+	if w.n == w.one && w.shed == 0 {
 		return sketch.Estimate{Value: w.sum, Lower: w.sum, Upper: w.sum, Confidence: confidence, Exact: true}
 	}
-	lo, hi := htBounds(k, w.sum, w.v/w.sum, normal.Z(confidence), w.sum/(2*k))
-	return sketch.Estimate{Value: w.sum, Lower: lo, Upper: hi, Confidence: confidence}
+	alpha := 1 - confidence
+	one := float64(w.one)
+	y, v := w.sum-one, w.v // the part kept at p < 1
+	lo := one
+	if y > 0 && v > 0 {
+		lo += gammaQuantile(alpha/2, y*y/v) * v / y
+	}
+	lo = max(lo, float64(w.n))
+	y2, v2 := y+w.maxW, v+w.maxW*(w.maxW-1)
+	hi := one + gammaQuantile(1-alpha/2, y2*y2/v2)*v2/y2
+	return sketch.Estimate{Value: w.sum, Lower: lo, Upper: max(hi, w.sum), Confidence: confidence}
 }
 
 // htBounds returns bounds on N from a HT estimate s of N made from k kept
@@ -96,7 +157,7 @@ func (w *WeightedCount) EstimateAt(confidence float64) sketch.Estimate {
 // succession, and statistical inference", JASA 22, 1927), the variance
 // taken at the bound rather than at s, with a continuity correction; for a
 // constant p it is sampling.KeySampler.ScaleCount's interval. The lower
-// bound is at least k.
+// bound is at least k. ThetaDistinct's bounds use it.
 func htBounds(k, s, v, z, c float64) (lo, hi float64) {
 	zs := z * math.Sqrt(v)
 	// x² ∓ zs·x - t = 0 for x = sqrt(N).

@@ -35,8 +35,10 @@ func TestWeightedCount(t *testing.T) {
 	}
 }
 
-func TestWeightedCountMatchesScaleCount(t *testing.T) {
-	// At a constant p the bounds are KeySampler.ScaleCount's.
+func TestWeightedCountNearScaleCount(t *testing.T) {
+	// At a constant p the gamma bounds come close to KeySampler.ScaleCount's
+	// Wilson-type interval once a few records are kept, and are never
+	// narrower than it by much with few.
 	for _, p := range []float64{0.1, 0.3, 0.5, 0.9} {
 		p = Quantize(p)
 		for _, k := range []uint64{1, 7, 100, 12345} {
@@ -45,8 +47,12 @@ func TestWeightedCountMatchesScaleCount(t *testing.T) {
 			ks, _ := sampling.NewKeySampler(p)
 			v, lo, hi := ks.ScaleCount(k, 0.95)
 			e := w.EstimateAt(0.95)
-			close := func(a, b float64) bool { return math.Abs(a-b) <= 1e-9*b }
-			if !close(e.Value, v) || !close(e.Lower, lo) || !close(e.Upper, hi) {
+			tol := 0.02
+			if k < 100 {
+				tol = 0.15
+			}
+			near := func(a, b float64) bool { return math.Abs(a-b) <= tol*b+1 }
+			if math.Abs(e.Value-v) > 1e-9*v || !near(e.Lower, lo) || !near(e.Upper, hi) || e.Exact {
 				t.Errorf("p %v k %d: %v, ScaleCount %v [%v, %v]", p, k, e, v, lo, hi)
 			}
 		}

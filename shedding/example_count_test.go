@@ -35,5 +35,5 @@ func ExampleWeightedCount() {
 	e := w.Estimate()
 	fmt.Printf("%d kept, %.0f offered, 95%% in [%.0f, %.0f]\n", w.Kept(), e.Value, e.Lower, e.Upper)
 	// Output:
-	// 1600 kept, 3000 offered, 95% in [2809, 3203]
+	// 1600 kept, 3000 offered, 95% in [2809, 3212]
 }

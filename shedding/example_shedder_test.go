@@ -43,7 +43,7 @@ func ExampleGroup() {
 	fmt.Printf("records: %.0f, 95%% in [%.0f, %.0f]\n", e.Value, e.Lower, e.Upper)
 	// Output:
 	// shed 75194 of 100000 records (75.2%), p min 0.25 mean 0.25
-	// records: 99224, 95% in [98158, 100301]
+	// records: 99224, 95% in [98158, 100300]
 }
 
 // Priority shedding keeps the records a function scores highest: here the
