@@ -21,6 +21,9 @@ func gridTrials(p int) int {
 	if *hllTrials > 0 {
 		return *hllTrials
 	}
+	if testing.Short() {
+		return 200
+	}
 	return []int{12: 1000, 13: 500, 14: 300, 15: 150, 16: 80, 17: 50, 18: 40}[max(p, 12)]
 }
 
