@@ -28,7 +28,7 @@ func setupTop(o *options, args []string) (*spec, error) {
 	k := o.k
 	return &spec{
 		cmd: "top", args: args, opts: o,
-		line: pipeline.LineConfig{Field: o.field, Delimiter: o.delim},
+		line: pipeline.LineConfig{Field: o.field, Delimiter: o.delim, MaxKeyLen: topMaxKey},
 		newOp: func(int) (pipeline.Operator, error) {
 			t, err := sketch.NewTopK(capacity)
 			return &pipeline.HeavyHitters{TopK: t}, err
@@ -74,6 +74,7 @@ func decodeTop(body []byte) (aggregate, error) {
 
 type itemJSON struct {
 	jsonKey
+	truncJSON
 	Count      uint64 `json:"count"`
 	Lower      uint64 `json:"lower"`
 	Upper      uint64 `json:"upper"`
@@ -111,10 +112,11 @@ func (a *topAgg) result(c counts) result {
 	var t table
 	t.add("rank", "count", "lower", "upper", "guaranteed", "key")
 	for i, it := range items {
-		key := []byte(it.Key)
-		j.Items = append(j.Items, itemJSON{jsonKey: newJSONKey(key), Count: it.Count, Lower: it.Lower, Upper: it.Upper, Guaranteed: it.Guaranteed})
-		res.CSVRows = append(res.CSVRows, append([]string{fmt.Sprint(i + 1), it.Key, u(it.Count), u(it.Lower), u(it.Upper), fmt.Sprint(it.Guaranteed)}, totals...))
-		t.add(fmt.Sprint(i+1), u(it.Count), u(it.Lower), u(it.Upper), yesNo(it.Guaranteed), textKey(key))
+		key := showKey(it.Key)
+		jk, jt := key.json()
+		j.Items = append(j.Items, itemJSON{jsonKey: jk, truncJSON: jt, Count: it.Count, Lower: it.Lower, Upper: it.Upper, Guaranteed: it.Guaranteed})
+		res.CSVRows = append(res.CSVRows, append([]string{fmt.Sprint(i + 1), key.csv(), u(it.Count), u(it.Lower), u(it.Upper), fmt.Sprint(it.Guaranteed)}, totals...))
+		t.add(fmt.Sprint(i+1), u(it.Count), u(it.Lower), u(it.Upper), yesNo(it.Guaranteed), key.text())
 	}
 	if len(items) == 0 {
 		res.CSVRows = [][]string{append(make([]string, 6), totals...)}

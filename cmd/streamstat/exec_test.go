@@ -27,6 +27,11 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	if args, ok := os.LookupEnv(hwmEnv); ok {
+		// A child of runHWM: run streamstat in this fresh process and
+		// report its peak memory.
+		os.Exit(runReportingHWM(strings.Split(args, "\x1f")))
+	}
 	code := m.Run()
 	if binDir != "" {
 		os.RemoveAll(binDir)

@@ -267,6 +267,11 @@ type worker struct {
 
 // Fill implements pipeline.Source.
 func (w *worker) Fill(ctx context.Context, b *pipeline.Batch, max int) error {
+	// The pipeline stops calling when Fill fails: after another source
+	// failed, a worker waiting on a quiet stream (below) must say so.
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	for {
 		if w.cur == nil {
 			ok, err := w.next()

@@ -344,7 +344,7 @@ func shedTopSpec(o *options, args []string, capacity int) (*spec, error) {
 	}
 	return &spec{
 		cmd: "top", args: args, opts: o, shed: r,
-		line: pipeline.LineConfig{Field: o.field, Delimiter: o.delim},
+		line: pipeline.LineConfig{Field: o.field, Delimiter: o.delim, MaxKeyLen: topMaxKey},
 		newOp: func(int) (pipeline.Operator, error) {
 			return r.op(&shedding.HeavyHitters{TopK: newTop()}), nil
 		},
@@ -406,14 +406,15 @@ func (a *shedTopAgg) result(c counts) result {
 		// Guaranteed is about the kept records: certain only if none
 		// were shed.
 		g := it.Guaranteed && e.Confidence == 1
-		key := []byte(it.Key)
-		ij := shedItemJSON{itemJSON: itemJSON{jsonKey: newJSONKey(key), Count: roundCount(e.Value),
+		key := showKey(it.Key)
+		jk, jt := key.json()
+		ij := shedItemJSON{itemJSON: itemJSON{jsonKey: jk, truncJSON: jt, Count: roundCount(e.Value),
 			Lower: floorCount(e.Lower), Upper: ceilCount(e.Upper), Guaranteed: g}, Confidence: e.Confidence}
 		j.Items = append(j.Items, ij)
-		res.CSVRows = append(res.CSVRows, append([]string{fmt.Sprint(i + 1), it.Key, u(ij.Count), u(ij.Lower),
+		res.CSVRows = append(res.CSVRows, append([]string{fmt.Sprint(i + 1), key.csv(), u(ij.Count), u(ij.Lower),
 			u(ij.Upper), fmt.Sprint(g), fmtFloat(ij.Confidence, true), u(c.Records), u(c.Skipped), u(c.Shed)},
 			shedCSV(j.shedJSON)...))
-		t.add(fmt.Sprint(i+1), u(ij.Count), u(ij.Lower), u(ij.Upper), yesNo(g), textKey(key))
+		t.add(fmt.Sprint(i+1), u(ij.Count), u(ij.Lower), u(ij.Upper), yesNo(g), key.text())
 	}
 	res.JSON = j
 	bounds := "every count is within [lower, upper]"
