@@ -1,0 +1,155 @@
+package shedding
+
+import (
+	"context"
+	"io"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/streamstat/streamstat/pipeline"
+	"github.com/streamstat/streamstat/sketch"
+)
+
+// cycleSource emits n records whose keys cycle through k distinct ones,
+// hashed beforehand: a source faster than any operator, as a file piped
+// into the CLI is.
+type cycleSource struct {
+	keys [][]byte
+	hs   []uint64
+	i, n int
+}
+
+func newCycleSource(k, n int) *cycleSource {
+	s := &cycleSource{n: n}
+	for i := range k {
+		key := []byte(strconv.Itoa(i))
+		s.keys, s.hs = append(s.keys, key), append(s.hs, sketch.Hash(key))
+	}
+	return s
+}
+
+func (s *cycleSource) Fill(_ context.Context, b *pipeline.Batch, max int) error {
+	for range max {
+		if s.i >= s.n {
+			return io.EOF
+		}
+		j := s.i % len(s.keys)
+		b.AddHashed(s.keys[j], s.hs[j])
+		s.i++
+	}
+	return nil
+}
+
+// BenchmarkShedNotSlower runs what `streamstat top --shed` runs on a file
+// piped in (a source as fast as it can go, 100003 keys in turn, a TopK of
+// 16384 counters fed Units(p) per record) with and without shedding, and
+// reports each variant's time over that of the pipeline without shedding
+// (operator chained to the source, as the CLI runs it without --shed), as
+// x-noshed: the target is <= 1, shedding never making a run slower.
+// shed-frac is the fraction shed. Variants: the default controller
+// (target 100 ms); the operator behind a channel and no shedder (what the
+// channel alone costs); p fixed at 0.5 (what shedding half saves). Where
+// the operator is not much slower than the source, the channel costs more
+// than shedding saves, and a TopK fed changing weights costs more per
+// record (BenchmarkTopKWeights).
+func BenchmarkShedNotSlower(b *testing.B) {
+	const n = 2_000_000
+	run := func(b *testing.B, shed *Config, noChain bool) (time.Duration, Summary) {
+		gen := newCycleSource(100_003, n)
+		tk, _ := sketch.NewTopK(1 << 14)
+		cfg := pipeline.Config{}
+		var g *Group
+		var err error
+		if shed != nil {
+			if g, err = NewGroup(*shed); err != nil {
+				b.Fatal(err)
+			}
+			cfg.NewShedder = g.NewShedder
+		}
+		p, err := pipeline.New([]pipeline.Source{gen}, []pipeline.Stage{{
+			Name: "top", NoChain: noChain,
+			New: func(int) (pipeline.Operator, error) { return &HeavyHitters{TopK: tk}, nil },
+		}}, cfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		start := time.Now()
+		if err := p.Run(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+		d := time.Since(start)
+		var s Summary
+		if g != nil {
+			s = g.Summary()
+		}
+		return d, s
+	}
+	for _, v := range []struct {
+		name    string
+		shed    *Config
+		noChain bool
+	}{
+		{"controller", &Config{}, true},
+		{"channel-only", nil, true},
+		{"fixed-0.5", &Config{Controller: ControllerConfig{Fixed: 0.5}}, true},
+	} {
+		b.Run(v.name, func(b *testing.B) {
+			b.ReportAllocs()
+			var base, with time.Duration
+			var s Summary
+			for b.Loop() {
+				d0, _ := run(b, nil, false)
+				d1, s1 := run(b, v.shed, v.noChain)
+				base, with, s = base+d0, with+d1, s1
+			}
+			b.ReportMetric(float64(with)/float64(base), "x-noshed")
+			b.ReportMetric(s.Fraction(), "shed-frac")
+			b.ReportMetric(float64(with.Nanoseconds())/float64(b.N)/n, "ns/record")
+		})
+	}
+}
+
+// BenchmarkTopKWeights: the cost per record of a TopK of 16384 counters
+// over 100003 keys in turn, fed Unit per record (no shedding), Units(0.5)
+// (a constant p) and Units(p) with p changing every 10000 records, as a
+// controller changes it. x-unit is the time over the Unit run's. (A TopK
+// that slows down on changing weights makes shedding cost more per record
+// kept than it saves: see BenchmarkShedNotSlower.)
+func BenchmarkTopKWeights(b *testing.B) {
+	const nk = 100_003
+	keys := make([][]byte, nk)
+	hs := make([]uint64, nk)
+	for i := range keys {
+		keys[i] = []byte(strconv.Itoa(i))
+		hs[i] = sketch.Hash(keys[i])
+	}
+	const n = 1_000_000
+	run := func(w func(i int) uint64) time.Duration {
+		tk, _ := sketch.NewTopK(1 << 14)
+		start := time.Now()
+		for i := range n {
+			j := i % nk
+			tk.AddHash(hs[j], keys[j], w(i))
+		}
+		return time.Since(start)
+	}
+	unit := func(int) uint64 { return Unit }
+	for _, v := range []struct {
+		name string
+		w    func(i int) uint64
+	}{
+		{"constant-p", func(int) uint64 { return Units(0.5) }},
+		{"changing-p", func(i int) uint64 { return Units(float32(Quantize(0.5 + float64((i/10_000)%50)/200))) }},
+	} {
+		b.Run(v.name, func(b *testing.B) {
+			var base, with time.Duration
+			for b.Loop() {
+				base += run(unit)
+				with += run(v.w)
+			}
+			b.ReportMetric(float64(with)/float64(base), "x-unit")
+			b.ReportMetric(float64(with.Nanoseconds())/float64(b.N)/n, "ns/record")
+		})
+	}
+}
