@@ -61,10 +61,13 @@
 // p.
 //
 //   - Counts: WeightedCount is the Horvitz–Thompson estimate sum(1/p) with
-//     its variance and calibrated bounds. Integer sketches (CountMin, TopK)
-//     count a kept record as Units(p) = Unit/p in fixed point; FromUnits
-//     reads their answers back in records, and Widen widens their bounds by
-//     the sampling variance (Summary.CountVariance for a key's count).
+//     its variance and gamma bounds that hold as p changes over time; tell
+//     it what was shed (AddShed, e.g. with the Group's Summary().Shed and
+//     MinP) and it is never exact once anything was. Integer sketches
+//     (CountMin, TopK) count a kept record as Units(p) = Unit/p in fixed
+//     point; FromUnits reads their answers back in records, and Widen
+//     widens their bounds by the sampling variance (Summary.CountVariance
+//     for a key's count).
 //   - Distinct counts under KeyHash shedding: ThetaDistinct, a theta sketch
 //     whose threshold is the smallest p ever in force (and the KMV
 //     threshold once full), which stays unbiased as p changes over time.
