@@ -29,9 +29,14 @@ func (s *LineSource) takeWhole(b *Batch, max int) (n int, full bool, err error) 
 	long, longNext := -1, 0 // a line whose key is over the cap, at data[long:longNext]
 	// The newlines of data[blk:blk+64] not yet used are the bits of mask.
 	blk, mask := s.scanned-64, uint64(0)
+	// A line whose newline is a bit of mask ends in the block of the one
+	// before it: it is shorter than 64 bytes, so only the others are
+	// checked against the key cap, unless the cap is that small.
+	maxKey, checkAll := s.maxKey, s.maxKey < 64
 	for n < max && int64(p) < limit {
 		var end int
-		if mask != 0 {
+		far := mask == 0
+		if !far {
 			end = blk + bits.TrailingZeros64(mask)
 			mask &= mask - 1
 		} else {
@@ -49,7 +54,7 @@ func (s *LineSource) takeWhole(b *Batch, max int) (n int, full bool, err error) 
 			}
 			end, next = len(data), len(data)
 		}
-		if end-p > s.maxKey {
+		if (far || checkAll) && end-p > maxKey {
 			// Over the cap, CR included: takeCapped sees.
 			long, longNext = p, next
 			break
