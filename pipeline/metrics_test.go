@@ -120,3 +120,29 @@ func TestSourceMetrics(t *testing.T) {
 		t.Errorf("idle %v; want >= 50 ms for the source with 50 empty Fills", m.Sources[0].Idle)
 	}
 }
+
+// keepAll is a Shedder that keeps everything.
+type keepAll struct{}
+
+func (keepAll) Shed(b *Batch, now time.Time, p Pressure) {}
+
+// TestSourceMetricsWithShedder: a source behind a shedder is counted too.
+func TestSourceMetricsWithShedder(t *testing.T) {
+	keys := zipfKeys(5000, 8)
+	p, err := New(sources(keys, 2), []Stage{
+		{Name: "fp", Input: ByKey, Parallelism: 2, New: func(int) (Operator, error) { return &fingerprint{}, nil }},
+	}, Config{BatchSize: 64, NewShedder: func(int) Shedder { return keepAll{} }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var total uint64
+	for _, s := range p.Metrics().Sources {
+		total += s.Records
+	}
+	if total != 5000 {
+		t.Errorf("sources counted %d records behind a shedder, want 5000", total)
+	}
+}

@@ -171,7 +171,7 @@ func (g *gatherer) fill(t *task, ctx context.Context, size int) error {
 	}
 	g.locked = false
 	g.mu.Unlock()
-	err := t.src.Fill(ctx, &g.buf, size)
+	err := t.fill(ctx, &g.buf, size) // counts the records for Metrics
 	g.mu.Lock()
 	g.locked = true
 	if g.timer != nil {
