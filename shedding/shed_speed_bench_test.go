@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -20,13 +21,20 @@ type cycleSource struct {
 	i, n int
 }
 
-func newCycleSource(k, n int) *cycleSource {
-	s := &cycleSource{n: n}
-	for i := range k {
-		key := []byte(strconv.Itoa(i))
-		s.keys, s.hs = append(s.keys, key), append(s.hs, sketch.Hash(key))
+// cycleKeys are the keys "0" to "k-1" and their hashes, made once.
+var cycleKeys = sync.OnceValues(func() ([][]byte, []uint64) {
+	const k = 100_003
+	keys, hs := make([][]byte, k), make([]uint64, k)
+	for i := range keys {
+		keys[i] = []byte(strconv.Itoa(i))
+		hs[i] = sketch.Hash(keys[i])
 	}
-	return s
+	return keys, hs
+})
+
+func newCycleSource(n int) *cycleSource {
+	keys, hs := cycleKeys()
+	return &cycleSource{keys: keys, hs: hs, n: n}
 }
 
 func (s *cycleSource) Fill(_ context.Context, b *pipeline.Batch, max int) error {
@@ -56,7 +64,7 @@ func (s *cycleSource) Fill(_ context.Context, b *pipeline.Batch, max int) error 
 func BenchmarkShedNotSlower(b *testing.B) {
 	const n = 2_000_000
 	run := func(b *testing.B, shed *Config, noChain bool) (time.Duration, Summary) {
-		gen := newCycleSource(100_003, n)
+		gen := newCycleSource(n)
 		tk, _ := sketch.NewTopK(1 << 14)
 		cfg := pipeline.Config{}
 		var g *Group
@@ -117,13 +125,8 @@ func BenchmarkShedNotSlower(b *testing.B) {
 // that slows down on changing weights makes shedding cost more per record
 // kept than it saves: see BenchmarkShedNotSlower.)
 func BenchmarkTopKWeights(b *testing.B) {
-	const nk = 100_003
-	keys := make([][]byte, nk)
-	hs := make([]uint64, nk)
-	for i := range keys {
-		keys[i] = []byte(strconv.Itoa(i))
-		hs[i] = sketch.Hash(keys[i])
-	}
+	keys, hs := cycleKeys()
+	nk := len(keys)
 	const n = 1_000_000
 	run := func(w func(i int) uint64) time.Duration {
 		tk, _ := sketch.NewTopK(1 << 14)
