@@ -62,7 +62,7 @@ func (s *cycleSource) Fill(_ context.Context, b *pipeline.Batch, max int) error 
 // than shedding saves, and a TopK fed changing weights costs more per
 // record (BenchmarkTopKWeights).
 func BenchmarkShedNotSlower(b *testing.B) {
-	const n = 2_000_000
+	const n = 10_000_000
 	run := func(b *testing.B, shed *Config, noChain bool) (time.Duration, Summary) {
 		gen := newCycleSource(n)
 		tk, _ := sketch.NewTopK(1 << 14)
