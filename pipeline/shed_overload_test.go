@@ -91,7 +91,7 @@ func TestShedPerBatchCost(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var got, late, batches int
+	var got, late, batches, lateBatches int
 	start := time.Now()
 	half := start.Add(span / 2)
 	pl, err := pipeline.New([]pipeline.Source{gen}, []pipeline.Stage{{Name: "per-batch", New: func(int) (pipeline.Operator, error) {
@@ -100,6 +100,7 @@ func TestShedPerBatchCost(t *testing.T) {
 			got += in.Len()
 			if time.Now().After(half) {
 				late += in.Len()
+				lateBatches++
 			}
 			batches++
 			return op.Process(in, out)
@@ -116,10 +117,17 @@ func TestShedPerBatchCost(t *testing.T) {
 	through := float64(late) / time.Since(half).Seconds()
 	t.Logf("input of %v took %v; %d records in %d batches reached the operator, %.0f/s in the second half (full-batch capacity %.0f/s); %v",
 		span, took, got, batches, through, capacity, g.Summary())
-	// The source may not reach its rate (under -race): compare with what
-	// it offered.
+	// Batches arrive nearly full, and the operator takes records at a
+	// good part of its full-batch capacity (BenchmarkShedPerBatchCost
+	// measures how much: about 0.85 on an idle machine; a loaded one
+	// descheduling the operator's spin, or the source's, takes some of
+	// it). The source may not reach its rate: compare with what it
+	// offered.
+	if perBatch := float64(late) / float64(max(lateBatches, 1)); perBatch < pipeline.DefaultBatchSize/2 {
+		t.Errorf("%.0f records per batch reached the operator in the second half, want most of %d", perBatch, pipeline.DefaultBatchSize)
+	}
 	offered := float64(g.Summary().Seen) / took.Seconds()
-	if through < min(capacity, offered)/2 {
+	if through < min(capacity, offered)/4 {
 		t.Errorf("%.0f records/s reached an operator that takes %.0f/s in full batches, of %.0f/s offered", through, capacity, offered)
 	}
 	if took > span*3/2 {
