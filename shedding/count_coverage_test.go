@@ -173,3 +173,29 @@ func TestGammaQuantile(t *testing.T) {
 		}
 	}
 }
+
+// TestWeightedCountBoundsSane: over random mixtures of kept and shed
+// records, from none to 2^60 at p from 2^-16 to 1, the bounds are finite,
+// hold the value, and the lower one is at least the records kept.
+func TestWeightedCountBoundsSane(t *testing.T) {
+	r := pcg(77)
+	for i := range 3000 {
+		var w WeightedCount
+		for range r.IntN(4) {
+			n := r.Uint64N(1 << r.IntN(61))
+			p := Quantize(math.Pow(2, -16*r.Float64()))
+			if r.IntN(2) == 0 {
+				w.AddN(n, float32(p))
+			} else if p < 1 {
+				w.AddShed(n, float32(p))
+			}
+		}
+		for _, c := range []float64{0.5, 0.95, 0.999999} {
+			e := w.EstimateAt(c)
+			if math.IsNaN(e.Lower+e.Upper) || math.IsInf(e.Upper, 0) || !(e.Lower <= e.Value && e.Value <= e.Upper) ||
+				e.Lower < float64(w.Kept()) {
+				t.Fatalf("case %d (%+v) at %v: %v", i, w, c, e)
+			}
+		}
+	}
+}
