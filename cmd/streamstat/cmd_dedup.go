@@ -75,6 +75,7 @@ type dedupAgg struct {
 	capacity uint64
 	target   float64
 	passed   uint64
+	merged   bool // of several runs' states: passed counts a key once per run
 }
 
 func (a *dedupAgg) addOp(op pipeline.Operator) error {
@@ -93,6 +94,7 @@ func (a *dedupAgg) merge(o aggregate) error {
 		return err
 	}
 	a.passed += b.passed
+	a.merged = true
 	return nil
 }
 
@@ -131,14 +133,23 @@ type dedupJSON struct {
 
 func (a *dedupAgg) result(c counts) result {
 	e := a.bloom.Estimate()
+	// Certain bounds tighten the filter's: every key passed by one run is
+	// new (not so across merged runs), and no more keys are new than
+	// records were keyed. A saturated filter (upper bound +Inf) is then
+	// bounded by what it saw.
+	lower := floorCount(e.Lower)
+	if !a.merged {
+		lower = max(lower, a.passed)
+	}
+	upper := max(min(ceilCount(e.Upper), c.Records-min(c.Records, c.Skipped)), lower)
 	j := dedupJSON{Records: c.Records, Passed: a.passed, Skipped: c.Skipped, Shed: c.Shed,
-		Distinct: roundCount(e.Value), Lower: floorCount(e.Lower), Upper: ceilCount(e.Upper),
+		Distinct: min(max(roundCount(e.Value), lower), upper), Lower: lower, Upper: upper,
 		FPRate: a.bloom.EstimatedFPRate(), TargetFPRate: a.target, Capacity: a.capacity}
 	text := fmt.Sprintf("dedup: passed %d of %d records (%d skipped, %d shed); about %d distinct keys; false-positive rate %.3g (target %g up to %d keys)\n",
 		j.Passed, j.Records, j.Skipped, j.Shed, j.Distinct, j.FPRate, j.TargetFPRate, j.Capacity)
 	if j.FPRate > j.TargetFPRate {
-		text += fmt.Sprintf("dedup: warning: the filter is past its capacity, so new keys are dropped more often than asked; rerun with --capacity %d or more\n",
-			max(j.Upper, 2*j.Capacity))
+		text += "dedup: warning: the filter is past its capacity, so new keys are dropped more often than asked; " +
+			capacityHint(max(j.Upper, 2*j.Capacity), j.TargetFPRate) + "\n"
 	}
 	return result{
 		JSON:      j,
@@ -147,4 +158,21 @@ func (a *dedupAgg) result(c counts) result {
 			fmtFloat(j.FPRate, true), fmtFloat(j.TargetFPRate, true), u(j.Capacity)}},
 		Text: text,
 	}
+}
+
+// capacityHint suggests a --capacity of at least want keys at fp-rate
+// rate, within what NewBloom accepts (MaxBloomBits), or, past that, a
+// higher rate.
+func capacityHint(want uint64, rate float64) string {
+	// NewBloom's m = -n ln p / ln^2 2 must stay within MaxBloomBits
+	// (computed as NewBloom does, without allocating the filter).
+	bits := func(n uint64) float64 { return -float64(n) * math.Log(rate) / (math.Ln2 * math.Ln2) }
+	most := uint64(float64(sketch.MaxBloomBits) * math.Ln2 * math.Ln2 / -math.Log(rate))
+	for most > 1 && bits(most) > sketch.MaxBloomBits {
+		most--
+	}
+	if want <= most {
+		return fmt.Sprintf("rerun with --capacity %d or more", want)
+	}
+	return fmt.Sprintf("rerun with --capacity %d (the largest filter at --fp-rate %g) and a higher --fp-rate, or split the input by key", most, rate)
 }

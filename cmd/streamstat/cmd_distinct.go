@@ -65,6 +65,9 @@ type distinctJSON struct {
 	Skipped    uint64  `json:"skipped"`
 	Shed       uint64  `json:"shed"`
 	Precision  int     `json:"precision"`
+	// Saturated: every register is at its maximum, so the sketch cannot
+	// tell how many keys it saw beyond Lower (see sketch.HLL.Saturated).
+	Saturated bool `json:"saturated,omitempty"`
 }
 
 func (a *distinctAgg) result(c counts) result {
@@ -73,16 +76,26 @@ func (a *distinctAgg) result(c counts) result {
 		Distinct: roundCount(e.Value), Lower: floorCount(e.Lower), Upper: ceilCount(e.Upper),
 		Confidence: e.Confidence, Exact: e.Exact,
 		Records: c.Records, Skipped: c.Skipped, Shed: c.Shed, Precision: a.hll.Precision(),
+		Saturated: a.hll.Saturated(),
+	}
+	// A saturated sketch's upper bound is 2^64: no more keys than keyed
+	// records is tighter, and certain (where the counts agree with the
+	// sketch: a state file's may not).
+	if keyed := c.Records - min(c.Records, c.Skipped); j.Saturated && keyed >= j.Distinct && keyed < j.Upper {
+		j.Upper = keyed
 	}
 	bounds := "(exact)"
-	if !e.Exact {
+	switch {
+	case j.Saturated:
+		bounds = fmt.Sprintf("(saturated: at least %d with %g%% confidence; the sketch cannot tell more)", j.Lower, 100*e.Confidence)
+	case !e.Exact:
 		bounds = fmt.Sprintf("(%g%% bounds %d .. %d)", 100*e.Confidence, j.Lower, j.Upper)
 	}
 	return result{
 		JSON:      j,
-		CSVHeader: []string{"distinct", "lower", "upper", "confidence", "exact", "records", "skipped", "shed", "precision"},
+		CSVHeader: []string{"distinct", "lower", "upper", "confidence", "exact", "records", "skipped", "shed", "precision", "saturated"},
 		CSVRows: [][]string{{u(j.Distinct), u(j.Lower), u(j.Upper), fmtFloat(j.Confidence, true), fmt.Sprint(j.Exact),
-			u(c.Records), u(c.Skipped), u(c.Shed), fmt.Sprint(j.Precision)}},
+			u(c.Records), u(c.Skipped), u(c.Shed), fmt.Sprint(j.Precision), fmt.Sprint(j.Saturated)}},
 		Text: kv("distinct", fmt.Sprintf("%d  %s", j.Distinct, bounds),
 			"records", u(c.Records), "skipped", u(c.Skipped), "shed", u(c.Shed)),
 	}

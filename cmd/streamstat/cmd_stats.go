@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"encoding/binary"
 	"fmt"
 	"math"
@@ -126,6 +127,45 @@ func quantileLabel(q float64) string {
 	return "p" + strconv.FormatFloat(math.Round(q*1e8)/1e6, 'g', -1, 64)
 }
 
+// quantile returns the q-quantile and its bounds, NaN when there is no
+// value. The exact min and max are the 0- and 1-quantiles, and bound every
+// other: where the rank interval [q-eps, q+eps] reaches an end, the bound
+// is that end's exact value (the KLL may have compacted the extreme away).
+func (a *statsAgg) quantile(q float64) (v, lo, hi float64) {
+	if a.kll.Count() == 0 || a.mom.Count() == 0 {
+		return math.NaN(), math.NaN(), math.NaN()
+	}
+	mn, mx := a.mom.Min(), a.mom.Max()
+	switch q {
+	case 0:
+		return mn, mn, mn
+	case 1:
+		return mx, mx, mx
+	}
+	v, lo, hi = a.kll.QuantileBounds(q)
+	eps := a.kll.RankError()
+	if q-eps <= 0 {
+		lo = mn
+	}
+	if q+eps >= 1 {
+		hi = mx
+	}
+	clamp := func(x float64) float64 { return min(max(x, mn), mx) }
+	return clamp(v), clamp(lo), clamp(hi)
+}
+
+// check implements answerCheck: with no numeric value, there are no
+// statistics to give (exit 1); bad values are worth a warning.
+func (a *statsAgg) check(c counts) (warning string, err error) {
+	switch {
+	case c.Bad > 0 && a.mom.Count() == 0:
+		return "", fmt.Errorf("stats: none of the %d values is a number (7, -2.5, 3e-4): no statistics; check -f and -d", c.Bad)
+	case c.Bad > 0:
+		return fmt.Sprintf("%d of %d values are not numbers and were left out", c.Bad, c.Bad+a.mom.Count()), nil
+	}
+	return "", nil
+}
+
 func (a *statsAgg) result(c counts) result {
 	mean, lo, hi := a.mom.MeanInterval(sketch.DefaultConfidence)
 	j := statsJSON{
@@ -133,24 +173,38 @@ func (a *statsAgg) result(c counts) result {
 		StdDev: jfloat(a.mom.StdDev()), Min: jfloat(a.mom.Min()), Max: jfloat(a.mom.Max()),
 		Quantiles: []quantileJSON{}, Records: c.Records, Skipped: c.Skipped, Bad: c.Bad, Shed: c.Shed,
 	}
-	f := func(v jfloat) string { return fmtFloat(float64(v), false) }
-	x := func(v jfloat) string { return fmtFloat(float64(v), true) }
+	// Text rounds to 6 digits but for min and max, which are exact
+	// inputs; a statistic there is none of (no values; the stddev of one)
+	// is "-" in text, an empty cell in csv, null in json.
+	f := func(v jfloat) string {
+		if math.IsNaN(float64(v)) {
+			return "-"
+		}
+		return fmtFloat(float64(v), false)
+	}
+	x := func(v jfloat) string {
+		if math.IsNaN(float64(v)) {
+			return ""
+		}
+		return fmtFloat(float64(v), true)
+	}
+	exact := func(v jfloat) string { return cmp.Or(x(v), "-") }
 	meanText := f(j.Mean)
 	if !math.IsNaN(lo) {
 		meanText += fmt.Sprintf("  (95%% interval %s .. %s)", f(j.MeanLower), f(j.MeanUpper))
 	}
-	pairs := []string{"count", u(j.Count), "mean", meanText, "stddev", f(j.StdDev), "min", f(j.Min), "max", f(j.Max)}
+	pairs := []string{"count", u(j.Count), "mean", meanText, "stddev", f(j.StdDev), "min", exact(j.Min), "max", exact(j.Max)}
 	header := []string{"count", "mean", "mean_lower", "mean_upper", "stddev", "min", "max"}
 	row := []string{u(j.Count), x(j.Mean), x(j.MeanLower), x(j.MeanUpper), x(j.StdDev), x(j.Min), x(j.Max)}
 	for _, q := range a.qs {
-		v, l, h := math.NaN(), math.NaN(), math.NaN()
-		if a.kll.Count() > 0 {
-			v, l, h = a.kll.QuantileBounds(q)
-		}
+		v, l, h := a.quantile(q)
 		qj := quantileJSON{Q: q, Value: jfloat(v), Lower: jfloat(l), Upper: jfloat(h)}
 		j.Quantiles = append(j.Quantiles, qj)
 		name := quantileLabel(q)
 		text := f(qj.Value)
+		if q == 0 || q == 1 {
+			text = exact(qj.Value)
+		}
 		if !math.IsNaN(v) && (l != v || h != v) {
 			text += fmt.Sprintf("  (bounds %s .. %s)", f(qj.Lower), f(qj.Upper))
 		}

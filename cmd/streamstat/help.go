@@ -164,7 +164,8 @@ confidence.
   --precision P        4 to 18 (default 14)
 %FLAGS%
 Output: distinct, lower, upper, confidence, exact, records, skipped, shed,
-precision. With --shed the sketch is a theta sketch of k = 2^P hashes
+precision, saturated (every register full: the count is only a lower
+bound; json gives it only when true). With --shed the sketch is a theta sketch of k = 2^P hashes
 (relative error about 1/sqrt(k), 0.78% at P = 14; up to 16*2^P bytes per
 worker), exact up to 3k/2 keys; json adds theta_k.
 
@@ -236,8 +237,10 @@ Output: the sampled keys; json and csv add records, skipped, shed and k
 const helpStats = `count, mean, stddev, min, max, quantiles of a numeric field
 Summarises the numbers in field N: count, mean with its 95% confidence
 interval, sample standard deviation, min, max (exact), and quantiles from a
-KLL sketch with bounds on each. Lines without field N are skipped; fields
-that are not a finite decimal number (7, -2.5, 3e-4) are counted as bad.
+KLL sketch with bounds on each (q = 0 and 1 are the exact min and max).
+Lines without field N are skipped; fields that are not a finite decimal
+number (7, -2.5, 3e-4) are counted as bad, and stderr says how many; when
+no value is a number, stats says so and exits 1.
 
   -f, --field N        the numeric field (required)
   -q, --quantiles L    quantiles to report, in [0, 1] (default 0.5,0.9,0.99)

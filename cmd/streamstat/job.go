@@ -208,7 +208,7 @@ func runJob(ctx context.Context, e *env, s *spec) int {
 	if interrupted {
 		notePartial(e, s, c)
 	}
-	if err := answerCheck(a, c); err != nil {
+	if err := answerCheck(e, a, c); err != nil {
 		return fail(e, err)
 	}
 	if c.Skipped > 0 && s.line.Field > 0 {

@@ -176,13 +176,21 @@ func notePartial(e *env, s *spec, c counts) {
 	fmt.Fprintln(e.stderr, msg)
 }
 
-// answerCheck is the error of an answer that cannot be given, for the
-// aggregates that can fail so (stats with no numeric value).
-func answerCheck(a aggregate, c counts) error {
-	if ch, ok := a.(interface{ check(counts) error }); ok {
-		return ch.check(c)
+// answerCheck writes the warnings of a final answer on stderr and
+// returns the error of an answer that cannot be given, for the aggregates
+// that have such (stats: bad values, or no numeric value at all).
+func answerCheck(e *env, a aggregate, c counts) error {
+	ch, ok := a.(interface {
+		check(counts) (warning string, err error)
+	})
+	if !ok {
+		return nil
 	}
-	return nil
+	w, err := ch.check(c)
+	if w != "" {
+		fmt.Fprintf(e.stderr, "streamstat: warning: %s\n", w)
+	}
+	return err
 }
 
 // err returns the first write error.
@@ -215,6 +223,11 @@ func fmtFloat(v float64, exact bool) string {
 	case math.IsInf(v, -1):
 		return "-Inf"
 	case exact:
+		// As JSON writes numbers: every digit, without an exponent
+		// between 1e-6 and 1e21 (6710153, not 6.710153e+06).
+		if a := math.Abs(v); a == 0 || (a >= 1e-6 && a < 1e21) {
+			return strconv.FormatFloat(v, 'f', -1, 64)
+		}
 		return strconv.FormatFloat(v, 'g', -1, 64)
 	}
 	return strconv.FormatFloat(v, 'g', 6, 64)

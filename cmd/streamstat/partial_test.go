@@ -44,7 +44,7 @@ func TestInterruptMarksPartial(t *testing.T) {
 		{[]string{"top", "-k", "2", "--format", "json"}, regexp.MustCompile(`"complete":false}\n$`)},
 		{[]string{"distinct", "--format", "json"}, regexp.MustCompile(`"complete":false}\n$`)},
 		{[]string{"top", "-k", "2"}, regexp.MustCompile(`\npartial answer: interrupted before the end of the input\n$`)},
-		{[]string{"stats", "-f", "1", "-d", "k"}, regexp.MustCompile(`\npartial answer: interrupted`)},
+		{[]string{"stats", "-f", "2", "-d", "k"}, regexp.MustCompile(`\npartial answer: interrupted`)},
 		{[]string{"top", "-k", "2", "--format", "csv"}, regexp.MustCompile(`,complete\n(.*,false\n)+$`)},
 		{[]string{"sample", "-k", "3", "--format", "csv"}, regexp.MustCompile(`,complete\n(.*,false\n)+$`)},
 		{[]string{"sample", "-k", "3"}, regexp.MustCompile(`^(k\d+\n){3}$`)}, // data: the note is on stderr only
