@@ -184,14 +184,14 @@ func (g *gatherer) fill(t *task, ctx context.Context, size int) error {
 // records into the outgoing batches: shedding makes batches smaller, not
 // fewer, and an operator whose cost is per batch would otherwise slow down
 // as it sheds (and so shed more). While records are being shed, a batch
-// ships when full, when the receivers behind it are idle, when its oldest
-// record has waited ShedHold (also while the source waits for input), and
-// before a barrier (which flushes) and at the end; when the shedder kept
-// everything (at p = 1), a Fill that did not fill the batch ships at once, as without a shedder,
-// so a live stream's records wait for no batch to fill. It reports done at
-// the end of the input. Gathering copies the kept records and their keys
-// into the outgoing buffer, which the credits recycle: nothing is
-// allocated per batch.
+// ships when full, when its oldest record has waited ShedHold (also while
+// the source waits for input in Fill), before a barrier (which flushes)
+// and at the end. When the shedder kept everything (p = 1), a Fill that
+// did not fill the batch ships at once if the receivers are idle, as
+// without a shedder, so a live stream's records wait for no batch to
+// fill. It reports done at the end of the input. Gathering copies the
+// kept records and their keys into the outgoing buffer, which the credits
+// recycle: nothing is allocated per batch.
 func (t *task) shedFill(ctx context.Context, size int) (done bool, err error) {
 	g := &t.gather
 	in := &g.buf
