@@ -176,11 +176,22 @@ func (e *env) checkStdin(s *spec) error {
 	msg := "stdin is a terminal: give the input as FILE arguments, or pipe it in"
 	if s.cmd == "freq" && len(s.opts.keys) == 0 && s.opts.keysFrom == "" {
 		msg = "stdin is a terminal: give the input with -i FILE, or pipe it in"
+		// Arguments that name files were most likely meant as input:
+		// say how, with the others as --key.
+		var keys, files []string
 		for _, k := range s.opts.argKeys {
 			if fi, err := os.Stat(k); err == nil && fi.Mode().IsRegular() {
-				msg += fmt.Sprintf("; freq's arguments are KEYs, and %s is a file: to read it, streamstat freq --key KEY %s", k, k)
-				break
+				files = append(files, k)
+			} else {
+				keys = append(keys, "--key "+k)
 			}
+		}
+		if len(files) > 0 {
+			if len(keys) == 0 {
+				keys = []string{"--key KEY"}
+			}
+			msg += fmt.Sprintf("; freq's arguments are KEYs, and %s is a file: to read it, streamstat freq %s %s",
+				files[0], strings.Join(keys, " "), strings.Join(files, " "))
 		}
 	}
 	return usagef("%s", msg)

@@ -59,7 +59,7 @@ func TestStdinTerminal(t *testing.T) {
 		if code != 2 || out != "" || !strings.Contains(errOut, "stdin is a terminal") {
 			t.Errorf("%q: exit %d, stdout %q, stderr %q; want exit 2 and a hint", args, code, out, errOut)
 		}
-		if len(args) == 3 && args[0] == "freq" && args[2] == log && !strings.Contains(errOut, "streamstat freq --key KEY "+log) {
+		if len(args) == 3 && args[0] == "freq" && args[2] == log && !strings.Contains(errOut, "streamstat freq --key GET "+log) {
 			t.Errorf("%q: stderr %q does not say how to read the file", args, errOut)
 		}
 	}
