@@ -75,3 +75,17 @@ func TestCSVHasJSONFields(t *testing.T) {
 		})
 	}
 }
+
+// TestFmtFloatExactAsJSON: csv writes exact numbers as json does, so
+// that the two formats agree digit for digit.
+func TestFmtFloatExactAsJSON(t *testing.T) {
+	for _, v := range []float64{0, 1, -2.5, 6710153, 0.95, 1e-6, 1e-7, 5.295681698642494e-16, 1e21, 1.5e300, 123456789012345680000} {
+		b, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := fmtFloat(v, true); got != string(b) {
+			t.Errorf("fmtFloat(%v) = %q; json writes %s", v, got, b)
+		}
+	}
+}

@@ -11,6 +11,7 @@
 //	streamstat stats -f N [flags]            count, mean, stddev, min, max, quantiles
 //	streamstat dedup [flags]                 first occurrence of each key only
 //	streamstat merge FILE...                 merge state files written with --save
+//	streamstat version                       the version (also --version)
 //
 // Run "streamstat help" for the flags, the output formats and the exit codes.
 //

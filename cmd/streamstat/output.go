@@ -228,7 +228,12 @@ func fmtFloat(v float64, exact bool) string {
 		if a := math.Abs(v); a == 0 || (a >= 1e-6 && a < 1e21) {
 			return strconv.FormatFloat(v, 'f', -1, 64)
 		}
-		return strconv.FormatFloat(v, 'g', -1, 64)
+		// 1e-07 as 1e-7, as encoding/json writes it.
+		s := strconv.FormatFloat(v, 'e', -1, 64)
+		if n := len(s); n >= 4 && s[n-4] == 'e' && s[n-3] == '-' && s[n-2] == '0' {
+			s = s[:n-2] + s[n-1:]
+		}
+		return s
 	}
 	return strconv.FormatFloat(v, 'g', 6, 64)
 }
