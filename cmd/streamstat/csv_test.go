@@ -25,6 +25,10 @@ func TestCSVHasJSONFields(t *testing.T) {
 		{[]string{"sample", "-k", "3"}, ""}, // an empty sample
 		{[]string{"stats", "-f", "2"}, partA + partB},
 		{[]string{"dedup"}, partA + partB},
+		{[]string{"distinct", "--shed"}, partA + partB},
+		{[]string{"top", "-k", "2", "--shed"}, partA + partB},
+		{[]string{"top", "-k", "2", "-f", "3", "--shed"}, partA + partB},
+		{[]string{"freq", "apple", "zz", "--shed"}, partA + partB},
 	} {
 		t.Run(strings.Join(c.args, " ")+fmt.Sprintf("/%d bytes", len(c.input)), func(t *testing.T) {
 			answer := func(format string) string {

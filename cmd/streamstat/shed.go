@@ -190,10 +190,11 @@ func (r *shedRun) json(s shedding.Summary) shedJSON {
 		Policy: r.policy.String(), MaxLatencyMS: float64(r.maxLatency) / float64(time.Millisecond)}
 }
 
-var shedCSVHeader = []string{"seen", "kept", "shed_fraction", "min_p", "mean_p"}
+var shedCSVHeader = []string{"seen", "kept", "shed_fraction", "min_p", "mean_p", "shed_policy", "max_latency_ms"}
 
 func shedCSV(j shedJSON) []string {
-	return []string{u(j.Seen), u(j.Kept), fmtFloat(j.ShedFraction, true), fmtFloat(j.MinP, true), fmtFloat(j.MeanP, true)}
+	return []string{u(j.Seen), u(j.Kept), fmtFloat(j.ShedFraction, true), fmtFloat(j.MinP, true), fmtFloat(j.MeanP, true),
+		j.Policy, fmtFloat(j.MaxLatencyMS, true)}
 }
 
 // text is the line every text answer under --shed ends with.
@@ -318,10 +319,11 @@ func (a *shedDistinctAgg) result(c counts) result {
 	}
 	return result{
 		JSON: j,
-		CSVHeader: append([]string{"distinct", "lower", "upper", "confidence", "exact", "records", "skipped", "shed"},
-			shedCSVHeader...),
+		CSVHeader: append([]string{"distinct", "lower", "upper", "confidence", "exact", "records", "skipped", "shed",
+			"precision", "theta_k"}, shedCSVHeader...),
 		CSVRows: [][]string{append([]string{u(j.Distinct), u(j.Lower), u(j.Upper), fmtFloat(j.Confidence, true),
-			fmt.Sprint(j.Exact), u(c.Records), u(c.Skipped), u(c.Shed)}, shedCSV(j.shedJSON)...)},
+			fmt.Sprint(j.Exact), u(c.Records), u(c.Skipped), u(c.Shed), fmt.Sprint(j.Precision), fmt.Sprint(j.K)},
+			shedCSV(j.shedJSON)...)},
 		Text: kv("distinct", fmt.Sprintf("%d  %s", j.Distinct, bounds),
 			"records", u(c.Records), "skipped", u(c.Skipped), "shed", u(c.Shed)) + a.run.text(s),
 	}
@@ -397,7 +399,11 @@ func (a *shedTopAgg) result(c counts) result {
 		Total: roundCount(scaled(a.top.Total())), Capacity: a.top.Capacity(), UnlistedMax: ceilCount(um.Upper),
 		shedJSON: a.run.json(s)}
 	res := result{CSVHeader: append([]string{"rank", "key", "count", "lower", "upper", "guaranteed", "confidence",
-		"records", "skipped", "shed"}, shedCSVHeader...)}
+		"records", "skipped", "shed", "total", "capacity", "unlisted_max"}, shedCSVHeader...)}
+	// Every row repeats the totals (as without --shed); no key, one row
+	// with the key columns empty.
+	totals := append([]string{u(c.Records), u(c.Skipped), u(c.Shed), u(j.Total), fmt.Sprint(j.Capacity), u(j.UnlistedMax)},
+		shedCSV(j.shedJSON)...)
 	var t table
 	t.add("rank", "count", "lower", "upper", "guaranteed", "key")
 	for i, it := range items {
@@ -412,9 +418,11 @@ func (a *shedTopAgg) result(c counts) result {
 			Lower: floorCount(e.Lower), Upper: ceilCount(e.Upper), Guaranteed: g}, Confidence: e.Confidence}
 		j.Items = append(j.Items, ij)
 		res.CSVRows = append(res.CSVRows, append([]string{fmt.Sprint(i + 1), key.csv(), u(ij.Count), u(ij.Lower),
-			u(ij.Upper), fmt.Sprint(g), fmtFloat(ij.Confidence, true), u(c.Records), u(c.Skipped), u(c.Shed)},
-			shedCSV(j.shedJSON)...))
+			u(ij.Upper), fmt.Sprint(g), fmtFloat(ij.Confidence, true)}, totals...))
 		t.add(fmt.Sprint(i+1), u(ij.Count), u(ij.Lower), u(ij.Upper), yesNo(g), key.text())
+	}
+	if len(items) == 0 {
+		res.CSVRows = [][]string{append(make([]string, 7), totals...)}
 	}
 	res.JSON = j
 	bounds := "every count is within [lower, upper]"
@@ -475,8 +483,10 @@ func (a *shedFreqAgg) result(c counts) result {
 			Total: roundCount(scaled(a.cm.Total())), Confidence: conf, Width: a.cm.Width(), Depth: a.cm.Depth()},
 		shedJSON: a.run.json(s),
 	}
-	res := result{CSVHeader: append([]string{"key", "count", "lower", "upper", "guaranteed", "records", "skipped", "shed"},
-		shedCSVHeader...)}
+	res := result{CSVHeader: append([]string{"key", "count", "lower", "upper", "guaranteed", "records", "skipped", "shed",
+		"total", "confidence", "width", "depth"}, shedCSVHeader...)}
+	totals := append([]string{u(c.Records), u(c.Skipped), u(c.Shed), u(j.Total), fmtFloat(j.Confidence, true),
+		fmt.Sprint(j.Width), fmt.Sprint(j.Depth)}, shedCSV(j.shedJSON)...)
 	var t table
 	t.add("count", "lower", "upper", "key")
 	for _, k := range a.keys {
@@ -490,7 +500,7 @@ func (a *shedFreqAgg) result(c counts) result {
 			Upper: ceilCount(e.Upper), Guaranteed: e.Exact}
 		j.Items = append(j.Items, it)
 		res.CSVRows = append(res.CSVRows, append([]string{k, u(it.Count), u(it.Lower), u(it.Upper),
-			fmt.Sprint(it.Guaranteed), u(c.Records), u(c.Skipped), u(c.Shed)}, shedCSV(j.shedJSON)...))
+			fmt.Sprint(it.Guaranteed)}, totals...))
 		t.add(u(it.Count), u(it.Lower), u(it.Upper), textKey([]byte(k)))
 	}
 	res.JSON = j

@@ -365,9 +365,9 @@ func TestShedFormats(t *testing.T) {
 		{[]string{"distinct", "--format", "text"}, []string{"distinct  2  (exact)", "shed      0", "load shedding (key-hash, max latency 100ms): nothing shed of 30 records"}},
 		{[]string{"top", "--format", "text"}, []string{"records 30, skipped 0, shed 0", "every count is within [lower, upper]", "load shedding (random, max latency 100ms): nothing shed of 30 records"}},
 		{[]string{"freq", "a", "--format", "text"}, []string{"records 30, skipped 0, shed 0", "lower bounds hold with 99.3% confidence", "load shedding (random"}},
-		{[]string{"distinct", "--format", "csv"}, []string{"distinct,lower,upper,confidence,exact,records,skipped,shed,seen,kept,shed_fraction,min_p,mean_p,complete\n2,2,2,0.95,true,30,0,0,30,30,0,1,1,true\n"}},
-		{[]string{"top", "-k", "1", "--format", "csv"}, []string{"rank,key,count,lower,upper,guaranteed,confidence,records,skipped,shed,seen,kept,shed_fraction,min_p,mean_p,complete\n1,a,20,20,20,true,1,30,0,0,30,30,0,1,1,true\n"}},
-		{[]string{"freq", "b", "--format", "csv"}, []string{"key,count,lower,upper,guaranteed,records,skipped,shed,seen,kept,shed_fraction,min_p,mean_p,complete\nb,10,"}},
+		{[]string{"distinct", "--format", "csv"}, []string{"distinct,lower,upper,confidence,exact,records,skipped,shed,precision,theta_k,seen,kept,shed_fraction,min_p,mean_p,shed_policy,max_latency_ms,complete\n2,2,2,0.95,true,30,0,0,14,16384,30,30,0,1,1,key-hash,100,true\n"}},
+		{[]string{"top", "-k", "1", "--format", "csv"}, []string{"rank,key,count,lower,upper,guaranteed,confidence,records,skipped,shed,total,capacity,unlisted_max,seen,kept,shed_fraction,min_p,mean_p,shed_policy,max_latency_ms,complete\n1,a,20,20,20,true,1,30,0,0,30,4096,10,30,30,0,1,1,random,100,true\n"}},
+		{[]string{"freq", "b", "--format", "csv"}, []string{"key,count,lower,upper,guaranteed,records,skipped,shed,total,confidence,width,depth,seen,kept,shed_fraction,min_p,mean_p,shed_policy,max_latency_ms,complete\nb,10,"}},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			l := newLockstep(text, 50)
