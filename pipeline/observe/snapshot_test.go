@@ -1,0 +1,198 @@
+package observe
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/streamstat/streamstat/pipeline"
+	"github.com/streamstat/streamstat/pipeline/checkpoint"
+	"github.com/streamstat/streamstat/sketch"
+)
+
+// topJob is a finished pipeline: a generator of n records into a top-k of
+// capacity k at parallelism par.
+func topJob(t testing.TB, n int64, k, par int, cfg pipeline.Config) *pipeline.Pipeline {
+	t.Helper()
+	var srcs []pipeline.Source
+	for i := range par {
+		g, err := pipeline.NewGenerator(pipeline.GeneratorConfig{Seed: uint64(i + 1), Count: n, Keys: uint64(4 * k)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		srcs = append(srcs, g)
+	}
+	p, err := pipeline.New(srcs, []pipeline.Stage{{
+		Name: "top", Input: pipeline.ByKey, Parallelism: par,
+		New: func(int) (pipeline.Operator, error) {
+			tk, err := sketch.NewTopK(k)
+			return &pipeline.HeavyHitters{TopK: tk}, err
+		},
+	}}, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// topAnswer is a top-k answer as a CLI prints it.
+func topAnswer(p *pipeline.Pipeline, k int) func() any {
+	return func() any {
+		var all sketch.TopK
+		_ = pipeline.QueryAs(p, 0, func(_ int, op *pipeline.HeavyHitters) error { return all.Merge(op.TopK) })
+		type item struct {
+			Key          string `json:"key"`
+			Count        uint64 `json:"count"`
+			Lower, Upper uint64
+		}
+		var items []item
+		for _, it := range all.Top(k) {
+			items = append(items, item{Key: string(it.Key), Count: it.Count, Lower: it.Lower, Upper: it.Upper})
+		}
+		return map[string]any{"items": items}
+	}
+}
+
+func TestTakeCountsFinishedRun(t *testing.T) {
+	p := topJob(t, 5000, 10, 2, pipeline.Config{})
+	before := Take(p, Info{Job: "top"}, nil, time.Now())
+	if before.Records != 0 || !before.Started.IsZero() || before.SinceLastRecord != -1 {
+		t.Errorf("before Run: records %d started %v since %v", before.Records, before.Started, before.SinceLastRecord)
+	}
+	if err := p.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	s := Take(p, Info{Job: "top", Inputs: []string{"gen"}, Version: "v1"}, topAnswer(p, 10), time.Now())
+	if s.Job != "top" || s.Version != "v1" || s.Records != 10000 {
+		t.Fatalf("job %q version %q records %d, want top v1 10000", s.Job, s.Version, s.Records)
+	}
+	if len(s.Sources) != 2 || len(s.Stages) != 2 {
+		t.Fatalf("%d sources %d stages, want 2 and 2", len(s.Sources), len(s.Stages))
+	}
+	var in uint64
+	for _, st := range s.Stages {
+		in += st.RecordsIn
+		if st.Health == "" || st.BusyShare+st.IdleShare+st.BackPressuredShare > 1.0001*3 {
+			t.Errorf("stage %+v", st)
+		}
+	}
+	if in != 10000 {
+		t.Errorf("stages took %d records, want 10000", in)
+	}
+	if s.Checkpoints != nil || s.Shedding != nil {
+		t.Errorf("checkpoints %v shedding %v without either", s.Checkpoints, s.Shedding)
+	}
+	b, err := json.Marshal(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back map[string]any
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	items := back["answer"].(map[string]any)["items"].([]any)
+	if len(items) != 10 {
+		t.Errorf("answer has %d items, want 10", len(items))
+	}
+}
+
+func TestHealth(t *testing.T) {
+	for _, c := range []struct {
+		bp   float64
+		want string
+	}{{0, HealthOK}, {0.1, HealthOK}, {0.11, HealthLow}, {0.5, HealthLow}, {0.51, HealthHigh}, {1, HealthHigh}} {
+		if got := Health(c.bp); got != c.want {
+			t.Errorf("Health(%v) = %s, want %s", c.bp, got, c.want)
+		}
+	}
+}
+
+func TestObserverCheckpointsAndFreshness(t *testing.T) {
+	store, err := checkpoint.NewDirStore(t.TempDir(), 3, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var o *Observer
+	cfg := pipeline.Config{Checkpoint: &pipeline.CheckpointConfig{Store: store, OnComplete: func(m checkpoint.Manifest, err error) { o.CheckpointDone(m, err) }}}
+	p := topJob(t, 1e6, 10, 1, cfg)
+	o = NewObserver(p, Info{Job: "top", Checkpoints: true}, topAnswer(p, 5))
+	s0 := o.Take(time.Now())
+	if s0.Checkpoints == nil || s0.Checkpoints.Completed != 0 {
+		t.Fatalf("before Run: checkpoints %+v", s0.Checkpoints)
+	}
+	done := make(chan error)
+	go func() { done <- p.Run(context.Background()) }()
+	for i := 0; i < 3; {
+		if _, err := p.Checkpoint(); err == nil {
+			i++
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	err = <-done
+	o.Done(err)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := o.Take(time.Now())
+	if s.State != "finished" {
+		t.Errorf("state %q, want finished", s.State)
+	}
+	cs := s.Checkpoints
+	if cs.Completed < 3 || len(cs.Recent) != int(cs.Completed) || cs.LastCompleted.IsZero() {
+		t.Fatalf("completed %d, recent %d, last %v", cs.Completed, len(cs.Recent), cs.LastCompleted)
+	}
+	for _, r := range cs.Recent {
+		if !r.OK || r.Size <= 0 || r.Duration < 0 {
+			t.Errorf("recent %+v", r)
+		}
+	}
+	if s.LastRecord.IsZero() || s.SinceLastRecord < 0 {
+		t.Errorf("last record %v since %v", s.LastRecord, s.SinceLastRecord)
+	}
+	if s.RecordsPerSec <= 0 {
+		t.Errorf("records/s %v", s.RecordsPerSec)
+	}
+	h := o.History()
+	if len(h) != 2 {
+		t.Errorf("history has %d points, want 2", len(h))
+	}
+}
+
+func TestBandsFromAnswers(t *testing.T) {
+	for _, c := range []struct {
+		name, json string
+		want       []Band
+	}{
+		{"distinct", `{"distinct":10,"lower":9,"upper":12,"records":30}`, []Band{{"distinct", 10, 9, 12}}},
+		{"stats mean", `{"mean":1.5,"mean_lower":1,"mean_upper":2,"quantiles":[]}`, []Band{{"mean", 1.5, 1, 2}}},
+		{"branches", `{"users":{"distinct":3,"lower":3,"upper":4},"pages":{"items":[]}}`, []Band{{"users.distinct", 3, 3, 4}}},
+		{"top has none", `{"items":[{"key":"a","count":1,"lower":1,"upper":1}]}`, nil},
+		{"not an object", `[1,2]`, nil},
+		{"bounds not numbers", `{"distinct":"x","lower":1,"upper":2}`, nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			got := bands(json.RawMessage(c.json), "", 2, nil)
+			if len(got) != len(c.want) {
+				t.Fatalf("got %v, want %v", got, c.want)
+			}
+			for i := range got {
+				if got[i] != c.want[i] {
+					t.Errorf("got %v, want %v", got[i], c.want[i])
+				}
+			}
+		})
+	}
+}
+
+func TestHistoryRing(t *testing.T) {
+	h := NewHistory(3)
+	t0 := time.Unix(0, 0)
+	for i := range 5 {
+		h.add(Point{Time: t0.Add(time.Duration(i) * time.Second)})
+	}
+	ps := h.Points()
+	if len(ps) != 3 || ps[0].Time.Unix() != 2 || ps[2].Time.Unix() != 4 {
+		t.Errorf("points %v, want seconds 2, 3, 4", ps)
+	}
+}
