@@ -118,8 +118,8 @@ Load shedding (distinct, top, freq):
   the overload and returns to 1 after it). The answers are scaled up and
   their bounds include the sampling error (95% confidence). Every answer
   adds seen (records that reached the shedders), kept, shed_fraction,
-  min_p and mean_p (json also shed_policy and max_latency_ms; top's items
-  a confidence), and stderr gets a line at the end when anything was
+  min_p, mean_p, shed_policy and max_latency_ms (in text, a last line;
+  top's items a confidence), and stderr gets a line at the end when anything was
   shed. --shed is for streams (stdin, pipes, FIFOs): a regular FILE
   waits to be read at the pace of counting, so nothing in it is late, and
   --shed with a FILE argument is a usage error. A fast producer on a pipe

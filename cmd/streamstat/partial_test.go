@@ -1,10 +1,15 @@
 package main
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
+	"io"
+	"os/exec"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -194,5 +199,46 @@ func TestSnapshotClearsProgress(t *testing.T) {
 		if strings.Contains(row, "records/s") && strings.Contains(row, "{") {
 			t.Errorf("a snapshot glued to the progress line: %q\nall output: %q", row, term.String())
 		}
+	}
+}
+
+// TestSignalMarksPartial: the real binary, sent SIGINT while reading a
+// live stream, writes an answer marked partial and says so on stderr.
+func TestSignalMarksPartial(t *testing.T) {
+	cmd := exec.Command(streamstatBin(t), "top", "-k", "2", "--format", "json", "--interval", "20ms")
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer stdin.Close()
+	go io.WriteString(stdin, lines("k", 20000)) // the pipe stays open
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() { // snapshots, until one has counted records
+		if !strings.Contains(sc.Text(), `"records":0,`) {
+			break
+		}
+	}
+	cmd.Process.Signal(syscall.SIGINT)
+	var last string
+	for sc.Scan() {
+		last = sc.Text()
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("exit: %v; stderr %q", err, stderr.String())
+	}
+	if !strings.Contains(last, `"complete":false,"snapshot":0,`) || !strings.Contains(last, `"final":true}`) {
+		t.Errorf("final answer %q: want it final and not complete", last)
+	}
+	if !strings.Contains(stderr.String(), "streamstat: interrupted: the answer is partial") {
+		t.Errorf("stderr %q does not say the answer is partial", stderr.String())
 	}
 }
