@@ -18,6 +18,7 @@ import (
 
 	"github.com/streamstat/streamstat/pipeline"
 	"github.com/streamstat/streamstat/pipeline/checkpoint"
+	"github.com/streamstat/streamstat/pipeline/job"
 	"github.com/streamstat/streamstat/sketch"
 )
 
@@ -48,9 +49,8 @@ func covered(dir string) int64 {
 		if err != nil || len(data) != 8 {
 			return sum
 		}
-		pos := int64(binary.LittleEndian.Uint64(data))
-		if pos>>posBits == 0 && pos&posMask > 0 {
-			sum += pos&posMask - 1
+		if in, off, started := job.DecodePosition(int64(binary.LittleEndian.Uint64(data))); in == 0 && started {
+			sum += off
 		}
 	}
 }
@@ -382,34 +382,6 @@ func TestKillAndResume(t *testing.T) {
 	})
 }
 
-// FuzzDecodeWorkerState: a worker's checkpointed state (counters and
-// stream hash, or counters alone in version 1) decodes without panic to an
-// error wrapping a sentinel, or to what encodes back to the input.
-func FuzzDecodeWorkerState(f *testing.F) {
-	c := counts{Records: 300, Skipped: 2, Bad: 1, Bytes: 4096}
-	enc := appendWorkerState(nil, workerState{c: c, sum: 0x0123456789abcdef, hasSum: true})
-	v1 := appendWorkerState(nil, workerState{c: c})
-	f.Add(append(enc, "operator state"...))
-	f.Add(enc)
-	f.Add(enc[:len(enc)-3])
-	f.Add(v1)
-	f.Add(append(v1, "operator state"...))
-	f.Add([]byte{3, 0, 0, 0, 0, 0})
-	f.Add([]byte{countsVersion, 0x80, 0x00, 0, 0, 0, 0})
-	f.Fuzz(func(t *testing.T, data []byte) {
-		st, rest, err := decodeWorkerState(data)
-		if err != nil {
-			if !errors.Is(err, sketch.ErrTruncated) && !errors.Is(err, sketch.ErrCorrupt) && !errors.Is(err, sketch.ErrVersion) {
-				t.Fatalf("error %v wraps no sentinel", err)
-			}
-			return
-		}
-		if again := append(appendWorkerState(nil, st), rest...); !bytes.Equal(again, data) {
-			t.Fatalf("decoded %+v re-encodes to %x, not %x", st, again, data)
-		}
-	})
-}
-
 // pausing is a lockstep stream (see shed_test.go) that stops after its
 // first pause pieces until gate closes; it signals reached when it does.
 type pausing struct {
@@ -485,47 +457,6 @@ func TestResumeShed(t *testing.T) {
 				t.Fatalf("resumed run: exit %d, stderr %q\n got %s\nwant %s", code, stderr, got, want)
 			}
 		})
-	}
-}
-
-// TestCountsAtBarrier: an operator's snapshot holds the worker's counters
-// as they were when the barrier was injected (Position), not as they are
-// when the snapshot is taken: behind a channel (--shed), the worker has
-// read on by then.
-func TestCountsAtBarrier(t *testing.T) {
-	e := defaultEnv(strings.NewReader(numbered(5000, 10)), io.Discard, io.Discard)
-	pl, err := newPlan(e, nil, 1, false, pipeline.LineConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	w := pl.newWorkers(context.Background())[0]
-	spec, err := setupSample(&options{k: 3, seed: 1}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	inner, _ := spec.newOp(0)
-	op := &countedOp{op: inner, w: w}
-	var b pipeline.Batch
-	fill := func() {
-		b.Reset()
-		if err := w.Fill(context.Background(), &b, 100); err != nil {
-			t.Fatal(err)
-		}
-	}
-	fill()
-	w.Position() // the barrier
-	at := w.counts()
-	fill() // the worker reads on before the operator's snapshot
-	state, err := op.MarshalBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, _, err := decodeWorkerState(state)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if c := st.c; c != at || w.counts() == at {
-		t.Errorf("snapshot holds %+v; want the counters at the barrier, %+v (now %+v)", c, at, w.counts())
 	}
 }
 
@@ -696,13 +627,11 @@ func TestResumePastStream(t *testing.T) {
 			if err != nil {
 				return false
 			}
-			pos := int64(binary.LittleEndian.Uint64(data))
-			if pos>>posBits != 1 {
+			in, off, _ := job.DecodePosition(int64(binary.LittleEndian.Uint64(data)))
+			if in != 1 {
 				return false
 			}
-			if pos&posMask > 0 {
-				sum += pos&posMask - 1
-			}
+			sum += off
 		}
 		return sum == int64(half)
 	})

@@ -5,10 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 
 	"github.com/streamstat/streamstat/pipeline"
+	"github.com/streamstat/streamstat/pipeline/checkpoint"
+	"github.com/streamstat/streamstat/pipeline/job"
 )
 
 // aggregate is a subcommand's answer in the making: the merge of its
@@ -47,66 +53,49 @@ type spec struct {
 	shed *shedRun
 }
 
+// defaultCheckpointInterval is --checkpoint-interval's default.
+const defaultCheckpointInterval = job.DefaultCheckpointInterval
+
+// testHookPlanned, if set (by tests), runs when a run's inputs are open,
+// before any is read.
+var testHookPlanned func()
+
 // runJob runs s to the end of its inputs, or until ctx is done (SIGINT,
-// SIGTERM), and writes the final answer either way.
+// SIGTERM), and writes the final answer either way. The job itself (input
+// planning, the workers, checkpoints, shedding) is package job's.
 func runJob(ctx context.Context, e *env, s *spec) int {
 	ckpt := s.opts.checkpoint != ""
-	// With checkpoints, a signal first takes a last checkpoint (see
-	// finalCheckpoint), then stops the run; otherwise it stops it at once.
-	parent := ctx
-	if ckpt {
-		parent = context.Background()
-	}
-	jobCtx, cancel := context.WithCancel(parent)
+	// runCtx also stops the run when stdout is closed.
+	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	if ckpt && s.opts.resume && s.opts.jobsAuto {
 		if n := resumeJobs(s.opts.checkpoint); n > 0 {
 			s.opts.jobs = n
 		}
 	}
-	// A checkpoint's positions need every worker's share of the input
-	// fixed in advance.
-	pl, err := newPlan(e, s.args, s.opts.jobs, s.dynamic && !ckpt, s.line)
-	if err != nil {
-		return fail(e, err)
+	cfg := job.Config{
+		Inputs: s.args, Stdin: e.stdin, Workers: s.opts.jobs, Unordered: s.dynamic,
+		Line: s.line, NewOperator: s.newOp, Name: s.cmd,
+		ChunkSize: e.chunkSize, ReadBuffer: e.bufSize, Opened: testHookPlanned,
 	}
-	defer pl.close()
-	if testHookPlanned != nil {
-		testHookPlanned()
+	if ckpt {
+		cfg.Checkpoint = checkpointConfig(e, s)
 	}
 	if s.shed != nil {
-		if err := s.shed.checkInputs(pl); err != nil {
+		cfg.Shed = s.shed.config(e)
+	}
+	j, err := job.New(cfg)
+	if err != nil {
+		return fail(e, jobError(err))
+	}
+	defer j.Close()
+	if s.shed != nil {
+		if err := s.shed.checkInputs(j.Inputs()); err != nil {
 			fmt.Fprintf(e.stderr, "streamstat: %s: %v\n", s.cmd, err)
 			return exitUsage
 		}
 	}
-	ws := pl.newWorkers(jobCtx)
-	srcs := make([]pipeline.Source, len(ws))
-	for i, w := range ws {
-		srcs[i] = w
-	}
-	var cfg pipeline.Config
-	stage := pipeline.Stage{Name: s.cmd, New: s.newOp, Parallelism: len(ws)}
-	var cp *checkpointing
-	restore := false
-	if ckpt {
-		if cp, restore, err = openCheckpoints(e, s, pl); err != nil {
-			return fail(e, err)
-		}
-		cp.configure(e, s.opts.ckptInterval, ws, &stage, &cfg)
-	}
-	if s.shed != nil {
-		s.shed.configure(e, &stage, &cfg)
-	}
-	p, err := pipeline.New(srcs, []pipeline.Stage{stage}, cfg)
-	if err != nil {
-		return fail(e, trimPipeline(err))
-	}
-	if restore {
-		if _, err := p.Restore(cp.store); err != nil {
-			return fail(e, fmt.Errorf("--resume from %s: %w", cp.dir, trimPipeline(err)))
-		}
-	}
+	p := j.Pipeline()
 	out := s.out
 	if out == nil {
 		out = e.stdout
@@ -114,11 +103,8 @@ func runJob(ctx context.Context, e *env, s *spec) int {
 	rep := newReporter(e, out, s.opts.format, s.opts.interval > 0)
 	snapshot := func() (aggregate, counts, error) {
 		a := s.newAgg()
-		err := p.Query(0, func(_ int, op pipeline.Operator) error { return a.addOp(unwrapOp(op)) })
-		var c counts
-		for _, w := range ws {
-			c.add(w.counts())
-		}
+		err := j.Query(func(_ int, op pipeline.Operator) error { return a.addOp(op) })
+		c := jobCounts(j.Counts())
 		if s.extraCounts != nil {
 			c.add(s.extraCounts(p))
 		}
@@ -150,7 +136,7 @@ func runJob(ctx context.Context, e *env, s *spec) int {
 			}
 		}()
 	}
-	if pr := newProgress(e, s.opts.progress, pl, ws); pr != nil {
+	if pr := newProgress(e, s.opts.progress, j); pr != nil {
 		if ckpt {
 			pr.ckpt = p.CheckpointStats
 		}
@@ -160,23 +146,12 @@ func runJob(ctx context.Context, e *env, s *spec) int {
 			pr.run(stop)
 		}()
 	}
-	runDone := make(chan struct{})
-	if ckpt {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			select {
-			case <-ctx.Done():
-				finalCheckpoint(e, p, cp, runDone)
-				cancel()
-			case <-runDone:
-			}
-		}()
-	}
-	runErr := p.Run(jobCtx)
-	close(runDone)
+	runErr := j.Run(runCtx)
 	close(stop)
 	wg.Wait()
+	if id := j.FinalCheckpoint(); id > 0 {
+		fmt.Fprintf(e.stderr, "streamstat: interrupted: checkpoint %d saved in %s; --resume goes on from there\n", id, s.opts.checkpoint)
+	}
 
 	if err := rep.err(); err != nil {
 		return writeFailed(e, err)
@@ -185,13 +160,8 @@ func runJob(ctx context.Context, e *env, s *spec) int {
 		if errors.Is(runErr, syscall.EPIPE) {
 			return exitOK // dedup's stdout was closed
 		}
-		for _, w := range ws {
-			if w.err != nil {
-				return fail(e, w.err)
-			}
-		}
 		if ctx.Err() == nil {
-			return fail(e, trimPipeline(runErr))
+			return fail(e, jobError(runErr))
 		}
 		// Interrupted: the final answer covers what was read.
 	}
@@ -245,4 +215,107 @@ func writeFailed(e *env, err error) int {
 		return exitOK
 	}
 	return fail(e, fmt.Errorf("write output: %w", unwrapPath(err)))
+}
+
+// counts are the line counters of a run.
+type counts struct {
+	Records uint64 // lines read, including skipped ones
+	Skipped uint64 // lines without the selected field
+	Bad     uint64 // values that are not numbers (stats)
+	Shed    uint64 // records dropped under overload (--shed: set from the shedders' summary)
+	Bytes   uint64
+}
+
+func (c *counts) add(o counts) {
+	c.Records += o.Records
+	c.Skipped += o.Skipped
+	c.Bad += o.Bad
+	c.Shed += o.Shed
+	c.Bytes += o.Bytes
+}
+
+func jobCounts(c job.Counts) counts {
+	return counts{Records: c.Records, Skipped: c.Skipped, Bad: c.Bad, Bytes: c.Bytes}
+}
+
+// checkpointConfig is the job's checkpoint configuration for --checkpoint
+// DIR: its identity lines say what shapes the state, and its notes and
+// failures go to stderr.
+func checkpointConfig(e *env, s *spec) *job.CheckpointConfig {
+	// A failure is reported when it first happens and when it changes,
+	// not at every interval of a full disk.
+	var lastErr string
+	return &job.CheckpointConfig{
+		Dir: s.opts.checkpoint, Interval: s.opts.ckptInterval, Resume: s.opts.resume,
+		Identity: describeShape(s),
+		Logf: func(format string, a ...any) {
+			fmt.Fprintf(e.stderr, "streamstat: "+format+"\n", a...)
+		},
+		OnComplete: func(m checkpoint.Manifest, err error) {
+			if err == nil {
+				lastErr = ""
+				return
+			}
+			if msg := strings.TrimPrefix(err.Error(), fmt.Sprintf("checkpoint %d: ", m.ID)); msg != lastErr {
+				lastErr = msg
+				fmt.Fprintf(e.stderr, "streamstat: warning: checkpoint %d failed (the run goes on): %s\n", m.ID, msg)
+			}
+		},
+	}
+}
+
+// describeShape returns the lines of a checkpoint's job description that
+// the command makes (job.CheckpointConfig.Identity): what shapes the state.
+func describeShape(s *spec) string {
+	o := s.opts
+	var b strings.Builder
+	fmt.Fprintf(&b, "command %s\n", s.cmd)
+	fmt.Fprintf(&b, "field %d\ndelimiter %s\nprecision %d\nk %d\nseed %d\nquantiles %s\nworkers %d\n",
+		o.field, o.delim, o.precision, o.k, o.seed, o.quantStr, o.jobs)
+	if s.shed != nil {
+		fmt.Fprintf(&b, "shed %s, max latency %v\n", s.shed.policy, s.shed.maxLatency)
+	}
+	return b.String()
+}
+
+// resumeJobs returns the number of workers of the job checkpointed in dir,
+// or 0 if it cannot tell: a resumed run without -j takes it, so that a
+// checkpoint moves to a machine with another number of CPUs.
+func resumeJobs(dir string) int {
+	data, err := os.ReadFile(filepath.Join(dir, job.JobFile))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "workers "); ok {
+			if n, err := strconv.Atoi(v); err == nil && n >= 1 && n <= maxJobs {
+				return n
+			}
+		}
+	}
+	return 0
+}
+
+// jobError is err from package job in the command's words: without the
+// packages' prefixes, and saying what to do about a checkpoint that is not
+// this run's.
+func jobError(err error) error {
+	switch {
+	case errors.Is(err, job.ErrOtherJob):
+		return fmt.Errorf("--resume: %v; run without --resume to start over", trimJob(err))
+	case errors.Is(err, job.ErrOtherStream):
+		return fmt.Errorf("%v; run without --resume to start over", trimJob(err))
+	}
+	return trimJob(err)
+}
+
+// trimJob drops the sentinel's text at the end of a job error and the
+// package prefixes.
+func trimJob(err error) error {
+	msg := err.Error()
+	for _, sentinel := range []error{job.ErrOtherJob, job.ErrOtherStream} {
+		msg = strings.TrimSuffix(msg, ": "+sentinel.Error())
+	}
+	msg = strings.TrimPrefix(msg, "job: ")
+	return trimPipeline(&wrapped{msg: msg, err: err})
 }

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/streamstat/streamstat/pipeline"
+	"github.com/streamstat/streamstat/pipeline/job"
 )
 
 // progressEvery is how often --progress reports.
@@ -16,8 +17,7 @@ const progressEvery = time.Second
 // it writes a line per report.
 type progress struct {
 	e     *env
-	pl    *plan
-	ws    []*worker
+	j     *job.Job
 	tty   bool
 	start time.Time
 	last  time.Time
@@ -28,25 +28,19 @@ type progress struct {
 }
 
 // newProgress returns nil when mode (auto, always, never) says no report.
-func newProgress(e *env, mode string, pl *plan, ws []*worker) *progress {
+func newProgress(e *env, mode string, j *job.Job) *progress {
 	switch {
 	case mode == "never", mode == "", mode == "auto" && !e.stderrTerminal:
 		return nil
 	}
 	now := e.now()
-	p := &progress{e: e, pl: pl, ws: ws, tty: e.stderrTerminal, start: now, last: now}
+	p := &progress{e: e, j: j, tty: e.stderrTerminal, start: now, last: now}
 	p.first = p.counts().Records
 	p.prev = p.first
 	return p
 }
 
-func (p *progress) counts() counts {
-	var c counts
-	for _, w := range p.ws {
-		c.add(w.counts())
-	}
-	return c
-}
+func (p *progress) counts() counts { return jobCounts(p.j.Counts()) }
 
 func (p *progress) run(stop <-chan struct{}) {
 	tick, stopTicker := p.e.newTicker(progressEvery)
@@ -75,8 +69,8 @@ func (p *progress) report(final bool) {
 	}
 	p.last, p.prev = now, c.Records
 	line := "streamstat: " + fmtBytes(c.Bytes) + " read"
-	if p.pl.total > 0 {
-		line += fmt.Sprintf(" (%.0f%%)", 100*float64(c.Bytes)/float64(p.pl.total))
+	if total := p.j.Size(); total > 0 {
+		line += fmt.Sprintf(" (%.0f%%)", 100*float64(c.Bytes)/float64(total))
 	}
 	line += fmt.Sprintf(", %s records, %s records/s", fmtSI(float64(c.Records)), fmtSI(rate))
 	if final {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/streamstat/streamstat/internal/normal"
 	"github.com/streamstat/streamstat/pipeline"
+	"github.com/streamstat/streamstat/pipeline/job"
 	"github.com/streamstat/streamstat/shedding"
 	"github.com/streamstat/streamstat/sketch"
 )
@@ -105,19 +106,17 @@ func newShedRun(o *options, policy shedding.Policy) (*shedRun, error) {
 // and its operator, which the controller watches: a chained operator
 // would slow the worker down instead, and the overload would stay
 // upstream, invisible.
-func (r *shedRun) configure(e *env, st *pipeline.Stage, cfg *pipeline.Config) {
+func (r *shedRun) config(e *env) *job.ShedConfig {
 	r.cost = e.opCost
-	st.NoChain = true
-	cfg.NewShedder = r.group.NewShedder
-	cfg.Clock = envClock{e.now}
+	return &job.ShedConfig{NewShedder: r.group.NewShedder, Clock: envClock{e.now}}
 }
 
 // checkInputs refuses regular files: a file waits to be read at the
 // pace of counting, so nothing in it is late and there is nothing to shed.
-func (r *shedRun) checkInputs(pl *plan) error {
-	for _, in := range pl.inputs {
-		if in.stream == nil {
-			return fmt.Errorf("--shed is for streams (stdin, pipes): %s is a regular file, read at the pace of counting, with nothing late to shed", in.name)
+func (r *shedRun) checkInputs(ins []job.Input) error {
+	for _, in := range ins {
+		if !in.Stream {
+			return fmt.Errorf("--shed is for streams (stdin, pipes): %s is a regular file, read at the pace of counting, with nothing late to shed", in.Name)
 		}
 	}
 	return nil
@@ -146,6 +145,9 @@ func (o *costOp) Process(in, out *pipeline.Batch) error {
 	o.cost(len(in.Records))
 	return o.Operator.Process(in, out)
 }
+
+// Unwrap returns the operator a costOp wraps (job.Unwrapper).
+func (o *costOp) Unwrap() pipeline.Operator { return o.Operator }
 
 // unwrapCost returns the operator a costOp wraps, or op.
 func unwrapCost(op pipeline.Operator) pipeline.Operator {

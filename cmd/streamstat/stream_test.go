@@ -2,13 +2,11 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"strings"
 	"testing"
-	"testing/iotest"
 
 	"github.com/streamstat/streamstat/pipeline"
 	"github.com/streamstat/streamstat/sketch"
@@ -30,106 +28,6 @@ func (r *randomReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// collect runs a stream and returns, per worker, the chunks it was dealt.
-func collect(t *testing.T, r io.Reader, workers int, chunk int64, buf int) [][]string {
-	t.Helper()
-	s := newStream("test", r, workers, false, chunk, buf)
-	ctx := context.Background()
-	s.start(ctx)
-	got := make([][]string, workers)
-	// Take chunks in global order (worker j%W), as the workers would
-	// together; a worker reading ahead would only block on its queue.
-	for j := 0; ; j++ {
-		ch, ok := <-s.queues[j%workers]
-		if !ok {
-			break
-		}
-		var b bytes.Buffer
-		for p := range ch.pieces {
-			b.Write(p.data)
-			p.buf.release()
-		}
-		got[j%workers] = append(got[j%workers], b.String())
-	}
-	if s.err != nil {
-		t.Fatal(s.err)
-	}
-	return got
-}
-
-// TestStreamChunksIndependentOfReads: the chunks, and so what each worker
-// sees, depend only on the bytes, not on how the reads split them.
-func TestStreamChunksIndependentOfReads(t *testing.T) {
-	var in strings.Builder
-	rng := rand.New(rand.NewPCG(1, 2))
-	for i := range 2000 {
-		fmt.Fprintf(&in, "%s\n", strings.Repeat("k", rng.IntN(40)))
-		if i%500 == 0 {
-			in.WriteString(strings.Repeat("L", 300) + "\n") // longer than a chunk
-		}
-	}
-	in.WriteString("last line without newline")
-	data := in.String()
-	const chunk, workers = 64, 3
-	want := collect(t, strings.NewReader(data), workers, chunk, 1024)
-	readers := map[string]func() io.Reader{
-		"one byte":  func() io.Reader { return iotest.OneByteReader(strings.NewReader(data)) },
-		"half":      func() io.Reader { return iotest.HalfReader(strings.NewReader(data)) },
-		"data+EOF":  func() io.Reader { return iotest.DataErrReader(strings.NewReader(data)) },
-		"random":    func() io.Reader { return &randomReader{data: []byte(data), rng: rand.New(rand.NewPCG(3, 4))} },
-		"tiny bufs": func() io.Reader { return strings.NewReader(data) },
-	}
-	for name, r := range readers {
-		buf := 1024
-		if name == "tiny bufs" {
-			buf = 5
-		}
-		got := collect(t, r(), workers, chunk, buf)
-		if fmt.Sprint(got) != fmt.Sprint(want) {
-			t.Errorf("%s: chunks differ", name)
-		}
-	}
-	// Every chunk ends with a newline (but the last), starts a line, and
-	// is at least chunk bytes long (but the last); together they are the
-	// input.
-	var all []string
-	for j := 0; ; j++ {
-		w := want[j%workers]
-		if j/workers >= len(w) {
-			break
-		}
-		all = append(all, w[j/workers])
-	}
-	if strings.Join(all, "") != data {
-		t.Fatal("chunks do not add up to the input")
-	}
-	for j, c := range all[:len(all)-1] {
-		if !strings.HasSuffix(c, "\n") || len(c) < chunk || strings.Contains(c[chunk-1:len(c)-1], "\n") {
-			t.Errorf("chunk %d (%d bytes) is not cut at the first newline from byte %d", j, len(c), chunk-1)
-		}
-	}
-}
-
-// TestStreamDynamic: dealt on demand, the chunks still add up to the
-// input.
-func TestStreamDynamic(t *testing.T) {
-	data := strings.Repeat("abc\nde\n\n", 1000)
-	s := newStream("test", strings.NewReader(data), 4, true, 32, 100)
-	s.start(context.Background())
-	var b strings.Builder
-	for ch := range s.queue(2) {
-		for p := range ch.pieces {
-			b.Write(p.data)
-			p.buf.release()
-		}
-	}
-	if b.String() != data {
-		t.Error("chunks do not add up to the input")
-	}
-}
-
-// TestTopDeterministicOnStdin: top's answer, including the bounds of
-// counts that the sketch had to estimate, is the same on every run from a
 // stream read in any sizes, for a given -j.
 func TestTopDeterministicOnStdin(t *testing.T) {
 	var in strings.Builder

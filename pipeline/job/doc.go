@@ -1,0 +1,62 @@
+// Package job runs a parallel counting job over files and streams, the
+// machinery of the streamstat command as a library: "count distinct over
+// these files in parallel, with checkpoints" is a Config and three calls.
+//
+//	j, err := job.New(job.Config{
+//		Inputs:      []string{"mon.log", "tue.log"},
+//		Workers:     4,
+//		Unordered:   true,
+//		NewOperator: func(int) (pipeline.Operator, error) { return &pipeline.Distinct{}, nil },
+//		Checkpoint:  &job.CheckpointConfig{Dir: "ckpt", Resume: true, Identity: "distinct p14\n"},
+//	})
+//	...
+//	err = j.Run(ctx)
+//	j.Query(func(_ int, op pipeline.Operator) error { return total.Merge(op.(*pipeline.Distinct).HLL) })
+//
+// # Inputs
+//
+// A regular file is opened once, by New, and cut into newline-aligned
+// ranges (pipeline.SplitReaderAt) that the workers read through that one
+// descriptor (pipeline.NewRangeSource): a file renamed or replaced during
+// the job is not mixed with its replacement, and one that shrinks fails
+// the job (ErrFileChanged). Anything else is a stream: stdin, a pipe, a
+// FIFO (opened in the background, so a job waiting for its writer still
+// stops when asked), a device, or a file whose size says nothing (those
+// of /proc report 0, sysfs a page). One goroutine reads a stream and deals
+// newline-aligned chunks of fixed size to the workers: with fixed shares,
+// chunk i goes to worker i mod Workers, so each worker sees the same
+// records on every run and order-sensitive operators (TopK) give the same
+// state; with Config.Unordered, any idle worker takes the next one.
+//
+// # Workers
+//
+// Each worker is a pipeline source (reading its shares of the inputs in
+// order, one pipeline.LineSource at a time) with its operator chained to
+// it; with Config.Shed, a channel and a shedder sit between them. The
+// job's answer is what the caller makes of the workers' operators, merged
+// with Query, at the end or while the job runs (a periodic snapshot).
+//
+// # Checkpoints
+//
+// With Config.Checkpoint, each worker records its position (DecodePosition)
+// at every checkpoint, and the state of its operator, which must then be a
+// pipeline.Stateful (or wrap one, see Unwrapper). Two things ride along
+// that the pipeline has no place for yet, both stand-ins for mechanisms
+// the pipeline may grow:
+//
+//   - The worker's own state (its line counters, and an XXH64 of the
+//     stream bytes it has moved past) is saved inside its operator's part
+//     of the checkpoint, by a wrapper that Query looks through: the
+//     pipeline checkpoints no source state but a position.
+//   - A worker waiting on a quiet stream returns every 100 ms with
+//     nothing, so that a barrier waiting at the source goes through: the
+//     pipeline has no way to wake a source blocked in Fill.
+//
+// Resuming checks that the checkpoint is of this job: the caller's
+// Identity lines, the number of workers, and the inputs by what they are
+// (a file by device, inode, size and modification time, whatever its
+// name; a stream by the hash of the bytes skipped to reach the
+// checkpoint's position, so another stream of the same length is
+// refused, ErrOtherStream). Asked to stop (Run's context done), a job
+// with checkpoints takes a last one before it stops.
+package job

@@ -1,0 +1,225 @@
+package job
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync/atomic"
+
+	"github.com/streamstat/streamstat/pipeline"
+)
+
+// rangesPerWorker is how many ranges a file is cut into per worker when
+// ranges are handed out on demand (order-insensitive sketches): a worker
+// slowed by a busy machine then holds back at most a few percent of the
+// file.
+const rangesPerWorker = 8
+
+// input is one input argument: a regular file read in ranges, or a stream.
+// A file is opened once, when the run starts, and every range is read
+// through that descriptor (pread), so a file renamed or replaced during the
+// run is not mixed with its replacement.
+type input struct {
+	name   string // for messages
+	file   *os.File
+	info   os.FileInfo // the file's, when opened
+	ranges []pipeline.FileRange
+	next   atomic.Int64 // next range to hand out, when dynamic
+	stream *stream      // set for stdin, pipes and devices
+	closer io.Closer
+	size   int64 // bytes, or -1 for a stream
+}
+
+// plan is the inputs of a run, opened and checked before anything runs, so
+// that an unreadable file fails the run at once with a clear message.
+type plan struct {
+	inputs    []*input
+	workers   int
+	dynamic   bool
+	cfg       pipeline.LineConfig
+	total     int64 // bytes in all inputs, or -1 if any is a stream
+	stdin     io.Reader
+	chunkSize int64
+	bufSize   int
+}
+
+// newPlan opens args ("-" or none: stdin) for w workers. Dynamic plans
+// hand out ranges and chunks to whichever worker is free; static ones give
+// each worker a fixed share, so its records do not depend on timing.
+func newPlan(cfg *Config, w int, dynamic bool) (*plan, error) {
+	args := cfg.Inputs
+	if len(args) == 0 {
+		args = []string{"-"}
+	}
+	pl := &plan{workers: w, dynamic: dynamic, cfg: cfg.Line, stdin: cfg.Stdin, chunkSize: cfg.ChunkSize, bufSize: cfg.ReadBuffer}
+	if pl.stdin == nil {
+		pl.stdin = os.Stdin
+	}
+	for _, a := range args {
+		in, err := pl.open(a)
+		if err != nil {
+			pl.close()
+			return nil, err
+		}
+		pl.inputs = append(pl.inputs, in)
+		if in.size < 0 || pl.total < 0 {
+			pl.total = -1
+		} else {
+			pl.total += in.size
+		}
+	}
+	return pl, nil
+}
+
+func (pl *plan) open(path string) (*input, error) {
+	if path == "-" {
+		return &input{name: "stdin", size: -1, stream: newStream("stdin", pl.stdin, pl.workers, pl.dynamic, pl.chunkSize, pl.bufSize)}, nil
+	}
+	if fi, err := os.Stat(path); err == nil && fi.Mode()&os.ModeNamedPipe != 0 {
+		// Opening a FIFO waits for a writer: do it in the background, so
+		// that a signal stops a run still waiting for one.
+		r := openFIFO(path)
+		return &input{name: path, size: -1, closer: r, stream: newStream(path, r, pl.workers, pl.dynamic, pl.chunkSize, pl.bufSize)}, nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, cleanPathError(err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, cleanPathError(err)
+	}
+	switch {
+	case fi.IsDir():
+		f.Close()
+		return nil, fmt.Errorf("%s: is a directory", path)
+	case fi.Mode().IsRegular() && !sizeUnknown(f, fi):
+		// Read the first byte to prove the file readable now, not only
+		// openable (some files open but fail to read).
+		var b [1]byte
+		if _, err := f.ReadAt(b[:], 0); err != nil && !errors.Is(err, io.EOF) {
+			f.Close()
+			return nil, fmt.Errorf("read %s: %w", path, unwrapPath(err))
+		}
+		n := pl.workers
+		if pl.dynamic && n > 1 {
+			n *= rangesPerWorker
+		}
+		ranges, err := pipeline.SplitReaderAt(f, path, fi.Size(), n)
+		if err != nil {
+			f.Close()
+			return nil, fileError(path, err)
+		}
+		return &input{name: path, file: f, info: fi, closer: f, ranges: ranges, size: fi.Size()}, nil
+	}
+	// A pipe, a device, or a file whose size does not say how much it
+	// holds (/proc, sysfs): read as a stream, to its end, as cat does.
+	return &input{name: path, size: -1, closer: f, stream: newStream(path, f, pl.workers, pl.dynamic, pl.chunkSize, pl.bufSize)}, nil
+}
+
+// fileError is the message for an error reading file path: one that
+// changed while read says so plainly.
+func fileError(path string, err error) error {
+	if errors.Is(err, pipeline.ErrFileChanged) {
+		return &wrapped{msg: fmt.Sprintf("%s: the file shrank while being read (truncated or replaced?): it ends before the size it had when opened, so the answer would be wrong", path), err: err}
+	}
+	return fmt.Errorf("%s: %w", path, trimPipeline(err))
+}
+
+// fifoReader reads a FIFO that it opens in the background: the open
+// blocks until a writer opens the other end, and the run must stay
+// responsive to signals meanwhile (its workers wait on the stream, which
+// they give up when the run is cancelled).
+type fifoReader struct {
+	path string
+	done chan struct{} // closed when the open has returned
+	f    *os.File
+	err  error
+}
+
+func openFIFO(path string) *fifoReader {
+	r := &fifoReader{path: path, done: make(chan struct{})}
+	go func() {
+		defer close(r.done)
+		r.f, r.err = os.Open(path)
+		if r.err != nil {
+			r.err = cleanPathError(r.err)
+			return
+		}
+		growPipe(r.f)
+	}()
+	return r
+}
+
+func (r *fifoReader) Read(p []byte) (int, error) {
+	<-r.done
+	if r.err != nil {
+		return 0, r.err
+	}
+	return r.f.Read(p)
+}
+
+// Close closes the FIFO, now or, if the open still waits, when it returns.
+func (r *fifoReader) Close() error {
+	select {
+	case <-r.done:
+		if r.f != nil {
+			return r.f.Close()
+		}
+	default:
+		go func() {
+			<-r.done
+			if r.f != nil {
+				r.f.Close()
+			}
+		}()
+	}
+	return nil
+}
+
+func (pl *plan) close() {
+	for _, in := range pl.inputs {
+		if in.closer != nil {
+			in.closer.Close()
+		}
+	}
+}
+
+// cleanPathError turns "open x: no such file or directory" into the
+// message users know from other tools.
+func cleanPathError(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return fmt.Errorf("%s %s: %w", pe.Op, pe.Path, pe.Err)
+	}
+	return err
+}
+
+func unwrapPath(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// trimPipeline drops the "pipeline: " prefixes the library puts on its
+// errors: users of the command do not know that package.
+func trimPipeline(err error) error {
+	s := strings.ReplaceAll(err.Error(), "pipeline: line source: ", "")
+	s = strings.ReplaceAll(s, "pipeline: ", "")
+	return &wrapped{msg: s, err: err}
+}
+
+// wrapped is an error with a cleaner message that still unwraps to the
+// original (so errors.Is finds EPIPE, context.Canceled, ...).
+type wrapped struct {
+	msg string
+	err error
+}
+
+func (e *wrapped) Error() string { return e.msg }
+func (e *wrapped) Unwrap() error { return e.err }

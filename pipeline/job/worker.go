@@ -1,0 +1,257 @@
+package job
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/cespare/xxhash/v2"
+
+	"github.com/streamstat/streamstat/pipeline"
+)
+
+// newWorkers returns the plan's workers, which read with ctx.
+func (pl *plan) newWorkers(ctx context.Context) []*worker {
+	ws := make([]*worker, pl.workers)
+	for i := range ws {
+		ws[i] = &worker{plan: pl, idx: i, ctx: ctx, resumeAt: -1}
+	}
+	return ws
+}
+
+// Counts are the line counters of a job, or of one worker.
+type Counts struct {
+	Records uint64 // lines read, including skipped ones
+	Skipped uint64 // lines without the selected field
+	Bad     uint64 // values that are not numbers
+	Bytes   uint64 // bytes read, newlines included
+}
+
+// Add adds o to c.
+func (c *Counts) Add(o Counts) {
+	c.Records += o.Records
+	c.Skipped += o.Skipped
+	c.Bad += o.Bad
+	c.Bytes += o.Bytes
+}
+
+func lineCounts(ls *pipeline.LineSource) Counts {
+	if ls == nil {
+		return Counts{}
+	}
+	return Counts{Records: uint64(ls.Lines()), Skipped: uint64(ls.Skipped()), Bad: uint64(ls.BadValues()), Bytes: uint64(ls.Bytes())}
+}
+
+// worker is a pipeline.Source: worker idx's share of every input, in
+// order, each part read by a LineSource. Its counters may be read from any
+// goroutine.
+type worker struct {
+	plan *plan
+	idx  int
+	ctx  context.Context // for stream reads; set before Run
+
+	k     int  // current input
+	took  bool // took its range of the current input, when static
+	cur   *pipeline.LineSource
+	curIn *input
+
+	// Checkpointed runs: the position SetPosition restored (input skipTo,
+	// offset resumeAt, or -1 if not started), how long to wait on a quiet
+	// stream (0: without checkpoints, as long as it takes), the current
+	// stream view, and whether the last Fill ran out of lines.
+	skipTo   int
+	resumeAt int64
+	idle     time.Duration
+	cr       *chunkReader
+	short    bool
+
+	// Checkpointed runs: sum hashes the stream bytes this worker has moved
+	// past, in input order (its LineSources' Consumed, and its shares of
+	// streams it drained), so that a checkpoint can tell the stream it was
+	// taken of (see resumeCheck); streamAt is where in its view of the
+	// current stream its LineSource started.
+	sum      *xxhash.Digest
+	want     uint64 // the restored checkpoint's sum
+	check    bool   // compare sum with want on reaching the position
+	streamAt int64
+
+	mu        sync.Mutex // guards base, done and the published current source
+	base      Counts     // restored from a checkpoint
+	atBarrier Counts     // at the last checkpoint barrier
+	sumAt     uint64     // sum at the last barrier
+	done      Counts
+	pub       *pipeline.LineSource
+	err       error // the first input error, with the input's name
+}
+
+// Fill implements pipeline.Source.
+func (w *worker) Fill(ctx context.Context, b *pipeline.Batch, max int) error {
+	// The pipeline stops calling when Fill fails: after another source
+	// failed, a worker waiting on a quiet stream (below) must say so.
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	for {
+		if w.cur == nil {
+			ok, err := w.next()
+			if err != nil {
+				return w.fail(err)
+			}
+			if !ok {
+				return io.EOF
+			}
+		}
+		if w.short && w.idle > 0 && w.cr != nil && !w.cr.wait(w.idle) {
+			// A quiet stream: return so that a checkpoint barrier
+			// waiting at the source goes through.
+			return nil
+		}
+		n := b.Len()
+		err := w.cur.Fill(ctx, b, max)
+		w.short = err == nil && b.Len()-n < max
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, io.EOF) {
+			if ctx.Err() != nil || w.ctx.Err() != nil {
+				return err
+			}
+			if errors.Is(err, io.ErrUnexpectedEOF) {
+				// Only a resumed stream skips to a position.
+				err = fmt.Errorf("%w (not the stream the checkpoint was taken of)", err)
+			}
+			return w.fail(fileError(w.curIn.name, err))
+		}
+		w.finish()
+		if b.Len() > 0 {
+			return nil
+		}
+	}
+}
+
+func (w *worker) fail(err error) error {
+	w.mu.Lock()
+	if w.err == nil {
+		w.err = err
+	}
+	w.mu.Unlock()
+	return err
+}
+
+// finish retires the current LineSource, keeping its counts.
+func (w *worker) finish() {
+	w.cur.Close()
+	w.mu.Lock()
+	w.done.Add(lineCounts(w.cur))
+	w.pub = nil
+	w.mu.Unlock()
+	w.cur, w.cr, w.short = nil, nil, false
+}
+
+// next opens the worker's next part: a range of a file or its view of a
+// stream. It reports false when no input has anything left for it.
+func (w *worker) next() (bool, error) {
+	pl := w.plan
+	for w.k < len(pl.inputs) {
+		in := pl.inputs[w.k]
+		if w.k < w.skipTo {
+			// Resumed past this input.
+			if in.stream != nil {
+				if err := w.drain(in); err != nil {
+					return false, err
+				}
+			}
+			w.k++
+			continue
+		}
+		if w.check && (in.stream == nil || w.resumeAt < 0) {
+			if err := w.resumeCheck(); err != nil {
+				return false, err
+			}
+		}
+		var ls *pipeline.LineSource
+		var err error
+		switch {
+		case in.stream != nil:
+			if w.curIn != in {
+				w.cr = w.view(in)
+				w.short = true // nothing read yet: wait before blocking
+				w.streamAt = 0
+				if w.resumeAt >= 0 {
+					// The stream a checkpoint was taken in: skip to its
+					// position, checking the bytes on the way.
+					if err := w.skipStream(in, w.resumeAt); err != nil {
+						return false, err
+					}
+					w.streamAt, w.resumeAt = w.resumeAt, -1
+				}
+				cfg := pl.cfg
+				if w.sum != nil {
+					cfg.Consumed = w.sum
+				}
+				ls, err = pipeline.NewLineSource(w.cr, cfg)
+			}
+		case pl.dynamic:
+			if r := in.next.Add(1) - 1; r < int64(len(in.ranges)) {
+				ls, err = pipeline.NewRangeSource(in.file, in.ranges[r], pl.cfg)
+			}
+		default:
+			// Static: range r of a file split into W goes to worker r.
+			if !w.took && w.idx < len(in.ranges) {
+				w.took = true
+				ls, err = pipeline.NewRangeSource(in.file, in.ranges[w.idx], pl.cfg)
+			}
+		}
+		if err != nil {
+			return false, fileError(in.name, err)
+		}
+		w.curIn = in
+		if ls != nil && w.resumeAt >= 0 {
+			// The input a checkpoint was taken in: go on from its offset.
+			if err := ls.SetPosition(w.resumeAt); err != nil {
+				ls.Close()
+				return false, fmt.Errorf("%s: resume: %w", in.name, trimPipeline(err))
+			}
+		}
+		w.resumeAt = -1
+		if ls != nil {
+			w.cur = ls
+			w.mu.Lock()
+			w.pub = ls
+			w.mu.Unlock()
+			return true, nil
+		}
+		w.k++
+		w.took = false
+	}
+	if w.check {
+		if err := w.resumeCheck(); err != nil {
+			return false, err
+		}
+	}
+	return false, nil
+}
+
+// view starts stream in's reader, if no worker has, and returns this
+// worker's view of the stream.
+func (w *worker) view(in *input) *chunkReader {
+	in.stream.start(w.ctx)
+	return &chunkReader{ctx: w.ctx, s: in.stream, queue: in.stream.queue(w.idx)}
+}
+
+// counts returns the worker's counters so far.
+func (w *worker) counts() Counts {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.countsLocked()
+}
+
+func (w *worker) countsLocked() Counts {
+	c := w.base
+	c.Add(w.done)
+	c.Add(lineCounts(w.pub))
+	return c
+}
