@@ -167,10 +167,9 @@ func (p *reporter) write(r result, a answer) error {
 // only part of the input.
 func notePartial(e *env, s *spec, c counts) {
 	msg := fmt.Sprintf("streamstat: interrupted: the answer is partial, over the %d records read before the signal", c.Records)
-	switch {
-	case s.opts.checkpoint != "":
-		msg += "; --resume goes on from the last checkpoint"
-	case s.opts.save != "":
+	// (With --checkpoint, a line before this one says where --resume
+	// goes on from.)
+	if s.opts.save != "" {
 		msg += fmt.Sprintf("; %s holds that partial state", s.opts.save)
 	}
 	fmt.Fprintln(e.stderr, msg)
