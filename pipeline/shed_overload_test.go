@@ -58,7 +58,7 @@ func TestShedChainedOverload(t *testing.T) {
 	if sum.Seen != uint64(n) || sum.Fraction() < 0.5 {
 		t.Errorf("shed %.3f of %d records offered, want at least half of %d (the operator takes a quarter)", sum.Fraction(), sum.Seen, n)
 	}
-	if took > span*5/2 {
+	if took > span*5/2 && !raceOn { // the race detector slows the source too
 		t.Errorf("an input of %v took %v to process: the source fell behind", span, took)
 	}
 }
