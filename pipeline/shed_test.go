@@ -33,7 +33,7 @@ func TestShedderAtIngress(t *testing.T) {
 		name  string
 		stage Stage
 	}{
-		{"chained", Stage{}},
+		{"forward (a channel is put in front)", Stage{}},
 		{"through a channel", Stage{NoChain: true}},
 		{"by key", Stage{Input: ByKey, Parallelism: 2}},
 	} {
