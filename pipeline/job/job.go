@@ -28,8 +28,9 @@ var (
 )
 
 // Config describes a job. Inputs, Workers, Line and NewOperator say what
-// it computes; the rest how. The zero value of each optional field means
-// its documented default.
+// it computes; the rest how. Workers and NewOperator are required (New
+// refuses a zero Config); the zero value of every other field means its
+// documented default. A Config is a plain value; New copies what it needs.
 type Config struct {
 	// Inputs are the paths to read, in order; "-" (or no input at all)
 	// is Stdin. A regular file is cut into newline-aligned ranges read in
@@ -69,7 +70,8 @@ type Config struct {
 	Opened func()
 }
 
-// CheckpointConfig turns checkpoints on.
+// CheckpointConfig turns checkpoints on. Dir is required; the zero value
+// of every other field means its documented default.
 type CheckpointConfig struct {
 	// Dir holds the checkpoints (a checkpoint.DirStore) and the job
 	// description (JobFile).
@@ -100,7 +102,7 @@ type CheckpointConfig struct {
 // ShedConfig turns load shedding on: each worker's records pass its
 // shedder before its operator (pipeline.Config.NewShedder), with a channel
 // between source and operator so that the shedder sees the operator's
-// back-pressure.
+// back-pressure. NewShedder is required.
 type ShedConfig struct {
 	NewShedder func(worker int) pipeline.Shedder
 	// Clock times the channel and the shedders; nil means the system
@@ -114,8 +116,9 @@ type ShedConfig struct {
 // caller makes of the workers' operators (Query), at the end or while the
 // job runs.
 //
-// Make one with New; Run it once; Close it. Query, Counts and
-// CheckpointStats may be called from any goroutine, also during Run.
+// The zero value is not usable: make one with New; Run it once; Close it.
+// Query, Counts, Inputs, Size and Workers may be called from any
+// goroutine, also during Run.
 type Job struct {
 	pl     *plan
 	ws     []*worker
@@ -126,7 +129,7 @@ type Job struct {
 	final  uint64
 }
 
-// Input describes one input of a job.
+// Input describes one input of a job. It is a plain value.
 type Input struct {
 	Name   string // as given ("stdin" for "-")
 	Stream bool   // read as a stream (see Config.Inputs)

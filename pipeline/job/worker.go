@@ -22,7 +22,8 @@ func (pl *plan) newWorkers(ctx context.Context) []*worker {
 	return ws
 }
 
-// Counts are the line counters of a job, or of one worker.
+// Counts are the line counters of a job, or of one worker: a plain value,
+// whose zero value counts nothing.
 type Counts struct {
 	Records uint64 // lines read, including skipped ones
 	Skipped uint64 // lines without the selected field
