@@ -54,6 +54,7 @@ const (
 	KindCountMin          Kind = 2
 	KindTopK              Kind = 3
 	KindBloom             Kind = 4
+	KindGroupDistinct     Kind = 5
 	KindReservoir         Kind = 16
 	KindWeightedReservoir Kind = 17
 	KindMoments           Kind = 18
@@ -73,6 +74,8 @@ func (k Kind) String() string {
 		return "TopK"
 	case KindBloom:
 		return "Bloom"
+	case KindGroupDistinct:
+		return "GroupDistinct"
 	case KindReservoir:
 		return "Reservoir"
 	case KindWeightedReservoir:
