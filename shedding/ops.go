@@ -22,10 +22,32 @@ import (
 // ThetaDistinct.
 
 // Count counts records: a WeightedCount of what arrived. Its zero value
-// is ready to use.
+// is ready to use. It sees only the records kept; answer with Answer,
+// which accounts for what the shedders dropped.
 type Count struct {
 	Count WeightedCount
 	Pass  bool
+}
+
+// Answer returns the count of what arrived, with what s (the Summary of
+// the pipeline's Group, taken after the records counted were processed)
+// says was shed told to it (WeightedCount.AddShed at s.MinP, the smallest
+// p in force): never Exact once anything was shed, and its upper bound
+// allows for the records that may hide behind the smallest p. Merge the
+// instances' counts into one Count first: the Summary covers them all.
+// o is not modified.
+func (o *Count) Answer(s Summary) WeightedCount {
+	w := o.Count
+	if s.Shed > 0 {
+		// Records were shed, so some p was below 1; a Summary that says
+		// otherwise (built by hand) is read at the most cautious p.
+		p := float32(s.MinP)
+		if !(p > 0 && p < 1) {
+			p = float32(DefaultMinP)
+		}
+		w.AddShed(s.Shed, p)
+	}
+	return w
 }
 
 // Process implements pipeline.Operator.
