@@ -164,3 +164,34 @@ func TestOnCompletePanic(t *testing.T) {
 		t.Errorf("stats %+v after %d calls; want the panic in LastError and the job going on", st, calls)
 	}
 }
+
+// quietSource never produces and never looks at ctx: a live stream with
+// nothing new, whose Fill returns at once.
+type quietSource struct{}
+
+func (quietSource) Fill(context.Context, *Batch, int) error { return nil }
+
+// TestFailureStopsQuietSource: when one source fails, Run returns even
+// though another source's Fill ignores ctx and keeps returning nothing
+// (its goroutine used to spin forever, and Run with it).
+func TestFailureStopsQuietSource(t *testing.T) {
+	keys := zipfKeys(100, 1)
+	p, err := New([]Source{quietSource{}, &panicSource{*newKeySource(keys, 0, 100)}}, []Stage{
+		{Name: "s", Input: RoundRobin, New: func(int) (Operator, error) {
+			return OperatorFunc(func(in, out *Batch) error { return nil }), nil
+		}},
+	}, Config{BatchSize: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- p.Run(context.Background()) }()
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrPanic) {
+			t.Errorf("Run = %v, want the other source's failure", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return after a source failed: the quiet source spins on")
+	}
+}

@@ -80,7 +80,16 @@ func (t *task) runSource(ctx context.Context) error {
 		t.gather.start()
 		defer t.gather.stop()
 	}
+	done := ctx.Done()
 	for {
+		// A source that returns without records, and without looking at
+		// ctx, must not keep its goroutine, and so Run, going after the
+		// run is cancelled (another task failed).
+		select {
+		case <-done:
+			return context.Cause(ctx)
+		default:
+		}
 		if n := t.p.barrier.Load(); n > t.barrier {
 			if err := t.injectBarrier(ctx, n); err != nil {
 				return err
