@@ -176,7 +176,9 @@ func floorDiv(a, b int64) int64 {
 	return q
 }
 
-func (w *Window) slot(n int64) int { return int(((n % int64(len(w.ring))) + int64(len(w.ring))) % int64(len(w.ring))) }
+func (w *Window) slot(n int64) int {
+	return int(((n % int64(len(w.ring))) + int64(len(w.ring))) % int64(len(w.ring)))
+}
 
 // Process implements Operator.
 func (w *Window) Process(in, out *Batch) error {
