@@ -14,10 +14,16 @@ import (
 // topJob is a finished pipeline: a generator of n records into a top-k of
 // capacity k at parallelism par.
 func topJob(t testing.TB, n int64, k, par int, cfg pipeline.Config) *pipeline.Pipeline {
+	return topJobAt(t, n, 0, k, par, cfg)
+}
+
+// topJobAt is topJob with sources producing rate records per second (0:
+// as fast as they are pulled).
+func topJobAt(t testing.TB, n int64, rate float64, k, par int, cfg pipeline.Config) *pipeline.Pipeline {
 	t.Helper()
 	var srcs []pipeline.Source
 	for i := range par {
-		g, err := pipeline.NewGenerator(pipeline.GeneratorConfig{Seed: uint64(i + 1), Count: n, Keys: uint64(4 * k)})
+		g, err := pipeline.NewGenerator(pipeline.GeneratorConfig{Seed: uint64(i + 1), Count: n, Keys: uint64(4 * k), Rate: rate})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -115,7 +121,7 @@ func TestObserverCheckpointsAndFreshness(t *testing.T) {
 	}
 	var o *Observer
 	cfg := pipeline.Config{Checkpoint: &pipeline.CheckpointConfig{Store: store, OnComplete: func(m checkpoint.Manifest, err error) { o.CheckpointDone(m, err) }}}
-	p := topJob(t, 1e6, 10, 1, cfg)
+	p := topJobAt(t, 50000, 1e5, 10, 1, cfg) // half a second
 	o = NewObserver(p, Info{Job: "top", Checkpoints: true}, topAnswer(p, 5))
 	s0 := o.Take(time.Now())
 	if s0.Checkpoints == nil || s0.Checkpoints.Completed != 0 {
@@ -123,13 +129,14 @@ func TestObserverCheckpointsAndFreshness(t *testing.T) {
 	}
 	done := make(chan error)
 	go func() { done <- p.Run(context.Background()) }()
-	for i := 0; i < 3; {
-		if _, err := p.Checkpoint(); err == nil {
-			i++
+	for ran := false; !ran; {
+		_, _ = p.Checkpoint() // busy while one is in progress
+		select {
+		case err = <-done:
+			ran = true
+		case <-time.After(20 * time.Millisecond):
 		}
-		time.Sleep(5 * time.Millisecond)
 	}
-	err = <-done
 	o.Done(err)
 	if err != nil {
 		t.Fatal(err)
@@ -196,3 +203,5 @@ func TestHistoryRing(t *testing.T) {
 		t.Errorf("points %v, want seconds 2, 3, 4", ps)
 	}
 }
+
+func pipelineConfig() pipeline.Config { return pipeline.Config{} }
