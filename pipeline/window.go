@@ -52,9 +52,9 @@ const (
 // counted as Untimed and left out. Advance moves time on without records
 // (a quiet source).
 //
-// Windows are answered from the first record's slot on, one per slide,
-// while any slot of the ring holds records: after a quiet stretch longer
-// than the window, the empty windows in it are skipped.
+// A window is answered when it closes if it holds a record: one answer
+// per slide while records come, none for the empty windows of a quiet
+// stretch (or before the first record).
 //
 // Window is Stateful (its ring, counts and latest answer), so checkpoint
 // and restore give the same windows as an uninterrupted run; it is not
@@ -317,28 +317,35 @@ func (w *Window) advance(wm int64) error {
 // window as the newest open one.
 func (w *Window) close() error {
 	n := w.next
-	if err := w.scratch.UnmarshalBinary(w.empty); err != nil {
-		return err
-	}
 	var records uint64
 	for s := n - w.per + 1; s <= n; s++ {
-		i := w.slot(s)
-		if w.counts[i] == 0 {
-			continue
-		}
-		records += w.counts[i]
-		data, err := w.ring[i].MarshalBinary()
-		if err != nil {
+		records += w.counts[w.slot(s)]
+	}
+	if records > 0 {
+		// The scratch holds the last answer until this one replaces it.
+		if err := w.scratch.UnmarshalBinary(w.empty); err != nil {
 			return err
 		}
-		if err := w.scratch.MergeBinary(data); err != nil {
-			return err
+		for s := n - w.per + 1; s <= n; s++ {
+			i := w.slot(s)
+			if w.counts[i] == 0 {
+				continue
+			}
+			data, err := w.ring[i].MarshalBinary()
+			if err != nil {
+				return err
+			}
+			if err := w.scratch.MergeBinary(data); err != nil {
+				return err
+			}
 		}
 	}
 	end := (n + 1) * w.slide
-	w.last = WindowAnswer{
-		Start: time.Unix(0, end-w.size), End: time.Unix(0, end),
-		Records: records, Late: w.late, Untimed: w.untimed, Op: w.scratch,
+	if records > 0 {
+		w.last = WindowAnswer{
+			Start: time.Unix(0, end-w.size), End: time.Unix(0, end),
+			Records: records, Late: w.late, Untimed: w.untimed, Op: w.scratch,
+		}
 	}
 	w.next++
 	// Slot next+open-1 opens; its ring place held slot n-per, the first
@@ -351,7 +358,7 @@ func (w *Window) close() error {
 		w.held -= w.counts[i]
 		w.counts[i] = 0
 	}
-	if w.OnWindow != nil {
+	if w.OnWindow != nil && records > 0 {
 		return w.OnWindow(w.last)
 	}
 	return nil

@@ -462,3 +462,32 @@ func TestWindowProcessAllocs(t *testing.T) {
 		}
 	}
 }
+
+// TestWindowAdvanceQuiet: Advance closes windows on a quiet source; the
+// empty windows after the records are not answered, and Last keeps the
+// latest answer that had records.
+func TestWindowAdvanceQuiet(t *testing.T) {
+	now := time.Unix(0, 1)
+	var ends []int64
+	w := &Window{Size: 20 * time.Second, Slide: 10 * time.Second, Clock: func() time.Time { return now },
+		OnWindow: func(a WindowAnswer) error { ends = append(ends, a.End.Unix()); return nil }}
+	b := winBatch([]winRec{{1, 0}, {2, 0}, {3, 0}})
+	if err := w.Process(b, new(Batch)); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []int64{5, 15, 25, 35, 3600} {
+		if err := w.Advance(time.Unix(s, 0)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !slices.Equal(ends, []int64{10, 20}) {
+		t.Fatalf("windows ending at %v, want [10 20]", ends)
+	}
+	last, ok := w.Last()
+	if !ok || last.End.Unix() != 20 || last.Records != 3 {
+		t.Fatalf("Last: %+v", last)
+	}
+	if e := last.Op.(*Distinct).HLL.Estimate(); !e.Contains(3) {
+		t.Fatalf("Last's answer %v, want 3 distinct", e)
+	}
+}
