@@ -196,47 +196,70 @@ func (w *Window) Process(in, out *Batch) error {
 		// A clock stepping back leaves records in the open slot.
 		return w.feed(w.next, in, 0, len(in.Records), out)
 	}
+	// Divisions only where a record leaves the slot of the run before
+	// it or moves the watermark past a slot's end: the bounds below say
+	// when, with comparisons.
+	closeAt, lateBelow := w.bounds()
 	run, from := int64(0), -1
-	for i := range in.Records {
-		t := in.Records[i].Time
+	var runLo, runHi int64 // the run's slot; empty while there is no run
+	recs := in.Records
+	maxT := w.maxT
+	for i := range recs {
+		t := recs[i].Time
+		if t >= runLo && t < runHi && t < closeAt && t != 0 {
+			// The fast path: the run's slot, no slot closes.
+			maxT = max(maxT, t)
+			continue
+		}
 		if t == 0 {
 			if err := w.flush(run, in, from, i, out); err != nil {
 				return err
 			}
-			from = -1
+			from, runHi = -1, runLo
 			w.untimed++
 			continue
 		}
-		if !w.started || t > w.maxT {
-			w.maxT = t
-			if wm := t - int64(w.Lateness); !w.started || floorDiv(wm, w.slide) > w.next {
+		if !w.started || t > maxT {
+			maxT = t
+			if !w.started || t >= closeAt {
 				// The watermark closes slots: the run so far goes first.
 				if err := w.flush(run, in, from, i, out); err != nil {
 					return err
 				}
-				from = -1
-				if err := w.advance(wm); err != nil {
+				from, runHi = -1, runLo
+				w.maxT = maxT
+				if err := w.advance(t - int64(w.Lateness)); err != nil {
 					return err
 				}
+				closeAt, lateBelow = w.bounds()
 			}
 		}
-		s := floorDiv(t, w.slide)
-		if s < w.next {
+		if t < lateBelow {
 			if err := w.flush(run, in, from, i, out); err != nil {
 				return err
 			}
-			from = -1
+			from, runHi = -1, runLo
 			w.late++
 			continue
 		}
-		if from < 0 || s != run {
+		if from < 0 || t < runLo || t >= runHi {
 			if err := w.flush(run, in, from, i, out); err != nil {
 				return err
 			}
-			run, from = s, i
+			run, from = floorDiv(t, w.slide), i
+			runLo = run * w.slide
+			runHi = runLo + w.slide
 		}
 	}
+	w.maxT = maxT
 	return w.flush(run, in, from, len(in.Records), out)
+}
+
+// bounds returns the largest time from which a record moves the
+// watermark past the end of slot next (closing it), and the start of slot
+// next, below which a record is late.
+func (w *Window) bounds() (closeAt, lateBelow int64) {
+	return (w.next+1)*w.slide + int64(w.Lateness), w.next * w.slide
 }
 
 func (w *Window) now() int64 {
@@ -256,7 +279,7 @@ func (w *Window) flush(s int64, in *Batch, from, to int, out *Batch) error {
 }
 
 func (w *Window) feed(s int64, in *Batch, from, to int, out *Batch) error {
-	if s >= w.next+w.open {
+	if s < w.next || s >= w.next+w.open {
 		return fmt.Errorf("pipeline: window slot %d beyond the open ones %d..%d (a bug): %w", s, w.next, w.next+w.open-1, ErrWindow)
 	}
 	// A view of the run: the records and the arena of in, no copy.
