@@ -66,7 +66,7 @@ func ExampleGroupDistinct() {
 	if err := op.Process(b, new(pipeline.Batch)); err != nil {
 		panic(err)
 	}
-	for _, g := range op.Sketch.Top(2) {
+	for _, g := range op.Top(2) {
 		fmt.Println(string(g.Key), g.Estimate)
 	}
 	fmt.Println("skipped:", op.Skipped)

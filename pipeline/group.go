@@ -118,3 +118,8 @@ func decodeGroupState(data []byte) (uint64, *sketch.GroupDistinct, error) {
 	}
 	return skipped, g, nil
 }
+
+// Top returns the n groups of this instance with the most distinct
+// values, with bounds (sketch.GroupDistinct.Top); merge the instances'
+// sketches first for the whole stage's answer.
+func (o *GroupDistinct) Top(n int) []sketch.GroupCount { return o.sketch().Top(n) }

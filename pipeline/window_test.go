@@ -2,12 +2,14 @@ package pipeline
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -489,5 +491,44 @@ func TestWindowAdvanceQuiet(t *testing.T) {
 	}
 	if e := last.Op.(*Distinct).HLL.Estimate(); !e.Contains(3) {
 		t.Fatalf("Last's answer %v, want 3 distinct", e)
+	}
+}
+
+// TestWindowInPipeline: a Window runs as a stage (two instances, its
+// clock ticking a second per batch), and its windows, closed at the end
+// through Query, count every record once.
+func TestWindowInPipeline(t *testing.T) {
+	g, err := NewGenerator(GeneratorConfig{Seed: 1, Keys: 1000, Count: 50000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	total := uint64(0)
+	p, err := New([]Source{g}, []Stage{{
+		Name: "window", Input: RoundRobin, Parallelism: 2,
+		New: func(int) (Operator, error) {
+			now := time.Unix(0, 1)
+			return &Window{Size: 5 * time.Second,
+				Clock: func() time.Time { now = now.Add(time.Second); return now },
+				OnWindow: func(a WindowAnswer) error {
+					mu.Lock()
+					total += a.Records
+					mu.Unlock()
+					return nil
+				}}, nil
+		},
+	}}, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	err = QueryAs(p, 0, func(_ int, w *Window) error { return w.Advance(time.Unix(1e6, 0)) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if total != 50000 {
+		t.Fatalf("windows counted %d records, want 50000", total)
 	}
 }
