@@ -72,6 +72,16 @@ type LineConfig struct {
 	// replayed. A SetPosition that seeks writes nothing. Its errors are
 	// ignored.
 	Consumed io.Writer
+	// Extract, if set, divides the input into records and finds each
+	// one's key and value (JSON paths, CSV columns, composite keys; see
+	// Extractor), in place of Field, Delimiter and ValueField. A record
+	// it rejects is skipped, counted in Skipped and reported to
+	// OnBadLine with the extractor's error.
+	Extract Extractor
+	// Strict makes Fill fail at the first record Extract rejects, with an
+	// error wrapping the extractor's and naming the record's number and
+	// offset, instead of skipping it.
+	Strict bool
 }
 
 // BadLine describes a line a LineSource could not use in full.
@@ -83,7 +93,8 @@ type BadLine struct {
 	// Line is the line without its newline, aliasing the source's buffer:
 	// copy it to keep it past the call.
 	Line []byte
-	// Err is ErrMissingField or ErrBadValue.
+	// Err is ErrMissingField or ErrBadValue, or with LineConfig.Extract
+	// the error the extractor returned (ErrBadJSON, ErrBadCSV, ...).
 	Err error
 }
 
@@ -128,6 +139,7 @@ type LineSource struct {
 	lines, bytes, skipped, bad int64
 	byLen                      byLength // hashLines' scratch space
 	capped                     []byte   // takeCapped's scratch space
+	x                          extractState
 	pub                        struct{ lines, bytes, skipped, bad, off atomic.Int64 }
 }
 
@@ -300,6 +312,9 @@ func (s *LineSource) Fill(ctx context.Context, b *Batch, max int) error {
 // per-key copy would cost as much as the hash. full says b reached
 // MaxBatchBytes or the arena limit.
 func (s *LineSource) take(b *Batch, max int) (n int, full bool, err error) {
+	if s.cfg.Extract != nil {
+		return s.takeExtract(b, max)
+	}
 	if s.cfg.Field == 0 && s.cfg.ValueField == 0 {
 		return s.takeWhole(b, max)
 	}

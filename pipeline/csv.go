@@ -1,0 +1,461 @@
+package pipeline
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/streamstat/streamstat/sketch"
+)
+
+// MaxKeyParts bounds the parts of a composite key an extractor of this
+// package makes.
+const MaxKeyParts = 16
+
+// CSVKey is an Extractor for RFC 4180 CSV: records framed by quote parity
+// (FrameCSV), fields split at Comma, a quoted field's doubled quotes read
+// as one and its CRLFs as LF, as encoding/csv reads them. The key is
+// column Columns[0] (1-based), or, with several columns, those joined into
+// a composite key; ValueColumn, if not 0, selects the value. A record
+// whose quoting is broken has no key (ErrBadCSV), nor one lacking a key
+// column (ErrMissingField); every field is checked, not just the
+// selected ones, so a record is either read whole or skipped.
+//
+// The zero value reads comma-separated records without a header, each
+// whole record (as it stands in the input) its own key. A CSVKey is not
+// changed by Extract: one serves any number of goroutines.
+type CSVKey struct {
+	// Comma separates fields; 0 means ','.
+	Comma byte
+	// Header says the first record of the input (at offset 0) names the
+	// columns and is not a record (FrameCSVHeader).
+	Header      bool
+	Columns     []int
+	ValueColumn int
+}
+
+// NewCSVKey checks its arguments and returns a CSVKey: comma is an ASCII
+// byte other than a quote, CR or LF; columns count from 1, at most
+// MaxKeyParts of them.
+func NewCSVKey(comma byte, header bool, valueColumn int, columns ...int) (*CSVKey, error) {
+	if comma == '"' || comma == '\r' || comma == '\n' || comma >= 0x80 {
+		return nil, fmt.Errorf("pipeline: CSV delimiter %q: use an ASCII byte other than a quote, CR or LF: %w", comma, sketch.ErrInvalidParameter)
+	}
+	if len(columns) > MaxKeyParts {
+		return nil, fmt.Errorf("pipeline: %d key columns, more than %d: %w", len(columns), MaxKeyParts, sketch.ErrInvalidParameter)
+	}
+	for _, c := range columns {
+		if c < 1 {
+			return nil, fmt.Errorf("pipeline: CSV column %d: columns count from 1: %w", c, sketch.ErrInvalidParameter)
+		}
+	}
+	if valueColumn < 0 {
+		return nil, fmt.Errorf("pipeline: CSV value column %d: columns count from 1: %w", valueColumn, sketch.ErrInvalidParameter)
+	}
+	return &CSVKey{Comma: comma, Header: header, Columns: columns, ValueColumn: valueColumn}, nil
+}
+
+// Framing is FrameCSV, or FrameCSVHeader with Header.
+func (k *CSVKey) Framing() Framing {
+	if k.Header {
+		return FrameCSVHeader
+	}
+	return FrameCSV
+}
+
+// csvSpan is a field of a record: rec[start:end] between its quotes if
+// quoted; esc says a quoted field holds a doubled quote or a CR.
+type csvSpan struct {
+	start, end  int
+	quoted, esc bool
+}
+
+// Extract implements Extractor.
+func (k *CSVKey) Extract(rec []byte, sc *Scratch) (Extraction, error) {
+	var x Extraction
+	comma := k.Comma
+	if comma == 0 {
+		comma = ','
+	}
+	var spans [MaxKeyParts + 1]csvSpan
+	var got [MaxKeyParts + 1]bool
+	ncols := min(len(k.Columns), MaxKeyParts)
+	f := 0
+	err := csvFields(rec, comma, func(sp csvSpan) {
+		f++
+		for j := 0; j < ncols; j++ {
+			if k.Columns[j] == f {
+				spans[j], got[j] = sp, true
+			}
+		}
+		if k.ValueColumn == f {
+			spans[MaxKeyParts], got[MaxKeyParts] = sp, true
+		}
+	})
+	if err != nil {
+		return x, err
+	}
+	switch ncols {
+	case 0:
+		x.Key = rec
+	case 1:
+		if !got[0] {
+			return x, ErrMissingField
+		}
+		x.Key = csvField(rec, spans[0], &sc.Key)
+	default:
+		key := sc.Key[:0]
+		for j := range ncols {
+			if !got[j] {
+				return x, ErrMissingField
+			}
+			key = AppendTuplePart(key, csvField(rec, spans[j], &sc.Tmp))
+		}
+		sc.Key, x.Key = key, key
+	}
+	if k.ValueColumn != 0 {
+		if got[MaxKeyParts] {
+			x.Value, x.HasValue = parseValue(csvField(rec, spans[MaxKeyParts], &sc.Tmp))
+		}
+		x.BadValue = !x.HasValue
+	}
+	return x, nil
+}
+
+// csvFields calls field for each field of rec, a CSV record without its
+// final newline, or returns ErrBadCSV if its quoting is broken. The
+// record is framed by quote parity, so a newline in it is inside quotes.
+func csvFields(rec []byte, comma byte, field func(csvSpan)) error {
+	i := 0
+	for {
+		if i < len(rec) && rec[i] == '"' {
+			sp := csvSpan{start: i + 1, quoted: true}
+			j := i + 1
+			for {
+				q := bytes.IndexByte(rec[j:], '"')
+				if q < 0 {
+					return ErrBadCSV // unterminated
+				}
+				j += q
+				if j+1 < len(rec) && rec[j+1] == '"' {
+					sp.esc = true
+					j += 2
+					continue
+				}
+				break
+			}
+			sp.end = j
+			if !sp.esc && bytes.IndexByte(rec[sp.start:sp.end], '\r') >= 0 {
+				sp.esc = true
+			}
+			field(sp)
+			switch {
+			case j+1 == len(rec):
+				return nil
+			case rec[j+1] != comma:
+				return ErrBadCSV // "a"b
+			}
+			i = j + 2
+			continue
+		}
+		e := len(rec)
+		if c := bytes.IndexByte(rec[i:], comma); c >= 0 {
+			e = i + c
+		}
+		if bytes.IndexByte(rec[i:e], '"') >= 0 {
+			return ErrBadCSV // a"b
+		}
+		field(csvSpan{start: i, end: e})
+		if e == len(rec) {
+			return nil
+		}
+		i = e + 1
+	}
+}
+
+// csvField returns a field's value: aliasing rec, or unescaped into *buf.
+func csvField(rec []byte, sp csvSpan, buf *[]byte) []byte {
+	v := rec[sp.start:sp.end]
+	if !sp.esc {
+		return v
+	}
+	out := (*buf)[:0]
+	for i := 0; i < len(v); i++ {
+		switch {
+		case v[i] == '"':
+			i++ // the first of a doubled quote
+		case v[i] == '\r' && i+1 < len(v) && v[i+1] == '\n':
+			continue // CRLF inside quotes reads as LF
+		}
+		out = append(out, v[i])
+	}
+	*buf = out
+	return out
+}
+
+// ParseCSVRecord returns the fields of one CSV record (without its final
+// newline), unescaped, or an error wrapping ErrBadCSV.
+func ParseCSVRecord(rec []byte, comma byte) ([]string, error) {
+	var out []string
+	var buf []byte
+	err := csvFields(rec, comma, func(sp csvSpan) {
+		out = append(out, string(csvField(rec, sp, &buf)))
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// ReadCSVHeader reads the first record of r, a CSV input (framed by quote
+// parity), and returns its fields: the column names. A blank first line is
+// no header, as encoding/csv reads it: blank lines are skipped.
+func ReadCSVHeader(r io.Reader, comma byte) ([]string, error) {
+	br := bufio.NewReader(r)
+	var rec []byte
+	odd := false
+	for {
+		line, err := br.ReadSlice('\n')
+		if errors.Is(err, bufio.ErrBufferFull) {
+			rec = append(rec, line...)
+			odd = odd != (bytes.Count(line, quote)&1 == 1)
+			continue
+		}
+		rec = append(rec, line...)
+		odd = odd != (bytes.Count(line, quote)&1 == 1)
+		if err != nil && !errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("pipeline: CSV header: %w", err)
+		}
+		if odd && err == nil {
+			continue
+		}
+		rec = bytes.TrimSuffix(rec, []byte{'\n'})
+		rec = bytes.TrimSuffix(rec, []byte{'\r'})
+		if len(rec) == 0 && err == nil {
+			continue
+		}
+		if len(rec) == 0 {
+			return nil, fmt.Errorf("pipeline: CSV header: input is empty: %w", io.ErrUnexpectedEOF)
+		}
+		h, perr := ParseCSVRecord(rec, comma)
+		if perr != nil {
+			return nil, fmt.Errorf("pipeline: CSV header: %w", perr)
+		}
+		return h, nil
+	}
+}
+
+// CSVColumn returns the 1-based number of the column called name in
+// header: the first column of that name, or with name "NAME[k]" the k-th
+// column called NAME (a name that is itself in the header is taken as it
+// is first). The error lists the columns there are.
+func CSVColumn(header []string, name string) (int, error) {
+	for i, h := range header {
+		if h == name {
+			return i + 1, nil
+		}
+	}
+	if o := strings.LastIndexByte(name, '['); o > 0 && strings.HasSuffix(name, "]") {
+		if k, err := strconv.Atoi(name[o+1 : len(name)-1]); err == nil && k >= 1 {
+			base := name[:o]
+			for i, h := range header {
+				if h == base {
+					if k--; k == 0 {
+						return i + 1, nil
+					}
+				}
+			}
+		}
+	}
+	return 0, fmt.Errorf("pipeline: no CSV column %q; the header has %s: %w", name, quoteNames(header), ErrMissingField)
+}
+
+func quoteNames(h []string) string {
+	q := make([]string, len(h))
+	for i, n := range h {
+		q[i] = strconv.Quote(n)
+	}
+	return strings.Join(q, ", ")
+}
+
+// SplitCSVFile is SplitFile for CSV (FrameCSV): it cuts the regular file
+// at path into at most n ranges, each starting at a record start, so no
+// range starts inside a quoted field. A record starts after a newline that
+// follows an even number of quotes since the start of the file; to know
+// the count at each cut, the file is first read once, the n parts at once
+// on n goroutines, counting quotes. Read the ranges with OpenCSVRange.
+func SplitCSVFile(path string, n int) ([]FileRange, error) {
+	if n < 1 {
+		return nil, fmt.Errorf("pipeline: split %s into %d ranges: %w", path, n, sketch.ErrInvalidParameter)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("pipeline: split: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("pipeline: split: %w", err)
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("pipeline: split %s: not a regular file; read it with one LineSource: %w", path, sketch.ErrInvalidParameter)
+	}
+	if fi.Size() == 0 {
+		return []FileRange{{Path: path, End: math.MaxInt64}}, nil
+	}
+	return SplitCSVReaderAt(f, path, fi.Size(), n)
+}
+
+// SplitCSVReaderAt is SplitCSVFile for a file already open (or any
+// io.ReaderAt) of size bytes.
+func SplitCSVReaderAt(r io.ReaderAt, name string, size int64, n int) ([]FileRange, error) {
+	if n < 1 || size < 0 {
+		return nil, fmt.Errorf("pipeline: split %s of %d bytes into %d ranges: %w", name, size, n, sketch.ErrInvalidParameter)
+	}
+	if size == 0 || n == 1 {
+		return []FileRange{{Path: name, End: size, Size: size}}, nil
+	}
+	cuts := make([]int64, n+1)
+	for k := 1; k <= n; k++ {
+		cuts[k] = size/int64(n)*int64(k) + size%int64(n)*int64(k)/int64(n)
+	}
+	// odd[k]: the part [cuts[k], cuts[k+1]) holds an odd number of quotes.
+	odd := make([]bool, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for k := range n {
+		wg.Go(func() {
+			odd[k], errs[k] = countQuotesOdd(r, cuts[k], cuts[k+1], size)
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("pipeline: split %s: %w", name, err)
+	}
+	ranges := make([]FileRange, 0, n)
+	start := int64(0)
+	par := false // quotes before cuts[k] are odd
+	buf := make([]byte, splitScan)
+	for k := 1; k <= n; k++ {
+		par = par != odd[k-1]
+		end := size
+		if k < n {
+			if cuts[k] <= start {
+				continue
+			}
+			var err error
+			if end, err = recordStartAtOrAfter(r, cuts[k], size, par, buf); err != nil {
+				return nil, fmt.Errorf("pipeline: split %s: %w", name, err)
+			}
+		}
+		if end > start {
+			ranges = append(ranges, FileRange{Path: name, Start: start, End: end, Size: size})
+			start = end
+		}
+	}
+	return ranges, nil
+}
+
+// countQuotesOdd reports whether r[from:to] holds an odd number of quotes.
+func countQuotesOdd(r io.ReaderAt, from, to, size int64) (bool, error) {
+	buf := make([]byte, min(1<<20, to-from))
+	odd := false
+	for pos := from; pos < to; {
+		n, err := r.ReadAt(buf[:min(int64(len(buf)), to-pos)], pos)
+		odd = odd != (bytes.Count(buf[:n], quote)&1 == 1)
+		pos += int64(n)
+		if err == io.EOF && pos < to || err == nil && n == 0 {
+			return false, fmt.Errorf("ended at byte %d of %d: %w", pos, size, ErrFileChanged)
+		}
+		if err != nil && err != io.EOF {
+			return false, err
+		}
+	}
+	return odd, nil
+}
+
+// recordStartAtOrAfter returns the first record start at or after off
+// (size if none), given whether the quotes before off are odd: off itself
+// if the byte before it is a newline and they are even.
+func recordStartAtOrAfter(r io.ReaderAt, off, size int64, odd bool, buf []byte) (int64, error) {
+	pos := off - 1
+	n, err := r.ReadAt(buf[:1], pos)
+	if n < 1 {
+		return 0, fmt.Errorf("read at %d: %w", pos, errors.Join(err, ErrFileChanged))
+	}
+	if buf[0] == '\n' && !odd {
+		return off, nil
+	}
+	for pos = off; pos < size; {
+		n, err := r.ReadAt(buf[:min(int64(len(buf)), size-pos)], pos)
+		for i, c := range buf[:n] {
+			switch {
+			case c == '"':
+				odd = !odd
+			case c == '\n' && !odd:
+				return pos + int64(i) + 1, nil
+			}
+		}
+		pos += int64(n)
+		if err == io.EOF && pos < size || err == nil && n == 0 {
+			return 0, fmt.Errorf("ended at byte %d of %d: %w", pos, size, ErrFileChanged)
+		}
+		if err != nil && err != io.EOF {
+			return 0, err
+		}
+	}
+	return size, nil
+}
+
+// OpenCSVRange opens the file of fr, a range SplitCSVFile made, and
+// returns a LineSource reading the records that start in [fr.Start,
+// fr.End): unlike OpenRange it starts at fr.Start exactly, a record start,
+// and does not look for a newline. cfg.Extract frames the records (a
+// CSVKey). Close closes the file.
+func OpenCSVRange(fr FileRange, cfg LineConfig) (*LineSource, error) {
+	if err := checkRange(fr); err != nil {
+		return nil, err
+	}
+	f, err := os.Open(fr.Path)
+	if err != nil {
+		return nil, fmt.Errorf("pipeline: %w", err)
+	}
+	s, err := NewCSVRangeSource(f, fr, cfg)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	s.closer = f
+	return s, nil
+}
+
+// NewCSVRangeSource is OpenCSVRange on a file already open (or any
+// io.ReaderAt), read with ReadAt only (see NewRangeSource). Close does not
+// close r.
+func NewCSVRangeSource(r io.ReaderAt, fr FileRange, cfg LineConfig) (*LineSource, error) {
+	if err := checkRange(fr); err != nil {
+		return nil, err
+	}
+	size := fr.Size
+	if size == 0 {
+		size = math.MaxInt64
+	}
+	s, err := NewLineSource(&sizedReader{r: r, name: fr.Path, size: size, known: fr.Size > 0}, cfg)
+	if err != nil {
+		return nil, err
+	}
+	s.limit = fr.End
+	if fr.Start > 0 {
+		if err := s.SetPosition(fr.Start); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}

@@ -1,0 +1,208 @@
+package pipeline
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+
+	"github.com/streamstat/streamstat/sketch"
+)
+
+// Errors an Extractor returns for records it cannot key (see
+// LineConfig.Extract). A LineSource skips such a record, counts it in
+// Skipped and reports it to OnBadLine; with LineConfig.Strict, Fill fails
+// instead, with an error wrapping the sentinel and naming the record.
+var (
+	// ErrBadJSON: the line is not one valid JSON value (RFC 8259, as
+	// encoding/json.Valid says).
+	ErrBadJSON = errors.New("pipeline: line is not valid JSON")
+	// ErrBadCSV: the record breaks RFC 4180's quoting: a quote inside an
+	// unquoted field, a quoted field followed by something other than a
+	// delimiter or the record's end, or a quote left open at the end of
+	// the input.
+	ErrBadCSV = errors.New("pipeline: record is not valid CSV")
+)
+
+// Framing says how a LineSource divides its input into records.
+type Framing uint8
+
+const (
+	// FrameLines: a record is a line (the default).
+	FrameLines Framing = iota
+	// FrameCSV: a record is an RFC 4180 record, which ends at a newline
+	// only after an even number of quotes, so a quoted field may hold
+	// newlines. A blank line is no record (as encoding/csv reads it).
+	FrameCSV
+	// FrameCSVHeader is FrameCSV whose first record, at offset 0 of the
+	// stream, is a header (column names), not a record.
+	FrameCSVHeader
+)
+
+// Extraction is what an Extractor finds in one record.
+type Extraction struct {
+	// Key is the record's key, aliasing the record or the Scratch passed
+	// to Extract: valid until the next call.
+	Key []byte
+	// Value and HasValue: the record's value, if the extractor selects
+	// one and it is a finite number.
+	Value    float64
+	HasValue bool
+	// BadValue: a value was selected but is missing or not a finite
+	// number (the record is kept without one and counted in BadValues).
+	BadValue bool
+}
+
+// Extractor finds the key, and optionally the value, of each record a
+// LineSource reads (LineConfig.Extract): JSONKey (paths into JSON lines),
+// CSVKey (RFC 4180 columns) and FieldsKey (delimited fields, several joined
+// into one key) are the ones this package provides.
+//
+// Implementations must be safe for concurrent use: the LineSources of the
+// ranges of one file share one LineConfig. What an extraction needs to
+// write (an unescaped string, a composite key) goes to the Scratch, which
+// the calling source owns and reuses, so an extraction allocates nothing
+// once its buffers have grown.
+type Extractor interface {
+	// Framing says how the input divides into records.
+	Framing() Framing
+	// Extract returns the key (and value) of rec, a record without its
+	// final newline (and without a CR before it). A record that has no
+	// key returns an error wrapping ErrMissingField, ErrBadJSON or
+	// ErrBadCSV.
+	Extract(rec []byte, sc *Scratch) (Extraction, error)
+}
+
+// Scratch is memory an Extractor may write to and keep using between calls
+// (its caller keeps one per goroutine): Key for what it returns, Tmp for
+// what it builds the key from. The zero value is ready to use.
+type Scratch struct {
+	Key, Tmp []byte
+}
+
+// extractState is what a LineSource with an Extractor keeps between Fills.
+type extractState struct {
+	scratch Scratch
+	odd     bool // the s.scanned bytes of a CSV record hold an odd number of quotes
+}
+
+// takeExtract is take for a LineSource with an Extractor: it makes records
+// of up to max complete records in the buffer (and of the final one, at
+// EOF), each key copied into b's arena on its own (an extracted key need
+// not be a span of the record).
+func (s *LineSource) takeExtract(b *Batch, max int) (n int, full bool, err error) {
+	data := s.buf[s.pos:s.end]
+	ex := s.cfg.Extract
+	framing := ex.Framing()
+	limit := s.limit - s.off
+	p := 0
+	starved := false
+	for n < max && int64(p) < limit {
+		end, next := 0, 0
+		if framing == FrameLines {
+			if i := indexNewline(data[p+s.scanned:]); i >= 0 {
+				end = p + s.scanned + i
+				next = end + 1
+			}
+		} else {
+			end = s.csvRecordEnd(data[p:])
+			if end >= 0 {
+				end += p
+				next = end + 1
+			}
+		}
+		if next == 0 {
+			if !s.eof || p == len(data) {
+				if framing == FrameLines {
+					s.scanned = len(data) - p
+				}
+				starved = true
+				break
+			}
+			end, next = len(data), len(data)
+		}
+		s.scanned, s.x.odd = 0, false
+		rec := data[p:end]
+		if k := len(rec) - 1; k >= 0 && rec[k] == '\r' {
+			rec = rec[:k]
+		}
+		off := s.off + int64(p)
+		if framing != FrameLines && (len(rec) == 0 || framing == FrameCSVHeader && off == 0) {
+			// A blank line, or the header: no record.
+			p = next
+			continue
+		}
+		if int64(len(b.arena))+int64(min(len(rec), s.maxKey+CappedKeySuffix))+2*int64(len(rec)) > int64(maxArena) {
+			// An extracted key is at most twice the record (a
+			// composite key of its fields adds a length per field).
+			if b.Len() == 0 && p == 0 {
+				err = fmt.Errorf("pipeline: line source: record at offset %d has %d bytes, more than a batch holds (4 GiB)", off, len(rec))
+			}
+			full = true
+			break
+		}
+		s.lines++
+		x, xerr := ex.Extract(rec, &s.x.scratch)
+		if xerr != nil {
+			s.skipped++
+			s.report(rec, off, xerr)
+			p = next
+			if s.cfg.Strict {
+				err = fmt.Errorf("pipeline: line source: record %d at offset %d: %w", s.lines, off, xerr)
+				break
+			}
+			continue
+		}
+		var r *Record
+		if len(x.Key) > s.maxKey {
+			s.capped = AppendCappedKey(s.capped[:0], x.Key, s.maxKey)
+			r = b.AddHashed(s.capped, sketch.Hash(s.capped))
+		} else {
+			r = b.AddHashed(x.Key, sketch.Hash(x.Key))
+		}
+		r.Value, r.HasValue = x.Value, x.HasValue
+		if x.BadValue {
+			r.HasValue = false
+			s.bad++
+			s.report(rec, off, ErrBadValue)
+		}
+		n++
+		p = next
+		if b.Bytes() >= s.maxBytes {
+			full = true
+			break
+		}
+	}
+	s.consume(p, starved)
+	return n, full, err
+}
+
+// csvRecordEnd returns the index in data of the newline that ends the CSV
+// record starting at data[0] (the first newline after an even number of
+// quotes), or -1 if data holds none, remembering in s.scanned and s.x.odd
+// how far it looked, so a long record is not scanned again from its start
+// after each read.
+func (s *LineSource) csvRecordEnd(data []byte) int {
+	i, odd := s.scanned, s.x.odd
+	if i == 0 {
+		odd = false
+	}
+	for {
+		j := indexNewline(data[i:])
+		if j < 0 {
+			if bytes.Count(data[i:], quote)&1 == 1 {
+				odd = !odd
+			}
+			s.scanned, s.x.odd = len(data), odd
+			return -1
+		}
+		if bytes.Count(data[i:i+j], quote)&1 == 1 {
+			odd = !odd
+		}
+		if !odd {
+			return i + j
+		}
+		i += j + 1
+	}
+}
+
+var quote = []byte{'"'}

@@ -1,0 +1,557 @@
+package pipeline
+
+import (
+	"fmt"
+	"strings"
+	"unicode/utf16"
+	"unicode/utf8"
+
+	"github.com/streamstat/streamstat/sketch"
+)
+
+// JSON lines are read by a scanner of this package rather than by
+// github.com/valyala/fastjson or github.com/buger/jsonparser, for three
+// reasons. It validates the whole line in the one pass that finds the
+// key, as fastjson does and jsonparser does not (jsonparser returns a key
+// from a line that is not JSON at all, so an invalid line would be
+// counted rather than skipped). It reads exactly as encoding/json does, the
+// reference FuzzJSONKey holds it to: the last of duplicate names wins
+// (fastjson and jsonparser return the first), invalid UTF-8 and lone
+// surrogates in strings become U+FFFD, nesting deeper than 10000 is
+// invalid. And it keeps no parsed tree: fastjson's Parser builds one per
+// line in a cache that a Parser per goroutine must own, where this scanner
+// needs only the caller's scratch bytes, so one JSONKey serves every
+// parallel source. It makes one pass over the line, so its time is linear
+// in the line's length whatever the line holds.
+
+// maxJSONDepth is encoding/json's nesting limit: deeper is invalid.
+const maxJSONDepth = 10000
+
+// JSONPath names a value inside a JSON document: a sequence of object
+// member names and array indexes. The zero value names the whole document.
+// A JSONPath is immutable, safe to copy and to use from any goroutine.
+type JSONPath struct {
+	text string
+	segs []jsonSeg
+}
+
+type jsonSeg struct {
+	name  string
+	index int // the segment as an array index, or -1
+}
+
+// ParseJSONPath reads a path as a dotted path ("user.id", "tags.0": names
+// separated by dots, a name of digits also indexing an array) or, if it
+// starts with "/", as an RFC 6901 JSON pointer ("/user/id", "/a.b/0", with
+// ~1 for "/" and ~0 for "~" in names). A dotted path has no empty name.
+func ParseJSONPath(p string) (JSONPath, error) {
+	bad := func(why string) (JSONPath, error) {
+		return JSONPath{}, fmt.Errorf("pipeline: JSON path %q: %s; write names separated by dots (user.id, tags.0) or a JSON pointer (/user/id): %w", p, why, sketch.ErrInvalidParameter)
+	}
+	var names []string
+	switch {
+	case p == "":
+		return bad("empty")
+	case p[0] == '/':
+		for _, raw := range strings.Split(p[1:], "/") {
+			var b strings.Builder
+			for i := 0; i < len(raw); i++ {
+				if raw[i] != '~' {
+					b.WriteByte(raw[i])
+					continue
+				}
+				if i+1 == len(raw) || raw[i+1] != '0' && raw[i+1] != '1' {
+					return bad("~ not followed by 0 or 1")
+				}
+				b.WriteByte("~/"[raw[i+1]-'0'])
+				i++
+			}
+			names = append(names, b.String())
+		}
+	default:
+		names = strings.Split(p, ".")
+		for _, n := range names {
+			if n == "" {
+				return bad("empty name")
+			}
+		}
+	}
+	jp := JSONPath{text: p, segs: make([]jsonSeg, len(names))}
+	for i, n := range names {
+		jp.segs[i] = jsonSeg{name: n, index: arrayIndex(n)}
+	}
+	return jp, nil
+}
+
+// arrayIndex returns n as an RFC 6901 array index (digits, no leading
+// zero), or -1.
+func arrayIndex(n string) int {
+	if n == "" || len(n) > 1 && n[0] == '0' || len(n) > 9 {
+		return -1
+	}
+	v := 0
+	for i := 0; i < len(n); i++ {
+		if n[i] < '0' || n[i] > '9' {
+			return -1
+		}
+		v = v*10 + int(n[i]-'0')
+	}
+	return v
+}
+
+// String returns the path as it was parsed.
+func (p JSONPath) String() string { return p.text }
+
+// Lookup finds the value at p in doc, one JSON value. It returns the
+// value's key form, aliasing doc or appended to scratch[:0] (a string
+// unescaped as encoding/json decodes it; a number, true or false as its
+// JSON text; an object or array as its JSON text), its kind ('"' string,
+// '0' number, 't' boolean, '{' object, '[' array), and an error wrapping
+// ErrBadJSON if doc is not valid JSON or ErrMissingField if it has no
+// value at p or null there. It reads all of doc, in one pass.
+func (p JSONPath) Lookup(doc []byte, scratch *[]byte) (val []byte, kind byte, err error) {
+	sc := jsonScanner{data: doc, path: p.segs, scratch: scratch}
+	sc.skipWS()
+	if !sc.value(0, 0) {
+		return nil, 0, ErrBadJSON
+	}
+	if sc.skipWS(); sc.i != len(doc) {
+		return nil, 0, ErrBadJSON
+	}
+	if !sc.found || sc.kind == 'n' {
+		return nil, 0, ErrMissingField
+	}
+	raw := doc[sc.fs:sc.fe]
+	if sc.kind != '"' {
+		return raw, sc.kind, nil
+	}
+	raw = raw[1 : len(raw)-1]
+	if !sc.fesc && utf8.Valid(raw) {
+		return raw, '"', nil
+	}
+	*scratch = unquoteJSON((*scratch)[:0], raw)
+	return *scratch, '"', nil
+}
+
+// jsonScanner validates a JSON document as encoding/json's scanner does
+// and notes where the value at path is.
+type jsonScanner struct {
+	data    []byte
+	i       int
+	path    []jsonSeg
+	scratch *[]byte
+	found   bool
+	fesc    bool // the found string holds an escape
+	fs, fe  int
+	kind    byte
+}
+
+// jsonPlain marks the bytes a string holds without a second look: not a
+// quote, a backslash or a control character.
+var jsonPlain = func() (t [256]bool) {
+	for c := 0x20; c < 256; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
+func (sc *jsonScanner) skipWS() {
+	for sc.i < len(sc.data) {
+		switch sc.data[sc.i] {
+		case ' ', '\t', '\n', '\r':
+			sc.i++
+		default:
+			return
+		}
+	}
+}
+
+// value reads one value at sc.i. level is the number of path segments
+// matched to reach it, or -1 off the path; depth is the nesting depth of
+// the containers around it.
+func (sc *jsonScanner) value(level, depth int) bool {
+	if sc.i >= len(sc.data) {
+		return false
+	}
+	start := sc.i
+	target := level == len(sc.path)
+	if target {
+		level = -1
+	}
+	var kind byte
+	esc := false
+	ok := false
+	switch c := sc.data[sc.i]; {
+	case c == '{':
+		kind = '{'
+		ok = sc.object(level, depth+1)
+	case c == '[':
+		kind = '['
+		ok = sc.array(level, depth+1)
+	case c == '"':
+		kind = '"'
+		esc, ok = sc.str()
+	case c == 't':
+		kind = 't'
+		ok = sc.literal("true")
+	case c == 'f':
+		kind = 't'
+		ok = sc.literal("false")
+	case c == 'n':
+		kind = 'n'
+		ok = sc.literal("null")
+	case c == '-' || c >= '0' && c <= '9':
+		kind = '0'
+		ok = sc.number()
+	}
+	if ok && target {
+		sc.found, sc.fesc, sc.fs, sc.fe, sc.kind = true, esc, start, sc.i, kind
+	}
+	return ok
+}
+
+func (sc *jsonScanner) literal(w string) bool {
+	if len(sc.data)-sc.i < len(w) || string(sc.data[sc.i:sc.i+len(w)]) != w {
+		return false
+	}
+	sc.i += len(w)
+	return true
+}
+
+// number reads -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?.
+func (sc *jsonScanner) number() bool {
+	d, i := sc.data, sc.i
+	if i < len(d) && d[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(d) && d[i] == '0':
+		i++
+	case i < len(d) && d[i] >= '1' && d[i] <= '9':
+		for i < len(d) && d[i] >= '0' && d[i] <= '9' {
+			i++
+		}
+	default:
+		return false
+	}
+	if i < len(d) && d[i] == '.' {
+		i++
+		j := i
+		for i < len(d) && d[i] >= '0' && d[i] <= '9' {
+			i++
+		}
+		if i == j {
+			return false
+		}
+	}
+	if i < len(d) && (d[i] == 'e' || d[i] == 'E') {
+		i++
+		if i < len(d) && (d[i] == '+' || d[i] == '-') {
+			i++
+		}
+		j := i
+		for i < len(d) && d[i] >= '0' && d[i] <= '9' {
+			i++
+		}
+		if i == j {
+			return false
+		}
+	}
+	sc.i = i
+	return true
+}
+
+// str reads a string at sc.i (its opening quote) and reports whether it
+// holds an escape.
+func (sc *jsonScanner) str() (esc, ok bool) {
+	d, i := sc.data, sc.i+1
+	for {
+		for i+8 <= len(d) && jsonPlain[d[i]] && jsonPlain[d[i+1]] && jsonPlain[d[i+2]] && jsonPlain[d[i+3]] &&
+			jsonPlain[d[i+4]] && jsonPlain[d[i+5]] && jsonPlain[d[i+6]] && jsonPlain[d[i+7]] {
+			i += 8
+		}
+		for i < len(d) && jsonPlain[d[i]] {
+			i++
+		}
+		if i >= len(d) {
+			return false, false
+		}
+		switch d[i] {
+		case '"':
+			sc.i = i + 1
+			return esc, true
+		case '\\':
+			esc = true
+			if i+1 >= len(d) {
+				return false, false
+			}
+			switch d[i+1] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				i += 2
+			case 'u':
+				if i+6 > len(d) {
+					return false, false
+				}
+				for _, h := range d[i+2 : i+6] {
+					if !isHex(h) {
+						return false, false
+					}
+				}
+				i += 6
+			default:
+				return false, false
+			}
+		default: // a control character
+			return false, false
+		}
+	}
+}
+
+func isHex(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
+}
+
+func (sc *jsonScanner) object(level, depth int) bool {
+	if depth > maxJSONDepth {
+		return false
+	}
+	sc.i++ // '{'
+	sc.skipWS()
+	if sc.i < len(sc.data) && sc.data[sc.i] == '}' {
+		sc.i++
+		return true
+	}
+	for {
+		if sc.i >= len(sc.data) || sc.data[sc.i] != '"' {
+			return false
+		}
+		ks := sc.i
+		esc, ok := sc.str()
+		if !ok {
+			return false
+		}
+		name := sc.data[ks+1 : sc.i-1]
+		sc.skipWS()
+		if sc.i >= len(sc.data) || sc.data[sc.i] != ':' {
+			return false
+		}
+		sc.i++
+		sc.skipWS()
+		child := -1
+		if level >= 0 && sc.nameIs(name, esc, sc.path[level].name) {
+			// A later duplicate name replaces an earlier one, as in
+			// encoding/json's map: forget what the earlier one held.
+			child, sc.found = level+1, false
+		}
+		if !sc.value(child, depth) {
+			return false
+		}
+		sc.skipWS()
+		if sc.i >= len(sc.data) {
+			return false
+		}
+		switch sc.data[sc.i] {
+		case ',':
+			sc.i++
+			sc.skipWS()
+		case '}':
+			sc.i++
+			return true
+		default:
+			return false
+		}
+	}
+}
+
+// nameIs reports whether the raw (still escaped) member name is want.
+func (sc *jsonScanner) nameIs(raw []byte, esc bool, want string) bool {
+	if !esc && utf8.Valid(raw) {
+		return string(raw) == want
+	}
+	*sc.scratch = unquoteJSON((*sc.scratch)[:0], raw)
+	return string(*sc.scratch) == want
+}
+
+func (sc *jsonScanner) array(level, depth int) bool {
+	if depth > maxJSONDepth {
+		return false
+	}
+	sc.i++ // '['
+	sc.skipWS()
+	if sc.i < len(sc.data) && sc.data[sc.i] == ']' {
+		sc.i++
+		return true
+	}
+	for k := 0; ; k++ {
+		child := -1
+		if level >= 0 && sc.path[level].index == k {
+			child = level + 1
+		}
+		if !sc.value(child, depth) {
+			return false
+		}
+		sc.skipWS()
+		if sc.i >= len(sc.data) {
+			return false
+		}
+		switch sc.data[sc.i] {
+		case ',':
+			sc.i++
+			sc.skipWS()
+		case ']':
+			sc.i++
+			return true
+		default:
+			return false
+		}
+	}
+}
+
+// unquoteJSON appends the string whose validated contents (between the
+// quotes) are s, decoded as encoding/json decodes it: escapes resolved, a
+// surrogate pair joined, a lone surrogate and each byte of invalid UTF-8
+// replaced by U+FFFD.
+func unquoteJSON(dst, s []byte) []byte {
+	for i := 0; i < len(s); {
+		c := s[i]
+		switch {
+		case c == '\\':
+			e := s[i+1]
+			i += 2
+			switch e {
+			case 'b':
+				dst = append(dst, '\b')
+			case 'f':
+				dst = append(dst, '\f')
+			case 'n':
+				dst = append(dst, '\n')
+			case 'r':
+				dst = append(dst, '\r')
+			case 't':
+				dst = append(dst, '\t')
+			case 'u':
+				r := rune(hex4(s[i:]))
+				i += 4
+				if utf16.IsSurrogate(r) {
+					r2 := utf8.RuneError
+					if i+6 <= len(s) && s[i] == '\\' && s[i+1] == 'u' {
+						r2 = rune(hex4(s[i+2:]))
+					}
+					if d := utf16.DecodeRune(r, r2); d != utf8.RuneError {
+						i += 6
+						r = d
+					} else {
+						r = utf8.RuneError
+					}
+				}
+				dst = utf8.AppendRune(dst, r)
+			default: // " \ /
+				dst = append(dst, e)
+			}
+		case c < utf8.RuneSelf:
+			dst = append(dst, c)
+			i++
+		default:
+			r, n := utf8.DecodeRune(s[i:])
+			i += n
+			dst = utf8.AppendRune(dst, r)
+		}
+	}
+	return dst
+}
+
+func hex4(h []byte) uint32 {
+	var v uint32
+	for _, c := range h[:4] {
+		switch {
+		case c <= '9':
+			c -= '0'
+		case c <= 'F':
+			c -= 'A' - 10
+		default:
+			c -= 'a' - 10
+		}
+		v = v<<4 | uint32(c)
+	}
+	return v
+}
+
+// JSONKey is an Extractor for JSON lines: the key is the value at one path
+// (see JSONPath.Lookup for its form), or, with several paths, the values
+// joined into a composite key (AppendTupleKey); Value, if set, selects the
+// record's value, a JSON number or a string holding a decimal number.
+// A line that is not valid JSON (ErrBadJSON), or has null or nothing at a
+// key path (ErrMissingField), has no key.
+//
+// The zero value has no path: every valid line is its own key. A JSONKey
+// is not changed by Extract: one serves any number of goroutines.
+type JSONKey struct {
+	// Paths select the key's parts.
+	Paths []JSONPath
+	// Value, if it has segments or ValueSet is true, selects the value.
+	Value    JSONPath
+	ValueSet bool
+}
+
+// NewJSONKey parses the key paths and, if valuePath is not "", the value
+// path (see ParseJSONPath).
+func NewJSONKey(valuePath string, paths ...string) (*JSONKey, error) {
+	k := &JSONKey{}
+	for _, p := range paths {
+		jp, err := ParseJSONPath(p)
+		if err != nil {
+			return nil, err
+		}
+		k.Paths = append(k.Paths, jp)
+	}
+	if valuePath != "" {
+		jp, err := ParseJSONPath(valuePath)
+		if err != nil {
+			return nil, err
+		}
+		k.Value, k.ValueSet = jp, true
+	}
+	return k, nil
+}
+
+// Framing is FrameLines: a JSON document per line.
+func (k *JSONKey) Framing() Framing { return FrameLines }
+
+// Extract implements Extractor.
+func (k *JSONKey) Extract(rec []byte, sc *Scratch) (Extraction, error) {
+	var x Extraction
+	switch len(k.Paths) {
+	case 0:
+		v, _, err := JSONPath{}.Lookup(rec, &sc.Key)
+		if err != nil {
+			return x, err
+		}
+		x.Key = v
+	case 1:
+		v, _, err := k.Paths[0].Lookup(rec, &sc.Key)
+		if err != nil {
+			return x, err
+		}
+		x.Key = v
+	default:
+		key := sc.Key[:0]
+		for _, p := range k.Paths {
+			v, _, err := p.Lookup(rec, &sc.Tmp)
+			if err != nil {
+				sc.Key = key
+				return x, err
+			}
+			key = AppendTuplePart(key, v)
+		}
+		sc.Key = key
+		x.Key = key
+	}
+	if k.ValueSet {
+		v, kind, err := k.Value.Lookup(rec, &sc.Tmp)
+		if err == nil && (kind == '0' || kind == '"') {
+			x.Value, x.HasValue = parseValue(v)
+		}
+		x.BadValue = !x.HasValue
+	}
+	return x, nil
+}

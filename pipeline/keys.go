@@ -1,0 +1,138 @@
+package pipeline
+
+import (
+	"encoding/binary"
+	"fmt"
+	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/streamstat/streamstat/sketch"
+)
+
+// Composite keys. A key made of several parts (fields, JSON values, CSV
+// columns) is each part's length as a uvarint followed by its bytes, in
+// order. The encoding is prefix-free part by part, so two different tuples
+// never give the same key, whatever bytes the parts hold (delimiters,
+// quotes, NULs), and a tuple of parts equal to another's in order gives
+// the same key. FormatTuple shows it as a tuple.
+
+// AppendTuplePart appends one part of a composite key to dst.
+func AppendTuplePart(dst, part []byte) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(part)))
+	return append(dst, part...)
+}
+
+// SplitTuple returns the parts of the composite key, aliasing key, and
+// false if key is not one AppendTuplePart made (a length that runs past
+// the end).
+func SplitTuple(key []byte) ([][]byte, bool) {
+	var parts [][]byte
+	for len(key) > 0 {
+		n, k := binary.Uvarint(key)
+		if k <= 0 || n > uint64(len(key)-k) {
+			return nil, false
+		}
+		parts = append(parts, key[k:k+int(n):k+int(n)])
+		key = key[k+int(n):]
+	}
+	return parts, true
+}
+
+// FormatTuple shows a composite key as (a, b, c): a part that is empty,
+// not printable UTF-8, or holds a space, comma, parenthesis, quote or
+// backslash is shown as a Go string literal ("a b", "", "\x00"), so the
+// text reads back unambiguously. A key that is not a composite key is
+// shown as a Go string literal.
+func FormatTuple(key []byte) string {
+	parts, ok := SplitTuple(key)
+	if !ok {
+		return strconv.Quote(string(key))
+	}
+	var b strings.Builder
+	b.WriteByte('(')
+	for i, p := range parts {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		if plainPart(p) {
+			b.Write(p)
+		} else {
+			b.WriteString(strconv.Quote(string(p)))
+		}
+	}
+	b.WriteByte(')')
+	return b.String()
+}
+
+func plainPart(p []byte) bool {
+	if len(p) == 0 || !utf8.Valid(p) {
+		return false
+	}
+	for _, r := range string(p) {
+		if !unicode.IsPrint(r) || r == ' ' || strings.ContainsRune(`,()"\`, r) {
+			return false
+		}
+	}
+	return true
+}
+
+// FieldsKey is an Extractor for delimited lines: the key is field Fields[0]
+// (1-based; 0 is the whole line) of the line split by Delimiter, or, with
+// several fields, those fields joined into a composite key; ValueField, if
+// not 0, selects the value as LineConfig.ValueField does. A line lacking a
+// key field has no key (ErrMissingField).
+//
+// The zero value keys each whole line. A FieldsKey is not changed by
+// Extract: one serves any number of goroutines.
+type FieldsKey struct {
+	Fields     []int
+	Delimiter  Delimiter
+	ValueField int
+}
+
+// NewFieldsKey checks the field numbers and returns a FieldsKey.
+func NewFieldsKey(d Delimiter, valueField int, fields ...int) (*FieldsKey, error) {
+	for _, f := range append([]int{valueField}, fields...) {
+		if f < 0 {
+			return nil, fmt.Errorf("pipeline: field %d: fields count from 1 (0 is the whole line): %w", f, sketch.ErrInvalidParameter)
+		}
+	}
+	return &FieldsKey{Fields: fields, Delimiter: d, ValueField: valueField}, nil
+}
+
+// Framing is FrameLines.
+func (k *FieldsKey) Framing() Framing { return FrameLines }
+
+// Extract implements Extractor.
+func (k *FieldsKey) Extract(rec []byte, sc *Scratch) (Extraction, error) {
+	var x Extraction
+	switch len(k.Fields) {
+	case 0:
+		x.Key = rec
+	case 1:
+		i, j, ok := fieldSpan(rec, k.Fields[0], k.Delimiter)
+		if !ok {
+			return x, ErrMissingField
+		}
+		x.Key = rec[i:j]
+	default:
+		key := sc.Key[:0]
+		for _, f := range k.Fields {
+			i, j, ok := fieldSpan(rec, f, k.Delimiter)
+			if !ok {
+				return x, ErrMissingField
+			}
+			key = AppendTuplePart(key, rec[i:j])
+		}
+		sc.Key, x.Key = key, key
+	}
+	if k.ValueField != 0 {
+		if i, j, ok := fieldSpan(rec, k.ValueField, k.Delimiter); ok {
+			x.Value, x.HasValue = parseValue(rec[i:j])
+		}
+		x.BadValue = !x.HasValue
+	}
+	return x, nil
+}
