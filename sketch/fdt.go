@@ -469,11 +469,18 @@ func (g *GroupDistinct) TopAt(n int, confidence float64) []GroupCount {
 }
 
 // Merge adds o's pairs to g: g then holds the K smallest of the union of
-// the pairs both saw (g keeps its own K) and theta the (K+1)-th, which is
-// the state a sketch fed both streams would hold. o is not modified; a nil
-// o is empty.
+// the pairs both saw and theta the (K+1)-th, which is the state a sketch
+// fed both streams would hold. The sketches must have the same K
+// (ErrIncompatible otherwise: a sample of K pairs cannot stand in for the
+// larger one's). o is not modified; a nil o is empty.
 func (g *GroupDistinct) Merge(o *GroupDistinct) error {
-	if o == nil || o == g || o.pairs == nil {
+	if o == nil || o == g {
+		return nil
+	}
+	if o.K() != g.K() {
+		return fmt.Errorf("sketch: GroupDistinct of k %d merged into one of k %d: %w", o.K(), g.K(), ErrIncompatible)
+	}
+	if o.pairs == nil {
 		return nil
 	}
 	for i, gi := range o.pgroup {

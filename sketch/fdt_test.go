@@ -360,3 +360,24 @@ func TestGroupDistinctManyGroups(t *testing.T) {
 		t.Fatalf("retained %d groups %d table %d entries %d: more than K = 1024", gd.Retained(), gd.Groups(), len(gd.pairs), len(gd.groups))
 	}
 }
+
+func TestGroupDistinctMergeOtherK(t *testing.T) {
+	a, _ := NewGroupDistinct(16)
+	b, _ := NewGroupDistinct(32)
+	b.AddString("g", "v")
+	if err := a.Merge(b); !errors.Is(err, ErrIncompatible) {
+		t.Fatalf("k 32 into k 16: %v, want ErrIncompatible", err)
+	}
+	if a.Retained() != 0 {
+		t.Fatal("a refused merge changed the sketch")
+	}
+	var zero GroupDistinct
+	d, _ := NewGroupDistinct(DefaultGroupDistinctK)
+	d.AddString("g", "v")
+	if err := zero.Merge(d); err != nil || zero.Retained() != 1 {
+		t.Fatalf("default k into the zero value: %v, %d held", err, zero.Retained())
+	}
+	if err := zero.Merge(nil); err != nil {
+		t.Fatal(err)
+	}
+}
