@@ -122,9 +122,19 @@ type gatherer struct {
 	wall   time.Time // the same by the wall clock, for the timer
 	mu     sync.Mutex
 	locked bool // by the task
-	done   bool
-	timer  *time.Timer
-	err    error // of a flush by the timer
+	// viaBuf: the last shed dropped records, so the next Fill goes into buf
+	// and the kept records are copied out; otherwise a Fill goes straight
+	// into an empty outgoing batch (see shedFill).
+	viaBuf bool
+	// lastFull: the last Fill filled what it was asked for.
+	lastFull bool
+	// filling: the task is in a Fill into the outgoing batch, which the
+	// timer must then leave alone.
+	filling bool
+	view    Batch // the records of such a Fill, for the shedder
+	done    bool
+	timer   *time.Timer
+	err     error // of a flush by the timer
 }
 
 func (g *gatherer) start() {
@@ -149,7 +159,7 @@ func (g *gatherer) stop() {
 func (g *gatherer) expire(t *task, ctx context.Context) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if g.done || g.since.IsZero() {
+	if g.done || g.since.IsZero() || g.filling {
 		return
 	}
 	g.since = time.Time{}
@@ -158,9 +168,9 @@ func (g *gatherer) expire(t *task, ctx context.Context) {
 	}
 }
 
-// fill calls the source's Fill without holding mu, with the timer armed
-// if records are held.
-func (g *gatherer) fill(t *task, ctx context.Context, size int) error {
+// fill calls the source's Fill into b without holding mu, with the timer
+// armed if records are held.
+func (g *gatherer) fill(t *task, ctx context.Context, b *Batch, size int) error {
 	if !g.since.IsZero() {
 		d := max(ShedHold-time.Since(g.wall), 0)
 		if g.timer == nil {
@@ -171,7 +181,7 @@ func (g *gatherer) fill(t *task, ctx context.Context, size int) error {
 	}
 	g.locked = false
 	g.mu.Unlock()
-	err := t.fill(ctx, &g.buf, size) // counts the records for Metrics
+	err := t.fill(ctx, b, size) // counts the records for Metrics
 	g.mu.Lock()
 	g.locked = true
 	if g.timer != nil {
@@ -191,12 +201,26 @@ func (g *gatherer) fill(t *task, ctx context.Context, size int) error {
 // without a shedder, so a live stream's records wait for no batch to
 // fill. It reports done at the end of the input. Gathering copies the
 // kept records and their keys into the outgoing buffer, which the credits
-// recycle: nothing is allocated per batch.
+// recycle: nothing is allocated per batch. While the shedder keeps
+// everything, a Fill goes straight into the empty outgoing batch and
+// nothing is copied, so that shedding costs nothing until it drops
+// records; after a Fill that dropped some, the next goes into a batch of
+// its own (the dropped keys' bytes would otherwise accumulate in the
+// outgoing batch's arena, up to 1/p times its size).
 func (t *task) shedFill(ctx context.Context, size int) (done bool, err error) {
 	g := &t.gather
+	if se, ok := t.emit.(*senderEmitter); ok && !g.viaBuf {
+		out, err := se.out(ctx)
+		if err != nil {
+			return false, err
+		}
+		if out.Len() == 0 || g.lastFull && out.Len() < size {
+			return t.shedFillDirect(ctx, out, size)
+		}
+	}
 	in := &g.buf
 	in.Reset()
-	ferr := g.fill(t, ctx, size)
+	ferr := g.fill(t, ctx, in, size)
 	if g.err != nil {
 		return false, g.err
 	}
@@ -206,6 +230,7 @@ func (t *task) shedFill(ctx context.Context, size int) (done bool, err error) {
 	offered := in.Len()
 	now := t.p.clock.Now()
 	t.shed.Shed(in, now, pressure(t.emit))
+	g.viaBuf, g.lastFull = in.Len() < offered, offered >= size
 	_, keyed := t.emit.(*keyEmitter)
 	for i := 0; i < in.Len(); {
 		out, err := t.emit.out(ctx)
@@ -235,6 +260,57 @@ func (t *task) shedFill(ctx context.Context, size int) (done bool, err error) {
 	// wait to fill it, so that the channel shows the controller full
 	// batches and the operator's capacity in them.
 	caughtUp := offered < size && in.Len() > 0 && !(in.Records[0].KeepP < 1 && in.Records[0].KeepP > 0) && idle(t.emit)
+	if !g.since.IsZero() && (caughtUp || now.Sub(g.since) >= ShedHold) {
+		g.since = time.Time{}
+		return false, t.emit.flush(ctx, flushAll)
+	}
+	return false, nil
+}
+
+// shedFillDirect is shedFill with the Fill straight into out, the
+// outgoing batch of a sender emitter, and the shedder thinning the new
+// records in place. If out holds records already (the Fill before this
+// one filled its batch, so the source is reading fast), the Fill asks for
+// just enough to fill out, and the timer does not ship out meanwhile: a
+// source that stalls right after a full Fill holds them until it returns.
+func (t *task) shedFillDirect(ctx context.Context, out *Batch, size int) (done bool, err error) {
+	g := &t.gather
+	start := out.Len()
+	if start == 0 {
+		g.since = time.Time{} // nothing is held
+	}
+	g.filling = true
+	ferr := g.fill(t, ctx, out, size-start)
+	g.filling = false
+	if g.err != nil {
+		return false, g.err
+	}
+	if ferr != nil && !errors.Is(ferr, io.EOF) {
+		return false, fmt.Errorf("pipeline: source %d: %w", t.idx, ferr)
+	}
+	offered := out.Len() - start
+	g.lastFull = offered >= size-start
+	now := t.p.clock.Now()
+	v := &g.view
+	v.Records, v.arena = out.Records[start:], out.arena
+	t.shed.Shed(v, now, pressure(t.emit))
+	kept := v.Len()
+	out.Records = out.Records[:start+kept]
+	v.Records, v.arena = nil, nil
+	g.viaBuf = kept < offered
+	if ferr != nil { // io.EOF
+		return true, t.emit.flush(ctx, flushFinal)
+	}
+	if out.Len() >= size {
+		g.since = time.Time{}
+		return false, t.emit.flush(ctx, flushFull)
+	}
+	if kept > 0 && g.since.IsZero() {
+		g.since, g.wall = now, time.Now()
+	}
+	// As in shedFill: kept at p = 1, a Fill that did not fill the batch
+	// ships at once if the receivers are idle.
+	caughtUp := !g.lastFull && kept > 0 && !(out.Records[start].KeepP < 1 && out.Records[start].KeepP > 0) && idle(t.emit)
 	if !g.since.IsZero() && (caughtUp || now.Sub(g.since) >= ShedHold) {
 		g.since = time.Time{}
 		return false, t.emit.flush(ctx, flushAll)

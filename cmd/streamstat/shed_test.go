@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"slices"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/streamstat/streamstat/pipeline"
 	"github.com/streamstat/streamstat/shedding"
 	"github.com/streamstat/streamstat/sketch"
 )
@@ -438,5 +440,73 @@ func TestWidenCount(t *testing.T) {
 	wide := widenCount(sketch.Estimate{Value: 1000, Lower: 900, Upper: 1000, Confidence: 0.975}, tenth, 0.975)
 	if wide.Lower >= 900 || wide.Upper <= 1000 || math.Abs(wide.Confidence-0.95) > 1e-12 {
 		t.Errorf("%+v: want beyond [900, 1000] at 95%%", wide)
+	}
+}
+
+// TestShedTopOpAsHeavyHitters: top's operator under --shed counts each
+// record 1 until the first shed one, then scales to units. Read before
+// anything is shed (as a --interval tick or a checkpoint reads it) it must
+// hold shedding.HeavyHitters' counts and errors on the same records, and
+// reading must not change it; after shedding, every count it tracks must
+// bound the key's true weight (units of 1/Unit record), and every key it
+// does not track must be at most its MinCount, as HeavyHitters'.
+func TestShedTopOpAsHeavyHitters(t *testing.T) {
+	newTop := func() *sketch.TopK {
+		tk, err := sketch.NewTopK(64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tk
+	}
+	items := func(tk *sketch.TopK) map[string][3]uint64 {
+		m := map[string][3]uint64{}
+		for _, it := range tk.Top(tk.Capacity()) {
+			m[it.Key] = [3]uint64{it.Count, it.Lower, it.Upper}
+		}
+		return m
+	}
+	op := &shedTopOp{top: newTop()}
+	hh := &shedding.HeavyHitters{TopK: newTop()}
+	truth := map[string]uint64{}
+	for i, p := range []float32{0, 1, 1, 0.5, 1, 0.1234, 0.5} {
+		var b pipeline.Batch
+		for j := range 500 {
+			x := (j*7919 + i*31) % 997
+			key := fmt.Sprintf("k%d", x*x%300)
+			b.Add([]byte(key)).KeepP = p
+			truth[key] += shedding.Units(p)
+		}
+		if err := op.Process(&b, nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := hh.Process(&b, nil); err != nil {
+			t.Fatal(err)
+		}
+		if want := p > 0 && p < 1 || i > 3; op.units != want {
+			t.Fatalf("after batch %d at p = %g: units %v, want %v", i, p, op.units, want)
+		}
+		got := op.unitTop()
+		if !op.units {
+			before, _ := op.top.MarshalBinary()
+			if !maps.Equal(items(got), items(hh.TopK)) || got.Total() != hh.TopK.Total() {
+				t.Fatalf("after batch %d, nothing shed: counts differ from HeavyHitters'", i)
+			}
+			if again, _ := op.top.MarshalBinary(); string(again) != string(before) {
+				t.Fatalf("after batch %d: reading changed the operator's state", i)
+			}
+		}
+		tracked := items(got)
+		for key, w := range truth {
+			if c, ok := tracked[key]; ok && !(c[1] <= w && w <= c[2]) {
+				t.Fatalf("after batch %d: %s tracked at [%d, %d], true weight %d", i, key, c[1], c[2], w)
+			} else if !ok && w > got.MinCount() {
+				t.Fatalf("after batch %d: %s untracked, weight %d above MinCount %d", i, key, w, got.MinCount())
+			}
+		}
+	}
+	restored := &shedTopOp{top: newTop()}
+	data, _ := op.MarshalBinary()
+	if err := restored.UnmarshalBinary(data); err != nil || !restored.units {
+		t.Fatalf("restore: %v, units %v", err, restored.units)
 	}
 }
