@@ -532,3 +532,44 @@ func TestWindowInPipeline(t *testing.T) {
 		t.Fatalf("windows counted %d records, want 50000", total)
 	}
 }
+
+// TestWindowTopKBounds: a TopK's merge is not exact, but each window's
+// merged TopK bounds every key's count in that window's records (its
+// bounds are certain).
+func TestWindowTopKBounds(t *testing.T) {
+	sec := int64(time.Second)
+	recs := winStream(6, 30000, 1, 300*sec, 0)
+	w := &Window{
+		New: func() (Mergeable, error) {
+			k, err := sketch.NewTopK(32)
+			return &HeavyHitters{TopK: k}, err
+		},
+		Size: 30 * time.Second, Slide: 10 * time.Second, EventTime: true,
+	}
+	checked := 0
+	w.OnWindow = func(a WindowAnswer) error {
+		exact := map[string]uint64{}
+		for _, r := range recs {
+			if r.t >= a.Start.UnixNano() && r.t < a.End.UnixNano() {
+				exact["k"+strconv.Itoa(r.key)]++
+			}
+		}
+		top := a.Op.(*HeavyHitters).TopK
+		for key, n := range exact {
+			if e := top.Estimate([]byte(key)); !e.Contains(float64(n)) {
+				return fmt.Errorf("window [%v, %v): %s counted %d, bounds %v", a.Start, a.End, key, n, e)
+			}
+		}
+		checked++
+		return nil
+	}
+	out := new(Batch)
+	for i := 0; i < len(recs); i += 100 {
+		if err := w.Process(winBatch(recs[i:i+100]), out); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if checked < 25 {
+		t.Fatalf("%d windows checked", checked)
+	}
+}
