@@ -170,12 +170,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	runCtx, cancel := context.WithTimeout(ctx, o.duration)
 	defer cancel()
 	err = p.Run(runCtx)
-	if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
-		err = nil // the stream ran its course
+	interrupted := ctx.Err() != nil
+	if errors.Is(err, context.DeadlineExceeded) && !interrupted || interrupted && errors.Is(err, ctx.Err()) {
+		err = nil // the stream ran its course, or was interrupted: answer what came
 	}
 	obs.Done(err)
 	if err != nil {
 		return err
+	}
+	if interrupted {
+		fmt.Fprintln(stderr, "interrupted: the answer covers the clicks so far")
 	}
 	a := answer(p, shed, o)
 	if o.json {
@@ -186,7 +190,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if o.wait {
+	if o.wait && !interrupted {
 		fmt.Fprintln(stderr, "the stream ended; the page keeps serving until interrupted")
 		<-ctx.Done()
 	}

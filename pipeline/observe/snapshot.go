@@ -96,8 +96,10 @@ type Snapshot struct {
 	Sources  []Source `json:"sources"`
 	Stages   []Stage  `json:"stages"`
 	Branches []Branch `json:"branches,omitempty"`
-	// Bottleneck names the instance ("stage#i") busy most of the time
-	// and not back-pressured, "" if every instance keeps up.
+	// Bottleneck names the busiest instance ("stage#i") among those busy
+	// at least half the time and not highly back-pressured (a stage that
+	// waits on the next one most of the time is not what holds the job
+	// up), "" if there is none: every instance keeps up.
 	Bottleneck string `json:"bottleneck"`
 
 	Shedding    *Shedding    `json:"shedding,omitempty"`
@@ -358,7 +360,7 @@ func (s *Snapshot) rates(prev *Snapshot) {
 		c.BusyShare, c.IdleShare = share(c.Busy-q.Busy), share(c.Idle-q.Idle)
 		c.BackPressuredShare = share(c.BackPressured - q.BackPressured)
 		c.Health = Health(c.BackPressuredShare)
-		if c.Health == HealthOK && c.BusyShare >= best {
+		if c.Health != HealthHigh && c.BusyShare >= best {
 			best = c.BusyShare
 			s.Bottleneck = c.Stage + "#" + strconv.Itoa(c.Instance)
 		}

@@ -21,7 +21,7 @@
     if (a >= 1e9) return (x / 1e9).toFixed(2) + "G";
     if (a >= 1e6) return (x / 1e6).toFixed(2) + "M";
     if (a >= 1e4) return (x / 1e3).toFixed(1) + "k";
-    if (Number.isInteger(x)) return String(x);
+    if (Number.isInteger(x) || a >= 100) return String(Math.round(x));
     return x.toFixed(digits === undefined ? 2 : digits);
   }
   function bytes(n) {
@@ -62,7 +62,10 @@
   function lineChart(c, series, opt) {
     opt = opt || {};
     var s = prepare(c), g = s.g, L = 52, R = 8, T = 22, B = 18, W = s.w - L - R, H = s.h - T - B;
-    var now = snap ? time(snap.time) : Date.now() / 1000, t0 = now - WINDOW;
+    var now = snap ? time(snap.time) : Date.now() / 1000, first = now;
+    series.forEach(function (se) { if (se.pts.length) first = Math.min(first, se.pts[0][0]); });
+    // The axis spans the data, a minute at least and WINDOW at most.
+    var span = Math.min(WINDOW, Math.max(60, now - first)), t0 = now - span;
     var ymax = opt.max || 0, ymin = 0, npts = 0, maxima = {};
     series.forEach(function (se) {
       var m = 0;
@@ -77,7 +80,7 @@
     if (!opt.max) ymax += (ymax - ymin) * 0.08;
     c.dataset.points = String(npts);
     c.dataset.max = JSON.stringify(maxima);
-    var X = function (t) { return L + (t - t0) / WINDOW * W; };
+    var X = function (t) { return L + (t - t0) / span * W; };
     var Y = function (y) { return T + H - (y - ymin) / (ymax - ymin) * H; };
     g.strokeStyle = "#dde1e7"; g.fillStyle = "#68707f"; g.lineWidth = 1;
     g.textAlign = "right"; g.textBaseline = "middle";
@@ -87,7 +90,9 @@
       g.fillText((opt.fmt || num)(yv), L - 4, yy);
     }
     g.textAlign = "center"; g.textBaseline = "top";
-    for (var m = 0; m <= 10; m += 2) g.fillText(m ? "-" + m + "m" : "now", X(now - m * 60), T + H + 4);
+    var step = [10, 15, 30, 60, 120, 300].find(function (st) { return span / st <= 6; }) || 120;
+    for (var a = 0; a <= span + 0.001; a += step)
+      g.fillText(a ? "-" + (a < 60 || a % 60 ? a + "s" : a / 60 + "m") : "now", X(now - a), T + H + 4);
     g.save(); g.beginPath(); g.rect(L, T, W, H); g.clip();
     series.forEach(function (se) {
       if (se.band && se.band.length) {
@@ -198,7 +203,7 @@
     ];
     kv($("status-kv"), rows);
     var f = s.since_last_record_seconds;
-    $("fresh-text").textContent = f < 0 ? "no record yet" : dur(f) + " since the last record";
+    $("fresh-text").textContent = f < 0 ? "no record yet" : f < 2 * tick ? "records are arriving" : dur(f) + " since the last record";
   }
 
   function renderHealth(s) {
