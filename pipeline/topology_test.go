@@ -128,7 +128,7 @@ func TestRestoreWithoutTopology(t *testing.T) {
 // Distinct, then a fault stage and a linear CountMin chained to it: every
 // stateful stage is mergeable and sees records regardless of their key, so
 // a checkpoint rescales exactly.
-func dealtGraph(t *testing.T, store checkpoint.Store, par int, failAt int64, input Partitioning) *Pipeline {
+func dealtGraph(t testing.TB, store checkpoint.Store, par int, failAt int64, input Partitioning) *Pipeline {
 	t.Helper()
 	var srcs []Source
 	var trig []*triggering
@@ -283,4 +283,29 @@ func TestRescaleBeforeByKey(t *testing.T) {
 	if restored == 0 {
 		t.Error("no checkpoint rescaled")
 	}
+}
+
+// FuzzCheckTopology: whatever a checkpoint's topology part holds, the
+// check accepts it or refuses it with ErrTopologyMismatch (or a missing
+// part), never panics, and accepts its own topology.
+func FuzzCheckTopology(f *testing.F) {
+	p := dealtGraph(f, newMemStore(), 2, 0, RoundRobin)
+	own := strings.Join(p.topology(), "\n")
+	f.Add([]byte(own))
+	f.Add([]byte(strings.Replace(own, "parallelism=2", "parallelism=3", -1)))
+	f.Add([]byte(strings.Replace(own, "parallelism=2", "parallelism=99999999999", 1)))
+	f.Add([]byte(topologyHeader))
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		store := newMemStore()
+		part, _ := store.WritePart(1, topologyPart, data)
+		m := checkpoint.Manifest{ID: 1, Parts: []checkpoint.Part{part}}
+		_, _, err := p.checkTopology(store, m)
+		if err != nil && !errors.Is(err, ErrTopologyMismatch) && !errors.Is(err, checkpoint.ErrNoPart) {
+			t.Fatalf("undocumented error %v", err)
+		}
+		if string(data) == own && err != nil {
+			t.Fatalf("own topology refused: %v", err)
+		}
+	})
 }
