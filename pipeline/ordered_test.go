@@ -238,3 +238,54 @@ func TestOrderLogIntoUnordered(t *testing.T) {
 		t.Fatal("no checkpoint held an ordered log")
 	}
 }
+
+// TestCheckpointsKeepOrderFanOut: the same through a fan-out, whose
+// branches take their by-key inputs in turn.
+func TestCheckpointsKeepOrderFanOut(t *testing.T) {
+	build := func(store checkpoint.Store, every int64) *Pipeline {
+		base := orderedGraph(t, nil, every, 0, false)
+		topk := func(int) (Operator, error) {
+			k, err := sketch.NewTopK(40)
+			return &HeavyHitters{TopK: k, Pass: true}, err
+		}
+		seq := func(int) (Operator, error) { return &seqHash{}, nil }
+		cfg := Config{BatchSize: 40}
+		if store != nil {
+			cfg.Checkpoint = &CheckpointConfig{Store: store}
+		}
+		p, err := New(base.sources, []Stage{{Name: "fan", Branches: []Branch{
+			{Name: "same", Stages: []Stage{
+				{Name: "seq", Input: ByKey, Parallelism: 2, New: seq},
+				{Name: "top", Parallelism: 2, New: topk},
+			}},
+			{Name: "suffix", Key: func(k []byte, _ *Record) ([]byte, bool) { return k[len(k)/2:], len(k) > 1 }, Stages: []Stage{
+				{Name: "seq", Input: ByKey, Parallelism: 3, New: seq},
+				{Name: "top", Parallelism: 3, New: topk},
+			}},
+		}}}, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range p.sources {
+			s.(*triggering).p = p
+		}
+		return p
+	}
+	ref := build(nil, 0)
+	if err := ref.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	want := states(t, ref)
+	for _, every := range []int64{200, 1500} {
+		p := build(newMemStore(), every)
+		if err := p.Run(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if p.CheckpointStats().Completed == 0 {
+			t.Fatal("no checkpoint completed")
+		}
+		if got := states(t, p); got != want {
+			t.Errorf("checkpoints every %d records: state after %d checkpoints differs from a run without", every, p.CheckpointStats().Completed)
+		}
+	}
+}
