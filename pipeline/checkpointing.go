@@ -68,9 +68,12 @@ type Stateful interface {
 // recorded restores only into a pipeline that has exactly its parts.
 //
 // Checkpoints outlive the run: a finished job's checkpoints stay in the
-// Store, and a pipeline that restores from it goes on from the newest of
-// them (after the end of its input, so it adds nothing). To start a job
-// over, clear the store first (checkpoint.DirStore.Clear).
+// Store (the last one taken before its sources finished), and a pipeline
+// that restores from that Store goes on from the newest of them, as after
+// a failure: its operators start from that state and its sources from
+// their positions then. Over the same input it ends as the finished job
+// did; over new input it would count the old state with it. To start a
+// job over, clear the store first (checkpoint.DirStore.Clear).
 type CheckpointConfig struct {
 	// Store receives the checkpoints.
 	Store checkpoint.Store
