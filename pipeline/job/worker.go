@@ -53,6 +53,10 @@ type worker struct {
 	plan *plan
 	idx  int
 	ctx  context.Context // for stream reads; set before Run
+	// runCtx is the pipeline's context Fill is called with (derived from
+	// ctx): a view's reads stop when it is done, so that a worker waiting
+	// on a stream stops when another part of the job failed.
+	runCtx context.Context
 
 	k     int  // current input
 	took  bool // took its range of the current input, when static
@@ -95,10 +99,16 @@ func (w *worker) Fill(ctx context.Context, b *pipeline.Batch, max int) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	w.runCtx = ctx
 	for {
 		if w.cur == nil {
 			ok, err := w.next()
 			if err != nil {
+				if ctx.Err() != nil {
+					// Stopped (another worker failed): not this
+					// worker's error.
+					return err
+				}
 				return w.fail(err)
 			}
 			if !ok {
@@ -240,7 +250,11 @@ func (w *worker) next() (bool, error) {
 // worker's view of the stream.
 func (w *worker) view(in *input) *chunkReader {
 	in.stream.start(w.ctx)
-	return &chunkReader{ctx: w.ctx, s: in.stream, queue: in.stream.queue(w.idx)}
+	ctx := w.ctx
+	if w.runCtx != nil {
+		ctx = w.runCtx
+	}
+	return &chunkReader{ctx: ctx, s: in.stream, queue: in.stream.queue(w.idx)}
 }
 
 // counts returns the worker's counters so far.
