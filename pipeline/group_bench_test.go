@@ -9,13 +9,19 @@ import (
 
 // BenchmarkGroupedWindowedVsDistinct measures records/s through the
 // grouped operator (GroupDistinct, K = 4096) and the windowed one (a
-// Window of 1-minute windows sliding by 10 s over Distinct, event time,
-// 100k records a second of stream time, so a slide every 1M records),
-// against plain Distinct on the same Zipf (page, user) records in the
-// same run, and reports the cost ratios (issue 15's targets: grouped <=
-// 2x, windowed <= 1.3x). Each op of b.N is one pass over 1M records by
-// each of the three; the operators are warmed first, so the sketches are
-// in their steady state (dense HLL, full sample).
+// Window of Size/Slide = 6 slots over Distinct at precision 14, event
+// time) against plain Distinct on the same Zipf (page, user) records in
+// the same run, and reports the cost ratios (issue 15's targets: grouped
+// <= 2x, windowed <= 1.3x). Each op of b.N is one pass over 1M records by
+// each; the operators are warmed first (dense HLL, full sample).
+//
+// Records are 10 µs apart in event time, so 1-minute windows sliding by
+// 10 s ("windowed") fill a slot with 1M records, a stream of 100k
+// records/s; "windowed-10M" is 1-minute windows sliding by 10 s at 1M
+// records/s (10-minute windows by 100 s on these times). Every slot's
+// HLL starts empty and sparse, which costs by itself: "fresh-distinct"
+// is plain Distinct given a new HLL every 1M records, the floor of any
+// windowed HLL at 100k records/s.
 func BenchmarkGroupedWindowedVsDistinct(b *testing.B) {
 	const n = 1 << 20
 	bs := groupBatches(7, n, 1)
@@ -26,8 +32,11 @@ func BenchmarkGroupedWindowedVsDistinct(b *testing.B) {
 		New:  func() (Mergeable, error) { return hll(), nil },
 		Size: time.Minute, Slide: 10 * time.Second, EventTime: true,
 	}
+	windowed10 := &Window{
+		New:  func() (Mergeable, error) { return hll(), nil },
+		Size: 10 * time.Minute, Slide: 100 * time.Second, EventTime: true,
+	}
 	out := new(Batch)
-	shift := int64(0)
 	pass := func(op Operator) time.Duration {
 		start := time.Now()
 		for _, bt := range bs {
@@ -39,24 +48,31 @@ func BenchmarkGroupedWindowedVsDistinct(b *testing.B) {
 	}
 	// Event time moves on at each pass, as a live stream's does.
 	retime := func() {
-		shift += n * 10_000
 		for _, bt := range bs {
 			for i := range bt.Records {
 				bt.Records[i].Time += n * 10_000
 			}
 		}
 	}
-	pass(plain)
-	pass(grouped)
-	pass(windowed)
-	retime()
+	for range 2 {
+		pass(plain)
+		pass(grouped)
+		pass(windowed)
+		pass(windowed10)
+		retime()
+	}
 	b.ReportAllocs()
 	b.ResetTimer()
-	var tp, tg, tw time.Duration
+	var tp, tg, tw, tw10, tf time.Duration
 	for range b.N {
 		tp += pass(plain)
 		tg += pass(grouped)
 		tw += pass(windowed)
+		tw10 += pass(windowed10)
+		b.StopTimer()
+		fresh := hll()
+		b.StartTimer()
+		tf += pass(fresh)
 		b.StopTimer()
 		retime()
 		b.StartTimer()
@@ -67,6 +83,8 @@ func BenchmarkGroupedWindowedVsDistinct(b *testing.B) {
 	b.ReportMetric(recs/tw.Seconds(), "rec/s-windowed")
 	b.ReportMetric(float64(tg)/float64(tp), "grouped/distinct")
 	b.ReportMetric(float64(tw)/float64(tp), "windowed/distinct")
+	b.ReportMetric(float64(tw10)/float64(tp), "windowed-10M/distinct")
+	b.ReportMetric(float64(tf)/float64(tp), "fresh-distinct/distinct")
 }
 
 // TestGroupedWindowedAllocs: in steady state the grouped and windowed

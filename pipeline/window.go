@@ -202,12 +202,14 @@ func (w *Window) Process(in, out *Batch) error {
 	closeAt, lateBelow := w.bounds()
 	run, from := int64(0), -1
 	var runLo, runHi int64 // the run's slot; empty while there is no run
+	var span uint64        // the fast path's times: [runLo, min(runHi, closeAt))
 	recs := in.Records
 	maxT := w.maxT
 	for i := range recs {
 		t := recs[i].Time
-		if t >= runLo && t < runHi && t < closeAt && t != 0 {
-			// The fast path: the run's slot, no slot closes.
+		if uint64(t-runLo) < span && t != 0 {
+			// The fast path: the run's slot, before the time that
+			// closes one.
 			maxT = max(maxT, t)
 			continue
 		}
@@ -215,7 +217,7 @@ func (w *Window) Process(in, out *Batch) error {
 			if err := w.flush(run, in, from, i, out); err != nil {
 				return err
 			}
-			from, runHi = -1, runLo
+			from, runHi, span = -1, runLo, 0
 			w.untimed++
 			continue
 		}
@@ -226,7 +228,7 @@ func (w *Window) Process(in, out *Batch) error {
 				if err := w.flush(run, in, from, i, out); err != nil {
 					return err
 				}
-				from, runHi = -1, runLo
+				from, runHi, span = -1, runLo, 0
 				w.maxT = maxT
 				if err := w.advance(t - int64(w.Lateness)); err != nil {
 					return err
@@ -238,7 +240,7 @@ func (w *Window) Process(in, out *Batch) error {
 			if err := w.flush(run, in, from, i, out); err != nil {
 				return err
 			}
-			from, runHi = -1, runLo
+			from, runHi, span = -1, runLo, 0
 			w.late++
 			continue
 		}
@@ -249,6 +251,7 @@ func (w *Window) Process(in, out *Batch) error {
 			run, from = floorDiv(t, w.slide), i
 			runLo = run * w.slide
 			runHi = runLo + w.slide
+			span = uint64(max(min(runHi, closeAt)-runLo, 0))
 		}
 	}
 	w.maxT = maxT
