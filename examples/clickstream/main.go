@@ -127,7 +127,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	sched := schedule{base: o.rate / float64(o.par), factor: o.burst, from: o.duration / 3, to: 2 * o.duration / 3}
+	sched := schedule{base: o.rate / float64(o.par), factor: o.burst, from: o.duration / 3, to: 2 * o.duration / 3, end: o.duration}
 	var sources []pipeline.Source
 	for i := range o.par {
 		c, err := newClicks(o.seed+uint64(i), o.users, o.pages, sched)
@@ -167,19 +167,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		<-served
 	}()
 
-	runCtx, cancel := context.WithTimeout(ctx, o.duration)
-	defer cancel()
-	err = p.Run(runCtx)
+	err = p.Run(ctx) // the sources end after o.duration
 	interrupted := ctx.Err() != nil
-	if errors.Is(err, context.DeadlineExceeded) && !interrupted || interrupted && errors.Is(err, ctx.Err()) {
-		err = nil // the stream ran its course, or was interrupted: answer what came
+	if interrupted && errors.Is(err, ctx.Err()) {
+		err = nil
 	}
 	obs.Done(err)
 	if err != nil {
 		return err
 	}
 	if interrupted {
-		fmt.Fprintln(stderr, "interrupted: the answer covers the clicks so far")
+		// Batches in flight when the pipeline stopped were not counted.
+		fmt.Fprintln(stderr, "interrupted: the answer is partial (it misses the clicks in flight)")
 	}
 	a := answer(p, shed, o)
 	if o.json {

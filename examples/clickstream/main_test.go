@@ -155,7 +155,9 @@ func TestClickstreamBurst(t *testing.T) {
 		t.Errorf("clicks per source sum to %d, not %d", sum, a.Clicks)
 	}
 	pages, users := truth(t, o, a.PerSource)
-	// At 95% a miss or two among 25 is chance; more is a bug.
+	// At 95% about 1.25 misses among 25 are expected: more than 5 happen
+	// by chance 0.2% of the time (binomial); an estimate not scaled back
+	// up, or records lost, misses nearly all.
 	miss := 0
 	for _, it := range append(a.Pages.Items, a.Users.Items...) {
 		want := pages[it.Key]
@@ -167,7 +169,7 @@ func TestClickstreamBurst(t *testing.T) {
 			t.Logf("%s: true %v outside [%v, %v]", it.Key, want, it.Lower, it.Upper)
 		}
 	}
-	if miss > 3 {
+	if miss > 5 {
 		t.Errorf("%d of %d bounds miss the true count", miss, len(a.Pages.Items)+len(a.Users.Items))
 	}
 }

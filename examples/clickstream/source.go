@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"io"
 	"sync"
 	"time"
 
@@ -9,10 +10,12 @@ import (
 )
 
 // schedule is the arrival rate over time: base records per second, times
-// factor during the burst [from, to) after the start.
+// factor during the burst [from, to) after the start, until end (0: no
+// end).
 type schedule struct {
 	base, factor float64
 	from, to     time.Duration
+	end          time.Duration
 }
 
 func (s schedule) rate(since time.Duration) float64 {
@@ -84,12 +87,21 @@ func (c *clicks) Fill(ctx context.Context, b *pipeline.Batch, max int) error {
 	if c.start.IsZero() {
 		c.start, c.last = now, now
 	}
-	c.due += c.sched.rate(now.Sub(c.start)) * now.Sub(c.last).Seconds()
-	c.last = now
+	ended := false
+	if c.sched.end > 0 && now.Sub(c.start) >= c.sched.end {
+		now, ended = c.start.Add(c.sched.end), true
+	}
+	if now.After(c.last) {
+		c.due += c.sched.rate(now.Sub(c.start)) * now.Sub(c.last).Seconds()
+		c.last = now
+	}
 	c.mu.Lock()
 	pos := c.pos
 	c.mu.Unlock()
 	n := min(int64(max), int64(c.due)-(pos-c.pos0))
+	if n <= 0 && ended {
+		return io.EOF // the stream ends: the pipeline drains what is in flight
+	}
 	if n <= 0 {
 		t := time.NewTimer(2 * time.Millisecond)
 		defer t.Stop()
