@@ -404,3 +404,16 @@ func (w *Window) Untimed() uint64 { return w.untimed }
 // Slots returns the number of slot operators in the ring (Size/Slide + 1,
 // plus the slots lateness needs), 0 before the first batch.
 func (w *Window) Slots() int { return len(w.ring) }
+
+// Watermark returns the start of the oldest open slot: every window that
+// ends at or before it is closed in this instance (answered, or empty).
+// A reader merging the windows of several instances may take a window as
+// final once every instance's Watermark has passed its End (the job's
+// watermark is the minimum over instances). It is the zero Time before
+// the first record.
+func (w *Window) Watermark() time.Time {
+	if !w.started {
+		return time.Time{}
+	}
+	return time.Unix(0, w.next*w.slide)
+}

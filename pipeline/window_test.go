@@ -56,6 +56,10 @@ var winKinds = []struct {
 		return &Frequency{CM: c}, err
 	}},
 	{"bloom", newWinBloom},
+	{"group-distinct", func() (Mergeable, error) {
+		g, err := sketch.NewGroupDistinct(64)
+		return &GroupDistinct{Sketch: g}, err
+	}},
 }
 
 // winRec is one test record: its key number and time.
@@ -82,10 +86,16 @@ func winStream(seed uint64, n int, t0, span, disorder int64) []winRec {
 	return recs
 }
 
+// winKey is the key of record key n: a (group, value) composite key, so
+// that GroupDistinct sees pairs, and any other operator a key.
+func winKey(n int) []byte {
+	return groupKey(nil, "g"+strconv.Itoa(n%7), "k"+strconv.Itoa(n))
+}
+
 func winBatch(recs []winRec) *Batch {
 	b := new(Batch)
 	for _, r := range recs {
-		b.Add([]byte("k" + strconv.Itoa(r.key))).Time = r.t
+		b.Add(winKey(r.key)).Time = r.t
 	}
 	return b
 }
@@ -482,6 +492,9 @@ func TestWindowAdvanceQuiet(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	if got := w.Watermark().Unix(); got != 3600 {
+		t.Fatalf("watermark %d, want 3600", got)
+	}
 	if !slices.Equal(ends, []int64{10, 20}) {
 		t.Fatalf("windows ending at %v, want [10 20]", ends)
 	}
@@ -551,7 +564,7 @@ func TestWindowTopKBounds(t *testing.T) {
 		exact := map[string]uint64{}
 		for _, r := range recs {
 			if r.t >= a.Start.UnixNano() && r.t < a.End.UnixNano() {
-				exact["k"+strconv.Itoa(r.key)]++
+				exact[string(winKey(r.key))]++
 			}
 		}
 		top := a.Op.(*HeavyHitters).TopK
