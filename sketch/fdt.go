@@ -120,7 +120,9 @@ func (g *GroupDistinct) Theta() float64 {
 	if !g.cut {
 		return 1
 	}
-	return float64(g.theta) * 0x1p-64
+	// A theta within 2^-53 of the top would round to 1, which the bounds
+	// cannot take (a sample at rate 1 is exact): keep it below.
+	return min(float64(g.theta)*0x1p-64, 1-0x1p-53)
 }
 
 // Exact reports whether every distinct pair seen is held, so that every

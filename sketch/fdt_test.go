@@ -381,3 +381,24 @@ func TestGroupDistinctMergeOtherK(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestGroupDistinctExtremeTheta: thetas at the ends of the hash space give
+// finite, ordered bounds.
+func TestGroupDistinctExtremeTheta(t *testing.T) {
+	full := make([]uint64, 16)
+	for i := range full {
+		full[i] = uint64(i + 1)
+	}
+	for _, theta := range []uint64{17, 1 << 40, math.MaxUint64} {
+		var gd GroupDistinct
+		if err := gd.UnmarshalBinary(gdEncode(t, 16, theta, 1, []string{"g"}, [][]uint64{full})); err != nil {
+			t.Fatal(err)
+		}
+		for _, group := range []string{"g", "absent"} {
+			e := gd.EstimateString(group)
+			if math.IsNaN(e.Lower) || math.IsNaN(e.Upper) || math.IsInf(e.Upper, 0) || !(e.Lower <= e.Value && e.Value <= e.Upper) {
+				t.Errorf("theta %#x, group %s: %v", theta, group, e)
+			}
+		}
+	}
+}
