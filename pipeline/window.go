@@ -103,7 +103,9 @@ type Window struct {
 	view    Batch
 }
 
-// WindowAnswer is one window's answer.
+// WindowAnswer is one window's answer. It is plain data but for Op, which
+// belongs to the Window (read it from the goroutine that runs the
+// Window, or through Query); the zero value is no answer (Op nil).
 type WindowAnswer struct {
 	// Start and End bound the window: [Start, End).
 	Start, End time.Time

@@ -419,7 +419,8 @@ func groupEstimate(c float64, cut bool, theta, confidence float64) Estimate {
 }
 
 // GroupCount is one group of GroupDistinct.Top: its key and its number of
-// distinct values.
+// distinct values. It is plain data (Key is a copy), safe to keep and
+// share; the zero value is an empty group with an exact 0.
 type GroupCount struct {
 	Key      []byte
 	Estimate Estimate
