@@ -46,8 +46,12 @@ type Pressure struct {
 	Buffers int
 	// BackPressured is the total time the source has waited for credit.
 	BackPressured time.Duration
-	// Records is the number of records sent downstream so far.
-	Records uint64
+	// Records is the number of records sent downstream so far, in
+	// Batches batches.
+	Records, Batches uint64
+	// AtReceiver is the number of batches the receivers hold, received
+	// and not yet released: being processed.
+	AtReceiver int
 }
 
 // pressure returns the Pressure behind an emitter.
@@ -70,6 +74,8 @@ func pressure(e emitter) Pressure {
 		p.Buffers += st.Exclusive + st.Floating
 		p.BackPressured += st.BackPressured
 		p.Records += st.Records
+		p.Batches += st.Batches
+		p.AtReceiver += st.AtReceiver
 	}
 	return p
 }

@@ -63,11 +63,15 @@ type ControllerConfig struct {
 // Every Interval (a tick) it updates four estimates: the arrival rate
 // lambda (an EWMA of the records offered per second, time constant 10
 // Intervals, long enough to ride over the bursts in which a source catches
-// up after a stall); the queue q, the records sent and not yet processed (the
-// sizes of the last Backlog batches it sent); the capacity mu (an EWMA,
+// up after a stall); the queue q, the records kept and not yet processed
+// (the sizes of the last Backlog batches sent, from the Pressure's counts
+// of records and batches sent, plus the records kept and held at the
+// source, not sent yet: a pipeline source gathers them into full
+// batches); the capacity mu (an EWMA,
 // time constant 20 Intervals, of the records processed per second, sent
 // minus the growth of q, in ticks where the receiver never ran dry: the
-// backlog stayed at one batch or more, or the sender waited for credit,
+// backlog stayed at one batch or more, or the receiver held a batch at
+// every look, or the sender waited for credit,
 // and no gap in the input, a pause of more than half an Interval between
 // batches not spent waiting for credit, may have left it idle); and the
 // lag L, for how long the source has been behind its input (every tick
@@ -117,10 +121,11 @@ type ControllerConfig struct {
 // low capacity; when shedding leaves the receiver idle after all, a higher
 // delivered rate is learnt too.
 //
-// The queue estimate assumes each shed batch travels as one batch (Forward
-// or RoundRobin); behind a ByKey exchange, which splits it, the backlog
-// overstates the queue and the controller sheds a little more than it
-// must. Records a source holds back while it waits for credit are not in
+// Where the Pressure does not count batches (Batches = 0, as in one made
+// by hand), the queue estimate takes each shed batch to travel as one
+// batch of the records it kept. Behind a ByKey exchange, which splits
+// batches, the backlog overstates the queue and the controller sheds a
+// little more than it must. Records a source holds back while it waits for credit are not in
 // view at all until it sends them, which is why the lag is measured as a
 // time, not as records.
 //
@@ -161,6 +166,14 @@ type ctrlState struct {
 	lastCall   int64 // time of the last Update, Unix ns
 	bpLast     int64 // Pressure.BackPressured then, ns
 	maxIdle    int64 // longest time in the tick between Updates not spent waiting for credit, ns
+
+	// Not in the encoding: a restored controller learns them again from
+	// the channel it is restored in front of.
+	counted bool   // the last Pressure counted batches sent: recent holds their sizes
+	sentR   uint64 // Pressure.Records at the last Update
+	sentB   uint64 // Pressure.Batches then
+	keptAll uint64 // records kept, ever (Observed)
+	minBusy int64  // smallest Backlog + AtReceiver seen in the tick
 }
 
 // NewController checks cfg and returns a controller at p = 1.
@@ -224,18 +237,21 @@ func (c *Controller) Update(now time.Time, pr pipeline.Pressure) float64 {
 	t := now.UnixNano()
 	st := &c.st
 	if !st.started {
+		st.sent(pr)
 		c.startTick(t, pr)
 		st.started = true
 		return st.p
 	}
+	st.sent(pr)
 	st.minBacklog = min(st.minBacklog, int64(pr.Backlog))
+	st.minBusy = min(st.minBusy, int64(pr.Backlog+pr.AtReceiver))
 	st.buffers = max(st.buffers, pr.Buffers)
 	// Time between two batches not spent waiting for credit: the source
 	// read its input, or waited for it (a gap in a bursty stream), while
 	// the receiver may have run dry.
 	st.maxIdle = max(st.maxIdle, (t-st.lastCall)-(int64(pr.BackPressured)-st.bpLast))
 	st.lastCall, st.bpLast = t, int64(pr.BackPressured)
-	st.sumQueue += st.queued(pr)
+	st.sumQueue += st.queued(pr) + st.held(pr)
 	st.samples++
 	dt := t - st.tick
 	if dt < int64(c.cfg.Interval) && dt >= 0 {
@@ -255,7 +271,8 @@ func (c *Controller) Observed(offered, kept int) {
 	st.offered += uint64(offered)
 	st.batches++
 	st.maxBatch = max(st.maxBatch, uint64(offered))
-	if kept > 0 {
+	st.keptAll += uint64(max(kept, 0))
+	if kept > 0 && !st.counted {
 		st.recent[st.head] = uint32(min(kept, math.MaxUint32))
 		st.head = (st.head + 1) % ringLen
 		if st.batch == 0 {
@@ -266,11 +283,65 @@ func (c *Controller) Observed(offered, kept int) {
 	}
 }
 
+// sent records the sizes of the batches sent since the last Update, when
+// the Pressure counts them (pipeline.Pressure.Batches): a source that
+// gathers kept records into full batches sends fewer, larger batches than
+// it sheds, and the queue is in those. Without the count, Observed
+// records the kept records of each shed batch instead, each taken to
+// travel as one batch.
+func (st *ctrlState) sent(pr pipeline.Pressure) {
+	st.counted = pr.Batches > 0
+	if pr.Batches < st.sentB || pr.Records < st.sentR {
+		st.sentB, st.sentR = pr.Batches, pr.Records // another channel (a restore)
+		return
+	}
+	db, dr := pr.Batches-st.sentB, pr.Records-st.sentR
+	st.sentB, st.sentR = pr.Batches, pr.Records
+	if db == 0 {
+		return
+	}
+	mean := float64(dr) / float64(db)
+	for i := range min(db, ringLen) {
+		// Spread dr over the db batches, largest first.
+		size := dr / db
+		if i < dr%db {
+			size++
+		}
+		st.recent[st.head] = uint32(min(size, math.MaxUint32))
+		st.head = (st.head + 1) % ringLen
+	}
+	if st.batch == 0 {
+		st.batch = mean
+	} else {
+		st.batch += (mean - st.batch) * -math.Expm1(-float64(db)/16)
+	}
+}
+
+// held is the number of records kept and not yet sent: gathered at the
+// source into a batch that has not filled. They wait as the queued ones do.
+func (st *ctrlState) held(pr pipeline.Pressure) float64 {
+	if !st.counted || st.keptAll <= pr.Records {
+		return 0 // (a fan-out counts each record once per branch)
+	}
+	return float64(st.keptAll - pr.Records)
+}
+
 // queued estimates the records sent and not yet processed: the last
-// Backlog batches sent, and half the one before if the receiver holds it
-// (InFlight counts it, and the sender's one or two buffers).
+// Backlog batches sent (the sizes of the batches sent where the Pressure
+// counts them, else of the batches kept), and, where the Pressure does
+// not say what the receiver holds, half the one before the backlog if
+// InFlight shows more than the sender's one or two buffers. (Where it
+// does, the batch being processed is left out: the receiver is through
+// part of it, and the queue setpoint was tuned without it.)
 func (st *ctrlState) queued(pr pipeline.Pressure) float64 {
 	n := min(max(pr.Backlog, 0), ringLen-1)
+	if st.counted {
+		q := 0.0
+		for i := 1; i <= n; i++ {
+			q += float64(st.recent[(st.head-i+ringLen)%ringLen])
+		}
+		return q
+	}
 	q := 0.0
 	for i := 1; i <= n; i++ {
 		q += float64(st.recent[(st.head-i+ringLen)%ringLen])
@@ -287,7 +358,8 @@ func (c *Controller) startTick(t int64, pr pipeline.Pressure) {
 	st.lastCall, st.bpLast, st.maxIdle = t, int64(pr.BackPressured), 0
 	st.q0 = st.queued(pr)
 	st.minBacklog = int64(pr.Backlog)
-	st.sumQueue, st.samples = st.q0, 1
+	st.minBusy = int64(pr.Backlog + pr.AtReceiver)
+	st.sumQueue, st.samples = st.q0+st.held(pr), 1
 	st.bp0, st.rec0 = int64(pr.BackPressured), pr.Records
 }
 
@@ -329,9 +401,15 @@ func (c *Controller) control(dt float64, pr pipeline.Pressure) {
 	qm := st.sumQueue / float64(st.samples)
 	if channel {
 		delivered := float64(pr.Records-st.rec0) - (st.queued(pr) - st.q0)
+		// The receiver never ran dry: a batch queued at every look (or,
+		// where the Pressure says what the receiver holds, a batch queued
+		// or being processed: a source that gathers full batches keeps
+		// the receiver busy with few of them, and a backlog of one is
+		// rare).
+		busy := st.minBacklog >= 1 || st.counted && st.minBusy >= 1
 		rate := max(delivered, 0) / dt
 		switch {
-		case (st.minBacklog >= 1 || f > 0) && steady && delivered > 0:
+		case (busy || f > 0) && steady && delivered > 0:
 			ewma(&st.mu, rate, dt, 20*iv)
 		case st.p < 1 && st.mu > 0 && rate > st.mu:
 			// Shedding left the receiver idle at times and it still

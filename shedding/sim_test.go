@@ -24,6 +24,18 @@ type plant struct {
 	Capacity float64 // records/s
 	NoPress  bool    // hide the channel (a zero Pressure)
 	MaxBatch int     // records pulled per step at most, as pipeline.Config.BatchSize
+	// Gather sends the kept records in batches of MaxBatch, as a
+	// pipeline source does (or after pipeline.ShedHold), not one batch
+	// per shed batch.
+	Gather bool
+	// NoCount hides the batch counts from the Pressure (Batches,
+	// AtReceiver), as a Pressure made by hand does.
+	NoCount bool
+
+	hold     int       // records kept and not yet sent (Gather)
+	holdFrom time.Time // when the oldest of them was due
+	holdAt   time.Time // when it was kept
+	batches  uint64
 
 	now     time.Time
 	due     float64 // records due at the source, not yet pulled (fractional)
@@ -54,10 +66,21 @@ func (pl *plant) pressure() pipeline.Pressure {
 	if pl.NoPress {
 		return pipeline.Pressure{}
 	}
-	return pipeline.Pressure{
+	pr := pipeline.Pressure{
 		Credits: pl.Buffers - len(pl.queue), Backlog: max(len(pl.queue)-1, 0), InFlight: len(pl.queue),
 		Buffers: pl.Buffers, BackPressured: pl.bp, Records: pl.sent,
 	}
+	if !pl.NoCount {
+		pr.Batches, pr.AtReceiver = pl.batches, min(len(pl.queue), 1)
+	}
+	return pr
+}
+
+// send queues a batch of n records, the oldest due at gen.
+func (pl *plant) send(n int, gen time.Time) {
+	pl.queue = append(pl.queue, simBatch{n, gen})
+	pl.sent += uint64(n)
+	pl.batches++
 }
 
 // run runs the plant for d at arrival rate lambda and resets the
@@ -84,12 +107,27 @@ func (pl *plant) run(d time.Duration, lambda float64) {
 			pl.Offered += uint64(n)
 			if k := pl.b.Len(); k > 0 {
 				pl.Kept += uint64(k)
-				pl.queue = append(pl.queue, simBatch{k, pl.dueFrom})
-				pl.sent += uint64(k)
+				if !pl.Gather {
+					pl.send(k, pl.dueFrom)
+				} else {
+					if pl.hold == 0 {
+						pl.holdFrom, pl.holdAt = pl.dueFrom, pl.now
+					}
+					pl.hold += k
+					for pl.hold >= pl.MaxBatch && len(pl.queue) < pl.Buffers {
+						pl.send(pl.MaxBatch, pl.holdFrom)
+						pl.hold -= pl.MaxBatch
+						pl.holdFrom, pl.holdAt = pl.dueFrom, pl.now
+					}
+				}
 			}
 			if pl.due < 1 {
 				pl.dueFrom = pl.now
 			}
+		}
+		if pl.Gather && pl.hold > 0 && pl.now.Sub(pl.holdAt) >= pipeline.ShedHold && len(pl.queue) < pl.Buffers {
+			pl.send(pl.hold, pl.holdFrom)
+			pl.hold = 0
 		}
 		if pl.due >= 1 {
 			pl.bp += pl.Step
