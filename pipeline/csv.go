@@ -87,10 +87,17 @@ func (k *CSVKey) Extract(rec []byte, sc *Scratch) (Extraction, error) {
 	var spans [MaxKeyParts + 1]csvSpan
 	var got [MaxKeyParts + 1]bool
 	ncols := min(len(k.Columns), MaxKeyParts)
-	f := 0
-	err := csvFields(rec, comma, func(sp csvSpan) {
-		f++
-		for j := 0; j < ncols; j++ {
+	last := k.ValueColumn
+	for _, c := range k.Columns[:ncols] {
+		last = max(last, c)
+	}
+	cs := csvScan{rec: rec, comma: comma}
+	for f := 1; !cs.done; f++ {
+		sp, err := cs.next()
+		if err != nil {
+			return x, err
+		}
+		for j := range ncols {
 			if k.Columns[j] == f {
 				spans[j], got[j] = sp, true
 			}
@@ -98,9 +105,10 @@ func (k *CSVKey) Extract(rec []byte, sc *Scratch) (Extraction, error) {
 		if k.ValueColumn == f {
 			spans[MaxKeyParts], got[MaxKeyParts] = sp, true
 		}
-	})
-	if err != nil {
-		return x, err
+		if !cs.done && f >= last && bytes.IndexByte(rec[cs.i:], '"') < 0 {
+			// The rest holds no quote: unquoted fields, all valid.
+			break
+		}
 	}
 	switch ncols {
 	case 0:
@@ -129,55 +137,74 @@ func (k *CSVKey) Extract(rec []byte, sc *Scratch) (Extraction, error) {
 	return x, nil
 }
 
-// csvFields calls field for each field of rec, a CSV record without its
-// final newline, or returns ErrBadCSV if its quoting is broken. The
-// record is framed by quote parity, so a newline in it is inside quotes.
-func csvFields(rec []byte, comma byte, field func(csvSpan)) error {
-	i := 0
-	for {
-		if i < len(rec) && rec[i] == '"' {
-			sp := csvSpan{start: i + 1, quoted: true}
-			j := i + 1
-			for {
-				q := bytes.IndexByte(rec[j:], '"')
-				if q < 0 {
-					return ErrBadCSV // unterminated
-				}
-				j += q
-				if j+1 < len(rec) && rec[j+1] == '"' {
+// csvScan reads the fields of rec, a CSV record without its final newline,
+// one at a time. The record is framed by quote parity, so a newline in it
+// is inside quotes.
+type csvScan struct {
+	rec   []byte
+	i     int // start of the next field
+	comma byte
+	done  bool // the last field was read
+}
+
+// next returns the next field, or ErrBadCSV if its quoting is broken.
+// Fields are short: a loop over their bytes costs less than calls to the
+// vectorized bytes.IndexByte.
+func (c *csvScan) next() (csvSpan, error) {
+	rec, i := c.rec, c.i
+	if i < len(rec) && rec[i] == '"' {
+		sp := csvSpan{start: i + 1, quoted: true}
+		j := i + 1
+		for {
+			for j < len(rec) && rec[j] != '"' {
+				if rec[j] == '\r' {
 					sp.esc = true
-					j += 2
-					continue
 				}
-				break
+				j++
 			}
-			sp.end = j
-			if !sp.esc && bytes.IndexByte(rec[sp.start:sp.end], '\r') >= 0 {
+			if j == len(rec) {
+				return sp, ErrBadCSV // unterminated
+			}
+			if j+1 < len(rec) && rec[j+1] == '"' {
 				sp.esc = true
+				j += 2
+				continue
 			}
-			field(sp)
-			switch {
-			case j+1 == len(rec):
-				return nil
-			case rec[j+1] != comma:
-				return ErrBadCSV // "a"b
-			}
-			i = j + 2
-			continue
+			break
 		}
-		e := len(rec)
-		if c := bytes.IndexByte(rec[i:], comma); c >= 0 {
-			e = i + c
+		sp.end = j
+		switch {
+		case j+1 == len(rec):
+			c.done = true
+		case rec[j+1] != c.comma:
+			return sp, ErrBadCSV // "a"b
 		}
-		if bytes.IndexByte(rec[i:e], '"') >= 0 {
-			return ErrBadCSV // a"b
-		}
-		field(csvSpan{start: i, end: e})
-		if e == len(rec) {
-			return nil
-		}
-		i = e + 1
+		c.i = j + 2
+		return sp, nil
 	}
+	e := i
+	for e < len(rec) && rec[e] != c.comma {
+		if rec[e] == '"' {
+			return csvSpan{}, ErrBadCSV // a"b
+		}
+		e++
+	}
+	c.done = e == len(rec)
+	c.i = e + 1
+	return csvSpan{start: i, end: e}, nil
+}
+
+// csvFields calls field for each field of rec, or returns ErrBadCSV.
+func csvFields(rec []byte, comma byte, field func(csvSpan)) error {
+	cs := csvScan{rec: rec, comma: comma}
+	for !cs.done {
+		sp, err := cs.next()
+		if err != nil {
+			return err
+		}
+		field(sp)
+	}
+	return nil
 }
 
 // csvField returns a field's value: aliasing rec, or unescaped into *buf.

@@ -87,4 +87,25 @@
 // (records, busy, idle and back-pressured time, so a source's back-pressure
 // shows), cheap enough to stay on; they stop when Run returns.
 // Metrics.Rates and SourceRates turn two snapshots into per-second rates.
+//
+// # Structured input
+//
+// LineConfig.Extract takes a record's key (and value) from JSON lines
+// (JSONKey: a dotted path or JSON pointer), RFC 4180 CSV (CSVKey: columns by
+// number, or by header name with CSVColumn; records framed by quote parity,
+// so a quoted field may hold newlines, and SplitCSVFile cuts a file for
+// parallel reading only at record starts) or delimited fields (FieldsKey);
+// several parts make one composite key (AppendTuplePart), shown by
+// FormatTuple. Records without a key are skipped and counted, or with
+// LineConfig.Strict an error. Extraction allocates nothing per record.
+//
+// JSON is read by a scanner of this package, not github.com/valyala/fastjson
+// or github.com/buger/jsonparser: it validates each line in the one pass
+// that finds the key (jsonparser does not validate, so an invalid line would
+// yield a key instead of being skipped), it reads exactly as encoding/json
+// reads (the last of duplicate names wins where both libraries take the
+// first; invalid UTF-8 reads as U+FFFD; nesting past 10000 is invalid),
+// which FuzzJSONKey checks, and it keeps no parse tree, so one JSONKey
+// serves every goroutine without a parser per worker (fastjson's Parser
+// must not be shared). Its time is linear in the line's length.
 package pipeline

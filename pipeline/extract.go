@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-
-	"github.com/streamstat/streamstat/sketch"
 )
 
 // Errors an Extractor returns for records it cannot key (see
@@ -96,6 +94,9 @@ func (s *LineSource) takeExtract(b *Batch, max int) (n int, full bool, err error
 	limit := s.limit - s.off
 	p := 0
 	starved := false
+	// Keys are hashed together at the end (hashLines), not one by one.
+	base, k0 := b.Bytes(), len(b.Records)
+	defer func() { hashLines(b.Records[k0:], b.arena[base:], base, &s.byLen) }()
 	for n < max && int64(p) < limit {
 		end, next := 0, 0
 		if framing == FrameLines {
@@ -155,9 +156,9 @@ func (s *LineSource) takeExtract(b *Batch, max int) (n int, full bool, err error
 		var r *Record
 		if len(x.Key) > s.maxKey {
 			s.capped = AppendCappedKey(s.capped[:0], x.Key, s.maxKey)
-			r = b.AddHashed(s.capped, sketch.Hash(s.capped))
+			r = b.AddHashed(s.capped, 0)
 		} else {
-			r = b.AddHashed(x.Key, sketch.Hash(x.Key))
+			r = b.AddHashed(x.Key, 0)
 		}
 		r.Value, r.HasValue = x.Value, x.HasValue
 		if x.BadValue {

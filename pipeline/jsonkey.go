@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"encoding/binary"
 	"fmt"
 	"strings"
 	"unicode/utf16"
@@ -37,7 +38,8 @@ type JSONPath struct {
 
 type jsonSeg struct {
 	name  string
-	index int // the segment as an array index, or -1
+	index int  // the segment as an array index, or -1
+	slow  bool // name holds U+FFFD (which invalid UTF-8 in a member name reads as) or is not UTF-8
 }
 
 // ParseJSONPath reads a path as a dotted path ("user.id", "tags.0": names
@@ -78,7 +80,7 @@ func ParseJSONPath(p string) (JSONPath, error) {
 	}
 	jp := JSONPath{text: p, segs: make([]jsonSeg, len(names))}
 	for i, n := range names {
-		jp.segs[i] = jsonSeg{name: n, index: arrayIndex(n)}
+		jp.segs[i] = jsonSeg{name: n, index: arrayIndex(n), slow: strings.ContainsRune(n, utf8.RuneError) || !utf8.ValidString(n)}
 	}
 	return jp, nil
 }
@@ -156,6 +158,9 @@ var jsonPlain = func() (t [256]bool) {
 }()
 
 func (sc *jsonScanner) skipWS() {
+	if sc.i < len(sc.data) && sc.data[sc.i] > ' ' {
+		return
+	}
 	for sc.i < len(sc.data) {
 		switch sc.data[sc.i] {
 		case ' ', '\t', '\n', '\r':
@@ -266,8 +271,15 @@ func (sc *jsonScanner) number() bool {
 func (sc *jsonScanner) str() (esc, ok bool) {
 	d, i := sc.data, sc.i+1
 	for {
-		for i+8 <= len(d) && jsonPlain[d[i]] && jsonPlain[d[i+1]] && jsonPlain[d[i+2]] && jsonPlain[d[i+3]] &&
-			jsonPlain[d[i+4]] && jsonPlain[d[i+5]] && jsonPlain[d[i+6]] && jsonPlain[d[i+7]] {
+		// Eight bytes at a time while none is a quote, a backslash or a
+		// control character (the bit tricks of Anderson's "Bit Twiddling
+		// Hacks", "determine if a word has a byte less than n").
+		for i+8 <= len(d) {
+			w := binary.LittleEndian.Uint64(d[i:])
+			q, bs := w^(0x22*lo8), w^(0x5c*lo8)
+			if ((q-lo8)&^q|(bs-lo8)&^bs|(w-0x20*lo8)&^w)&hi8 != 0 {
+				break
+			}
 			i += 8
 		}
 		for i < len(d) && jsonPlain[d[i]] {
@@ -307,6 +319,8 @@ func (sc *jsonScanner) str() (esc, ok bool) {
 	}
 }
 
+const lo8, hi8 = 0x0101010101010101, 0x8080808080808080
+
 func isHex(c byte) bool {
 	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
 }
@@ -338,7 +352,7 @@ func (sc *jsonScanner) object(level, depth int) bool {
 		sc.i++
 		sc.skipWS()
 		child := -1
-		if level >= 0 && sc.nameIs(name, esc, sc.path[level].name) {
+		if level >= 0 && sc.nameIs(name, esc, &sc.path[level]) {
 			// A later duplicate name replaces an earlier one, as in
 			// encoding/json's map: forget what the earlier one held.
 			child, sc.found = level+1, false
@@ -363,13 +377,16 @@ func (sc *jsonScanner) object(level, depth int) bool {
 	}
 }
 
-// nameIs reports whether the raw (still escaped) member name is want.
-func (sc *jsonScanner) nameIs(raw []byte, esc bool, want string) bool {
-	if !esc && utf8.Valid(raw) {
-		return string(raw) == want
+// nameIs reports whether the raw (still escaped) member name reads as
+// seg's name.
+func (sc *jsonScanner) nameIs(raw []byte, esc bool, seg *jsonSeg) bool {
+	if !esc && !seg.slow {
+		// Unescaped, raw reads as itself but for invalid UTF-8, which
+		// reads as U+FFFD, not in the name: equal bytes or no match.
+		return string(raw) == seg.name
 	}
 	*sc.scratch = unquoteJSON((*sc.scratch)[:0], raw)
-	return string(*sc.scratch) == want
+	return string(*sc.scratch) == seg.name
 }
 
 func (sc *jsonScanner) array(level, depth int) bool {

@@ -18,12 +18,12 @@ func TestParseJSONPath(t *testing.T) {
 		segs []jsonSeg
 		bad  bool
 	}{
-		{in: "user.id", segs: []jsonSeg{{"user", -1}, {"id", -1}}},
-		{in: "tags.0", segs: []jsonSeg{{"tags", -1}, {"0", 0}}},
-		{in: "a.01", segs: []jsonSeg{{"a", -1}, {"01", -1}}},
-		{in: "/user/id", segs: []jsonSeg{{"user", -1}, {"id", -1}}},
-		{in: "/a.b/~1c~0/12", segs: []jsonSeg{{"a.b", -1}, {"/c~", -1}, {"12", 12}}},
-		{in: "/", segs: []jsonSeg{{"", -1}}},
+		{in: "user.id", segs: []jsonSeg{{"user", -1, false}, {"id", -1, false}}},
+		{in: "tags.0", segs: []jsonSeg{{"tags", -1, false}, {"0", 0, false}}},
+		{in: "a.01", segs: []jsonSeg{{"a", -1, false}, {"01", -1, false}}},
+		{in: "/user/id", segs: []jsonSeg{{"user", -1, false}, {"id", -1, false}}},
+		{in: "/a.b/~1c~0/12", segs: []jsonSeg{{"a.b", -1, false}, {"/c~", -1, false}, {"12", 12, false}}},
+		{in: "/", segs: []jsonSeg{{"", -1, false}}},
 		{in: "", bad: true},
 		{in: "a..b", bad: true},
 		{in: ".a", bad: true},
@@ -61,6 +61,7 @@ func TestJSONLookup(t *testing.T) {
 		{"escapes unescaped", `{"k":"a\"b\\c\u00e9\ud83d\ude00\n"}`, "k", "a\"b\\c\u00e9\U0001F600\n", nil},
 		{"lone surrogate is U+FFFD", `{"k":"\ud800x"}`, "k", "\uFFFDx", nil},
 		{"invalid UTF-8 is U+FFFD", "{\"k\":\"a\xffb\"}", "k", "a\uFFFDb", nil},
+		{"invalid UTF-8 in a member name reads as U+FFFD", "{\"k\xff\":1}", "k\uFFFD", "1", nil},
 		{"escaped member name", `{"\u0075ser":{"id":7}}`, "user.id", "7", nil},
 		{"last duplicate wins", `{"a":1,"a":2}`, "a", "2", nil},
 		{"later duplicate without the path", `{"a":{"b":1},"a":{"c":2}}`, "a.b", "", ErrMissingField},
