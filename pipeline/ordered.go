@@ -154,13 +154,20 @@ func (t *task) restoredOrder(inputs int) (orderState, error) {
 // and must not send an extra, empty round: the receivers, taking a batch
 // per input in turn, would see their inputs' rounds shifted against each
 // other, and the interleaving would depend on where barriers fell.
+//
+// A source that sheds gathers kept records across Fills (see gatherer) in
+// the batch out hands it: those, if any, ship now, before the barrier, in
+// a round that is no extra one, for their position is the barrier's.
 func flushBeforeBarrier(ctx context.Context, e emitter) error {
 	switch e := e.(type) {
 	case *keyEmitter:
-		if e.lockstep {
+		if e.lockstep && e.scratch.Len() == 0 {
 			return nil
 		}
 	case *fanEmitter:
+		if e.in.Len() > 0 {
+			return e.flush(ctx, flushAll)
+		}
 		for _, c := range e.children {
 			if err := flushBeforeBarrier(ctx, c); err != nil {
 				return err
