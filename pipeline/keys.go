@@ -136,3 +136,37 @@ func (k *FieldsKey) Extract(rec []byte, sc *Scratch) (Extraction, error) {
 	}
 	return x, nil
 }
+
+// ParseKeyColumns reads a key's columns as a command line gives them:
+// numbers from 1 or, with a header, column names (NAME, or NAME[k] for the
+// k-th column of that name; see CSVColumn), separated by commas: "3",
+// "1,3", "user,page". A part that is not a number is a name, which needs a
+// header.
+func ParseKeyColumns(spec string, header []string) ([]int, error) {
+	parts := strings.Split(spec, ",")
+	if len(parts) > MaxKeyParts {
+		return nil, fmt.Errorf("pipeline: key %q has %d parts, more than %d: %w", spec, len(parts), MaxKeyParts, sketch.ErrInvalidParameter)
+	}
+	cols := make([]int, 0, len(parts))
+	for _, p := range parts {
+		if n, err := strconv.Atoi(p); err == nil {
+			if n < 1 {
+				return nil, fmt.Errorf("pipeline: key column %d in %q: columns count from 1: %w", n, spec, sketch.ErrInvalidParameter)
+			}
+			cols = append(cols, n)
+			continue
+		}
+		if p == "" {
+			return nil, fmt.Errorf("pipeline: key %q has an empty part: %w", spec, sketch.ErrInvalidParameter)
+		}
+		if header == nil {
+			return nil, fmt.Errorf("pipeline: key column %q is a name: the input needs a header line naming its columns: %w", p, sketch.ErrInvalidParameter)
+		}
+		c, err := CSVColumn(header, p)
+		if err != nil {
+			return nil, err
+		}
+		cols = append(cols, c)
+	}
+	return cols, nil
+}
