@@ -165,3 +165,22 @@ func TestWindowOfGroups(t *testing.T) {
 		}
 	}
 }
+
+// TestGroupKeyIsTuple: the (group, value) key GroupDistinct reads is the
+// two-part composite key of AppendTuplePart, and its hash is
+// sketch.PairHash, whatever bytes the parts hold.
+func TestGroupKeyIsTuple(t *testing.T) {
+	for _, tc := range [][2]string{{"", ""}, {"/p/1", "u7"}, {"a\x00b", "c d,e"}, {string(make([]byte, 300)), "v"}} {
+		key := AppendTuplePart(AppendTuplePart(nil, []byte(tc[0])), []byte(tc[1]))
+		if !bytes.Equal(key, groupKey(nil, tc[0], tc[1])) {
+			t.Fatalf("%q: AppendTuplePart and the tests' key differ", tc)
+		}
+		if sketch.Hash(key) != sketch.PairHash([]byte(tc[0]), []byte(tc[1])) {
+			t.Fatalf("%q: record hash is not PairHash", tc)
+		}
+		g, ok := GroupOf(key)
+		if !ok || string(g) != tc[0] {
+			t.Fatalf("%q: GroupOf = %q, %v", tc, g, ok)
+		}
+	}
+}
