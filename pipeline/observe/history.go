@@ -1,9 +1,9 @@
 package observe
 
 import (
-	"bytes"
 	"encoding/json"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -111,28 +111,24 @@ var bandFields = []struct{ name, value, lower, upper string }{
 }
 
 // bands finds the estimates with bounds in a JSON object and, depth levels
-// down, in the objects it holds (a fanned-out job's answer per branch).
+// down, in the objects it holds (a fanned-out job's answer per branch), in
+// the order of their names.
 func bands(raw json.RawMessage, prefix string, depth int, out []Band) []Band {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || raw[0] != '{' {
-		return out
+	nums := map[string]float64{}
+	type sub struct {
+		key        string
+		start, end int
 	}
-	var obj map[string]json.RawMessage
-	if json.Unmarshal(raw, &obj) != nil {
+	var subs []sub
+	if _, ok := scanObject(raw, 0,
+		func(k string, v float64) { nums[k] = v },
+		func(k string, start, end int) { subs = append(subs, sub{k, start, end}) }); !ok {
 		return out
-	}
-	num := func(k string) (float64, bool) {
-		v, ok := obj[k]
-		if !ok {
-			return 0, false
-		}
-		var f float64
-		return f, json.Unmarshal(v, &f) == nil
 	}
 	for _, f := range bandFields {
-		v, ok1 := num(f.value)
-		lo, ok2 := num(f.lower)
-		hi, ok3 := num(f.upper)
+		v, ok1 := nums[f.value]
+		lo, ok2 := nums[f.lower]
+		hi, ok3 := nums[f.upper]
 		if ok1 && ok2 && ok3 {
 			name := f.name
 			if prefix != "" {
@@ -142,19 +138,13 @@ func bands(raw json.RawMessage, prefix string, depth int, out []Band) []Band {
 		}
 	}
 	if depth > 1 {
-		keys := make([]string, 0, len(obj))
-		for k, v := range obj {
-			if v = bytes.TrimSpace(v); len(v) > 0 && v[0] == '{' {
-				keys = append(keys, k)
-			}
-		}
-		slices.Sort(keys)
-		for _, k := range keys {
-			name := k
+		slices.SortFunc(subs, func(a, b sub) int { return strings.Compare(a.key, b.key) })
+		for _, s := range subs {
+			name := s.key
 			if prefix != "" {
-				name = prefix + "." + k
+				name = prefix + "." + s.key
 			}
-			out = bands(obj[k], name, depth-1, out)
+			out = bands(raw[s.start:s.end], name, depth-1, out)
 		}
 	}
 	return out

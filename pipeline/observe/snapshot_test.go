@@ -3,6 +3,8 @@ package observe
 import (
 	"context"
 	"encoding/json"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -205,3 +207,97 @@ func TestHistoryRing(t *testing.T) {
 }
 
 func pipelineConfig() pipeline.Config { return pipeline.Config{} }
+
+// marshalSnapshot splices the answer in: the same JSON as json.Marshal.
+func TestMarshalSnapshotSplicesAnswer(t *testing.T) {
+	raw, err := json.Marshal(map[string]any{"items": []map[string]any{{"key": "a<b\n", "count": 1}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := Snapshot{Job: "top", State: "running", Answer: json.RawMessage(raw)} // as the Observer marshals it
+	got, err := marshalSnapshot(&s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := json.Marshal(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != string(want) {
+		t.Errorf("got  %s\nwant %s", got, want)
+	}
+}
+
+// oldBands is bands through encoding/json, the reference for FuzzBands.
+func oldBands(raw json.RawMessage, prefix string, depth int, out []Band) []Band {
+	var obj map[string]json.RawMessage
+	if json.Unmarshal(raw, &obj) != nil {
+		return out
+	}
+	num := func(k string) (float64, bool) {
+		var f float64
+		v, ok := obj[k]
+		return f, ok && len(v) > 0 && (v[0] == '-' || v[0] >= '0' && v[0] <= '9') && json.Unmarshal(v, &f) == nil
+	}
+	for _, f := range bandFields {
+		v, ok1 := num(f.value)
+		lo, ok2 := num(f.lower)
+		hi, ok3 := num(f.upper)
+		if ok1 && ok2 && ok3 {
+			name := f.name
+			if prefix != "" {
+				name = prefix + "." + name
+			}
+			out = append(out, Band{Name: name, Value: v, Lower: lo, Upper: hi})
+		}
+	}
+	if depth > 1 {
+		var keys []string
+		for k, v := range obj {
+			if len(v) > 0 && v[0] == '{' {
+				keys = append(keys, k)
+			}
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			name := k
+			if prefix != "" {
+				name = prefix + "." + k
+			}
+			out = oldBands(obj[k], name, depth-1, out)
+		}
+	}
+	return out
+}
+
+// The shallow scan finds what encoding/json finds in valid JSON, and
+// never panics on anything else.
+func FuzzBands(f *testing.F) {
+	for _, s := range []string{
+		`{"distinct":10,"lower":9,"upper":12,"records":30}`,
+		`{"users":{"distinct":3,"lower":3,"upper":4},"pages":{"items":[{"key":"}\"{","count":1}]}}`,
+		`{"mean":1.5,"mean_lower":1e-3,"mean_upper":-2,"quantiles":[[],{}]}`,
+		`{"a":{"b":{"value":1,"lower":0,"upper":2}}}`, `{`, `{"a":`, `[1]`, `{"a":"\u00e9\\"}`, ` { } `,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		got := bands(data, "", 3, nil)
+		if !json.Valid(data) {
+			return
+		}
+		var obj map[string]json.RawMessage
+		if json.Unmarshal(data, &obj) != nil {
+			return
+		}
+		// Duplicate keys: encoding/json keeps the last, the scan too (a
+		// map); duplicate objects differ (the scan visits each).
+		if dup := strings.Count(string(data), `":`); dup > len(obj)*8+8 {
+			return
+		}
+		want := oldBands(data, "", 3, nil)
+		if !slices.Equal(got, want) {
+			t.Errorf("bands(%s) = %v, want %v", data, got, want)
+		}
+	})
+}
