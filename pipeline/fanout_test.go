@@ -627,3 +627,32 @@ func TestShedCrashEquivalence(t *testing.T) {
 		})
 	}
 }
+
+// TestFanOutShedKeepsBatchesFull: behind a shedder at p = 1, a source
+// whose Fills come short ships them at once only while the branches are
+// idle; while a branch is busy it fills batches first, as behind any
+// other emitter, so an operator with a cost per batch sees full ones.
+func TestFanOutShedKeepsBatchesFull(t *testing.T) {
+	data := clickstream(20000, 500, 7)
+	s := lineSources(t, data, 1, LineConfig{})[0].(SeekableSource)
+	var batches, records atomic.Int64
+	p, err := New([]Source{partialFills{s}}, []Stage{{Name: "clicks", Branches: []Branch{
+		{Name: "pages", Key: ByField(2, Whitespace), Stages: []Stage{{Name: "slow", New: func(int) (Operator, error) {
+			return OperatorFunc(func(in, out *Batch) error {
+				batches.Add(1)
+				records.Add(int64(in.Len()))
+				time.Sleep(200 * time.Microsecond) // a cost per batch
+				return nil
+			}), nil
+		}}}},
+	}}}, Config{BatchSize: 64, NewShedder: func(int) Shedder { return keepAll{} }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runOK(t, p)
+	mean := float64(records.Load()) / float64(batches.Load())
+	t.Logf("%d records in %d batches: %.1f a batch", records.Load(), batches.Load(), mean)
+	if mean < 32 {
+		t.Errorf("%.1f records a batch reached the busy branch; Fills give 17, batches hold 64", mean)
+	}
+}

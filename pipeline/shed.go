@@ -334,6 +334,8 @@ func idle(e emitter) bool {
 		senders = e.senders
 	case *keyEmitter:
 		senders = e.senders
+	case *fanEmitter:
+		senders = e.senders()
 	}
 	for _, s := range senders {
 		if st := s.Stats(); st.Backlog > 0 || st.AtReceiver > 0 {
