@@ -9,6 +9,7 @@ import (
 )
 
 // Point is one tick of the history: what the page's charts draw over time.
+// It is a plain value, as are StagePoint and Band.
 type Point struct {
 	Time time.Time `json:"t"`
 	// RecordsPerSec is what the sources produced, before shedding.

@@ -36,7 +36,8 @@ type Info struct {
 	Checkpoints bool
 }
 
-// Restore names the checkpoint a run was restored from.
+// Restore names the checkpoint a run was restored from. It is a plain
+// value.
 type Restore struct {
 	ID   uint64    `json:"id"`
 	Time time.Time `json:"time"` // when that checkpoint was triggered
@@ -115,7 +116,9 @@ type Snapshot struct {
 	Answer any `json:"answer,omitempty"`
 }
 
-// Source is one source's goroutine. Shares are fractions of Window.
+// Source is one source's goroutine. Shares are fractions of Window. It
+// is a plain value, as are Stage, Branch, Shedding, Checkpoints and
+// CheckpointRecord; their zero values mean nothing counted yet.
 type Source struct {
 	Source             int     `json:"source"`
 	Records            uint64  `json:"records"`
