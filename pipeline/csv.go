@@ -3,10 +3,12 @@ package pipeline
 import (
 	"bufio"
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"math"
+	"math/bits"
 	"os"
 	"strconv"
 	"strings"
@@ -79,11 +81,57 @@ type csvSpan struct {
 
 // Extract implements Extractor.
 func (k *CSVKey) Extract(rec []byte, sc *Scratch) (Extraction, error) {
-	var x Extraction
 	comma := k.Comma
 	if comma == 0 {
 		comma = ','
 	}
+	if len(k.Columns) > 1 {
+		return k.extractTuple(rec, comma, sc)
+	}
+	var x Extraction
+	col := 0
+	if len(k.Columns) == 1 {
+		col = k.Columns[0]
+	}
+	var key, val csvSpan
+	gotKey, gotVal := false, false
+	last := max(col, k.ValueColumn)
+	cs := csvScan{rec: rec, comma: comma}
+	for f := 1; !cs.done; f++ {
+		sp, err := cs.next()
+		if err != nil {
+			return x, err
+		}
+		if f == col {
+			key, gotKey = sp, true
+		}
+		if f == k.ValueColumn {
+			val, gotVal = sp, true
+		}
+		if !cs.done && f >= last && bytes.IndexByte(rec[cs.i:], '"') < 0 {
+			break // the rest holds no quote: unquoted fields, all valid
+		}
+	}
+	switch {
+	case col == 0:
+		x.Key = rec
+	case !gotKey:
+		return x, ErrMissingField
+	default:
+		x.Key = csvField(rec, key, &sc.Key)
+	}
+	if k.ValueColumn != 0 {
+		if gotVal {
+			x.Value, x.HasValue = parseValue(csvField(rec, val, &sc.Tmp))
+		}
+		x.BadValue = !x.HasValue
+	}
+	return x, nil
+}
+
+// extractTuple is Extract for a key of several columns.
+func (k *CSVKey) extractTuple(rec []byte, comma byte, sc *Scratch) (Extraction, error) {
+	var x Extraction
 	var spans [MaxKeyParts + 1]csvSpan
 	var got [MaxKeyParts + 1]bool
 	ncols := min(len(k.Columns), MaxKeyParts)
@@ -106,28 +154,17 @@ func (k *CSVKey) Extract(rec []byte, sc *Scratch) (Extraction, error) {
 			spans[MaxKeyParts], got[MaxKeyParts] = sp, true
 		}
 		if !cs.done && f >= last && bytes.IndexByte(rec[cs.i:], '"') < 0 {
-			// The rest holds no quote: unquoted fields, all valid.
 			break
 		}
 	}
-	switch ncols {
-	case 0:
-		x.Key = rec
-	case 1:
-		if !got[0] {
+	key := sc.Key[:0]
+	for j := range ncols {
+		if !got[j] {
 			return x, ErrMissingField
 		}
-		x.Key = csvField(rec, spans[0], &sc.Key)
-	default:
-		key := sc.Key[:0]
-		for j := range ncols {
-			if !got[j] {
-				return x, ErrMissingField
-			}
-			key = AppendTuplePart(key, csvField(rec, spans[j], &sc.Tmp))
-		}
-		sc.Key, x.Key = key, key
+		key = AppendTuplePart(key, csvField(rec, spans[j], &sc.Tmp))
 	}
+	sc.Key, x.Key = key, key
 	if k.ValueColumn != 0 {
 		if got[MaxKeyParts] {
 			x.Value, x.HasValue = parseValue(csvField(rec, spans[MaxKeyParts], &sc.Tmp))
@@ -148,22 +185,23 @@ type csvScan struct {
 }
 
 // next returns the next field, or ErrBadCSV if its quoting is broken.
-// Fields are short: a loop over their bytes costs less than calls to the
-// vectorized bytes.IndexByte.
+// Fields are short: eight bytes at a time (indexEither) cost less than
+// calls to the vectorized bytes.IndexByte.
 func (c *csvScan) next() (csvSpan, error) {
 	rec, i := c.rec, c.i
 	if i < len(rec) && rec[i] == '"' {
 		sp := csvSpan{start: i + 1, quoted: true}
 		j := i + 1
 		for {
-			for j < len(rec) && rec[j] != '"' {
-				if rec[j] == '\r' {
-					sp.esc = true
-				}
-				j++
-			}
-			if j == len(rec) {
+			k := indexEither(rec[j:], '"', '\r')
+			if k < 0 {
 				return sp, ErrBadCSV // unterminated
+			}
+			j += k
+			if rec[j] == '\r' {
+				sp.esc = true
+				j++
+				continue
 			}
 			if j+1 < len(rec) && rec[j+1] == '"' {
 				sp.esc = true
@@ -182,16 +220,36 @@ func (c *csvScan) next() (csvSpan, error) {
 		c.i = j + 2
 		return sp, nil
 	}
-	e := i
-	for e < len(rec) && rec[e] != c.comma {
-		if rec[e] == '"' {
+	e := len(rec)
+	if k := indexEither(rec[i:], c.comma, '"'); k >= 0 {
+		if e = i + k; rec[e] == '"' {
 			return csvSpan{}, ErrBadCSV // a"b
 		}
-		e++
 	}
 	c.done = e == len(rec)
 	c.i = e + 1
 	return csvSpan{start: i, end: e}, nil
+}
+
+// indexEither returns the index of the first x or y in b, or -1. Eight
+// bytes at a time, it tests for a zero byte in the word XORed with each
+// (Anderson's "Bit Twiddling Hacks"): a borrow may mark bytes after the
+// first zero, never one before it, so the lowest mark is exact.
+func indexEither(b []byte, x, y byte) int {
+	i := 0
+	for ; i+8 <= len(b); i += 8 {
+		w := binary.LittleEndian.Uint64(b[i:])
+		wx, wy := w^(lo8*uint64(x)), w^(lo8*uint64(y))
+		if m := ((wx - lo8) &^ wx & hi8) | ((wy - lo8) &^ wy & hi8); m != 0 {
+			return i + bits.TrailingZeros64(m)>>3
+		}
+	}
+	for ; i < len(b); i++ {
+		if b[i] == x || b[i] == y {
+			return i
+		}
+	}
+	return -1
 }
 
 // csvFields calls field for each field of rec, or returns ErrBadCSV.

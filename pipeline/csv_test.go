@@ -315,3 +315,24 @@ func TestCSVAllocs(t *testing.T) {
 		}
 	}
 }
+
+// TestIndexEither against a byte loop, at every offset and length.
+func TestIndexEither(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 14))
+	for range 5000 {
+		b := make([]byte, r.IntN(40))
+		for i := range b {
+			b[i] = "ab,\"\r\x00\xff\x2c"[r.IntN(8)]
+		}
+		want := -1
+		for i, c := range b {
+			if c == ',' || c == '"' {
+				want = i
+				break
+			}
+		}
+		if got := indexEither(b, ',', '"'); got != want {
+			t.Fatalf("indexEither(%q) = %d, want %d", b, got, want)
+		}
+	}
+}
