@@ -10,8 +10,12 @@ import (
 )
 
 // HistoryLen is the number of points an Observer's history keeps: ten
-// minutes at the Server's default tick of one second.
+// minutes (HistoryWindow) at the Server's default tick of one second. A
+// Server with another tick resizes it to cover HistoryWindow.
 const HistoryLen = 600
+
+// HistoryWindow is how far back the history of a Server goes.
+const HistoryWindow = 10 * time.Minute
 
 // Observer takes the snapshots of one pipeline in a series, so that each
 // says what happened since the one before: rates and shares over the
@@ -158,6 +162,19 @@ func (o *Observer) pollCheckpoints(cs *Checkpoints, now time.Time) {
 	}
 }
 
+// keepHistory makes the history keep the last n points (those kept so far
+// are dropped).
+func (o *Observer) keepHistory(n int) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.hist = NewHistory(n)
+}
+
 // History returns the points of the last HistoryLen snapshots, oldest
 // first.
-func (o *Observer) History() []Point { return o.hist.Points() }
+func (o *Observer) History() []Point {
+	o.mu.Lock()
+	h := o.hist
+	o.mu.Unlock()
+	return h.Points()
+}

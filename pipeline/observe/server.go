@@ -57,7 +57,8 @@ type ServerConfig struct {
 	Now func() time.Time
 }
 
-// Server serves an Observer's snapshots over HTTP: / (the page), /events,
+// Server serves an Observer's snapshots over HTTP (its history covering
+// HistoryWindow at its tick): / (the page), /events,
 // /api/snapshot, /api/history, /healthz and, if configured, /metrics.
 //
 // The zero value is not usable; make one with NewServer. A Server is safe
@@ -104,6 +105,9 @@ func NewServer(o *Observer, cfg ServerConfig) *Server {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if n := int(HistoryWindow / cfg.Tick); n != HistoryLen {
+		o.keepHistory(min(max(n, 10), 100*HistoryLen))
 	}
 	s := &Server{obs: o, cfg: cfg, clients: map[*client]struct{}{}, quit: make(chan struct{}), ticked: make(chan struct{})}
 	static, err := fs.Sub(webFS, "web")

@@ -289,3 +289,27 @@ func TestLoopbackHostCheck(t *testing.T) {
 		})
 	}
 }
+
+// The history covers HistoryWindow at the server's tick (at least 10
+// points).
+func TestHistorySizedByTick(t *testing.T) {
+	p := topJob(t, 100, 10, 1, pipelineConfig())
+	o := NewObserver(p, Info{}, nil)
+	s := NewServer(o, ServerConfig{Tick: 2 * time.Minute}) // 5 ticks in the window: 10 kept
+	now := time.Unix(1000, 0)
+	s.cfg.Now = func() time.Time { now = now.Add(time.Second); return now }
+	for range 15 {
+		s.Tick()
+	}
+	if n := len(o.History()); n != 10 {
+		t.Errorf("history of %d points, want 10", n)
+	}
+	o2 := NewObserver(p, Info{}, nil)
+	NewServer(o2, ServerConfig{Tick: 100 * time.Millisecond})
+	o2.mu.Lock()
+	n := len(o2.hist.ring)
+	o2.mu.Unlock()
+	if n != 6000 {
+		t.Errorf("a 100 ms tick keeps %d points, want 6000 (10 minutes)", n)
+	}
+}
