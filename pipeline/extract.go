@@ -132,15 +132,6 @@ func (s *LineSource) takeExtract(b *Batch, max int) (n int, full bool, err error
 			p = next
 			continue
 		}
-		if int64(len(b.arena))+int64(min(len(rec), s.maxKey+CappedKeySuffix))+2*int64(len(rec)) > int64(maxArena) {
-			// An extracted key is at most twice the record (a
-			// composite key of its fields adds a length per field).
-			if b.Len() == 0 && p == 0 {
-				err = fmt.Errorf("pipeline: line source: record at offset %d has %d bytes, more than a batch holds (4 GiB)", off, len(rec))
-			}
-			full = true
-			break
-		}
 		s.lines++
 		x, xerr := ex.Extract(rec, &s.x.scratch)
 		if xerr != nil {
@@ -153,13 +144,22 @@ func (s *LineSource) takeExtract(b *Batch, max int) (n int, full bool, err error
 			}
 			continue
 		}
-		var r *Record
-		if len(x.Key) > s.maxKey {
-			s.capped = AppendCappedKey(s.capped[:0], x.Key, s.maxKey)
-			r = b.AddHashed(s.capped, 0)
-		} else {
-			r = b.AddHashed(x.Key, 0)
+		key := x.Key
+		if len(key) > s.maxKey {
+			s.capped = AppendCappedKey(s.capped[:0], key, s.maxKey)
+			key = s.capped
 		}
+		if int64(len(b.arena))+int64(len(key)) > int64(maxArena) {
+			// The key does not fit this batch: leave the record for the
+			// next one, unless no batch can hold it.
+			s.lines--
+			if b.Len() == 0 {
+				err = fmt.Errorf("pipeline: line source: record at offset %d has a key of %d bytes, more than a batch holds (4 GiB); set LineConfig.MaxKeyLen", off, len(key))
+			}
+			full = true
+			break
+		}
+		r := b.AddHashed(key, 0)
 		r.Value, r.HasValue = x.Value, x.HasValue
 		if x.BadValue {
 			r.HasValue = false
