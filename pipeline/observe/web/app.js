@@ -356,20 +356,31 @@
 
   function onSnapshot(s) { snap = s; addPoint(pointOf(s)); render(); }
 
+  // backfill replaces the points with the server's history (the whole
+  // history at first, the gap after a reconnection).
+  function backfill() {
+    return fetch("/api/history").then(function (r) { return r.json(); }).then(function (h) {
+      tick = h.tick_seconds || 1;
+      var pts = h.points || [];
+      if (pts.length) { hist = []; pts.forEach(addPoint); }
+      if (snap) drawCharts();
+    }).catch(function () { /* the events still come */ });
+  }
+
   function connect() {
-    var es = new EventSource("/events");
-    es.onopen = function () { $("conn").textContent = "live"; $("conn").className = "conn live"; };
+    var es = new EventSource("/events"), lost = false;
+    es.onopen = function () {
+      $("conn").textContent = "live"; $("conn").className = "conn live";
+      if (lost) { lost = false; backfill(); }
+    };
     es.onmessage = function (e) {
       var s;
       try { s = JSON.parse(e.data); } catch (err) { return; }
       onSnapshot(s);
     };
-    es.onerror = function () { $("conn").textContent = "reconnecting…"; $("conn").className = "conn"; };
+    es.onerror = function () { lost = true; $("conn").textContent = "reconnecting…"; $("conn").className = "conn"; };
   }
 
-  fetch("/api/history").then(function (r) { return r.json(); }).then(function (h) {
-    tick = h.tick_seconds || 1;
-    (h.points || []).forEach(addPoint);
-  }).catch(function () { /* the events still come */ }).then(connect);
+  backfill().then(connect);
   window.addEventListener("resize", function () { if (snap) drawCharts(); });
 })();
