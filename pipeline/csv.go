@@ -544,3 +544,44 @@ func NewCSVRangeSource(r io.ReaderAt, fr FileRange, cfg LineConfig) (*LineSource
 	}
 	return s, nil
 }
+
+// RecordEnds finds record ends in a stream read piece by piece, for
+// cutting a stream into chunks of whole records that several sources read
+// (a source's chunks must not start inside a CSV record): with FrameLines
+// a record ends at every newline; with CSV framing, at a newline after an
+// even number of quotes since the start of the stream.
+//
+// The zero value finds line ends. A RecordEnds is not safe for concurrent
+// use.
+type RecordEnds struct {
+	csv bool
+	odd bool // the bytes seen hold an odd number of quotes
+}
+
+// NewRecordEnds returns a RecordEnds for records framed by f.
+func NewRecordEnds(f Framing) *RecordEnds { return &RecordEnds{csv: f != FrameLines} }
+
+// Pass notes p, the next bytes of the stream, as seen without a cut.
+func (e *RecordEnds) Pass(p []byte) {
+	if e.csv && bytes.Count(p, quote)&1 == 1 {
+		e.odd = !e.odd
+	}
+}
+
+// Next returns the index just past the first record end in p, the next
+// bytes of the stream, and notes the bytes up to it as seen; or -1 if p
+// holds no record end, noting all of p.
+func (e *RecordEnds) Next(p []byte) int {
+	for i := 0; ; {
+		j := bytes.IndexByte(p[i:], '\n')
+		if j < 0 {
+			e.Pass(p[i:])
+			return -1
+		}
+		e.Pass(p[i : i+j])
+		if !e.odd {
+			return i + j + 1
+		}
+		i += j + 1
+	}
+}

@@ -336,3 +336,53 @@ func TestIndexEither(t *testing.T) {
 		}
 	}
 }
+
+// TestRecordEnds: a stream cut at every record end RecordEnds finds, fed
+// in random pieces, cuts exactly where SplitCSVReaderAt may start a range
+// (the newlines after an even number of quotes), and at every newline for
+// lines.
+func TestRecordEnds(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 14))
+	for trial := range 100 {
+		data := csvGen(r, ',', 1+r.IntN(30))
+		for _, f := range []Framing{FrameLines, FrameCSV} {
+			var want []int
+			odd := false
+			for i, c := range data {
+				if c == '"' {
+					odd = !odd
+				}
+				if c == '\n' && (!odd || f == FrameLines) {
+					want = append(want, i+1)
+				}
+			}
+			e := NewRecordEnds(f)
+			var got []int
+			for p := 0; p < len(data); {
+				piece := data[p:min(len(data), p+1+r.IntN(12))]
+				if r.IntN(3) == 0 {
+					// A piece taken whole, as a stream dealer passes the
+					// bytes it does not look into; its cuts are known.
+					e.Pass(piece)
+					for _, w := range want {
+						if w > p && w <= p+len(piece) {
+							got = append(got, w)
+						}
+					}
+					p += len(piece)
+					continue
+				}
+				k := e.Next(piece)
+				if k < 0 {
+					p += len(piece)
+					continue
+				}
+				p += k
+				got = append(got, p)
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("trial %d framing %d: cuts %v, want %v in %q", trial, f, got, want, data)
+			}
+		}
+	}
+}
