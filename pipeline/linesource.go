@@ -76,7 +76,9 @@ type LineConfig struct {
 	// one's key and value (JSON paths, CSV columns, composite keys; see
 	// Extractor), in place of Field, Delimiter and ValueField. A record
 	// it rejects is skipped, counted in Skipped and reported to
-	// OnBadLine with the extractor's error.
+	// OnBadLine with the extractor's error. Lines (and BadLine.Number)
+	// then count records: a CSV record may span lines, and blank CSV lines
+	// and a CSV header are no records.
 	Extract Extractor
 	// Strict makes Fill fail at the first record Extract rejects, with an
 	// error wrapping the extractor's and naming the record's number and
