@@ -1,0 +1,151 @@
+package observe_test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/streamstat/streamstat/pipeline"
+	"github.com/streamstat/streamstat/pipeline/observe"
+	"github.com/streamstat/streamstat/sketch"
+)
+
+// browser returns the browser to drive, as examples/clickstream's test
+// finds it, skipping the test without one unless CI is set.
+func browser(t *testing.T) string {
+	if p := os.Getenv("STREAMSTAT_BROWSER"); p != "" {
+		return p
+	}
+	paths := []string{"/usr/bin/chromium-headless-shell", "/usr/lib/chromium/chromium-headless-shell", "/usr/bin/chromium", "/usr/lib/chromium/chromium"}
+	for _, p := range paths {
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	if p, err := exec.LookPath("chromium-headless-shell"); err == nil {
+		return p
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatalf("no browser found (tried $STREAMSTAT_BROWSER, %s): CI must run this test", strings.Join(paths, ", "))
+	}
+	t.Skipf("no browser found (tried $STREAMSTAT_BROWSER, %s)", strings.Join(paths, ", "))
+	return ""
+}
+
+// The page draws every answer the CLI prints (distinct, stats, sample,
+// freq, a fan-out's answers by name) without a console error: a band for
+// each estimate, the quantiles, the sample, the counted keys (with keys
+// that are markup, shown as text).
+func TestBrowserAnswerShapes(t *testing.T) {
+	path := browser(t)
+	answers := map[string]any{
+		"distinct": map[string]any{"distinct": 8, "lower": 8, "upper": 9, "confidence": 0.95, "records": 15},
+		"stats": map[string]any{"count": 6, "mean": 26.08, "mean_lower": -13.3, "mean_upper": 65.4, "stddev": 37.5, "min": 3, "max": 100,
+			"quantiles": []map[string]any{{"q": 0.5, "value": 7.5, "lower": 7.5, "upper": 7.5}, {"q": 0.99, "value": 100, "lower": 90, "upper": 100}}},
+		"sample": map[string]any{"records": 15, "items": []map[string]any{{"key": "banana"}, {"key": "<b>bold</b>"}}, "k": 4},
+		"freq":   map[string]any{"records": 15, "items": []map[string]any{{"key": "<script>x()</script>", "count": 5, "lower": 5, "upper": 6}}},
+	}
+	src, err := pipeline.NewLineSource(strings.NewReader("a\nb\na\n"), pipeline.LineConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := pipeline.New([]pipeline.Source{src}, []pipeline.Stage{{
+		Name: "distinct", New: func(int) (pipeline.Operator, error) { return &pipeline.Distinct{HLL: new(sketch.HLL)}, nil },
+	}}, pipeline.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	o := observe.NewObserver(p, observe.Info{Job: "shapes"}, func() any { return answers })
+	o.Done(nil)
+	srv := observe.NewServer(o, observe.ServerConfig{Tick: 200 * time.Millisecond})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	served := make(chan struct{})
+	go func() { defer close(served); _ = srv.Serve(ctx, ln) }()
+	defer func() { cancel(); <-served }()
+
+	opts := []chromedp.ExecAllocatorOption{chromedp.ExecPath(path), chromedp.DisableGPU, chromedp.WindowSize(1200, 1600)}
+	if os.Geteuid() == 0 {
+		opts = append(opts, chromedp.NoSandbox)
+	}
+	bctx, cancelBrowser := chromedp.NewContext(ctx, chromedp.WithAllocatorOptions(opts...))
+	defer cancelBrowser()
+	var mu sync.Mutex
+	var problems []string
+	messages := chromedp.Console(bctx)
+	go func() {
+		for m, err := range messages {
+			if err != nil {
+				return
+			}
+			if m.Type == chromedp.ConsoleError || m.Type == chromedp.ConsoleException || m.Type == chromedp.ConsoleWarning {
+				mu.Lock()
+				problems = append(problems, fmt.Sprintf("%s: %s (%s:%d)", m.Type, m.Text, m.URL, m.Line))
+				mu.Unlock()
+			}
+		}
+	}()
+	if err := chromedp.Do(bctx, chromedp.Navigate("http://"+ln.Addr().String()+"/")); err != nil {
+		t.Fatal(err)
+	}
+	type page struct {
+		Bands     []string `json:"bands"`
+		Quantiles int      `json:"quantiles"`
+		Sample    []string `json:"sample"`
+		Keys      []string `json:"keys"`
+		Bold      int      `json:"bold"`
+		Scripts   int      `json:"scripts"`
+	}
+	const read = `({
+		bands: Array.from(document.querySelectorAll("canvas[id^=chart-band-]")).filter(c => +c.dataset.points > 0).map(c => c.id),
+		quantiles: document.querySelectorAll('table[data-kind="quantiles"] tbody tr').length,
+		sample: Array.from(document.querySelectorAll("ul.sample li")).map(li => li.textContent),
+		keys: Array.from(document.querySelectorAll('table[data-kind="topk"] tbody td.key')).map(td => td.textContent),
+		bold: document.querySelectorAll("#answer b").length,
+		scripts: document.scripts.length
+	})`
+	var got page
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		if got, err = chromedp.Run(bctx, chromedp.Evaluate[page](read)); err != nil {
+			t.Fatal(err)
+		}
+		if len(got.Bands) >= 2 || time.Now().After(deadline) {
+			break
+		}
+	}
+	want := []string{"chart-band-distinct_distinct", "chart-band-stats_mean"}
+	if strings.Join(got.Bands, " ") != strings.Join(want, " ") {
+		t.Errorf("band charts with data %v, want %v", got.Bands, want)
+	}
+	if got.Quantiles != 2 {
+		t.Errorf("%d quantile rows, want 2", got.Quantiles)
+	}
+	if strings.Join(got.Sample, "|") != "banana|<b>bold</b>" {
+		t.Errorf("sample %q", got.Sample)
+	}
+	if len(got.Keys) != 1 || got.Keys[0] != "<script>x()</script>" {
+		t.Errorf("counted keys %q", got.Keys)
+	}
+	if got.Bold != 0 || got.Scripts != 1 {
+		t.Errorf("a key became markup: %d <b>, %d scripts", got.Bold, got.Scripts)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, p := range problems {
+		t.Errorf("console %s", p)
+	}
+}
