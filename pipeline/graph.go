@@ -36,8 +36,10 @@ type branchState struct {
 	skipped atomic.Uint64
 }
 
-// BranchStats counts what a fan-out sent down one branch. The zero value
-// means nothing yet.
+// BranchStats counts what a fan-out sent down one branch during this Run
+// (like Metrics, the counts are not part of a checkpoint: a restored
+// pipeline counts from where it resumed). The zero value means nothing
+// yet; a BranchStats is a plain value.
 type BranchStats struct {
 	Name string
 	// Stages are the numbers of the branch's stages, for Query, Operators
