@@ -113,6 +113,14 @@ type ControllerConfig struct {
 //     push until the source catches up and lambda tells the arrival rate
 //     again.
 //
+//   - Shedding that does not raise throughput is stopped: while the
+//     source is behind its input, the rate at which it takes records under
+//     shedding is compared with the capacity at p = 1, and if dropping
+//     records did not make it take them faster (the source, not the
+//     operator, is the bottleneck, or shedding's own work costs more than
+//     it saves), p returns to 1 and stays there for a while (see futile).
+//     Shedding then never makes a job slower, but for its short trials.
+//
 // p then moves toward p* smoothly: down by an EWMA with a 2-Interval time
 // constant, and by at most half per tick; up by an EWMA with a 5-Interval
 // time constant and at least 1/64 per tick, so that it reaches 1 exactly
@@ -174,7 +182,26 @@ type ctrlState struct {
 	sentB   uint64 // Pressure.Batches then
 	keptAll uint64 // records kept, ever (Observed)
 	minBusy int64  // smallest Backlog + AtReceiver seen in the tick
+	// Whether shedding raises throughput (see futile): the capacity at
+	// p = 1 (base), the rate offered while the source was behind its
+	// input under shedding (trial, over trialN ticks at a mean p of
+	// trialP/trialN);
+	// hold ticks left without shedding after a futile trial, and the next
+	// hold's length.
+	base, trial, trialP float64
+	trialN, trialWait   int
+	hold, holdLen       int
 }
+
+// Futility of shedding: a trial is this many ticks of shedding with the
+// source behind its input; after a futile one, shedding stops for
+// holdMin ticks, four times longer after each futile trial in a row up to
+// holdMax.
+const (
+	trialTicks = 10
+	holdMin    = 50
+	holdMax    = 6400
+)
 
 // NewController checks cfg and returns a controller at p = 1.
 func NewController(cfg ControllerConfig) (*Controller, error) {
@@ -392,11 +419,16 @@ func (c *Controller) control(dt float64, pr pipeline.Pressure) {
 	// Full batches, a wait for credit and no gap: records are waiting in
 	// front of the source, for as long as that has gone on.
 	full := st.batches > 0 && float64(st.offered) >= 0.75*float64(st.batches*st.maxBatch)
-	if f > 0 && full && steady {
+	behind := f > 0 && full && steady
+	if behind {
 		st.lag += int64(dt * 1e9)
 	} else {
 		st.lag = 0
 	}
+	// For the futility check, a source is behind its input if it
+	// filled its batches without a gap, waiting for credit or not: a
+	// source that has the CPU to itself under shedding never waits.
+	futile := c.futile(full && steady, float64(st.offered)/dt, st.sumQueue/float64(st.samples), dt)
 	channel := pr.Buffers > 0
 	qm := st.sumQueue / float64(st.samples)
 	if channel {
@@ -430,6 +462,9 @@ func (c *Controller) control(dt float64, pr pipeline.Pressure) {
 	overloaded := delay > cfg.MaxLatency.Seconds()
 	if st.mu > 0 && st.lambda > cfg.Headroom*st.mu && (!channel || st.p < 1) {
 		overloaded = true
+	}
+	if futile || st.hold > 0 {
+		overloaded = false
 	}
 	target := 1.0
 	if overloaded {
@@ -469,6 +504,9 @@ func (c *Controller) control(dt float64, pr pipeline.Pressure) {
 	}
 	target = min(max(target, cfg.MinP), 1)
 	p := st.p
+	if futile {
+		p = 1 // at once: shedding only cost throughput
+	}
 	if target < p {
 		down := (p - target) * -math.Expm1(-dt/(2*iv))
 		p = max(p-down, p/2)
@@ -477,4 +515,67 @@ func (c *Controller) control(dt float64, pr pipeline.Pressure) {
 		p = min(target, p+max(up, 1.0/64))
 	}
 	st.p = max(Quantize(p), cfg.MinP) // MinP is on the grid too
+}
+
+// futile closes a tick for the futility check and reports whether
+// shedding has proved not to raise throughput. Shedding is worth its
+// error only if the records the source could not take in time are taken
+// sooner: while the source is behind its input (records wait in front of
+// it), the rate it takes them at must rise as p falls. If the operator is
+// the bottleneck, shedding down to p multiplies that rate by about 1/p;
+// if the source itself is (it competes with the operator for the CPU, or
+// counting a shed record, weighted 1/p, costs more than a plain one), it
+// does not rise, and shedding would only make the job lose records and
+// run no faster, or slower. At p = 1 a source behind its input takes
+// records at the capacity mu, the base; under shedding the rate it takes
+// them at is measured over a trial of trialTicks ticks behind (ticks in
+// which it keeps up say nothing: shedding does its work), once the queue
+// that stood when shedding started has drained. A trial that gains less
+// than a quarter of 1/p̄ - 1 over the base (p̄ its mean p), and less than
+// 10% (the base, learnt under other loads, is rough), is futile: p goes
+// back to 1 at once, and shedding stays off for a hold of holdMin ticks,
+// four times longer after each futile trial in a row (up to holdMax),
+// while the base is measured again. A trial that gains resets the hold, and the
+// next trial starts.
+func (c *Controller) futile(behind bool, rate, queue, dt float64) bool {
+	st, iv := &c.st, c.cfg.Interval.Seconds()
+	if st.hold > 0 {
+		st.hold--
+	}
+	if st.p >= 1 {
+		st.trial, st.trialP, st.trialN = 0, 0, 0
+		st.base = st.mu
+		// The batches queued when shedding starts were kept at p = 1:
+		// until they drain, credit comes back at their pace, and the rate
+		// says nothing of shedding. Wait that long, and two ticks more.
+		st.trialWait = 2
+		if st.mu > 0 {
+			st.trialWait += int(min(queue/st.mu/iv, holdMax))
+		}
+		return false
+	}
+	if st.trialWait > 0 {
+		st.trialWait--
+		return false
+	}
+	if !behind || st.base == 0 {
+		return false
+	}
+	ewma(&st.trial, rate, dt, 3*iv)
+	st.trialP += st.p
+	st.trialN++
+	if st.trialN < trialTicks {
+		return false
+	}
+	pm := st.trialP / float64(st.trialN)
+	gain := st.trial / st.base
+	st.trial, st.trialP, st.trialN = 0, 0, 0
+	if gain >= min(1+(1/pm-1)/4, 1.1) {
+		st.holdLen = 0
+		return false
+	}
+	st.holdLen = min(max(4*st.holdLen, holdMin), holdMax)
+	st.hold = st.holdLen
+	st.base = 0 // measured again, at p = 1
+	return true
 }

@@ -32,6 +32,16 @@ type plant struct {
 	// AtReceiver), as a Pressure made by hand does.
 	NoCount bool
 
+	// CPU, if set, makes source and receiver share one CPU instead of
+	// the receiver having Capacity: each step's time goes first to the
+	// source, SourceCost per record offered (plus ShedCost while p < 1:
+	// shedding's own work), then to the receiver, OpCost per record (times
+	// OpShedFactor while p < 1: a kept record weighted 1/p costs more).
+	CPU                                        bool
+	SourceCost, ShedCost, OpCost, OpShedFactor float64 // seconds per record
+	sh                                         *Shedder
+	debt                                       float64 // CPU seconds the source owes
+
 	hold     int       // records kept and not yet sent (Gather)
 	holdFrom time.Time // when the oldest of them was due
 	holdAt   time.Time // when it was kept
@@ -58,7 +68,7 @@ type simBatch struct {
 }
 
 func newPlant(t *testing.T, s *Shedder, capacity float64) *plant {
-	return &plant{t: t, shed: s, Step: time.Millisecond, Buffers: 10, Capacity: capacity, MaxBatch: pipeline.DefaultBatchSize,
+	return &plant{t: t, shed: s, sh: s, Step: time.Millisecond, Buffers: 10, Capacity: capacity, MaxBatch: pipeline.DefaultBatchSize,
 		now: time.Unix(1_700_000_000, 0)}
 }
 
@@ -95,8 +105,28 @@ func (pl *plant) run(d time.Duration, lambda float64) {
 		pl.due += lambda * pl.Step.Seconds()
 		// The source pulls batches while records are due and it has
 		// credit; without credit it waits (back-pressure) for the step.
+		budget := pl.Step.Seconds()
+		if pl.CPU { // the time the last batch pulled took beyond its step
+			pay := min(pl.debt, budget)
+			pl.debt -= pay
+			budget -= pay
+		}
+		shedding := pl.sh != nil && pl.sh.P() < 1
 		for pl.due >= 1 && (len(pl.queue) < pl.Buffers || pl.NoPress) {
 			n := min(int(pl.due), pl.MaxBatch)
+			if pl.CPU {
+				c := pl.SourceCost
+				if shedding {
+					c += pl.ShedCost
+				}
+				if budget <= 0 {
+					break
+				}
+				// A full batch, its time beyond this step owed by the next.
+				if budget -= float64(n) * c; budget < 0 {
+					pl.debt, budget = -budget, 0
+				}
+			}
 			pl.due -= float64(n)
 			pl.b.Reset()
 			for range n {
@@ -129,10 +159,18 @@ func (pl *plant) run(d time.Duration, lambda float64) {
 			pl.send(pl.hold, pl.holdFrom)
 			pl.hold = 0
 		}
-		if pl.due >= 1 {
+		if pl.due >= 1 && (len(pl.queue) >= pl.Buffers || !pl.CPU) {
 			pl.bp += pl.Step
 		}
-		pl.work += pl.Capacity * pl.Step.Seconds()
+		if pl.CPU {
+			c := pl.OpCost
+			if shedding {
+				c *= pl.OpShedFactor
+			}
+			pl.work += budget / c
+		} else {
+			pl.work += pl.Capacity * pl.Step.Seconds()
+		}
 		for len(pl.queue) > 0 && pl.work >= 1 {
 			b := &pl.queue[0]
 			take := min(b.n, int(pl.work))

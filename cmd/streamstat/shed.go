@@ -357,18 +357,22 @@ func shedTopSpec(o *options, args []string, capacity int) (*spec, error) {
 }
 
 // shedTopOp is shedding.HeavyHitters (a TopK fed Units(p) per record)
-// made as cheap as top without --shed while nothing is shed: until the
-// first record kept at p < 1 it counts each record 1, on the TopK's fast
-// path for unit counts (a TopK fed a constant 2^16 per record costs up to
-// 3x as much on a Zipf stream: its levels are not one count apart), then
-// multiplies every count and error by Unit = 2^16 (16 merges with itself,
-// each doubling them exactly, about 30 ms for 16384 counters, once) and
-// goes on as HeavyHitters. Its state, read with units, is always in units
-// of 1/Unit record, so answers and checkpoints are HeavyHitters' exactly.
-// Not safe for concurrent use, as every operator.
+// made as cheap as top without --shed while nothing is shed: records never
+// shed (p = 1) go to a TopK that counts each 1, on its fast path for unit
+// counts (fed a constant 2^16 per record, a TopK costs up to 3x as much on
+// a Zipf stream: its levels are not one count apart); records kept at
+// p < 1 go to a second TopK of the same capacity, fed Units(p). Read with
+// unitTop: the first, its counts and errors multiplied by Unit = 2^16 (16
+// merges with itself, each doubling them exactly), merged into the second.
+// A merge keeps the guarantees of one TopK over all the records, its
+// bounds those of a summary of that capacity (sketch.TopK.Merge), so the
+// answer is HeavyHitters', to within the order in which ties are
+// replaced. When the controller stops shedding (or never starts), the
+// records go back to the fast TopK. Not safe for concurrent use, as every
+// operator.
 type shedTopOp struct {
-	top   *sketch.TopK
-	units bool // the counts are in units of 1/Unit record
+	top  *sketch.TopK // records at p = 1, counted 1 each
+	shed *sketch.TopK // records kept at p < 1, counted Units(p); nil until one is
 }
 
 // unitDoublings is log2(shedding.Unit): scaling to units doubles this often.
@@ -378,23 +382,19 @@ var _ [0]struct{} = [shedding.Unit - 1<<unitDoublings]struct{}{} // Unit is 2^16
 
 func (o *shedTopOp) Process(in, _ *pipeline.Batch) error {
 	rs := in.Records
-	if !o.units {
-		for i := range rs {
-			if p := rs[i].KeepP; p > 0 && p < 1 {
-				o.units = true
-				toUnits(o.top)
-				break
+	for i := range rs {
+		if p := rs[i].KeepP; p > 0 && p < 1 {
+			if o.shed == nil {
+				t, err := sketch.NewTopK(o.top.Capacity())
+				if err != nil {
+					return err
+				}
+				o.shed = t
 			}
-		}
-	}
-	if !o.units {
-		for i := range rs {
+			o.shed.AddHash(rs[i].Hash, in.Key(i), shedding.Units(p))
+		} else {
 			o.top.AddHash(rs[i].Hash, in.Key(i), 1)
 		}
-		return nil
-	}
-	for i := range rs {
-		o.top.AddHash(rs[i].Hash, in.Key(i), shedding.Units(rs[i].KeepP))
 	}
 	return nil
 }
@@ -408,25 +408,35 @@ func toUnits(t *sketch.TopK) {
 	}
 }
 
-// unitTop returns the TopK in units of 1/Unit record: o's own, or a
-// scaled copy while it still counts records (so that answers at an
-// --interval tick or checkpoints do not push it off the fast path).
+// unitTop returns the TopK of all the records, in units of 1/Unit record,
+// leaving o as it is.
 func (o *shedTopOp) unitTop() *sketch.TopK {
-	if o.units {
-		return o.top
-	}
 	c := o.top.Clone()
 	toUnits(c)
+	if o.shed != nil {
+		if err := c.Merge(o.shed); err != nil {
+			panic(err) // same capacity
+		}
+	}
 	return c
 }
 
 // MarshalBinary implements pipeline.Stateful: HeavyHitters' state.
 func (o *shedTopOp) MarshalBinary() ([]byte, error) { return o.unitTop().MarshalBinary() }
 
-// UnmarshalBinary implements pipeline.Stateful.
+// UnmarshalBinary implements pipeline.Stateful: the state, in units, goes
+// on as the second TopK.
 func (o *shedTopOp) UnmarshalBinary(b []byte) error {
-	o.units = true
-	return o.top.UnmarshalBinary(b)
+	t, err := sketch.NewTopK(o.top.Capacity())
+	if err != nil {
+		return err
+	}
+	if err := t.UnmarshalBinary(b); err != nil {
+		return err
+	}
+	o.top.Reset()
+	o.shed = t
+	return nil
 }
 
 type shedTopAgg struct {

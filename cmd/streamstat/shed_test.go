@@ -444,7 +444,8 @@ func TestWidenCount(t *testing.T) {
 }
 
 // TestShedTopOpAsHeavyHitters: top's operator under --shed counts each
-// record 1 until the first shed one, then scales to units. Read before
+// record never shed 1 in one TopK and each shed one Units(p) in another,
+// merged in units to answer. Read before
 // anything is shed (as a --interval tick or a checkpoint reads it) it must
 // hold shedding.HeavyHitters' counts and errors on the same records, and
 // reading must not change it; after shedding, every count it tracks must
@@ -482,11 +483,11 @@ func TestShedTopOpAsHeavyHitters(t *testing.T) {
 		if err := hh.Process(&b, nil); err != nil {
 			t.Fatal(err)
 		}
-		if want := p > 0 && p < 1 || i > 3; op.units != want {
-			t.Fatalf("after batch %d at p = %g: units %v, want %v", i, p, op.units, want)
+		if want := p > 0 && p < 1 || i > 3; (op.shed != nil) != want {
+			t.Fatalf("after batch %d at p = %g: shed TopK made %v, want %v", i, p, op.shed != nil, want)
 		}
 		got := op.unitTop()
-		if !op.units {
+		if op.shed == nil {
 			before, _ := op.top.MarshalBinary()
 			if !maps.Equal(items(got), items(hh.TopK)) || got.Total() != hh.TopK.Total() {
 				t.Fatalf("after batch %d, nothing shed: counts differ from HeavyHitters'", i)
@@ -506,7 +507,10 @@ func TestShedTopOpAsHeavyHitters(t *testing.T) {
 	}
 	restored := &shedTopOp{top: newTop()}
 	data, _ := op.MarshalBinary()
-	if err := restored.UnmarshalBinary(data); err != nil || !restored.units {
-		t.Fatalf("restore: %v, units %v", err, restored.units)
+	if err := restored.UnmarshalBinary(data); err != nil || restored.shed == nil {
+		t.Fatalf("restore: %v", err)
+	}
+	if again, _ := restored.MarshalBinary(); string(again) != string(data) {
+		t.Error("a restored operator's state differs from the one saved")
 	}
 }
