@@ -87,7 +87,9 @@ type ControllerConfig struct {
 //     Cherniack and Stonebraker, "Load shedding in a data stream manager",
 //     VLDB 2003, Sect. 3), since shedding less would let the queue grow
 //     back.
+//
 //   - Without overload the target is p = 1: nothing is shed.
+//
 //   - Under overload, with the channel in view, the target admits the
 //     capacity plus a proportional correction that holds the queue at a
 //     setpoint q* (a quarter of MaxLatency's worth of records at mu, or
@@ -102,9 +104,11 @@ type ControllerConfig struct {
 //     1 - mu/lambda, and the queueing latency about q*/mu. While the
 //     source is behind (L > 0) the queue is past its setpoint whatever the
 //     channel shows, and at most mu is admitted.
+//
 //   - With no channel in view (a zero Pressure: operators chained to the
 //     source) the law is Aurora's open loop: overload is lambda >
 //     Headroom·mu, and p* = Headroom·mu/lambda.
+//
 //   - Before any capacity is known the target is p·(1 - f), f the
 //     fraction of the tick the sender waited. Afterwards, a source that
 //     is behind its input holds back arrivals that lambda does not count
