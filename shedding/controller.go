@@ -87,9 +87,7 @@ type ControllerConfig struct {
 //     Cherniack and Stonebraker, "Load shedding in a data stream manager",
 //     VLDB 2003, Sect. 3), since shedding less would let the queue grow
 //     back.
-//
 //   - Without overload the target is p = 1: nothing is shed.
-//
 //   - Under overload, with the channel in view, the target admits the
 //     capacity plus a proportional correction that holds the queue at a
 //     setpoint q* (a quarter of MaxLatency's worth of records at mu, or
@@ -104,11 +102,9 @@ type ControllerConfig struct {
 //     1 - mu/lambda, and the queueing latency about q*/mu. While the
 //     source is behind (L > 0) the queue is past its setpoint whatever the
 //     channel shows, and at most mu is admitted.
-//
 //   - With no channel in view (a zero Pressure: operators chained to the
 //     source) the law is Aurora's open loop: overload is lambda >
 //     Headroom·mu, and p* = Headroom·mu/lambda.
-//
 //   - Before any capacity is known the target is p·(1 - f), f the
 //     fraction of the tick the sender waited. Afterwards, a source that
 //     is behind its input holds back arrivals that lambda does not count
@@ -116,7 +112,6 @@ type ControllerConfig struct {
 //     quarter of MaxLatency, the target is at most p·(1 - f/8), a gentle
 //     push until the source catches up and lambda tells the arrival rate
 //     again.
-//
 //   - Shedding that does not raise throughput is stopped: while the
 //     source is behind its input, the rate at which it takes records under
 //     shedding is compared with the capacity at p = 1, and if dropping
@@ -137,9 +132,9 @@ type ControllerConfig struct {
 // by hand), the queue estimate takes each shed batch to travel as one
 // batch of the records it kept. Behind a ByKey exchange, which splits
 // batches, the backlog overstates the queue and the controller sheds a
-// little more than it must. Records a source holds back while it waits for credit are not in
-// view at all until it sends them, which is why the lag is measured as a
-// time, not as records.
+// little more than it must. Records a source holds back while it waits
+// for credit (not yet read from its input) are not in view at all, which
+// is why the lag is measured as a time, not as records.
 //
 // The zero value is not usable; make one with NewController. A Controller
 // is not safe for concurrent use: each Shedder owns one.
