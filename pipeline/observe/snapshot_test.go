@@ -3,6 +3,7 @@ package observe
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -123,26 +124,26 @@ func TestObserverCheckpointsAndFreshness(t *testing.T) {
 	}
 	var o *Observer
 	cfg := pipeline.Config{Checkpoint: &pipeline.CheckpointConfig{Store: store, OnComplete: func(m checkpoint.Manifest, err error) { o.CheckpointDone(m, err) }}}
-	p := topJobAt(t, 50000, 1e5, 10, 1, cfg) // half a second
+	p := topJobAt(t, 0, 1e5, 10, 1, cfg) // no end: stopped after 3 checkpoints
 	o = NewObserver(p, Info{Job: "top", Checkpoints: true}, topAnswer(p, 5))
 	s0 := o.Take(time.Now())
 	if s0.Checkpoints == nil || s0.Checkpoints.Completed != 0 {
 		t.Fatalf("before Run: checkpoints %+v", s0.Checkpoints)
 	}
+	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
-	go func() { done <- p.Run(context.Background()) }()
-	for ran := false; !ran; {
-		_, _ = p.Checkpoint() // busy while one is in progress
-		select {
-		case err = <-done:
-			ran = true
-		case <-time.After(20 * time.Millisecond):
+	go func() { done <- p.Run(ctx) }()
+	for deadline := time.Now().Add(30 * time.Second); p.CheckpointStats().Completed < 3; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("3 checkpoints not done in 30 s: %+v", p.CheckpointStats())
 		}
+		_, _ = p.Checkpoint() // busy while one is in progress
 	}
-	o.Done(err)
-	if err != nil {
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
 		t.Fatal(err)
 	}
+	o.Done(nil)
 	s := o.Take(time.Now())
 	if s.State != "finished" {
 		t.Errorf("state %q, want finished", s.State)
