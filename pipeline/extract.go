@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 )
 
 // Errors an Extractor returns for records it cannot key (see
@@ -94,9 +95,11 @@ func (s *LineSource) takeExtract(b *Batch, max int) (n int, full bool, err error
 	limit := s.limit - s.off
 	p := 0
 	starved := false
-	// Keys are hashed together at the end (hashLines), not one by one.
+	// Keys are hashed together at the end (hashLines), not one by one,
+	// and records written into grown capacity rather than appended (see
+	// take).
 	base, k0 := b.Bytes(), len(b.Records)
-	defer func() { hashLines(b.Records[k0:], b.arena[base:], base, &s.byLen) }()
+	recs := slices.Grow(b.Records, min(max, 4096))
 	for n < max && int64(p) < limit {
 		end, next := 0, 0
 		if framing == FrameLines {
@@ -153,13 +156,19 @@ func (s *LineSource) takeExtract(b *Batch, max int) (n int, full bool, err error
 			// The key does not fit this batch: leave the record for the
 			// next one, unless no batch can hold it.
 			s.lines--
-			if b.Len() == 0 {
+			if len(recs) == 0 {
 				err = fmt.Errorf("pipeline: line source: record at offset %d has a key of %d bytes, more than a batch holds (4 GiB); set LineConfig.MaxKeyLen", off, len(key))
 			}
 			full = true
 			break
 		}
-		r := b.AddHashed(key, 0)
+		k := len(recs)
+		if k == cap(recs) {
+			recs = slices.Grow(recs, 1)
+		}
+		recs = recs[:k+1]
+		recs[k] = spanRecord(b.appendArena(key), len(key), 0)
+		r := &recs[k]
 		r.Value, r.HasValue = x.Value, x.HasValue
 		if x.BadValue {
 			r.HasValue = false
@@ -173,6 +182,8 @@ func (s *LineSource) takeExtract(b *Batch, max int) (n int, full bool, err error
 			break
 		}
 	}
+	b.Records = recs
+	hashLines(recs[k0:], b.arena[base:], base, &s.byLen)
 	s.consume(p, starved)
 	return n, full, err
 }
