@@ -191,7 +191,7 @@
   function renderStatus(s) {
     $("job").textContent = s.job || "";
     document.title = "streamstat " + (s.job || "");
-    var read = s.total_bytes ? bytes(s.bytes) + " of " + bytes(s.total_bytes) + " (" + pct(s.bytes / s.total_bytes) + ")" : bytes(s.bytes || 0);
+    var read = s.total_bytes ? bytes(s.bytes) + " of " + bytes(s.total_bytes) + " (" + pct(s.bytes / s.total_bytes) + ")" : s.bytes ? bytes(s.bytes) : "–";
     var rows = [
       ["state", s.state + (s.error ? ": " + s.error : "")],
       ["inputs", (s.inputs && s.inputs.length) ? s.inputs.join(" ") : "–"],
