@@ -3,6 +3,7 @@ package pipeline
 import (
 	"encoding/binary"
 	"fmt"
+	"math/bits"
 	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -274,17 +275,21 @@ func (sc *jsonScanner) str() (esc, ok bool) {
 		// Eight bytes at a time while none is a quote, a backslash or a
 		// control character (the bit tricks of Anderson's "Bit Twiddling
 		// Hacks", "determine if a word has a byte less than n").
+		// A borrow marks only bytes after the first one found, so the
+		// lowest mark is the first quote, backslash or control byte.
 		for i+8 <= len(d) {
 			w := binary.LittleEndian.Uint64(d[i:])
 			q, bs := w^(0x22*lo8), w^(0x5c*lo8)
-			if ((q-lo8)&^q|(bs-lo8)&^bs|(w-0x20*lo8)&^w)&hi8 != 0 {
-				break
+			if m := ((q-lo8)&^q | (bs-lo8)&^bs | (w-0x20*lo8)&^w) & hi8; m != 0 {
+				i += bits.TrailingZeros64(m) >> 3
+				goto special
 			}
 			i += 8
 		}
 		for i < len(d) && jsonPlain[d[i]] {
 			i++
 		}
+	special:
 		if i >= len(d) {
 			return false, false
 		}
