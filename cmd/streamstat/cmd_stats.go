@@ -173,8 +173,8 @@ func (a *statsAgg) result(c counts) result {
 		StdDev: jfloat(a.mom.StdDev()), Min: jfloat(a.mom.Min()), Max: jfloat(a.mom.Max()),
 		Quantiles: []quantileJSON{}, Records: c.Records, Skipped: c.Skipped, Bad: c.Bad, Shed: c.Shed,
 	}
-	// Text rounds to 6 digits but for min and max, which are exact
-	// inputs; a statistic there is none of (no values; the stddev of one)
+	// Text rounds to 6 digits but for min and max, and quantiles known
+	// exactly, which are exact inputs; a statistic there is none of (no values; the stddev of one)
 	// is "-" in text, an empty cell in csv, null in json.
 	f := func(v jfloat) string {
 		if math.IsNaN(float64(v)) {
@@ -202,7 +202,8 @@ func (a *statsAgg) result(c counts) result {
 		j.Quantiles = append(j.Quantiles, qj)
 		name := quantileLabel(q)
 		text := f(qj.Value)
-		if q == 0 || q == 1 {
+		if q == 0 || q == 1 || (l == v && h == v) {
+			// Known exactly (no bounds shown): every digit.
 			text = exact(qj.Value)
 		}
 		if !math.IsNaN(v) && (l != v || h != v) {

@@ -58,6 +58,21 @@ func TestStatsExactExtremes(t *testing.T) {
 	}
 }
 
+// TestStatsExactQuantileText: a quantile known exactly (its bounds are its
+// value, as for a few values) is shown in text with every digit, as the
+// bounds it omits imply, not rounded to 6 digits (6.71015e+06).
+func TestStatsExactQuantileText(t *testing.T) {
+	text, errOut, code := runIn(t, runOpts{stdin: strings.NewReader("6710153\n12345.678\n")}, "stats", "-f", "1", "-q", "0.5,0.9")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, want := range []string{"\np50     12345.678\n", "\np90     6710153\n"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("text answer lacks %q:\n%s", want, text)
+		}
+	}
+}
+
 // TestStatsAllBad: when no value is a number, stats says so on stderr and
 // exits 1, and its answer shows no NaN; some bad values get a warning.
 func TestStatsAllBad(t *testing.T) {
