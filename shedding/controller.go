@@ -442,6 +442,11 @@ func (c *Controller) control(dt float64, pr pipeline.Pressure) {
 		switch {
 		case (busy || f > 0) && steady && delivered > 0:
 			ewma(&st.mu, rate, dt, 20*iv)
+			if st.p >= 1 {
+				// The base of the futility check: what the receiver
+				// takes at p = 1 now, not the slow mean mu is.
+				ewma(&st.base, rate, dt, 3*iv)
+			}
 		case st.p < 1 && st.mu > 0 && rate > st.mu:
 			// Shedding left the receiver idle at times and it still
 			// took more than we thought it could.
@@ -526,7 +531,9 @@ func (c *Controller) control(dt float64, pr pipeline.Pressure) {
 // counting a shed record, weighted 1/p, costs more than a plain one), it
 // does not rise, and shedding would only make the job lose records and
 // run no faster, or slower. At p = 1 a source behind its input takes
-// records at the capacity mu, the base; under shedding the rate it takes
+// records at the rate the receiver processes them, the base (measured
+// like mu, in saturated ticks, but with a time constant of 3 Intervals,
+// not 20: what the receiver takes now); under shedding the rate it takes
 // them at is measured over a trial of trialTicks ticks behind (ticks in
 // which it keeps up say nothing: shedding does its work), once the queue
 // that stood when shedding started has drained. A trial that gains less
@@ -543,7 +550,6 @@ func (c *Controller) futile(behind bool, rate, queue, dt float64) bool {
 	}
 	if st.p >= 1 {
 		st.trial, st.trialP, st.trialN = 0, 0, 0
-		st.base = st.mu
 		// The batches queued when shedding starts were kept at p = 1:
 		// until they drain, credit comes back at their pace, and the rate
 		// says nothing of shedding. Wait that long, and two ticks more.
