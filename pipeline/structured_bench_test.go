@@ -63,10 +63,10 @@ func structuredFiles(b *testing.B, dir string, n int) []structuredBench {
 
 // runStructured counts the distinct keys of in with par sources over
 // ranges of the file, each chained to its HLL instance, as the CLI's
-// distinct does, and returns the time (the split included) and the
-// records read.
-func runStructured(b *testing.B, in structuredBench, par int) (time.Duration, int64) {
-	start := time.Now()
+// distinct does, and returns the time and the process's CPU time (the
+// split included) and the records read.
+func runStructured(b *testing.B, in structuredBench, par int) (time.Duration, time.Duration, int64) {
+	start, cpu := time.Now(), processCPU()
 	ranges, err := in.split(in.path, par)
 	if err != nil {
 		b.Fatal(err)
@@ -89,7 +89,7 @@ func runStructured(b *testing.B, in structuredBench, par int) (time.Duration, in
 	if err := p.Run(context.Background()); err != nil {
 		b.Fatal(err)
 	}
-	d := time.Since(start)
+	d, c := time.Since(start), processCPU()-cpu
 	var recs int64
 	for _, s := range lss {
 		if s.Skipped() != 0 {
@@ -97,7 +97,7 @@ func runStructured(b *testing.B, in structuredBench, par int) (time.Duration, in
 		}
 		recs += s.Lines()
 	}
-	return d, recs
+	return d, c, recs
 }
 
 // BenchmarkStructuredDistinct: distinct over the same 400k records as TSV
@@ -105,23 +105,27 @@ func runStructured(b *testing.B, in structuredBench, par int) (time.Duration, in
 // (CSVKey, ranges cut by quote parity) and 200-byte JSON lines (JSONKey at
 // user.id), each on two sources and two HLL instances, in one run.
 // csv/tsv (target <= 1.5) and json/tsv (target <= 4) are the time ratios;
-// ns/record-X each input's time per record; allocs/record counts the
-// allocations of the three runs (setup included) per record read.
+// ns/record-X each input's time per record; the -cpu ratios are those of
+// the process's CPU time (user and system), steadier than wall time on a
+// machine shared with other work; allocs/record counts the allocations of
+// the three runs (setup included) per record read.
 func BenchmarkStructuredDistinct(b *testing.B) {
 	const n = 400_000
 	inputs := structuredFiles(b, b.TempDir(), n)
 	times := make([]time.Duration, len(inputs))
+	cpus := make([]time.Duration, len(inputs))
 	var records int64
 	var m0, m1 runtime.MemStats
 	runtime.ReadMemStats(&m0)
 	b.ReportAllocs()
 	for b.Loop() {
 		for i, in := range inputs {
-			d, recs := runStructured(b, in, 2)
+			d, c, recs := runStructured(b, in, 2)
 			if recs != n {
 				b.Fatalf("%s: %d records, want %d", in.name, recs, n)
 			}
 			times[i] += d
+			cpus[i] += c
 			records += recs
 		}
 	}
@@ -131,6 +135,10 @@ func BenchmarkStructuredDistinct(b *testing.B) {
 	}
 	b.ReportMetric(times[1].Seconds()/times[0].Seconds(), "csv/tsv")
 	b.ReportMetric(times[2].Seconds()/times[0].Seconds(), "json/tsv")
+	if cpus[0] > 0 {
+		b.ReportMetric(cpus[1].Seconds()/cpus[0].Seconds(), "csv/tsv-cpu")
+		b.ReportMetric(cpus[2].Seconds()/cpus[0].Seconds(), "json/tsv-cpu")
+	}
 	b.ReportMetric(float64(m1.Mallocs-m0.Mallocs)/float64(records), "allocs/record")
 }
 
