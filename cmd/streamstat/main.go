@@ -121,9 +121,13 @@ func (e *env) onTerminal(write func()) {
 	write()
 }
 
-// isTerminal reports whether f is a terminal (a character device), without
-// a dependency beyond the standard library.
+// isTerminal reports whether f is a terminal, without a dependency beyond
+// the standard library: a character device that is a tty (see ttyCheck),
+// so that /dev/null or /dev/zero as stdin is read, not taken for one.
 func isTerminal(f *os.File) bool {
 	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+	if err != nil || fi.Mode()&os.ModeCharDevice == 0 {
+		return false
+	}
+	return ttyCheck(f)
 }
