@@ -47,7 +47,7 @@ func (p *Pipeline) edgeEmitter(up, down *segment, i int) emitter {
 	case Forward:
 		return &senderEmitter{senders: []*flowcontrol.Sender[*Batch]{down.gates[i].Sender(0)}, size: size}
 	case ByKey:
-		e := &keyEmitter{size: size, held: make([]*Batch, down.par), lockstep: down.ordered()}
+		e := &keyEmitter{size: size, held: make([]*Batch, down.par), lockstep: down.lockstep()}
 		for _, g := range down.gates {
 			e.senders = append(e.senders, g.Sender(i))
 		}

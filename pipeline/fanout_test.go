@@ -656,3 +656,48 @@ func TestFanOutShedKeepsBatchesFull(t *testing.T) {
 		t.Errorf("%.1f records a batch reached the busy branch; Fills give 17, batches hold 64", mean)
 	}
 }
+
+// TestByKeyAfterByKey: one source by key into a stage, by key again into
+// an instance that takes its two inputs in strict turn: the first hop
+// sends in rounds too, or the second's inputs fall apart in batch count
+// and the three wait on each other. The run must end, with every record,
+// in a linear graph and in a fan-out branch.
+func TestByKeyAfterByKey(t *testing.T) {
+	data := clickstream(40000, 3000, 8)
+	var n atomic.Int64
+	hop := func(name string, count bool) Stage {
+		return Stage{Name: name, Input: ByKey, Parallelism: 2, New: func(int) (Operator, error) {
+			return OperatorFunc(func(in, out *Batch) error {
+				if count {
+					n.Add(int64(in.Len()))
+				}
+				return pass(true, in, out)
+			}), nil
+		}}
+	}
+	for _, tc := range []struct {
+		name   string
+		stages []Stage
+	}{
+		{"linear", []Stage{hop("a", false), hop("b", true)}},
+		{"fan-out branch", []Stage{{Name: "f", Branches: []Branch{
+			{Name: "users", Key: ByField(1, Whitespace), Stages: []Stage{hop("a", false), hop("b", true)}},
+		}}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n.Store(0)
+			p, err := New(lineSources(t, data, 1, LineConfig{}), tc.stages, Config{BatchSize: 32, Exclusive: 2, Floating: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := p.Run(ctx); err != nil {
+				t.Fatalf("Run: %v (a deadlock, if the deadline passed)", err)
+			}
+			if n.Load() != 40000 {
+				t.Errorf("%d of 40000 records reached the last stage", n.Load())
+			}
+		})
+	}
+}

@@ -192,3 +192,23 @@ func (p *Pipeline) linkGates() error {
 	}
 	return nil
 }
+
+// lockstep reports whether a by-key sender into sg must send in rounds
+// (see keyEmitter): when sg takes its inputs in strict turn, or when a
+// segment after it does. In the second case sg's instances each send one
+// round per batch they take, and an instance downstream taking its inputs
+// in turn would wait on the instance that got fewer batches, which waits
+// on their common sender, which waits on the instance that got more, held
+// back by the one downstream: a deadlock, unless every instance of sg gets
+// one batch per batch its senders take.
+func (sg *segment) lockstep() bool {
+	if sg.ordered() {
+		return true
+	}
+	for _, d := range sg.down {
+		if d.lockstep() {
+			return true
+		}
+	}
+	return false
+}
