@@ -362,7 +362,13 @@ func (sc *jsonScanner) object(level, depth int) bool {
 			// encoding/json's map: forget what the earlier one held.
 			child, sc.found = level+1, false
 		}
-		if !sc.value(child, depth) {
+		if child < 0 && sc.i < len(sc.data) && sc.data[sc.i] == '"' {
+			// A string off the path, the most common member: skip the
+			// dispatch in value.
+			if _, ok := sc.str(); !ok {
+				return false
+			}
+		} else if !sc.value(child, depth) {
 			return false
 		}
 		sc.skipWS()
