@@ -89,3 +89,33 @@ func ExampleCSVKey() {
 	// (Doe, "two\nlines") value=7
 	// skipped 0
 }
+
+// A key made of two whitespace-separated fields, user and page: the
+// parts are joined so that no two different pairs make the same key, and
+// FormatTuple shows them.
+func ExampleFieldsKey() {
+	in := "ann /home 12\nbob /home 7\nann /cart\nann\n"
+	key, err := pipeline.NewFieldsKey(pipeline.Whitespace, 3, 1, 2)
+	if err != nil {
+		panic(err)
+	}
+	src, err := pipeline.NewLineSource(strings.NewReader(in), pipeline.LineConfig{Extract: key})
+	if err != nil {
+		panic(err)
+	}
+	drainKeys(src, true)
+	// Output:
+	// (ann, /home) value=12
+	// (bob, /home) value=7
+	// (ann, /cart)
+	// skipped 1
+}
+
+func ExampleFormatTuple() {
+	var key []byte
+	key = pipeline.AppendTuplePart(key, []byte("a,b"))
+	key = pipeline.AppendTuplePart(key, []byte("c"))
+	parts, _ := pipeline.SplitTuple(key)
+	fmt.Println(pipeline.FormatTuple(key), len(parts))
+	// Output: ("a,b", c) 2
+}
