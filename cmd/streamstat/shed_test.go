@@ -514,3 +514,68 @@ func TestShedTopOpAsHeavyHitters(t *testing.T) {
 		t.Error("a restored operator's state differs from the one saved")
 	}
 }
+
+// BenchmarkShedTopNotSlower runs what `cat zipf.txt | streamstat top
+// --shed` runs, a source faster than the operator (a Zipf generator of
+// 10M records over 10M keys) into top's operator under shedding (the
+// controller's defaults, a channel in between), against the same records
+// into a TopK chained to the source, as top runs without --shed, and
+// reports x-noshed: the median over the iterations of the ratio of two
+// runs made one after the other (in alternating order); x-noshed-max is
+// the largest, shed-frac the fraction shed in the last run. Shedding must
+// never make the run slower: x-noshed <= 1 up to the machine's noise. Run
+// with -benchtime 5x or more.
+func BenchmarkShedTopNotSlower(b *testing.B) {
+	const n = 10_000_000
+	run := func(shed bool) (time.Duration, shedding.Summary) {
+		gen, err := pipeline.NewGenerator(pipeline.GeneratorConfig{Seed: 1, Keys: 10_000_000, Count: n})
+		if err != nil {
+			b.Fatal(err)
+		}
+		tk, _ := sketch.NewTopK(sketch.DefaultTopKCapacity)
+		var cfg pipeline.Config
+		var g *shedding.Group
+		op := pipeline.Operator(&pipeline.HeavyHitters{TopK: tk})
+		if shed {
+			if g, err = shedding.NewGroup(shedding.Config{}); err != nil {
+				b.Fatal(err)
+			}
+			cfg.NewShedder = g.NewShedder
+			op = &shedTopOp{top: tk}
+		}
+		p, err := pipeline.New([]pipeline.Source{gen}, []pipeline.Stage{{
+			Name: "top", NoChain: shed,
+			New: func(int) (pipeline.Operator, error) { return op, nil },
+		}}, cfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		start := time.Now()
+		if err := p.Run(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+		d := time.Since(start)
+		s := shedding.Summary{MinP: 1, MeanP: 1, MeanInvP: 1}
+		if g != nil {
+			s = g.Summary()
+		}
+		return d, s
+	}
+	var ratios []float64
+	var s shedding.Summary
+	for b.Loop() {
+		var d0, d1 time.Duration
+		if len(ratios)%2 == 0 {
+			d0, _ = run(false)
+			d1, s = run(true)
+		} else {
+			d1, s = run(true)
+			d0, _ = run(false)
+		}
+		ratios = append(ratios, float64(d1)/float64(d0))
+	}
+	slices.Sort(ratios)
+	b.ReportMetric(ratios[len(ratios)/2], "x-noshed")
+	b.ReportMetric(ratios[len(ratios)-1], "x-noshed-max")
+	b.ReportMetric(s.Fraction(), "shed-frac")
+}
