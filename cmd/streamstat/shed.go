@@ -331,7 +331,8 @@ func (a *shedDistinctAgg) result(c counts) result {
 	}
 }
 
-// top under --shed: random shedding into a TopK fed Units(p) per record.
+// top under --shed: random shedding into a shedding.TopKeys, a TopK fed
+// Units(p) per record, as cheap as a plain one while nothing is shed.
 
 func shedTopSpec(o *options, args []string, capacity int) (*spec, error) {
 	r, err := newShedRun(o, shedding.Random)
@@ -350,93 +351,10 @@ func shedTopSpec(o *options, args []string, capacity int) (*spec, error) {
 		cmd: "top", args: args, opts: o, shed: r,
 		line: pipeline.LineConfig{Field: o.field, Delimiter: o.delim, MaxKeyLen: topMaxKey},
 		newOp: func(int) (pipeline.Operator, error) {
-			return r.op(&shedTopOp{top: newTop()}), nil
+			return r.op(&shedding.TopKeys{Capacity: capacity}), nil
 		},
 		newAgg: func() aggregate { return &shedTopAgg{run: r, top: newTop(), k: k} },
 	}, nil
-}
-
-// shedTopOp is shedding.HeavyHitters (a TopK fed Units(p) per record)
-// made as cheap as top without --shed while nothing is shed: records never
-// shed (p = 1) go to a TopK that counts each 1, on its fast path for unit
-// counts (fed a constant 2^16 per record, a TopK costs up to 3x as much on
-// a Zipf stream: its levels are not one count apart); records kept at
-// p < 1 go to a second TopK of the same capacity, fed Units(p). Read with
-// unitTop: the first, its counts and errors multiplied by Unit = 2^16 (16
-// merges with itself, each doubling them exactly), merged into the second.
-// A merge keeps the guarantees of one TopK over all the records, its
-// bounds those of a summary of that capacity (sketch.TopK.Merge), so the
-// answer is HeavyHitters', to within the order in which ties are
-// replaced. When the controller stops shedding (or never starts), the
-// records go back to the fast TopK. Not safe for concurrent use, as every
-// operator.
-type shedTopOp struct {
-	top  *sketch.TopK // records at p = 1, counted 1 each
-	shed *sketch.TopK // records kept at p < 1, counted Units(p); nil until one is
-}
-
-// unitDoublings is log2(shedding.Unit): scaling to units doubles this often.
-const unitDoublings = 16
-
-var _ [0]struct{} = [shedding.Unit - 1<<unitDoublings]struct{}{} // Unit is 2^16
-
-func (o *shedTopOp) Process(in, _ *pipeline.Batch) error {
-	rs := in.Records
-	for i := range rs {
-		if p := rs[i].KeepP; p > 0 && p < 1 {
-			if o.shed == nil {
-				t, err := sketch.NewTopK(o.top.Capacity())
-				if err != nil {
-					return err
-				}
-				o.shed = t
-			}
-			o.shed.AddHash(rs[i].Hash, in.Key(i), shedding.Units(p))
-		} else {
-			o.top.AddHash(rs[i].Hash, in.Key(i), 1)
-		}
-	}
-	return nil
-}
-
-// toUnits multiplies t's counts, errors and total by Unit.
-func toUnits(t *sketch.TopK) {
-	for range unitDoublings {
-		if err := t.Merge(t); err != nil {
-			panic(err) // a TopK merges with itself
-		}
-	}
-}
-
-// unitTop returns the TopK of all the records, in units of 1/Unit record,
-// leaving o as it is.
-func (o *shedTopOp) unitTop() *sketch.TopK {
-	c := o.top.Clone()
-	toUnits(c)
-	if o.shed != nil {
-		if err := c.Merge(o.shed); err != nil {
-			panic(err) // same capacity
-		}
-	}
-	return c
-}
-
-// MarshalBinary implements pipeline.Stateful: HeavyHitters' state.
-func (o *shedTopOp) MarshalBinary() ([]byte, error) { return o.unitTop().MarshalBinary() }
-
-// UnmarshalBinary implements pipeline.Stateful: the state, in units, goes
-// on as the second TopK.
-func (o *shedTopOp) UnmarshalBinary(b []byte) error {
-	t, err := sketch.NewTopK(o.top.Capacity())
-	if err != nil {
-		return err
-	}
-	if err := t.UnmarshalBinary(b); err != nil {
-		return err
-	}
-	o.top.Reset()
-	o.shed = t
-	return nil
 }
 
 type shedTopAgg struct {
@@ -446,7 +364,7 @@ type shedTopAgg struct {
 }
 
 func (a *shedTopAgg) addOp(op pipeline.Operator) error {
-	return a.top.Merge(unwrapCost(op).(*shedTopOp).unitTop())
+	return a.top.Merge(unwrapCost(op).(*shedding.TopKeys).TopK())
 }
 
 func (a *shedTopAgg) merge(aggregate) error              { return errShedState }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"math"
 	"slices"
 	"strings"
@@ -443,78 +442,6 @@ func TestWidenCount(t *testing.T) {
 	}
 }
 
-// TestShedTopOpAsHeavyHitters: top's operator under --shed counts each
-// record never shed 1 in one TopK and each shed one Units(p) in another,
-// merged in units to answer. Read before
-// anything is shed (as a --interval tick or a checkpoint reads it) it must
-// hold shedding.HeavyHitters' counts and errors on the same records, and
-// reading must not change it; after shedding, every count it tracks must
-// bound the key's true weight (units of 1/Unit record), and every key it
-// does not track must be at most its MinCount, as HeavyHitters'.
-func TestShedTopOpAsHeavyHitters(t *testing.T) {
-	newTop := func() *sketch.TopK {
-		tk, err := sketch.NewTopK(64)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return tk
-	}
-	items := func(tk *sketch.TopK) map[string][3]uint64 {
-		m := map[string][3]uint64{}
-		for _, it := range tk.Top(tk.Capacity()) {
-			m[it.Key] = [3]uint64{it.Count, it.Lower, it.Upper}
-		}
-		return m
-	}
-	op := &shedTopOp{top: newTop()}
-	hh := &shedding.HeavyHitters{TopK: newTop()}
-	truth := map[string]uint64{}
-	for i, p := range []float32{0, 1, 1, 0.5, 1, 0.1234, 0.5} {
-		var b pipeline.Batch
-		for j := range 500 {
-			x := (j*7919 + i*31) % 997
-			key := fmt.Sprintf("k%d", x*x%300)
-			b.Add([]byte(key)).KeepP = p
-			truth[key] += shedding.Units(p)
-		}
-		if err := op.Process(&b, nil); err != nil {
-			t.Fatal(err)
-		}
-		if err := hh.Process(&b, nil); err != nil {
-			t.Fatal(err)
-		}
-		if want := p > 0 && p < 1 || i > 3; (op.shed != nil) != want {
-			t.Fatalf("after batch %d at p = %g: shed TopK made %v, want %v", i, p, op.shed != nil, want)
-		}
-		got := op.unitTop()
-		if op.shed == nil {
-			before, _ := op.top.MarshalBinary()
-			if !maps.Equal(items(got), items(hh.TopK)) || got.Total() != hh.TopK.Total() {
-				t.Fatalf("after batch %d, nothing shed: counts differ from HeavyHitters'", i)
-			}
-			if again, _ := op.top.MarshalBinary(); string(again) != string(before) {
-				t.Fatalf("after batch %d: reading changed the operator's state", i)
-			}
-		}
-		tracked := items(got)
-		for key, w := range truth {
-			if c, ok := tracked[key]; ok && !(c[1] <= w && w <= c[2]) {
-				t.Fatalf("after batch %d: %s tracked at [%d, %d], true weight %d", i, key, c[1], c[2], w)
-			} else if !ok && w > got.MinCount() {
-				t.Fatalf("after batch %d: %s untracked, weight %d above MinCount %d", i, key, w, got.MinCount())
-			}
-		}
-	}
-	restored := &shedTopOp{top: newTop()}
-	data, _ := op.MarshalBinary()
-	if err := restored.UnmarshalBinary(data); err != nil || restored.shed == nil {
-		t.Fatalf("restore: %v", err)
-	}
-	if again, _ := restored.MarshalBinary(); string(again) != string(data) {
-		t.Error("a restored operator's state differs from the one saved")
-	}
-}
-
 // BenchmarkShedTopNotSlower runs what `cat zipf.txt | streamstat top
 // --shed` runs, a source faster than the operator (a Zipf generator of
 // 10M records over 10M keys) into top's operator under shedding (the
@@ -541,7 +468,7 @@ func BenchmarkShedTopNotSlower(b *testing.B) {
 				b.Fatal(err)
 			}
 			cfg.NewShedder = g.NewShedder
-			op = &shedTopOp{top: tk}
+			op = &shedding.TopKeys{Capacity: tk.Capacity()}
 		}
 		p, err := pipeline.New([]pipeline.Source{gen}, []pipeline.Stage{{
 			Name: "top", NoChain: shed,
