@@ -19,7 +19,8 @@ import (
 // pipeline.HeavyHitters with Unit set to Unit (the same sketch state from
 // the same records); pipeline.Distinct, an HLL, cannot scale under
 // shedding and refuses shed records, where Distinct here counts them in a
-// ThetaDistinct.
+// ThetaDistinct. TopKeys answers as HeavyHitters but costs no more than a
+// plain TopK while nothing is shed: prefer it where shedding is rare.
 
 // Count counts records: a WeightedCount of what arrived. Its zero value
 // is ready to use. It sees only the records kept; answer with Answer,
