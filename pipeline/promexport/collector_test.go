@@ -154,7 +154,7 @@ func TestScrapeGolden(t *testing.T) {
 }
 
 // values indexes a scrape's samples by name and labels, in the order of
-// their names, e.g. "streamstat_records_in_total{instance=0,stage=distinct}".
+// their names, e.g. "streamstat_records_in_total{stage=distinct,subtask=0}".
 func values(fams map[string]*dto.MetricFamily) map[string]float64 {
 	v := map[string]float64{}
 	for name, f := range fams {
@@ -292,7 +292,7 @@ func TestValuesAgreeWithRun(t *testing.T) {
 	}
 	for _, name := range []string{"busy", "idle", "backpressured"} {
 		for _, s := range j.last.Load().Stages {
-			k := fmt.Sprintf("streamstat_stage_%s_seconds_total{instance=%d,stage=%s}", name, s.Instance, s.Stage)
+			k := fmt.Sprintf("streamstat_stage_%s_seconds_total{stage=%s,subtask=%d}", name, s.Stage, s.Instance)
 			if x, ok := v[k]; !ok || x < 0 || x > up*1.0001 {
 				t.Errorf("%s = %v (present %t), uptime %v", k, x, ok, up)
 			}

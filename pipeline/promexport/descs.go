@@ -23,7 +23,7 @@ func newDescs() descs {
 	d := func(name, help string, labels ...string) *prometheus.Desc {
 		return prometheus.NewDesc("streamstat_"+name, help, labels, nil)
 	}
-	si := []string{"stage", "instance"}
+	si := []string{"stage", "subtask"}
 	return descs{
 		buildInfo: d("build_info", "A metric with a constant '1' value labeled by the streamstat version and the Go version it was built with.", "version", "goversion"),
 		jobInfo:   d("job_info", "A metric with a constant '1' value labeled by the job's command (the CLI's subcommand or a program's name).", "command"),

@@ -31,10 +31,15 @@
 //
 // Names follow Prometheus's conventions: the prefix streamstat_, base
 // units (seconds, bytes), counters ending in _total. Labels come only from
-// bounded sets fixed by the graph or the code: stage and instance,
-// source, branch, result, state, answer (where the answer holds an
-// estimate, "distinct" or "users.distinct"). A stream key is never a label:
-// the top-k table is on the page and in /api/snapshot, not here.
+// bounded sets fixed by the graph or the code: stage and subtask, source,
+// branch, result, state, answer (where the answer holds an estimate,
+// "distinct" or "users.distinct"). A stream key is never a label: the
+// top-k table is on the page and in /api/snapshot, not here.
+//
+// An operator instance's number is the label subtask (Flink's name for
+// it), not instance: Prometheus sets instance (and job) on every series it
+// scrapes, to the target, and would rename ours to exported_instance.
+// For the same reason the job's command is the label command, not job.
 //
 //	streamstat_build_info{version,goversion}                  gauge 1
 //	streamstat_job_info{command}                              gauge 1
@@ -48,12 +53,12 @@
 //	streamstat_input_size_bytes                               gauge, when the input's size is known
 //	streamstat_source_records_total{source}                   counter
 //	streamstat_source_{busy,idle,backpressured}_seconds_total{source}
-//	streamstat_records_in_total{stage,instance}               counter
-//	streamstat_records_out_total{stage,instance}              counter
-//	streamstat_stage_{busy,idle,backpressured}_seconds_total{stage,instance}
-//	streamstat_channel_queued_batches{stage,instance}         gauge
-//	streamstat_channel_credits{stage,instance}                gauge
-//	streamstat_channel_usage_ratio{stage,instance}            gauge in [0, 1]
+//	streamstat_records_in_total{stage,subtask}               counter
+//	streamstat_records_out_total{stage,subtask}              counter
+//	streamstat_stage_{busy,idle,backpressured}_seconds_total{stage,subtask}
+//	streamstat_channel_queued_batches{stage,subtask}         gauge
+//	streamstat_channel_credits{stage,subtask}                gauge
+//	streamstat_channel_usage_ratio{stage,subtask}            gauge in [0, 1]
 //	streamstat_branch_records_total{branch}                   counter
 //	streamstat_branch_skipped_records_total{branch}           counter
 //	streamstat_records_shed_total, streamstat_records_kept_total (with shedding)
