@@ -75,13 +75,13 @@ func newPlan(cfg *Config, w int, dynamic bool) (*plan, error) {
 
 func (pl *plan) open(path string) (*input, error) {
 	if path == "-" {
-		return &input{name: "stdin", size: -1, stream: newStream("stdin", pl.stdin, pl.workers, pl.dynamic, pl.chunkSize, pl.bufSize)}, nil
+		return &input{name: "stdin", size: -1, stream: pl.newStream("stdin", pl.stdin)}, nil
 	}
 	if fi, err := os.Stat(path); err == nil && fi.Mode()&os.ModeNamedPipe != 0 {
 		// Opening a FIFO waits for a writer: do it in the background, so
 		// that a signal stops a run still waiting for one.
 		r := openFIFO(path)
-		return &input{name: path, size: -1, closer: r, stream: newStream(path, r, pl.workers, pl.dynamic, pl.chunkSize, pl.bufSize)}, nil
+		return &input{name: path, size: -1, closer: r, stream: pl.newStream(path, r)}, nil
 	}
 	f, err := os.Open(path)
 	if err != nil {
@@ -108,7 +108,13 @@ func (pl *plan) open(path string) (*input, error) {
 		if pl.dynamic && n > 1 {
 			n *= rangesPerWorker
 		}
-		ranges, err := pipeline.SplitReaderAt(f, path, fi.Size(), n)
+		split := pipeline.SplitReaderAt
+		if pl.framing() != pipeline.FrameLines {
+			// CSV: cut only at record starts (even quote parity), never
+			// inside a quoted field.
+			split = pipeline.SplitCSVReaderAt
+		}
+		ranges, err := split(f, path, fi.Size(), n)
 		if err != nil {
 			f.Close()
 			return nil, fileError(path, err)
@@ -117,8 +123,47 @@ func (pl *plan) open(path string) (*input, error) {
 	}
 	// A pipe, a device, or a file whose size does not say how much it
 	// holds (/proc, sysfs): read as a stream, to its end, as cat does.
-	return &input{name: path, size: -1, closer: f, stream: newStream(path, f, pl.workers, pl.dynamic, pl.chunkSize, pl.bufSize)}, nil
+	return &input{name: path, size: -1, closer: f, stream: pl.newStream(path, f)}, nil
 }
+
+// framing is how the plan's inputs divide into records.
+func (pl *plan) framing() pipeline.Framing {
+	if pl.cfg.Extract == nil {
+		return pipeline.FrameLines
+	}
+	return pl.cfg.Extract.Framing()
+}
+
+// newStream returns the stream of input r, dealt in chunks of whole
+// records of the plan's framing.
+func (pl *plan) newStream(name string, r io.Reader) *stream {
+	return newStream(name, r, pl.workers, pl.dynamic, pl.chunkSize, pl.bufSize, pl.framing())
+}
+
+// rangeSource returns a source over range fr of input in.
+func (pl *plan) rangeSource(in *input, fr pipeline.FileRange) (*pipeline.LineSource, error) {
+	if pl.framing() != pipeline.FrameLines {
+		return pipeline.NewCSVRangeSource(in.file, fr, pl.cfg)
+	}
+	return pipeline.NewRangeSource(in.file, fr, pl.cfg)
+}
+
+// streamConfig is the LineConfig of a source over a worker's view of a
+// stream: the stream strips a CSV header before dealing (see stream), so
+// a view's first record, at its offset 0, is a record like any other.
+func (pl *plan) streamConfig() pipeline.LineConfig {
+	cfg := pl.cfg
+	if pl.framing() == pipeline.FrameCSVHeader {
+		cfg.Extract = headerless{cfg.Extract}
+	}
+	return cfg
+}
+
+// headerless is an Extractor of FrameCSVHeader records framed as FrameCSV:
+// its input's header is already gone.
+type headerless struct{ pipeline.Extractor }
+
+func (headerless) Framing() pipeline.Framing { return pipeline.FrameCSV }
 
 // fileError is the message for an error reading file path: one that
 // changed while read says so plainly.

@@ -1,13 +1,14 @@
 package job
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/streamstat/streamstat/pipeline"
 )
 
 // Defaults for reading streams.
@@ -29,7 +30,12 @@ const (
 // goroutine reads it and cuts it into chunks at fixed offsets: chunk j
 // starts just past the end of chunk j-1 and ends at the first newline at
 // or after offset start+size-1 (or at EOF), so the cuts depend only on the
-// bytes, never on how reads happened to return them. A worker's view of
+// bytes, never on how reads happened to return them. With CSV framing a
+// chunk ends at a record end instead (a newline after an even number of
+// quotes since the start of the stream: pipeline.RecordEnds), so that no
+// chunk starts inside a quoted field; with FrameCSVHeader the header (the
+// first record that is not a blank line) is dropped before dealing, since
+// every worker's view starts at its own offset 0. A worker's view of
 // the stream is the concatenation of the chunks it takes, which, chunks
 // ending on newlines, is itself a stream of whole lines for a LineSource.
 //
@@ -48,6 +54,7 @@ type stream struct {
 	size    int64 // chunk size
 	workers int
 	dynamic bool
+	framing pipeline.Framing
 	queues  []chan *chunk // one per worker, or one shared when dynamic
 	pool    chan *readBuf
 	once    sync.Once
@@ -81,14 +88,14 @@ func (b *readBuf) release() {
 	}
 }
 
-func newStream(name string, r io.Reader, workers int, dynamic bool, chunkSize int64, bufSize int) *stream {
+func newStream(name string, r io.Reader, workers int, dynamic bool, chunkSize int64, bufSize int, framing pipeline.Framing) *stream {
 	if chunkSize < 2 {
 		chunkSize = defaultChunk
 	}
 	if bufSize < 1 {
 		bufSize = defaultReadBuf
 	}
-	s := &stream{name: name, r: r, size: chunkSize, workers: workers, dynamic: dynamic}
+	s := &stream{name: name, r: r, size: chunkSize, workers: workers, dynamic: dynamic, framing: framing}
 	nq := workers
 	if dynamic {
 		nq = 1
@@ -131,9 +138,16 @@ func (s *stream) run(ctx context.Context) {
 		cur     *chunk
 		j       int          // index of the current chunk
 		need    = s.size - 1 // bytes before the end search starts
-		seeking bool         // looking for the newline that ends the chunk
+		seeking bool         // looking for the record end that ends the chunk
 		cuts    []cut
+		header  = s.framing == pipeline.FrameCSVHeader // dropping the header
+		blank   = true                                 // the header record so far is blank
 	)
+	framing := s.framing
+	if framing == pipeline.FrameCSVHeader {
+		framing = pipeline.FrameCSV
+	}
+	ends := pipeline.NewRecordEnds(framing)
 	defer func() {
 		if cur != nil {
 			close(cur.pieces)
@@ -157,22 +171,37 @@ func (s *stream) run(ctx context.Context) {
 		data := buf.b[:n]
 		cuts = cuts[:0]
 		for p := 0; p < len(data); {
+			if header {
+				i := ends.Next(data[p:])
+				rec := data[p:]
+				if i >= 0 {
+					rec = data[p : p+i]
+				}
+				blank = blank && isBlank(rec)
+				if i < 0 {
+					break
+				}
+				p += i
+				header = blank // a blank line is no header: go on
+				continue
+			}
 			if !seeking {
 				k := int(min(need, int64(len(data)-p)))
 				cuts = appendCut(cuts, p, p+k, false)
+				ends.Pass(data[p : p+k])
 				p += k
 				if need -= int64(k); need == 0 {
 					seeking = true
 				}
 				continue
 			}
-			i := bytes.IndexByte(data[p:], '\n')
+			i := ends.Next(data[p:])
 			if i < 0 {
 				cuts = appendCut(cuts, p, len(data), false)
 				break
 			}
-			cuts = appendCut(cuts, p, p+i+1, true)
-			p += i + 1
+			cuts = appendCut(cuts, p, p+i, true)
+			p += i
 			seeking, need = false, s.size-1
 		}
 		buf.refs.Store(int32(len(cuts)))
@@ -210,6 +239,16 @@ func (s *stream) run(ctx context.Context) {
 			return
 		}
 	}
+}
+
+// isBlank reports whether b holds only line ends (CR, LF).
+func isBlank(b []byte) bool {
+	for _, c := range b {
+		if c != '\n' && c != '\r' {
+			return false
+		}
+	}
+	return true
 }
 
 // appendCut appends [from, to), merging it into the previous cut when both

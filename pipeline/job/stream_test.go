@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"testing/iotest"
+
+	"github.com/streamstat/streamstat/pipeline"
 )
 
 // randomReader returns the data in reads of random sizes (some empty).
@@ -30,7 +32,13 @@ func (r *randomReader) Read(p []byte) (int, error) {
 // collect runs a stream and returns, per worker, the chunks it was dealt.
 func collect(t *testing.T, r io.Reader, workers int, chunk int64, buf int) [][]string {
 	t.Helper()
-	s := newStream("test", r, workers, false, chunk, buf)
+	return collectFramed(t, r, workers, chunk, buf, pipeline.FrameLines)
+}
+
+// collectFramed is collect for records of framing f.
+func collectFramed(t *testing.T, r io.Reader, workers int, chunk int64, buf int, f pipeline.Framing) [][]string {
+	t.Helper()
+	s := newStream("test", r, workers, false, chunk, buf, f)
 	ctx := context.Background()
 	s.start(ctx)
 	got := make([][]string, workers)
@@ -111,7 +119,7 @@ func TestStreamChunksIndependentOfReads(t *testing.T) {
 // input.
 func TestStreamDynamic(t *testing.T) {
 	data := strings.Repeat("abc\nde\n\n", 1000)
-	s := newStream("test", strings.NewReader(data), 4, true, 32, 100)
+	s := newStream("test", strings.NewReader(data), 4, true, 32, 100, pipeline.FrameLines)
 	s.start(context.Background())
 	var b strings.Builder
 	for ch := range s.queue(2) {
@@ -127,3 +135,49 @@ func TestStreamDynamic(t *testing.T) {
 
 // TestTopDeterministicOnStdin: top's answer, including the bounds of
 // counts that the sketch had to estimate, is the same on every run from a
+
+// TestStreamCSVChunksAtRecordStarts: a CSV stream is cut only at record
+// ends (a quoted field's newlines are no cut), whatever the reads, and with
+// FrameCSVHeader the header (after blank lines) is dealt to no worker.
+func TestStreamCSVChunksAtRecordStarts(t *testing.T) {
+	var in strings.Builder
+	in.WriteString("\n\"na\nme\",v\n")
+	rng := rand.New(rand.NewPCG(3, 4))
+	var recs []string
+	for i := range 3000 {
+		rec := fmt.Sprintf("\"k%d\n%s\",\"a,\"\"b\"\"\"\r\n", i, strings.Repeat("\n", rng.IntN(3)))
+		recs = append(recs, rec)
+		in.WriteString(rec)
+	}
+	data := in.String()
+	header := len("\n\"na\nme\",v\n")
+	for _, tc := range []struct {
+		name    string
+		framing pipeline.Framing
+		want    string
+	}{
+		{"csv", pipeline.FrameCSV, data},
+		{"header", pipeline.FrameCSVHeader, data[header:]},
+	} {
+		for _, buf := range []int{1, 7, 1024} {
+			got := collectFramed(t, iotest.OneByteReader(strings.NewReader(data)), 3, 50, buf, tc.framing)
+			var all strings.Builder
+			for j := 0; ; j++ {
+				w := got[j%3]
+				if len(w) <= j/3 {
+					break
+				}
+				c := w[j/3]
+				all.WriteString(c)
+				// Every chunk holds whole records: an even number of
+				// quotes, ending at a newline.
+				if strings.Count(c, `"`)%2 != 0 || !strings.HasSuffix(c, "\n") {
+					t.Fatalf("%s buf %d: chunk %d cut inside a record: %q", tc.name, buf, j, c)
+				}
+			}
+			if all.String() != tc.want {
+				t.Fatalf("%s buf %d: chunks do not add up to the input (%d bytes, want %d)", tc.name, buf, all.Len(), len(tc.want))
+			}
+		}
+	}
+}

@@ -199,7 +199,7 @@ func (w *worker) next() (bool, error) {
 					}
 					w.streamAt, w.resumeAt = w.resumeAt, -1
 				}
-				cfg := pl.cfg
+				cfg := pl.streamConfig()
 				if w.sum != nil {
 					cfg.Consumed = w.sum
 				}
@@ -207,13 +207,13 @@ func (w *worker) next() (bool, error) {
 			}
 		case pl.dynamic:
 			if r := in.next.Add(1) - 1; r < int64(len(in.ranges)) {
-				ls, err = pipeline.NewRangeSource(in.file, in.ranges[r], pl.cfg)
+				ls, err = pl.rangeSource(in, in.ranges[r])
 			}
 		default:
 			// Static: range r of a file split into W goes to worker r.
 			if !w.took && w.idx < len(in.ranges) {
 				w.took = true
-				ls, err = pipeline.NewRangeSource(in.file, in.ranges[w.idx], pl.cfg)
+				ls, err = pl.rangeSource(in, in.ranges[w.idx])
 			}
 		}
 		if err != nil {
