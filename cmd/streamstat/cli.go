@@ -170,7 +170,11 @@ func set(fs *flag.FlagSet, name string) bool {
 // while stdin is a terminal is, far more often than someone about to type
 // lines, a command missing its FILE (or freq taking a file for a KEY).
 func (e *env) checkStdin(s *spec) error {
-	if !e.stdinTerminal || (len(s.args) > 0 && !slices.Contains(s.args, "-")) {
+	if len(s.args) > 0 && !slices.Contains(s.args, "-") {
+		return nil
+	}
+	if !e.stdinTerminal {
+		e.warnKeysNamingFiles(s)
 		return nil
 	}
 	msg := "stdin is a terminal: give the input as FILE arguments, or pipe it in"
@@ -195,6 +199,30 @@ func (e *env) checkStdin(s *spec) error {
 		}
 	}
 	return usagef("%s", msg)
+}
+
+// warnKeysNamingFiles warns, for freq reading stdin with its KEYs as
+// arguments, of each KEY that names a file: it is counted as a key, as the
+// syntax says, but was most likely meant as input (freq GET access.log).
+func (e *env) warnKeysNamingFiles(s *spec) {
+	if s.cmd != "freq" || len(s.opts.keys) > 0 || s.opts.keysFrom != "" {
+		return
+	}
+	for _, k := range s.opts.argKeys {
+		if fi, err := os.Stat(k); err == nil && fi.Mode().IsRegular() {
+			var keys []string
+			for _, o := range s.opts.argKeys {
+				if o != k {
+					keys = append(keys, "--key "+o)
+				}
+			}
+			if len(keys) == 0 {
+				keys = []string{"--key KEY"}
+			}
+			fmt.Fprintf(e.stderr, "streamstat: warning: freq: %s is counted as a KEY, though it names a file, which is not read: to read it, streamstat freq %s %s\n",
+				k, strings.Join(keys, " "), k)
+		}
+	}
 }
 
 // version is the module version streamstat was built from, with the VCS
