@@ -60,10 +60,11 @@ type Collector struct {
 
 // New returns a Collector that calls snapshot once per scrape. snapshot
 // must be safe to call from the scraping goroutine while the pipeline
-// runs, and should not disturb what else reads the job: pass
-// observe.Take's result, or the last snapshot an observe.Server ticked,
-// rather than Observer.Take, whose rates each call restarts. New returns
-// an error wrapping ErrBuckets if cfg.Buckets are bad.
+// runs, and should not disturb what else reads the job: beside the page,
+// pass the Server's Last (the snapshot /api/snapshot serves, so both
+// agree); without one, a func calling observe.Take. Not Observer.Take,
+// whose rates each call restarts. New returns an error wrapping
+// ErrBuckets if cfg.Buckets are bad.
 func New(snapshot func() observe.Snapshot, cfg Config) (*Collector, error) {
 	bounds := cfg.Buckets
 	if bounds == nil {

@@ -2,6 +2,8 @@ package promexport
 
 import (
 	"bytes"
+	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -333,5 +335,60 @@ func TestScrapeWhileRunning(t *testing.T) {
 	wg.Wait()
 	if err := <-done; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestBesideThePage serves the Collector at the page's /metrics, reading
+// the Server's last tick: a scrape and /api/snapshot show the same
+// numbers.
+func TestBesideThePage(t *testing.T) {
+	j := newJob(t, jobConfig{sources: 2, records: 10_000, keys: 1_000, keepP: 0.5})
+	var srv *observe.Server
+	c := newCollector(t, func() observe.Snapshot { return srv.Last() })
+	reg := prometheus.NewRegistry()
+	if err := reg.Register(c); err != nil {
+		t.Fatal(err)
+	}
+	srv = observe.NewServer(j.obs, observe.ServerConfig{Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{})})
+	if err := j.p.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	j.obs.Done(nil)
+	srv.Tick()
+	get := func(path string) []byte {
+		req := httptest.NewRequest("GET", "http://127.0.0.1"+path, nil)
+		w := httptest.NewRecorder()
+		srv.Handler().ServeHTTP(w, req)
+		if w.Code != 200 {
+			t.Fatalf("GET %s: %d %s", path, w.Code, w.Body)
+		}
+		return w.Body.Bytes()
+	}
+	var snap struct {
+		Records  uint64 `json:"records"`
+		Shedding struct {
+			Shed  uint64  `json:"shed"`
+			KeepP float64 `json:"keep_probability"`
+		} `json:"shedding"`
+		Answer struct {
+			Users struct {
+				Distinct float64 `json:"distinct"`
+			} `json:"users"`
+		} `json:"answer"`
+	}
+	if err := json.Unmarshal(get("/api/snapshot"), &snap); err != nil {
+		t.Fatal(err)
+	}
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(bytes.NewReader(get("/metrics")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := values(fams)
+	if v["streamstat_records_read_total"] != float64(snap.Records) || snap.Records != 20_000 ||
+		v["streamstat_records_shed_total"] != float64(snap.Shedding.Shed) ||
+		v["streamstat_keep_probability"] != snap.Shedding.KeepP ||
+		v["streamstat_distinct_estimate{answer=users.distinct}"] != snap.Answer.Users.Distinct || snap.Answer.Users.Distinct == 0 {
+		t.Errorf("/metrics %v\n/api/snapshot %+v", v, snap)
 	}
 }

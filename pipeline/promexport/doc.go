@@ -9,10 +9,10 @@
 // # Nothing on the data path
 //
 // The Collector keeps no counter of its own on the data path. A scrape
-// calls the snapshot function once (observe.Take, or the snapshot an
-// observe.Server ticked last) and turns that one Snapshot into metrics, so
-// every metric of a scrape comes from the same moment, and the page and
-// /metrics show the same numbers. The only state the Collector keeps is the
+// calls the snapshot function once (observe.Server.Last, the snapshot the
+// page's last tick took, or observe.Take) and turns that one Snapshot into
+// metrics, so every metric of a scrape comes from the same moment, and the
+// page and /metrics show the same numbers. The only state the Collector keeps is the
 // checkpoint duration histogram, built from the completed checkpoints the
 // snapshots list (see Collector).
 //
@@ -23,9 +23,12 @@
 // promhttp.HandlerFor), and adds the Go and process collectors if it wants
 // them (the CLI does).
 //
+//	var srv *observe.Server
+//	c, err := promexport.New(func() observe.Snapshot { return srv.Last() }, promexport.Config{})
+//	...
 //	reg := prometheus.NewRegistry()
-//	if err := reg.Register(promexport.New(snapshot, promexport.Config{})); err != nil { ... }
-//	http.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+//	if err := reg.Register(c); err != nil { ... }
+//	srv = observe.NewServer(obs, observe.ServerConfig{Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{})})
 //
 // # Metrics
 //
