@@ -32,7 +32,7 @@ func init() {
 			setup: func(_ *env, o *options, a []string) (*spec, error) { return setupFreq(o, a) }},
 		{name: "sample", synopsis: "sample [-k N] [flags] [FILE...]", flags: flagCounting&^(flagJobs|flagShed) | flagK | flagSeed, help: helpSample,
 			setup: func(_ *env, o *options, a []string) (*spec, error) { return setupSample(o, a) }},
-		{name: "stats", synopsis: "stats -f N [flags] [FILE...]", flags: flagCounting&^flagShed | flagQuantiles, help: helpStats,
+		{name: "stats", synopsis: "stats -f N [flags] [FILE...]", flags: flagCounting&^(flagShed|flagJSONKey) | flagQuantiles | flagValueJSON, help: helpStats,
 			setup: func(_ *env, o *options, a []string) (*spec, error) { return setupStats(o, a) }},
 		{name: "dedup", synopsis: "dedup [flags] [FILE...]", flags: flagInput | flagSave | flagProgress | flagBloom, help: helpDedup,
 			setup: setupDedup},
@@ -106,6 +106,12 @@ func runContext(ctx context.Context, args []string, e *env) int {
 		return usage(e, c.name, err)
 	}
 	if err := e.checkStdin(s); err != nil {
+		return usage(e, c.name, err)
+	}
+	if err := applyStructured(e, o, s); err != nil {
+		if errors.As(err, &ie) {
+			return fail(e, err)
+		}
 		return usage(e, c.name, err)
 	}
 	// A --save that cannot be written fails now, not after the input.

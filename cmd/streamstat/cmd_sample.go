@@ -34,7 +34,7 @@ func setupSample(o *options, args []string) (*spec, error) {
 		cmd: "sample", args: args, opts: o,
 		line:   pipeline.LineConfig{Field: o.field, Delimiter: o.delim},
 		newOp:  func(int) (pipeline.Operator, error) { return &sampleOp{res: newRes()}, nil },
-		newAgg: func() aggregate { return &sampleAgg{res: newRes()} },
+		newAgg: func() aggregate { return &sampleAgg{res: newRes(), tuple: o.st.parts > 1} },
 	}, nil
 }
 
@@ -78,7 +78,8 @@ func (o *sampleOp) Process(in, _ *pipeline.Batch) error {
 }
 
 type sampleAgg struct {
-	res *sampling.Reservoir[sampleItem]
+	res   *sampling.Reservoir[sampleItem]
+	tuple bool // keys are composite (-f 1,3): shown as tuples
 }
 
 func (a *sampleAgg) addOp(op pipeline.Operator) error { return a.res.Merge(op.(*sampleOp).res) }
@@ -118,6 +119,14 @@ func (a *sampleAgg) result(c counts) result {
 	totals := []string{u(c.Records), u(c.Skipped), u(c.Shed), fmt.Sprint(j.K)}
 	var text bytes.Buffer
 	for i, it := range items {
+		if a.tuple {
+			tk := pipeline.FormatTuple(it.key)
+			j.Items = append(j.Items, newTupleJSONKey(it.key))
+			res.CSVRows = append(res.CSVRows, append([]string{fmt.Sprint(i + 1), tk}, totals...))
+			text.WriteString(tk)
+			text.WriteByte('\n')
+			continue
+		}
 		j.Items = append(j.Items, newJSONKey(it.key))
 		res.CSVRows = append(res.CSVRows, append([]string{fmt.Sprint(i + 1), string(it.key)}, totals...))
 		text.Write(it.key)

@@ -35,15 +35,16 @@ func setupTop(o *options, args []string) (*spec, error) {
 		},
 		newAgg: func() aggregate {
 			t, _ := sketch.NewTopK(capacity)
-			return &topAgg{top: t, k: k}
+			return &topAgg{top: t, k: k, tuple: o.st.parts > 1}
 		},
 	}, nil
 }
 
 // topAgg is the merged TopK and the number of items to show.
 type topAgg struct {
-	top *sketch.TopK
-	k   int
+	top   *sketch.TopK
+	k     int
+	tuple bool // keys are composite (-f 1,3): shown as tuples
 }
 
 // addOp merges the workers in instance order; TopK.Merge is deterministic,
@@ -112,7 +113,7 @@ func (a *topAgg) result(c counts) result {
 	var t table
 	t.add("rank", "count", "lower", "upper", "guaranteed", "key")
 	for i, it := range items {
-		key := showKey(it.Key)
+		key := showKeyOf(it.Key, a.tuple)
 		jk, jt := key.json()
 		j.Items = append(j.Items, itemJSON{jsonKey: jk, truncJSON: jt, Count: it.Count, Lower: it.Lower, Upper: it.Upper, Guaranteed: it.Guaranteed})
 		res.CSVRows = append(res.CSVRows, append([]string{fmt.Sprint(i + 1), key.csv(), u(it.Count), u(it.Lower), u(it.Upper), fmt.Sprint(it.Guaranteed)}, totals...))

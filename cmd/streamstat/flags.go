@@ -32,8 +32,11 @@ const (
 	flagProgress                       // --progress
 	flagCheckpoint                     // --checkpoint, --checkpoint-interval, --resume
 	flagShed                           // --shed, --max-latency
+	flagStructured                     // --csv, --tsv, --header, --strict (structured.go)
+	flagJSONKey                        // --json
+	flagValueJSON                      // --value-json
 
-	flagCounting = flagInput | flagInterval | flagSave | flagProgress | flagJobs | flagCheckpoint | flagShed
+	flagCounting = flagInput | flagInterval | flagSave | flagProgress | flagJobs | flagCheckpoint | flagShed | flagStructured | flagJSONKey
 )
 
 // options holds every flag of every subcommand; each subcommand registers
@@ -64,6 +67,7 @@ type options struct {
 	ckptInterval time.Duration
 	resume       bool
 	shed         shedFlags
+	st           structFlags // structured input (structured.go)
 }
 
 // stringList is a repeatable string flag.
@@ -71,34 +75,6 @@ type stringList []string
 
 func (l *stringList) String() string     { return strings.Join(*l, ",") }
 func (l *stringList) Set(s string) error { *l = append(*l, s); return nil }
-
-// onceInt is an int flag that may be given once: -f 1 -f 7 is an error
-// (keys of several fields are not supported), not field 7.
-type onceInt struct {
-	p   *int
-	set bool
-}
-
-func (v *onceInt) String() string {
-	if v == nil || v.p == nil {
-		return "0"
-	}
-	return strconv.Itoa(*v.p)
-}
-
-func (v *onceInt) Set(s string) error {
-	if v.set {
-		return errors.New("given twice: a key is one field (keys of several fields are not supported yet)")
-	}
-	n, err := strconv.ParseInt(s, 0, strconv.IntSize)
-	if err != nil {
-		return errors.New("want a whole number")
-	}
-	*v.p, v.set = int(n), true
-	return nil
-}
-
-func (v *onceInt) Get() any { return *v.p }
 
 // inputError is an error of setup that is not a usage error (exit 1):
 // a file named by a flag cannot be read.
@@ -125,7 +101,7 @@ func newFlags(name string, set flagSet, o *options) *flag.FlagSet {
 	o.precision = -1
 	fs.StringVar(&o.format, "format", "text", "")
 	if set&flagInput != 0 {
-		field := &onceInt{p: &o.field}
+		field := &fieldFlag{p: &o.field, spec: &o.st.keySpec}
 		fs.Var(field, "f", "")
 		fs.Var(field, "field", "")
 		fs.StringVar(&o.delimStr, "d", "ws", "")
@@ -175,6 +151,7 @@ func newFlags(name string, set flagSet, o *options) *flag.FlagSet {
 	if set&flagShed != 0 {
 		o.shed.register(fs)
 	}
+	o.st.register(fs, set)
 	return fs
 }
 
@@ -215,6 +192,9 @@ func (o *options) check(set flagSet) error {
 			return usagef("-d %q: use a single byte, an escape such as \\t, or ws for runs of whitespace", o.delimStr)
 		}
 		o.delim = d
+		if err := o.st.check(o, set); err != nil {
+			return err
+		}
 	}
 	if o.interval < 0 {
 		return usagef("--interval %v: must not be negative", o.interval)

@@ -16,9 +16,18 @@ var flagDocs = []struct {
 	text string
 }{
 	{flagInput, `  -f, --field N        key field, 1-based (0, the default: the whole line);
-                       give it once
+                       1,3: a composite key, shown as a tuple; given once
   -d, --delimiter D    field delimiter: a single byte (, | ;), an escape (\t,
                        \x1f), tab, or ws (the default) for runs of whitespace
+`},
+	{flagStructured, `  --csv                RFC 4180 records: quoted fields; -d sets the comma
+  --tsv                --csv with tab-separated fields
+  --header             with --csv: the first record names columns (-f NAME)
+  --strict             a record without a key is an error, not skipped
+`},
+	{flagJSONKey, `  --json PATH          JSON lines, keyed at PATH (user.id, /user/id; a,b)
+`},
+	{flagValueJSON, `  --value-json PATH    JSON lines, the numbers at PATH (user.ms, /user/ms)
 `},
 	{0, `  --format F           text (the default), json (one object per line) or
                        csv (a header, then rows)
@@ -49,7 +58,8 @@ const helpCommon = `Input:
   (not a terminal: with no FILE, stdin must be a pipe or a file).
   Each line is a record; its key is the whole line, or one field of it:
   -f, --field N        key field, 1-based (0, the default: the whole line);
-                       one -f only (keys of several fields are not supported)
+                       a list (1,3) makes a composite key, shown as a
+                       tuple (a, b) in every output format
   -d, --delimiter D    field delimiter: a single byte (, | ;), an escape (\t,
                        \x1f), tab, or ws (the default) for runs of whitespace
   A trailing \r is not part of a line (CRLF input), a last line without a
@@ -57,6 +67,12 @@ const helpCommon = `Input:
   other byte (NUL, invalid UTF-8) is part of the key as it is. Lines may be
   of any length. Lines without the key field are skipped, counted and
   reported ("skipped"), never dropped silently.
+  Structured input (distinct, top, freq, sample, stats): --json PATH keys
+  JSON lines by a path; --csv (--tsv) reads RFC 4180 records, which may
+  span lines, with -f numbers or, with --header, column names. Records
+  without a key (invalid JSON or CSV, a missing path or column, null) are
+  skipped and counted; --strict makes the first one an error with its
+  record number (counted per range: exact with -j 1) and byte offset.
 
 Output:
   --format F           text (the default, aligned for people), json (one
@@ -198,12 +214,10 @@ const helpFreq = `estimated frequency of the given keys in the input
 Counts every key in a CountMin sketch (width 2^P, 5 rows; 640 KiB per
 worker at the default P = 14) and reports the keys asked about, in order.
 Counts never fall below the truth; the lower bounds hold with 99.3%
-confidence (1-e^-5), and an absent key is reported as exactly 0 when the
-sketch can prove it.
+confidence (1-e^-5); an absent key is exactly 0 when the sketch proves it.
 
-Keys and inputs: with --key or --keys-from, the arguments are input FILEs,
-as for the other subcommands; without, they are the KEYs, and the inputs
-are given with -i (or piped to stdin).
+Keys and inputs: with --key or --keys-from, the arguments are input
+FILEs; without, they are the KEYs, and -i (or stdin) gives the inputs.
   --key K              a key to report (repeatable)
   --keys-from FILE     the keys to report, one per line
   -i, --input FILE     read FILE (repeatable; - is stdin)

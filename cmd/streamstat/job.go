@@ -181,9 +181,13 @@ func runJob(ctx context.Context, e *env, s *spec) int {
 	if err := answerCheck(e, a, c); err != nil {
 		return fail(e, err)
 	}
-	if c.Skipped > 0 && s.line.Field > 0 {
+	if c.Skipped > 0 && s.line.Field > 0 && s.line.Extract == nil {
 		fmt.Fprintf(e.stderr, "streamstat: warning: %d of %d lines have no field %d (delimiter %s) and were skipped\n",
 			c.Skipped, c.Records, s.line.Field, s.line.Delimiter)
+	}
+	if c.Skipped > 0 && s.line.Extract != nil {
+		fmt.Fprintf(e.stderr, "streamstat: warning: %d of %d records have no key (%s) and were skipped; --strict stops at the first\n",
+			c.Skipped, c.Records, s.opts.st.what)
 	}
 	if ckpt {
 		if st := p.CheckpointStats(); st.Failed > 0 {
@@ -272,6 +276,9 @@ func describeShape(s *spec) string {
 	fmt.Fprintf(&b, "command %s\n", s.cmd)
 	fmt.Fprintf(&b, "field %d\ndelimiter %s\nprecision %d\nk %d\nseed %d\nquantiles %s\nworkers %d\n",
 		o.field, o.delim, o.precision, o.k, o.seed, o.quantStr, o.jobs)
+	if o.st.desc != "" {
+		fmt.Fprintf(&b, "key %s\n", o.st.desc)
+	}
 	if s.shed != nil {
 		fmt.Fprintf(&b, "shed %s, max latency %v\n", s.shed.policy, s.shed.maxLatency)
 	}

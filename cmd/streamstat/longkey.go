@@ -22,6 +22,7 @@ type shownKey struct {
 	truncated bool
 	length    int64
 	hash      uint64
+	tuple     bool // a composite key (-f 1,3, --json a,b): shown as a tuple
 }
 
 func showKey(k string) shownKey {
@@ -29,6 +30,13 @@ func showKey(k string) shownKey {
 		return shownKey{key: p, truncated: true, length: n, hash: h}
 	}
 	return shownKey{key: []byte(k)}
+}
+
+// showKeyOf is showKey for a key that is composite when tuple is set.
+func showKeyOf(k string, tuple bool) shownKey {
+	sk := showKey(k)
+	sk.tuple = tuple && !sk.truncated
+	return sk
 }
 
 // marker follows a truncated key in text and CSV answers: its length and
@@ -41,10 +49,20 @@ func (k shownKey) marker() string {
 }
 
 // text is the key for a text answer (textKey, then the marker).
-func (k shownKey) text() string { return textKey(k.key) + k.marker() }
+func (k shownKey) text() string {
+	if k.tuple {
+		return pipeline.FormatTuple(k.key)
+	}
+	return textKey(k.key) + k.marker()
+}
 
 // csv is the key for a CSV answer: its bytes, then the marker.
-func (k shownKey) csv() string { return string(k.key) + k.marker() }
+func (k shownKey) csv() string {
+	if k.tuple {
+		return pipeline.FormatTuple(k.key)
+	}
+	return string(k.key) + k.marker()
+}
 
 // truncJSON marks a truncated key in a JSON answer: "key" (or
 // "key_base64") holds its first topMaxKey bytes.
@@ -55,6 +73,9 @@ type truncJSON struct {
 }
 
 func (k shownKey) json() (jsonKey, truncJSON) {
+	if k.tuple {
+		return newTupleJSONKey(k.key), truncJSON{}
+	}
 	if !k.truncated {
 		return newJSONKey(k.key), truncJSON{}
 	}

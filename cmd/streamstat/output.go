@@ -14,6 +14,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/streamstat/streamstat/pipeline"
 )
 
 // result is one answer, ready for each output format.
@@ -242,6 +244,23 @@ func fmtFloat(v float64, exact bool) string {
 type jsonKey struct {
 	Key    string `json:"key"`
 	Base64 string `json:"key_base64,omitempty"`
+	// Parts are a composite key's parts (-f 1,3, --json a,b); Key then
+	// shows them as a tuple (pipeline.FormatTuple).
+	Parts []string `json:"parts,omitempty"`
+}
+
+// newTupleJSONKey is the JSON of a composite key: the tuple's text and
+// its parts (invalid UTF-8 replaced; the tuple's text shows every byte).
+func newTupleJSONKey(k []byte) jsonKey {
+	parts, ok := pipeline.SplitTuple(k)
+	if !ok {
+		return newJSONKey(k)
+	}
+	j := jsonKey{Key: pipeline.FormatTuple(k), Parts: make([]string, len(parts))}
+	for i, p := range parts {
+		j.Parts[i] = strings.ToValidUTF8(string(p), "\uFFFD")
+	}
+	return j
 }
 
 func newJSONKey(k []byte) jsonKey {

@@ -353,14 +353,15 @@ func shedTopSpec(o *options, args []string, capacity int) (*spec, error) {
 		newOp: func(int) (pipeline.Operator, error) {
 			return r.op(&shedding.TopKeys{Capacity: capacity}), nil
 		},
-		newAgg: func() aggregate { return &shedTopAgg{run: r, top: newTop(), k: k} },
+		newAgg: func() aggregate { return &shedTopAgg{run: r, top: newTop(), k: k, tuple: o.st.parts > 1} },
 	}, nil
 }
 
 type shedTopAgg struct {
-	run *shedRun
-	top *sketch.TopK
-	k   int
+	run   *shedRun
+	top   *sketch.TopK
+	k     int
+	tuple bool // keys are composite (-f 1,3): shown as tuples
 }
 
 func (a *shedTopAgg) addOp(op pipeline.Operator) error {
@@ -415,7 +416,7 @@ func (a *shedTopAgg) result(c counts) result {
 		// Guaranteed is about the kept records: certain only if none
 		// were shed.
 		g := it.Guaranteed && e.Confidence == 1
-		key := showKey(it.Key)
+		key := showKeyOf(it.Key, a.tuple)
 		jk, jt := key.json()
 		ij := shedItemJSON{itemJSON: itemJSON{jsonKey: jk, truncJSON: jt, Count: roundCount(e.Value),
 			Lower: floorCount(e.Lower), Upper: ceilCount(e.Upper), Guaranteed: g}, Confidence: e.Confidence}

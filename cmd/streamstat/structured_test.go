@@ -1,0 +1,220 @@
+package main
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"math/rand/v2"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// topCounts runs top with args (a k large enough to list every key, whose
+// counts are then exact) and returns its counts by key, and its skipped.
+func topCounts(t *testing.T, o runOpts, args ...string) (map[string]uint64, uint64) {
+	t.Helper()
+	args = append([]string{"top", "-k", "100000", "--format", "json"}, args...)
+	out, errOut, code := runIn(t, o, args...)
+	if code != 0 {
+		t.Fatalf("%q: exit %d: %s", args, code, errOut)
+	}
+	var ans struct {
+		Items []struct {
+			Key        string   `json:"key"`
+			Parts      []string `json:"parts"`
+			Count      uint64   `json:"count"`
+			Guaranteed bool     `json:"guaranteed"`
+		} `json:"items"`
+		Skipped uint64 `json:"skipped"`
+	}
+	if err := json.Unmarshal([]byte(out), &ans); err != nil {
+		t.Fatalf("%q: %v\n%s", args, err, out)
+	}
+	got := map[string]uint64{}
+	for _, it := range ans.Items {
+		k := it.Key
+		if it.Parts != nil {
+			k = strings.Join(it.Parts, "\x00")
+		}
+		got[k] = it.Count
+	}
+	return got, ans.Skipped
+}
+
+// quotedCSV returns a CSV file with a header (id,name,city,name) whose
+// fields hold commas, doubled quotes, CRLFs and newlines, and the truth:
+// the count of each value of the first "name" column, and of each
+// (name, city) pair, as encoding/csv reads the file.
+func quotedCSV(t *testing.T, n int) (string, map[string]uint64, map[string]uint64) {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(14, 1))
+	var b strings.Builder
+	b.WriteString("id,name,city,name\r\n")
+	names := []string{"plain", "a,b", "say \"hi\"", "two\nlines", "crlf\r\ninside", "", " spaced ", "x"}
+	cities := []string{"Oslo", "New York, NY", "\"Q\""}
+	w := csv.NewWriter(&b)
+	for i := range n {
+		rec := []string{fmt.Sprint(i), names[rng.IntN(len(names))], cities[rng.IntN(len(cities))], "other"}
+		w.UseCRLF = rng.IntN(2) == 0
+		if err := w.Write(rec); err != nil {
+			t.Fatal(err)
+		}
+		if i%97 == 0 {
+			w.Flush()
+			b.WriteString("\n") // a blank line is no record
+		}
+	}
+	w.Flush()
+	data := b.String()
+	recs, err := csv.NewReader(strings.NewReader(data)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	byName, byPair := map[string]uint64{}, map[string]uint64{}
+	for _, r := range recs[1:] {
+		byName[r[1]]++
+		byPair[r[1]+"\x00"+r[2]]++
+	}
+	return data, byName, byPair
+}
+
+// TestStructuredCSVHeaderParallel: --csv --header -f NAME over quoted
+// fields with commas, quotes and newlines gives the counts encoding/csv
+// gives, from a file at -j 1 and -j 4 and from stdin dealt in small
+// chunks to 3 workers: a cut inside a quoted field would split records.
+func TestStructuredCSVHeaderParallel(t *testing.T) {
+	data, byName, byPair := quotedCSV(t, 3000)
+	path := filepath.Join(t.TempDir(), "in.csv")
+	if err := writeFile(path, data); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name string
+		o    runOpts
+		args []string
+		want map[string]uint64
+	}{
+		{"file -j 1", runOpts{}, []string{"--csv", "--header", "-f", "name", "-j", "1", path}, byName},
+		{"file -j 4", runOpts{}, []string{"--csv", "--header", "-f", "name", "-j", "4", path}, byName},
+		{"file -j 4 name[1] by number", runOpts{}, []string{"--csv", "-f", "2", "-j", "4", path}, nil},
+		{"stdin -j 3", runOpts{stdin: strings.NewReader(data), chunk: 100, buf: 7}, []string{"--csv", "--header", "-f", "name", "-j", "3"}, byName},
+		{"composite file -j 4", runOpts{}, []string{"--csv", "--header", "-f", "name,city", "-j", "4", path}, byPair},
+		{"composite stdin -j 2", runOpts{stdin: strings.NewReader(data), chunk: 64}, []string{"--csv", "--header", "-f", "name,city", "-j", "2"}, byPair},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got, skipped := topCounts(t, tc.o, tc.args...)
+			want := tc.want
+			if want == nil {
+				// Without --header the header is a record like any other.
+				want = maps.Clone(byName)
+				want["name"]++
+			}
+			if skipped != 0 {
+				t.Errorf("skipped %d, want 0", skipped)
+			}
+			if !maps.Equal(got, want) {
+				t.Errorf("counts differ from encoding/csv's:\n got %v\nwant %v", got, want)
+			}
+		})
+	}
+}
+
+// TestStructuredJSON: --json keys JSON lines by a path; lines that are
+// not JSON, lack the path or hold null there are skipped and counted, and
+// with --strict the first is an error naming its record and offset.
+func TestStructuredJSON(t *testing.T) {
+	lines := []string{
+		`{"user":{"id":"ann"},"ms":3}`,
+		`{"user":{"id":"bob"},"ms":4}`,
+		`not json`,
+		`{"user":{"id":"ann"},"ms":5}`,
+		`{"user":{}}`,
+		`{"user":{"id":null}}`,
+		`{"user":{"id":7}}`,
+		`{"user":{"id":"a\"b"}}`,
+	}
+	in := strings.Join(lines, "\n") + "\n"
+	got, skipped := topCounts(t, runOpts{stdin: strings.NewReader(in)}, "--json", "user.id")
+	want := map[string]uint64{"ann": 2, "bob": 1, "7": 1, `a"b`: 1}
+	if !maps.Equal(got, want) || skipped != 3 {
+		t.Errorf("got %v skipped %d, want %v skipped 3", got, skipped, want)
+	}
+	// The pointer form reads the same.
+	if got, _ := topCounts(t, runOpts{stdin: strings.NewReader(in)}, "--json", "/user/id"); !maps.Equal(got, want) {
+		t.Errorf("--json /user/id: got %v, want %v", got, want)
+	}
+	_, errOut, code := runIn(t, runOpts{stdin: strings.NewReader(in)}, "distinct", "--json", "user.id", "--strict", "-j", "1")
+	off := len(lines[0]) + len(lines[1]) + 2
+	if wantMsg := fmt.Sprintf("record 3 at offset %d", off); code != exitFailure || !strings.Contains(errOut, wantMsg) {
+		t.Errorf("--strict: exit %d, stderr %q; want exit 1 and %q", code, errOut, wantMsg)
+	}
+	_, errOut, code = runIn(t, runOpts{stdin: strings.NewReader(in)}, "distinct", "--json", "user.id")
+	if code != 0 || !strings.Contains(errOut, "3 of 8 records have no key (--json user.id)") {
+		t.Errorf("skipped warning: exit %d, stderr %q", code, errOut)
+	}
+	// stats reads its numbers with --value-json.
+	out, errOut, code := runIn(t, runOpts{stdin: strings.NewReader(in)}, "stats", "--value-json", "ms", "--format", "json")
+	var st struct {
+		Count   uint64  `json:"count"`
+		Mean    float64 `json:"mean"`
+		Skipped uint64  `json:"skipped"`
+	}
+	if code != 0 || json.Unmarshal([]byte(out), &st) != nil || st.Count != 3 || st.Mean != 4 || st.Skipped != 5 {
+		t.Errorf("stats --value-json ms: exit %d, %s %s; want count 3, mean 4, skipped 5", code, out, errOut)
+	}
+}
+
+// TestStructuredComposite: -f 1,3 makes a key of two fields, shown as a
+// tuple in text and csv and as parts in json; tuples that would join to
+// the same string stay apart.
+func TestStructuredComposite(t *testing.T) {
+	in := "a x b\na y b\nc x d\na z b\nab x c\n"
+	out, errOut, code := runIn(t, runOpts{stdin: strings.NewReader(in)}, "top", "-f", "1,3")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, want := range []string{"3         yes  (a, b)", "(c, d)", "(ab, c)"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("text answer lacks %q:\n%s", want, out)
+		}
+	}
+	out, _, _ = runIn(t, runOpts{stdin: strings.NewReader(in)}, "top", "-f", "1,3", "--format", "csv")
+	if !strings.Contains(out, `1,"(a, b)",3,`) {
+		t.Errorf("csv answer lacks the tuple (a, b):\n%s", out)
+	}
+	got, _ := topCounts(t, runOpts{stdin: strings.NewReader(in)}, "-f", "1,3")
+	want := map[string]uint64{"a\x00b": 3, "c\x00d": 1, "ab\x00c": 1}
+	if !maps.Equal(got, want) {
+		t.Errorf("json parts: got %v, want %v", got, want)
+	}
+	// JSON paths, several: a composite key too.
+	got, _ = topCounts(t, runOpts{stdin: strings.NewReader("{\"a\":\"1\",\"b\":2}\n{\"a\":1,\"b\":\"2\"}\n")}, "--json", "a,b")
+	if want := map[string]uint64{"1\x002": 2}; !maps.Equal(got, want) {
+		t.Errorf("--json a,b: got %v, want %v", got, want)
+	}
+}
+
+// TestStructuredUsage: combinations that make no sense are usage errors.
+func TestStructuredUsage(t *testing.T) {
+	for _, args := range [][]string{
+		{"top", "-f", "name"},             // a name needs --header
+		{"top", "--csv", "-f", "name"},    // idem
+		{"top", "--header"},               // --header needs --csv
+		{"top", "--json", "a", "--csv"},   // one format
+		{"top", "--json", "a", "-f", "2"}, // --json is the key
+		{"top", "--json", "a", "-d", ","}, // JSON has no delimiter
+		{"freq", "-f", "1,2", "k"},        // freq: one part
+		{"dedup", "-f", "1,2"},            // dedup: one field
+		{"stats", "--csv", "-f", "1,2"},   // stats: one column
+		{"stats", "--value-json", "a..b"}, // a bad path
+		{"distinct", "--json", ""},        // an empty path
+	} {
+		_, errOut, code := runIn(t, runOpts{stdin: strings.NewReader("a\n")}, args...)
+		if code != exitUsage {
+			t.Errorf("%q: exit %d, want %d (%s)", args, code, exitUsage, errOut)
+		}
+	}
+}
