@@ -7,7 +7,9 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -98,10 +100,10 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	s := c.snapshot()
 	d := &c.d
 	gauge := func(desc *prometheus.Desc, v float64, labels ...string) {
-		ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, v, labels...)
+		ch <- constMetric(desc, prometheus.GaugeValue, v, labels)
 	}
 	counter := func(desc *prometheus.Desc, v float64, labels ...string) {
-		ch <- prometheus.MustNewConstMetric(desc, prometheus.CounterValue, v, labels...)
+		ch <- constMetric(desc, prometheus.CounterValue, v, labels)
 	}
 
 	version := s.Version
@@ -216,4 +218,20 @@ func (c *Collector) observe(id uint64, seconds float64) {
 	if i, _ := slices.BinarySearch(c.bounds, seconds); i < len(c.bounds) {
 		c.buckets[i]++ // le is inclusive: BinarySearch finds an equal bound
 	}
+}
+
+// constMetric makes a metric whose label values (stage and branch names,
+// the version, the command: the caller's strings) are made valid UTF-8
+// first, as Prometheus requires, so that no name makes a scrape fail.
+func constMetric(desc *prometheus.Desc, t prometheus.ValueType, v float64, labels []string) prometheus.Metric {
+	for i, l := range labels {
+		if !utf8.ValidString(l) {
+			labels[i] = strings.ToValidUTF8(l, "\uFFFD")
+		}
+	}
+	m, err := prometheus.NewConstMetric(desc, t, v, labels...)
+	if err != nil {
+		return prometheus.NewInvalidMetric(desc, err) // a bug here, not bad input: the scrape says so
+	}
+	return m
 }

@@ -162,3 +162,36 @@ func TestDistinctEstimatesFromAnswers(t *testing.T) {
 		})
 	}
 }
+
+// TestInvalidUTF8Names: stage, branch and version strings are the
+// caller's; one that is not valid UTF-8 is repaired, not a failed scrape
+// or a panic.
+func TestInvalidUTF8Names(t *testing.T) {
+	c := newCollector(t, func() observe.Snapshot {
+		return observe.Snapshot{
+			Job: "j\xff", Version: "v\xfe", State: "running",
+			Stages:   []observe.Stage{{Stage: "st\xc3", Instance: 0, RecordsIn: 7}},
+			Branches: []observe.Branch{{Name: "b\xff", Records: 3}},
+		}
+	})
+	_, fams := scrape(t, c)
+	v := values(fams)
+	if v["streamstat_records_in_total{stage=st\uFFFD,subtask=0}"] != 7 || v["streamstat_branch_records_total{branch=b\uFFFD}"] != 3 {
+		t.Errorf("got %v", v)
+	}
+}
+
+// FuzzDistinctEstimates: any answer bytes give estimates named by where
+// they are, or none; never a panic.
+func FuzzDistinctEstimates(f *testing.F) {
+	for _, s := range []string{`{"distinct":1,"lower":0,"upper":2}`, `{"users":{"distinct":1,"lower":0,"upper":2}}`, `[1]`, `{"distinct":"x"}`, ``, `{`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		for _, e := range distinctEstimates(b) {
+			if !strings.HasSuffix(e.Name, "distinct") {
+				t.Errorf("estimate named %q", e.Name)
+			}
+		}
+	})
+}
