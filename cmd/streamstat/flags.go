@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net"
 	"regexp"
 	"runtime"
 	"strconv"
@@ -35,13 +36,15 @@ const (
 	flagStructured                     // --csv, --tsv, --header, --strict (structured.go)
 	flagJSONKey                        // --json
 	flagValueJSON                      // --value-json
+	flagHTTP                           // --http
 
-	flagCounting = flagInput | flagInterval | flagSave | flagProgress | flagJobs | flagCheckpoint | flagShed | flagStructured | flagJSONKey
+	flagCounting = flagInput | flagInterval | flagSave | flagProgress | flagJobs | flagCheckpoint | flagShed | flagStructured | flagJSONKey | flagHTTP
 )
 
 // options holds every flag of every subcommand; each subcommand registers
 // the ones it takes.
 type options struct {
+	http      string // --http ADDR: serve the run's page there
 	field     int
 	delimStr  string
 	delim     pipeline.Delimiter
@@ -152,6 +155,9 @@ func newFlags(name string, set flagSet, o *options) *flag.FlagSet {
 		o.shed.register(fs)
 	}
 	o.st.register(fs, set)
+	if set&flagHTTP != 0 {
+		fs.StringVar(&o.http, "http", "", "")
+	}
 	return fs
 }
 
@@ -198,6 +204,11 @@ func (o *options) check(set flagSet) error {
 	}
 	if o.interval < 0 {
 		return usagef("--interval %v: must not be negative", o.interval)
+	}
+	if o.http != "" {
+		if _, _, err := net.SplitHostPort(o.http); err != nil {
+			return usagef("--http %q: use HOST:PORT, such as 127.0.0.1:8080 (port 0 picks a free one)", o.http)
+		}
 	}
 	if set&flagProgress != 0 {
 		switch o.progress {

@@ -36,8 +36,7 @@ var flagDocs = []struct {
 `},
 	{flagSave, `  --save FILE          write the final state to FILE, for merge
 `},
-	{flagProgress, `  --progress P         progress on stderr: auto (when stderr is a terminal),
-                       always or never
+	{flagProgress, `  --progress P         progress on stderr: auto (to a terminal), always, never
 `},
 	{flagJobs, `  -j, --jobs N         workers (default: one per CPU)
 `},
@@ -50,6 +49,8 @@ var flagDocs = []struct {
 	{flagShed, `  --shed               on a live stream that arrives faster than it can be
                        counted, drop records instead of falling behind
   --max-latency D      the queueing delay --shed stays under (default 100ms)
+`},
+	{flagHTTP, `  --http ADDR          serve the run's live page at ADDR (127.0.0.1:8080)
 `},
 }
 
@@ -99,6 +100,13 @@ Running:
   --progress P         progress on stderr: auto (the default: only when
                        stderr is a terminal), always or never
   -j, --jobs N         workers (default: one per CPU)
+  --http ADDR          serve a live page of the run at ADDR (such as
+                       127.0.0.1:8080; port 0 picks one, printed on stderr):
+                       / the page, /events, /api/snapshot (the json answer
+                       and the run's state), /api/history, /metrics
+                       (Prometheus), /healthz. The answer is still written
+                       at the end of the input; the page then shows the
+                       final state until SIGINT or SIGTERM
   --checkpoint DIR     save the run's state to DIR every --checkpoint-interval
                        (default 10s), so that --resume can go on after a
                        crash or a kill (distinct, top, freq, sample, stats)

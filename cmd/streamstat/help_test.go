@@ -61,5 +61,5 @@ var sampleValue = map[string]string{
 	"save": "x.state", "progress": "never", "j": "1", "jobs": "1", "checkpoint": "ckdir",
 	"checkpoint-interval": "1s", "max-latency": "1s", "precision": "10", "k": "3", "seed": "2",
 	"q": "0.5", "quantiles": "0.5", "capacity": "100", "fp-rate": "0.1", "i": "-", "input": "-",
-	"key": "a", "keys-from": "keys.txt", "json": "user.id", "value-json": "ms",
+	"key": "a", "keys-from": "keys.txt", "json": "user.id", "value-json": "ms", "http": "127.0.0.1:0",
 }

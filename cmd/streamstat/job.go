@@ -81,6 +81,11 @@ func runJob(ctx context.Context, e *env, s *spec) int {
 	if ckpt {
 		cfg.Checkpoint = checkpointConfig(e, s)
 	}
+	hook := new(webHook) // --http: the page hears of each checkpoint
+	if ckpt && s.opts.http != "" {
+		log := cfg.Checkpoint.OnComplete
+		cfg.Checkpoint.OnComplete = func(m checkpoint.Manifest, err error) { log(m, err); hook.onComplete(m, err) }
+	}
 	if s.shed != nil {
 		cfg.Shed = s.shed.config(e)
 	}
@@ -109,6 +114,21 @@ func runJob(ctx context.Context, e *env, s *spec) int {
 			c.add(s.extraCounts(p))
 		}
 		return a, c, err
+	}
+	var page *webPage
+	if s.opts.http != "" {
+		page, err = startWeb(e, s, j, func() any {
+			a, c, err := snapshot()
+			if err != nil {
+				return map[string]string{"error": err.Error()}
+			}
+			return a.result(c).JSON
+		})
+		if err != nil {
+			return fail(e, err)
+		}
+		defer page.stop()
+		hook.page.Store(page)
 	}
 
 	var wg sync.WaitGroup
@@ -166,6 +186,13 @@ func runJob(ctx context.Context, e *env, s *spec) int {
 		// Interrupted: the final answer covers what was read.
 	}
 	interrupted := runErr != nil && ctx.Err() != nil
+	if page != nil {
+		if interrupted {
+			page.obs.Done(nil)
+		} else {
+			page.obs.Done(runErr)
+		}
+	}
 	a, c, err := snapshot()
 	if err != nil {
 		return fail(e, err)
@@ -202,6 +229,9 @@ func runJob(ctx context.Context, e *env, s *spec) int {
 		if err := saveRun(s, c, a, !interrupted); err != nil {
 			return fail(e, err)
 		}
+	}
+	if page != nil && !interrupted {
+		page.serveUntilDone(ctx, e)
 	}
 	return exitOK
 }
