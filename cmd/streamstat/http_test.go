@@ -128,12 +128,12 @@ func TestHTTPFlag(t *testing.T) {
 			args = append(args, "-f", "1")
 		}
 		_, errOut, code := runIn(t, runOpts{}, args...)
-		if code != exitUsage || !strings.Contains(errOut, "--http") {
+		if code != exitUsage || !strings.Contains(errOut, "--http \"nohost\": use HOST:PORT") {
 			t.Errorf("%s --http nohost: exit %d, stderr %q", cmd, code, errOut)
 		}
 	}
 	_, errOut, code := runIn(t, runOpts{}, "freq", "--http", "nohost", "a")
-	if code != exitUsage || !strings.Contains(errOut, "--http") {
+	if code != exitUsage || !strings.Contains(errOut, "--http \"nohost\": use HOST:PORT") {
 		t.Errorf("freq --http nohost: exit %d, stderr %q", code, errOut)
 	}
 }
