@@ -73,7 +73,7 @@ func compatible(first *statePart, before []*statePart, p *statePart) error {
 		}
 	}
 	if first.h.version >= 2 && p.h.version >= 2 {
-		if p.h.field != first.h.field || (p.h.field > 0 && p.h.delim != first.h.delim) {
+		if p.h.field != first.h.field || (p.h.field > 0 && p.h.delim != first.h.delim) || p.h.keyDesc != first.h.keyDesc {
 			return fmt.Errorf("%s was made with keys of %s, %s with keys of %s: they count different things", p.path, p.h.key(), first.path, first.h.key())
 		}
 	}
@@ -130,6 +130,7 @@ func runMerge(e *env, o *options, files []string) int {
 		parts = append(parts, p)
 	}
 	acc := parts[0].a
+	markTuple(acc, h.parts > 1)
 	if t, ok := acc.(*topAgg); ok && o.k > 0 {
 		t.k = o.k
 	}

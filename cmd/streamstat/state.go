@@ -24,6 +24,10 @@ import (
 //	uvarint n, then n uint64     the sources: the random id of each run
 //	                             saved, strictly ascending (a merge holds
 //	                             those of its parts)
+//	uvarint n, then n bytes      version 3: the key's extractor (--json,
+//	                             --csv, -f 1,3: structured.go), as text
+//	uvarint parts                version 3: the parts of each key (more
+//	                             than 1: composite keys, shown as tuples)
 //	uvarint n, then n bytes      the subcommand's state (its sketches in
 //	                             their own checksummed encodings)
 //	uint32 CRC-32C (Castagnoli), little-endian, of every byte before it
@@ -34,11 +38,16 @@ import (
 // merged: keys of another field or delimiter (which the sketches cannot
 // tell), and a run already merged in (its counts would count twice).
 // Version 1 files (without the complete flag, key and sources) are still
-// read; merge then checks what it can (see runMerge).
+// read; merge then checks what it can (see runMerge). Version 3 is
+// written only for keys of structured input, so plain runs write the
+// version 2 they always wrote.
 
 const (
 	stateMagic   = "streamstat-state"
 	stateVersion = 2
+	// stateVersionKeys is the version of a state of structured keys
+	// (the newest this build reads and writes).
+	stateVersionKeys = 3
 )
 
 // Errors about state files. Decoding errors also wrap the sketch
@@ -59,10 +68,15 @@ type stateHeader struct {
 	field    int
 	delim    string
 	sources  []uint64
+	keyDesc  string // version 3: the key's extractor; "" for plain lines
+	parts    int    // version 3: parts per key
 }
 
 // key describes the key a state was made with, for messages.
 func (h *stateHeader) key() string {
+	if h.keyDesc != "" {
+		return h.keyDesc
+	}
 	if h.field == 0 {
 		return "whole lines"
 	}
@@ -78,6 +92,9 @@ func newSource() uint64 { return rand.Uint64() }
 func saveRun(s *spec, c counts, a aggregate, complete bool) error {
 	h := stateHeader{version: stateVersion, cmd: s.cmd, complete: complete,
 		field: s.opts.field, delim: s.opts.delim.String(), sources: []uint64{newSource()}}
+	if d := s.opts.st.desc; d != "" {
+		h.version, h.keyDesc, h.parts = stateVersionKeys, d, s.opts.st.parts
+	}
 	return saveState(s.opts.save, h, c, a)
 }
 
@@ -112,6 +129,11 @@ func encodeState(h stateHeader, c counts, a aggregate) ([]byte, error) {
 			b = binary.LittleEndian.AppendUint64(b, id)
 		}
 	}
+	if h.version >= 3 {
+		b = binary.AppendUvarint(b, uint64(len(h.keyDesc)))
+		b = append(b, h.keyDesc...)
+		b = binary.AppendUvarint(b, uint64(h.parts))
+	}
 	body, err := a.appendState(nil)
 	if err != nil {
 		return nil, err
@@ -138,8 +160,8 @@ func decodeState(data []byte) (h stateHeader, c counts, body []byte, err error) 
 	if err != nil || ver < 1 || strconv.Itoa(ver) != f[1] {
 		return h, c, nil, errNotState
 	}
-	if ver > stateVersion {
-		return h, c, nil, fmt.Errorf("version %d, this build reads 1 to %d: %w", ver, stateVersion, errStateVer)
+	if ver > stateVersionKeys {
+		return h, c, nil, fmt.Errorf("version %d, this build reads 1 to %d: %w", ver, stateVersionKeys, errStateVer)
 	}
 	h = stateHeader{version: ver, cmd: f[2], complete: true}
 	if len(data) < nl+1+4 {
@@ -165,6 +187,14 @@ func decodeState(data []byte) (h stateHeader, c counts, body []byte, err error) 
 		if r.Err == nil && !isStrictlyAscending(h.sources) {
 			r.Err = fmt.Errorf("state sources out of order: %w", sketch.ErrCorrupt)
 		}
+	}
+	if ver >= 3 {
+		desc := r.Bytes(int(min(readUvarint(r), uint64(r.Len()+1))))
+		parts := readUvarint(r)
+		if r.Err == nil && (len(desc) == 0 || parts < 1 || parts > 1<<10) {
+			r.Err = fmt.Errorf("state key: %w", sketch.ErrCorrupt)
+		}
+		h.keyDesc, h.parts = string(desc), int(parts)
 	}
 	n := readUvarint(r)
 	body = r.Bytes(int(min(n, uint64(r.Len()+1))))

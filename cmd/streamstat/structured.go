@@ -199,7 +199,7 @@ func applyStructured(e *env, o *options, s *spec) error {
 			return usagef("--json %s: %v", f.json+f.valueJSON, trimPipeline(err))
 		}
 		ex, f.parts = k, len(paths)
-		desc = fmt.Sprintf("json %q value %q", paths, f.valueJSON)
+		desc = fmt.Sprintf("json %q", paths)
 		f.what = "--json " + f.json
 		if value {
 			f.what = "--value-json " + f.valueJSON
@@ -234,7 +234,7 @@ func applyStructured(e *env, o *options, s *spec) error {
 			return usagef("-f %s: %v", spec, trimPipeline(err))
 		}
 		ex, f.parts = k, max(len(cols), 1)
-		desc = fmt.Sprintf("csv comma %q header %v columns %v value %d", f.comma(o), f.header, cols, val)
+		desc = fmt.Sprintf("csv comma %q header %v columns %q", f.comma(o), f.header, spec)
 		f.what = "--csv"
 		if f.tsv {
 			f.what = "--tsv"
@@ -263,7 +263,11 @@ func applyStructured(e *env, o *options, s *spec) error {
 			return usagef("-f %s: %v", keyColumnsSpec(o), trimPipeline(err))
 		}
 		ex, f.parts = k, len(fields)
-		desc = fmt.Sprintf("fields %v delimiter %s value %d", fields, o.delim, val)
+		if len(fields) > 1 {
+			// One field (--strict): the keys of -f N, which the state
+			// header records already.
+			desc = fmt.Sprintf("fields %v delimiter %s", fields, o.delim)
+		}
 		f.what = fmt.Sprintf("-f %s -d %s", keyColumnsSpec(o), o.delim)
 	}
 	if f.parts > 1 && (s.cmd == "freq") {
@@ -369,4 +373,15 @@ func readStdinHeader(e *env, comma byte) ([]string, error) {
 		return nil, &inputError{fmt.Errorf("stdin: header: %v", trimPipeline(err))}
 	}
 	return h, nil
+}
+
+// markTuple makes a merged aggregate show its keys as tuples (their state
+// file says they are composite).
+func markTuple(a aggregate, on bool) {
+	switch a := a.(type) {
+	case *topAgg:
+		a.tuple = on
+	case *sampleAgg:
+		a.tuple = on
+	}
 }

@@ -218,3 +218,34 @@ func TestStructuredUsage(t *testing.T) {
 		}
 	}
 }
+
+// TestStructuredMergeKeys: a state saved with structured keys records
+// them: merge refuses states of other keys (other paths, columns, or
+// plain lines), merges states of the same keys, and shows composite keys
+// as tuples.
+func TestStructuredMergeKeys(t *testing.T) {
+	dir := t.TempDir()
+	in := "{\"a\":\"x\",\"b\":\"y\"}\n{\"a\":\"x\",\"b\":\"z\"}\n"
+	save := func(name string, args ...string) string {
+		t.Helper()
+		path := filepath.Join(dir, name)
+		args = append(append([]string{"top", "--save", path}, args...), "--format", "json")
+		if _, errOut, code := runIn(t, runOpts{stdin: strings.NewReader(in)}, args...); code != 0 {
+			t.Fatalf("%q: exit %d: %s", args, code, errOut)
+		}
+		return path
+	}
+	ab1, ab2 := save("ab1", "--json", "a,b"), save("ab2", "--json", "a,b")
+	a, ba := save("a", "--json", "a"), save("ba", "--json", "b,a")
+	plain := save("plain")
+	for _, pair := range [][2]string{{ab1, a}, {ab1, ba}, {a, plain}, {plain, a}} {
+		_, errOut, code := runIn(t, runOpts{}, "merge", pair[0], pair[1])
+		if code != exitFailure || !strings.Contains(errOut, "count different things") {
+			t.Errorf("merge %s %s: exit %d, stderr %q; want a refusal", filepath.Base(pair[0]), filepath.Base(pair[1]), code, errOut)
+		}
+	}
+	out, errOut, code := runIn(t, runOpts{}, "merge", ab1, ab2)
+	if code != 0 || !strings.Contains(out, "2         yes  (x, y)") {
+		t.Errorf("merge of like states: exit %d, %s\n%s", code, errOut, out)
+	}
+}
