@@ -249,3 +249,49 @@ func TestStructuredMergeKeys(t *testing.T) {
 		t.Errorf("merge of like states: exit %d, %s\n%s", code, errOut, out)
 	}
 }
+
+// TestStructuredStrictOffset: --strict names the bad record's byte offset
+// in its input exactly at every -j, from a file cut into ranges and from
+// stdin dealt in small chunks (where a worker's view of the stream has its
+// own offsets); the record number, which counts a worker's share, is given
+// with -j 1 only.
+func TestStructuredStrictOffset(t *testing.T) {
+	var b strings.Builder
+	bad := 0
+	for i := range 3000 {
+		if i == 2222 {
+			bad = b.Len()
+			b.WriteString("{\"user\":\n")
+			continue
+		}
+		fmt.Fprintf(&b, "{\"user\":{\"id\":\"u%d\"},\"pad\":%q}\n", i%40, strings.Repeat("x", i%13))
+	}
+	data := b.String()
+	path := filepath.Join(t.TempDir(), "in.jsonl")
+	if err := writeFile(path, data); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		o    runOpts
+		args []string
+		want string
+	}{
+		{"file -j 1", runOpts{}, []string{"-j", "1", path}, fmt.Sprintf("record 2223 at offset %d:", bad)},
+		{"file -j 4", runOpts{}, []string{"-j", "4", path}, fmt.Sprintf("record at offset %d:", bad)},
+		{"stdin -j 1", runOpts{stdin: strings.NewReader(data), chunk: 300}, []string{"-j", "1"}, fmt.Sprintf("record 2223 at offset %d:", bad)},
+		{"stdin -j 3", runOpts{stdin: strings.NewReader(data), chunk: 300, buf: 100}, []string{"-j", "3"}, fmt.Sprintf("record at offset %d:", bad)},
+	} {
+		for _, cmd := range []string{"distinct", "top"} { // dynamic and static dealing
+			args := append([]string{cmd, "--json", "user.id", "--strict"}, tc.args...)
+			o := tc.o
+			if o.stdin != nil {
+				o.stdin = strings.NewReader(data)
+			}
+			_, errOut, code := runIn(t, o, args...)
+			if code != exitFailure || !strings.Contains(errOut, tc.want) {
+				t.Errorf("%s %s: exit %d, stderr %q; want exit 1 and %q", tc.name, cmd, code, errOut, tc.want)
+			}
+		}
+	}
+}

@@ -140,12 +140,12 @@ func (pl *plan) newStream(name string, r io.Reader) *stream {
 	return newStream(name, r, pl.workers, pl.dynamic, pl.chunkSize, pl.bufSize, pl.framing())
 }
 
-// rangeSource returns a source over range fr of input in.
-func (pl *plan) rangeSource(in *input, fr pipeline.FileRange) (*pipeline.LineSource, error) {
+// rangeSource returns a source over range fr of input in, with cfg.
+func (pl *plan) rangeSource(in *input, fr pipeline.FileRange, cfg pipeline.LineConfig) (*pipeline.LineSource, error) {
 	if pl.framing() != pipeline.FrameLines {
-		return pipeline.NewCSVRangeSource(in.file, fr, pl.cfg)
+		return pipeline.NewCSVRangeSource(in.file, fr, cfg)
 	}
-	return pipeline.NewRangeSource(in.file, fr, pl.cfg)
+	return pipeline.NewRangeSource(in.file, fr, cfg)
 }
 
 // streamConfig is the LineConfig of a source over a worker's view of a

@@ -66,6 +66,7 @@ type stream struct {
 // channel is closed after the last.
 type chunk struct {
 	pieces chan piece
+	start  int64 // the stream offset of its first byte
 }
 
 // piece is a run of bytes of one chunk, aliasing a read buffer.
@@ -167,7 +168,7 @@ func (s *stream) run(ctx context.Context) {
 		if n < 0 || n > len(buf.b) {
 			n, err = 0, errors.New("reader returned an impossible count")
 		}
-		s.read.Add(int64(n))
+		base := s.read.Add(int64(n)) - int64(n) // the stream offset of data[0]
 		data := buf.b[:n]
 		cuts = cuts[:0]
 		for p := 0; p < len(data); {
@@ -210,7 +211,7 @@ func (s *stream) run(ctx context.Context) {
 		}
 		for _, c := range cuts {
 			if cur == nil {
-				cur = &chunk{pieces: make(chan piece, 8)}
+				cur = &chunk{pieces: make(chan piece, 8), start: base + int64(c.from)}
 				q := s.queues[0]
 				if !s.dynamic {
 					q = s.queues[j%s.workers]
@@ -275,6 +276,35 @@ type chunkReader struct {
 	p     piece
 	off   int
 	timer *time.Timer // wait's, made on first use
+	// view counts the bytes Read has returned; marks maps offsets of the
+	// view to offsets of the stream: one per chunk taken, from the first
+	// one a source may still report on (see prune).
+	view  int64
+	marks []mark
+}
+
+// mark says that the view's byte view is the stream's byte stream, the
+// first of a chunk.
+type mark struct{ view, stream int64 }
+
+// streamOffset returns the stream offset of the view's byte v (v at or
+// past the first mark kept).
+func (c *chunkReader) streamOffset(v int64) int64 {
+	for i := len(c.marks) - 1; i >= 0; i-- {
+		if m := c.marks[i]; m.view <= v {
+			return m.stream + v - m.view
+		}
+	}
+	return v
+}
+
+// prune drops the marks of chunks that end at or before view offset v.
+func (c *chunkReader) prune(v int64) {
+	i := 0
+	for i+1 < len(c.marks) && c.marks[i+1].view <= v {
+		i++
+	}
+	c.marks = c.marks[i:]
 }
 
 func (c *chunkReader) Read(b []byte) (int, error) {
@@ -292,6 +322,7 @@ func (c *chunkReader) Read(b []byte) (int, error) {
 	}
 	n := copy(b, c.p.data[c.off:])
 	c.off += n
+	c.view += int64(n)
 	if c.off == len(c.p.data) {
 		c.p.buf.release()
 		c.p, c.off = piece{}, 0
@@ -334,6 +365,7 @@ func (c *chunkReader) await(expired <-chan time.Time) event {
 					return evEnd
 				}
 				c.cur = ch
+				c.marks = append(c.marks, mark{view: c.view, stream: ch.start})
 			case <-c.ctx.Done():
 				return evDone
 			case <-expired:

@@ -90,6 +90,13 @@ type worker struct {
 	done      Counts
 	pub       *pipeline.LineSource
 	err       error // the first input error, with the input's name
+
+	// With LineConfig.Strict and several workers: the record the current
+	// source stopped at (its offset is translated to the stream's when the
+	// source reads a view of a stream), since its record number counts
+	// only the worker's share.
+	bad    pipeline.BadLine
+	hasBad bool
 }
 
 // Fill implements pipeline.Source.
@@ -120,6 +127,9 @@ func (w *worker) Fill(ctx context.Context, b *pipeline.Batch, max int) error {
 			// waiting at the source goes through.
 			return nil
 		}
+		if w.cr != nil {
+			w.cr.prune(w.streamAt + w.cur.Offset())
+		}
 		n := b.Len()
 		err := w.cur.Fill(ctx, b, max)
 		w.short = err == nil && b.Len()-n < max
@@ -133,6 +143,9 @@ func (w *worker) Fill(ctx context.Context, b *pipeline.Batch, max int) error {
 			if errors.Is(err, io.ErrUnexpectedEOF) {
 				// Only a resumed stream skips to a position.
 				err = fmt.Errorf("%w (not the stream the checkpoint was taken of)", err)
+			}
+			if w.hasBad && errors.Is(err, w.bad.Err) {
+				err = w.strictError(err)
 			}
 			return w.fail(fileError(w.curIn.name, err))
 		}
@@ -150,6 +163,34 @@ func (w *worker) fail(err error) error {
 	}
 	w.mu.Unlock()
 	return err
+}
+
+// strictError is the error of a strict source over part of an input read
+// by several workers: the record's offset in the input, exact, without
+// the record number, which counts only this worker's records.
+func (w *worker) strictError(err error) error {
+	off := w.bad.Offset
+	if w.cr != nil {
+		off = w.cr.streamOffset(w.streamAt + off)
+	}
+	return &wrapped{msg: fmt.Sprintf("record at offset %d: %v", off, w.bad.Err), err: err}
+}
+
+// sourceConfig is cfg for one of the worker's sources: with Strict and
+// several workers, it notes the record a source stops at.
+func (w *worker) sourceConfig(cfg pipeline.LineConfig) pipeline.LineConfig {
+	if !cfg.Strict || w.plan.workers < 2 {
+		return cfg
+	}
+	w.hasBad = false
+	next := cfg.OnBadLine
+	cfg.OnBadLine = func(bl pipeline.BadLine) {
+		w.bad, w.hasBad = pipeline.BadLine{Number: bl.Number, Offset: bl.Offset, Err: bl.Err}, true
+		if next != nil {
+			next(bl)
+		}
+	}
+	return cfg
 }
 
 // finish retires the current LineSource, keeping its counts.
@@ -199,7 +240,7 @@ func (w *worker) next() (bool, error) {
 					}
 					w.streamAt, w.resumeAt = w.resumeAt, -1
 				}
-				cfg := pl.streamConfig()
+				cfg := w.sourceConfig(pl.streamConfig())
 				if w.sum != nil {
 					cfg.Consumed = w.sum
 				}
@@ -207,13 +248,13 @@ func (w *worker) next() (bool, error) {
 			}
 		case pl.dynamic:
 			if r := in.next.Add(1) - 1; r < int64(len(in.ranges)) {
-				ls, err = pl.rangeSource(in, in.ranges[r])
+				ls, err = pl.rangeSource(in, in.ranges[r], w.sourceConfig(pl.cfg))
 			}
 		default:
 			// Static: range r of a file split into W goes to worker r.
 			if !w.took && w.idx < len(in.ranges) {
 				w.took = true
-				ls, err = pl.rangeSource(in, in.ranges[w.idx])
+				ls, err = pl.rangeSource(in, in.ranges[w.idx], w.sourceConfig(pl.cfg))
 			}
 		}
 		if err != nil {
