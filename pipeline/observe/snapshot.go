@@ -67,7 +67,8 @@ func Health(backPressured float64) string {
 // server-sent event carries, and the Prometheus adapter reads. Counters are
 // cumulative since Run started; rates and shares cover Window seconds (the
 // time since the previous snapshot of an Observer, or the whole run for
-// Take). The zero value is an empty snapshot; a Snapshot is a plain value.
+// Take), except that once Run has returned an Observer's rates are 0 and
+// its shares those of the whole run. The zero value is an empty snapshot; a Snapshot is a plain value.
 type Snapshot struct {
 	Time    time.Time `json:"time"`
 	Job     string    `json:"job"`
@@ -326,11 +327,20 @@ func (s *Snapshot) rates(prev *Snapshot) {
 		}
 	}
 	s.Window = dt
-	share := func(x float64) float64 {
+	// Once Run has returned its clock stops: the rates are 0 since, and
+	// the shares are those of the whole run rather than of nothing.
+	whole := prev != nil && dt <= 0 && s.Uptime > 0
+	if whole {
+		s.Window = max(s.Time.Sub(prev.Time).Seconds(), 0)
+	}
+	shareOf := func(cur, old float64) float64 {
+		if whole {
+			return min(max(cur/s.Uptime, 0), 1)
+		}
 		if dt <= 0 {
 			return 0
 		}
-		return min(max(x/dt, 0), 1)
+		return min(max((cur-old)/dt, 0), 1)
 	}
 	per := func(x float64) float64 {
 		if dt <= 0 {
@@ -347,8 +357,8 @@ func (s *Snapshot) rates(prev *Snapshot) {
 		}
 		records0 += q.Records
 		c.OutPerSec = per(float64(c.Records - q.Records))
-		c.BusyShare, c.IdleShare = share(c.Busy-q.Busy), share(c.Idle-q.Idle)
-		c.BackPressuredShare = share(c.BackPressured - q.BackPressured)
+		c.BusyShare, c.IdleShare = shareOf(c.Busy, q.Busy), shareOf(c.Idle, q.Idle)
+		c.BackPressuredShare = shareOf(c.BackPressured, q.BackPressured)
 		c.Health = Health(c.BackPressuredShare)
 	}
 	s.RecordsPerSec = per(float64(s.Records - records0))
@@ -360,8 +370,8 @@ func (s *Snapshot) rates(prev *Snapshot) {
 			q = prev.Stages[i]
 		}
 		c.InPerSec, c.OutPerSec = per(float64(c.RecordsIn-q.RecordsIn)), per(float64(c.RecordsOut-q.RecordsOut))
-		c.BusyShare, c.IdleShare = share(c.Busy-q.Busy), share(c.Idle-q.Idle)
-		c.BackPressuredShare = share(c.BackPressured - q.BackPressured)
+		c.BusyShare, c.IdleShare = shareOf(c.Busy, q.Busy), shareOf(c.Idle, q.Idle)
+		c.BackPressuredShare = shareOf(c.BackPressured, q.BackPressured)
 		c.Health = Health(c.BackPressuredShare)
 		if c.Health != HealthHigh && c.BusyShare >= best {
 			best = c.BusyShare

@@ -302,3 +302,24 @@ func FuzzBands(f *testing.F) {
 		}
 	})
 }
+
+// After Run returns, an Observer's rates are 0 and its shares those of the
+// whole run (busy, idle and back-pressured add up to the run).
+func TestObserverAfterRun(t *testing.T) {
+	p := topJob(t, 20000, 10, 2, pipelineConfig())
+	if err := p.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	o := NewObserver(p, Info{}, nil)
+	t0 := time.Now()
+	o.Take(t0)
+	s := o.Take(t0.Add(time.Second))
+	if s.RecordsPerSec != 0 || s.Window != 1 {
+		t.Errorf("records/s %v over %v s, want 0 over 1", s.RecordsPerSec, s.Window)
+	}
+	for _, st := range s.Stages {
+		if sum := st.BusyShare + st.IdleShare + st.BackPressuredShare; st.InPerSec != 0 || sum < 0.99 || sum > 1.01 {
+			t.Errorf("%s#%d: in/s %v, shares add up to %v, want 0 and 1", st.Stage, st.Instance, st.InPerSec, sum)
+		}
+	}
+}
