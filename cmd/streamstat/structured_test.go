@@ -102,6 +102,16 @@ func TestStructuredCSVHeaderParallel(t *testing.T) {
 		{"stdin -j 3", runOpts{stdin: strings.NewReader(data), chunk: 100, buf: 7}, []string{"--csv", "--header", "-f", "name", "-j", "3"}, byName},
 		{"composite file -j 4", runOpts{}, []string{"--csv", "--header", "-f", "name,city", "-j", "4", path}, byPair},
 		{"composite stdin -j 2", runOpts{stdin: strings.NewReader(data), chunk: 64}, []string{"--csv", "--header", "-f", "name,city", "-j", "2"}, byPair},
+		// --header with a column number: the job drops the header itself.
+		{"header by number stdin -j 2", runOpts{stdin: strings.NewReader(data), chunk: 80}, []string{"--csv", "--header", "-f", "2", "-j", "2"}, byName},
+	}
+	for j := 1; j <= 8; j++ {
+		cases = append(cases, struct {
+			name string
+			o    runOpts
+			args []string
+			want map[string]uint64
+		}{fmt.Sprintf("file -j %d of 1..8", j), runOpts{}, []string{"--csv", "--header", "-f", "name", "-j", fmt.Sprint(j), path}, byName})
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
