@@ -33,6 +33,8 @@ func setupDedup(e *env, o *options, args []string) (*spec, error) {
 			return o.format != "text" || d.bloom.EstimatedFPRate() > d.target
 		},
 		extraCounts: func(*pipeline.Pipeline) counts { return counts{Skipped: op.skipped} },
+		// --json, -f 1,3: the key is found in each whole line.
+		setExtract: func(ex pipeline.Extractor) { op.ex = ex },
 	}, nil
 }
 
@@ -43,6 +45,8 @@ type dedupOp struct {
 	bloom   *sketch.Bloom
 	field   int
 	delim   pipeline.Delimiter
+	ex      pipeline.Extractor // if set, finds the key in place of field
+	sc      pipeline.Scratch
 	w       *bufio.Writer
 	passed  uint64
 	skipped uint64
@@ -52,7 +56,14 @@ func (o *dedupOp) Process(in, _ *pipeline.Batch) error {
 	for i := range in.Records {
 		line := in.Key(i)
 		h := in.Records[i].Hash
-		if o.field > 0 {
+		if o.ex != nil {
+			x, err := o.ex.Extract(line, &o.sc)
+			if err != nil {
+				o.skipped++
+				continue
+			}
+			h = sketch.Hash(x.Key)
+		} else if o.field > 0 {
 			key, ok := pipeline.Field(line, o.field, o.delim)
 			if !ok {
 				o.skipped++

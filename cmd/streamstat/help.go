@@ -68,12 +68,12 @@ const helpCommon = `Input:
   other byte (NUL, invalid UTF-8) is part of the key as it is. Lines may be
   of any length. Lines without the key field are skipped, counted and
   reported ("skipped"), never dropped silently.
-  Structured input (distinct, top, freq, sample, stats): --json PATH keys
-  JSON lines by a path; --csv (--tsv) reads RFC 4180 records, which may
-  span lines, with -f numbers or, with --header, column names. Records
+  Structured input: --json PATH keys JSON lines by a path (dedup too);
+  --csv (--tsv) reads RFC 4180 records, which may span lines, with -f
+  numbers or, with --header, column names (not dedup). Records
   without a key (invalid JSON or CSV, a missing path or column, null) are
   skipped and counted; --strict makes the first one an error with its
-  record number (counted per range: exact with -j 1) and byte offset.
+  byte offset (and, with -j 1, its record number).
 
 Output:
   --format F           text (the default, aligned for people), json (one

@@ -51,6 +51,10 @@ type spec struct {
 	extraCounts func(p *pipeline.Pipeline) counts
 	// shed, if set, sheds load at every worker (--shed; see shed.go).
 	shed *shedRun
+	// setExtract, if set, takes the key's extractor of structured input
+	// (structured.go) in place of line.Extract: dedup, whose source keeps
+	// whole lines for its output.
+	setExtract func(pipeline.Extractor)
 }
 
 // defaultCheckpointInterval is --checkpoint-interval's default.

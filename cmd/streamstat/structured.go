@@ -108,7 +108,7 @@ func (f *structFlags) on(o *options) bool {
 
 // check validates the combination of flags (set: the command's).
 func (f *structFlags) check(o *options, set flagSet) error {
-	if f.keySpec != "" && set&flagStructured == 0 {
+	if f.keySpec != "" && set&(flagStructured|flagJSONKey) == 0 {
 		return usagef("-f %s: this command keys by one field number", f.keySpec)
 	}
 	if f.header && !f.csvMode() {
@@ -273,8 +273,12 @@ func applyStructured(e *env, o *options, s *spec) error {
 	if f.parts > 1 && (s.cmd == "freq") {
 		return usagef("freq looks up keys of one part: composite keys (-f 1,3, --json a,b) are not supported")
 	}
-	s.line.Extract, s.line.Strict = ex, f.strict
 	f.desc = desc
+	if s.setExtract != nil {
+		s.setExtract(ex)
+		return nil
+	}
+	s.line.Extract, s.line.Strict = ex, f.strict
 	return nil
 }
 

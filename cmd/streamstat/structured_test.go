@@ -217,7 +217,6 @@ func TestStructuredUsage(t *testing.T) {
 		{"top", "--json", "a", "-f", "2"}, // --json is the key
 		{"top", "--json", "a", "-d", ","}, // JSON has no delimiter
 		{"freq", "-f", "1,2", "k"},        // freq: one part
-		{"dedup", "-f", "1,2"},            // dedup: one field
 		{"stats", "--csv", "-f", "1,2"},   // stats: one column
 		{"stats", "--value-json", "a..b"}, // a bad path
 		{"distinct", "--json", ""},        // an empty path
@@ -303,5 +302,19 @@ func TestStructuredStrictOffset(t *testing.T) {
 				t.Errorf("%s %s: exit %d, stderr %q; want exit 1 and %q", tc.name, cmd, code, errOut, tc.want)
 			}
 		}
+	}
+}
+
+// TestStructuredDedup: dedup keys lines by a JSON path or by several
+// fields, and passes the whole lines.
+func TestStructuredDedup(t *testing.T) {
+	in := "{\"u\":1,\"v\":\"a\"}\n{\"u\":2, \"v\":\"a\"}\n{\"u\":1,\"v\":\"b\"}\nbad\n{\"v\":\"a\",\"u\":1}\n"
+	out, errOut, code := runIn(t, runOpts{stdin: strings.NewReader(in)}, "dedup", "--json", "u,v", "--format", "json")
+	if want := "{\"u\":1,\"v\":\"a\"}\n{\"u\":2, \"v\":\"a\"}\n{\"u\":1,\"v\":\"b\"}\n"; code != 0 || out != want || !strings.Contains(errOut, `"skipped":1`) {
+		t.Errorf("dedup --json u,v: exit %d, stdout %q, stderr %q; want %q and skipped 1", code, out, errOut, want)
+	}
+	out, _, code = runIn(t, runOpts{stdin: strings.NewReader("a x b\na y b\nc x d\nab x c\n")}, "dedup", "-f", "1,3")
+	if want := "a x b\nc x d\nab x c\n"; code != 0 || out != want {
+		t.Errorf("dedup -f 1,3: exit %d, stdout %q, want %q", code, out, want)
 	}
 }
