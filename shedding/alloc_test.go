@@ -62,3 +62,37 @@ func TestEstimatorsAllocateNothing(t *testing.T) {
 	}
 	wantNoAllocs(t, "AddSample", func() { AddSample(wr, r.Uint64(), 0.5) })
 }
+
+// TestTopKeysAllocatesNothing: top --shed's operator allocates nothing
+// per batch once both its TopKs exist, whether the batch was kept at
+// p = 1 (the unit TopK), shed at p < 1 with p changing from batch to
+// batch (the TopK in units) or mixed, with keys past its capacity (every
+// new key evicts one).
+func TestTopKeysAllocatesNothing(t *testing.T) {
+	o := &TopKeys{Capacity: 256}
+	batches := make([]pipeline.Batch, 8)
+	for i := range batches {
+		fillBatch(&batches[i], 1024, 100_000, pcg(uint64(i)), 0)
+		for j := range batches[i].Records {
+			switch {
+			case i%3 == 0: // kept at p = 1
+				batches[i].Records[j].KeepP = 1
+			case i%3 == 1: // shed at a p of its own
+				batches[i].Records[j].KeepP = float32(Quantize(0.5 + float64(i)/32))
+			default: // mixed: the controller changed p within the batch
+				batches[i].Records[j].KeepP = float32(Quantize(0.25 + float64(j%4)/4))
+			}
+		}
+	}
+	var out pipeline.Batch
+	for i := range batches { // both TopKs made and full
+		if err := o.Process(&batches[i], &out); err != nil {
+			t.Fatal(err)
+		}
+	}
+	i := 0
+	wantNoAllocs(t, "TopKeys.Process", func() {
+		_ = o.Process(&batches[i%len(batches)], &out)
+		i++
+	})
+}
