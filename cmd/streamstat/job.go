@@ -12,6 +12,7 @@ import (
 	"sync"
 	"syscall"
 
+	"github.com/streamstat/streamstat/internal/errmsg"
 	"github.com/streamstat/streamstat/pipeline"
 	"github.com/streamstat/streamstat/pipeline/checkpoint"
 	"github.com/streamstat/streamstat/pipeline/job"
@@ -358,5 +359,5 @@ func trimJob(err error) error {
 		msg = strings.TrimSuffix(msg, ": "+sentinel.Error())
 	}
 	msg = strings.TrimPrefix(msg, "job: ")
-	return trimPipeline(&wrapped{msg: msg, err: err})
+	return trimPipeline(errmsg.Wrap(msg, err))
 }

@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"sync/atomic"
 
+	"github.com/streamstat/streamstat/internal/errmsg"
 	"github.com/streamstat/streamstat/pipeline"
 )
 
@@ -85,12 +85,12 @@ func (pl *plan) open(path string) (*input, error) {
 	}
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, cleanPathError(err)
+		return nil, errmsg.CleanPath(err)
 	}
 	fi, err := f.Stat()
 	if err != nil {
 		f.Close()
-		return nil, cleanPathError(err)
+		return nil, errmsg.CleanPath(err)
 	}
 	switch {
 	case fi.IsDir():
@@ -102,7 +102,7 @@ func (pl *plan) open(path string) (*input, error) {
 		var b [1]byte
 		if _, err := f.ReadAt(b[:], 0); err != nil && !errors.Is(err, io.EOF) {
 			f.Close()
-			return nil, fmt.Errorf("read %s: %w", path, unwrapPath(err))
+			return nil, fmt.Errorf("read %s: %w", path, errmsg.UnwrapPath(err))
 		}
 		n := pl.workers
 		if pl.dynamic && n > 1 {
@@ -169,9 +169,9 @@ func (headerless) Framing() pipeline.Framing { return pipeline.FrameCSV }
 // changed while read says so plainly.
 func fileError(path string, err error) error {
 	if errors.Is(err, pipeline.ErrFileChanged) {
-		return &wrapped{msg: fmt.Sprintf("%s: the file shrank while being read (truncated or replaced?): it ends before the size it had when opened, so the answer would be wrong", path), err: err}
+		return errmsg.Wrap(fmt.Sprintf("%s: the file shrank while being read (truncated or replaced?): it ends before the size it had when opened, so the answer would be wrong", path), err)
 	}
-	return fmt.Errorf("%s: %w", path, trimPipeline(err))
+	return fmt.Errorf("%s: %w", path, errmsg.TrimPipeline(err))
 }
 
 // fifoReader reads a FIFO that it opens in the background: the open
@@ -191,7 +191,7 @@ func openFIFO(path string) *fifoReader {
 		defer close(r.done)
 		r.f, r.err = os.Open(path)
 		if r.err != nil {
-			r.err = cleanPathError(r.err)
+			r.err = errmsg.CleanPath(r.err)
 			return
 		}
 		growPipe(r.f)
@@ -232,39 +232,3 @@ func (pl *plan) close() {
 		}
 	}
 }
-
-// cleanPathError turns "open x: no such file or directory" into the
-// message users know from other tools.
-func cleanPathError(err error) error {
-	var pe *os.PathError
-	if errors.As(err, &pe) {
-		return fmt.Errorf("%s %s: %w", pe.Op, pe.Path, pe.Err)
-	}
-	return err
-}
-
-func unwrapPath(err error) error {
-	var pe *os.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
-}
-
-// trimPipeline drops the "pipeline: " prefixes the library puts on its
-// errors: users of the command do not know that package.
-func trimPipeline(err error) error {
-	s := strings.ReplaceAll(err.Error(), "pipeline: line source: ", "")
-	s = strings.ReplaceAll(s, "pipeline: ", "")
-	return &wrapped{msg: s, err: err}
-}
-
-// wrapped is an error with a cleaner message that still unwraps to the
-// original (so errors.Is finds EPIPE, context.Canceled, ...).
-type wrapped struct {
-	msg string
-	err error
-}
-
-func (e *wrapped) Error() string { return e.msg }
-func (e *wrapped) Unwrap() error { return e.err }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/cespare/xxhash/v2"
 
+	"github.com/streamstat/streamstat/internal/errmsg"
 	"github.com/streamstat/streamstat/pipeline"
 )
 
@@ -173,7 +174,7 @@ func (w *worker) strictError(err error) error {
 	if w.cr != nil {
 		off = w.cr.streamOffset(w.streamAt + off)
 	}
-	return &wrapped{msg: fmt.Sprintf("record at offset %d: %v", off, w.bad.Err), err: err}
+	return errmsg.Wrap(fmt.Sprintf("record at offset %d: %v", off, w.bad.Err), err)
 }
 
 // sourceConfig is cfg for one of the worker's sources: with Strict and
@@ -265,7 +266,7 @@ func (w *worker) next() (bool, error) {
 			// The input a checkpoint was taken in: go on from its offset.
 			if err := ls.SetPosition(w.resumeAt); err != nil {
 				ls.Close()
-				return false, fmt.Errorf("%s: resume: %w", in.name, trimPipeline(err))
+				return false, fmt.Errorf("%s: resume: %w", in.name, errmsg.TrimPipeline(err))
 			}
 		}
 		w.resumeAt = -1
