@@ -193,13 +193,16 @@ type ctrlState struct {
 }
 
 // Futility of shedding: a trial is this many ticks of shedding with the
-// source behind its input (few: while futile, a trial costs what shedding
-// does, its weighted counts and gathering, 10 ticks twice what 5 do, and
-// 5 tell a gain of 10% well enough); after a futile one, shedding stops for
-// holdMin ticks, four times longer after each futile trial in a row up to
-// holdMax.
+// source behind its input. Few: while futile, a trial costs what shedding
+// does (weighted counts at a p that changes every tick cost a TopK about
+// twice what unit counts do, and gathering copies the records kept), and
+// 3 ticks tell the gain it looks for (at least a quarter of 1/p - 1)
+// where it matters: the deeper the overload, the larger the gain, and a
+// mild one mistaken for futile grows the queue little during a hold.
+// After a futile one, shedding stops for holdMin ticks, four times longer
+// after each futile trial in a row up to holdMax.
 const (
-	trialTicks = 5
+	trialTicks = 3
 	holdMin    = 50
 	holdMax    = 6400
 )
