@@ -212,3 +212,30 @@ func BenchmarkTopKUnmarshal(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkTopKMergeAnswer is the answer of top at -j 2 with -k 1000: a
+// fresh capacity-1000 sketch takes the full sketches of two workers (the
+// work of one snapshot tick of streamstat top --http). Into a sketch that
+// is reused (Reset between ticks), it allocates nothing.
+func BenchmarkTopKMergeAnswer(b *testing.B) {
+	x, y := topkFull(b, 1000, 1<<18, 1), topkFull(b, 1000, 1<<18, 2)
+	b.Run("fresh", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			all := topkNew(b, 1000)
+			if all.Merge(x) != nil || all.Merge(y) != nil {
+				b.Fatal("merge failed")
+			}
+		}
+	})
+	b.Run("reused", func(b *testing.B) {
+		all := topkNew(b, 1000)
+		b.ReportAllocs()
+		for b.Loop() {
+			all.Reset()
+			if all.Merge(x) != nil || all.Merge(y) != nil {
+				b.Fatal("merge failed")
+			}
+		}
+	})
+}

@@ -3,6 +3,7 @@ package sketch
 import (
 	"bytes"
 	"cmp"
+	"encoding/binary"
 	"slices"
 )
 
@@ -80,29 +81,78 @@ func (t *TopK) Merge(o *TopK) error {
 		}
 		es = append(es, tkEntry{hash: c.hash, key: key, count: tkSatAdd(o.count(int32(j)), m1), err: tkSatAdd(c.err, m1)})
 	}
-	slices.SortFunc(es, func(a, b tkEntry) int {
-		if c := cmp.Compare(b.count, a.count); c != 0 {
-			return c
-		}
-		return bytes.Compare(a.key, b.key)
-	})
+	ord := t.mergeOrder(es)
 	t.capacity = k
-	t.rebuild(es[:min(len(es), k)])
+	t.rebuild(es, ord[:min(len(ord), k)])
 	t.total = tkSatAdd(t.total, o.total)
 	clear(es) // drop the references into o's keys
-	t.entries = es[:0]
+	t.entries, t.byRank = es[:0], ord[:0]
 	return nil
 }
 
-// rebuild replaces the summary with entries listed by decreasing count, in
-// replacement order within a count. The entries may alias t's own keys,
-// inline in its counters or in its arena: the summary is built in the spare
-// counters and arena, which then swap with the old ones.
-func (t *TopK) rebuild(es []tkEntry) {
+// tkMergeOrd is an entry of Merge in its sort: the count, then the 8 bytes
+// of the key that follow the prefix common to all the keys (big-endian,
+// zero-padded), which settle most comparisons of equal counts without
+// reading the keys.
+type tkMergeOrd struct {
+	count, pre uint64
+	i          int32
+}
+
+// mergeOrder returns the entries' indices by count descending and key
+// ascending (keys are distinct, so the order is total), in t.order's
+// memory. Keys that differ within the 8 bytes after their common prefix
+// compare as their pre do: a zero padding byte only stands where the key
+// ended, and a key that ends first sorts first.
+func (t *TopK) mergeOrder(es []tkEntry) []tkMergeOrd {
+	ord := slices.Grow(t.byRank[:0], len(es))
+	if len(es) == 0 {
+		return ord
+	}
+	lcp := len(es[0].key)
+	for _, e := range es[1:] {
+		first := es[0].key[:lcp]
+		n := min(lcp, len(e.key))
+		j := 0
+		for j+8 <= n && binary.LittleEndian.Uint64(first[j:]) == binary.LittleEndian.Uint64(e.key[j:]) {
+			j += 8
+		}
+		for j < n && first[j] == e.key[j] {
+			j++
+		}
+		lcp = j
+	}
+	for i, e := range es {
+		var b [8]byte
+		copy(b[:], e.key[lcp:])
+		ord = append(ord, tkMergeOrd{count: e.count, pre: binary.BigEndian.Uint64(b[:]), i: int32(i)})
+	}
+	slices.SortFunc(ord, func(a, b tkMergeOrd) int {
+		switch {
+		case a.count != b.count:
+			return cmp.Compare(b.count, a.count)
+		case a.pre != b.pre:
+			return cmp.Compare(a.pre, b.pre)
+		}
+		return bytes.Compare(es[a.i].key[lcp:], es[b.i].key[lcp:])
+	})
+	return ord
+}
+
+// rebuild replaces the summary with the entries es[o.i] for o in ord,
+// listed by decreasing count, in replacement order within a count. The
+// entries may alias t's own keys, inline in its counters or in its arena:
+// the summary is built in the spare counters and arena, which then swap
+// with the old ones.
+func (t *TopK) rebuild(es []tkEntry, ord []tkMergeOrd) {
 	old, oldC := t.arena, t.counters
 	t.clearSummary()
 	t.arena, t.counters = t.spare[:0], t.spareC[:0]
-	for _, e := range es {
+	if cap(t.counters) < len(ord) {
+		t.counters = make([]tkCounter, 0, len(ord))
+	}
+	for _, o := range ord {
+		e := &es[o.i]
 		t.appendEntry(e.hash, e.key, e.count, e.err)
 	}
 	t.spare, t.spareC = old[:0], oldC[:0]
