@@ -8,7 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"syscall"
+
+	"github.com/streamstat/streamstat/internal/atomicfile"
 )
 
 // writeFileAtomic writes path through a temporary file in the same
@@ -21,18 +22,7 @@ func writeFileAtomic(path string, data []byte) error {
 	if err != nil {
 		return fmt.Errorf("create %s: %w", path, unwrapPath(err))
 	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), path)
-	}
-	if err != nil {
-		os.Remove(f.Name())
+	if err := atomicfile.Replace(f, path, data); err != nil {
 		return fmt.Errorf("write %s: %w", path, unwrapPath(err))
 	}
 	if err := syncDir(filepath.Dir(path)); err != nil {
@@ -55,22 +45,7 @@ func createTemp(path string) (*os.File, error) {
 }
 
 // syncDir fsyncs directory dir. Tests replace it to watch the calls.
-var syncDir = func(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	// Some file systems cannot sync a directory (EINVAL); there is
-	// nothing more to do on those.
-	if errors.Is(err, syscall.EINVAL) {
-		err = nil
-	}
-	return err
-}
+var syncDir = atomicfile.SyncDir
 
 // checkSavePath checks, before any input is read, that --save FILE can be
 // written: its directory exists and takes a new file, and FILE is not a
