@@ -3,30 +3,14 @@ package main
 import (
 	"bytes"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"strings"
 	"testing"
 
+	"github.com/streamstat/streamstat/internal/testio"
 	"github.com/streamstat/streamstat/pipeline"
 	"github.com/streamstat/streamstat/sketch"
 )
-
-// randomReader returns the data in reads of random sizes (some empty).
-type randomReader struct {
-	data []byte
-	rng  *rand.Rand
-}
-
-func (r *randomReader) Read(p []byte) (int, error) {
-	if len(r.data) == 0 {
-		return 0, io.EOF
-	}
-	n := min(r.rng.IntN(len(p)+1), len(r.data))
-	copy(p, r.data[:n])
-	r.data = r.data[n:]
-	return n, nil
-}
 
 // stream read in any sizes, for a given -j.
 func TestTopDeterministicOnStdin(t *testing.T) {
@@ -39,7 +23,7 @@ func TestTopDeterministicOnStdin(t *testing.T) {
 	args := []string{"top", "-j", "3", "--precision", "4", "-k", "20"} // 20 counters: estimates, not counts
 	want, _, _ := runIn(t, runOpts{stdin: strings.NewReader(data), chunk: 256}, args...)
 	for i := range 5 {
-		r := &randomReader{data: []byte(data), rng: rand.New(rand.NewPCG(uint64(i), 9))}
+		r := testio.RandomReader([]byte(data), rand.New(rand.NewPCG(uint64(i), 9)))
 		got, _, code := runIn(t, runOpts{stdin: r, chunk: 256, buf: 1000}, args...)
 		if code != 0 || got != want {
 			t.Fatalf("run %d differs:\n%s\nwant\n%s", i, got, want)
@@ -141,7 +125,7 @@ func TestDeterministicOnStdinAll(t *testing.T) {
 		t.Run(args[0], func(t *testing.T) {
 			want, _, _ := runIn(t, runOpts{stdin: strings.NewReader(data), chunk: 256}, args...)
 			for i := range 3 {
-				r := &randomReader{data: []byte(data), rng: rand.New(rand.NewPCG(uint64(i), 10))}
+				r := testio.RandomReader([]byte(data), rand.New(rand.NewPCG(uint64(i), 10)))
 				got, _, code := runIn(t, runOpts{stdin: r, chunk: 256, buf: 1000}, args...)
 				if code != 0 || got != want {
 					t.Fatalf("run %d differs:\n%s\nwant\n%s", i, got, want)

@@ -10,24 +10,9 @@ import (
 	"testing"
 	"testing/iotest"
 
+	"github.com/streamstat/streamstat/internal/testio"
 	"github.com/streamstat/streamstat/pipeline"
 )
-
-// randomReader returns the data in reads of random sizes (some empty).
-type randomReader struct {
-	data []byte
-	rng  *rand.Rand
-}
-
-func (r *randomReader) Read(p []byte) (int, error) {
-	if len(r.data) == 0 {
-		return 0, io.EOF
-	}
-	n := min(r.rng.IntN(len(p)+1), len(r.data))
-	copy(p, r.data[:n])
-	r.data = r.data[n:]
-	return n, nil
-}
 
 // collect runs a stream and returns, per worker, the chunks it was dealt.
 func collect(t *testing.T, r io.Reader, workers int, chunk int64, buf int) [][]string {
@@ -81,7 +66,7 @@ func TestStreamChunksIndependentOfReads(t *testing.T) {
 		"one byte":  func() io.Reader { return iotest.OneByteReader(strings.NewReader(data)) },
 		"half":      func() io.Reader { return iotest.HalfReader(strings.NewReader(data)) },
 		"data+EOF":  func() io.Reader { return iotest.DataErrReader(strings.NewReader(data)) },
-		"random":    func() io.Reader { return &randomReader{data: []byte(data), rng: rand.New(rand.NewPCG(3, 4))} },
+		"random":    func() io.Reader { return testio.RandomReader([]byte(data), rand.New(rand.NewPCG(3, 4))) },
 		"tiny bufs": func() io.Reader { return strings.NewReader(data) },
 	}
 	for name, r := range readers {
