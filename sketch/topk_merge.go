@@ -61,7 +61,14 @@ func (t *TopK) Merge(o *TopK) error {
 		o = t.Clone()
 	}
 	m1, m2 := t.MinCount(), o.MinCount()
+	// Room for this merge and for the next one of a sketch like o (as when
+	// an answer merges the workers one by one), so that merging into a
+	// fresh sketch allocates the scratch once.
+	nt, no := len(t.counters), len(o.counters)
 	es := t.entries[:0]
+	if cap(es) < nt+no {
+		es = make([]tkEntry, 0, nt+no+min(no, max(k-nt, 0)))
+	}
 	for i := range t.counters {
 		c := &t.counters[i]
 		key := t.key(int32(i))
@@ -81,12 +88,12 @@ func (t *TopK) Merge(o *TopK) error {
 		}
 		es = append(es, tkEntry{hash: c.hash, key: key, count: tkSatAdd(o.count(int32(j)), m1), err: tkSatAdd(c.err, m1)})
 	}
-	ord := t.mergeOrder(es)
+	ord := t.mergeOrder(es, len(t.counters), k)
 	t.capacity = k
-	t.rebuild(es, ord[:min(len(ord), k)])
+	t.rebuild(es, ord)
 	t.total = tkSatAdd(t.total, o.total)
 	clear(es) // drop the references into o's keys
-	t.entries, t.byRank = es[:0], ord[:0]
+	t.entries = es[:0]
 	return nil
 }
 
@@ -99,25 +106,35 @@ type tkMergeOrd struct {
 	i          int32
 }
 
-// mergeOrder returns the entries' indices by count descending and key
-// ascending (keys are distinct, so the order is total), in t.order's
-// memory. Keys that differ within the 8 bytes after their common prefix
-// compare as their pre do: a zero padding byte only stands where the key
-// ended, and a key that ends first sorts first.
-func (t *TopK) mergeOrder(es []tkEntry) []tkMergeOrd {
-	ord := slices.Grow(t.byRank[:0], len(es))
-	if len(es) == 0 {
+// mergeOrder returns the indices of the first k entries by count
+// descending and key ascending (keys are distinct, so the order is total),
+// in t.byRank's memory. The first na entries (t's keys) and the others (o's
+// keys only) are sorted apart and then merged: t's part is often in order
+// already (a summary that Merge built lists its counters by rank, and adding
+// the same MinCount of o to each keeps the order), which the sort finds in
+// linear time.
+//
+// Keys that differ within the 8 bytes after their common prefix compare as
+// their pre do: a zero padding byte only stands where the key ended, and a
+// key that ends first sorts first.
+func (t *TopK) mergeOrder(es []tkEntry, na, k int) []tkMergeOrd {
+	n := len(es)
+	ord := t.byRank[:0]
+	if cap(ord) < n+min(n, k) {
+		ord = make([]tkMergeOrd, 0, cap(es)+min(cap(es), k))
+	}
+	if n == 0 {
 		return ord
 	}
 	lcp := len(es[0].key)
 	for _, e := range es[1:] {
 		first := es[0].key[:lcp]
-		n := min(lcp, len(e.key))
+		m := min(lcp, len(e.key))
 		j := 0
-		for j+8 <= n && binary.LittleEndian.Uint64(first[j:]) == binary.LittleEndian.Uint64(e.key[j:]) {
+		for j+8 <= m && binary.LittleEndian.Uint64(first[j:]) == binary.LittleEndian.Uint64(e.key[j:]) {
 			j += 8
 		}
-		for j < n && first[j] == e.key[j] {
+		for j < m && first[j] == e.key[j] {
 			j++
 		}
 		lcp = j
@@ -127,7 +144,7 @@ func (t *TopK) mergeOrder(es []tkEntry) []tkMergeOrd {
 		copy(b[:], e.key[lcp:])
 		ord = append(ord, tkMergeOrd{count: e.count, pre: binary.BigEndian.Uint64(b[:]), i: int32(i)})
 	}
-	slices.SortFunc(ord, func(a, b tkMergeOrd) int {
+	byRank := func(a, b tkMergeOrd) int {
 		switch {
 		case a.count != b.count:
 			return cmp.Compare(b.count, a.count)
@@ -135,8 +152,20 @@ func (t *TopK) mergeOrder(es []tkEntry) []tkMergeOrd {
 			return cmp.Compare(a.pre, b.pre)
 		}
 		return bytes.Compare(es[a.i].key[lcp:], es[b.i].key[lcp:])
-	})
-	return ord
+	}
+	t.byRank = ord[:0]
+	x, y := ord[:na], ord[na:]
+	slices.SortFunc(x, byRank)
+	slices.SortFunc(y, byRank)
+	out := ord[n:n]
+	for len(out) < k && (len(x) > 0 || len(y) > 0) {
+		if len(y) == 0 || len(x) > 0 && byRank(x[0], y[0]) < 0 {
+			out, x = append(out, x[0]), x[1:]
+		} else {
+			out, y = append(out, y[0]), y[1:]
+		}
+	}
+	return out
 }
 
 // rebuild replaces the summary with the entries es[o.i] for o in ord,
