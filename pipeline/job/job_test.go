@@ -2,7 +2,6 @@ package job
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -13,8 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/streamstat/streamstat/internal/checkpointtest"
 	"github.com/streamstat/streamstat/pipeline"
-	"github.com/streamstat/streamstat/pipeline/checkpoint"
 	"github.com/streamstat/streamstat/sketch"
 )
 
@@ -156,24 +155,17 @@ func (g *gated) Read(p []byte) (int, error) {
 // coveredBytes returns the bytes of input 0 the newest checkpoint in dir
 // accounts for, over all workers.
 func coveredBytes(dir string) int64 {
-	store, err := checkpoint.NewDirStore(dir, 0, func(string, ...any) {})
-	if err != nil {
-		return -1
-	}
-	m, err := store.Latest()
+	ps, err := checkpointtest.Positions(dir)
 	if err != nil {
 		return -1
 	}
 	var sum int64
-	for i := 0; ; i++ {
-		data, err := store.ReadPart(m, fmt.Sprintf("src-%d", i))
-		if err != nil || len(data) != 8 {
-			return sum
-		}
-		if in, off, started := DecodePosition(int64(binary.LittleEndian.Uint64(data))); in == 0 && started {
+	for _, p := range ps {
+		if in, off, started := DecodePosition(p); in == 0 && started {
 			sum += off
 		}
 	}
+	return sum
 }
 
 // TestJobResume: a job with checkpoints stopped (ctx done) after half of a
