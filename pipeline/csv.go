@@ -7,9 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"math/bits"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -377,25 +375,7 @@ func quoteNames(h []string) string {
 // the count at each cut, the file is first read once, the n parts at once
 // on n goroutines, counting quotes. Read the ranges with OpenCSVRange.
 func SplitCSVFile(path string, n int) ([]FileRange, error) {
-	if n < 1 {
-		return nil, fmt.Errorf("pipeline: split %s into %d ranges: %w", path, n, sketch.ErrInvalidParameter)
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("pipeline: split: %w", err)
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("pipeline: split: %w", err)
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("pipeline: split %s: not a regular file; read it with one LineSource: %w", path, sketch.ErrInvalidParameter)
-	}
-	if fi.Size() == 0 {
-		return []FileRange{{Path: path, End: math.MaxInt64}}, nil
-	}
-	return SplitCSVReaderAt(f, path, fi.Size(), n)
+	return splitFile(path, n, SplitCSVReaderAt)
 }
 
 // SplitCSVReaderAt is SplitCSVFile for a file already open (or any
@@ -505,38 +485,17 @@ func recordStartAtOrAfter(r io.ReaderAt, off, size int64, odd bool, buf []byte) 
 // and does not look for a newline. cfg.Extract frames the records (a
 // CSVKey). Close closes the file.
 func OpenCSVRange(fr FileRange, cfg LineConfig) (*LineSource, error) {
-	if err := checkRange(fr); err != nil {
-		return nil, err
-	}
-	f, err := os.Open(fr.Path)
-	if err != nil {
-		return nil, fmt.Errorf("pipeline: %w", err)
-	}
-	s, err := NewCSVRangeSource(f, fr, cfg)
-	if err != nil {
-		f.Close()
-		return nil, err
-	}
-	s.closer = f
-	return s, nil
+	return openRange(fr, cfg, NewCSVRangeSource)
 }
 
 // NewCSVRangeSource is OpenCSVRange on a file already open (or any
 // io.ReaderAt), read with ReadAt only (see NewRangeSource). Close does not
 // close r.
 func NewCSVRangeSource(r io.ReaderAt, fr FileRange, cfg LineConfig) (*LineSource, error) {
-	if err := checkRange(fr); err != nil {
-		return nil, err
-	}
-	size := fr.Size
-	if size == 0 {
-		size = math.MaxInt64
-	}
-	s, err := NewLineSource(&sizedReader{r: r, name: fr.Path, size: size, known: fr.Size > 0}, cfg)
+	s, err := rangeSource(r, fr, cfg)
 	if err != nil {
 		return nil, err
 	}
-	s.limit = fr.End
 	if fr.Start > 0 {
 		if err := s.SetPosition(fr.Start); err != nil {
 			return nil, err

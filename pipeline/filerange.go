@@ -54,6 +54,13 @@ const splitScan = 64 << 10
 // version. To read one version of the file, open it once and use
 // SplitReaderAt and NewRangeSource on that descriptor.
 func SplitFile(path string, n int) ([]FileRange, error) {
+	return splitFile(path, n, SplitReaderAt)
+}
+
+// splitFile opens the regular file at path and cuts it into at most n
+// ranges with split (SplitReaderAt or SplitCSVReaderAt); a file of size 0
+// is one range read to its end.
+func splitFile(path string, n int, split func(r io.ReaderAt, name string, size int64, n int) ([]FileRange, error)) ([]FileRange, error) {
 	if n < 1 {
 		return nil, fmt.Errorf("pipeline: split %s into %d ranges: %w", path, n, sketch.ErrInvalidParameter)
 	}
@@ -72,7 +79,7 @@ func SplitFile(path string, n int) ([]FileRange, error) {
 	if fi.Size() == 0 {
 		return []FileRange{{Path: path, End: math.MaxInt64}}, nil
 	}
-	return SplitReaderAt(f, path, fi.Size(), n)
+	return split(f, path, fi.Size(), n)
 }
 
 // SplitReaderAt is SplitFile for a file already open (or any io.ReaderAt):
@@ -148,6 +155,12 @@ func lineStartAtOrAfter(r io.ReaderAt, off, size int64, buf []byte) (int64, erro
 // OpenRange opens fr.Path anew: see SplitFile for when NewRangeSource on
 // one open file is the better choice.
 func OpenRange(fr FileRange, cfg LineConfig) (*LineSource, error) {
+	return openRange(fr, cfg, NewRangeSource)
+}
+
+// openRange opens the file of fr and returns the source newSource
+// (NewRangeSource or NewCSVRangeSource) makes on it; Close closes the file.
+func openRange(fr FileRange, cfg LineConfig, newSource func(io.ReaderAt, FileRange, LineConfig) (*LineSource, error)) (*LineSource, error) {
 	if err := checkRange(fr); err != nil {
 		return nil, err
 	}
@@ -155,7 +168,7 @@ func OpenRange(fr FileRange, cfg LineConfig) (*LineSource, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pipeline: %w", err)
 	}
-	s, err := NewRangeSource(f, fr, cfg)
+	s, err := newSource(f, fr, cfg)
 	if err != nil {
 		f.Close()
 		return nil, err
@@ -174,6 +187,26 @@ func OpenRange(fr FileRange, cfg LineConfig) (*LineSource, error) {
 // with an error wrapping ErrFileChanged if r ends before it (the file was
 // truncated while read).
 func NewRangeSource(r io.ReaderAt, fr FileRange, cfg LineConfig) (*LineSource, error) {
+	s, err := rangeSource(r, fr, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if fr.Start > 0 {
+		if err := s.SetPosition(fr.Start - 1); err != nil {
+			return nil, err
+		}
+		s.skipPartial = true
+		if err := s.skip(context.Background()); err != nil {
+			return nil, err
+		}
+		s.publish()
+	}
+	return s, nil
+}
+
+// rangeSource returns a LineSource over r at offset 0 that reads no byte
+// at or past fr.Size (if known) and no record starting at or past fr.End.
+func rangeSource(r io.ReaderAt, fr FileRange, cfg LineConfig) (*LineSource, error) {
 	if err := checkRange(fr); err != nil {
 		return nil, err
 	}
@@ -186,16 +219,6 @@ func NewRangeSource(r io.ReaderAt, fr FileRange, cfg LineConfig) (*LineSource, e
 		return nil, err
 	}
 	s.limit = fr.End
-	if fr.Start > 0 {
-		if err := s.SetPosition(fr.Start - 1); err != nil {
-			return nil, err
-		}
-		s.skipPartial = true
-		if err := s.skip(context.Background()); err != nil {
-			return nil, err
-		}
-		s.publish()
-	}
 	return s, nil
 }
 
