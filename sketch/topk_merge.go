@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"encoding/binary"
+	"math/bits"
 	"slices"
 )
 
@@ -154,18 +155,76 @@ func (t *TopK) mergeOrder(es []tkEntry, na, k int) []tkMergeOrd {
 		return bytes.Compare(es[a.i].key[lcp:], es[b.i].key[lcp:])
 	}
 	t.byRank = ord[:0]
-	x, y := ord[:na], ord[na:]
-	slices.SortFunc(x, byRank)
-	slices.SortFunc(y, byRank)
+	ws := slices.Grow(t.words[:0], 2*n)[:2*n]
+	t.words = ws[:0]
+	ib := bits.Len(uint(n - 1))
+	x, y := ws[:na], ws[na:n]
+	tkPackRanks(ord[:na], 0, ib, x, ws[n:n+na])
+	tkPackRanks(ord[na:], na, ib, y, ws[n+na:])
+	mask := uint64(1)<<ib - 1
+	for _, run := range [][]uint64{x, y} {
+		slices.Sort(run)
+		// Words that agree above the index bits are entries whose count
+		// and first key bits agree: their order is the keys'.
+		for i := 0; i < len(run); {
+			j := i + 1
+			for j < len(run) && run[j]>>ib == run[i]>>ib {
+				j++
+			}
+			if j-i > 1 {
+				slices.SortFunc(run[i:j], func(a, b uint64) int { return byRank(ord[a&mask], ord[b&mask]) })
+			}
+			i = j
+		}
+	}
 	out := ord[n:n]
 	for len(out) < k && (len(x) > 0 || len(y) > 0) {
-		if len(y) == 0 || len(x) > 0 && byRank(x[0], y[0]) < 0 {
-			out, x = append(out, x[0]), x[1:]
+		if len(y) == 0 || len(x) > 0 && byRank(ord[x[0]&mask], ord[y[0]&mask]) < 0 {
+			out, x = append(out, ord[x[0]&mask]), x[1:]
 		} else {
-			out, y = append(out, y[0]), y[1:]
+			out, y = append(out, ord[y[0]&mask]), y[1:]
 		}
 	}
 	return out
+}
+
+// tkPackRanks writes in ws one word per entry of run (at index base+i in
+// the entries), so that sorting the words sorts the entries by count
+// descending and then by as many leading bits of pre as fit, ties left to
+// the caller: the count's rank from the top, then those bits of pre, then
+// the index in its ib low bits. The rank is the distance to the largest
+// count when the counts span few bits, else the place among the distinct
+// counts (found by sorting them in scratch, of len(run) words).
+func tkPackRanks(run []tkMergeOrd, base, ib int, ws, scratch []uint64) {
+	if len(run) == 0 {
+		return
+	}
+	lo, hi := run[0].count, run[0].count
+	for _, o := range run {
+		lo, hi = min(lo, o.count), max(hi, o.count)
+	}
+	rank := func(c uint64) uint64 { return hi - c }
+	cb := bits.Len64(hi - lo)
+	if cb > 24 {
+		for i, o := range run {
+			scratch[i] = o.count
+		}
+		slices.Sort(scratch)
+		d := slices.Compact(scratch)
+		cb = bits.Len(uint(len(d) - 1))
+		rank = func(c uint64) uint64 {
+			i, _ := slices.BinarySearch(d, c)
+			return uint64(len(d) - 1 - i)
+		}
+	}
+	pb := 64 - cb - ib // pre bits kept, >= 64-2*23
+	for i, o := range run {
+		w := o.pre >> (64 - pb) << ib
+		if cb > 0 {
+			w |= rank(o.count) << (64 - cb)
+		}
+		ws[i] = w | uint64(base+i)
+	}
 }
 
 // rebuild replaces the summary with the entries es[o.i] for o in ord,
