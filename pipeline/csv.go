@@ -404,28 +404,15 @@ func SplitCSVReaderAt(r io.ReaderAt, name string, size int64, n int) ([]FileRang
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("pipeline: split %s: %w", name, err)
 	}
-	ranges := make([]FileRange, 0, n)
-	start := int64(0)
-	par := false // quotes before cuts[k] are odd
-	buf := make([]byte, splitScan)
-	for k := 1; k <= n; k++ {
-		par = par != odd[k-1]
-		end := size
-		if k < n {
-			if cuts[k] <= start {
-				continue
-			}
-			var err error
-			if end, err = recordStartAtOrAfter(r, cuts[k], size, par, buf); err != nil {
-				return nil, fmt.Errorf("pipeline: split %s: %w", name, err)
-			}
-		}
-		if end > start {
-			ranges = append(ranges, FileRange{Path: name, Start: start, End: end, Size: size})
-			start = end
-		}
+	// par[k]: the quotes before cuts[k] are odd.
+	par := make([]bool, n)
+	for k := 1; k < n; k++ {
+		par[k] = par[k-1] != odd[k-1]
 	}
-	return ranges, nil
+	buf := make([]byte, splitScan)
+	return cutRanges(name, size, n, func(k int, cut int64) (int64, error) {
+		return recordStartAtOrAfter(r, cut, size, par[k], buf)
+	})
 }
 
 // countQuotesOdd reports whether r[from:to] holds an odd number of quotes.

@@ -93,23 +93,33 @@ func SplitReaderAt(r io.ReaderAt, name string, size int64, n int) ([]FileRange, 
 	if size == 0 {
 		return []FileRange{{Path: name}}, nil
 	}
+	scratch := make([]byte, splitScan)
+	return cutRanges(name, size, n, func(_ int, cut int64) (int64, error) {
+		return lineStartAtOrAfter(r, cut, size, scratch)
+	})
+}
+
+// cutRanges cuts [0, size) into at most n ranges named name: cut k (0 < k
+// < n) is at about size/n*k, moved to the record start startAt(k, cut)
+// returns (at or after cut), and the non-empty ranges between the cuts
+// are returned in order. startAt is called with increasing k.
+func cutRanges(name string, size int64, n int, startAt func(k int, cut int64) (int64, error)) ([]FileRange, error) {
 	ranges := make([]FileRange, 0, n)
 	start := int64(0)
-	scratch := make([]byte, splitScan)
-	for k := int64(1); k <= int64(n); k++ {
-		cut := size
-		if k < int64(n) {
-			cut = size / int64(n) * k
-			cut += size % int64(n) * k / int64(n)
-		}
-		// The previous boundary is a line start; if it lies at or past
-		// this cut, no line starts between them and this range is empty.
-		if cut <= start {
-			continue
-		}
-		end, err := lineStartAtOrAfter(r, cut, size, scratch)
-		if err != nil {
-			return nil, fmt.Errorf("pipeline: split %s: %w", name, err)
+	for k := 1; k <= n; k++ {
+		end := size
+		if k < n {
+			cut := size/int64(n)*int64(k) + size%int64(n)*int64(k)/int64(n)
+			// The previous boundary is a record start; if it lies at or
+			// past this cut, no record starts between them and this
+			// range is empty.
+			if cut <= start {
+				continue
+			}
+			var err error
+			if end, err = startAt(k, cut); err != nil {
+				return nil, fmt.Errorf("pipeline: split %s: %w", name, err)
+			}
 		}
 		if end > start {
 			ranges = append(ranges, FileRange{Path: name, Start: start, End: end, Size: size})
