@@ -95,8 +95,8 @@ type TopK struct {
 
 	spareC []tkCounter // Merge builds the new summary here
 
-	entries []tkEntry    // Merge scratch
-	byRank  []tkMergeOrd // Merge scratch
+	entries []tkEntry // Merge scratch
+	ranks   []uint64  // Merge scratch: mergeOrder's words
 }
 
 // Item is one heavy hitter: the truth lies in [Lower, Upper] for certain.
@@ -375,7 +375,7 @@ func (t *TopK) Clone() *TopK {
 	c.res, c.low = slices.Clone(t.res), slices.Clone(t.low)
 	c.table = slices.Clone(t.table)
 	c.arena = slices.Clone(t.arena)
-	c.spare, c.spareC, c.entries, c.byRank, c.scratch, c.words = nil, nil, nil, nil, nil, nil
+	c.spare, c.spareC, c.entries, c.ranks, c.scratch, c.words = nil, nil, nil, nil, nil, nil
 	return &c
 }
 

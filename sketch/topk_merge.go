@@ -98,34 +98,26 @@ func (t *TopK) Merge(o *TopK) error {
 	return nil
 }
 
-// tkMergeOrd is an entry of Merge in its sort: the count, then the 8 bytes
-// of the key that follow the prefix common to all the keys (big-endian,
-// zero-padded), which settle most comparisons of equal counts without
-// reading the keys.
-type tkMergeOrd struct {
-	count, pre uint64
-	i          int32
-}
-
 // mergeOrder returns the indices of the first k entries by count
 // descending and key ascending (keys are distinct, so the order is total),
-// in t.byRank's memory. The first na entries (t's keys) and the others (o's
+// in t.ranks' memory. The first na entries (t's keys) and the others (o's
 // keys only) are sorted apart and then merged: t's part is often in order
 // already (a summary that Merge built lists its counters by rank, and adding
 // the same MinCount of o to each keeps the order), which the sort finds in
 // linear time.
 //
-// Keys that differ within the 8 bytes after their common prefix compare as
-// their pre do: a zero padding byte only stands where the key ended, and a
-// key that ends first sorts first.
-func (t *TopK) mergeOrder(es []tkEntry, na, k int) []tkMergeOrd {
+// Each entry is sorted as one word (see tkPackRanks): the rank of its count,
+// then the leading bits of the 8 key bytes that follow the prefix common to
+// all the keys (big-endian, zero-padded), then its index. Keys that differ
+// within those bits compare as the bits do: a zero padding byte only stands
+// where the key ended, and a key that ends first sorts first. Only the
+// entries whose words agree above the index are compared by their keys.
+func (t *TopK) mergeOrder(es []tkEntry, na, k int) []uint64 {
 	n := len(es)
-	ord := t.byRank[:0]
-	if cap(ord) < n+min(n, k) {
-		ord = make([]tkMergeOrd, 0, cap(es)+min(cap(es), k))
-	}
+	ws := slices.Grow(t.ranks[:0], 2*n)[:2*n]
+	t.ranks = ws[:0]
 	if n == 0 {
-		return ord
+		return ws
 	}
 	lcp := len(es[0].key)
 	for _, e := range es[1:] {
@@ -140,49 +132,39 @@ func (t *TopK) mergeOrder(es []tkEntry, na, k int) []tkMergeOrd {
 		}
 		lcp = j
 	}
-	for i, e := range es {
-		var b [8]byte
-		copy(b[:], e.key[lcp:])
-		ord = append(ord, tkMergeOrd{count: e.count, pre: binary.BigEndian.Uint64(b[:]), i: int32(i)})
-	}
-	byRank := func(a, b tkMergeOrd) int {
-		switch {
-		case a.count != b.count:
-			return cmp.Compare(b.count, a.count)
-		case a.pre != b.pre:
-			return cmp.Compare(a.pre, b.pre)
+	byRank := func(a, b uint64) int {
+		x, y := &es[a], &es[b]
+		if x.count != y.count {
+			return cmp.Compare(y.count, x.count)
 		}
-		return bytes.Compare(es[a.i].key[lcp:], es[b.i].key[lcp:])
+		return bytes.Compare(x.key[lcp:], y.key[lcp:])
 	}
-	t.byRank = ord[:0]
-	ws := slices.Grow(t.words[:0], 2*n)[:2*n]
-	t.words = ws[:0]
 	ib := bits.Len(uint(n - 1))
-	x, y := ws[:na], ws[na:n]
-	tkPackRanks(ord[:na], 0, ib, x, ws[n:n+na])
-	tkPackRanks(ord[na:], na, ib, y, ws[n+na:])
 	mask := uint64(1)<<ib - 1
+	x, y := ws[:na], ws[na:n]
+	tkPackRanks(es[:na], 0, lcp, ib, x, ws[n:n+na])
+	tkPackRanks(es[na:], na, lcp, ib, y, ws[n+na:])
 	for _, run := range [][]uint64{x, y} {
 		slices.Sort(run)
-		// Words that agree above the index bits are entries whose count
-		// and first key bits agree: their order is the keys'.
 		for i := 0; i < len(run); {
 			j := i + 1
 			for j < len(run) && run[j]>>ib == run[i]>>ib {
 				j++
 			}
 			if j-i > 1 {
-				slices.SortFunc(run[i:j], func(a, b uint64) int { return byRank(ord[a&mask], ord[b&mask]) })
+				slices.SortFunc(run[i:j], func(a, b uint64) int { return byRank(a&mask, b&mask) })
 			}
 			i = j
 		}
 	}
-	out := ord[n:n]
+	// The merged indices go after the runs, in the scratch tkPackRanks
+	// is done with: k <= n of them.
+	out := ws[n:n]
 	for len(out) < k && (len(x) > 0 || len(y) > 0) {
-		if len(y) == 0 || len(x) > 0 && byRank(ord[x[0]&mask], ord[y[0]&mask]) < 0 {
-			out, x = append(out, ord[x[0]&mask]), x[1:]
+		if len(y) == 0 || len(x) > 0 && byRank(x[0]&mask, y[0]&mask) < 0 {
+			out, x = append(out, x[0]&mask), x[1:]
 		} else {
-			out, y = append(out, ord[y[0]&mask]), y[1:]
+			out, y = append(out, y[0]&mask), y[1:]
 		}
 	}
 	return out
@@ -190,49 +172,54 @@ func (t *TopK) mergeOrder(es []tkEntry, na, k int) []tkMergeOrd {
 
 // tkPackRanks writes in ws one word per entry of run (at index base+i in
 // the entries), so that sorting the words sorts the entries by count
-// descending and then by as many leading bits of pre as fit, ties left to
-// the caller: the count's rank from the top, then those bits of pre, then
-// the index in its ib low bits. The rank is the distance to the largest
-// count when the counts span few bits, else the place among the distinct
-// counts (found by sorting them in scratch, of len(run) words).
-func tkPackRanks(run []tkMergeOrd, base, ib int, ws, scratch []uint64) {
+// descending and then by as many leading bits of their key bytes
+// key[lcp:lcp+8] (big-endian, zero-padded) as fit, ties left to the caller:
+// the count's rank from the top, then those bits, then the index in its ib
+// low bits. The rank is the distance to the largest count when the counts
+// span few bits, else the place among the distinct counts (found by sorting
+// them in scratch, of len(run) words).
+func tkPackRanks(run []tkEntry, base, lcp, ib int, ws, scratch []uint64) {
 	if len(run) == 0 {
 		return
 	}
 	lo, hi := run[0].count, run[0].count
-	for _, o := range run {
-		lo, hi = min(lo, o.count), max(hi, o.count)
+	for i := range run {
+		lo, hi = min(lo, run[i].count), max(hi, run[i].count)
 	}
-	rank := func(c uint64) uint64 { return hi - c }
+	var d []uint64 // the distinct counts, when ranked by place
 	cb := bits.Len64(hi - lo)
 	if cb > 24 {
-		for i, o := range run {
-			scratch[i] = o.count
+		for i := range run {
+			scratch[i] = run[i].count
 		}
 		slices.Sort(scratch)
-		d := slices.Compact(scratch)
+		d = slices.Compact(scratch)
 		cb = bits.Len(uint(len(d) - 1))
-		rank = func(c uint64) uint64 {
-			i, _ := slices.BinarySearch(d, c)
-			return uint64(len(d) - 1 - i)
-		}
 	}
-	pb := 64 - cb - ib // pre bits kept, >= 64-2*23
-	for i, o := range run {
-		w := o.pre >> (64 - pb) << ib
+	pb := 64 - cb - ib // key bits kept, >= 64-2*23
+	for i := range run {
+		e := &run[i]
+		var b [8]byte
+		copy(b[:], e.key[lcp:])
+		w := binary.BigEndian.Uint64(b[:]) >> (64 - pb) << ib
 		if cb > 0 {
-			w |= rank(o.count) << (64 - cb)
+			r := hi - e.count
+			if d != nil {
+				j, _ := slices.BinarySearch(d, e.count)
+				r = uint64(len(d) - 1 - j)
+			}
+			w |= r << (64 - cb)
 		}
 		ws[i] = w | uint64(base+i)
 	}
 }
 
-// rebuild replaces the summary with the entries es[o.i] for o in ord,
+// rebuild replaces the summary with the entries es[i] for i in ord,
 // listed by decreasing count, in replacement order within a count. The
 // entries may alias t's own keys, inline in its counters or in its arena:
 // the summary is built in the spare counters and arena, which then swap
 // with the old ones.
-func (t *TopK) rebuild(es []tkEntry, ord []tkMergeOrd) {
+func (t *TopK) rebuild(es []tkEntry, ord []uint64) {
 	old, oldC := t.arena, t.counters
 	t.clearSummary()
 	t.arena, t.counters = t.spare[:0], t.spareC[:0]
@@ -240,7 +227,7 @@ func (t *TopK) rebuild(es []tkEntry, ord []tkMergeOrd) {
 		t.counters = make([]tkCounter, 0, len(ord))
 	}
 	for _, o := range ord {
-		e := &es[o.i]
+		e := &es[o]
 		t.appendEntry(e.hash, e.key, e.count, e.err)
 	}
 	t.spare, t.spareC = old[:0], oldC[:0]

@@ -48,9 +48,9 @@ func refMerge(t, o *TopK) {
 		}
 		return bytes.Compare(a.key, b.key)
 	})
-	ord := make([]tkMergeOrd, min(len(es), k))
+	ord := make([]uint64, min(len(es), k))
 	for i := range ord {
-		ord[i].i = int32(i)
+		ord[i] = uint64(i)
 	}
 	t.capacity = k
 	t.rebuild(es, ord)
