@@ -4,47 +4,18 @@ import (
 	"context"
 	"crypto/sha256"
 	"flag"
-	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/streamstat/streamstat/internal/browsertest"
 )
 
 var updateScreenshot = flag.Bool("update-screenshot", false, "write the browser test's screenshot to docs/dashboard.png")
-
-// browserPaths are where Debian's packages put a browser chromedp drives.
-var browserPaths = []string{
-	"/usr/bin/chromium-headless-shell",
-	"/usr/lib/chromium/chromium-headless-shell",
-	"/usr/bin/chromium",
-	"/usr/lib/chromium/chromium",
-	"/usr/bin/google-chrome",
-}
-
-// findBrowser returns the browser to drive: $STREAMSTAT_BROWSER, or the
-// first of browserPaths, or one on $PATH.
-func findBrowser() string {
-	if p := os.Getenv("STREAMSTAT_BROWSER"); p != "" {
-		return p
-	}
-	for _, p := range browserPaths {
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	for _, name := range []string{"chromium-headless-shell", "chromium", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	return ""
-}
 
 // chart is what the page's script says of one canvas chart.
 type chart struct {
@@ -62,13 +33,7 @@ const chartsJS = `Array.from(document.querySelectorAll("canvas.chart")).map(c =>
 // no console error, every chart gets data and changes, the top-k table has
 // rows, and the shed chart shows the burst.
 func TestBrowserDashboard(t *testing.T) {
-	browser := findBrowser()
-	if browser == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("no browser found (tried $STREAMSTAT_BROWSER, %s): CI must run this test; install chromium-headless-shell", strings.Join(browserPaths, ", "))
-		}
-		t.Skipf("no browser found (tried $STREAMSTAT_BROWSER, %s); apt-get install chromium-headless-shell to run it", strings.Join(browserPaths, ", "))
-	}
+	browser := browsertest.Browser(t)
 	const d = 18 * time.Second // the burst is from 6 s to 12 s
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -82,35 +47,13 @@ func TestBrowserDashboard(t *testing.T) {
 		}
 	}()
 
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(browser),
-		chromedp.DisableGPU,
+	bctx, cancelBrowser, console := browsertest.Start(ctx, browser,
 		chromedp.WindowSize(1280, 1900),
 		chromedp.Flag("disable-background-networking", true),
 		chromedp.Flag("no-proxy-server", true),
 		chromedp.Flag("font-render-hinting", "none"),
-	}
-	if os.Geteuid() == 0 {
-		opts = append(opts, chromedp.NoSandbox) // the sandbox refuses root
-	}
-	bctx, cancelBrowser := chromedp.NewContext(ctx, chromedp.WithAllocatorOptions(opts...))
+	)
 	defer cancelBrowser()
-
-	var mu sync.Mutex
-	var problems []string
-	messages := chromedp.Console(bctx)
-	go func() {
-		for m, err := range messages {
-			if err != nil {
-				return
-			}
-			if m.Type == chromedp.ConsoleError || m.Type == chromedp.ConsoleException || m.Type == chromedp.ConsoleWarning {
-				mu.Lock()
-				problems = append(problems, fmt.Sprintf("%s: %s (%s:%d)", m.Type, m.Text, m.URL, m.Line))
-				mu.Unlock()
-			}
-		}
-	}()
 	if err := chromedp.Do(bctx, chromedp.Navigate(base+"/")); err != nil {
 		t.Fatalf("loading the page (browser %s): %v", browser, err)
 	}
@@ -200,9 +143,5 @@ func TestBrowserDashboard(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	for _, p := range problems {
-		t.Errorf("console %s", p)
-	}
+	console.Check(t)
 }

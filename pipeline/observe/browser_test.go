@@ -2,49 +2,24 @@ package observe_test
 
 import (
 	"context"
-	"fmt"
 	"net"
-	"os"
-	"os/exec"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/streamstat/streamstat/internal/browsertest"
 	"github.com/streamstat/streamstat/pipeline"
 	"github.com/streamstat/streamstat/pipeline/observe"
 	"github.com/streamstat/streamstat/sketch"
 )
-
-// browser returns the browser to drive, as examples/clickstream's test
-// finds it, skipping the test without one unless CI is set.
-func browser(t *testing.T) string {
-	if p := os.Getenv("STREAMSTAT_BROWSER"); p != "" {
-		return p
-	}
-	paths := []string{"/usr/bin/chromium-headless-shell", "/usr/lib/chromium/chromium-headless-shell", "/usr/bin/chromium", "/usr/lib/chromium/chromium"}
-	for _, p := range paths {
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	if p, err := exec.LookPath("chromium-headless-shell"); err == nil {
-		return p
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatalf("no browser found (tried $STREAMSTAT_BROWSER, %s): CI must run this test", strings.Join(paths, ", "))
-	}
-	t.Skipf("no browser found (tried $STREAMSTAT_BROWSER, %s)", strings.Join(paths, ", "))
-	return ""
-}
 
 // The page draws every answer the CLI prints (distinct, stats, sample,
 // freq, a fan-out's answers by name) without a console error: a band for
 // each estimate, the quantiles, the sample, the counted keys (with keys
 // that are markup, shown as text).
 func TestBrowserAnswerShapes(t *testing.T) {
-	path := browser(t)
+	path := browsertest.Browser(t)
 	answers := map[string]any{
 		"distinct": map[string]any{"distinct": 8, "lower": 8, "upper": 9, "confidence": 0.95, "records": 15},
 		"stats": map[string]any{"count": 6, "mean": 26.08, "mean_lower": -13.3, "mean_upper": 65.4, "stddev": 37.5, "min": 3, "max": 100,
@@ -78,27 +53,8 @@ func TestBrowserAnswerShapes(t *testing.T) {
 	go func() { defer close(served); _ = srv.Serve(ctx, ln) }()
 	defer func() { cancel(); <-served }()
 
-	opts := []chromedp.ExecAllocatorOption{chromedp.ExecPath(path), chromedp.DisableGPU, chromedp.WindowSize(1200, 1600)}
-	if os.Geteuid() == 0 {
-		opts = append(opts, chromedp.NoSandbox)
-	}
-	bctx, cancelBrowser := chromedp.NewContext(ctx, chromedp.WithAllocatorOptions(opts...))
+	bctx, cancelBrowser, console := browsertest.Start(ctx, path, chromedp.WindowSize(1200, 1600))
 	defer cancelBrowser()
-	var mu sync.Mutex
-	var problems []string
-	messages := chromedp.Console(bctx)
-	go func() {
-		for m, err := range messages {
-			if err != nil {
-				return
-			}
-			if m.Type == chromedp.ConsoleError || m.Type == chromedp.ConsoleException || m.Type == chromedp.ConsoleWarning {
-				mu.Lock()
-				problems = append(problems, fmt.Sprintf("%s: %s (%s:%d)", m.Type, m.Text, m.URL, m.Line))
-				mu.Unlock()
-			}
-		}
-	}()
 	if err := chromedp.Do(bctx, chromedp.Navigate("http://"+ln.Addr().String()+"/")); err != nil {
 		t.Fatal(err)
 	}
@@ -143,9 +99,5 @@ func TestBrowserAnswerShapes(t *testing.T) {
 	if got.Bold != 0 || got.Scripts != 1 {
 		t.Errorf("a key became markup: %d <b>, %d scripts", got.Bold, got.Scripts)
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	for _, p := range problems {
-		t.Errorf("console %s", p)
-	}
+	console.Check(t)
 }
