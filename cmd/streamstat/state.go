@@ -252,11 +252,4 @@ func shape(a aggregate) string {
 
 // readUvarint reads a uvarint and rejects a longer encoding than
 // binary.AppendUvarint writes, so that state files stay canonical.
-func readUvarint(r *envelope.Reader) uint64 {
-	n := r.Len()
-	v := r.Uvarint()
-	if r.Err == nil && n-r.Len() != len(binary.AppendUvarint(nil, v)) {
-		r.Err = fmt.Errorf("non-minimal varint: %w", sketch.ErrCorrupt)
-	}
-	return v
-}
+func readUvarint(r *envelope.Reader) uint64 { return r.MinimalUvarint() }

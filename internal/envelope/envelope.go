@@ -256,6 +256,18 @@ func (r *Reader) Uvarint() uint64 {
 	return v
 }
 
+// MinimalUvarint reads an unsigned varint and refuses (ErrCorrupt) one
+// longer than binary.AppendUvarint writes, so that a payload has one
+// encoding.
+func (r *Reader) MinimalUvarint() uint64 {
+	n := r.Len()
+	v := r.Uvarint()
+	if r.Err == nil && n-r.Len() != len(binary.AppendUvarint(nil, v)) {
+		r.Err = fmt.Errorf("non-minimal varint: %w", ErrCorrupt)
+	}
+	return v
+}
+
 // Done reports the first error, or ErrCorrupt if unread bytes remain.
 func (r *Reader) Done() error {
 	if r.Err == nil && len(r.b) != 0 {

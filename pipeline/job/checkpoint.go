@@ -291,7 +291,7 @@ func decodeWorkerState(data []byte) (workerState, []byte, error) {
 	var st workerState
 	c := &st.c
 	for _, v := range []*uint64{&c.Records, &c.Skipped, &c.Bad, &st.shed, &c.Bytes} {
-		*v = readUvarint(r)
+		*v = r.MinimalUvarint()
 	}
 	if data[0] == countsVersion {
 		st.sum, st.hasSum = r.U64(), true
@@ -423,15 +423,4 @@ func (w *worker) resumeCheck() error {
 		}
 	}
 	return fmt.Errorf("%s: not the stream the checkpoint was taken of (its bytes before the checkpoint's position differ): %w", strings.Join(names, ", "), ErrOtherStream)
-}
-
-// readUvarint reads a uvarint and refuses a non-minimal one, so that a
-// state has one encoding.
-func readUvarint(r *envelope.Reader) uint64 {
-	n := r.Len()
-	v := r.Uvarint()
-	if r.Err == nil && n-r.Len() != len(binary.AppendUvarint(nil, v)) {
-		r.Err = fmt.Errorf("non-minimal varint: %w", sketch.ErrCorrupt)
-	}
-	return v
 }
