@@ -73,15 +73,39 @@ func (o *Observer) CheckpointDone(m checkpoint.Manifest, err error) {
 		o.addCheckpoint(CheckpointRecord{ID: m.ID, Time: now, Error: err.Error()})
 		return
 	}
-	o.seenOK++
 	r := CheckpointRecord{ID: m.ID, Time: now, OK: true, Size: m.Size()}
+	// A tick between the checkpoint's completion and this call has
+	// already listed it (pollCheckpoints) and counted it in seenOK: fill
+	// in what this call knows better, rather than list it twice.
+	if i := o.findOK(m.ID); i >= 0 {
+		r.Time = o.recent[i].Time
+		fillCheckpoint(&r, m, now, st)
+		o.recent[i] = r
+		return
+	}
+	o.seenOK++
+	fillCheckpoint(&r, m, now, st)
+	o.addCheckpoint(r)
+}
+
+// fillCheckpoint sets r's duration and alignment from the manifest and the stats.
+func fillCheckpoint(r *CheckpointRecord, m checkpoint.Manifest, now time.Time, st pipeline.CheckpointStats) {
 	if !m.Time.IsZero() {
 		r.Duration = max(now.Sub(m.Time).Seconds(), 0)
 	}
 	if st.LastID == m.ID {
 		r.Duration, r.Alignment = st.LastDuration.Seconds(), st.LastAlignment.Seconds()
 	}
-	o.addCheckpoint(r)
+}
+
+// findOK returns the index in recent of the completed checkpoint id, or -1.
+func (o *Observer) findOK(id uint64) int {
+	for i := len(o.recent) - 1; i >= 0; i-- {
+		if o.recent[i].OK && o.recent[i].ID == id {
+			return i
+		}
+	}
+	return -1
 }
 
 func (o *Observer) addCheckpoint(r CheckpointRecord) {

@@ -323,3 +323,44 @@ func TestObserverAfterRun(t *testing.T) {
 		}
 	}
 }
+
+// TestObserverListsCheckpointOnce: a tick that polls between a
+// checkpoint's completion and its OnComplete lists it; CheckpointDone
+// must then complete that entry, not list the checkpoint a second time.
+func TestObserverListsCheckpointOnce(t *testing.T) {
+	store, err := checkpoint.NewDirStore(t.TempDir(), 3, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var o *Observer
+	cfg := pipeline.Config{Checkpoint: &pipeline.CheckpointConfig{Store: store, OnComplete: func(m checkpoint.Manifest, err error) {
+		o.Take(time.Now()) // the tick that comes in between
+		o.CheckpointDone(m, err)
+	}}}
+	p := topJobAt(t, 0, 1e5, 10, 1, cfg)
+	o = NewObserver(p, Info{Job: "top", Checkpoints: true}, topAnswer(p, 5))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- p.Run(ctx) }()
+	for deadline := time.Now().Add(30 * time.Second); p.CheckpointStats().Completed < 3; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("3 checkpoints not done in 30 s: %+v", p.CheckpointStats())
+		}
+		_, _ = p.Checkpoint()
+	}
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatal(err)
+	}
+	cs := o.Take(time.Now()).Checkpoints
+	seen := map[uint64]bool{}
+	for _, r := range cs.Recent {
+		if seen[r.ID] {
+			t.Errorf("checkpoint %d listed twice: %+v", r.ID, cs.Recent)
+		}
+		seen[r.ID] = true
+	}
+	if len(cs.Recent) != int(cs.Completed) {
+		t.Errorf("%d listed, %d completed", len(cs.Recent), cs.Completed)
+	}
+}
