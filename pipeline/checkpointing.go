@@ -33,7 +33,11 @@ type Stateful interface {
 // channel to the next stage. An instance with several inputs taken in
 // arrival order (round-robin input, or Config.Unordered) aligns them
 // (exactly-once): an input that delivered barrier n is held back until all
-// have; then the instance snapshots its operators and forwards the barrier.
+// have (still read, its batches set aside to be processed after the
+// snapshot: an input that stopped being read would stop its sender, which
+// may be what delivers the barriers awaited, through a by-key instance
+// waiting for its turn); then the instance snapshots its operators,
+// forwards the barrier and processes the batches set aside.
 // An instance that takes several inputs in strict turn (by-key input, the
 // default) never holds one back, which would give the others extra turns:
 // it snapshots when the first barrier reaches it, forwards it, and logs
@@ -88,6 +92,8 @@ type CheckpointConfig struct {
 	// before their barriers are stored with the checkpoint (an unaligned
 	// checkpoint, as in Flink), to be processed again first on recovery.
 	// Exactly-once still holds; the interleaving after recovery may differ.
+	// An instance also goes unaligned, whatever AlignmentTimeout, when
+	// the batches its held inputs delivered reach 64 per input.
 	AlignmentTimeout time.Duration
 	// OnComplete, if set, is called after each checkpoint completes or
 	// fails, from the background writer; a panic in it is recovered into

@@ -183,16 +183,21 @@ func (t *task) runGate(ctx context.Context) error {
 		}
 		g.Pause(turn)
 	}
+	// A held input is not paused: the instance goes on reading it and
+	// sets its batches aside (stash), to process them, in arrival order,
+	// once the alignment completes. Pausing it would let a cycle through
+	// the credits form: its sender, blocked on the held channel, cannot
+	// send what another instance waits for (a by-key instance taking that
+	// sender's batch in turn), whose sender in turn cannot get the barrier
+	// this instance waits for past it (TestFanOutTwoSourcesCheckpointNoDeadlock).
+	var stash, spare []*Batch
+	// release ends the holding; the stash is processed before anything
+	// else is received.
+	release := func() {
+		clear(al.held)
+	}
 	// aligned completes the alignment once every live input has delivered
 	// the barrier: snapshot, forward, release the held inputs.
-	release := func() {
-		for i, h := range al.held {
-			if h {
-				al.held[i] = false
-				g.Resume(i)
-			}
-		}
-	}
 	aligned := func() error {
 		if al.id == 0 || !al.complete(alive) {
 			return nil
@@ -268,6 +273,18 @@ func (t *task) runGate(ctx context.Context) error {
 		timeout = t.p.coord.cfg.AlignmentTimeout
 	}
 	for {
+		if len(stash) > 0 && !al.holding() {
+			// Batches held inputs delivered after their barriers, in
+			// arrival order, before anything else.
+			for i, b := range stash {
+				if err := t.process(ctx, b, flushFull); err != nil {
+					return err
+				}
+				b.Reset()
+				spare, stash[i] = append(spare, b), nil
+			}
+			stash = stash[:0]
+		}
 		if ordered && turn < len(pending) && len(pending[turn]) > 0 {
 			// Restored batches come first, each in its input's turn.
 			b := pending[turn][0]
@@ -320,12 +337,33 @@ func (t *task) runGate(ctx context.Context) error {
 			al.arrived[input] = true
 			if holding && !al.unaligned {
 				al.held[input] = true
-				g.Pause(input)
 			}
 			// A barrier takes no turn: the input's next batch is still
 			// due in this turn, as without checkpoints.
 			if err := aligned(); err != nil {
 				return err
+			}
+			continue
+		}
+		if al.held[input] {
+			// Set aside, the buffer's contents swapped into one of the
+			// instance's own, so that the credit goes back at once.
+			var s *Batch
+			if k := len(spare); k > 0 {
+				s, spare = spare[k-1], spare[:k-1]
+			} else {
+				s = new(Batch)
+			}
+			s.Records, b.Records = b.Records, s.Records[:0]
+			s.arena, b.arena = b.arena, s.arena[:0]
+			g.Release(input, b)
+			stash = append(stash, s)
+			if len(stash) >= stashPerInput*n && !al.unaligned {
+				// Memory stays bounded: snapshot now, as after the
+				// alignment timeout.
+				if err := unalign(); err != nil {
+					return err
+				}
 			}
 			continue
 		}
@@ -381,7 +419,7 @@ type aligner struct {
 	start   time.Time
 	wall    time.Time // start by the wall clock, for the timeout
 	arrived []bool    // inputs that delivered it
-	held    []bool    // inputs held back until alignment completes
+	held    []bool    // inputs whose batches are set aside until alignment completes
 
 	// After the alignment timeout: the snapshot taken then, and the
 	// batches late inputs delivered since, encoded.
@@ -395,6 +433,21 @@ func (a *aligner) begin(id uint64, now time.Time) {
 	a.id, a.start, a.wall = id, now, time.Now()
 	a.unaligned, a.parts = false, nil
 	clear(a.arrived)
+}
+
+// stashPerInput bounds the batches an aligning instance sets aside, per
+// input: at stashPerInput times its inputs it goes unaligned (see
+// CheckpointConfig.AlignmentTimeout). A variable for the tests.
+var stashPerInput = 64
+
+// holding reports whether an input is held for the alignment.
+func (a *aligner) holding() bool {
+	for _, h := range a.held {
+		if h {
+			return true
+		}
+	}
+	return false
 }
 
 // complete reports whether every live input delivered the barrier.
