@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/streamstat/streamstat/internal/cputime"
 )
 
 // structuredBench is one input of BenchmarkStructuredDistinct: a file and
@@ -66,7 +68,7 @@ func structuredFiles(b *testing.B, dir string, n int) []structuredBench {
 // distinct does, and returns the time and the process's CPU time (the
 // split included) and the records read.
 func runStructured(b *testing.B, in structuredBench, par int) (time.Duration, time.Duration, int64) {
-	start, cpu := time.Now(), processCPU()
+	start, cpu := time.Now(), cputime.Process()
 	ranges, err := in.split(in.path, par)
 	if err != nil {
 		b.Fatal(err)
@@ -89,7 +91,7 @@ func runStructured(b *testing.B, in structuredBench, par int) (time.Duration, ti
 	if err := p.Run(context.Background()); err != nil {
 		b.Fatal(err)
 	}
-	d, c := time.Since(start), processCPU()-cpu
+	d, c := time.Since(start), cputime.Process()-cpu
 	var recs int64
 	for _, s := range lss {
 		if s.Skipped() != 0 {

@@ -6,20 +6,19 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"runtime"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/streamstat/streamstat/internal/cputime"
 )
 
 // benchJob is a job that runs a few seconds, fanned out into two branches
 // of two subtasks each: no rate limit, so its throughput is what the
-// machine gives it. It takes no checkpoints: with fan-out and checkpoints
-// together, Run can hang at a barrier (seen while writing this benchmark,
-// reported with issue 12's work), and a scrape reads the checkpoint
-// counters whether there are any or not.
+// machine gives it. It takes no checkpoints: a scrape reads the checkpoint
+// counters whether there are any or not, so they would only add noise.
 var benchJob = jobConfig{sources: 2, records: 10_000_000, keys: 100_000}
 
 // BenchmarkScrapeOverhead is the scrape half of BenchmarkObserveOverhead:
@@ -49,7 +48,7 @@ func BenchmarkScrapeOverhead(b *testing.B) {
 			if scrapeIt {
 				stop = scrapeEvery(b, j, time.Second)
 			}
-			start, cpu0 := time.Now(), cpuTime(b)
+			start, cpu0 := time.Now(), cputime.Process()
 			if err := j.p.Run(context.Background()); err != nil {
 				b.Fatal(err)
 			}
@@ -57,7 +56,7 @@ func BenchmarkScrapeOverhead(b *testing.B) {
 				stop()
 			}
 			wall[k] += time.Since(start)
-			cpu[k] += cpuTime(b) - cpu0
+			cpu[k] += cputime.Process() - cpu0
 		}
 		records += float64(int64(benchJob.sources) * benchJob.records)
 	}
@@ -66,15 +65,6 @@ func BenchmarkScrapeOverhead(b *testing.B) {
 	b.ReportMetric(records/cpu[1].Seconds(), "records/cpu-s-scraped")
 	b.ReportMetric(cpu[0].Seconds()/cpu[1].Seconds(), "throughput-ratio")
 	b.ReportMetric(wall[0].Seconds()/wall[1].Seconds(), "wall-ratio")
-}
-
-// cpuTime is the user and system CPU time the process has used.
-func cpuTime(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // scrapeEvery scrapes j's Collector over HTTP every interval, the first at
