@@ -118,7 +118,7 @@ func (a *dedupAgg) appendState(dst []byte) ([]byte, error) {
 
 func decodeDedup(body []byte) (aggregate, error) {
 	r := envelope.NewReader(body)
-	a := &dedupAgg{capacity: readUvarint(r), target: math.Float64frombits(r.U64()), passed: readUvarint(r)}
+	a := &dedupAgg{capacity: r.MinimalUvarint(), target: math.Float64frombits(r.U64()), passed: r.MinimalUvarint()}
 	if r.Err != nil || !(a.target > 0 && a.target < 1) {
 		return nil, fmt.Errorf("dedup state: %w", sketch.ErrCorrupt)
 	}

@@ -199,7 +199,7 @@ func (o *distinctOp) MarshalBinary() ([]byte, error) {
 // same setupDistinct.
 func (o *distinctOp) UnmarshalBinary(data []byte) error {
 	r := envelope.NewReader(data)
-	dense, seen, next := readUvarint(r), readUvarint(r), readUvarint(r)
+	dense, seen, next := r.MinimalUvarint(), r.MinimalUvarint(), r.MinimalUvarint()
 	if r.Err != nil || dense > 1 || seen > math.MaxInt/2 || next < firstDenseCheck || next > math.MaxInt/2 {
 		return fmt.Errorf("distinct state: %w", sketch.ErrCorrupt)
 	}

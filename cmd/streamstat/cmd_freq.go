@@ -103,13 +103,13 @@ func (a *freqAgg) appendState(dst []byte) ([]byte, error) {
 
 func decodeFreq(body []byte) (aggregate, error) {
 	r := envelope.NewReader(body)
-	n := readUvarint(r)
+	n := r.MinimalUvarint()
 	if n > uint64(r.Len()) { // each key takes at least one byte
 		return nil, fmt.Errorf("freq state: %d keys in %d bytes: %w", n, r.Len(), sketch.ErrCorrupt)
 	}
 	keys := make([]string, 0, n)
 	for range n {
-		l := readUvarint(r)
+		l := r.MinimalUvarint()
 		keys = append(keys, string(r.Bytes(int(min(l, uint64(r.Len()+1))))))
 	}
 	if r.Err != nil {

@@ -149,7 +149,7 @@ func (o *sampleOp) MarshalBinary() ([]byte, error) {
 // setupSample.
 func (o *sampleOp) UnmarshalBinary(data []byte) error {
 	r := envelope.NewReader(data)
-	n := readUvarint(r)
+	n := r.MinimalUvarint()
 	if r.Err != nil {
 		return fmt.Errorf("sample state: %w", r.Err)
 	}

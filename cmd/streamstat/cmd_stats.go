@@ -75,7 +75,7 @@ func (a *statsAgg) appendState(dst []byte) ([]byte, error) {
 
 func decodeStats(body []byte) (aggregate, error) {
 	r := envelope.NewReader(body)
-	n := readUvarint(r)
+	n := r.MinimalUvarint()
 	if n > uint64(r.Len()/8) {
 		return nil, fmt.Errorf("stats state: %d quantiles in %d bytes: %w", n, r.Len(), sketch.ErrCorrupt)
 	}
@@ -87,7 +87,7 @@ func decodeStats(body []byte) (aggregate, error) {
 		}
 		a.qs = append(a.qs, q)
 	}
-	m := r.Bytes(int(min(readUvarint(r), uint64(r.Len()+1))))
+	m := r.Bytes(int(min(r.MinimalUvarint(), uint64(r.Len()+1))))
 	if r.Err != nil {
 		return nil, fmt.Errorf("stats state: %w", r.Err)
 	}

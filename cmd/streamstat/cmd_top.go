@@ -62,7 +62,7 @@ func (a *topAgg) appendState(dst []byte) ([]byte, error) {
 
 func decodeTop(body []byte) (aggregate, error) {
 	r := envelope.NewReader(body)
-	k := readUvarint(r)
+	k := r.MinimalUvarint()
 	if r.Err != nil || k < 1 || k > sketch.MaxTopKCapacity {
 		return nil, fmt.Errorf("top state: k %d: %w", k, sketch.ErrCorrupt)
 	}

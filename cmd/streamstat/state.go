@@ -172,11 +172,11 @@ func decodeState(data []byte) (h stateHeader, c counts, body []byte, err error) 
 		return h, c, nil, errStateCheck
 	}
 	r := envelope.NewReader(data[nl+1 : end])
-	c.Records, c.Skipped, c.Bad, c.Shed = readUvarint(r), readUvarint(r), readUvarint(r), readUvarint(r)
+	c.Records, c.Skipped, c.Bad, c.Shed = r.MinimalUvarint(), r.MinimalUvarint(), r.MinimalUvarint(), r.MinimalUvarint()
 	if ver >= 2 {
-		complete, field := readUvarint(r), readUvarint(r)
-		delim := r.Bytes(int(min(readUvarint(r), uint64(r.Len()+1))))
-		n := readUvarint(r)
+		complete, field := r.MinimalUvarint(), r.MinimalUvarint()
+		delim := r.Bytes(int(min(r.MinimalUvarint(), uint64(r.Len()+1))))
+		n := r.MinimalUvarint()
 		if r.Err == nil && (complete > 1 || field > 1<<31 || n > uint64(r.Len()/8)) {
 			r.Err = fmt.Errorf("state header: %w", sketch.ErrCorrupt)
 		}
@@ -189,14 +189,14 @@ func decodeState(data []byte) (h stateHeader, c counts, body []byte, err error) 
 		}
 	}
 	if ver >= 3 {
-		desc := r.Bytes(int(min(readUvarint(r), uint64(r.Len()+1))))
-		parts := readUvarint(r)
+		desc := r.Bytes(int(min(r.MinimalUvarint(), uint64(r.Len()+1))))
+		parts := r.MinimalUvarint()
 		if r.Err == nil && (len(desc) == 0 || parts < 1 || parts > 1<<10) {
 			r.Err = fmt.Errorf("state key: %w", sketch.ErrCorrupt)
 		}
 		h.keyDesc, h.parts = string(desc), int(parts)
 	}
-	n := readUvarint(r)
+	n := r.MinimalUvarint()
 	body = r.Bytes(int(min(n, uint64(r.Len()+1))))
 	if err := r.Done(); err != nil {
 		return h, c, nil, fmt.Errorf("state file damaged: %w", err)
@@ -249,7 +249,3 @@ func shape(a aggregate) string {
 	}
 	return ""
 }
-
-// readUvarint reads a uvarint and rejects a longer encoding than
-// binary.AppendUvarint writes, so that state files stay canonical.
-func readUvarint(r *envelope.Reader) uint64 { return r.MinimalUvarint() }
