@@ -202,14 +202,23 @@ func TestCrashEquivalence(t *testing.T) {
 		trials = min(trials, 20)
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
+	recoverTrials(t, trials, func() int64 { return 1 + rng.Int64N(20000) }, crashGraph, want, "state after recovery differs")
+}
+
+// recoverTrials fails a run of build at record failPoint(), trials times,
+// then restores a fresh graph from what the failed run stored and runs it
+// to the end: its states must be want (what says how they differ). At
+// least half the trials must recover from a checkpoint.
+func recoverTrials(t *testing.T, trials int, failPoint func() int64, build func(testing.TB, checkpoint.Store, int64) *Pipeline, want, what string) {
+	t.Helper()
 	restored := 0
 	for trial := range trials {
-		failAt := 1 + rng.Int64N(20000)
+		failAt := failPoint()
 		store := newMemStore()
-		if err := crashGraph(t, store, failAt).Run(context.Background()); !errors.Is(err, errInjected) {
+		if err := build(t, store, failAt).Run(context.Background()); !errors.Is(err, errInjected) {
 			t.Fatalf("trial %d: failing run returned %v", trial, err)
 		}
-		p := crashGraph(t, store, 0)
+		p := build(t, store, 0)
 		if _, err := p.Restore(store); err == nil {
 			restored++
 		} else if !errors.Is(err, checkpoint.ErrNoCheckpoint) {
@@ -219,7 +228,7 @@ func TestCrashEquivalence(t *testing.T) {
 			t.Fatalf("trial %d: recovered run: %v", trial, err)
 		}
 		if got := states(t, p); got != want {
-			t.Fatalf("trial %d (failure at record %d): state after recovery differs from a run without failure", trial, failAt)
+			t.Fatalf("trial %d (failure at record %d): %s from a run without failure", trial, failAt, what)
 		}
 	}
 	if restored < trials/2 {

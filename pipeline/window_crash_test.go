@@ -99,27 +99,5 @@ func TestWindowCrashEquivalence(t *testing.T) {
 		trials = 3
 	}
 	rng := rand.New(rand.NewPCG(3, 4))
-	restored := 0
-	for trial := range trials {
-		failAt := 2000 + rng.Int64N(17000)
-		store := newMemStore()
-		if err := windowCrashGraph(t, store, failAt).Run(context.Background()); !errors.Is(err, errInjected) {
-			t.Fatalf("trial %d: failing run returned %v", trial, err)
-		}
-		p := windowCrashGraph(t, store, 0)
-		if _, err := p.Restore(store); err == nil {
-			restored++
-		} else if !errors.Is(err, checkpoint.ErrNoCheckpoint) {
-			t.Fatalf("trial %d: restore: %v", trial, err)
-		}
-		if err := p.Run(context.Background()); err != nil {
-			t.Fatalf("trial %d: recovered run: %v", trial, err)
-		}
-		if got := states(t, p); got != want {
-			t.Fatalf("trial %d (failure at record %d): windows after recovery differ from a run without failure", trial, failAt)
-		}
-	}
-	if restored < trials/2 {
-		t.Errorf("only %d of %d trials recovered from a checkpoint", restored, trials)
-	}
+	recoverTrials(t, trials, func() int64 { return 2000 + rng.Int64N(17000) }, windowCrashGraph, want, "windows after recovery differ")
 }
