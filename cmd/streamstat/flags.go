@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/streamstat/streamstat/pipeline"
+	"github.com/streamstat/streamstat/pipeline/job"
 )
 
 // flagSet says which optional flags a subcommand takes.
@@ -142,7 +143,7 @@ func newFlags(name string, set flagSet, o *options) *flag.FlagSet {
 	}
 	if set&flagCheckpoint != 0 {
 		fs.StringVar(&o.checkpoint, "checkpoint", "", "")
-		fs.DurationVar(&o.ckptInterval, "checkpoint-interval", defaultCheckpointInterval, "")
+		fs.DurationVar(&o.ckptInterval, "checkpoint-interval", job.DefaultCheckpointInterval, "")
 		fs.BoolVar(&o.resume, "resume", false, "")
 	}
 	if set&flagInFiles != 0 {
@@ -218,7 +219,7 @@ func (o *options) check(set flagSet) error {
 		}
 	}
 	if set&flagCheckpoint != 0 {
-		if o.checkpoint == "" && (o.resume || o.ckptInterval != defaultCheckpointInterval) {
+		if o.checkpoint == "" && (o.resume || o.ckptInterval != job.DefaultCheckpointInterval) {
 			return usagef("--resume and --checkpoint-interval need --checkpoint DIR")
 		}
 		if o.ckptInterval <= 0 {

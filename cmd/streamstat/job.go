@@ -58,9 +58,6 @@ type spec struct {
 	setExtract func(pipeline.Extractor)
 }
 
-// defaultCheckpointInterval is --checkpoint-interval's default.
-const defaultCheckpointInterval = job.DefaultCheckpointInterval
-
 // testHookPlanned, if set (by tests), runs when a run's inputs are open,
 // before any is read.
 var testHookPlanned func()
