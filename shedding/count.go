@@ -148,31 +148,6 @@ func (w *WeightedCount) EstimateAt(confidence float64) sketch.Estimate {
 	return sketch.Estimate{Value: w.sum, Lower: lo, Upper: max(hi, w.sum), Confidence: confidence}
 }
 
-// htBounds returns bounds on N from a HT estimate s of N made from k kept
-// records, when the estimate's variance is about N·v (v = (1-p)/p for a
-// constant p; in general the estimated variance divided by s) and c is
-// half a kept record in units of N (1/(2p); s/(2k) in general). They are
-// the N with |s - N| <= z·sqrt(N·v) + c: a quadratic in sqrt(N) each way.
-// This is Wilson's construction ("Probable inference, the law of
-// succession, and statistical inference", JASA 22, 1927), the variance
-// taken at the bound rather than at s, with a continuity correction; for a
-// constant p it is sampling.KeySampler.ScaleCount's interval. The lower
-// bound is at least k. ThetaDistinct's bounds use it.
-func htBounds(k, s, v, z, c float64) (lo, hi float64) {
-	zs := z * math.Sqrt(v)
-	// x² ∓ zs·x - t = 0 for x = sqrt(N).
-	root := func(t, sign float64) float64 {
-		x := (sign*zs + math.Sqrt(zs*zs+4*t)) / 2
-		return x * x
-	}
-	hi = root(s+c, 1)
-	lo = k
-	if s-c > 0 {
-		lo = max(k, root(s-c, -1))
-	}
-	return lo, hi
-}
-
 // Unit is the fixed-point scale of shed record weights in integer
 // sketches: a record kept at p adds Units(p) = round(Unit/p) to a CountMin
 // or TopK counter instead of 1, so their counters hold HT estimates in

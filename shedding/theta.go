@@ -327,7 +327,7 @@ func (t *ThetaDistinct) EstimateAt(confidence float64) sketch.Estimate {
 	}
 	th := t.Theta()
 	v := r / th
-	lo, hi := htBounds(r, v, (1-th)/th, normal.Z(confidence), 0.5/th)
+	lo, hi := normal.WilsonBounds(r, v, (1-th)/th, normal.Z(confidence), 0.5/th)
 	return sketch.Estimate{Value: v, Lower: lo, Upper: hi, Confidence: confidence}
 }
 

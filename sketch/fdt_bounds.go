@@ -26,18 +26,8 @@ func groupBounds(c, theta, alpha float64) (lo, hi float64) {
 	if c <= groupExactMax {
 		return binomialNBounds(c, theta, alpha)
 	}
-	z := normal.Z(1 - alpha)
-	s, v, cc := c/theta, (1-theta)/theta, 0.5/theta
-	zs := z * math.Sqrt(v)
-	root := func(t, sign float64) float64 {
-		x := (sign*zs + math.Sqrt(zs*zs+4*t)) / 2
-		return x * x
-	}
-	hi = root(s+cc, 1)
-	lo = c
-	if s-cc > 0 {
-		lo = max(c, root(s-cc, -1))
-	}
+	s := c / theta
+	lo, hi = normal.WilsonBounds(c, s, (1-theta)/theta, normal.Z(1-alpha), 0.5/theta)
 	return lo, max(hi, s)
 }
 
