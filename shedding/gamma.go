@@ -1,6 +1,10 @@
 package shedding
 
-import "math"
+import (
+	"math"
+
+	"github.com/streamstat/streamstat/internal/normal"
+)
 
 // Gamma quantiles for WeightedCount's bounds (see its EstimateAt).
 
@@ -61,7 +65,7 @@ func gammaP(a, x float64) float64 {
 // below, bisection on gammaP from a bracket around that approximation,
 // to a relative 1e-10 (or 400 halvings).
 func gammaQuantile(q, a float64) float64 {
-	z := math.Sqrt2 * math.Erfinv(2*q-1)
+	z := normal.Z(2*q - 1) // the standard normal q-quantile
 	c := 1 / (9 * a)
 	wh := a * math.Pow(max(1-c+z*math.Sqrt(c), 0), 3)
 	if a > 1e5 {
