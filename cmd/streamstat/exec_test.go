@@ -58,29 +58,37 @@ func streamstatBin(t *testing.T) string {
 	return binPath
 }
 
+// startLive starts the binary with args reading a live stream: stdin gets
+// enough lines for whole batches and stays open, as a live stream's
+// would, until the test ends. It returns the command, a scanner of its
+// stdout and its stderr.
+func startLive(t *testing.T, args ...string) (*exec.Cmd, *bufio.Scanner, *bytes.Buffer) {
+	t.Helper()
+	cmd := exec.Command(streamstatBin(t), args...)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stderr := new(bytes.Buffer)
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stdin.Close() })
+	go io.WriteString(stdin, lines("k", 20000))
+	return cmd, bufio.NewScanner(stdout), stderr
+}
+
 // TestSignalFinalAnswer: on SIGINT or SIGTERM, streamstat stops reading,
 // writes the answer for what it read, and exits 0.
 func TestSignalFinalAnswer(t *testing.T) {
 	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
 		t.Run(sig.String(), func(t *testing.T) {
-			cmd := exec.Command(streamstatBin(t), "top", "-k", "3", "--format", "json", "--interval", "50ms")
-			stdin, err := cmd.StdinPipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			stdout, err := cmd.StdoutPipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			var stderr bytes.Buffer
-			cmd.Stderr = &stderr
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			// Enough lines for whole batches; the pipe stays open, as a
-			// live stream's would.
-			go io.WriteString(stdin, lines("k", 20000))
-			sc := bufio.NewScanner(stdout)
+			cmd, sc, stderr := startLive(t, "top", "-k", "3", "--format", "json", "--interval", "50ms")
 			var last topJSON
 			for sc.Scan() { // snapshots, until one has counted records
 				if err := json.Unmarshal(sc.Bytes(), &last); err != nil {
@@ -95,9 +103,7 @@ func TestSignalFinalAnswer(t *testing.T) {
 			for sc.Scan() {
 				final = bytes.Clone(sc.Bytes())
 			}
-			err = cmd.Wait()
-			stdin.Close()
-			if err != nil {
+			if err := cmd.Wait(); err != nil {
 				t.Fatalf("exit: %v; stderr %q", err, stderr.String())
 			}
 			var j topJSON

@@ -1,12 +1,8 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
-	"io"
-	"os/exec"
 	"regexp"
 	"strings"
 	"syscall"
@@ -205,23 +201,7 @@ func TestSnapshotClearsProgress(t *testing.T) {
 // TestSignalMarksPartial: the real binary, sent SIGINT while reading a
 // live stream, writes an answer marked partial and says so on stderr.
 func TestSignalMarksPartial(t *testing.T) {
-	cmd := exec.Command(streamstatBin(t), "top", "-k", "2", "--format", "json", "--interval", "20ms")
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer stdin.Close()
-	go io.WriteString(stdin, lines("k", 20000)) // the pipe stays open
-	sc := bufio.NewScanner(stdout)
+	cmd, sc, stderr := startLive(t, "top", "-k", "2", "--format", "json", "--interval", "20ms")
 	for sc.Scan() { // snapshots, until one has counted records
 		if !strings.Contains(sc.Text(), `"records":0,`) {
 			break
