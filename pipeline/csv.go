@@ -445,15 +445,11 @@ func recordStartAtOrAfter(r io.ReaderAt, off, size int64, odd bool, buf []byte) 
 	if buf[0] == '\n' && !odd {
 		return off, nil
 	}
+	ends := RecordEnds{csv: true, odd: odd}
 	for pos = off; pos < size; {
 		n, err := r.ReadAt(buf[:min(int64(len(buf)), size-pos)], pos)
-		for i, c := range buf[:n] {
-			switch {
-			case c == '"':
-				odd = !odd
-			case c == '\n' && !odd:
-				return pos + int64(i) + 1, nil
-			}
+		if i := ends.Next(buf[:n]); i >= 0 {
+			return pos + int64(i), nil
 		}
 		pos += int64(n)
 		if err == io.EOF && pos < size || err == nil && n == 0 {
