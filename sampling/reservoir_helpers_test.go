@@ -3,10 +3,10 @@ package sampling
 import (
 	"encoding"
 	"encoding/binary"
-	"math"
 	"testing"
 
 	"github.com/streamstat/streamstat/internal/envelope"
+	"github.com/streamstat/streamstat/internal/gamma"
 )
 
 // Helpers shared by the Reservoir, WeightedReservoir and KeySampler tests.
@@ -45,52 +45,9 @@ func sampWithByte(b []byte, i int, v byte) []byte {
 }
 
 // sampChiSquareSF returns P(X >= x) for X chi-square with df degrees of
-// freedom: the regularized upper incomplete gamma function Q(df/2, x/2),
-// by its power series below a+1 and its continued fraction (modified Lentz)
-// above (Numerical Recipes, 3rd ed., section 6.2, eqs. 6.2.5 and 6.2.7).
-// Accurate to ~1e-12 relative for the df and x the tests use.
+// freedom: the regularized upper incomplete gamma function Q(df/2, x/2).
 func sampChiSquareSF(x float64, df int) float64 {
-	a, z := float64(df)/2, x/2
-	if z <= 0 {
-		return 1
-	}
-	lg, _ := math.Lgamma(a)
-	prefix := math.Exp(-z + a*math.Log(z) - lg)
-	if z < a+1 {
-		// P(a, z) = e^-z z^a / Gamma(a+1) * sum z^n / ((a+1)...(a+n))
-		sum, term := 1/a, 1/a
-		for n := 1; n < 100000; n++ {
-			term *= z / (a + float64(n))
-			sum += term
-			if term < sum*1e-16 {
-				break
-			}
-		}
-		return 1 - prefix*sum
-	}
-	const tiny = 1e-300
-	b := z + 1 - a
-	c, d := 1/tiny, 1/b
-	h := d
-	for i := 1; i < 100000; i++ {
-		an := -float64(i) * (float64(i) - a)
-		b += 2
-		d = an*d + b
-		if math.Abs(d) < tiny {
-			d = tiny
-		}
-		c = b + an/c
-		if math.Abs(c) < tiny {
-			c = tiny
-		}
-		d = 1 / d
-		del := d * c
-		h *= del
-		if math.Abs(del-1) < 1e-16 {
-			break
-		}
-	}
-	return prefix * h
+	return gamma.Q(float64(df)/2, x/2)
 }
 
 // sampChiSquare returns the chi-square statistic of observed counts against
