@@ -185,13 +185,8 @@ type keyEmitter struct {
 func (e *keyEmitter) out(context.Context) (*Batch, error) { return &e.scratch, nil }
 
 func (e *keyEmitter) flush(ctx context.Context, mode flushMode) error {
-	n := uint64(len(e.senders))
 	for i := range e.scratch.Records {
-		// Partitioning by the mixed hash (murmur3's finalizer) makes every
-		// bit of the record hash vary within each partition, so the
-		// sketches and key samplers downstream, which slice bits out of
-		// the same hash, see a uniform hash in every instance.
-		j, _ := bits.Mul64(hashmix.Fmix64(e.scratch.Records[i].Hash), n)
+		j := e.receiver(e.scratch.Records[i].Hash)
 		b, err := e.target(ctx, j)
 		if err != nil {
 			return err
@@ -238,6 +233,16 @@ func (e *keyEmitter) flush(ctx context.Context, mode flushMode) error {
 		e.close()
 	}
 	return nil
+}
+
+// receiver returns the instance that takes a record of hash h.
+// Partitioning by the mixed hash (murmur3's finalizer) makes every bit of
+// the record hash vary within each partition, so the sketches and key
+// samplers downstream, which slice bits out of the same hash, see a
+// uniform hash in every instance.
+func (e *keyEmitter) receiver(h uint64) uint64 {
+	j, _ := bits.Mul64(hashmix.Fmix64(h), uint64(len(e.senders)))
+	return j
 }
 
 // target returns the batch held for instance j, acquiring one if needed.

@@ -2,10 +2,8 @@ package pipeline
 
 import (
 	"context"
-	"math/bits"
 
 	"github.com/streamstat/streamstat/flowcontrol"
-	"github.com/streamstat/streamstat/internal/hashmix"
 	"github.com/streamstat/streamstat/sketch"
 )
 
@@ -105,7 +103,6 @@ func (e *fanEmitter) senders() []*flowcontrol.Sender[*Batch] {
 // scratch space for the record being re-keyed (a pointer to a local would
 // escape through the KeyFunc call: an allocation per record).
 func rekeyByKey(ctx context.Context, key KeyFunc, in *Batch, e *keyEmitter, r *Record) (int, error) {
-	n := uint64(len(e.senders))
 	kept := 0
 	for i := range in.Records {
 		*r = in.Records[i]
@@ -117,7 +114,7 @@ func rekeyByKey(ctx context.Context, key KeyFunc, in *Batch, e *keyEmitter, r *R
 			}
 			r.Hash = sketch.Hash(k)
 		}
-		j, _ := bits.Mul64(hashmix.Fmix64(r.Hash), n)
+		j := e.receiver(r.Hash)
 		b, err := e.target(ctx, j)
 		if err != nil {
 			return kept, err
