@@ -70,11 +70,11 @@ func (k *CSVKey) Framing() Framing {
 	return FrameCSV
 }
 
-// csvSpan is a field of a record: rec[start:end] between its quotes if
-// quoted; esc says a quoted field holds a doubled quote or a CR.
+// csvSpan is a field of a record: rec[start:end], between its quotes if
+// it is quoted; esc says a quoted field holds a doubled quote or a CR.
 type csvSpan struct {
-	start, end  int
-	quoted, esc bool
+	start, end int
+	esc        bool
 }
 
 // Extract implements Extractor.
@@ -188,7 +188,7 @@ type csvScan struct {
 func (c *csvScan) next() (csvSpan, error) {
 	rec, i := c.rec, c.i
 	if i < len(rec) && rec[i] == '"' {
-		sp := csvSpan{start: i + 1, quoted: true}
+		sp := csvSpan{start: i + 1}
 		j := i + 1
 		for {
 			k := indexEither(rec[j:], '"', '\r')
