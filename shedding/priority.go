@@ -2,6 +2,8 @@ package shedding
 
 import (
 	"math"
+
+	"github.com/streamstat/streamstat/internal/quickselect"
 )
 
 // Priority window limits and default.
@@ -99,7 +101,7 @@ func (q *priority) threshold(p float64) {
 		return
 	}
 	q.scratch = append(q.scratch[:0], q.snap...)
-	q.tau = quickselect(q.scratch, min(int((1-p)*float64(n)), n-1))
+	q.tau = quickselect.Select(q.scratch, min(int((1-p)*float64(n)), n-1))
 	above, equal := 0, 0
 	for _, v := range q.snap {
 		if v > q.tau {

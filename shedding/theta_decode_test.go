@@ -126,32 +126,3 @@ func BenchmarkThetaDecodeColliding(b *testing.B) {
 	}
 	b.ReportMetric(float64(tl)/float64(ts), "ratio_2n/n")
 }
-
-// TestQuickselectShapes: every rank of inputs of the shapes that defeat
-// naive pivots (sorted, reversed, all equal, organ pipe, sawtooth) and
-// random ones, against a sort.
-func TestQuickselectShapes(t *testing.T) {
-	shapes := map[string]func(i, n int) uint64{
-		"sorted":     func(i, n int) uint64 { return uint64(i) },
-		"reversed":   func(i, n int) uint64 { return uint64(n - i) },
-		"equal":      func(i, n int) uint64 { return 7 },
-		"organ pipe": func(i, n int) uint64 { return uint64(min(i, n-i)) },
-		"sawtooth":   func(i, n int) uint64 { return uint64(i % 5) },
-		"random":     func(i, n int) uint64 { return pcg(uint64(i)).Uint64() % uint64(n) },
-	}
-	for name, f := range shapes {
-		for _, n := range []int{1, 2, 3, 10, 101} {
-			a := make([]uint64, n)
-			for i := range a {
-				a[i] = f(i, n)
-			}
-			want := slices.Sorted(slices.Values(a))
-			for r := range n {
-				b := slices.Clone(a)
-				if got := quickselect(b, r); got != want[r] {
-					t.Fatalf("%s n=%d: rank %d = %d, want %d", name, n, r, got, want[r])
-				}
-			}
-		}
-	}
-}

@@ -6,6 +6,8 @@ import (
 	"math"
 	"math/bits"
 	"slices"
+
+	"github.com/streamstat/streamstat/internal/quickselect"
 )
 
 // This file is the stream summary behind TopK (Metwally et al. 2005),
@@ -366,7 +368,7 @@ func (t *TopK) listLevels(n int) {
 			ws = append(ws, c)
 		}
 	}
-	lim := tkSelect(ws, min(want, len(ws))-1)
+	lim := quickselect.Select(ws, min(want, len(ws))-1)
 	t.words = ws
 	res := t.res
 	for i := range cs {
@@ -511,48 +513,6 @@ func (t *TopK) pruneLow() {
 	for j := len(h)/2 - 1; j >= 0; j-- {
 		t.siftDownLow(j)
 	}
-}
-
-// tkSelect returns the j-th smallest of ws (0-based), reordering ws:
-// Hoare's selection with a median-of-three pivot, O(len(ws)) expected.
-func tkSelect(ws []uint64, j int) uint64 {
-	lo, hi := 0, len(ws)-1
-	for lo < hi {
-		mid := lo + (hi-lo)/2
-		if ws[mid] < ws[lo] {
-			ws[mid], ws[lo] = ws[lo], ws[mid]
-		}
-		if ws[hi] < ws[lo] {
-			ws[hi], ws[lo] = ws[lo], ws[hi]
-		}
-		if ws[hi] < ws[mid] {
-			ws[hi], ws[mid] = ws[mid], ws[hi]
-		}
-		pivot := ws[mid]
-		i, k := lo, hi
-		for i <= k {
-			for ws[i] < pivot {
-				i++
-			}
-			for ws[k] > pivot {
-				k--
-			}
-			if i <= k {
-				ws[i], ws[k] = ws[k], ws[i]
-				i++
-				k--
-			}
-		}
-		switch {
-		case j <= k:
-			hi = k
-		case j >= i:
-			lo = i
-		default:
-			return ws[j]
-		}
-	}
-	return ws[j]
 }
 
 // sortByStamp sorts q by stamp. While stamps fit in 64-22 bits (4 * 10^12
