@@ -28,14 +28,13 @@ import (
 
 // orderLog gathers an ordered instance's log for one checkpoint.
 type orderLog struct {
-	active bool
 	turn   int      // the input whose turn it was at the snapshot
 	counts []int    // batches logged per input
 	bufs   [][]byte // per input: per batch its record count, then the records
 }
 
 func (l *orderLog) start(turn, inputs int) {
-	l.active, l.turn = true, turn
+	l.turn = turn
 	if len(l.counts) != inputs {
 		l.counts, l.bufs = make([]int, inputs), make([][]byte, inputs)
 	}
@@ -64,7 +63,6 @@ func (l *orderLog) encode() []byte {
 		out = binary.AppendUvarint(out, uint64(c))
 		out = append(out, l.bufs[i]...)
 	}
-	l.active = false
 	return out
 }
 
