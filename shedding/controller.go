@@ -366,18 +366,11 @@ func (st *ctrlState) held(pr pipeline.Pressure) float64 {
 // part of it, and the queue setpoint was tuned without it.)
 func (st *ctrlState) queued(pr pipeline.Pressure) float64 {
 	n := min(max(pr.Backlog, 0), ringLen-1)
-	if st.counted {
-		q := 0.0
-		for i := 1; i <= n; i++ {
-			q += float64(st.recent[(st.head-i+ringLen)%ringLen])
-		}
-		return q
-	}
 	q := 0.0
 	for i := 1; i <= n; i++ {
 		q += float64(st.recent[(st.head-i+ringLen)%ringLen])
 	}
-	if pr.InFlight-pr.Backlog >= 2 {
+	if !st.counted && pr.InFlight-pr.Backlog >= 2 {
 		q += float64(st.recent[(st.head-n-1+ringLen)%ringLen]) / 2
 	}
 	return q
