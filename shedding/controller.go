@@ -422,12 +422,12 @@ func (c *Controller) control(dt float64, pr pipeline.Pressure) {
 	} else {
 		st.lag = 0
 	}
+	qm := st.sumQueue / float64(st.samples)
 	// For the futility check, a source is behind its input if it
 	// filled its batches without a gap, waiting for credit or not: a
 	// source that has the CPU to itself under shedding never waits.
-	futile := c.futile(full && steady, float64(st.offered)/dt, st.sumQueue/float64(st.samples), dt)
+	futile := c.futile(full && steady, float64(st.offered)/dt, qm, dt)
 	channel := pr.Buffers > 0
-	qm := st.sumQueue / float64(st.samples)
 	if channel {
 		delivered := float64(pr.Records-st.rec0) - (st.queued(pr) - st.q0)
 		// The receiver never ran dry: a batch queued at every look (or,
