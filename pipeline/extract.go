@@ -49,6 +49,9 @@ type Extraction struct {
 	// BadValue: a value was selected but is missing or not a finite
 	// number (the record is kept without one and counted in BadValues).
 	BadValue bool
+	// Time is the record's time in Unix nanoseconds (Record.Time), 0
+	// for none: set by a TimedKey.
+	Time int64
 }
 
 // Extractor finds the key, and optionally the value, of each record a
@@ -169,7 +172,7 @@ func (s *LineSource) takeExtract(b *Batch, max int) (n int, full bool, err error
 		recs = recs[:k+1]
 		recs[k] = spanRecord(b.appendArena(key), len(key), 0)
 		r := &recs[k]
-		r.Value, r.HasValue = x.Value, x.HasValue
+		r.Value, r.HasValue, r.Time = x.Value, x.HasValue, x.Time
 		if x.BadValue {
 			r.HasValue = false
 			s.bad++

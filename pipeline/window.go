@@ -97,6 +97,7 @@ type Window struct {
 	started bool
 	next    int64 // number of the oldest open slot
 	maxT    int64
+	clock   int64 // processing time: the latest clock reading
 	late    uint64
 	untimed uint64
 	last    WindowAnswer
@@ -189,6 +190,7 @@ func (w *Window) Process(in, out *Batch) error {
 	}
 	if !w.EventTime {
 		now := w.now()
+		w.clock = max(w.clock, now)
 		if err := w.advance(now); err != nil {
 			return err
 		}
@@ -315,6 +317,8 @@ func (w *Window) Advance(t time.Time) error {
 		}
 		w.maxT = ns
 		ns -= int64(w.Lateness)
+	} else {
+		w.clock = max(w.clock, ns)
 	}
 	return w.advance(ns)
 }
@@ -399,6 +403,19 @@ func (w *Window) Last() (WindowAnswer, bool) { return w.last, w.last.Op != nil }
 // Late returns the number of records that came after their window closed
 // (event time).
 func (w *Window) Late() uint64 { return w.late }
+
+// MaxTime returns the largest event time seen (the watermark plus
+// Lateness), or, in processing time, the clock's time at the last batch
+// or Advance; the zero Time before the first record.
+func (w *Window) MaxTime() time.Time {
+	if !w.started {
+		return time.Time{}
+	}
+	if !w.EventTime {
+		return time.Unix(0, w.clock)
+	}
+	return time.Unix(0, w.maxT)
+}
 
 // Untimed returns the number of records without a time (event time).
 func (w *Window) Untimed() uint64 { return w.untimed }
