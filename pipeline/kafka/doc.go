@@ -1,0 +1,55 @@
+// Package kafka runs streamstat operators as the workers of a Kafka
+// consumer group, with each input partition a key group whose state is
+// checkpointed in Kafka transactions (github.com/twmb/franz-go).
+//
+// # Workers and key groups
+//
+// A Worker joins a consumer group on the input topic (cooperative-sticky
+// assignment, or KIP-848 with Config.KIP848). For each partition it owns
+// it keeps one operator, made by Config.New: a pipeline.Mergeable, such as
+// pipeline.Distinct or pipeline.Frequency. Polled records go to their
+// partition's operator in offset order, keyed by the record value or by
+// Config.Extract (the pipeline's extractors), through the partition's
+// shedder if Config.NewShedder is set. The partition count is the
+// group's maximum parallelism.
+//
+// # Checkpoints are transactions
+//
+// Every Config.Interval the worker runs transaction n
+// (kgo.GroupTransactSession): the snapshot of every partition that took
+// records since its last commit (operator state, shedder state, offset,
+// counts of records, shed and skipped) goes to a compacted checkpoint
+// topic, in the partition of the same number, cut into chunks sized under
+// the topic's max.message.bytes and followed by a manifest; the consumer
+// offsets are committed in the same transaction. State and offsets never
+// disagree: both commit or neither does.
+//
+// On assignment a worker reads the partition's latest committed snapshot
+// (read_committed) and requires that its offset equal the group's
+// committed offset (ErrNoSnapshot otherwise; a partition without a commit
+// must have no snapshot and starts empty), then checks that the records
+// continue exactly there, offset by offset (ErrOffsetGap; see
+// Config.AllowOffsetGaps). A transaction aborted by a rebalance or by a
+// failed write rolls every owned partition back to its last commit (the
+// session rewinds every partition's offset, not only the revoked ones);
+// an End that fails leaves the outcome unknown, so the worker recreates
+// its session and restores every partition from Kafka. The transaction
+// timeout is set below the session timeout, so that a new owner does not
+// wait out a dead owner's open transaction.
+//
+// Merge (and ReadSnapshots) read the latest snapshot of every partition
+// and merge them: the global answer of the group.
+//
+// # What is and is not integrated with package pipeline
+//
+// Integrated: the operators (any pipeline.Mergeable), the extractors
+// (pipeline.Extractor), and load shedding (any pipeline.Shedder, such as
+// shedding.Shedder; it is called with a zero pipeline.Pressure, as for
+// operators chained to their source, so its controller works open-loop
+// from a known capacity, or at a fixed p). Not integrated: the worker is
+// not a pipeline.Source inside a pipeline.Pipeline graph; each partition's
+// operator runs on the poll goroutine, chained to the source, so there
+// are no credit channels (nothing to map to PauseFetchPartitions: a slow
+// operator slows the poll loop, and franz-go's fetch buffer is the bound),
+// and its metrics are Worker.Stats rather than pipeline.Metrics.
+package kafka
