@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"strconv"
 	"time"
 
@@ -24,7 +25,8 @@ type topics struct {
 
 // adminErr turns a deadline into ErrUnreachable, naming what was asked.
 func adminErr(ctx context.Context, what string, brokers []string, err error) error {
-	if errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil && !errors.Is(err, context.Canceled) {
+	var op *net.OpError
+	if errors.Is(err, context.DeadlineExceeded) || errors.As(err, &op) || ctx.Err() != nil && !errors.Is(err, context.Canceled) {
 		return fmt.Errorf("%w: %s: no answer from %v: %v", ErrUnreachable, what, brokers, err)
 	}
 	return fmt.Errorf("kafka: %s: %w", what, err)

@@ -435,3 +435,16 @@ func (d *cutDialer) cutAll() {
 		c.Close()
 	}
 }
+
+type netListenConfig struct{}
+
+// listenClosed returns a loopback address nothing listens on.
+func (netListenConfig) listenClosed() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr, nil
+}

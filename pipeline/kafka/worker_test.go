@@ -1,9 +1,23 @@
 package kafka
 
 import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
+
+// scale shrinks record counts under -short.
+func scale(n int) int {
+	if testing.Short() {
+		return n / 4
+	}
+	return n
+}
 
 func TestKafkaSmoke(t *testing.T) {
 	c := newCluster(t)
@@ -12,5 +26,154 @@ func TestKafkaSmoke(t *testing.T) {
 	snaps := c.waitCommitted(t, 20*time.Second)
 	c.checkFinal(t, snaps)
 	a.stop(t, true)
-	t.Logf("stats %+v; %d snapshots checked", a.w.Stats(), c.checkAllSnapshots(t))
+	if n := c.checkAllSnapshots(t); n < testPartitions {
+		t.Errorf("%d committed snapshots, want at least %d", n, testPartitions)
+	}
+}
+
+// producing produces batches in the background until stopped.
+func producing(t *testing.T, c *cluster, batch int) (stop func()) {
+	var wg sync.WaitGroup
+	done := make(chan struct{})
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-done:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+			c.produce(t, batch)
+		}
+	}()
+	return func() { close(done); wg.Wait() }
+}
+
+// TestKafkaJoinLeave: worker A alone, B joins mid-stream, A leaves, over
+// both group protocols. The merged state must be exact, and every
+// committed snapshot the exact state at its offset.
+func TestKafkaJoinLeave(t *testing.T) {
+	for _, kip848 := range []bool{false, true} {
+		name := "classic"
+		if kip848 {
+			name = "kip848"
+		}
+		t.Run(name, func(t *testing.T) {
+			c := newCluster(t)
+			var heartbeats, joins atomic.Int64
+			c.ControlKey(int16(kmsg.ConsumerGroupHeartbeat), func(kmsg.Request) (kmsg.Response, error, bool) {
+				c.KeepControl()
+				heartbeats.Add(1)
+				return nil, nil, false
+			})
+			c.ControlKey(int16(kmsg.JoinGroup), func(kmsg.Request) (kmsg.Response, error, bool) {
+				c.KeepControl()
+				joins.Add(1)
+				return nil, nil, false
+			})
+			cfg := c.config()
+			cfg.KIP848 = kip848
+			c.produce(t, scale(4000))
+			a := start(t, cfg)
+			stopProd := producing(t, c, scale(200))
+			time.Sleep(time.Second)
+			b := start(t, cfg)
+			waitOwned(t, b, 20*time.Second)
+			time.Sleep(time.Second)
+			a.stop(t, true)
+			time.Sleep(time.Second)
+			stopProd()
+			c.produce(t, scale(2000))
+			snaps := c.waitCommitted(t, 30*time.Second)
+			c.checkFinal(t, snaps)
+			sa, sb := a.w.Stats(), b.w.Stats()
+			b.stop(t, true)
+			if sa.Committed == 0 || sb.Committed == 0 {
+				t.Errorf("committed transactions: A %d, B %d; want both > 0", sa.Committed, sb.Committed)
+			}
+			if sb.Restores == 0 {
+				t.Errorf("B restored no partition")
+			}
+			if n := c.checkAllSnapshots(t); n == 0 {
+				t.Errorf("no committed snapshot")
+			}
+			if kip848 {
+				if heartbeats.Load() == 0 || joins.Load() != 0 {
+					t.Errorf("KIP-848: %d ConsumerGroupHeartbeat and %d JoinGroup requests; want some and none", heartbeats.Load(), joins.Load())
+				}
+			} else if heartbeats.Load() != 0 || joins.Load() == 0 {
+				t.Errorf("classic: %d ConsumerGroupHeartbeat and %d JoinGroup requests; want none and some", heartbeats.Load(), joins.Load())
+			}
+			t.Logf("A %+v", sa)
+			t.Logf("B %+v", sb)
+		})
+	}
+}
+
+// waitOwned waits until r owns a partition.
+func waitOwned(t *testing.T, r *running, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for time.Now().Before(deadline) {
+		if len(r.w.Stats().Owned) > 0 {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("worker owns no partition after %v", within)
+}
+
+func TestKafkaNoTopic(t *testing.T) {
+	c := newCluster(t)
+	cfg := c.config()
+	cfg.Topic = "missing"
+	w, err := NewWorker(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Run(context.Background()); !errors.Is(err, ErrNoTopic) {
+		t.Fatalf("Run on a missing topic: %v, want ErrNoTopic", err)
+	}
+}
+
+func TestKafkaUnreachable(t *testing.T) {
+	ln, err := (&netListenConfig{}).listenClosed()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := Config{Brokers: []string{ln}, Topic: "t", Group: "g", New: newExactOp, Timeout: time.Second}
+	w, err := NewWorker(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Now()
+	if err := w.Run(context.Background()); !errors.Is(err, ErrUnreachable) {
+		t.Fatalf("Run against a closed port: %v, want ErrUnreachable", err)
+	}
+	if d := time.Since(t0); d > 5*time.Second {
+		t.Errorf("Run took %v to give up, Timeout 1s", d)
+	}
+	_, err = ReadSnapshots(context.Background(), ReadConfig{Brokers: []string{ln}, Group: "g", Timeout: time.Second})
+	if !errors.Is(err, ErrUnreachable) {
+		t.Fatalf("ReadSnapshots against a closed port: %v, want ErrUnreachable", err)
+	}
+}
+
+func TestKafkaConfigErrors(t *testing.T) {
+	base := Config{Brokers: []string{"x:1"}, Topic: "t", Group: "g", New: newExactOp}
+	for name, mod := range map[string]func(*Config){
+		"no brokers":       func(c *Config) { c.Brokers = nil },
+		"no topic":         func(c *Config) { c.Topic = "" },
+		"no group":         func(c *Config) { c.Group = "" },
+		"no factory":       func(c *Config) { c.New = nil },
+		"negative":         func(c *Config) { c.Interval = -1 },
+		"checkpoint=input": func(c *Config) { c.CheckpointTopic = "t" },
+	} {
+		cfg := base
+		mod(&cfg)
+		if _, err := NewWorker(cfg); !errors.Is(err, ErrConfig) {
+			t.Errorf("%s: %v, want ErrConfig", name, err)
+		}
+	}
 }
