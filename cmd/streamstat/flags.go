@@ -72,6 +72,7 @@ type options struct {
 	resume       bool
 	shed         shedFlags
 	st           structFlags // structured input (structured.go)
+	win          windowFlags // --window (window.go)
 }
 
 // stringList is a repeatable string flag.
@@ -156,6 +157,7 @@ func newFlags(name string, set flagSet, o *options) *flag.FlagSet {
 		o.shed.register(fs)
 	}
 	o.st.register(fs, set)
+	o.win.register(fs, name)
 	if set&flagHTTP != 0 {
 		fs.StringVar(&o.http, "http", "", "")
 	}
@@ -243,6 +245,9 @@ func (o *options) check(set flagSet) error {
 		o.quantiles = qs
 	}
 	if err := o.shed.check(o); err != nil {
+		return err
+	}
+	if err := o.win.check(o); err != nil {
 		return err
 	}
 	if set&flagBloom != 0 {

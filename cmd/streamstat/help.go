@@ -52,6 +52,13 @@ var flagDocs = []struct {
 `},
 	{flagHTTP, `  --http ADDR          serve the run's live page at ADDR (127.0.0.1:8080)
 `},
+	// --window goes with the commands that take -j (windowCommands).
+	{flagJobs, `  --window D           an answer per window of D (1m), as each one closes
+  --slide S            windows every S, D a whole multiple of S (sliding)
+  --time-field F       windows of the records' times at F, not the clock's
+  --time-format T      rfc3339 (the default), unix, unixms or a Go layout
+  --lateness D         how late a record may come and count (event time)
+`},
 }
 
 const helpCommon = `Input:

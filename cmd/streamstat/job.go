@@ -66,6 +66,9 @@ var testHookPlanned func()
 // SIGTERM), and writes the final answer either way. The job itself (input
 // planning, the workers, checkpoints, shedding) is package job's.
 func runJob(ctx context.Context, e *env, s *spec) int {
+	if s.opts.win.on() {
+		return runWindowed(ctx, e, s) // window_run.go
+	}
 	ckpt := s.opts.checkpoint != ""
 	// runCtx also stops the run when stdout is closed.
 	runCtx, cancel := context.WithCancel(ctx)

@@ -1,0 +1,282 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// events is testdata/events.txt: lines "TIME USER MS PAGE", TIME in Unix
+// seconds from 2026-01-01T12:00:00Z, one a second, up to 3 s out of
+// order; one line with a time that does not parse, one without a key,
+// one 100 s late.
+var events = filepath.Join("testdata", "events.txt")
+
+var eventArgs = []string{"--time-field", "1", "--time-format", "unix", "--lateness", "5s"}
+
+// TestWindowGolden: each windowed command in each format, from a file and
+// from stdin at -j 1 and 3 (the answers must agree).
+func TestWindowGolden(t *testing.T) {
+	cases := []struct {
+		name string
+		args []string
+	}{
+		{"window_distinct_sliding", append([]string{"distinct", "-f", "2", "--window", "1m", "--slide", "30s"}, eventArgs...)},
+		{"window_top", append([]string{"top", "-k", "3", "-f", "4", "--window", "2m"}, eventArgs...)},
+		{"window_freq", append([]string{"freq", "-f", "2", "--key", "u1", "--key", "u2", "--window", "2m"}, eventArgs...)},
+		{"window_stats", append([]string{"stats", "-f", "3", "--window", "2m", "-q", "0.5,0.99"}, eventArgs...)},
+	}
+	data := readFile(t, events)
+	for _, c := range cases {
+		for _, format := range []string{"text", "json", "csv"} {
+			t.Run(c.name+"_"+format, func(t *testing.T) {
+				args := append(slices.Clone(c.args), "--format", format)
+				got, stderr, code := runIn(t, runOpts{}, append(args, "-j", "1", events)...)
+				if code != 0 {
+					t.Fatalf("exit %d: %s", code, stderr)
+				}
+				golden(t, c.name+"_"+format, got)
+				if !strings.Contains(stderr, "2 of 243 records have no key") {
+					t.Errorf("stderr does not count the records without a key or time: %q", stderr)
+				}
+				if c.name == "window_top" || c.name == "window_stats" {
+					return // order-sensitive sketches: the same at the same -j only
+				}
+				for _, j := range []string{"1", "3"} {
+					again, _, code := runIn(t, runOpts{stdin: strings.NewReader(data), chunk: 512}, append(args, "-j", j)...)
+					if code != 0 || again != got {
+						t.Errorf("stdin at -j %s: exit %d, answer differs:\n%s\nwant\n%s", j, code, again, got)
+					}
+				}
+			})
+		}
+	}
+}
+
+// evStream returns n records "TIME KEY" one every step from t0, each up
+// to disorder behind its place, and the keys' distinct counts and record
+// counts per window [start, start+size) of the given slide; every 97th
+// line has a time that does not parse.
+func evStream(seed uint64, n int, t0 time.Time, step, disorder, size, slide time.Duration) (string, map[int64][2]int) {
+	rng := rand.New(rand.NewPCG(seed, 15))
+	var b strings.Builder
+	keys := map[int64]map[string]bool{}
+	recs := map[int64]int{}
+	for i := range n {
+		if i%97 == 96 {
+			b.WriteString("soon k0\n")
+			continue
+		}
+		ts := t0.Add(time.Duration(i)*step - time.Duration(rng.Int64N(int64(disorder)+1)))
+		k := fmt.Sprintf("k%d", int(rng.ExpFloat64()*50))
+		fmt.Fprintf(&b, "%d.%09d %s\n", ts.Unix(), ts.Nanosecond(), k)
+		ns := ts.UnixNano()
+		for end := (ns/int64(slide) + 1) * int64(slide); end-int64(size) <= ns; end += int64(slide) {
+			if keys[end] == nil {
+				keys[end] = map[string]bool{}
+			}
+			keys[end][k] = true
+			recs[end]++
+		}
+	}
+	truth := map[int64][2]int{}
+	for end, ks := range keys {
+		truth[end] = [2]int{len(ks), recs[end]}
+	}
+	return b.String(), truth
+}
+
+type distinctWindow struct {
+	Start, End    time.Time
+	Distinct      int
+	Lower, Upper  int
+	Records       int
+	Complete      bool
+	Skipped, Shed int
+}
+
+// TestWindowSameAtEveryJobs: event-time windows over a stream disordered
+// within the lateness are the same, byte for byte, at -j 1 to 4, from a
+// file and from stdin in small chunks, and each window holds exactly its
+// records, with the true distinct count within its bounds.
+func TestWindowSameAtEveryJobs(t *testing.T) {
+	t0 := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
+	data, truth := evStream(1, 6000, t0, 100*time.Millisecond, 2*time.Second, time.Minute, 20*time.Second)
+	path := filepath.Join(t.TempDir(), "ev.txt")
+	if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"distinct", "-f", "2", "--window", "1m", "--slide", "20s", "--time-field", "1",
+		"--time-format", "unix", "--lateness", "3s", "--format", "json"}
+	want, stderr, code := runIn(t, runOpts{}, append(args, "-j", "1", path)...)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if strings.Contains(stderr, "late") {
+		t.Errorf("records counted late though none is: %s", stderr)
+	}
+	var ws []distinctWindow
+	dec := json.NewDecoder(strings.NewReader(want))
+	for dec.More() {
+		var w distinctWindow
+		if err := dec.Decode(&w); err != nil {
+			t.Fatal(err)
+		}
+		ws = append(ws, w)
+	}
+	if len(ws) != len(truth) {
+		t.Fatalf("%d windows, want %d", len(ws), len(truth))
+	}
+	for i, w := range ws {
+		tr := truth[w.End.UnixNano()]
+		if w.Records != tr[1] || w.Lower > tr[0] || w.Upper < tr[0] || w.End.Sub(w.Start) != time.Minute {
+			t.Errorf("window %d [%v, %v): %d records, distinct %d (%d .. %d); want %d records, %d distinct",
+				i, w.Start, w.End, w.Records, w.Distinct, w.Lower, w.Upper, tr[1], tr[0])
+		}
+		if i > 0 && !w.End.After(ws[i-1].End) {
+			t.Errorf("window %d ends at %v, not after the one before (%v)", i, w.End, ws[i-1].End)
+		}
+		if last := len(ws) - 3; w.Complete != (i < last) {
+			t.Errorf("window %d of %d: complete %v", i, len(ws), w.Complete)
+		}
+	}
+	for j := 1; j <= 4; j++ {
+		got, _, code := runIn(t, runOpts{}, append(args, "-j", fmt.Sprint(j), path)...)
+		if code != 0 || got != want {
+			t.Errorf("file at -j %d: exit %d, windows differ from -j 1", j, code)
+		}
+		got, _, code = runIn(t, runOpts{stdin: strings.NewReader(data), chunk: 4096}, append(args, "-j", fmt.Sprint(j))...)
+		if code != 0 || got != want {
+			t.Errorf("stdin at -j %d: exit %d, windows differ from -j 1", j, code)
+		}
+	}
+}
+
+// TestWindowLateCounted: a record older than its worker's watermark's
+// window is counted late, never silently dropped; --strict stops at a
+// time that does not parse.
+func TestWindowLateCounted(t *testing.T) {
+	in := "100 a\n161 b\n130 c\n162 d\n100 e\n"
+	out, stderr, code := runIn(t, runOpts{stdin: strings.NewReader(in)},
+		"distinct", "-f", "2", "--window", "1m", "--time-field", "1", "--time-format", "unix", "--lateness", "40s", "--format", "csv")
+	// 130 is within 40 s of 161, 100 is not: its window [60, 120) closed
+	// when the watermark reached 122.
+	want := "start,end,distinct,lower,upper,confidence,exact,records,skipped,shed,precision,saturated,complete\n" +
+		"1970-01-01T00:01:00.000Z,1970-01-01T00:02:00.000Z,1,1,2,0.95,false,1,0,0,14,false,true\n" +
+		"1970-01-01T00:02:00.000Z,1970-01-01T00:03:00.000Z,3,3,4,0.95,false,3,0,0,14,false,false\n"
+	if code != 0 || out != want || !strings.Contains(stderr, "1 of 5 records were late") {
+		t.Fatalf("exit %d, stderr %q\n got %s\nwant %s", code, stderr, out, want)
+	}
+	_, stderr, code = runIn(t, runOpts{stdin: strings.NewReader("100 a\nnoon b\n")},
+		"distinct", "-f", "2", "--window", "1m", "--time-field", "1", "--time-format", "unix", "--strict")
+	if code != 1 || !strings.Contains(stderr, "time field does not parse") {
+		t.Fatalf("--strict: exit %d, stderr %q", code, stderr)
+	}
+}
+
+// fakeClock is an injectable clock.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// TestWindowProcessingTime: without --time-field, windows follow the
+// (injected) clock; each is written when it closes, while the stream is
+// still open, and the window the input ends in is partial.
+func TestWindowProcessingTime(t *testing.T) {
+	clock := &fakeClock{t: time.Date(2026, 1, 1, 12, 0, 5, 0, time.UTC)}
+	var processed atomic.Int64
+	testHookWindowed = func(n int) { processed.Add(int64(n)) }
+	defer func() { testHookWindowed = nil }()
+	pr, pw := io.Pipe()
+	outR, outW := io.Pipe()
+	tick := make(chan time.Time)
+	done := make(chan int)
+	go func() {
+		_, _, code := runIn(t, runOpts{stdin: pr, stdout: outW, ticker: tick, now: clock.now},
+			"distinct", "--window", "10s", "--format", "json", "-j", "2")
+		outW.Close()
+		done <- code
+	}()
+	out := make(chan string, 16)
+	go func() {
+		lines := bufio.NewScanner(outR)
+		for lines.Scan() {
+			out <- lines.Text()
+		}
+		close(out)
+	}()
+	// Lines in one window; the clock passes its end; a tick writes it.
+	fmt.Fprint(pw, "a\nb\nc\nb\n")
+	waitFor(t, "the workers to take the lines", func() bool { return processed.Load() == 4 })
+	clock.add(10 * time.Second)
+	var first string
+	for first == "" {
+		select {
+		case tick <- clock.now():
+		case first = <-out:
+		case <-time.After(10 * time.Second):
+			t.Fatal("no window written while the stream is open")
+		}
+	}
+	want := `{"start":"2026-01-01T12:00:00.000Z","end":"2026-01-01T12:00:10.000Z","distinct":3,`
+	if !strings.HasPrefix(first, want) || !strings.HasSuffix(first, `"records":4,"skipped":0,"shed":0,"precision":14,"complete":true}`) {
+		t.Fatalf("first window %s, want %s...", first, want)
+	}
+	fmt.Fprint(pw, "x\n")
+	waitFor(t, "the workers to take the line", func() bool { return processed.Load() == 5 })
+	pw.Close()
+	last := ""
+	for l := range out {
+		last = l
+	}
+	if code := <-done; code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	if !strings.HasPrefix(last, `{"start":"2026-01-01T12:00:10.000Z","end":"2026-01-01T12:00:20.000Z","distinct":1,`) || !strings.HasSuffix(last, `"complete":false}`) {
+		t.Fatalf("last window %s: want [12:00:10, 12:00:20) with 1 key, partial", last)
+	}
+}
+
+func TestWindowUsageErrors(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		msg  string
+	}{
+		{[]string{"distinct", "--window", "1m", "--slide", "7s"}, "whole multiple of the slide"},
+		{[]string{"distinct", "--slide", "10s"}, "need --window"},
+		{[]string{"distinct", "--window", "1m", "--lateness", "5s"}, "need --time-field"},
+		{[]string{"distinct", "--window", "1m", "--time-field", "1", "--time-format", "yesterday"}, "--time-format"},
+		{[]string{"distinct", "--window", "1m", "--interval", "1s"}, "--interval"},
+		{[]string{"distinct", "--window", "1ms", "--slide", "1ns"}, "use a longer --slide"},
+		{[]string{"distinct", "--window", "1m", "--time-field", "x"}, "field number"},
+		{[]string{"sample", "--window", "1m"}, "--window"},
+	} {
+		_, stderr, code := runIn(t, runOpts{stdin: strings.NewReader("1 a\n")}, c.args...)
+		if code != 2 || !strings.Contains(stderr, c.msg) {
+			t.Errorf("%v: exit %d, stderr %q; want 2 and %q", c.args, code, stderr, c.msg)
+		}
+	}
+}
