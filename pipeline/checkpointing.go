@@ -3,7 +3,6 @@ package pipeline
 import (
 	"context"
 	"encoding"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"strings"
@@ -28,7 +27,9 @@ type Stateful interface {
 // Dataflows", 2015, as in Apache Flink).
 //
 // A checkpoint n starts when the coordinator asks every source to inject
-// barrier n: between two Fills, a source records its position, snapshots
+// barrier n (and wakes those waiting for input, WakeableSource): between
+// two Fills, a source records its position (SeekableSource) or its state
+// (StatefulSource), snapshots
 // the operators chained to it and sends the barrier, in-band, on every
 // channel to the next stage. An instance with several inputs taken in
 // arrival order (round-robin input, or Config.Unordered) aligns them
@@ -67,8 +68,11 @@ type Stateful interface {
 // difference), except that a stage taking records round-robin (with the
 // forward stages chained to it) whose operators are Mergeable may change
 // its parallelism: the saved states are merged into instance 0, so the
-// merged answer is unchanged. By-key state would need key groups, which
-// streamstat does not keep. A checkpoint written before topologies were
+// merged answer is unchanged. So may the number of sources, if they are
+// RescalableSources: their saved states are dealt anew among the sources
+// (RedealSources), and the stages forward from them rescale as after a
+// round-robin input. By-key state would need key groups, which streamstat
+// does not keep. A checkpoint written before topologies were
 // recorded restores only into a pipeline that has exactly its parts.
 //
 // Checkpoints outlive the run: a finished job's checkpoints stay in the
@@ -227,6 +231,7 @@ func (c *coordinator) trigger() (uint64, error) {
 	c.cur = &inflight{id: c.next, trigger: c.p.clock.Now()}
 	c.stats.InProgress = true
 	c.p.barrier.Store(c.next)
+	c.p.wakeSources()
 	return c.next, nil
 }
 
@@ -405,7 +410,7 @@ func (t *task) snapshot(id uint64) ([]write, error) {
 
 // Restore loads the newest complete checkpoint in store into a pipeline
 // that has not run: every Stateful operator instance gets its state back and
-// every source its position. It returns the manifest it restored, or
+// every source its state or position. It returns the manifest it restored, or
 // checkpoint.ErrNoCheckpoint if there is none (the pipeline is unchanged).
 // A checkpoint taken by another graph is refused with an error wrapping
 // ErrTopologyMismatch, before anything changes, unless it rescales exactly
@@ -422,37 +427,12 @@ func (p *Pipeline) Restore(store checkpoint.Store) (checkpoint.Manifest, error) 
 	if err != nil {
 		return m, err
 	}
-	rescale, drop, err := p.checkTopology(store, m)
+	rescale, srcRescale, drop, err := p.checkTopology(store, m)
 	if err != nil {
 		return m, err
 	}
-	for i, src := range p.sources {
-		ss, ok := src.(SeekableSource)
-		if !ok {
-			return m, fmt.Errorf("pipeline: source %d cannot seek: %w", i, ErrInvalidGraph)
-		}
-		data, err := store.ReadPart(m, partName("src", i, -1))
-		if err != nil {
-			return m, err
-		}
-		if len(data) != 8 {
-			return m, fmt.Errorf("pipeline: source %d position of %d bytes: %w", i, len(data), checkpoint.ErrCorruptPart)
-		}
-		if err := ss.SetPosition(int64(binary.LittleEndian.Uint64(data))); err != nil {
-			return m, fmt.Errorf("pipeline: source %d: %w", i, err)
-		}
-		if p.sheds == nil {
-			continue
-		}
-		if st, ok := p.sheds[i].(encoding.BinaryUnmarshaler); ok {
-			data, err := store.ReadPart(m, partName("shed", i, -1))
-			if err != nil {
-				return m, err
-			}
-			if err := st.UnmarshalBinary(data); err != nil {
-				return m, fmt.Errorf("pipeline: restore source %d's shedder: %w", i, err)
-			}
-		}
+	if err := p.restoreSources(store, m, srcRescale); err != nil {
+		return m, err
 	}
 	if p.coord != nil {
 		// Go on numbering after the restored checkpoint: the store's

@@ -66,12 +66,16 @@
 //
 // # Checkpoints
 //
-// With Config.Checkpoint, the coordinator injects barriers into the sources;
-// barriers travel in-band, instances align them and snapshot their Stateful
-// operators, and a background writer publishes each checkpoint atomically in
-// a checkpoint.Store. Restore rewinds sources and restores operators, and
-// RunWithRestarts retries a failed job under a RestartStrategy. See
-// CheckpointConfig for the protocol and its guarantees.
+// With Config.Checkpoint, the coordinator injects barriers into the sources
+// (waking those waiting for input, WakeableSource); barriers travel
+// in-band, instances align them and snapshot their Stateful operators, and
+// a background writer publishes each checkpoint atomically in a
+// checkpoint.Store. A source saves a position (SeekableSource) or bytes
+// (StatefulSource: offsets per partition, counters). Restore rewinds
+// sources and restores operators, also into another number of sources
+// (RescalableSource) and instances (Mergeable), and RunWithRestarts
+// retries a failed job under a RestartStrategy. See CheckpointConfig for
+// the protocol and its guarantees.
 //
 // # Load shedding
 //

@@ -168,8 +168,8 @@ func New(sources []Source, stages []Stage, cfg Config) (*Pipeline, error) {
 			return nil, fmt.Errorf("pipeline: checkpoints without a store: %w", ErrInvalidGraph)
 		}
 		for i, src := range sources {
-			if _, ok := src.(SeekableSource); !ok {
-				return nil, fmt.Errorf("pipeline: source %d cannot record a position for checkpoints: %w", i, ErrInvalidGraph)
+			if !checkpointable(src) {
+				return nil, fmt.Errorf("pipeline: source %d records neither a position nor a state for checkpoints (SeekableSource, StatefulSource): %w", i, ErrInvalidGraph)
 			}
 		}
 		if err := p.checkStateful(); err != nil {

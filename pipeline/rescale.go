@@ -15,7 +15,8 @@ import (
 // in a state another instance's MarshalBinary wrote, so that the operator
 // answers as if it had seen that instance's records too. Restore uses it to
 // rescale a stage whose records are dealt without regard to their key
-// (RoundRobin, and Forward stages chained after one): a checkpoint taken
+// (RoundRobin, Forward stages chained after one, and Forward stages after
+// RescalableSources whose number changes): a checkpoint taken
 // at parallelism N restores into M instances by merging all N states into
 // instance 0 (the others start empty), which leaves the merged answer, the
 // one Query gives over all instances, exactly as it was. Distinct,
@@ -120,7 +121,7 @@ func rescalable(o, c string) (stage, par int, ok bool) {
 // and the checkpoint holds every part it should. It returns the ordered
 // logs to drop: those of instances whose inputs change, which hold no
 // records.
-func (p *Pipeline) checkRescale(store checkpoint.Store, m checkpoint.Manifest, rescale map[int]int) (map[string]bool, error) {
+func (p *Pipeline) checkRescale(store checkpoint.Store, m checkpoint.Manifest, rescale map[int]int, srcRescale int) (map[string]bool, error) {
 	segOf := map[int]*segment{}
 	for _, sg := range p.segs {
 		for s := max(sg.first, 0); s <= sg.last && sg.last >= 0; s++ {
@@ -128,6 +129,14 @@ func (p *Pipeline) checkRescale(store checkpoint.Store, m checkpoint.Manifest, r
 		}
 	}
 	touched := map[*segment]bool{} // segments whose instances or inputs change
+	if srcRescale > 0 {
+		// The sources' records are dealt anew (RedealSources): what
+		// takes them forward rescales as after a round-robin input.
+		touched[p.segs[0]] = true
+		for _, d := range p.segs[0].down {
+			touched[d] = true
+		}
+	}
 	for s := range rescale {
 		st := p.stages[s]
 		sg := segOf[s]
@@ -138,7 +147,8 @@ func (p *Pipeline) checkRescale(store checkpoint.Store, m checkpoint.Manifest, r
 		case sg.up != nil:
 			feeder = sg.up.last
 		}
-		if st.Input != RoundRobin && (st.Input != Forward || feeder < 0 || rescale[feeder] == 0) {
+		fromSources := feeder < 0 && srcRescale > 0
+		if st.Input != RoundRobin && (st.Input != Forward || !fromSources && (feeder < 0 || rescale[feeder] == 0)) {
 			return nil, fmt.Errorf("pipeline: checkpoint %d: stage %d %q had parallelism %d, now %d; rescaling %s input needs key groups, which streamstat does not keep: restore at parallelism %d: %w",
 				m.ID, s, st.Name, rescale[s], len(p.ops[s]), st.Input, rescale[s], ErrTopologyMismatch)
 		}

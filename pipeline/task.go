@@ -3,7 +3,6 @@ package pipeline
 import (
 	"context"
 	"encoding"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -460,19 +459,23 @@ func (a *aligner) complete(alive []bool) bool {
 	return true
 }
 
-// injectBarrier is a source's part of checkpoint id: its position and the
-// state of the operators chained to it, then the barrier downstream.
+// injectBarrier is a source's part of checkpoint id: its position or state
+// and the state of the operators chained to it, then the barrier
+// downstream.
 func (t *task) injectBarrier(ctx context.Context, id uint64) error {
 	t.barrier = id
 	c := t.p.coord
-	pos := t.src.(SeekableSource).Position()
+	src, err := t.sourceParts(id)
+	if err != nil {
+		return err
+	}
 	start := t.p.clock.Now()
 	parts, err := t.snapshot(id)
 	if err != nil {
 		return err
 	}
 	pause := t.p.clock.Now().Sub(start)
-	parts = append(parts, write{id: id, name: partName("src", t.idx, -1), data: binary.LittleEndian.AppendUint64(nil, uint64(pos))})
+	parts = append(parts, src...)
 	if st, ok := t.shed.(encoding.BinaryMarshaler); ok {
 		// The keep probability in force is part of the checkpoint, so a
 		// replay sheds the same records.

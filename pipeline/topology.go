@@ -31,7 +31,11 @@ func (p *Pipeline) topology() []string {
 				shed += "(stateful)"
 			}
 		}
-		lines = append(lines, fmt.Sprintf("source %d type=%q shedder=%q", i, fmt.Sprintf("%T", src), shed))
+		line := fmt.Sprintf("source %d type=%q shedder=%q", i, fmt.Sprintf("%T", src), shed)
+		if _, ok := src.(StatefulSource); ok {
+			line += sourceState
+		}
+		lines = append(lines, line)
 	}
 	up := make([]int, len(p.stages)) // the stage feeding each, -1 for the sources
 	seg := make([]*segment, len(p.stages))
@@ -85,18 +89,32 @@ func stateKind(op Operator) string {
 // otherwise, with the ordered logs a rescale drops (see checkRescale). A checkpoint without a topology (written before it was
 // recorded) is accepted only if its parts are exactly those this pipeline
 // would write.
-func (p *Pipeline) checkTopology(store checkpoint.Store, m checkpoint.Manifest) (rescale map[int]int, drop map[string]bool, err error) {
+func (p *Pipeline) checkTopology(store checkpoint.Store, m checkpoint.Manifest) (rescale map[int]int, srcRescale int, drop map[string]bool, err error) {
 	if _, ok := m.Part(topologyPart); !ok {
-		return nil, nil, p.checkParts(m)
+		return nil, 0, nil, p.checkParts(m)
 	}
 	data, err := store.ReadPart(m, topologyPart)
 	if err != nil {
-		return nil, nil, err
+		return nil, 0, nil, err
 	}
 	old := strings.Split(string(data), "\n")
 	cur := p.topology()
-	if len(old) == 0 || old[0] != topologyHeader {
-		return nil, nil, fmt.Errorf("pipeline: checkpoint %d: topology format %.40q, not %q: %w", m.ID, old[0], topologyHeader, ErrTopologyMismatch)
+	if len(old) < 2 || old[0] != topologyHeader {
+		return nil, 0, nil, fmt.Errorf("pipeline: checkpoint %d: topology format %.40q, not %q: %w", m.ID, old[0], topologyHeader, ErrTopologyMismatch)
+	}
+	if old[1] != cur[1] {
+		// Another number of sources: restorable if the sources deal
+		// their states (RescalableSource); the stages then compare as
+		// below, a stage forward from the sources rescaling with them.
+		oldSrc, oldRest := sourceLines(old[2:])
+		curSrc, curRest := sourceLines(cur[2:])
+		if diff := p.sourcesRescale(oldSrc, curSrc); diff != "" {
+			return nil, 0, nil, fmt.Errorf("pipeline: checkpoint %d was taken by another graph: it has %s: %w", m.ID, diff, ErrTopologyMismatch)
+		}
+		srcRescale = len(oldSrc)
+		old = append(old[:2:2], oldRest...)
+		cur = append(cur[:2:2], curRest...)
+		old[1] = cur[1]
 	}
 	rescale = map[int]int{} // stage: parallelism in the checkpoint
 	for i := range max(len(old), len(cur)) {
@@ -120,13 +138,13 @@ func (p *Pipeline) checkTopology(store checkpoint.Store, m checkpoint.Manifest) 
 		if c == "" {
 			c = "nothing"
 		}
-		return nil, nil, fmt.Errorf("pipeline: checkpoint %d was taken by another graph: it has %.300q where this pipeline has %.300q: %w", m.ID, o, c, ErrTopologyMismatch)
+		return nil, 0, nil, fmt.Errorf("pipeline: checkpoint %d was taken by another graph: it has %.300q where this pipeline has %.300q: %w", m.ID, o, c, ErrTopologyMismatch)
 	}
-	if len(rescale) == 0 {
-		return nil, nil, nil
+	if len(rescale) == 0 && srcRescale == 0 {
+		return nil, 0, nil, nil
 	}
-	drop, err = p.checkRescale(store, m, rescale)
-	return rescale, drop, err
+	drop, err = p.checkRescale(store, m, rescale, srcRescale)
+	return rescale, srcRescale, drop, err
 }
 
 // checkParts accepts a checkpoint without a recorded topology only if it
@@ -134,8 +152,13 @@ func (p *Pipeline) checkTopology(store checkpoint.Store, m checkpoint.Manifest) 
 // extra one (an instance this pipeline lacks) is a different graph.
 func (p *Pipeline) checkParts(m checkpoint.Manifest) error {
 	want := map[string]bool{}
-	for i := range p.sources {
-		want[partName("src", i, -1)] = true
+	for i, src := range p.sources {
+		if _, ok := src.(SeekableSource); ok {
+			want[partName(srcPosKind, i, -1)] = true
+		}
+		if _, ok := src.(StatefulSource); ok {
+			want[partName(srcStateKind, i, -1)] = true
+		}
 		if p.sheds != nil {
 			if _, ok := p.sheds[i].(encoding.BinaryMarshaler); ok {
 				want[partName("shed", i, -1)] = true

@@ -295,12 +295,14 @@ func FuzzCheckTopology(f *testing.F) {
 	f.Add([]byte(strings.Replace(own, "parallelism=2", "parallelism=3", -1)))
 	f.Add([]byte(strings.Replace(own, "parallelism=2", "parallelism=99999999999", 1)))
 	f.Add([]byte(topologyHeader))
+	f.Add([]byte(topologyHeader + "\nsources 3\nsource 0 x\nsource 1 x\nsource 2 x"))
+	f.Add([]byte(topologyHeader + "\nsources 2"))
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		store := newMemStore()
 		part, _ := store.WritePart(1, topologyPart, data)
 		m := checkpoint.Manifest{ID: 1, Parts: []checkpoint.Part{part}}
-		_, _, err := p.checkTopology(store, m)
+		_, _, _, err := p.checkTopology(store, m)
 		if err != nil && !errors.Is(err, ErrTopologyMismatch) && !errors.Is(err, checkpoint.ErrNoPart) {
 			t.Fatalf("undocumented error %v", err)
 		}
