@@ -80,6 +80,12 @@ type LineConfig struct {
 	// then count records: a CSV record may span lines, and blank CSV lines
 	// and a CSV header are no records.
 	Extract Extractor
+	// HashOnly leaves the key bytes out of the batches: records carry
+	// their hash (and value), and Batch.Key returns an empty key. For
+	// pipelines that read only the hash of a key (Distinct, Frequency,
+	// the shedders' decisions, partitioning by key), it saves copying
+	// every line into the batch. Ignored with Extract.
+	HashOnly bool
 	// Strict makes Fill fail at the first record Extract rejects, with an
 	// error wrapping the extractor's and naming the record's number and
 	// offset, instead of skipping it.
@@ -139,8 +145,9 @@ type LineSource struct {
 	discard     int64 // bytes still to drop before reading lines
 
 	lines, bytes, skipped, bad int64
-	byLen                      byLength // hashLines' scratch space
-	capped                     []byte   // takeCapped's scratch space
+	byLen                      byLength   // hashLines' scratch space
+	masks                      [32]uint64 // takeWhole's newline bitmaps (blockMasks)
+	capped                     []byte     // takeCapped's scratch space
 	x                          extractState
 	pub                        struct{ lines, bytes, skipped, bad, off atomic.Int64 }
 }
@@ -410,7 +417,11 @@ func (s *LineSource) take(b *Batch, max int) (n int, full bool, err error) {
 	}
 	if first >= 0 {
 		hashLines(recs[k0:], data[first:], base, &s.byLen)
-		b.appendArena(data[first:p])
+		if s.cfg.HashOnly {
+			dropKeys(recs[k0:])
+		} else {
+			b.appendArena(data[first:p])
+		}
 	}
 	b.Records = recs
 	s.consume(p, starved)
@@ -418,6 +429,14 @@ func (s *LineSource) take(b *Batch, max int) (n int, full bool, err error) {
 		n += s.takeCapped(b, data[long:longNext])
 	}
 	return n, full, err
+}
+
+// dropKeys makes the keys of recs empty (LineConfig.HashOnly): their
+// bytes were hashed where they lay in the read buffer, never copied.
+func dropKeys(recs []Record) {
+	for i := range recs {
+		recs[i].keyOff, recs[i].keyLen = 0, 0
+	}
 }
 
 // skip drops what SetPosition (forward, on a reader that cannot seek) or

@@ -70,7 +70,11 @@ func (s *LineSource) takeCapped(b *Batch, raw []byte) int {
 		return 0
 	}
 	s.capped = AppendCappedKey(s.capped[:0], line[ks:ke], s.maxKey)
-	r := b.AddHashed(s.capped, sketch.Hash(s.capped))
+	key := s.capped
+	if s.cfg.HashOnly {
+		key = nil
+	}
+	r := b.AddHashed(key, sketch.Hash(s.capped))
 	if vf := s.cfg.ValueField; vf != 0 {
 		vs, ve, ok := fieldSpan(line, vf, s.cfg.Delimiter)
 		if ok {

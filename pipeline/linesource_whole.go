@@ -1,7 +1,6 @@
 package pipeline
 
 import (
-	"bytes"
 	"encoding/binary"
 	"fmt"
 	"math/bits"
@@ -27,20 +26,30 @@ func (s *LineSource) takeWhole(b *Batch, max int) (n int, full bool, err error) 
 	p := 0
 	starved := false
 	long, longNext := -1, 0 // a line whose key is over the cap, at data[long:longNext]
-	// The newlines of data[blk:blk+64] not yet used are the bits of mask.
+	// The newlines of data[blk:blk+64] not yet used are the bits of mask;
+	// s.masks[mk:nm] are those of the blocks after it. The blocks lie on one
+	// grid from the first byte not yet searched to the end of data.
 	blk, mask := s.scanned-64, uint64(0)
+	mk, nm := 0, 0
 	// A line whose newline is a bit of mask ends in the block of the one
 	// before it: it is shorter than 64 bytes, so only the others are
 	// checked against the key cap, unless the cap is that small.
 	maxKey, checkAll := s.maxKey, s.maxKey < 64
 	for n < max && int64(p) < limit {
-		var end int
-		far := mask == 0
-		if !far {
+		far := false
+		for mask == 0 && blk+64 < len(data) {
+			blk += 64
+			if mk == nm {
+				mk, nm = 0, s.blockMasks(data, blk)
+			}
+			mask = s.masks[mk]
+			mk++
+			far = true
+		}
+		end := -1
+		if mask != 0 {
 			end = blk + bits.TrailingZeros64(mask)
 			mask &= mask - 1
-		} else {
-			end, blk, mask = nextNewline(data, blk)
 		}
 		next := end + 1
 		if end < 0 {
@@ -52,7 +61,7 @@ func (s *LineSource) takeWhole(b *Batch, max int) (n int, full bool, err error) 
 				starved = true
 				break
 			}
-			end, next = len(data), len(data)
+			end, next, far = len(data), len(data), true
 		}
 		if (far || checkAll) && end-p > maxKey {
 			// Over the cap, CR included: takeCapped sees.
@@ -88,7 +97,9 @@ func (s *LineSource) takeWhole(b *Batch, max int) (n int, full bool, err error) 
 	hashLines(recs[k0:], data, base, &s.byLen)
 	b.Records = recs
 	s.lines += int64(n)
-	if n > 0 {
+	if s.cfg.HashOnly {
+		dropKeys(recs[k0:])
+	} else if n > 0 {
 		b.appendArena(data[:p])
 	}
 	s.consume(p, starved)
@@ -98,29 +109,18 @@ func (s *LineSource) takeWhole(b *Batch, max int) (n int, full bool, err error) 
 	return n, full, err
 }
 
-// nextNewline finds the first newline in data at or after blk+64 and
-// returns its index (-1 if there is none) with the block to go on from:
-// the newlines of data[nblk:nblk+64] after it are the bits of nmask.
-// A block without newlines is taken for the start of a long line, whose
-// end bytes.IndexByte finds faster.
-func nextNewline(data []byte, blk int) (i, nblk int, nmask uint64) {
-	blk += 64
-	if blk+64 > len(data) {
-		// The last bytes of the buffer, once per read.
-		if i = indexNewline(data[blk:]); i < 0 {
-			return -1, blk - 64, 0
-		}
-		i += blk
-		return i, i + 1 - 64, 0
+// blockMasks sets s.masks[:m] to the newline bitmaps of the m blocks of 64
+// bytes from data[blk] (blk < len(data)) and returns m, at least 1: a last
+// block shorter than 64 bytes is read as if padded with zeros.
+func (s *LineSource) blockMasks(data []byte, blk int) int {
+	if m := min(len(s.masks), (len(data)-blk)/64); m > 0 {
+		newlineMasks(s.masks[:m], data[blk:])
+		return m
 	}
-	if m := newlines64(data[blk : blk+64]); m != 0 {
-		return blk + bits.TrailingZeros64(m), blk, m & (m - 1)
-	}
-	if i = bytes.IndexByte(data[blk+64:], '\n'); i < 0 {
-		return -1, len(data) - 64, 0
-	}
-	i += blk + 64
-	return i, i + 1 - 64, 0
+	var tail [64]byte
+	copy(tail[:], data[blk:])
+	s.masks[0] = newlines64(tail[:])
+	return 1
 }
 
 // newlines64 returns the positions of the newlines in b[:64] as the bits
