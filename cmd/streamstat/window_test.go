@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -14,6 +15,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/streamstat/streamstat/pipeline"
 )
 
 // events is testdata/events.txt: lines "TIME USER MS PAGE", TIME in Unix
@@ -279,4 +282,103 @@ func TestWindowUsageErrors(t *testing.T) {
 			t.Errorf("%v: exit %d, stderr %q; want 2 and %q", c.args, code, stderr, c.msg)
 		}
 	}
+}
+
+// TestWindowResume: a windowed run interrupted (with a checkpoint) after
+// it wrote some windows, then resumed, writes the rest: its complete
+// windows and the resumed run's are the uninterrupted run's, none twice.
+func TestWindowResume(t *testing.T) {
+	t0 := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
+	data, _ := evStream(2, 20000, t0, 50*time.Millisecond, time.Second, time.Minute, 20*time.Second)
+	half := middleLine(data)
+	for _, cmd := range [][]string{{"distinct", "-f", "2"}, {"top", "-k", "3", "-f", "2"}} {
+		t.Run(cmd[0], func(t *testing.T) {
+			args := append(slices.Clone(cmd), "--window", "1m", "--slide", "20s", "--time-field", "1",
+				"--time-format", "unix", "--lateness", "2s", "--format", "json", "-j", "2")
+			want, stderr, code := runIn(t, runOpts{stdin: strings.NewReader(data), chunk: 4096}, args...)
+			if code != 0 {
+				t.Fatalf("reference run: exit %d: %s", code, stderr)
+			}
+			dir := t.TempDir()
+			ck := append(args, "--checkpoint", dir, "--checkpoint-interval", "2ms")
+			g := newGatedReader(data[:half], data[half:])
+			ctx, cancel := context.WithCancel(context.Background())
+			tick := make(chan time.Time)
+			var first syncBuffer
+			done := make(chan int)
+			go func() {
+				_, _, code := runIn(t, runOpts{stdin: g, ctx: ctx, chunk: 4096, ticker: tick, stdout: &first}, ck...)
+				done <- code
+			}()
+			<-g.reached
+			waitFor(t, "a checkpoint of the first part", func() bool { return covered(dir) == int64(half) })
+			tick <- time.Now() // the windows closed so far are written
+			waitFor(t, "windows of the first part", func() bool { return strings.Count(first.String(), "\n") >= 3 })
+			tick <- time.Now()
+			cancel()
+			if code := <-done; code != 0 {
+				t.Fatalf("interrupted run: exit %d", code)
+			}
+			close(g.gate)
+			rest, stderr, code := runIn(t, runOpts{stdin: strings.NewReader(data), chunk: 4096}, append(ck, "--resume")...)
+			if code != 0 {
+				t.Fatalf("resumed run: exit %d: %s", code, stderr)
+			}
+			var got strings.Builder
+			for _, l := range strings.SplitAfter(first.String(), "\n") {
+				if strings.HasSuffix(l, `"complete":true}`+"\n") {
+					got.WriteString(l)
+				}
+			}
+			if got.Len() == 0 {
+				t.Fatal("the interrupted run wrote no complete window")
+			}
+			got.WriteString(rest)
+			if got.String() != want {
+				t.Fatalf("interrupted run's complete windows and the resumed run's:\n%s\nwant\n%s", got.String(), want)
+			}
+		})
+	}
+}
+
+// FuzzWindowOpState: a windowOp's state decoder never panics, and a state
+// it accepts encodes to one it accepts again.
+func FuzzWindowOpState(f *testing.F) {
+	s, err := setupDistinct(&options{precision: -1}, nil)
+	if err != nil {
+		f.Fatal(err)
+	}
+	wf := &windowFlags{size: time.Minute, slide: 20 * time.Second, lateness: 5 * time.Second, timeField: "1"}
+	mk := func() *windowOp {
+		return newWindowOp(wf, func() (pipeline.Mergeable, error) { return s.newWindowSlot(0) }, time.Now)
+	}
+	op := mk()
+	b := new(pipeline.Batch)
+	for i := range 300 {
+		b.Add(fmt.Appendf(nil, "k%d", i%37)).Time = int64(i+1) * int64(time.Second)
+	}
+	if err := op.Process(b, new(pipeline.Batch)); err != nil {
+		f.Fatal(err)
+	}
+	st, err := op.MarshalBinary()
+	if err != nil {
+		f.Fatal(err)
+	}
+	empty, _ := mk().MarshalBinary()
+	f.Add(st)
+	f.Add(empty)
+	f.Add(st[:len(st)/2])
+	f.Fuzz(func(t *testing.T, data []byte) {
+		o := mk()
+		if err := o.UnmarshalBinary(data); err != nil {
+			return
+		}
+		again, err := o.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := mk().UnmarshalBinary(again); err != nil {
+			t.Fatalf("state accepted, encoded again, refused: %v", err)
+		}
+	})
 }
