@@ -22,7 +22,8 @@ func setupDistinct(o *options, args []string) (*spec, error) {
 	return &spec{
 		cmd: "distinct", args: args, opts: o,
 		dynamic: true, // HLL merges are exact: no worker order matters
-		line:    pipeline.LineConfig{Field: o.field, Delimiter: o.delim},
+		// The HLL reads hashes only: no key bytes are copied (HashOnly).
+		line: pipeline.LineConfig{Field: o.field, Delimiter: o.delim, HashOnly: true},
 		newOp: func(int) (pipeline.Operator, error) {
 			h, err := sketch.NewHLL(p)
 			return &distinctOp{hll: h, p: uint8(p), nextCheck: firstDenseCheck}, err

@@ -62,7 +62,8 @@ func setupFreq(o *options, args []string) (*spec, error) {
 	}
 	return &spec{
 		cmd: "freq", args: o.inFiles, opts: o,
-		line: pipeline.LineConfig{Field: o.field, Delimiter: o.delim},
+		// The count-min reads hashes only: no key bytes are copied.
+		line: pipeline.LineConfig{Field: o.field, Delimiter: o.delim, HashOnly: true},
 		newOp: func(int) (pipeline.Operator, error) {
 			return &pipeline.Frequency{CM: newCM()}, nil
 		},

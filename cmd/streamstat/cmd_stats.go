@@ -25,7 +25,8 @@ func setupStats(o *options, args []string) (*spec, error) {
 		cmd: "stats", args: args, opts: o,
 		// The value field is also the key field, so that a line without
 		// it is skipped and counted like in the other subcommands.
-		line: pipeline.LineConfig{Field: o.field, ValueField: o.field, Delimiter: o.delim},
+		// Stats reads values only: no key bytes are copied.
+		line: pipeline.LineConfig{Field: o.field, ValueField: o.field, Delimiter: o.delim, HashOnly: true},
 		newOp: func(i int) (pipeline.Operator, error) {
 			// Each worker's KLL has its own seed, fixed by its index, so
 			// runs are repeatable.
