@@ -79,8 +79,20 @@ func setupTopics(ctx context.Context, cl *kgo.Client, cfg *Config) (topics, erro
 		if err == nil {
 			cfg.logf("kafka: created checkpoint topic %s with %d partitions", cfg.CheckpointTopic, n)
 			cn = n
-		} else if cn, _, err = partitionCount(ctx, adm, cfg.CheckpointTopic, cfg.Brokers); err != nil {
-			return topics{}, err
+		} else {
+			// Another worker created it just now: its partitions may not
+			// be in the metadata yet.
+			err = retryUntil(ctx, cfg.Timeout, func(ctx context.Context) error {
+				var ok bool
+				cn, ok, err = partitionCount(ctx, adm, cfg.CheckpointTopic, cfg.Brokers)
+				if err == nil && (!ok || cn == 0) {
+					err = fmt.Errorf("%w: checkpoint topic %s was created but has no partitions yet", ErrNoTopic, cfg.CheckpointTopic)
+				}
+				return err
+			})
+			if err != nil {
+				return topics{}, err
+			}
 		}
 	}
 	if cn != n {

@@ -87,7 +87,13 @@ type Config struct {
 	// KIP848 uses the KIP-848 consumer group protocol (the broker assigns
 	// partitions) instead of the classic one with cooperative-sticky
 	// assignment. The broker must support it (Kafka 4.0+); franz-go
-	// otherwise falls back to the classic protocol.
+	// otherwise falls back to the classic protocol. Under KIP-848 the
+	// session timeout and the heartbeat interval are the broker's
+	// (group.consumer.session.timeout.ms, default 45 s, and
+	// group.consumer.heartbeat.interval.ms, default 5 s: a partition
+	// changes owner on a heartbeat, so the interval bounds a handover);
+	// set SessionTimeout to at most the broker's, so that the
+	// transaction timeout stays below it.
 	KIP848 bool
 	// TransactionalID must be unique among the live workers of all
 	// groups; "" means Group + "-" + 16 random hex digits.

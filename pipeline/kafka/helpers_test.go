@@ -169,12 +169,18 @@ type cluster struct {
 	seq   int
 }
 
-func newCluster(t *testing.T, opts ...kfake.Opt) *cluster {
+func newCluster(t testing.TB, opts ...kfake.Opt) *cluster {
 	t.Helper()
 	c, err := kfake.NewCluster(append([]kfake.Opt{
 		kfake.NumBrokers(3),
 		kfake.SeedTopics(testPartitions, testTopic),
 		kfake.GroupMinSessionTimeout(100 * time.Millisecond),
+		// KIP-848 groups take their session timeout and heartbeat
+		// interval from the broker.
+		kfake.BrokerConfigs(map[string]string{
+			"group.consumer.session.timeout.ms":    strconv.Itoa(int(testSession.Milliseconds())),
+			"group.consumer.heartbeat.interval.ms": "150",
+		}),
 	}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
@@ -190,7 +196,7 @@ func newCluster(t *testing.T, opts ...kfake.Opt) *cluster {
 
 // produce writes n records, keys drawn from a skewed set, dealt to the
 // partitions in turn, and remembers them.
-func (c *cluster) produce(t *testing.T, n int) {
+func (c *cluster) produce(t testing.TB, n int) {
 	t.Helper()
 	recs := make([]*kgo.Record, n)
 	c.in.mu.Lock()
@@ -227,7 +233,7 @@ type running struct {
 	done   chan error
 }
 
-func start(t *testing.T, cfg Config) *running {
+func start(t testing.TB, cfg Config) *running {
 	t.Helper()
 	w, err := NewWorker(cfg)
 	if err != nil {
@@ -242,7 +248,7 @@ func start(t *testing.T, cfg Config) *running {
 
 // stop cancels the worker and waits for Run; with check, Run must have
 // returned nil.
-func (r *running) stop(t *testing.T, check bool) {
+func (r *running) stop(t testing.TB, check bool) {
 	t.Helper()
 	if r.done == nil {
 		return

@@ -40,6 +40,13 @@ type Worker struct {
 	cancel context.CancelCauseFunc
 
 	stats stats
+	hooks *hooks // tests and benchmarks only
+}
+
+// hooks let tests and benchmarks see events as they happen.
+type hooks struct {
+	take    func(p int32, n int, at time.Time)
+	revoked func(ps []int32, at time.Time)
 }
 
 // event is a change of ownership, in the order the group made it: a
@@ -344,6 +351,9 @@ func (w *Worker) takeEvents() error {
 // onRevoked records revoked or lost partitions for the run loop.
 func (w *Worker) onRevoked(_ context.Context, _ *kgo.Client, rev map[string][]int32) {
 	if ps := rev[w.cfg.Topic]; len(ps) > 0 {
+		if w.hooks != nil && w.hooks.revoked != nil {
+			w.hooks.revoked(ps, time.Now())
+		}
 		w.evMu.Lock()
 		w.events = append(w.events, event{revoked: slices.Clone(ps)})
 		w.evMu.Unlock()
@@ -505,5 +515,8 @@ func (w *Worker) take(st *partState, recs []*kgo.Record, now time.Time) error {
 	w.stats.records.Add(uint64(b.Len()))
 	w.stats.shed.Add(shed)
 	w.stats.skipped.Add(skipped)
+	if w.hooks != nil && w.hooks.take != nil {
+		w.hooks.take(st.p, len(recs), now)
+	}
 	return nil
 }

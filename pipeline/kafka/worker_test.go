@@ -32,7 +32,7 @@ func TestKafkaSmoke(t *testing.T) {
 }
 
 // producing produces batches in the background until stopped.
-func producing(t *testing.T, c *cluster, batch int) (stop func()) {
+func producing(t testing.TB, c *cluster, batch int) (stop func()) {
 	var wg sync.WaitGroup
 	done := make(chan struct{})
 	wg.Add(1)
@@ -112,7 +112,7 @@ func TestKafkaJoinLeave(t *testing.T) {
 }
 
 // waitOwned waits until r owns a partition.
-func waitOwned(t *testing.T, r *running, within time.Duration) {
+func waitOwned(t testing.TB, r *running, within time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(within)
 	for time.Now().Before(deadline) {
