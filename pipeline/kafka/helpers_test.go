@@ -18,6 +18,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/streamstat/streamstat/pipeline"
+	"github.com/streamstat/streamstat/shedding"
 	"github.com/streamstat/streamstat/sketch"
 )
 
@@ -106,15 +107,42 @@ func (o *exactOp) MergeBinary(b []byte) error {
 type input struct {
 	mu    sync.Mutex
 	parts [testPartitions][]string
+	// shed, if set, is the shedder configuration of the workers: the
+	// exact state then counts the records a shedder with it, offered
+	// the partition's records in one pass, keeps.
+	shed *shedding.Config
+}
+
+// kept returns the records of p before offset n that the workers' state
+// must count.
+func (in *input) kept(p int32, n int64) []string {
+	in.mu.Lock()
+	recs := slices.Clone(in.parts[p][:n])
+	in.mu.Unlock()
+	if in.shed == nil {
+		return recs
+	}
+	sh, err := shedding.NewShedder(*in.shed)
+	if err != nil {
+		panic(err)
+	}
+	var b pipeline.Batch
+	for _, k := range recs {
+		b.Add([]byte(k))
+	}
+	sh.Shed(&b, time.Time{}, pipeline.Pressure{})
+	out := recs[:0]
+	for i := range b.Records {
+		out = append(out, string(b.Key(i)))
+	}
+	return out
 }
 
 // exact returns the exact operator over the first n records of p.
 func (in *input) exact(p int32, n int64) *exactOp {
-	in.mu.Lock()
-	defer in.mu.Unlock()
 	o := &exactOp{counts: make(map[string]uint64)}
 	var b pipeline.Batch
-	for _, k := range in.parts[p][:n] {
+	for _, k := range in.kept(p, n) {
 		b.Add([]byte(k))
 	}
 	o.Process(&b, nil)
@@ -124,29 +152,14 @@ func (in *input) exact(p int32, n int64) *exactOp {
 // all is the exact operator over every record, built by one process.
 func (in *input) all() *exactOp {
 	o := &exactOp{counts: make(map[string]uint64)}
-	for p := range int32(testPartitions) {
-		in.mu.Lock()
-		n := int64(len(in.parts[p]))
-		in.mu.Unlock()
-		x := in.exact(p, n)
-		for k, c := range x.counts {
-			o.counts[k] += c
-		}
-		var b pipeline.Batch
-		for k := range x.counts {
-			b.Add([]byte(k))
-		}
-	}
 	var b pipeline.Batch
-	for p := range testPartitions {
-		for _, k := range in.parts[p] {
+	ends := in.ends()
+	for p := range int32(testPartitions) {
+		for _, k := range in.kept(p, ends[p]) {
 			b.Add([]byte(k))
 		}
 	}
-	o.hll = sketch.HLL{}
-	for i := range b.Records {
-		o.hll.AddHash(b.Records[i].Hash)
-	}
+	o.Process(&b, nil)
 	return o
 }
 
