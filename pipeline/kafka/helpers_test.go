@@ -180,6 +180,9 @@ type cluster struct {
 	in    input
 	prod  *kgo.Client
 	seq   int
+	// key, if set, makes the key of record seq; by default keys come
+	// from a skewed set of at most 500.
+	key func(seq int) string
 }
 
 func newCluster(t testing.TB, opts ...kfake.Opt) *cluster {
@@ -216,6 +219,9 @@ func (c *cluster) produce(t testing.TB, n int) {
 	for i := range recs {
 		c.seq++
 		key := "u" + strconv.Itoa((c.seq*7919)%(1+c.seq%500))
+		if c.key != nil {
+			key = c.key(c.seq)
+		}
 		p := int32(c.seq % testPartitions)
 		recs[i] = &kgo.Record{Topic: testTopic, Partition: p, Value: []byte(key)}
 		c.in.parts[p] = append(c.in.parts[p], key)
