@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"os"
 	"slices"
 	"sync"
 	"syscall"
@@ -218,6 +219,11 @@ func runWindowed(ctx context.Context, e *env, s *spec) int {
 		return usage(e, s.cmd, err)
 	}
 	ckpt := o.checkpoint != ""
+	if wf.eventTime() && o.jobsAuto && readsStream(s.args) {
+		// A stream is dealt to the workers in chunks of a MiB: each
+		// worker would hold the windows back until its next chunk came.
+		o.jobs = 1
+	}
 	if ckpt && o.resume && o.jobsAuto {
 		if n := resumeJobs(o.checkpoint); n > 0 {
 			o.jobs = n
@@ -376,6 +382,20 @@ func (r *windowRun) note(c counts) {
 		fmt.Fprintf(e.stderr, "streamstat: warning: %d of %d records were late (their window had closed: more than --lateness %v behind the latest time before them) and are in no window\n",
 			late, c.Records, r.flags.lateness)
 	}
+}
+
+// readsStream reports whether any of the inputs is a stream (stdin, a
+// pipe): not a regular file.
+func readsStream(args []string) bool {
+	if len(args) == 0 {
+		return true
+	}
+	for _, a := range args {
+		if fi, err := os.Stat(a); a == "-" || err != nil || !fi.Mode().IsRegular() {
+			return true
+		}
+	}
+	return false
 }
 
 // collectEvery is how often the collector looks for closed windows: a
