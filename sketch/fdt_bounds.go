@@ -36,7 +36,9 @@ func groupBounds(c, theta, alpha float64) (lo, hi float64) {
 func binomialNBounds(c, theta, alpha float64) (lo, hi float64) {
 	a := alpha / 2
 	// Upper: P(X <= c | n) falls with n; find the last n where it is >= a.
-	l, h := c, math.Max(2*(c+1)/theta, c+16)
+	// Bisection over integers needs integer ends: with h - l > 1 the
+	// midpoint then lies strictly between them.
+	l, h := c, math.Ceil(math.Max(2*(c+1)/theta, c+16))
 	for binomialCDF(h, c, theta) >= a {
 		l, h = h, 2*h
 	}
