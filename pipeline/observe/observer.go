@@ -128,6 +128,7 @@ func (o *Observer) Take(now time.Time) Snapshot {
 		if b, err := json.Marshal(o.answer()); err == nil {
 			raw = b
 			s.Answer = raw
+			s.Windows = windowsOf(raw)
 		} else {
 			s.Answer = map[string]string{"error": "answer: " + err.Error()}
 		}
@@ -157,7 +158,7 @@ func (o *Observer) Take(now time.Time) Snapshot {
 		cs.Recent = append(make([]CheckpointRecord, 0, len(o.recent)), o.recent...)
 	}
 	keep := s
-	keep.Answer = nil
+	keep.Answer, keep.Windows = nil, nil
 	o.prev = &keep
 	o.hist.add(pointOf(&s, raw))
 	return s

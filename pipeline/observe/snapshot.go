@@ -115,6 +115,9 @@ type Snapshot struct {
 
 	// Answer is the caller's answer, as its JSON output prints it.
 	Answer any `json:"answer,omitempty"`
+	// Windows are the windows of a windowed answer (see WindowPoint),
+	// oldest first: each estimate's series over the windows.
+	Windows []WindowPoint `json:"windows,omitempty"`
 }
 
 // Source is one source's goroutine. Shares are fractions of Window. It

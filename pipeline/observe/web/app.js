@@ -58,14 +58,16 @@
   }
 
   // lineChart draws series [{name, color, pts: [[t, y]], band: [[t, lo, hi]], dash}]
-  // against time, the last WINDOW seconds; opt.max fixes the y range, opt.fmt labels it.
+  // against time, the last WINDOW seconds; opt.max fixes the y range, opt.fmt labels it;
+  // opt.now ends the axis elsewhere than at the snapshot's time (the last window's end),
+  // opt.span is the longest axis (default WINDOW), opt.gap the longest step joined.
   function lineChart(c, series, opt) {
     opt = opt || {};
     var s = prepare(c), g = s.g, L = 52, R = 8, T = 22, B = 18, W = s.w - L - R, H = s.h - T - B;
-    var now = snap ? time(snap.time) : Date.now() / 1000, first = now;
+    var now = opt.now !== undefined ? opt.now : snap ? time(snap.time) : Date.now() / 1000, first = now;
     series.forEach(function (se) { if (se.pts.length) first = Math.min(first, se.pts[0][0]); });
     // The axis spans the data, a minute at least and WINDOW at most.
-    var span = Math.min(WINDOW, Math.max(60, now - first)), t0 = now - span;
+    var span = Math.min(opt.span || WINDOW, Math.max(60, now - first)), t0 = now - span;
     var ymax = opt.max || 0, ymin = 0, npts = 0, maxima = {};
     series.forEach(function (se) {
       var m = 0;
@@ -90,9 +92,9 @@
       g.fillText((opt.fmt || num)(yv), L - 4, yy);
     }
     g.textAlign = "center"; g.textBaseline = "top";
-    var step = [10, 15, 30, 60, 120, 300].find(function (st) { return span / st <= 6; }) || 120;
+    var step = [10, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200, 21600].find(function (st) { return span / st <= 6; }) || 86400;
     for (var a = 0; a <= span + 0.001; a += step)
-      g.fillText(a ? "-" + (a < 60 || a % 60 ? a + "s" : a / 60 + "m") : "now", X(now - a), T + H + 4);
+      g.fillText(a ? "-" + (a < 60 || a % 60 ? a + "s" : a < 3600 || a % 3600 ? a / 60 + "m" : a / 3600 + "h") : opt.nowLabel || "now", X(now - a), T + H + 4);
     g.save(); g.beginPath(); g.rect(L, T, W, H); g.clip();
     series.forEach(function (se) {
       if (se.band && se.band.length) {
@@ -105,7 +107,7 @@
       g.beginPath();
       var on = false, last = null;
       se.pts.forEach(function (p) {
-        if (last !== null && p[0] - last > 5 * tick) on = false; // a gap: do not join
+        if (last !== null && p[0] - last > (opt.gap || 5 * tick)) on = false; // a gap: do not join
         if (on) g.lineTo(X(p[0]), Y(p[1])); else g.moveTo(X(p[0]), Y(p[1]));
         on = true; last = p[0];
       });
@@ -346,12 +348,45 @@
     });
   }
 
+  // drawWindows draws each estimate of a windowed answer over the windows'
+  // ends, with its bounds; a partial window's point is left out.
+  function drawWindows() {
+    var ws = (snap && snap.windows) || [], box = $("windows");
+    $("windows-sec").hidden = !ws.length;
+    if (!ws.length) return;
+    var seen = {}, slide = 0, last = time(ws[ws.length - 1].end);
+    ws.forEach(function (w, i) {
+      (w.bands || []).forEach(function (b) { seen[b.name] = true; });
+      if (i) slide = slide ? Math.min(slide, time(w.end) - time(ws[i - 1].end)) : time(w.end) - time(ws[i - 1].end);
+    });
+    var size = time(ws[0].end) - time(ws[0].start);
+    Object.keys(seen).sort().forEach(function (name, i) {
+      var id = "chart-window-" + name.replace(/[^A-Za-z0-9_-]/g, "_"), c = $(id);
+      if (!c) {
+        box.appendChild(el("h3", "", name + " per window of " + dur(size) + ", at each window's end, with its bounds"));
+        c = el("canvas", "chart"); c.id = id; c.height = 160; box.appendChild(c);
+      }
+      var pts = [], band = [];
+      ws.forEach(function (w) {
+        var b = (w.bands || []).find(function (q) { return q.name === name; });
+        if (b && w.complete) { pts.push([time(w.end), b.value]); band.push([time(w.end), b.lower, b.upper]); }
+      });
+      lineChart(c, [{ name: name, color: COLORS[i % COLORS.length], pts: pts, band: band }],
+        { fit: true, now: last, span: 1e9, gap: 1.5 * (slide || size), nowLabel: "last" });
+    });
+  }
+
   function render() {
     if (!snap) return;
     renderStatus(snap); renderHealth(snap); renderShed(snap); renderCheckpoints(snap);
     var body = $("answer-body"); body.textContent = "";
-    if (snap.answer) renderAnswer(body, snap.answer, ""); else body.appendChild(el("p", "note", "no answer yet"));
-    drawCharts();
+    var wins = snap.answer && Array.isArray(snap.answer.windows) ? snap.answer.windows : null;
+    if (wins && wins.length) {
+      var lw = wins[wins.length - 1];
+      renderAnswer(body, lw, "window [" + lw.start + ", " + lw.end + ")" + (lw.complete ? "" : ", partial"));
+    } else if (wins) body.appendChild(el("p", "note", "no window closed yet"));
+    else if (snap.answer) renderAnswer(body, snap.answer, ""); else body.appendChild(el("p", "note", "no answer yet"));
+    drawCharts(); drawWindows();
   }
 
   function onSnapshot(s) { snap = s; addPoint(pointOf(s)); render(); }
@@ -382,5 +417,5 @@
   }
 
   backfill().then(connect);
-  window.addEventListener("resize", function () { if (snap) drawCharts(); });
+  window.addEventListener("resize", function () { if (snap) { drawCharts(); drawWindows(); } });
 })();
