@@ -177,6 +177,7 @@ func (in *input) ends() [testPartitions]int64 {
 type cluster struct {
 	*kfake.Cluster
 	addrs []string
+	opts  []kfake.Opt
 	in    input
 	prod  *kgo.Client
 	seq   int
@@ -187,7 +188,7 @@ type cluster struct {
 
 func newCluster(t testing.TB, opts ...kfake.Opt) *cluster {
 	t.Helper()
-	c, err := kfake.NewCluster(append([]kfake.Opt{
+	c := &cluster{opts: append([]kfake.Opt{
 		kfake.NumBrokers(3),
 		kfake.SeedTopics(testPartitions, testTopic),
 		kfake.GroupMinSessionTimeout(100 * time.Millisecond),
@@ -197,17 +198,44 @@ func newCluster(t testing.TB, opts ...kfake.Opt) *cluster {
 			"group.consumer.session.timeout.ms":    strconv.Itoa(int(testSession.Milliseconds())),
 			"group.consumer.heartbeat.interval.ms": "150",
 		}),
-	}, opts...)...)
+	}, opts...)}
+	kc, err := kfake.NewCluster(c.opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(c.Close)
-	prod, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	c.Cluster, c.addrs = kc, kc.ListenAddrs()
+	t.Cleanup(func() { c.Cluster.Close() })
+	prod, err := kgo.NewClient(kgo.SeedBrokers(c.addrs...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(prod.Close)
-	return &cluster{Cluster: c, addrs: c.ListenAddrs(), prod: prod}
+	c.prod = prod
+	return c
+}
+
+// restart closes the cluster and starts it again on the same ports, with
+// the same options (a kfake.DataDir among them keeps its state).
+func (c *cluster) restart(t testing.TB) {
+	t.Helper()
+	c.Cluster.Close()
+	ports := make([]int, len(c.addrs))
+	for i, a := range c.addrs {
+		_, p, _ := net.SplitHostPort(a)
+		ports[i], _ = strconv.Atoi(p)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		kc, err := kfake.NewCluster(append(slices.Clone(c.opts), kfake.Ports(ports...))...)
+		if err == nil {
+			c.Cluster = kc
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("restart on ports %v: %v", ports, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // produce writes n records, keys drawn from a skewed set, dealt to the
