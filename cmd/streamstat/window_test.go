@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/streamstat/streamstat/pipeline"
+	"github.com/streamstat/streamstat/pipeline/observe"
 )
 
 // events is testdata/events.txt: lines "TIME USER MS PAGE", TIME in Unix
@@ -381,4 +382,34 @@ func FuzzWindowOpState(f *testing.F) {
 			t.Fatalf("state accepted, encoded again, refused: %v", err)
 		}
 	})
+}
+
+// TestWindowHTTP: --http serves a windowed run's windows, each with its
+// bounds, as the snapshot's series; the page keeps them after the input.
+func TestWindowHTTP(t *testing.T) {
+	base, stdout, _, stop := webRun(t, append([]string{"distinct", "-f", "2", "--window", "1m", "--slide", "30s", "--format", "json", events}, eventArgs...)...)
+	var s observe.Snapshot
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if s, _ = getSnapshot(t, base); s.State == "finished" && len(s.Windows) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			stop()
+			t.Fatalf("no windows in the snapshot: %+v", s)
+		}
+	}
+	if code := stop(); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	if n := strings.Count(stdout.String(), "\n"); len(s.Windows) != n {
+		t.Fatalf("%d windows in the snapshot, %d written", len(s.Windows), n)
+	}
+	for i, w := range s.Windows {
+		if len(w.Bands) != 1 || w.Bands[0].Name != "distinct" || w.Bands[0].Lower > w.Bands[0].Value || w.End.Sub(w.Start) != time.Minute {
+			t.Errorf("window %d: %+v", i, w)
+		}
+	}
+	if last := s.Windows[len(s.Windows)-1]; last.Complete {
+		t.Errorf("the last window, cut by the input's end, is complete: %+v", last)
+	}
 }
