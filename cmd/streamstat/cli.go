@@ -24,7 +24,7 @@ var commands []*command
 
 func init() {
 	commands = []*command{
-		{name: "distinct", synopsis: "distinct [flags] [FILE...]", flags: flagCounting | flagPrecision, help: helpDistinct,
+		{name: "distinct", synopsis: "distinct [flags] [FILE...]", flags: flagCounting | flagPrecision | flagBy, help: helpDistinct,
 			setup: func(_ *env, o *options, a []string) (*spec, error) { return setupDistinct(o, a) }},
 		{name: "top", synopsis: "top [-k N] [flags] [FILE...]", flags: flagCounting | flagPrecision | flagK, help: helpTop,
 			setup: func(_ *env, o *options, a []string) (*spec, error) { return setupTop(o, a) }},

@@ -12,6 +12,9 @@ import (
 )
 
 func setupDistinct(o *options, args []string) (*spec, error) {
+	if o.by.on() {
+		return setupDistinctBy(o, args)
+	}
 	p, err := o.precisionOr(sketch.DefaultPrecision, sketch.MinPrecision, sketch.MaxPrecision)
 	if err != nil {
 		return nil, err

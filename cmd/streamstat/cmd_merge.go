@@ -133,6 +133,8 @@ func runMerge(e *env, o *options, files []string) int {
 	markTuple(acc, h.parts > 1)
 	if t, ok := acc.(*topAgg); ok && o.k > 0 {
 		t.k = o.k
+	} else if g, ok := acc.(interface{ setK(int) }); ok && o.k > 0 {
+		g.setK(o.k) // grouped answers (group*.go): groups shown
 	}
 	if err := newReporter(e, e.stdout, o.format, false).final(acc.result(tot), h.complete); err != nil {
 		return writeFailed(e, err)

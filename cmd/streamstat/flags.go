@@ -38,6 +38,7 @@ const (
 	flagJSONKey                        // --json
 	flagValueJSON                      // --value-json
 	flagHTTP                           // --http
+	flagBy                             // --by (group.go)
 
 	flagCounting = flagInput | flagInterval | flagSave | flagProgress | flagJobs | flagCheckpoint | flagShed | flagStructured | flagJSONKey | flagHTTP
 )
@@ -73,6 +74,7 @@ type options struct {
 	shed         shedFlags
 	st           structFlags // structured input (structured.go)
 	win          windowFlags // --window (window.go)
+	by           byFlags     // grouped answers (group.go)
 }
 
 // stringList is a repeatable string flag.
@@ -158,6 +160,9 @@ func newFlags(name string, set flagSet, o *options) *flag.FlagSet {
 	}
 	o.st.register(fs, set)
 	o.win.register(fs, name)
+	if set&flagBy != 0 {
+		o.by.register(fs, name, set, o)
+	}
 	if set&flagHTTP != 0 {
 		fs.StringVar(&o.http, "http", "", "")
 	}
@@ -249,6 +254,11 @@ func (o *options) check(set flagSet) error {
 	}
 	if err := o.win.check(o); err != nil {
 		return err
+	}
+	if set&flagBy != 0 {
+		if err := o.by.check(o, set); err != nil {
+			return err
+		}
 	}
 	if set&flagBloom != 0 {
 		if o.capacity < 1 {

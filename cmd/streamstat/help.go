@@ -52,6 +52,8 @@ var flagDocs = []struct {
 `},
 	{flagHTTP, `  --http ADDR          serve the run's live page at ADDR (127.0.0.1:8080)
 `},
+	{flagBy, `  --by G               an answer per group G (a field, column or JSON path)
+`},
 	// --window goes with the commands that take -j (windowCommands).
 	{flagJobs, `  --window D           an answer per window of D (1m), as each one closes
   --slide S            windows every S, D a whole multiple of S (sliding)
@@ -200,9 +202,15 @@ bound; json gives it only when true). With --shed the sketch is a theta sketch o
 (relative error about 1/sqrt(k), 0.78% at P = 14; up to 16*2^P bytes per
 worker), exact up to 3k/2 keys; json adds theta_k.
 
+With --by G: the groups with the most distinct keys, with 95% bounds, from
+a sample of 2^P (group, key) pairs per worker (P default 16: 4 MiB).
+  -k N                 with --by: groups to list (default 10; 0: every one,
+                       in memory that grows with the groups: P default 12)
+  --max-memory M       with -k 0: exit 1 past M (default 1GiB; 512MiB, 2GB)
+
   streamstat distinct access.log
-  cut -d' ' -f1 access.log | streamstat distinct --format json
   streamstat distinct -f 3 -d , users.csv
+  streamstat distinct -f 1 --by 7 access.log    # distinct clients per URL
 `
 
 const helpTop = `heavy hitters with counts and bounds

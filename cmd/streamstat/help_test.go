@@ -64,4 +64,5 @@ var sampleValue = map[string]string{
 	"q": "0.5", "quantiles": "0.5", "capacity": "100", "fp-rate": "0.1", "i": "-", "input": "-",
 	"key": "a", "keys-from": "keys.txt", "json": "user.id", "value-json": "ms", "http": "127.0.0.1:0",
 	"window": "1m", "slide": "10s", "time-field": "1", "time-format": "unix", "lateness": "5s",
+	"by": "2", "max-memory": "512MiB",
 }

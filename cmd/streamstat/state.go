@@ -90,7 +90,7 @@ func newSource() uint64 { return rand.Uint64() }
 
 // saveRun writes the state of run s (--save), complete or interrupted.
 func saveRun(s *spec, c counts, a aggregate, complete bool) error {
-	h := stateHeader{version: stateVersion, cmd: s.cmd, complete: complete,
+	h := stateHeader{version: stateVersion, cmd: stateCmd(s), complete: complete,
 		field: s.opts.field, delim: s.opts.delim.String(), sources: []uint64{newSource()}}
 	if d := s.opts.st.desc; d != "" {
 		h.version, h.keyDesc, h.parts = stateVersionKeys, d, s.opts.st.parts

@@ -177,6 +177,9 @@ func keyColumnsSpec(o *options) string {
 // job drops it again).
 func applyStructured(e *env, o *options, s *spec) error {
 	f := &o.st
+	if o.by.on() {
+		return applyBy(e, o, s)
+	}
 	if !f.on(o) {
 		return nil
 	}

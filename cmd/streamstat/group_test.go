@@ -1,0 +1,153 @@
+package main
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// groupCases are the grouped answers of testdata/pages.txt (user, page,
+// ms): each is run in every format, golden, and must give the same
+// answer from a file with -j 2 and from stdin dealt in small chunks with
+// -j 1 and -j 3 (grouped sketches are functions of what they saw, not of
+// its order; stats' float sums are the exception, see skipOrder).
+var groupCases = []struct {
+	name string
+	args []string
+	// orderFree: the answer does not depend on how records are dealt
+	// (false for stats, whose sums and KLL depend on merge order).
+	orderFree bool
+}{
+	{"group_distinct", []string{"distinct", "-f", "1", "--by", "2", "-k", "5"}, true},
+	{"group_distinct_sampled", []string{"distinct", "-f", "1", "--by", "2", "-k", "4", "--precision", "5"}, true},
+}
+
+func TestGroupGolden(t *testing.T) {
+	file := filepath.Join("testdata", "pages.txt")
+	for _, c := range groupCases {
+		for _, format := range []string{"text", "json", "csv"} {
+			t.Run(c.name+"_"+format, func(t *testing.T) {
+				args := append(append([]string(nil), c.args...), "--format", format)
+				run := func(o runOpts, extra ...string) string {
+					t.Helper()
+					out, errOut, code := runIn(t, o, append(append([]string(nil), args...), extra...)...)
+					if code != 0 {
+						t.Fatalf("%v: exit %d, stderr %q", extra, code, errOut)
+					}
+					if errOut != "" {
+						out += "--- stderr\n" + errOut
+					}
+					return out
+				}
+				stdin := func() runOpts {
+					return runOpts{stdin: strings.NewReader(readFile(t, file)), chunk: 16, buf: 7}
+				}
+				got := run(runOpts{}, file, "-j", "2")
+				golden(t, c.name+"_"+format, got)
+				if !c.orderFree {
+					return
+				}
+				for _, j := range []string{"1", "3"} {
+					if b := run(stdin(), "-j", j); b != got {
+						t.Errorf("-j %s from stdin gives\n%s\nwant\n%s", j, b, got)
+					}
+				}
+			})
+		}
+	}
+}
+
+// TestGroupStructured: --by selects the group as -f selects the key: a
+// CSV column by name, a JSON path; the answers agree with the plain
+// fields'.
+func TestGroupStructured(t *testing.T) {
+	lines := strings.Split(strings.TrimSpace(readFile(t, filepath.Join("testdata", "pages.txt"))), "\n")
+	var csv, js strings.Builder
+	csv.WriteString("user,page,ms\n")
+	for _, l := range lines {
+		f := strings.Fields(l)
+		csv.WriteString(strings.Join(f, ",") + "\n")
+		js.WriteString(`{"user":"` + f[0] + `","req":{"page":"` + f[1] + `"},"ms":` + f[2] + "}\n")
+	}
+	dir := t.TempDir()
+	csvPath, jsPath := filepath.Join(dir, "p.csv"), filepath.Join(dir, "p.json")
+	if err := writeFile(csvPath, csv.String()); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeFile(jsPath, js.String()); err != nil {
+		t.Fatal(err)
+	}
+	plain, errOut, code := runIn(t, runOpts{}, "distinct", "-f", "1", "--by", "2", "-k", "5", "--format", "json", filepath.Join("testdata", "pages.txt"))
+	if code != 0 {
+		t.Fatalf("plain: exit %d: %s", code, errOut)
+	}
+	for _, args := range [][]string{
+		{"--csv", "--header", "-f", "user", "--by", "page", csvPath},
+		{"--csv", "--header", "-f", "1", "--by", "2", csvPath},
+		{"--json", "user", "--by", "req.page", jsPath},
+	} {
+		all := append([]string{"distinct", "-k", "5", "--format", "json"}, args...)
+		got, errOut, code := runIn(t, runOpts{}, all...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d: %s", args, code, errOut)
+		}
+		if got != plain {
+			t.Errorf("%v gives\n%s\nplain fields give\n%s", args, got, plain)
+		}
+	}
+}
+
+// TestGroupUsage: what --by cannot do is a usage error that says why.
+func TestGroupUsage(t *testing.T) {
+	file := filepath.Join("testdata", "pages.txt")
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"distinct", "-k", "3", file}, "-k only with --by"},
+		{[]string{"distinct", "--by", "2", "-k", "-1", file}, "-k -1: must be in [0,"},
+		{[]string{"distinct", "--by", "x", file}, "--by x: a field number"},
+		{[]string{"distinct", "--by", "1,2", file}, "groups are one field"},
+		{[]string{"distinct", "--by", "2", "--shed", file}, "--by and --shed"},
+		{[]string{"distinct", "--max-memory", "2GiB", file}, "--max-memory needs --by"},
+		{[]string{"distinct", "--by", "2", "-k", "0", "--max-memory", "12 parsecs", file}, "unit"},
+		{[]string{"distinct", "--by", "2", "--precision", "30", file}, "--precision 30"},
+	} {
+		_, errOut, code := runIn(t, runOpts{}, c.args...)
+		if code != exitUsage || !strings.Contains(errOut, c.want) {
+			t.Errorf("%v: exit %d, stderr %q; want exit %d and %q", c.args, code, errOut, exitUsage, c.want)
+		}
+	}
+}
+
+// TestGroupMerge: merged states of two parts answer as one run over
+// both; a merge refuses plain distinct state with grouped.
+func TestGroupMerge(t *testing.T) {
+	dir := t.TempDir()
+	lines := strings.SplitAfter(readFile(t, filepath.Join("testdata", "pages.txt")), "\n")
+	partA, partB := strings.Join(lines[:150], ""), strings.Join(lines[150:], "")
+	for _, args := range [][]string{
+		{"distinct", "-f", "1", "--by", "2", "-k", "4"},
+		{"distinct", "-f", "1", "--by", "2", "-k", "4", "--precision", "5"},
+	} {
+		name := strings.Join(args, "_")
+		a := saved(t, dir, name+"a", partA, args...)
+		b := saved(t, dir, name+"b", partB, args...)
+		if head := strings.SplitN(readFile(t, a), "\n", 2)[0]; !strings.HasSuffix(head, " distinct-by") {
+			t.Errorf("state file header %q: want the grouped mode named", head)
+		}
+		got, errOut, code := runIn(t, runOpts{}, "merge", "--format", "json", a, b)
+		if code != 0 {
+			t.Fatalf("merge: exit %d: %s", code, errOut)
+		}
+		whole, _, _ := runIn(t, runOpts{stdin: strings.NewReader(partA + partB)}, append(args, "--format", "json", "-j", "2")...)
+		if got != whole {
+			t.Errorf("%v: merge gives\n%s\none run gives\n%s", args, got, whole)
+		}
+	}
+	plain := saved(t, dir, "plain", partA, "distinct", "-f", "1")
+	grouped := saved(t, dir, "grouped", partB, "distinct", "-f", "1", "--by", "2")
+	if _, errOut, code := runIn(t, runOpts{}, "merge", plain, grouped); code != exitFailure || !strings.Contains(errOut, "distinct-by state") {
+		t.Errorf("merge of plain and grouped: exit %d, %q", code, errOut)
+	}
+}
