@@ -371,7 +371,7 @@ func (w *Worker) onAssigned(ctx context.Context, offs map[string]map[int32]kgo.O
 	parts := slices.Sorted(maps.Keys(po))
 	rctx, cancel := context.WithTimeout(ctx, w.cfg.Timeout)
 	defer cancel()
-	snaps, err := readLatest(rctx, w.cfg.Brokers, w.cfg.Opts, w.cfg.CheckpointTopic, parts)
+	snaps, err := w.readCommitted(rctx, po, parts)
 	if err != nil {
 		if ctx.Err() == nil { // not a revoke cutting the restore short
 			w.setFatal(fmt.Errorf("kafka: restoring partitions %v: %w", parts, err))
@@ -385,7 +385,7 @@ func (w *Worker) onAssigned(ctx context.Context, offs map[string]map[int32]kgo.O
 		switch {
 		case committed >= 0 && !has:
 			err = fmt.Errorf("%w: group %s has committed offset %d for %s partition %d, but %s holds no snapshot of it; the offsets were moved by something else than a streamstat worker: reset them, or delete the group and the checkpoint topic to start over", ErrNoSnapshot, w.cfg.Group, committed, w.cfg.Topic, p, w.cfg.CheckpointTopic)
-		case committed >= 0 && snap.Offset != committed && !(w.cfg.AllowOffsetGaps && snap.Offset < committed):
+		case committed >= 0 && snap.Offset != committed:
 			err = fmt.Errorf("%w: group %s has committed offset %d for %s partition %d, but the latest snapshot in %s is at offset %d", ErrNoSnapshot, w.cfg.Group, committed, w.cfg.Topic, p, w.cfg.CheckpointTopic, snap.Offset)
 		case committed < 0 && has:
 			err = fmt.Errorf("%w: %s holds a snapshot of %s partition %d at offset %d, but group %s has no committed offset for it (were the group's offsets deleted?)", ErrNoSnapshot, w.cfg.CheckpointTopic, w.cfg.Topic, p, snap.Offset, w.cfg.Group)
@@ -395,9 +395,6 @@ func (w *Worker) onAssigned(ctx context.Context, offs map[string]map[int32]kgo.O
 			var sp *Snapshot
 			if has {
 				sp = &snap
-				if w.cfg.AllowOffsetGaps {
-					sp.Offset = committed
-				}
 			}
 			st, err = w.newPart(p, sp)
 		}
@@ -413,6 +410,40 @@ func (w *Worker) onAssigned(ctx context.Context, offs map[string]map[int32]kgo.O
 	w.events = append(w.events, event{assigned: sts})
 	w.evMu.Unlock()
 	return offs, nil
+}
+
+// readCommitted reads the latest snapshots of parts, reading again those
+// older than the committed offset until they catch up or ctx ends: the
+// transaction markers of the checkpoint topic may land after those of the
+// group's offsets, which is all a stable offset fetch waits for.
+func (w *Worker) readCommitted(ctx context.Context, po map[int32]kgo.Offset, parts []int32) (map[int32]Snapshot, error) {
+	snaps := make(map[int32]Snapshot, len(parts))
+	for {
+		got, err := readLatest(ctx, w.cfg.Brokers, w.cfg.Opts, w.cfg.CheckpointTopic, parts)
+		if err != nil {
+			return nil, err
+		}
+		var behind []int32
+		for _, p := range parts {
+			s, has := got[p]
+			if committed := po[p].EpochOffset().Offset; committed >= 0 && (!has || s.Offset < committed) {
+				behind = append(behind, p)
+			}
+			if has {
+				snaps[p] = s
+			}
+		}
+		if len(behind) == 0 {
+			return snaps, nil
+		}
+		select {
+		case <-ctx.Done():
+			// Report what was found: the caller names the mismatch.
+			return snaps, nil
+		case <-time.After(50 * time.Millisecond):
+		}
+		parts = behind
+	}
 }
 
 // newPart makes the state of partition p from snap (nil: empty, no
