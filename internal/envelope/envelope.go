@@ -55,6 +55,7 @@ const (
 	KindTopK              Kind = 3
 	KindBloom             Kind = 4
 	KindGroupDistinct     Kind = 5
+	KindGroupHLL          Kind = 6
 	KindReservoir         Kind = 16
 	KindWeightedReservoir Kind = 17
 	KindMoments           Kind = 18
@@ -76,6 +77,8 @@ func (k Kind) String() string {
 		return "Bloom"
 	case KindGroupDistinct:
 		return "GroupDistinct"
+	case KindGroupHLL:
+		return "GroupHLL"
 	case KindReservoir:
 		return "Reservoir"
 	case KindWeightedReservoir:
