@@ -61,7 +61,9 @@ type Config struct {
 	// NewShedder, if set, gives source i a Shedder that drops records at
 	// ingress under overload; nil means no shedding. The first stage then
 	// runs behind a channel even where it could be chained to the source
-	// (as with Stage.NoChain), so that the shedder sees the queue.
+	// (as with Stage.NoChain), so that the shedder sees the queue; while
+	// the shedder keeps everything, the source runs that stage itself,
+	// as if chained, once it has processed what the channel holds.
 	NewShedder func(source int) Shedder
 	// NoMetrics turns off the per-batch record counters (two atomic adds
 	// per operator per batch), for measuring what they cost; see
@@ -95,6 +97,7 @@ type Pipeline struct {
 	replay  map[string][]*Batch   // in-flight batches restored, by part name
 	order   map[string]orderState // ordered instances' logs restored, by part name
 	sheds   []Shedder             // per source; nil without shedding
+	inline  []*inlineSlot         // per source, where shedStages put a channel
 	ntasks  int
 	// branches are the fan-out branches, in the order of their stages.
 	branches []*branchState
@@ -162,6 +165,7 @@ func New(sources []Source, stages []Stage, cfg Config) (*Pipeline, error) {
 		for i := range sources {
 			p.sheds = append(p.sheds, cfg.NewShedder(i))
 		}
+		p.inlineSlots(stages)
 	}
 	if cfg.Checkpoint != nil {
 		if cfg.Checkpoint.Store == nil {

@@ -38,7 +38,12 @@ type Shedder interface {
 // summed stats of the channels to its downstream instances. With a
 // shedder the first stage always has a channel in front of it (see
 // Config.NewShedder); Pressure is the zero value only for a source with
-// no stage after it.
+// no stage after it. Where the source runs that stage itself while
+// nothing is shed (see Config.NewShedder), the records it ran count as
+// sent (Records, Batches), and the time it spent running them, or
+// waiting for the stage to finish what it was sent first, as
+// BackPressured: time the source did not read its input because of what
+// follows it.
 type Pressure struct {
 	// Credits, Backlog and InFlight are summed over the channels.
 	Credits, Backlog, InFlight int
@@ -101,16 +106,188 @@ func (b *Batch) Compact(keep func(r *Record) bool) int {
 // capacity and queueing on that channel, and with none in view and no
 // capacity configured it would never shed, leaving the source to fall
 // behind its input. A fan-out's branches always start behind a channel.
+// While nothing is shed, the source runs the first stage itself when it
+// can (see inlineSlot), as if chained.
 func shedStages(stages []Stage, cfg Config) []Stage {
-	if cfg.NewShedder == nil || len(stages) == 0 {
-		return stages
-	}
-	if st := stages[0]; st.Branches != nil || st.Input != Forward || st.NoChain {
+	if !forcedChannel(stages, cfg) {
 		return stages
 	}
 	s := slices.Clone(stages)
 	s[0].NoChain = true
 	return s
+}
+
+// forcedChannel reports whether shedStages puts a channel in front of the
+// first stage.
+func forcedChannel(stages []Stage, cfg Config) bool {
+	if cfg.NewShedder == nil || len(stages) == 0 {
+		return false
+	}
+	st := stages[0]
+	return st.Branches == nil && st.Input == Forward && !st.NoChain
+}
+
+// inlineSlot lets a source run the operators of the instance behind the
+// channel that shedStages put in front of the first stage, in its own
+// goroutine, as if they were chained to it, while its shedder keeps
+// everything and that instance is idle: no batch queued, none being
+// processed. Records then cross no goroutine, and shedding costs nothing
+// until it drops records (a channel hop costs a fast operator, top's TopK,
+// about a tenth more CPU: the records are read on another core, and both
+// goroutines park and wake). Once records are shed they go through the
+// channel, which the controller watches.
+//
+// mu is held by the receiving task t except while it waits in Recv for
+// its one input, the source's channel; a source that takes it and finds
+// the channel empty and nothing at the receiver knows t is waiting and
+// will receive nothing before the source sends again, so the source may
+// run t's operators, scratch batches and emitter. Batches sent before,
+// and barriers, were processed first: order is kept. Finding batches
+// still there, the source waits on drained, which t signals whenever it
+// goes back to Recv, and when it ends. t is nil before the receiving task
+// runs and after it ends.
+type inlineSlot struct {
+	mu      sync.Mutex
+	drained sync.Cond // L is &mu
+	t       *task
+	held    bool // by t (read and written by t's goroutine only)
+}
+
+// inlineStats is what a source ran inline: it counts, for the shedder's
+// Pressure, as records sent and as time spent waiting for credit (the
+// source did not read its input meanwhile, as when back-pressured).
+type inlineStats struct {
+	records, batches uint64
+	time             time.Duration
+}
+
+// inlineSlots makes the slots of the first stage's instances where
+// shedStages puts a channel in front of it.
+func (p *Pipeline) inlineSlots(stages []Stage) {
+	if !forcedChannel(stages, p.cfg) {
+		return
+	}
+	p.inline = make([]*inlineSlot, len(p.sources))
+	for i := range p.inline {
+		s := new(inlineSlot)
+		s.drained.L = &s.mu
+		p.inline[i] = s
+	}
+}
+
+// linkInline gives task i of segment k its side of a slot: the source's,
+// or the first stage's.
+func (t *task) linkInline(k, i int) {
+	switch {
+	case t.p.inline == nil:
+	case k == 0:
+		t.inlineTo = t.p.inline[i]
+	case t.seg.first == 0 && i < len(t.p.inline):
+		t.slot = t.p.inline[i]
+	}
+}
+
+// enter makes t the slot's receiving task, holding mu; leave ends that.
+func (s *inlineSlot) enter(t *task) {
+	if s == nil {
+		return
+	}
+	s.mu.Lock()
+	s.t, s.held = t, true
+}
+
+func (s *inlineSlot) leave() {
+	if s == nil {
+		return
+	}
+	if !s.held {
+		s.mu.Lock()
+	}
+	s.t, s.held = nil, false
+	s.mu.Unlock()
+	s.drained.Broadcast()
+}
+
+// wait lets the source in while the receiving task waits in Recv; wake
+// takes the slot back, after any inline run the source is in.
+func (s *inlineSlot) wait() {
+	if s != nil {
+		s.held = false
+		s.mu.Unlock()
+		s.drained.Broadcast()
+	}
+}
+
+func (s *inlineSlot) wake() {
+	if s != nil {
+		s.mu.Lock()
+		s.held = true
+	}
+}
+
+// inline runs the first stage's operators on b (records the shedder kept
+// at p = 1, nothing held before them) in the source's goroutine, once the
+// instance behind the channel has processed what it was sent (the source
+// waits for that, as a chained operator would make it wait), and empties
+// b. It reports whether it did; it did not if the instance is not
+// running.
+//
+// Waiting, rather than sending b on while the instance is busy, is what
+// brings a job back to running chained after a spell of shedding: with
+// the channel in between, a source as fast as the operator always finds
+// it busy, and the two would go on taking turns across cores.
+func (t *task) inline(ctx context.Context, b *Batch) (bool, error) {
+	s := t.inlineTo
+	if s == nil {
+		return false, nil
+	}
+	start := t.p.clock.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for s.t != nil && !idle(t.emit) {
+		s.drained.Wait()
+	}
+	ran := false
+	var err error
+	if r := s.t; r != nil {
+		n := b.Len()
+		err = r.processInline(ctx, b)
+		b.Reset()
+		t.inlined.records += uint64(n)
+		t.inlined.batches++
+		ran = true
+	}
+	// Waiting, and running the operators, is time the source did not
+	// read its input: back-pressure, for the controller.
+	t.inlined.time += max(t.p.clock.Now().Sub(start), 0)
+	return ran, err
+}
+
+// processInline is process, run by the source: a panic is r's, named so.
+func (r *task) processInline(ctx context.Context, b *Batch) (err error) {
+	defer r.recoverPanic(&err)
+	return r.process(ctx, b, flushFull)
+}
+
+// unshed reports whether the shedder kept every record of rs at p = 1
+// (KeepP 1, or 0 from a shedder that does not set it).
+func unshed(rs []Record) bool {
+	for i := range rs {
+		if p := rs[i].KeepP; p > 0 && p < 1 {
+			return false
+		}
+	}
+	return true
+}
+
+// pressure is the Pressure behind the task's emitter, with what it ran
+// inline.
+func (t *task) pressure() Pressure {
+	p := pressure(t.emit)
+	p.Records += t.inlined.records
+	p.Batches += t.inlined.batches
+	p.BackPressured += t.inlined.time
+	return p
 }
 
 // ShedHold is how long the records a shedder kept may wait at the source
@@ -235,7 +412,7 @@ func (t *task) shedFill(ctx context.Context, size int) (done bool, err error) {
 	}
 	offered := in.Len()
 	now := t.p.clock.Now()
-	t.shed.Shed(in, now, pressure(t.emit))
+	t.shed.Shed(in, now, t.pressure())
 	g.viaBuf, g.lastFull = in.Len() < offered, offered >= size
 	_, keyed := t.emit.(*keyEmitter)
 	for i := 0; i < in.Len(); {
@@ -299,11 +476,22 @@ func (t *task) shedFillDirect(ctx context.Context, out *Batch, size int) (done b
 	now := t.p.clock.Now()
 	v := &g.view
 	v.Records, v.arena = out.Records[start:], out.arena
-	t.shed.Shed(v, now, pressure(t.emit))
+	t.shed.Shed(v, now, t.pressure())
 	kept := v.Len()
 	out.Records = out.Records[:start+kept]
 	v.Records, v.arena = nil, nil
 	g.viaBuf = kept < offered
+	if start == 0 && kept > 0 && kept == offered && unshed(out.Records) {
+		// Nothing shed, nothing held: run the first stage here, as if
+		// chained, if it is idle.
+		ok, err := t.inline(ctx, out)
+		if err != nil {
+			return false, err
+		}
+		if ok {
+			return ferr != nil, t.finalFlush(ctx, ferr)
+		}
+	}
 	if ferr != nil { // io.EOF
 		return true, t.emit.flush(ctx, flushFinal)
 	}
@@ -322,6 +510,14 @@ func (t *task) shedFillDirect(ctx context.Context, out *Batch, size int) (done b
 		return false, t.emit.flush(ctx, flushAll)
 	}
 	return false, nil
+}
+
+// finalFlush ends the output at the end of the input (ferr io.EOF).
+func (t *task) finalFlush(ctx context.Context, ferr error) error {
+	if ferr == nil {
+		return nil
+	}
+	return t.emit.flush(ctx, flushFinal)
 }
 
 // idle reports whether the receivers behind an emitter have nothing to do:

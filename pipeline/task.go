@@ -30,6 +30,12 @@ type task struct {
 	// cur is the chained operator running (in Process or MarshalBinary,
 	// under its lock), or -1: a panic names it and unlocks it.
 	cur int
+	// With a shedder in front of a channel the pipeline put there (see
+	// inlineSlot): the source's view of the receiving task (inlineTo) and
+	// what it ran there, and the receiving task's side (slot).
+	inlineTo *inlineSlot
+	inlined  inlineStats
+	slot     *inlineSlot
 }
 
 func (p *Pipeline) newTask(k, i int) *task {
@@ -58,6 +64,7 @@ func (p *Pipeline) newTask(k, i int) *task {
 	if t.src != nil && p.sheds != nil {
 		t.shed = p.sheds[i]
 	}
+	t.linkInline(k, i)
 	return t
 }
 
@@ -238,6 +245,8 @@ func (t *task) runGate(ctx context.Context) error {
 		release()
 		return nil
 	}
+	t.slot.enter(t)
+	defer t.slot.leave()
 	if err := t.replay(ctx); err != nil {
 		return err
 	}
@@ -298,7 +307,9 @@ func (t *task) runGate(ctx context.Context) error {
 		if al.id != 0 && !al.unaligned && timeout > 0 {
 			rctx, cancel = context.WithDeadline(ctx, al.wall.Add(timeout))
 		}
+		t.slot.wait()
 		b, input, err := g.Recv(rctx)
+		t.slot.wake()
 		if cancel != nil {
 			cancel()
 		}
