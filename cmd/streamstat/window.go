@@ -5,6 +5,8 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"math"
+	"slices"
 	"strconv"
 	"time"
 
@@ -172,6 +174,28 @@ func applyTime(e *env, o *options, s *spec) error {
 type windowOp struct {
 	w      *pipeline.Window
 	closed []closedWindow
+	// closing, if set, hears (without blocking) of each window closed,
+	// so the job takes it soon rather than at its next tick: a file read
+	// fast closes many windows a second.
+	closing chan<- struct{}
+	// written is the end of the last window the job wrote when it last
+	// took windows from this worker: with the closed windows, a
+	// checkpoint's record of what was written (windowRun.resumed).
+	written int64
+	// solo, if set, is the run of a job of one worker: Process writes
+	// the windows it closed itself, so they cannot pile up faster than
+	// they are written (the job's watermark is this worker's).
+	solo func() *windowRun
+}
+
+// drop takes the windows that end at or before end out of o: written.
+func (o *windowOp) drop(end int64) {
+	i := 0
+	for i < len(o.closed) && o.closed[i].end <= end {
+		i++
+	}
+	o.closed = slices.Delete(o.closed, 0, i)
+	o.written = max(o.written, end)
 }
 
 // closedWindow is one worker's answer for one window.
@@ -181,8 +205,8 @@ type closedWindow struct {
 	state      []byte // the merged operator's MarshalBinary
 }
 
-func newWindowOp(w *windowFlags, newOp func() (pipeline.Mergeable, error), clock func() time.Time) *windowOp {
-	o := &windowOp{}
+func newWindowOp(w *windowFlags, newOp func() (pipeline.Mergeable, error), clock func() time.Time, closing chan<- struct{}) *windowOp {
+	o := &windowOp{closing: closing, written: math.MinInt64}
 	o.w = &pipeline.Window{
 		New: newOp, Size: w.size, Slide: w.slide,
 		EventTime: w.eventTime(), Lateness: w.lateness, Clock: clock,
@@ -192,6 +216,10 @@ func newWindowOp(w *windowFlags, newOp func() (pipeline.Mergeable, error), clock
 				return err
 			}
 			o.closed = append(o.closed, closedWindow{start: a.Start.UnixNano(), end: a.End.UnixNano(), records: a.Records, state: st})
+			select {
+			case o.closing <- struct{}{}:
+			default:
+			}
 			return nil
 		},
 	}
@@ -207,14 +235,30 @@ func (o *windowOp) Process(in, out *pipeline.Batch) error {
 	if testHookWindowed != nil {
 		testHookWindowed(len(in.Records))
 	}
+	if err == nil && o.solo != nil && len(o.closed) > 0 {
+		err = o.writeOwn(o.solo())
+	}
 	return err
+}
+
+// writeOwn writes the windows o closed, for a job of one worker, unless
+// the job's collector is at it (it waits for this batch to end, then
+// takes them).
+func (o *windowOp) writeOwn(r *windowRun) error {
+	if r == nil || !r.mu.TryLock() {
+		return nil
+	}
+	defer r.mu.Unlock()
+	self := func(fn func(*windowOp) error) error { return fn(o) }
+	return r.answer(self, o.w.Watermark().UnixNano(), func(int64) bool { return true }, "")
 }
 
 // windowOpVersion is the first byte of a windowOp's state.
 const windowOpVersion = 1
 
-// MarshalBinary implements pipeline.Stateful: the Window's state, then
-// the closed windows (start, end, records, state), length-prefixed.
+// MarshalBinary implements pipeline.Stateful: the Window's state
+// (length-prefixed), the end of the last window written, then the closed
+// windows (start, end, records, state length-prefixed).
 func (o *windowOp) MarshalBinary() ([]byte, error) {
 	ws, err := o.w.MarshalBinary()
 	if err != nil {
@@ -223,6 +267,7 @@ func (o *windowOp) MarshalBinary() ([]byte, error) {
 	b := []byte{windowOpVersion}
 	b = binary.AppendUvarint(b, uint64(len(ws)))
 	b = append(b, ws...)
+	b = binary.AppendVarint(b, o.written)
 	b = binary.AppendUvarint(b, uint64(len(o.closed)))
 	for _, c := range o.closed {
 		b = binary.AppendVarint(b, c.start)
@@ -245,6 +290,7 @@ func (o *windowOp) UnmarshalBinary(data []byte) error {
 		return fmt.Errorf("%w: version %d: %w", errWindowState, v, sketch.ErrCorrupt)
 	}
 	ws := r.Bytes(int(min(r.MinimalUvarint(), uint64(r.Len()+1))))
+	written := r.Varint()
 	n := r.MinimalUvarint()
 	if r.Err != nil || n > uint64(r.Len()) {
 		return fmt.Errorf("%w: %w", errWindowState, sketch.ErrCorrupt)
@@ -253,7 +299,7 @@ func (o *windowOp) UnmarshalBinary(data []byte) error {
 	for range n {
 		c := closedWindow{start: r.Varint(), end: r.Varint(), records: r.MinimalUvarint()}
 		c.state = append([]byte(nil), r.Bytes(int(min(r.MinimalUvarint(), uint64(r.Len()+1))))...)
-		if r.Err != nil || c.end <= c.start || c.records == 0 || (len(closed) > 0 && c.end <= closed[len(closed)-1].end) {
+		if r.Err != nil || c.end <= c.start || c.records == 0 || c.end <= written || (len(closed) > 0 && c.end <= closed[len(closed)-1].end) {
 			return fmt.Errorf("%w: closed window %d: %w", errWindowState, len(closed), sketch.ErrCorrupt)
 		}
 		closed = append(closed, c)
@@ -264,7 +310,7 @@ func (o *windowOp) UnmarshalBinary(data []byte) error {
 	if err := o.w.UnmarshalBinary(ws); err != nil {
 		return err
 	}
-	o.closed = closed
+	o.closed, o.written = closed, written
 	return nil
 }
 

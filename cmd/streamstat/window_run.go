@@ -44,7 +44,14 @@ type windowRun struct {
 	mu      sync.Mutex // one cycle at a time
 	emitted int64      // the end of the last window written
 	recent  []any      // the last windows' JSON, for --http
+	// peak is the most closed windows the workers held at once, waiting
+	// for the job (tests: memory stays bounded).
+	peak int
 }
+
+// testHookWindowRun, if set (by tests), sees a windowed run after its
+// last window was written.
+var testHookWindowRun func(r *windowRun)
 
 // maxRecent bounds the windows --http keeps.
 const maxRecent = 120
@@ -78,22 +85,28 @@ func (r *windowRun) cycle() error {
 	}); err != nil {
 		return err
 	}
-	return r.answer(wm, func(int64) bool { return true }, "")
+	return r.answer(r.forEach, wm, func(int64) bool { return true }, "")
 }
+
+// visitor calls fn with windowOps: all the workers' through the job's
+// query lock (forEach), or one worker's own, from its Process.
+type visitor func(fn func(o *windowOp) error) error
 
 // answer writes the windows that end at or before wm, merging the
 // workers' answers, then takes them out of the workers: a checkpoint
 // taken between the two keeps a window the run wrote (written again
 // after a crash), never loses one. complete says whether a window ended
 // before the input did; why says what cut the others short.
-func (r *windowRun) answer(wm int64, complete func(end int64) bool, why string) error {
+func (r *windowRun) answer(visit visitor, wm int64, complete func(end int64) bool, why string) error {
 	type win struct {
 		start, end int64
 		records    uint64
 		states     [][]byte
 	}
 	byEnd := map[int64]*win{}
-	if err := r.forEach(func(o *windowOp) error {
+	held := 0
+	if err := visit(func(o *windowOp) error {
+		held += len(o.closed)
 		for _, c := range o.closed {
 			if c.end > wm {
 				break
@@ -110,6 +123,7 @@ func (r *windowRun) answer(wm int64, complete func(end int64) bool, why string) 
 	}); err != nil {
 		return err
 	}
+	r.peak = max(r.peak, held)
 	ends := make([]int64, 0, len(byEnd))
 	for end := range byEnd {
 		ends = append(ends, end)
@@ -146,14 +160,22 @@ func (r *windowRun) answer(wm int64, complete func(end int64) bool, why string) 
 		return nil
 	}
 	last := ends[len(ends)-1]
-	return r.forEach(func(o *windowOp) error {
-		i := 0
-		for i < len(o.closed) && o.closed[i].end <= last {
-			i++
-		}
-		o.closed = slices.Delete(o.closed, 0, i)
+	return visit(func(o *windowOp) error {
+		o.drop(last)
 		return nil
 	})
+}
+
+// resumed drops, from the windows a restored checkpoint's workers hold,
+// those written before it: a worker's state may hold a window another
+// worker's, taken later, says was written (see windowOp.written).
+func (r *windowRun) resumed() error {
+	var written int64 = math.MinInt64
+	if err := r.forEach(func(o *windowOp) error { written = max(written, o.written); return nil }); err != nil {
+		return err
+	}
+	r.emitted = written
+	return r.forEach(func(o *windowOp) error { o.drop(written); return nil })
 }
 
 // flush closes every open window and writes it: at the end of the input
@@ -189,7 +211,7 @@ func (r *windowRun) flush(interrupted bool) error {
 		why = "interrupted before the window closed"
 		complete = func(int64) bool { return false }
 	}
-	return r.answer(math.MaxInt64, complete, why)
+	return r.answer(r.forEach, math.MaxInt64, complete, why)
 }
 
 // newWindowSlot makes one slot's operator for the windows: the command's
@@ -219,9 +241,12 @@ func runWindowed(ctx context.Context, e *env, s *spec) int {
 		return usage(e, s.cmd, err)
 	}
 	ckpt := o.checkpoint != ""
-	if wf.eventTime() && o.jobsAuto && readsStream(s.args) {
-		// A stream is dealt to the workers in chunks of a MiB: each
-		// worker would hold the windows back until its next chunk came.
+	if wf.eventTime() && o.jobsAuto {
+		// The job's watermark is the slowest worker's: a later worker's
+		// windows wait for it, in memory. A stream is dealt in chunks of
+		// a MiB, so each worker would hold the windows back until its
+		// next chunk came; a file is cut into ranges, so every window of
+		// a later range would wait for the first range's end.
 		o.jobs = 1
 	}
 	if ckpt && o.resume && o.jobsAuto {
@@ -231,7 +256,8 @@ func runWindowed(ctx context.Context, e *env, s *spec) int {
 	}
 	// Windows answer from each worker's share of the input: fixed shares
 	// make late records the same on every run.
-	ws := &windowSpec{spec: s}
+	closing := make(chan struct{}, 1)
+	ws := &windowSpec{spec: s, closing: closing}
 	cfg := job.Config{
 		Inputs: s.args, Stdin: e.stdin, Workers: o.jobs, Unordered: false,
 		Line: s.line, NewOperator: ws.newOp(e, wf), Name: s.cmd,
@@ -253,6 +279,10 @@ func runWindowed(ctx context.Context, e *env, s *spec) int {
 	defer j.Close()
 	r := &windowRun{e: e, s: s, j: j, flags: wf, emitted: math.MinInt64,
 		rep: newReporter(e, e.stdout, o.format, false)}
+	ws.run = r
+	if err := r.resumed(); err != nil {
+		return fail(e, err)
+	}
 	var page *webPage
 	if o.http != "" {
 		page, err = startWeb(e, s, j, func() any {
@@ -281,6 +311,7 @@ func runWindowed(ctx context.Context, e *env, s *spec) int {
 		for {
 			select {
 			case <-tick:
+			case <-closing:
 			case <-stopCollect:
 				return
 			}
@@ -347,6 +378,9 @@ func runWindowed(ctx context.Context, e *env, s *spec) int {
 		}
 		return fail(e, err)
 	}
+	if testHookWindowRun != nil {
+		testHookWindowRun(r)
+	}
 	c := jobCounts(j.Counts())
 	if interrupted {
 		fmt.Fprintf(e.stderr, "streamstat: interrupted: the windows not yet closed are partial, over the %d records read before the signal\n", c.Records)
@@ -409,13 +443,23 @@ func collectEvery(w *windowFlags) time.Duration {
 }
 
 // windowSpec makes the workers' windowOps.
-type windowSpec struct{ spec *spec }
+type windowSpec struct {
+	spec    *spec
+	closing chan<- struct{}
+	run     *windowRun // set before the job runs
+}
 
 func (ws *windowSpec) newOp(e *env, w *windowFlags) func(int) (pipeline.Operator, error) {
 	return func(i int) (pipeline.Operator, error) {
 		if _, err := ws.spec.newWindowSlot(i); err != nil {
 			return nil, err
 		}
-		return newWindowOp(w, func() (pipeline.Mergeable, error) { return ws.spec.newWindowSlot(i) }, e.now), nil
+		o := newWindowOp(w, func() (pipeline.Mergeable, error) { return ws.spec.newWindowSlot(i) }, e.now, ws.closing)
+		if ws.spec.opts.jobs == 1 {
+			// The worker writes its windows itself: the collector, woken,
+			// would wait for its batch to end.
+			o.solo, o.closing = func() *windowRun { return ws.run }, nil
+		}
+		return o, nil
 	}
 }

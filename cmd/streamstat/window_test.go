@@ -351,7 +351,7 @@ func FuzzWindowOpState(f *testing.F) {
 	}
 	wf := &windowFlags{size: time.Minute, slide: 20 * time.Second, lateness: 5 * time.Second, timeField: "1"}
 	mk := func() *windowOp {
-		return newWindowOp(wf, func() (pipeline.Mergeable, error) { return s.newWindowSlot(0) }, time.Now)
+		return newWindowOp(wf, func() (pipeline.Mergeable, error) { return s.newWindowSlot(0) }, time.Now, nil)
 	}
 	op := mk()
 	b := new(pipeline.Batch)
@@ -411,5 +411,44 @@ func TestWindowHTTP(t *testing.T) {
 	}
 	if last := s.Windows[len(s.Windows)-1]; last.Complete {
 		t.Errorf("the last window, cut by the input's end, is complete: %+v", last)
+	}
+}
+
+// TestWindowDayKeepsSlots: a day of event time (a record every 2 s) in
+// one-minute windows sliding by 10 s: every window is written (8640 and
+// the 5 that the day's end cuts), each worker keeps D/S + 1 slot sketches
+// (and one for the lateness), and the windows closed but not yet written
+// are at most those of a batch of records, however long the input.
+func TestWindowDayKeepsSlots(t *testing.T) {
+	var b strings.Builder
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).Unix()
+	for i := range 24 * 3600 / 2 {
+		fmt.Fprintf(&b, "%d u%d\n", t0+int64(2*i), i%500)
+	}
+	path := filepath.Join(t.TempDir(), "day.txt")
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var slots []int
+	peak := -1
+	testHookWindowRun = func(r *windowRun) {
+		peak = r.peak
+		r.forEach(func(o *windowOp) error { slots = append(slots, o.w.Slots(), len(o.closed)); return nil })
+	}
+	defer func() { testHookWindowRun = nil }()
+	out, stderr, code := runIn(t, runOpts{}, "distinct", "-f", "2", "--window", "1m", "--slide", "10s",
+		"--time-field", "1", "--time-format", "unix", "--lateness", "5s", "--format", "csv", path)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if n := strings.Count(out, "\n") - 1; n != 8640+5 {
+		t.Errorf("%d windows, want %d", n, 8640+5)
+	}
+	if fmt.Sprint(slots) != "[8 0]" {
+		t.Errorf("one worker's slots and closed windows held at the end: %v, want [8 0]", slots)
+	}
+	// A batch of 1024 records spans 34 minutes: 205 windows.
+	if peak < 1 || peak > 2*205 {
+		t.Errorf("at most %d closed windows waited for the job at once, want 1 to %d (a batch's, not the day's)", peak, 2*205)
 	}
 }
