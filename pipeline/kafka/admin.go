@@ -13,6 +13,18 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
+// adminClient is a client for metadata and admin requests. Its metadata
+// may be at most 50 ms old (franz-go caches it for 5 s by default), so
+// that a topic another worker just created shows its partitions when
+// asked again.
+func adminClient(brokers []string, opts []kgo.Opt) (*kgo.Client, error) {
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(brokers...), kgo.MetadataMinAge(50 * time.Millisecond)}, opts...)...)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
+	}
+	return cl, nil
+}
+
 // defaultMaxMessageBytes is Kafka's default max.message.bytes, used when
 // the broker does not report the topic's.
 const defaultMaxMessageBytes = 1048588

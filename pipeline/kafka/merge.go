@@ -49,9 +49,9 @@ func ReadSnapshots(ctx context.Context, cfg ReadConfig) ([]Snapshot, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 	defer cancel()
-	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(cfg.Brokers...)}, cfg.Opts...)...)
+	cl, err := adminClient(cfg.Brokers, cfg.Opts)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
+		return nil, err
 	}
 	n, ok, err := partitionCount(ctx, kadm.NewClient(cl), cfg.CheckpointTopic, cfg.Brokers)
 	cl.Close()

@@ -30,9 +30,9 @@ type latest struct {
 // transaction marker, which it asks to see (KeepControlRecords).
 func readLatest(ctx context.Context, brokers []string, opts []kgo.Opt, topic string, parts []int32) (map[int32]Snapshot, error) {
 	base := append([]kgo.Opt{kgo.SeedBrokers(brokers...)}, opts...)
-	admCl, err := kgo.NewClient(base...)
+	admCl, err := adminClient(brokers, opts)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
+		return nil, err
 	}
 	adm := kadm.NewClient(admCl)
 	ends, err := adm.ListCommittedOffsets(ctx, topic)

@@ -184,13 +184,16 @@ func (w *Worker) Run(ctx context.Context) error {
 	if !w.ran.CompareAndSwap(false, true) {
 		return ErrRunTwice
 	}
-	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(w.cfg.Brokers...)}, w.cfg.Opts...)...)
+	cl, err := adminClient(w.cfg.Brokers, w.cfg.Opts)
 	if err != nil {
-		return fmt.Errorf("%w: %v", ErrConfig, err)
+		return err
 	}
 	w.topics, err = setupTopics(ctx, cl, &w.cfg)
 	cl.Close()
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
 		return err
 	}
 	for {

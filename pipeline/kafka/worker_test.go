@@ -8,6 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -174,6 +177,76 @@ func TestKafkaConfigErrors(t *testing.T) {
 		mod(&cfg)
 		if _, err := NewWorker(cfg); !errors.Is(err, ErrConfig) {
 			t.Errorf("%s: %v, want ErrConfig", name, err)
+		}
+	}
+}
+
+// TestKafkaCheckpointTopicRace: the worker finds no checkpoint topic, and
+// its create fails because another worker created it meanwhile: it must
+// see the new topic's partitions soon, not after franz-go's 5 s metadata
+// cache expires, nor give up.
+func TestKafkaCheckpointTopicRace(t *testing.T) {
+	c := newCluster(t)
+	c.produce(t, 600)
+	ckpt := DefaultCheckpointTopic(testGroup)
+	c.ControlKey(int16(kmsg.CreateTopics), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		r := req.(*kmsg.CreateTopicsRequest)
+		resp := r.ResponseKind().(*kmsg.CreateTopicsResponse)
+		for _, rt := range r.Topics {
+			st := kmsg.NewCreateTopicsResponseTopic()
+			st.Topic = rt.Topic
+			st.ErrorCode = kerr.TopicAlreadyExists.Code
+			resp.Topics = append(resp.Topics, st)
+		}
+		go func() { // the other worker's create, landing just after
+			time.Sleep(50 * time.Millisecond)
+			adm, err := kadm.NewOptClient(kgo.SeedBrokers(c.addrs...))
+			if err != nil {
+				return
+			}
+			defer adm.Close()
+			compact := "compact"
+			adm.CreateTopic(context.Background(), testPartitions, -1, map[string]*string{"cleanup.policy": &compact}, ckpt)
+		}()
+		return resp, nil, true
+	})
+	t0 := time.Now()
+	r := start(t, c.config())
+	for r.w.Stats().Committed == 0 {
+		select {
+		case err := <-r.done:
+			t.Fatalf("Run: %v", err)
+		default:
+		}
+		if time.Since(t0) > 3*time.Second {
+			t.Fatalf("no commit 3 s after start")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	r.stop(t, true)
+}
+
+// TestKafkaStartTogether: workers started at the same moment on a new
+// group race to create the checkpoint topic; all of them must run.
+func TestKafkaStartTogether(t *testing.T) {
+	for i := range 3 {
+		c := newCluster(t)
+		c.produce(t, 600)
+		var rs []*running
+		for range 3 {
+			rs = append(rs, start(t, c.config()))
+		}
+		snaps := c.waitCommitted(t, 20*time.Second)
+		c.checkFinal(t, snaps)
+		for _, r := range rs {
+			select {
+			case err := <-r.done:
+				t.Fatalf("round %d: a worker stopped: %v", i, err)
+			default:
+			}
+		}
+		for _, r := range rs {
+			r.stop(t, true)
 		}
 	}
 }
