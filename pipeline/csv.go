@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"math/bits"
 	"strconv"
 	"strings"
@@ -70,163 +71,314 @@ func (k *CSVKey) Framing() Framing {
 	return FrameCSV
 }
 
-// csvSpan is a field of a record: rec[start:end], between its quotes if
-// it is quoted; esc says a quoted field holds a doubled quote or a CR.
+// csvSpan is a field of a record: its bytes are [start, end), between
+// its quotes if quoted; esc says a quoted field holds a doubled quote
+// (csvField must rewrite it, and a CRLF in it, which reads as LF).
 type csvSpan struct {
-	start, end int
-	esc        bool
+	start, end  int
+	quoted, esc bool
 }
 
 // Extract implements Extractor.
 func (k *CSVKey) Extract(rec []byte, sc *Scratch) (Extraction, error) {
-	comma := k.Comma
-	if comma == 0 {
-		comma = ','
-	}
-	if len(k.Columns) > 1 {
-		return k.extractTuple(rec, comma, sc)
+	end, err := frameCSV(rec, k.comma(), csvWhole, k.last(), &sc.spans)
+	if err == nil && end != len(rec) {
+		// Not one record: a newline outside quotes, which quote-parity
+		// framing never leaves inside a record that is otherwise valid.
+		err = ErrBadCSV
 	}
 	var x Extraction
-	col := 0
-	if len(k.Columns) == 1 {
-		col = k.Columns[0]
+	if err != nil {
+		return x, err
 	}
-	var key, val csvSpan
-	gotKey, gotVal := false, false
-	last := max(col, k.ValueColumn)
-	cs := csvScan{rec: rec, comma: comma}
-	for f := 1; !cs.done; f++ {
-		sp, err := cs.next()
-		if err != nil {
-			return x, err
-		}
-		if f == col {
-			key, gotKey = sp, true
-		}
-		if f == k.ValueColumn {
-			val, gotVal = sp, true
-		}
-		if !cs.done && f >= last && bytes.IndexByte(rec[cs.i:], '"') < 0 {
-			break // the rest holds no quote: unquoted fields, all valid
-		}
-	}
-	switch {
-	case col == 0:
-		x.Key = rec
-	case !gotKey:
-		return x, ErrMissingField
-	default:
-		x.Key = csvField(rec, key, &sc.Key)
-	}
-	if k.ValueColumn != 0 {
-		if gotVal {
-			x.Value, x.HasValue = parseValue(csvField(rec, val, &sc.Tmp))
-		}
-		x.BadValue = !x.HasValue
-	}
-	return x, nil
+	err = k.extraction(rec, sc, &x)
+	return x, err
 }
 
-// extractTuple is Extract for a key of several columns.
-func (k *CSVKey) extractTuple(rec []byte, comma byte, sc *Scratch) (Extraction, error) {
-	var x Extraction
-	var spans [MaxKeyParts + 1]csvSpan
-	var got [MaxKeyParts + 1]bool
-	ncols := min(len(k.Columns), MaxKeyParts)
+// extractFramed implements framedExtractor: frameCSV finds the record's
+// end and its fields in one pass, rather than a quote-parity search for
+// the end and then a second pass over the fields.
+func (k *CSVKey) extractFramed(data []byte, atEOF bool, sc *Scratch, x *Extraction) (int, error) {
+	mode := csvMore
+	if atEOF {
+		mode = csvEOF
+	}
+	end, err := frameCSV(data, k.comma(), mode, k.last(), &sc.spans)
+	if end < 0 || err != nil {
+		return end, err
+	}
+	rec := data[:end]
+	if n := len(rec) - 1; n >= 0 && rec[n] == '\r' {
+		rec = rec[:n]
+	}
+	return end, k.extraction(rec, sc, x)
+}
+
+func (k *CSVKey) comma() byte {
+	if k.Comma == 0 {
+		return ','
+	}
+	return k.Comma
+}
+
+// last is the last column the key or value needs.
+func (k *CSVKey) last() int {
 	last := k.ValueColumn
-	for _, c := range k.Columns[:ncols] {
+	for _, c := range k.Columns {
 		last = max(last, c)
 	}
-	cs := csvScan{rec: rec, comma: comma}
-	for f := 1; !cs.done; f++ {
-		sp, err := cs.next()
-		if err != nil {
-			return x, err
+	return last
+}
+
+// extraction sets x to the key and value of rec, a valid record whose
+// fields up to k.last() frameCSV noted in sc.spans.
+func (k *CSVKey) extraction(rec []byte, sc *Scratch, x *Extraction) error {
+	spans := sc.spans
+	switch len(k.Columns) {
+	case 0:
+		x.Key = rec
+	case 1:
+		c := k.Columns[0]
+		if c > len(spans) {
+			return ErrMissingField
 		}
-		for j := range ncols {
-			if k.Columns[j] == f {
-				spans[j], got[j] = sp, true
+		x.Key = csvField(rec, spans[c-1], &sc.Key)
+	default:
+		key := sc.Key[:0]
+		for _, c := range k.Columns {
+			if c > len(spans) {
+				sc.Key = key
+				return ErrMissingField
 			}
+			key = AppendTuplePart(key, csvField(rec, spans[c-1], &sc.Tmp))
 		}
-		if k.ValueColumn == f {
-			spans[MaxKeyParts], got[MaxKeyParts] = sp, true
-		}
-		if !cs.done && f >= last && bytes.IndexByte(rec[cs.i:], '"') < 0 {
-			break
-		}
+		sc.Key, x.Key = key, key
 	}
-	key := sc.Key[:0]
-	for j := range ncols {
-		if !got[j] {
-			return x, ErrMissingField
-		}
-		key = AppendTuplePart(key, csvField(rec, spans[j], &sc.Tmp))
-	}
-	sc.Key, x.Key = key, key
-	if k.ValueColumn != 0 {
-		if got[MaxKeyParts] {
-			x.Value, x.HasValue = parseValue(csvField(rec, spans[MaxKeyParts], &sc.Tmp))
+	if v := k.ValueColumn; v != 0 {
+		if v <= len(spans) {
+			x.Value, x.HasValue = parseValue(csvField(rec, spans[v-1], &sc.Tmp))
 		}
 		x.BadValue = !x.HasValue
 	}
-	return x, nil
+	return nil
 }
 
-// csvScan reads the fields of rec, a CSV record without its final newline,
-// one at a time. The record is framed by quote parity, so a newline in it
-// is inside quotes.
-type csvScan struct {
-	rec   []byte
-	i     int // start of the next field
-	comma byte
-	done  bool // the last field was read
-}
+// What lies past the data frameCSV reads.
+const (
+	// csvMore: more input may follow; a record that runs to the data's
+	// end is not complete.
+	csvMore = iota
+	// csvEOF: the input ends with the data; its last record needs no
+	// newline, and a CR at its very end is dropped (as before a newline).
+	csvEOF
+	// csvWhole: the data is one whole record, its newline and the CR
+	// before it already dropped.
+	csvWhole
+)
 
-// next returns the next field, or ErrBadCSV if its quoting is broken.
-// Fields are short: eight bytes at a time (indexEither) cost less than
-// calls to the vectorized bytes.IndexByte.
-func (c *csvScan) next() (csvSpan, error) {
-	rec, i := c.rec, c.i
-	if i < len(rec) && rec[i] == '"' {
-		sp := csvSpan{start: i + 1}
-		j := i + 1
-		for {
-			k := indexEither(rec[j:], '"', '\r')
-			if k < 0 {
-				return sp, ErrBadCSV // unterminated
+// frameCSV reads the CSV record at the start of data in one pass: it
+// returns the index of the newline that ends it (len(data) if the data
+// ends it, with csvEOF or csvWhole), noting in *spans the fields up to
+// the last-th (with a CR before the newline dropped from the last field),
+// or -1 if the data holds no complete record (csvMore). Every field is
+// checked: a record whose quoting is broken returns ErrBadCSV and the end
+// quote-parity framing gives it (the first newline after an even number of
+// quotes, which for a valid record is the newline the fields end at).
+//
+// Fields are found by the next quote, delimiter or newline, eight bytes
+// at a time (fields are short: SWAR beats calls to the vectorized
+// bytes.IndexByte); past the last field needed, by the next quote or
+// newline only, since a delimiter there matters only before a quote.
+func frameCSV(data []byte, comma byte, mode, last int, spans *[]csvSpan) (int, error) {
+	*spans = (*spans)[:0]
+	i := 0
+	for f := 1; ; f++ {
+		if i < len(data) && data[i] == '"' {
+			// Most quoted fields close within eight bytes, with no
+			// doubled quote: test that inline before calling closeQuote.
+			var j int
+			var esc bool
+			if m := wordMask(data, i+1, '"'); m != 0 {
+				j = i + 1 + bits.TrailingZeros64(m)>>3
+				if j+1 >= len(data) || data[j+1] == '"' {
+					j, esc = closeQuote(data, i+1)
+				}
+			} else {
+				j, esc = closeQuote(data, i+1)
 			}
-			j += k
-			if rec[j] == '\r' {
-				sp.esc = true
-				j++
+			if j < 0 {
+				return csvBadEnd(data, mode)
+			}
+			if f <= last {
+				*spans = append(*spans, csvSpan{start: i + 1, end: j, quoted: true, esc: esc})
+			}
+			n := j + 1
+			switch {
+			case n < len(data) && data[n] == comma:
+				i = n + 1
 				continue
+			case n < len(data) && data[n] == '\n':
+				return n, nil
+			case n == len(data) && mode == csvMore:
+				return -1, nil // a doubled quote may be cut here
+			case n == len(data):
+				return n, nil
+			case data[n] == '\r' && mode != csvWhole:
+				switch {
+				case n+1 < len(data) && data[n+1] == '\n':
+					return n + 1, nil
+				case n+1 == len(data) && mode == csvEOF:
+					return n + 1, nil
+				case n+1 == len(data):
+					return -1, nil
+				}
 			}
-			if j+1 < len(rec) && rec[j+1] == '"' {
-				sp.esc = true
-				j += 2
-				continue
-			}
-			break
+			return csvBadEnd(data, mode) // "a"b
 		}
-		sp.end = j
+		if f > last {
+			// No field to note: look for the next quote or newline.
+			k := indexEither(data[i:], '"', '\n')
+			switch {
+			case k < 0 && mode == csvMore:
+				return -1, nil
+			case k < 0:
+				return len(data), nil
+			case data[i+k] == '\n':
+				return i + k, nil
+			}
+			q := i + k
+			if data[q-1] != comma {
+				return csvBadEnd(data, mode) // a"b
+			}
+			i = q // a quoted field starts at q
+			continue
+		}
+		var k int
+		if m := wordMask3(data, i, comma, '"', '\n'); m != 0 {
+			k = bits.TrailingZeros64(m) >> 3
+		} else {
+			k = indexAny3(data[i:], comma, '"', '\n')
+		}
+		e := i + k
 		switch {
-		case j+1 == len(rec):
-			c.done = true
-		case rec[j+1] != c.comma:
-			return sp, ErrBadCSV // "a"b
+		case k < 0 && mode == csvMore:
+			return -1, nil
+		case k < 0:
+			e = len(data)
+			fe := e
+			if mode == csvEOF && fe > i && data[fe-1] == '\r' {
+				fe--
+			}
+			*spans = append(*spans, csvSpan{start: i, end: fe})
+			return e, nil
+		case data[e] == comma:
+			*spans = append(*spans, csvSpan{start: i, end: e})
+			i = e + 1
+		case data[e] == '\n':
+			fe := e
+			if fe > i && data[fe-1] == '\r' {
+				fe--
+			}
+			*spans = append(*spans, csvSpan{start: i, end: fe})
+			return e, nil
+		default:
+			return csvBadEnd(data, mode) // a"b
 		}
-		c.i = j + 2
-		return sp, nil
 	}
-	e := len(rec)
-	if k := indexEither(rec[i:], c.comma, '"'); k >= 0 {
-		if e = i + k; rec[e] == '"' {
-			return csvSpan{}, ErrBadCSV // a"b
+}
+
+// closeQuote returns the index of the quote closing a quoted field whose
+// text starts at data[i], and whether the text holds a doubled quote; or
+// -1 if the data ends first (a quote at its very end may be the first of
+// a doubled one: the caller decides).
+func closeQuote(data []byte, i int) (int, bool) {
+	esc := false
+	for {
+		k := indexQuote(data[i:])
+		if k < 0 {
+			return -1, esc
+		}
+		i += k
+		if i+1 < len(data) && data[i+1] == '"' {
+			esc = true
+			i += 2
+			continue
+		}
+		return i, esc
+	}
+}
+
+// indexQuote is bytes.IndexByte(b, '"'), eight bytes at a time as
+// indexEither: quoted fields are short.
+func indexQuote(b []byte) int {
+	i := 0
+	for ; i+8 <= len(b); i += 8 {
+		w := binary.LittleEndian.Uint64(b[i:]) ^ (lo8 * '"')
+		if m := (w - lo8) &^ w & hi8; m != 0 {
+			return i + bits.TrailingZeros64(m)>>3
 		}
 	}
-	c.done = e == len(rec)
-	c.i = e + 1
-	return csvSpan{start: i, end: e}, nil
+	for ; i < len(b); i++ {
+		if b[i] == '"' {
+			return i
+		}
+	}
+	return -1
+}
+
+// csvBadEnd returns the end of a record whose quoting is broken: the
+// first newline after an even number of quotes, as RecordEnds finds it,
+// or the data's end (csvEOF, csvWhole) or -1 (csvMore) if there is none.
+func csvBadEnd(data []byte, mode int) (int, error) {
+	var e RecordEnds
+	e.csv = true
+	if i := e.Next(data); i >= 0 {
+		return i - 1, ErrBadCSV
+	}
+	if mode == csvMore {
+		return -1, nil
+	}
+	return len(data), ErrBadCSV
+}
+
+// wordMask marks (in the high bit of its byte) the first x in the eight
+// bytes at data[i:], and may mark bytes after it; 0 if there is none or
+// fewer than eight bytes.
+func wordMask(data []byte, i int, x byte) uint64 {
+	if i+8 > len(data) {
+		return 0
+	}
+	w := binary.LittleEndian.Uint64(data[i:]) ^ (lo8 * uint64(x))
+	return (w - lo8) &^ w & hi8
+}
+
+// wordMask3 is wordMask for the first x, y or z.
+func wordMask3(data []byte, i int, x, y, z byte) uint64 {
+	if i+8 > len(data) {
+		return 0
+	}
+	w := binary.LittleEndian.Uint64(data[i:])
+	wx, wy, wz := w^(lo8*uint64(x)), w^(lo8*uint64(y)), w^(lo8*uint64(z))
+	return (((wx - lo8) &^ wx) | ((wy - lo8) &^ wy) | ((wz - lo8) &^ wz)) & hi8
+}
+
+// indexAny3 returns the index of the first x, y or z in b, or -1, as
+// indexEither does for two bytes.
+func indexAny3(b []byte, x, y, z byte) int {
+	i := 0
+	for ; i+8 <= len(b); i += 8 {
+		w := binary.LittleEndian.Uint64(b[i:])
+		wx, wy, wz := w^(lo8*uint64(x)), w^(lo8*uint64(y)), w^(lo8*uint64(z))
+		if m := ((wx - lo8) &^ wx) | ((wy - lo8) &^ wy) | ((wz - lo8) &^ wz); m&hi8 != 0 {
+			return i + bits.TrailingZeros64(m&hi8)>>3
+		}
+	}
+	for ; i < len(b); i++ {
+		if c := b[i]; c == x || c == y || c == z {
+			return i
+		}
+	}
+	return -1
 }
 
 // indexEither returns the index of the first x or y in b, or -1. Eight
@@ -250,14 +402,18 @@ func indexEither(b []byte, x, y byte) int {
 	return -1
 }
 
-// csvFields calls field for each field of rec, or returns ErrBadCSV.
+// csvFields calls field for each field of rec, a whole record, or
+// returns ErrBadCSV.
 func csvFields(rec []byte, comma byte, field func(csvSpan)) error {
-	cs := csvScan{rec: rec, comma: comma}
-	for !cs.done {
-		sp, err := cs.next()
-		if err != nil {
-			return err
-		}
+	var spans []csvSpan
+	end, err := frameCSV(rec, comma, csvWhole, math.MaxInt, &spans)
+	if err == nil && end != len(rec) {
+		err = ErrBadCSV
+	}
+	if err != nil {
+		return err
+	}
+	for _, sp := range spans {
 		field(sp)
 	}
 	return nil
@@ -266,7 +422,7 @@ func csvFields(rec []byte, comma byte, field func(csvSpan)) error {
 // csvField returns a field's value: aliasing rec, or unescaped into *buf.
 func csvField(rec []byte, sp csvSpan, buf *[]byte) []byte {
 	v := rec[sp.start:sp.end]
-	if !sp.esc {
+	if !sp.quoted || !sp.esc && indexEither(v, '\r', '\r') < 0 {
 		return v
 	}
 	out := (*buf)[:0]

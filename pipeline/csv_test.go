@@ -386,3 +386,139 @@ func TestRecordEnds(t *testing.T) {
 		}
 	}
 }
+
+// csvRefColumns reads data with encoding/csv and returns, for each record
+// with at least max(cols) fields, the key CSVKey makes of cols, and the
+// number of records with fewer fields; bad says encoding/csv failed.
+func csvRefColumns(data []byte, comma byte, cols []int) (keys []string, short int64, bad bool) {
+	r := csv.NewReader(bytes.NewReader(data))
+	r.Comma = rune(comma)
+	r.FieldsPerRecord = -1
+	for {
+		fields, err := r.Read()
+		if err == io.EOF {
+			return keys, short, bad
+		}
+		if err != nil {
+			bad = true
+			continue
+		}
+		var key []byte
+		for _, c := range cols {
+			if c > len(fields) {
+				key = nil
+				break
+			}
+			if len(cols) == 1 {
+				key = []byte(fields[c-1])
+			} else {
+				key = AppendTuplePart(key, []byte(fields[c-1]))
+			}
+		}
+		if key == nil && !(len(cols) == 1 && cols[0] <= len(fields)) {
+			short++
+			continue
+		}
+		keys = append(keys, string(key))
+	}
+}
+
+// csvUnfused is a CSVKey seen only as an Extractor: a LineSource finds
+// each record's end by quote parity and then calls Extract, rather than
+// CSVKey's one pass (extractFramed).
+type csvUnfused struct{ k *CSVKey }
+
+func (u csvUnfused) Framing() Framing { return u.k.Framing() }
+func (u csvUnfused) Extract(rec []byte, sc *Scratch) (Extraction, error) {
+	return u.k.Extract(rec, sc)
+}
+
+// TestCSVKeyMatchesEncodingCSV: CSVKey's columns, single and composite,
+// read whole (one pass finding each record's end and its fields, with
+// small buffers so records are cut by reads) and in ranges, are
+// encoding/csv's fields; a record lacking a column is skipped.
+func TestCSVKeyMatchesEncodingCSV(t *testing.T) {
+	trials := 300
+	if testing.Short() {
+		trials = 60
+	}
+	colSets := [][]int{{1}, {2}, {3}, {1, 2}, {3, 1}, {2, 2, 4}}
+	for trial := range trials {
+		r := rand.New(rand.NewPCG(uint64(trial), 41))
+		comma := ",;\t|"[trial%4]
+		data := csvGen(r, comma, 1+r.IntN(60))
+		cols := colSets[trial%len(colSets)]
+		want, short, bad := csvRefColumns(data, comma, cols)
+		if bad {
+			t.Fatalf("trial %d: generator made input encoding/csv rejects: %q", trial, data)
+		}
+		k, err := NewCSVKey(comma, false, 0, cols...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, j := range []int{0, 1, 3} {
+			got, skipped := csvRead(t, data, k, j, 1+r.IntN(64))
+			if !lsEqual(got, want) || skipped != short {
+				t.Fatalf("trial %d, comma %q, columns %v, %d ranges: %q (%d skipped), want %q (%d short)\ninput %q",
+					trial, comma, cols, j, got, skipped, want, short, data)
+			}
+		}
+	}
+}
+
+// FuzzCSVKey: on any input, CSVKey's one pass (extractFramed) gives the
+// keys, skips and bad-record reports that framing by quote parity and then
+// Extract give, at any buffer size; where encoding/csv reads the input
+// without error, the keys are its fields.
+func FuzzCSVKey(f *testing.F) {
+	for _, s := range []string{"a,b\n\"c\n,d\",e\r\n", "a\"b,c\nd\n", "\"unterminated\nx,y\n", "\"a\"b,c\n", "\n\r\n\"\"\n", "a,\"b\"\"c\"\r", "x,\"y\"\r\r\n,z\r", "1,2,\"3\"\"\",4\"\n5,6\n"} {
+		f.Add([]byte(s), uint8(2), uint8(7))
+	}
+	f.Fuzz(func(t *testing.T, data []byte, col, buf uint8) {
+		cols := []int{1 + int(col%4)}
+		if col >= 128 {
+			cols = append(cols, 1+int(col/4%4))
+		}
+		k, err := NewCSVKey(',', false, 0, cols...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		read := func(ex Extractor) ([]string, int64, []BadLine) {
+			var bad []BadLine
+			s := mustLineSource(t, bytes.NewReader(data), LineConfig{Extract: ex, BufferSize: 1 + int(buf%64), OnBadLine: func(b BadLine) {
+				b.Line = bytes.Clone(b.Line)
+				bad = append(bad, b)
+			}})
+			return lsKeys(lsDrain(t, s, 5)), s.Skipped(), bad
+		}
+		got, skipped, gotBad := read(k)
+		ref, refSkipped, refBad := read(csvUnfused{k})
+		if !lsEqual(got, ref) || skipped != refSkipped || !reflect.DeepEqual(gotBad, refBad) {
+			t.Fatalf("input %q, columns %v: one pass %q (%d skipped, %v), framed then extracted %q (%d skipped, %v)", data, cols, got, skipped, gotBad, ref, refSkipped, refBad)
+		}
+		if want, short, bad := csvRefColumns(data, ',', cols); !bad && (!lsEqual(got, want) || skipped != short) {
+			t.Fatalf("input %q, columns %v: %q (%d skipped), encoding/csv %q (%d short)", data, cols, got, skipped, want, short)
+		}
+	})
+}
+
+// TestIndexAny3 against a byte loop, at every offset and length.
+func TestIndexAny3(t *testing.T) {
+	r := rand.New(rand.NewPCG(6, 14))
+	for range 5000 {
+		b := make([]byte, r.IntN(40))
+		for i := range b {
+			b[i] = "ab,\"\n\r\x00\xff\x0b"[r.IntN(9)]
+		}
+		want := -1
+		for i, c := range b {
+			if c == ',' || c == '"' || c == '\n' {
+				want = i
+				break
+			}
+		}
+		if got := indexAny3(b, ',', '"', '\n'); got != want {
+			t.Fatalf("indexAny3(%q) = %d, want %d", b, got, want)
+		}
+	}
+}

@@ -79,12 +79,28 @@ type Extractor interface {
 // what it builds the key from. The zero value is ready to use.
 type Scratch struct {
 	Key, Tmp []byte
+	spans    []csvSpan // CSVKey's fields of the record
+}
+
+// framedExtractor is an Extractor that can find a record's end and its
+// key in one pass (CSVKey): takeExtract calls it rather than finding the
+// end and then calling Extract.
+type framedExtractor interface {
+	// extractFramed reads the record at the start of data (atEOF: the
+	// input ends with data). It returns the index of the newline ending
+	// it (len(data) if the input's end does), or -1 if data holds no
+	// complete record; and, if it returns an end, the error Extract would
+	// return for the record, having set *x (zero on entry) to what Extract
+	// would return if that is nil. (A pointer, not a result: copying the
+	// Extraction out cost more than finding the key.)
+	extractFramed(data []byte, atEOF bool, sc *Scratch, x *Extraction) (end int, err error)
 }
 
 // extractState is what a LineSource with an Extractor keeps between Fills.
 type extractState struct {
 	scratch Scratch
-	odd     bool // the s.scanned bytes of a CSV record hold an odd number of quotes
+	ext     Extraction // the record's extraction (a field: its address goes to an interface method)
+	odd     bool       // the s.scanned bytes of a CSV record hold an odd number of quotes
 }
 
 // takeExtract is take for a LineSource with an Extractor: it makes records
@@ -103,17 +119,36 @@ func (s *LineSource) takeExtract(b *Batch, max int) (n int, full bool, err error
 	// take).
 	base, k0 := b.Bytes(), len(b.Records)
 	recs := slices.Grow(b.Records, min(max, 4096))
+	fx, fused := ex.(framedExtractor)
 	for n < max && int64(p) < limit {
 		end, next := 0, 0
-		if framing == FrameLines {
-			if i := indexNewline(data[p+s.scanned:]); i >= 0 {
-				end = p + s.scanned + i
-				next = end + 1
+		x := &s.x.ext
+		*x = Extraction{}
+		var xerr error
+		done := false // x and xerr hold the record's extraction
+		switch {
+		case fused && s.scanned == 0 && p < len(data):
+			// One pass finds the record's end and its key. Without an
+			// end in the buffer, the search below goes on and remembers
+			// how far it looked, so a long record is not read again from
+			// its start after each read.
+			end, xerr = fx.extractFramed(data[p:], s.eof, &s.x.scratch, x)
+			if end >= 0 {
+				end += p
+				next = min(end+1, len(data))
+				done = true
+				break
 			}
-		} else {
+			fallthrough
+		case framing != FrameLines:
 			end = s.csvRecordEnd(data[p:])
 			if end >= 0 {
 				end += p
+				next = end + 1
+			}
+		default:
+			if i := indexNewline(data[p+s.scanned:]); i >= 0 {
+				end = p + s.scanned + i
 				next = end + 1
 			}
 		}
@@ -139,7 +174,9 @@ func (s *LineSource) takeExtract(b *Batch, max int) (n int, full bool, err error
 			continue
 		}
 		s.lines++
-		x, xerr := ex.Extract(rec, &s.x.scratch)
+		if !done {
+			*x, xerr = ex.Extract(rec, &s.x.scratch)
+		}
 		if xerr != nil {
 			s.skipped++
 			s.report(rec, off, xerr)
