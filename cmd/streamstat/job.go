@@ -5,9 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -309,8 +306,10 @@ func describeShape(s *spec) string {
 	o := s.opts
 	var b strings.Builder
 	fmt.Fprintf(&b, "command %s\n", s.cmd)
-	fmt.Fprintf(&b, "field %d\ndelimiter %s\nprecision %d\nk %d\nseed %d\nquantiles %s\nworkers %d\n",
-		o.field, o.delim, o.precision, o.k, o.seed, o.quantStr, o.jobs)
+	// The number of workers is the job's to check (a checkpoint resumes
+	// with another -j if its state merges).
+	fmt.Fprintf(&b, "field %d\ndelimiter %s\nprecision %d\nk %d\nseed %d\nquantiles %s\n",
+		o.field, o.delim, o.precision, o.k, o.seed, o.quantStr)
 	if o.st.desc != "" {
 		fmt.Fprintf(&b, "key %s\n", o.st.desc)
 	}
@@ -320,20 +319,13 @@ func describeShape(s *spec) string {
 	return b.String()
 }
 
-// resumeJobs returns the number of workers of the job checkpointed in dir,
-// or 0 if it cannot tell: a resumed run without -j takes it, so that a
-// checkpoint moves to a machine with another number of CPUs.
+// resumeJobs returns the number of workers that took the newest
+// checkpoint in dir, or 0 if it cannot tell: a resumed run without -j
+// takes it, so that a checkpoint moves to a machine with another number
+// of CPUs and goes on as it was.
 func resumeJobs(dir string) int {
-	data, err := os.ReadFile(filepath.Join(dir, job.JobFile))
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if v, ok := strings.CutPrefix(line, "workers "); ok {
-			if n, err := strconv.Atoi(v); err == nil && n >= 1 && n <= maxJobs {
-				return n
-			}
-		}
+	if n := job.CheckpointWorkers(dir); n <= maxJobs {
+		return n
 	}
 	return 0
 }

@@ -38,25 +38,37 @@
 //
 // # Checkpoints
 //
-// With Config.Checkpoint, each worker records its position (DecodePosition)
-// at every checkpoint, and the state of its operator, which must then be a
-// pipeline.Stateful (or wrap one, see Unwrapper). Two things ride along
-// that the pipeline has no place for yet, both stand-ins for mechanisms
-// the pipeline may grow:
-//
-//   - The worker's own state (its line counters, and an XXH64 of the
-//     stream bytes it has moved past) is saved inside its operator's part
-//     of the checkpoint, by a wrapper that Query looks through: the
-//     pipeline checkpoints no source state but a position.
-//   - A worker waiting on a quiet stream returns every 100 ms with
-//     nothing, so that a barrier waiting at the source goes through: the
-//     pipeline has no way to wake a source blocked in Fill.
+// With Config.Checkpoint, each worker saves its own state at every
+// checkpoint (it is a pipeline.StatefulSource: its line counters and what
+// is left of its share of the inputs, with an XXH64 of the stream bytes
+// it has moved past; DecodePosition reads the position it also records),
+// and the state of its operator, which must then be a pipeline.Stateful
+// (or wrap one, see Unwrapper). A worker waiting on a quiet stream is
+// woken when a checkpoint starts (pipeline.WakeableSource), so that the
+// checkpoint completes while a live stream is quiet; a worker in the
+// middle of a line waits for the line's end.
 //
 // Resuming checks that the checkpoint is of this job: the caller's
-// Identity lines, the number of workers, and the inputs by what they are
-// (a file by device, inode, size and modification time, whatever its
-// name; a stream by the hash of the bytes skipped to reach the
-// checkpoint's position, so another stream of the same length is
-// refused, ErrOtherStream). Asked to stop (Run's context done), a job
-// with checkpoints takes a last one before it stops.
+// Identity lines, and the inputs by what they are (a file by device,
+// inode, size and modification time, whatever its name; a stream by the
+// hash of the bytes skipped to reach the checkpoint's position, so another
+// stream of the same length is refused, ErrOtherStream). Asked to stop
+// (Run's context done), a job with checkpoints takes a last one before it
+// stops.
+//
+// # Resuming with another number of workers
+//
+// A checkpoint taken with N workers resumes with M if the operators'
+// states merge (pipeline.Mergeable; otherwise New refuses with
+// ErrOtherJob): the N operator states are merged into worker 0's, the
+// counters go to worker 0, and what is left of the input is dealt to the
+// M workers. Of a file, the unread part of each old worker's range is cut
+// into M ranges at line starts. A stream piped again is cut into chunks
+// and dealt as the N workers had it, each old worker's part up to its
+// position is dropped (and its hash checked), and the rest is dealt anew
+// to the M workers, so every record is counted exactly once. Sketches
+// whose merge is exact and order-free (HLL, plain count-min, Bloom) then
+// end byte-identical to an uninterrupted run's; those whose state depends
+// on which worker saw which record (top-k, conservative count-min, KLL,
+// reservoirs) end as valid within their bounds, not byte-identical.
 package job

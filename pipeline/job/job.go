@@ -16,7 +16,9 @@ import (
 // Errors a job reports, wrapped with what went wrong where.
 var (
 	// ErrOtherJob: resuming found a checkpoint of another job (other
-	// identity lines, workers or inputs) in the directory.
+	// identity lines or inputs, another number of workers with operators
+	// whose state does not merge, or an earlier version's format) in the
+	// directory.
 	ErrOtherJob = errors.New("job: checkpoint of another job")
 	// ErrOtherStream: resuming found a stream that is not the one the
 	// checkpoint was taken of: shorter than the checkpoint's position, or
@@ -86,10 +88,11 @@ type CheckpointConfig struct {
 	Resume bool
 	// Identity is the part of the job description the caller makes:
 	// lines (each ending in a newline) naming whatever shapes the state
-	// (the operator, its parameters, the number of workers). A checkpoint
-	// is resumed only if they are the same, and its inputs are the same
-	// files (by device, inode, size and modification time, whatever their
-	// names) and streams (by the hash of their bytes).
+	// (the operator, its parameters). A checkpoint is resumed only if they
+	// are the same, and its inputs are the same files (by device, inode,
+	// size and modification time, whatever their names) and streams (by
+	// the hash of their bytes). It resumes with another number of workers
+	// if the operators' states merge (see the package documentation).
 	Identity string
 	// OnComplete, if set, is called as each checkpoint completes or fails
 	// (see pipeline.CheckpointConfig).
@@ -177,8 +180,7 @@ func New(cfg Config) (*Job, error) {
 		j.cp.configure(j.ws, &stage, &pcfg)
 	}
 	if sh := cfg.Shed; sh != nil {
-		// The pipeline puts a channel in front of the stage (and runs it
-		// in the worker's goroutine while nothing is shed).
+		stage.NoChain = true
 		pcfg.NewShedder = sh.NewShedder
 		pcfg.Clock = sh.Clock
 	}
@@ -186,6 +188,9 @@ func New(cfg Config) (*Job, error) {
 		return fail(err)
 	}
 	if j.cp != nil && j.cp.restore {
+		if err := j.cp.checkRescale(j.p, len(j.ws)); err != nil {
+			return fail(err)
+		}
 		if _, err := j.p.Restore(j.cp.store); err != nil {
 			return fail(fmt.Errorf("job: resume from %s: %w", ckpt.Dir, err))
 		}

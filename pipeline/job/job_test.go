@@ -209,23 +209,26 @@ func TestJobResume(t *testing.T) {
 
 	other := []byte(data)
 	other[10] ^= 1
+	unmergeable := func(int) (pipeline.Operator, error) {
+		tk, err := sketch.NewTopK(1 << 12)
+		return statefulOnly{&pipeline.HeavyHitters{TopK: tk}}, err
+	}
 	for _, tc := range []struct {
 		name     string
 		stdin    string
 		identity string
+		workers  int
+		op       func(int) (pipeline.Operator, error)
 		want     error
 	}{
-		{"other identity", data, "distinct\n", ErrOtherJob},
-		{"other workers", data, "top\n", ErrOtherJob},
-		{"other stream", string(other), "top\n", ErrOtherStream},
-		{"same stream", data, "top\n", nil},
+		{"other identity", data, "distinct\n", 2, newOp, ErrOtherJob},
+		{"other workers, state that does not merge", data, "top\n", 3, unmergeable, ErrOtherJob},
+		{"other stream", string(other), "top\n", 2, newOp, ErrOtherStream},
+		{"other stream, other workers", string(other), "top\n", 3, newOp, ErrOtherStream},
+		{"same stream", data, "top\n", 2, newOp, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			workers := 2
-			if tc.name == "other workers" {
-				workers = 3
-			}
-			j, err := New(Config{Stdin: strings.NewReader(tc.stdin), Workers: workers, ChunkSize: 4096, NewOperator: newOp, Checkpoint: ck(true, tc.identity)})
+			j, err := New(Config{Stdin: strings.NewReader(tc.stdin), Workers: tc.workers, ChunkSize: 4096, NewOperator: tc.op, Checkpoint: ck(true, tc.identity)})
 			if err == nil {
 				defer j.Close()
 				err = j.Run(context.Background())
@@ -248,3 +251,8 @@ func TestJobResume(t *testing.T) {
 		})
 	}
 }
+
+// statefulOnly is an operator whose state does not merge.
+type statefulOnly struct{ *pipeline.HeavyHitters }
+
+func (o statefulOnly) MergeBinary() {} // not pipeline.Mergeable's

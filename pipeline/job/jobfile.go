@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -29,7 +30,7 @@ func describeJob(identity string, pl *plan) (string, error) {
 	// The caller's identity may name the workers too (the command's
 	// does); the job's own line makes sure positions are read by as many
 	// workers as recorded them.
-	fmt.Fprintf(&b, "%s\n%sjob workers %d\n", jobHeader, identity, pl.workers)
+	fmt.Fprintf(&b, "%s\n%s%s%d\n", jobHeader, identity, jobWorkers, pl.workers)
 	for _, in := range pl.inputs {
 		if in.stream != nil {
 			fmt.Fprintf(&b, "stream%s%q\n", jobName, in.name)
@@ -82,13 +83,51 @@ func sameJob(old, cur, curV1 string) (bool, string) {
 		for i := range a {
 			x, _, _ := strings.Cut(a[i], jobName)
 			y, _, _ := strings.Cut(b[i], jobName)
-			same = same && x == y
+			// Another number of workers resumes if the operators'
+			// states merge (the pipeline checks, see New).
+			same = same && (x == y || strings.HasPrefix(x, jobWorkers) && strings.HasPrefix(y, jobWorkers))
 		}
 		if same {
 			return true, ""
 		}
 	}
 	return false, jobDiff(old, cur)
+}
+
+// jobWorkers starts the job description's line of the number of workers
+// the job started with (a resumed run may have another, see
+// CheckpointWorkers).
+const jobWorkers = "job workers "
+
+// workersIn returns the number of workers that took checkpoint m: its
+// sources with state.
+func workersIn(m checkpoint.Manifest) int {
+	n := 0
+	for _, p := range m.Parts {
+		if rest, ok := strings.CutPrefix(p.Name, "srcstate-"); ok {
+			if _, err := strconv.Atoi(rest); err == nil {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// CheckpointWorkers returns the number of workers that took the newest
+// complete checkpoint in dir, or 0 if there is none (or it was written by
+// an earlier version): a resumed job takes it by default, so that a
+// checkpoint moved to a machine with another number of CPUs goes on as it
+// was.
+func CheckpointWorkers(dir string) int {
+	store, err := checkpoint.NewDirStore(dir, 0, func(string, ...any) {})
+	if err != nil {
+		return 0
+	}
+	m, err := store.Latest()
+	if err != nil {
+		return 0
+	}
+	return workersIn(m)
 }
 
 // openCheckpoints prepares the checkpoint directory for a job over pl: to
@@ -128,8 +167,11 @@ func openCheckpoints(cc *CheckpointConfig, pl *plan) (*checkpointing, error) {
 			if ok, diff := sameJob(string(old), job, describeJobV1(cc.Identity, pl)); !ok {
 				return nil, fmt.Errorf("job: the checkpoint in %s is of another job: %s: %w", cc.Dir, diff, ErrOtherJob)
 			}
-			if _, err := store.Latest(); err == nil {
-				c.restore = true
+			if m, err := store.Latest(); err == nil {
+				if err := checkOldFormat(cc.Dir, m); err != nil {
+					return nil, err
+				}
+				c.restore, c.oldWorkers = true, workersIn(m)
 				return c, nil
 			} else if !errors.Is(err, checkpoint.ErrNoCheckpoint) {
 				return nil, fmt.Errorf("job: resume: %w", err)
@@ -179,4 +221,16 @@ func jobDiff(old, cur string) string {
 		}
 	}
 	return "it differs"
+}
+
+// checkOldFormat refuses a checkpoint written before workers had state of
+// their own (it is in their operators' parts, which this version reads as
+// the operators' state alone): positions, but no worker state.
+func checkOldFormat(dir string, m checkpoint.Manifest) error {
+	_, pos := m.Part("src-0")
+	_, state := m.Part("srcstate-0")
+	if pos && !state {
+		return fmt.Errorf("job: the checkpoint in %s was written by an earlier version of streamstat (its workers' counters are in their operators' state): resume it with that version, or start over: %w", dir, ErrOtherJob)
+	}
+	return nil
 }

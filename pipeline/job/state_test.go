@@ -11,76 +11,103 @@ import (
 	"github.com/streamstat/streamstat/sketch"
 )
 
-// FuzzDecodeWorkerState: a worker's checkpointed state (counters and
-// stream hash, or counters alone in version 1) decodes without panic to an
-// error wrapping a sentinel, or to what encodes back to the input.
+// FuzzDecodeWorkerState: a worker's checkpointed state decodes without
+// panic to an error wrapping a sentinel, or to what encodes back to the
+// input.
 func FuzzDecodeWorkerState(f *testing.F) {
 	c := Counts{Records: 300, Skipped: 2, Bad: 1, Bytes: 4096}
-	enc := appendWorkerState(nil, workerState{c: c, sum: 0x0123456789abcdef, hasSum: true})
-	v1 := appendWorkerState(nil, workerState{c: c})
-	f.Add(append(enc, "operator state"...))
+	enc := appendWorkerState(nil, workerState{c: c, items: []item{
+		{kind: itemDrain, k: 0, size: 4096, sum: 7},
+		{kind: itemRange, k: 1, start: 100, end: 5000},
+		{kind: itemStream, k: 2, size: 1 << 20, pos: 333, sum: 0x0123456789abcdef, layers: []layer{
+			{size: 4096, pos: []int64{10, -1, 0}, sums: []uint64{1, 2, 3}},
+		}},
+	}})
 	f.Add(enc)
 	f.Add(enc[:len(enc)-3])
-	f.Add(v1)
-	f.Add(append(v1, "operator state"...))
-	f.Add([]byte{3, 0, 0, 0, 0, 0})
-	f.Add([]byte{countsVersion, 0x80, 0x00, 0, 0, 0, 0})
+	f.Add(appendWorkerState(nil, workerState{c: c}))
+	f.Add([]byte{2, 0, 0, 0, 0, 0})
+	f.Add([]byte{stateVersion, 0x80, 0x00, 0, 0, 0, 0})
+	f.Add([]byte{stateVersion, 0, 0, 0, 0, 1, 2, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0x0f})
 	f.Fuzz(func(t *testing.T, data []byte) {
-		st, rest, err := decodeWorkerState(data)
+		st, err := decodeWorkerState(data)
 		if err != nil {
 			if !errors.Is(err, sketch.ErrTruncated) && !errors.Is(err, sketch.ErrCorrupt) && !errors.Is(err, sketch.ErrVersion) {
 				t.Fatalf("error %v wraps no sentinel", err)
 			}
 			return
 		}
-		if again := append(appendWorkerState(nil, st), rest...); !bytes.Equal(again, data) {
+		if again := appendWorkerState(nil, st); !bytes.Equal(again, data) {
 			t.Fatalf("decoded %+v re-encodes to %x, not %x", st, again, data)
 		}
 	})
 }
 
-// TestWorkerStateVersion1: a worker state without the stream hash
-// (version 1) restores the counters and asks for no check.
-func TestWorkerStateVersion1(t *testing.T) {
-	c := Counts{Records: 10, Bytes: 70}
-	st, rest, err := decodeWorkerState(append(appendWorkerState(nil, workerState{c: c}), 7))
-	if err != nil || st.c != c || st.hasSum || !bytes.Equal(rest, []byte{7}) {
-		t.Fatalf("got %+v, rest %v, %v", st, rest, err)
+// TestWorkerStateOldVersion: a state of an earlier version (a countedOp's
+// prefix) is refused, saying so.
+func TestWorkerStateOldVersion(t *testing.T) {
+	for _, v := range []byte{1, 2} {
+		if _, err := decodeWorkerState([]byte{v, 0, 0, 0, 0, 0}); !errors.Is(err, sketch.ErrVersion) {
+			t.Errorf("version %d: %v, want ErrVersion", v, err)
+		}
 	}
 }
 
-// TestCountsAtBarrier: an operator's snapshot holds the worker's counters
-// as they were when the barrier was injected (Position), not as they are
-// when the snapshot is taken: behind a channel (shedding), the worker has
-// read on by then.
+// TestCountsAtBarrier: a worker's state holds its counters and position
+// as they are when the barrier is injected (SourceState, between two
+// Fills), and a fresh worker restored from it goes on with the records
+// after, counting from those counters.
 func TestCountsAtBarrier(t *testing.T) {
-	pl, err := newPlan(&Config{Stdin: strings.NewReader(numberedLines(5000, 10))}, 1, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w := pl.newWorkers(context.Background())[0]
-	op := &countedOp{op: &pipeline.Distinct{}, w: w}
-	var b pipeline.Batch
-	fill := func() {
-		b.Reset()
-		if err := w.Fill(context.Background(), &b, 100); err != nil {
+	data := numberedLines(5000, 10)
+	newWorker := func() *worker {
+		pl, err := newPlan(&Config{Stdin: strings.NewReader(data)}, 1, false)
+		if err != nil {
 			t.Fatal(err)
 		}
-		op.Process(&b, nil)
+		w := pl.newWorkers(context.Background())[0]
+		w.hashing = true
+		return w
 	}
-	fill()
-	w.Position() // the barrier
+	w := newWorker()
+	var b pipeline.Batch
+	fill := func(w *worker) error {
+		b.Reset()
+		return w.Fill(context.Background(), &b, 100)
+	}
+	if err := fill(w); err != nil {
+		t.Fatal(err)
+	}
 	at := w.counts()
-	fill() // the worker reads on before the operator's snapshot
-	state, err := op.MarshalBinary()
+	state, err := w.SourceState()
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, _, err := decodeWorkerState(state)
+	st, err := decodeWorkerState(state)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c := st.c; c != at || w.counts() == at {
-		t.Errorf("snapshot holds %+v; want the counters at the barrier, %+v (now %+v)", c, at, w.counts())
+	if st.c != at || at.Records != 100 {
+		t.Errorf("state holds %+v; want the counters at the barrier, %+v", st.c, at)
+	}
+	r := newWorker()
+	if err := r.RestoreSource(state); err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	for {
+		err := fill(r)
+		for i := range b.Len() {
+			keys = append(keys, string(b.Key(i)))
+		}
+		if err != nil {
+			break
+		}
+	}
+	lines := strings.Split(strings.TrimSuffix(data, "\n"), "\n")[100:]
+	if len(keys) != len(lines) || keys[0] != lines[0] {
+		t.Errorf("restored worker read %d records from %q; want %d from %q", len(keys), keys[0], len(lines), lines[0])
+	}
+	if c := r.counts(); c.Records != 5000 || c.Bytes != uint64(len(data)) {
+		t.Errorf("restored worker's counters %+v", c)
 	}
 }

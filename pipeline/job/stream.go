@@ -6,7 +6,6 @@ import (
 	"io"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/streamstat/streamstat/pipeline"
 )
@@ -60,6 +59,12 @@ type stream struct {
 	once    sync.Once
 	err     error        // the read error, set before the queues close
 	read    atomic.Int64 // bytes read so far
+	// layers are the dealings the stream was read in before a resumed
+	// checkpoint changed the number of workers, oldest first: the bytes
+	// their workers counted are dropped (see filter) before dealing.
+	layers []layer
+	// sized: the chunk size was set from a restored state.
+	sized bool
 }
 
 // chunk is one chunk on its way to a worker: its pieces, in order; the
@@ -126,29 +131,22 @@ func (s *stream) queue(w int) <-chan *chunk {
 	return s.queues[w]
 }
 
-// cut is a piece boundary found in one read: data[from:to] belongs to the
-// current chunk, which ends there if last.
-type cut struct {
-	from, to int
-	last     bool
-}
-
 func (s *stream) run(ctx context.Context) {
 	growPipe(s.r)
 	var (
-		cur     *chunk
-		j       int          // index of the current chunk
-		need    = s.size - 1 // bytes before the end search starts
-		seeking bool         // looking for the record end that ends the chunk
-		cuts    []cut
-		header  = s.framing == pipeline.FrameCSVHeader // dropping the header
-		blank   = true                                 // the header record so far is blank
+		cur    *chunk
+		cuts   []cut
+		segs   [][]byte
+		header = s.framing == pipeline.FrameCSVHeader // dropping the header
+		blank  = true                                 // the header record so far is blank
 	)
-	framing := s.framing
-	if framing == pipeline.FrameCSVHeader {
-		framing = pipeline.FrameCSV
+	framing := dealtFraming(s.framing)
+	hdr := pipeline.NewRecordEnds(framing)
+	ch := newChunker(s.size, framing)
+	filters := make([]*filter, len(s.layers))
+	for i, l := range s.layers {
+		filters[i] = newFilter(l, framing)
 	}
-	ends := pipeline.NewRecordEnds(framing)
 	defer func() {
 		if cur != nil {
 			close(cur.pieces)
@@ -168,42 +166,46 @@ func (s *stream) run(ctx context.Context) {
 		if n < 0 || n > len(buf.b) {
 			n, err = 0, errors.New("reader returned an impossible count")
 		}
-		base := s.read.Add(int64(n)) - int64(n) // the stream offset of data[0]
+		base := s.read.Add(int64(n)) - int64(n) // the stream offset of buf.b[0]
 		data := buf.b[:n]
-		cuts = cuts[:0]
-		for p := 0; p < len(data); {
-			if header {
-				i := ends.Next(data[p:])
-				rec := data[p:]
-				if i >= 0 {
-					rec = data[p : p+i]
-				}
-				blank = blank && isBlank(rec)
-				if i < 0 {
-					break
-				}
-				p += i
-				header = blank // a blank line is no header: go on
-				continue
+		for header && len(data) > 0 {
+			i := hdr.Next(data)
+			rec := data
+			if i >= 0 {
+				rec = data[:i]
 			}
-			if !seeking {
-				k := int(min(need, int64(len(data)-p)))
-				cuts = appendCut(cuts, p, p+k, false)
-				ends.Pass(data[p : p+k])
-				p += k
-				if need -= int64(k); need == 0 {
-					seeking = true
-				}
-				continue
-			}
-			i := ends.Next(data[p:])
+			blank = blank && isBlank(rec)
 			if i < 0 {
-				cuts = appendCut(cuts, p, len(data), false)
+				data = nil
 				break
 			}
-			cuts = appendCut(cuts, p, p+i, true)
-			p += i
-			seeking, need = false, s.size-1
+			data = data[i:]
+			header = blank // a blank line is no header: go on
+		}
+		// The bytes of earlier dealings that their workers counted go;
+		// the rest is dealt now.
+		segs = append(segs[:0], data)
+		var ferr error
+		for _, f := range filters {
+			if segs, ferr = f.apply(segs); ferr != nil {
+				break
+			}
+		}
+		if ferr == nil && err != nil {
+			for _, f := range filters {
+				if ferr = f.end(); ferr != nil {
+					break
+				}
+			}
+		}
+		if ferr != nil {
+			s.pool <- buf
+			s.err = ferr
+			return
+		}
+		cuts = cuts[:0]
+		for _, seg := range segs {
+			cuts = ch.cut(seg, cuts)
 		}
 		buf.refs.Store(int32(len(cuts)))
 		if len(cuts) == 0 {
@@ -211,10 +213,12 @@ func (s *stream) run(ctx context.Context) {
 		}
 		for _, c := range cuts {
 			if cur == nil {
-				cur = &chunk{pieces: make(chan piece, 8), start: base + int64(c.from)}
+				// The stream offset of the chunk's first byte: its data
+				// is a slice of buf.b.
+				cur = &chunk{pieces: make(chan piece, 8), start: base + int64(cap(buf.b)-cap(c.data))}
 				q := s.queues[0]
 				if !s.dynamic {
-					q = s.queues[j%s.workers]
+					q = s.queues[ch.j%s.workers]
 				}
 				select {
 				case q <- cur:
@@ -223,14 +227,14 @@ func (s *stream) run(ctx context.Context) {
 				}
 			}
 			select {
-			case cur.pieces <- piece{buf: buf, data: data[c.from:c.to]}:
+			case cur.pieces <- piece{buf: buf, data: c.data}:
 			case <-ctx.Done():
 				return
 			}
 			if c.last {
 				close(cur.pieces)
 				cur = nil
-				j++
+				ch.j++
 			}
 		}
 		if err != nil {
@@ -240,6 +244,64 @@ func (s *stream) run(ctx context.Context) {
 			return
 		}
 	}
+}
+
+// dealtFraming is the framing chunks are cut in: a CSV header is gone
+// before dealing.
+func dealtFraming(f pipeline.Framing) pipeline.Framing {
+	if f == pipeline.FrameCSVHeader {
+		return pipeline.FrameCSV
+	}
+	return f
+}
+
+// chunker cuts a stream into chunks (see stream): chunk j starts just
+// past the end of chunk j-1 and ends at the first record end at or after
+// its offset size-1.
+type chunker struct {
+	size    int64
+	need    int64 // bytes before the end search starts
+	seeking bool  // looking for the record end that ends the chunk
+	ends    *pipeline.RecordEnds
+	j       int // index of the current chunk
+}
+
+func newChunker(size int64, framing pipeline.Framing) *chunker {
+	return &chunker{size: size, need: size - 1, ends: pipeline.NewRecordEnds(framing)}
+}
+
+// cut is a run of bytes of the current chunk, which ends with it if last.
+type cut struct {
+	data []byte
+	last bool
+}
+
+// cut appends the pieces of data, the stream's next bytes, to cuts.
+func (c *chunker) cut(data []byte, cuts []cut) []cut {
+	from := 0
+	for p := 0; p < len(data); {
+		if !c.seeking {
+			k := int(min(c.need, int64(len(data)-p)))
+			c.ends.Pass(data[p : p+k])
+			p += k
+			if c.need -= int64(k); c.need == 0 {
+				c.seeking = true
+			}
+			continue
+		}
+		i := c.ends.Next(data[p:])
+		if i < 0 {
+			break
+		}
+		p += i
+		cuts = append(cuts, cut{data[from:p], true})
+		from = p
+		c.seeking, c.need = false, c.size-1
+	}
+	if from < len(data) {
+		cuts = append(cuts, cut{data[from:], false})
+	}
+	return cuts
 }
 
 // isBlank reports whether b holds only line ends (CR, LF).
@@ -252,19 +314,6 @@ func isBlank(b []byte) bool {
 	return true
 }
 
-// appendCut appends [from, to), merging it into the previous cut when both
-// belong to the same chunk.
-func appendCut(cuts []cut, from, to int, last bool) []cut {
-	if from == to && !last {
-		return cuts
-	}
-	if k := len(cuts) - 1; k >= 0 && !cuts[k].last && cuts[k].to == from {
-		cuts[k].to, cuts[k].last = to, last
-		return cuts
-	}
-	return append(cuts, cut{from, to, last})
-}
-
 // chunkReader is one worker's view of a stream: the concatenation of the
 // chunks it takes from its queue. Read blocks until bytes come, the stream
 // ends (io.EOF, or the stream's read error) or ctx is done.
@@ -275,7 +324,6 @@ type chunkReader struct {
 	cur   *chunk
 	p     piece
 	off   int
-	timer *time.Timer // wait's, made on first use
 	// view counts the bytes Read has returned; marks maps offsets of the
 	// view to offsets of the stream: one per chunk taken, from the first
 	// one a source may still report on (see prune).
@@ -331,17 +379,11 @@ func (c *chunkReader) Read(b []byte) (int, error) {
 }
 
 // wait blocks until a Read would not block (bytes have come, the stream
-// ended, or ctx is done) or until d has passed; it reports whether Read is
-// ready. It lets a worker on a quiet stream return now and then, so that
+// ended, or ctx is done) or until wake fires; it reports whether Read is
+// ready. It lets a worker on a quiet stream return when woken, so that
 // checkpoint barriers get through.
-func (c *chunkReader) wait(d time.Duration) bool {
-	if c.timer == nil {
-		c.timer = time.NewTimer(d)
-	} else {
-		c.timer.Reset(d)
-	}
-	defer c.timer.Stop()
-	return c.await(c.timer.C) != evExpired
+func (c *chunkReader) wait(wake <-chan struct{}) bool {
+	return c.await(wake) != evExpired
 }
 
 // event is what await saw.
@@ -351,12 +393,12 @@ const (
 	evBytes   event = iota // c.p holds bytes
 	evEnd                  // the stream ended
 	evDone                 // the context is done
-	evExpired              // expired fired
+	evExpired              // woken
 )
 
 // await takes pieces from the worker's chunks until c.p holds bytes, the
 // stream ends, ctx is done or expired fires.
-func (c *chunkReader) await(expired <-chan time.Time) event {
+func (c *chunkReader) await(expired <-chan struct{}) event {
 	for c.p.buf == nil {
 		if c.cur == nil {
 			select {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"sync"
-	"time"
 
 	"github.com/cespare/xxhash/v2"
 
@@ -18,7 +17,7 @@ import (
 func (pl *plan) newWorkers(ctx context.Context) []*worker {
 	ws := make([]*worker, pl.workers)
 	for i := range ws {
-		ws[i] = &worker{plan: pl, idx: i, ctx: ctx, resumeAt: -1}
+		ws[i] = &worker{plan: pl, idx: i, ctx: ctx, wake: make(chan struct{}, 1)}
 	}
 	return ws
 }
@@ -59,38 +58,41 @@ type worker struct {
 	// on a stream stops when another part of the job failed.
 	runCtx context.Context
 
-	k     int  // current input
-	took  bool // took its range of the current input, when static
+	k     int // current input
 	cur   *pipeline.LineSource
 	curIn *input
 
-	// Checkpointed runs: the position SetPosition restored (input skipTo,
-	// offset resumeAt, or -1 if not started), how long to wait on a quiet
-	// stream (0: without checkpoints, as long as it takes), the current
-	// stream view, and whether the last Fill ran out of lines.
-	skipTo   int
-	resumeAt int64
-	idle     time.Duration
-	cr       *chunkReader
-	short    bool
+	// Static shares: the items left to read (planned: set from the plan
+	// or a restored state), the one being read, and the streams finished
+	// (their hashes, for a checkpoint's itemDrain).
+	planned bool
+	items   []item
+	curItem item
+	drained []item
+	// wake is where Wake signals a Fill waiting on a quiet stream; cr
+	// is the current stream view, short whether the last Fill ran out
+	// of lines.
+	wake  chan struct{}
+	cr    *chunkReader
+	short bool
 
-	// Checkpointed runs: sum hashes the stream bytes this worker has moved
-	// past, in input order (its LineSources' Consumed, and its shares of
-	// streams it drained), so that a checkpoint can tell the stream it was
-	// taken of (see resumeCheck); streamAt is where in its view of the
-	// current stream its LineSource started.
-	sum      *xxhash.Digest
-	want     uint64 // the restored checkpoint's sum
-	check    bool   // compare sum with want on reaching the position
-	streamAt int64
+	// Checkpointed runs: sum hashes the bytes of the current stream view
+	// this worker has moved past (its LineSource's Consumed, after those
+	// it skipped to a restored position), so that a checkpoint can tell
+	// the stream it was taken of (see skipStream); streamAt is where in
+	// the view its LineSource started.
+	hashing bool
+	// unchecked: restored from a bare position (SetPosition), without
+	// hashes to check.
+	unchecked bool
+	sum       *xxhash.Digest
+	streamAt  int64
 
-	mu        sync.Mutex // guards base, done and the published current source
-	base      Counts     // restored from a checkpoint
-	atBarrier Counts     // at the last checkpoint barrier
-	sumAt     uint64     // sum at the last barrier
-	done      Counts
-	pub       *pipeline.LineSource
-	err       error // the first input error, with the input's name
+	mu   sync.Mutex // guards base, done and the published current source
+	base Counts     // restored from a checkpoint
+	done Counts
+	pub  *pipeline.LineSource
+	err  error // the first input error, with the input's name
 
 	// With LineConfig.Strict and several workers: the record the current
 	// source stopped at (its offset is translated to the stream's when the
@@ -123,9 +125,9 @@ func (w *worker) Fill(ctx context.Context, b *pipeline.Batch, max int) error {
 				return io.EOF
 			}
 		}
-		if w.short && w.idle > 0 && w.cr != nil && !w.cr.wait(w.idle) {
-			// A quiet stream: return so that a checkpoint barrier
-			// waiting at the source goes through.
+		if w.short && w.cr != nil && !w.cr.wait(w.wake) {
+			// A quiet stream, and Wake called: return so that a
+			// checkpoint barrier waiting at the source goes through.
 			return nil
 		}
 		if w.cr != nil {
@@ -194,6 +196,16 @@ func (w *worker) sourceConfig(cfg pipeline.LineConfig) pipeline.LineConfig {
 	return cfg
 }
 
+// Wake implements pipeline.WakeableSource: a Fill waiting on a quiet
+// stream, or else the next one, returns. A worker in the middle of a line
+// still waits for the line's end.
+func (w *worker) Wake() {
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
 // finish retires the current LineSource, keeping its counts.
 func (w *worker) finish() {
 	w.cur.Close()
@@ -201,75 +213,101 @@ func (w *worker) finish() {
 	w.done.Add(lineCounts(w.cur))
 	w.pub = nil
 	w.mu.Unlock()
-	w.cur, w.cr, w.short = nil, nil, false
+	if w.curItem.kind == itemStream {
+		it := w.curItem
+		it.kind, it.pos = itemDrain, 0
+		if w.sum != nil {
+			it.sum = w.sum.Sum64()
+		}
+		w.drained = append(w.drained, it)
+	}
+	w.cur, w.cr, w.short, w.curItem = nil, nil, false, item{}
 }
 
 // next opens the worker's next part: a range of a file or its view of a
 // stream. It reports false when no input has anything left for it.
 func (w *worker) next() (bool, error) {
+	if w.plan.dynamic {
+		return w.nextDynamic()
+	}
+	if !w.planned {
+		w.items, w.planned = w.plan.items(w.idx), true
+	}
+	pl := w.plan
+	for len(w.items) > 0 {
+		it := w.items[0]
+		w.items = w.items[1:]
+		in := pl.inputs[it.k]
+		w.k = it.k
+		var ls *pipeline.LineSource
+		var err error
+		switch it.kind {
+		case itemDrain:
+			if err := w.drain(in, it); err != nil {
+				return false, err
+			}
+			w.drained = append(w.drained, it)
+			continue
+		case itemRange:
+			fr := in.ranges[0]
+			fr.Start, fr.End = it.start, it.end
+			ls, err = pl.rangeSource(in, fr, w.sourceConfig(pl.cfg))
+		case itemStream:
+			w.cr = w.view(in)
+			w.short = true // nothing read yet: wait before blocking
+			w.sum = nil
+			if w.hashing {
+				w.sum = xxhash.New()
+			}
+			// Resumed: skip to the checkpoint's position, checking the
+			// bytes on the way.
+			if err := w.skipStream(in, it); err != nil {
+				return false, err
+			}
+			w.streamAt = it.pos
+			cfg := w.sourceConfig(pl.streamConfig())
+			if w.sum != nil {
+				cfg.Consumed = w.sum
+			}
+			ls, err = pipeline.NewLineSource(w.cr, cfg)
+		}
+		if err != nil {
+			return false, fileError(in.name, err)
+		}
+		w.cur, w.curIn, w.curItem = ls, in, it
+		w.mu.Lock()
+		w.pub = ls
+		w.mu.Unlock()
+		return true, nil
+	}
+	return false, nil
+}
+
+// nextDynamic is next when ranges and chunks go to whichever worker is
+// free (no checkpoints).
+func (w *worker) nextDynamic() (bool, error) {
 	pl := w.plan
 	for w.k < len(pl.inputs) {
 		in := pl.inputs[w.k]
-		if w.k < w.skipTo {
-			// Resumed past this input.
-			if in.stream != nil {
-				if err := w.drain(in); err != nil {
-					return false, err
-				}
-			}
-			w.k++
-			continue
-		}
-		if w.check && (in.stream == nil || w.resumeAt < 0) {
-			if err := w.resumeCheck(); err != nil {
-				return false, err
-			}
-		}
 		var ls *pipeline.LineSource
 		var err error
 		switch {
 		case in.stream != nil:
 			if w.curIn != in {
 				w.cr = w.view(in)
-				w.short = true // nothing read yet: wait before blocking
+				w.short = true
 				w.streamAt = 0
-				if w.resumeAt >= 0 {
-					// The stream a checkpoint was taken in: skip to its
-					// position, checking the bytes on the way.
-					if err := w.skipStream(in, w.resumeAt); err != nil {
-						return false, err
-					}
-					w.streamAt, w.resumeAt = w.resumeAt, -1
-				}
-				cfg := w.sourceConfig(pl.streamConfig())
-				if w.sum != nil {
-					cfg.Consumed = w.sum
-				}
-				ls, err = pipeline.NewLineSource(w.cr, cfg)
-			}
-		case pl.dynamic:
-			if r := in.next.Add(1) - 1; r < int64(len(in.ranges)) {
-				ls, err = pl.rangeSource(in, in.ranges[r], w.sourceConfig(pl.cfg))
+				ls, err = pipeline.NewLineSource(w.cr, w.sourceConfig(pl.streamConfig()))
 			}
 		default:
-			// Static: range r of a file split into W goes to worker r.
-			if !w.took && w.idx < len(in.ranges) {
-				w.took = true
-				ls, err = pl.rangeSource(in, in.ranges[w.idx], w.sourceConfig(pl.cfg))
+			if r := in.next.Add(1) - 1; r < int64(len(in.ranges)) {
+				ls, err = pl.rangeSource(in, in.ranges[r], w.sourceConfig(pl.cfg))
 			}
 		}
 		if err != nil {
 			return false, fileError(in.name, err)
 		}
 		w.curIn = in
-		if ls != nil && w.resumeAt >= 0 {
-			// The input a checkpoint was taken in: go on from its offset.
-			if err := ls.SetPosition(w.resumeAt); err != nil {
-				ls.Close()
-				return false, fmt.Errorf("%s: resume: %w", in.name, errmsg.TrimPipeline(err))
-			}
-		}
-		w.resumeAt = -1
 		if ls != nil {
 			w.cur = ls
 			w.mu.Lock()
@@ -278,14 +316,23 @@ func (w *worker) next() (bool, error) {
 			return true, nil
 		}
 		w.k++
-		w.took = false
-	}
-	if w.check {
-		if err := w.resumeCheck(); err != nil {
-			return false, err
-		}
 	}
 	return false, nil
+}
+
+// items is worker idx's share of the plan's inputs, from their start:
+// its view of every stream, its range of every file.
+func (pl *plan) items(idx int) []item {
+	var its []item
+	for k, in := range pl.inputs {
+		switch {
+		case in.stream != nil:
+			its = append(its, item{kind: itemStream, k: k, size: in.stream.size, layers: in.stream.layers, sum: xxhash.Sum64(nil)})
+		case idx < len(in.ranges):
+			its = append(its, item{kind: itemRange, k: k, start: in.ranges[idx].Start, end: in.ranges[idx].End})
+		}
+	}
+	return its
 }
 
 // view starts stream in's reader, if no worker has, and returns this
