@@ -306,6 +306,12 @@ func runWindowed(ctx context.Context, e *env, s *spec) int {
 	var collectErr error
 	go func() {
 		defer close(collected)
+		if wf.eventTime() && o.jobs == 1 {
+			// The worker writes its windows (windowOp.writeOwn); by event
+			// time, a quiet stream closes none.
+			<-stopCollect
+			return
+		}
 		tick, stopTicker := e.newTicker(collectEvery(wf))
 		defer stopTicker()
 		for {
