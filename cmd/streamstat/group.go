@@ -166,7 +166,10 @@ func formatBytes(n int64) string {
 // are another kind of state than the plain ones, so merge knows them
 // apart ("distinct-by").
 func stateCmd(s *spec) string {
-	if s.opts.by.on() {
+	switch {
+	case s.opts.by.on() && s.cmd == "distinct" && s.opts.k == 0:
+		return "distinct-by-all" // every group: another sketch
+	case s.opts.by.on():
 		return s.cmd + "-by"
 	}
 	return s.cmd

@@ -22,7 +22,7 @@ func init() {
 // (fixed memory), or -k 0, every group (group_all.go).
 func setupDistinctBy(o *options, args []string) (*spec, error) {
 	if o.k == 0 {
-		return nil, usagef("-k 0 (every group) is not available yet")
+		return setupDistinctAll(o, args)
 	}
 	p, err := o.precisionOr(defaultGroupPrecision, 4, 24)
 	if err != nil {
@@ -87,7 +87,7 @@ type groupDistinctJSON struct {
 	Exact    bool   `json:"exact"`
 	// Retained is the number of the group's pairs in the sample, what
 	// its estimate rests on.
-	Retained int `json:"retained"`
+	Retained int `json:"retained,omitempty"`
 }
 
 type distinctByJSON struct {

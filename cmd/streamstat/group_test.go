@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -20,6 +21,7 @@ var groupCases = []struct {
 }{
 	{"group_distinct", []string{"distinct", "-f", "1", "--by", "2", "-k", "5"}, true},
 	{"group_distinct_sampled", []string{"distinct", "-f", "1", "--by", "2", "-k", "4", "--precision", "5"}, true},
+	{"group_distinct_all", []string{"distinct", "-f", "1", "--by", "2", "-k", "0", "--precision", "6"}, true},
 }
 
 func TestGroupGolden(t *testing.T) {
@@ -129,11 +131,12 @@ func TestGroupMerge(t *testing.T) {
 	for _, args := range [][]string{
 		{"distinct", "-f", "1", "--by", "2", "-k", "4"},
 		{"distinct", "-f", "1", "--by", "2", "-k", "4", "--precision", "5"},
+		{"distinct", "-f", "1", "--by", "2", "-k", "0", "--precision", "6"},
 	} {
 		name := strings.Join(args, "_")
 		a := saved(t, dir, name+"a", partA, args...)
 		b := saved(t, dir, name+"b", partB, args...)
-		if head := strings.SplitN(readFile(t, a), "\n", 2)[0]; !strings.HasSuffix(head, " distinct-by") {
+		if head := strings.SplitN(readFile(t, a), "\n", 2)[0]; !strings.HasSuffix(head, " distinct-by") && !strings.HasSuffix(head, " distinct-by-all") {
 			t.Errorf("state file header %q: want the grouped mode named", head)
 		}
 		got, errOut, code := runIn(t, runOpts{}, "merge", "--format", "json", a, b)
@@ -149,5 +152,55 @@ func TestGroupMerge(t *testing.T) {
 	grouped := saved(t, dir, "grouped", partB, "distinct", "-f", "1", "--by", "2")
 	if _, errOut, code := runIn(t, runOpts{}, "merge", plain, grouped); code != exitFailure || !strings.Contains(errOut, "distinct-by state") {
 		t.Errorf("merge of plain and grouped: exit %d, %q", code, errOut)
+	}
+}
+
+// TestGroupAllMemoryLimit: -k 0 past --max-memory stops with exit 1 and
+// a message naming -k N, the bounded alternative; never a partial list.
+func TestGroupAllMemoryLimit(t *testing.T) {
+	var b strings.Builder
+	for i := range 40000 {
+		fmt.Fprintf(&b, "u%d g%d\n", i%977, i)
+	}
+	out, errOut, code := runIn(t, runOpts{stdin: strings.NewReader(b.String())},
+		"distinct", "-f", "1", "--by", "2", "-k", "0", "--max-memory", "1MiB", "-j", "1")
+	if code != exitFailure || !strings.Contains(errOut, "-k N lists the N groups") || !strings.Contains(errOut, "--max-memory 1 MiB") {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+	if out != "" {
+		t.Fatalf("an answer was written past the cap:\n%s", out)
+	}
+	// Under the cap, the answer says how many groups and how much memory.
+	out, errOut, code = runIn(t, runOpts{stdin: strings.NewReader(b.String())},
+		"distinct", "-f", "1", "--by", "2", "-k", "0", "--max-memory", "64MiB", "-j", "1", "--format", "json")
+	if code != 0 || !strings.Contains(out, `"group_count":40000`) || !strings.Contains(out, `"memory_bytes":`) {
+		t.Fatalf("exit %d, stderr %q, out %.200s", code, errOut, out)
+	}
+}
+
+// TestGroupResumeAfterInterrupt: grouped runs checkpoint and resume to
+// the answer of an uninterrupted run (numbered's lines: "kA B", grouped
+// by A).
+func TestGroupResumeAfterInterrupt(t *testing.T) {
+	data := numbered(40000, 977)
+	half := middleLine(data)
+	for _, args := range [][]string{
+		{"distinct", "-f", "2", "--by", "1", "-k", "5", "--precision", "10"},
+		{"distinct", "-f", "2", "--by", "1", "-k", "0", "--precision", "6"},
+	} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			args = append(args, "--format", "json", "-j", "2")
+			want, _, code := runIn(t, runOpts{stdin: strings.NewReader(data), chunk: 4096}, args...)
+			if code != 0 {
+				t.Fatalf("reference run: exit %d", code)
+			}
+			dir := t.TempDir()
+			ck := append(args, "--checkpoint", dir, "--checkpoint-interval", "2ms")
+			interruptAt(t, data, half, ck)
+			got, stderr, code := runIn(t, runOpts{stdin: strings.NewReader(data), chunk: 4096}, append(ck, "--resume")...)
+			if code != 0 || got != want {
+				t.Fatalf("resumed run: exit %d, stderr %q\n got %s\nwant %s", code, stderr, got, want)
+			}
+		})
 	}
 }

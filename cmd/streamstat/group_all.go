@@ -1,0 +1,118 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/streamstat/streamstat/pipeline"
+	"github.com/streamstat/streamstat/sketch"
+)
+
+func init() {
+	decoders["distinct-by-all"] = decodeDistinctAll
+}
+
+// setupDistinctAll is distinct --by -k 0: every group, each in its own
+// sketch (exact, then an HLL of 2^precision registers), memory capped by
+// --max-memory over all workers.
+func setupDistinctAll(o *options, args []string) (*spec, error) {
+	p, err := o.precisionOr(sketch.DefaultGroupHLLPrecision, sketch.MinPrecision, sketch.MaxPrecision)
+	if err != nil {
+		return nil, err
+	}
+	// Each worker gets its share of the cap; the merged answer at the
+	// end is at most their sum.
+	limit := max(o.by.maxBytes/int64(max(o.jobs, 1)), 1)
+	total := o.by.maxBytes
+	return &spec{
+		cmd: "distinct", args: args, opts: o,
+		dynamic: true, // merges are exact
+		line:    pipeline.LineConfig{Field: o.field, Delimiter: o.delim},
+		newOp: func(int) (pipeline.Operator, error) {
+			g, err := sketch.NewGroupHLL(p)
+			return &groupAllOp{GroupHLL: pipeline.GroupHLL{Sketch: g, MaxBytes: limit}, total: total}, err
+		},
+		newAgg: func() aggregate {
+			g, _ := sketch.NewGroupHLL(p)
+			return &distinctAllAgg{g: g}
+		},
+	}, nil
+}
+
+// groupAllOp is pipeline.GroupHLL whose memory error says what to do.
+type groupAllOp struct {
+	pipeline.GroupHLL
+	total int64
+}
+
+func (o *groupAllOp) Process(in, out *pipeline.Batch) error {
+	err := o.GroupHLL.Process(in, out)
+	if errors.Is(err, pipeline.ErrMemoryLimit) {
+		g := o.Sketch
+		return fmt.Errorf("distinct --by -k 0: a worker holds %d groups in %s, its share of --max-memory %s; -k N lists the N groups with the most distinct values in fixed memory, or raise --max-memory",
+			g.Groups(), formatBytes(g.Bytes()), formatBytes(o.total))
+	}
+	return err
+}
+
+// distinctAllAgg is the merged GroupHLL.
+type distinctAllAgg struct{ g *sketch.GroupHLL }
+
+func (a *distinctAllAgg) addOp(op pipeline.Operator) error {
+	return a.g.Merge(op.(*groupAllOp).Sketch)
+}
+
+func (a *distinctAllAgg) merge(o aggregate) error { return a.g.Merge(o.(*distinctAllAgg).g) }
+
+func (a *distinctAllAgg) appendState(dst []byte) ([]byte, error) { return a.g.AppendBinary(dst) }
+
+func decodeDistinctAll(body []byte) (aggregate, error) {
+	g := new(sketch.GroupHLL)
+	if err := g.UnmarshalBinary(body); err != nil {
+		return nil, err
+	}
+	return &distinctAllAgg{g: g}, nil
+}
+
+type distinctAllJSON struct {
+	Groups     []groupDistinctJSON `json:"groups"`
+	Confidence float64             `json:"confidence"`
+	Records    uint64              `json:"records"`
+	Skipped    uint64              `json:"skipped"`
+	Shed       uint64              `json:"shed"`
+	Precision  int                 `json:"precision"`
+	// GroupCount is the number of groups; MemoryBytes what their sketches
+	// hold (the merged answer's).
+	GroupCount  int   `json:"group_count"`
+	MemoryBytes int64 `json:"memory_bytes"`
+}
+
+func (a *distinctAllAgg) result(c counts) result {
+	gs := a.g.Top(0)
+	j := distinctAllJSON{Groups: []groupDistinctJSON{}, Confidence: sketch.DefaultConfidence,
+		Records: c.Records, Skipped: c.Skipped, Shed: c.Shed, Precision: a.g.Precision(),
+		GroupCount: a.g.Groups(), MemoryBytes: a.g.Bytes()}
+	res := result{CSVHeader: []string{"rank", "group", "distinct", "lower", "upper", "exact",
+		"records", "skipped", "shed", "precision", "group_count", "memory_bytes"}}
+	totals := []string{u(c.Records), u(c.Skipped), u(c.Shed), fmt.Sprint(j.Precision), fmt.Sprint(j.GroupCount), fmt.Sprint(j.MemoryBytes)}
+	var t table
+	t.add("rank", "distinct", "lower", "upper", "group")
+	for i, g := range gs {
+		e := g.Estimate
+		gj := groupDistinctJSON{Distinct: roundCount(e.Value), Lower: floorCount(e.Lower), Upper: ceilCount(e.Upper), Exact: e.Exact}
+		key := showKey(string(g.Key))
+		gj.jsonKey, gj.truncJSON = key.json()
+		j.Groups = append(j.Groups, gj)
+		res.CSVRows = append(res.CSVRows, append([]string{fmt.Sprint(i + 1), key.csv(), u(gj.Distinct), u(gj.Lower), u(gj.Upper),
+			fmt.Sprint(gj.Exact)}, totals...))
+		t.add(fmt.Sprint(i+1), u(gj.Distinct), u(gj.Lower), u(gj.Upper), key.text())
+	}
+	if len(gs) == 0 {
+		res.CSVRows = [][]string{append(make([]string, 6), totals...)}
+	}
+	res.JSON = j
+	res.Text = t.String() + countsLine(c, false) + "\n" +
+		fmt.Sprintf("%d groups in %s; each exact up to %d values, then an HLL of 2^%d registers (%g%% bounds)\n",
+			j.GroupCount, formatBytes(j.MemoryBytes), max(1, 1<<j.Precision>>3), j.Precision, 100*j.Confidence)
+	return res
+}
