@@ -178,3 +178,49 @@ func BenchmarkTopKWeights(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkTopKeysWeights: the cost per record of top --shed's operator
+// (TopKeys of 1024 counters, top's default, 100003 keys in turn, batches
+// of 1024) on records kept at p changing every 50000 records (a 10 ms
+// tick of a fast source), as a controller changes it, over its cost on
+// records never shed (x-unit). Each p's records go to
+// a TopK at a constant weight, folded into the others' at a change of p:
+// compare BenchmarkTopKWeights/changing-p, one TopK fed every weight.
+func BenchmarkTopKeysWeights(b *testing.B) {
+	keys, hs := cycleKeys()
+	nk := len(keys)
+	const n = 1_000_000
+	batches := make([]pipeline.Batch, n/1024)
+	for bi := range batches {
+		for j := range 1024 {
+			k := (bi*1024 + j) % nk
+			batches[bi].AddHashed(keys[k], hs[k])
+		}
+	}
+	run := func(p func(i int) float32) time.Duration {
+		o := &TopKeys{Capacity: 1024}
+		var out pipeline.Batch
+		for bi := range batches {
+			for j := range batches[bi].Records {
+				batches[bi].Records[j].KeepP = p(bi*1024 + j)
+			}
+		}
+		start := time.Now()
+		for bi := range batches {
+			if err := o.Process(&batches[bi], &out); err != nil {
+				b.Fatal(err)
+			}
+		}
+		return time.Since(start)
+	}
+	unit := func(int) float32 { return 1 }
+	changing := func(i int) float32 { return float32(Quantize(0.5 + float64((i/50_000)%50)/200)) }
+	b.ReportAllocs()
+	var base, with time.Duration
+	for b.Loop() {
+		base += run(unit)
+		with += run(changing)
+	}
+	b.ReportMetric(float64(with)/float64(base), "x-unit")
+	b.ReportMetric(float64(with.Nanoseconds())/float64(b.N)/float64(len(batches)*1024), "ns/record")
+}

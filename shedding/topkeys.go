@@ -22,6 +22,16 @@ import (
 // (or never starts), the records go back to the fast TopK: a job that
 // sheds for a while does not stay slower for it.
 //
+// Shed records are counted at one p at a time: a TopK fed weights that
+// change (the controller moves p every tick) costs 3-4 times what one fed
+// a constant weight does (BenchmarkTopKWeights), its counts no longer
+// falling on a few levels. So the records kept at p go to a TopK of their
+// own, which, once p changes and it has taken foldMin times its capacity
+// of records, is merged into the TopK of the records shed before and
+// starts anew; a merge costs about what a few thousand updates do, once
+// per change of p. (Under foldMin records, the new p's records go on into
+// the same TopK, at their own weight.)
+//
 // Its zero value is ready to use, with TopKs of sketch.DefaultTopKCapacity
 // counters. It is a pipeline.Stateful operator, its state that of
 // HeavyHitters (the merged TopK's encoding). Not safe for concurrent use;
@@ -35,8 +45,16 @@ type TopKeys struct {
 	Pass bool
 
 	unit *sketch.TopK // records never shed, counted 1 each
-	shed *sketch.TopK // records kept at p < 1, counted Units(p); nil until one is
+	shed *sketch.TopK // records kept at p < 1 before cur's, counted Units(p); nil until one is
+	cur  *sketch.TopK // the latest records kept at p < 1, counted Units(p); nil until one is
+	curP float32      // the p of the last record cur took
+	curN int          // records cur took
 }
+
+// foldMin is how many times its capacity in records cur takes before a
+// change of p folds it into shed: a merge costs about as much as a few
+// thousand updates.
+const foldMin = 4
 
 var _ pipeline.Stateful = (*TopKeys)(nil)
 
@@ -61,19 +79,48 @@ func (o *TopKeys) Process(in, out *pipeline.Batch) error {
 	rs := in.Records
 	for i := range rs {
 		if p := rs[i].KeepP; p > 0 && p < 1 {
-			if o.shed == nil {
-				t, err := o.newTopK()
-				if err != nil {
+			if p != o.curP || o.cur == nil {
+				if err := o.switchP(p); err != nil {
 					return err
 				}
-				o.shed = t
 			}
-			o.shed.AddHash(rs[i].Hash, in.Key(i), Units(p))
+			o.cur.AddHash(rs[i].Hash, in.Key(i), Units(p))
+			o.curN++
 		} else {
 			o.unit.AddHash(rs[i].Hash, in.Key(i), 1)
 		}
 	}
 	return pass(o.Pass, in, out)
+}
+
+// switchP makes cur the TopK of records kept at p: cur folded into shed
+// first if it has taken enough records.
+func (o *TopKeys) switchP(p float32) error {
+	o.curP = p
+	if o.cur == nil {
+		t, err := o.newTopK()
+		if err != nil {
+			return err
+		}
+		o.cur = t
+		return nil
+	}
+	if o.curN < foldMin*o.cur.Capacity() {
+		return nil
+	}
+	if o.shed == nil {
+		t, err := o.newTopK()
+		if err != nil {
+			return err
+		}
+		o.shed = t
+	}
+	if err := o.shed.Merge(o.cur); err != nil {
+		return err
+	}
+	o.cur.Reset()
+	o.curN = 0
+	return nil
 }
 
 // TopK returns a new TopK of every record processed, in units of 1/Unit
@@ -92,8 +139,10 @@ func (o *TopKeys) TopK() *sketch.TopK {
 			t = new(sketch.TopK) // a bad Capacity: Process reported it
 		}
 	}
-	if o.shed != nil {
-		_ = t.Merge(o.shed) // any capacities merge
+	for _, s := range []*sketch.TopK{o.shed, o.cur} {
+		if s != nil {
+			_ = t.Merge(s) // any capacities merge
+		}
 	}
 	return t
 }
@@ -102,7 +151,7 @@ func (o *TopKeys) TopK() *sketch.TopK {
 func (o *TopKeys) MarshalBinary() ([]byte, error) { return o.TopK().MarshalBinary() }
 
 // UnmarshalBinary implements pipeline.Stateful: the state (in units) goes
-// on as the TopK of shed records, and the unit one starts empty.
+// on as the TopK of the records shed before, and the others start empty.
 func (o *TopKeys) UnmarshalBinary(b []byte) error {
 	t := new(sketch.TopK)
 	if err := t.UnmarshalBinary(b); err != nil {
@@ -112,6 +161,6 @@ func (o *TopKeys) UnmarshalBinary(b []byte) error {
 	if err != nil {
 		return err
 	}
-	o.unit, o.shed = u, t
+	o.unit, o.shed, o.cur, o.curN = u, t, nil, 0
 	return nil
 }

@@ -46,15 +46,20 @@ func TestTopKeysAsHeavyHitters(t *testing.T) {
 		if err := hh.Process(&b, nil); err != nil {
 			t.Fatal(err)
 		}
-		if want := p > 0 && p < 1 || i > 3; (op.shed != nil) != want {
-			t.Fatalf("after batch %d at p = %g: shed TopK made %v, want %v", i, p, op.shed != nil, want)
+		if want := p > 0 && p < 1 || i > 3; (op.cur != nil) != want {
+			t.Fatalf("after batch %d at p = %g: shed TopK made %v, want %v", i, p, op.cur != nil, want)
+		}
+		// From batch 5 on p changed after 500 records shed at one p,
+		// more than foldMin times the capacity: they were folded.
+		if want := i >= 5; (op.shed != nil) != want {
+			t.Fatalf("after batch %d at p = %g: records shed at an earlier p folded %v, want %v", i, p, op.shed != nil, want)
 		}
 		before, _ := op.unit.MarshalBinary()
 		got := op.TopK()
 		if again, _ := op.unit.MarshalBinary(); string(again) != string(before) {
 			t.Fatalf("after batch %d: reading changed the operator's state", i)
 		}
-		if op.shed == nil && (!maps.Equal(items(got), items(hh.TopK)) || got.Total() != hh.TopK.Total()) {
+		if op.cur == nil && (!maps.Equal(items(got), items(hh.TopK)) || got.Total() != hh.TopK.Total()) {
 			t.Fatalf("after batch %d, nothing shed: counts differ from HeavyHitters'", i)
 		}
 		tracked := items(got)
