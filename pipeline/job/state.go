@@ -123,7 +123,11 @@ func decodeWorkerState(data []byte) (workerState, error) {
 			break
 		}
 		it := item{kind: itemKind(r.U8())}
-		it.k = int(min(r.MinimalUvarint(), maxInput))
+		k := r.MinimalUvarint()
+		if k > maxInput && r.Err == nil {
+			r.Err = fmt.Errorf("input %d: %w", k, sketch.ErrCorrupt)
+		}
+		it.k = int(min(k, maxInput))
 		switch it.kind {
 		case itemRange:
 			it.start, it.end = off(), off()

@@ -6,8 +6,10 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/streamstat/streamstat/pipeline"
+	"github.com/streamstat/streamstat/pipeline/checkpoint"
 	"github.com/streamstat/streamstat/sketch"
 )
 
@@ -109,5 +111,42 @@ func TestCountsAtBarrier(t *testing.T) {
 	}
 	if c := r.counts(); c.Records != 5000 || c.Bytes != uint64(len(data)) {
 		t.Errorf("restored worker's counters %+v", c)
+	}
+}
+
+// TestResumeRefusesOldFormat: a checkpoint written before workers had
+// state of their own (positions, and the counters inside the operator's
+// part) is refused with ErrOtherJob, saying what to do, not read as if the
+// counters were the operator's state.
+func TestResumeRefusesOldFormat(t *testing.T) {
+	data := numberedLines(2000, 10)
+	dir := t.TempDir()
+	cfg := func(resume bool) Config {
+		return Config{Stdin: strings.NewReader(data), Workers: 2, NewOperator: newAllOp,
+			Checkpoint: &CheckpointConfig{Dir: dir, Interval: time.Hour, Resume: resume}}
+	}
+	j, err := New(cfg(false)) // writes the job file
+	if err != nil {
+		t.Fatal(err)
+	}
+	j.Close()
+	store, err := checkpoint.NewDirStore(dir, 0, func(string, ...any) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := checkpoint.Manifest{ID: 1, Time: time.Now().UTC()}
+	for _, name := range []string{"src-0", "src-1", "op-0-0", "op-0-1"} {
+		p, err := store.WritePart(1, name, []byte{2, 0, 0, 0, 0, 0})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.Parts = append(m.Parts, p)
+	}
+	if err := store.Publish(m); err != nil {
+		t.Fatal(err)
+	}
+	_, err = New(cfg(true))
+	if !errors.Is(err, ErrOtherJob) || !strings.Contains(err.Error(), "earlier version") {
+		t.Errorf("old checkpoint: %v; want ErrOtherJob naming the version", err)
 	}
 }
