@@ -24,19 +24,19 @@ var commands []*command
 
 func init() {
 	commands = []*command{
-		{name: "distinct", synopsis: "distinct [flags] [FILE...]", flags: flagCounting | flagPrecision | flagBy, help: helpDistinct,
+		{name: "distinct", synopsis: "distinct [flags] [FILE...]", flags: flagCounting | flagPrecision | flagBy | flagKafkaJobs, help: helpDistinct,
 			setup: func(_ *env, o *options, a []string) (*spec, error) { return setupDistinct(o, a) }},
-		{name: "top", synopsis: "top [-k N] [flags] [FILE...]", flags: flagCounting | flagPrecision | flagK, help: helpTop,
+		{name: "top", synopsis: "top [-k N] [flags] [FILE...]", flags: flagCounting | flagPrecision | flagK | flagKafkaJobs, help: helpTop,
 			setup: func(_ *env, o *options, a []string) (*spec, error) { return setupTop(o, a) }},
-		{name: "freq", synopsis: "freq [flags] {KEY... | --key K [FILE...]}", flags: flagCounting | flagPrecision | flagInFiles, help: helpFreq,
+		{name: "freq", synopsis: "freq [flags] {KEY... | --key K [FILE...]}", flags: flagCounting | flagPrecision | flagInFiles | flagKafkaJobs, help: helpFreq,
 			setup: func(_ *env, o *options, a []string) (*spec, error) { return setupFreq(o, a) }},
 		{name: "sample", synopsis: "sample [-k N] [flags] [FILE...]", flags: flagCounting&^(flagJobs|flagShed) | flagK | flagSeed, help: helpSample,
 			setup: func(_ *env, o *options, a []string) (*spec, error) { return setupSample(o, a) }},
-		{name: "stats", synopsis: "stats -f N [flags] [FILE...]", flags: flagCounting&^(flagShed|flagJSONKey) | flagQuantiles | flagValueJSON, help: helpStats,
+		{name: "stats", synopsis: "stats -f N [flags] [FILE...]", flags: flagCounting&^(flagShed|flagJSONKey) | flagQuantiles | flagValueJSON | flagKafkaJobs, help: helpStats,
 			setup: func(_ *env, o *options, a []string) (*spec, error) { return setupStats(o, a) }},
 		{name: "dedup", synopsis: "dedup [flags] [FILE...]", flags: flagInput | flagJSONKey | flagSave | flagProgress | flagBloom | flagHTTP, help: helpDedup,
 			setup: setupDedup},
-		{name: "merge", synopsis: "merge [--format F] [-k N] FILE...", flags: flagSave, help: helpMerge},
+		{name: "merge", synopsis: "merge [--format F] [-k N] FILE...", flags: flagSave | flagKafka, help: helpMerge},
 	}
 }
 
@@ -89,6 +89,9 @@ func runContext(ctx context.Context, args []string, e *env) int {
 	}
 	if err := o.check(c.flags); err != nil {
 		return usage(e, c.name, err)
+	}
+	if o.kafka.on() {
+		return runKafka(ctx, e, c, o, fs, args[1:], pos)
 	}
 	if c.name == "merge" {
 		// -k as top takes it; not given, the saved one.

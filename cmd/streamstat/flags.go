@@ -38,7 +38,11 @@ const (
 	flagJSONKey                        // --json
 	flagValueJSON                      // --value-json
 	flagHTTP                           // --http
+	flagKafka                          // --kafka-brokers, --kafka-topic, --kafka-group (kafka.go)
+	flagKafkaJob                       // --kafka-session
 	flagBy                             // --by (group.go)
+
+	flagKafkaJobs = flagKafka | flagKafkaJob
 
 	flagCounting = flagInput | flagInterval | flagSave | flagProgress | flagJobs | flagCheckpoint | flagShed | flagStructured | flagJSONKey | flagHTTP
 )
@@ -74,6 +78,7 @@ type options struct {
 	shed         shedFlags
 	st           structFlags // structured input (structured.go)
 	win          windowFlags // --window (window.go)
+	kafka        kafkaFlags  // a worker of a Kafka consumer group (kafka.go)
 	by           byFlags     // grouped answers (group.go)
 }
 
@@ -160,6 +165,7 @@ func newFlags(name string, set flagSet, o *options) *flag.FlagSet {
 	}
 	o.st.register(fs, set)
 	o.win.register(fs, name)
+	o.kafka.register(fs, set)
 	if set&flagBy != 0 {
 		o.by.register(fs, name, set, o)
 	}
@@ -253,6 +259,9 @@ func (o *options) check(set flagSet) error {
 		return err
 	}
 	if err := o.win.check(o); err != nil {
+		return err
+	}
+	if err := o.kafka.check(); err != nil {
 		return err
 	}
 	if set&flagBy != 0 {

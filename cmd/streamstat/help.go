@@ -52,6 +52,12 @@ var flagDocs = []struct {
 `},
 	{flagHTTP, `  --http ADDR          serve the run's live page at ADDR (127.0.0.1:8080)
 `},
+	{flagKafka, `  --kafka-brokers B    Kafka brokers (host:port,...), topic and consumer
+  --kafka-topic T      group: a worker of G reads T, merge reads G's
+  --kafka-group G      answer; see Kafka in 'streamstat help'
+`},
+	{flagKafkaJob, `  --kafka-session D    the group's session timeout (default 10s)
+`},
 	{flagBy, `  --by G               an answer per group G (a field, column or JSON path)
 `},
 	// --window goes with the commands that take -j (windowCommands).
@@ -164,6 +170,23 @@ Load shedding (distinct, top, freq):
   --shed.
 
   tail -f access.log | streamstat top --shed --max-latency 100ms --interval 5s
+
+Kafka (distinct, top, freq, stats; examples/kafka):
+  --kafka-brokers B --kafka-topic T --kafka-group G make the process one
+  worker of consumer group G on topic T: each record's value is a line,
+  each partition it owns keeps its own sketch, and every second a
+  transaction writes the sketches to topic G-streamstat-checkpoints and
+  commits the offsets with them. Start more workers for more parallelism
+  (up to T's partitions); a worker that dies (even by SIGKILL) loses
+  nothing: after --kafka-session its partitions go on elsewhere from their
+  last commit. All workers of a group take the same subcommand and
+  flags. A worker's answers (--interval, and the final one on SIGINT or
+  SIGTERM) cover the partitions it owns;
+    streamstat merge --kafka-brokers B --kafka-group G [--kafka-topic T]
+  writes the group's answer from the committed sketches (with
+  --kafka-topic, "complete" when they cover all of T). Unreachable
+  brokers or a missing topic are an error (exit 1) within 10s. Not yet
+  with a Kafka worker: --shed, --http, --save, --checkpoint, -j.
 
 Exit codes:
   0  success (also when stdout is closed early, as by head)
@@ -320,6 +343,9 @@ partial.
 
   -k N                 for top: number of keys to list (default: as saved)
 %FLAGS%
+With --kafka-brokers and --kafka-group, merge reads the committed state
+of every partition of the Kafka group instead (KEYs: for freq).
+
   streamstat distinct --save mon.state mon.log
   streamstat distinct --save tue.state tue.log
   streamstat merge mon.state tue.state
