@@ -73,6 +73,8 @@ type options struct {
 	truth      string // the truth file; "" means truth.json in dataDir or the working directory
 	top        int
 	sessionMin time.Duration
+	// started, if set (by tests), is called once the brokers listen.
+	started func(addrs []string)
 	// ready, if set (by tests), is called once the topic holds the
 	// stream, or production was interrupted.
 	ready func(addrs []string, st produceStats)
@@ -137,6 +139,9 @@ func serve(ctx context.Context, o *options, stdout io.Writer) error {
 	}
 	defer c.close()
 	fmt.Fprintf(stdout, "brokers %s\n", strings.Join(c.addrs, ","))
+	if o.started != nil {
+		o.started(c.addrs)
+	}
 	parts, err := c.partitions(ctx, o.topic)
 	if err != nil {
 		return err

@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -206,5 +208,112 @@ func TestKafkaExampleCheck(t *testing.T) {
 				t.Errorf("exit %d, want %d; output %q (stderr %q), want it to say %q", code, c.code, out.String(), errb.String(), c.says)
 			}
 		})
+	}
+}
+
+// buildStreamstat builds the streamstat command into dir.
+func buildStreamstat(t *testing.T, dir string) string {
+	t.Helper()
+	bin := filepath.Join(dir, "streamstat")
+	out, err := exec.Command("go", "build", "-o", bin, "github.com/streamstat/streamstat/cmd/streamstat").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// TestKafkaExampleEndToEnd is the README's walk through on a short
+// stream: two streamstat workers in one group, one killed with SIGKILL
+// mid-stream, a third started; the group's merged answer, checked by
+// check against the truth file, holds: the exact record count, the true
+// distinct count within its bounds, every top user's true count within
+// its bounds.
+func TestKafkaExampleEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds streamstat and runs three worker processes")
+	}
+	dir := t.TempDir()
+	bin := buildStreamstat(t, dir)
+	o := testOptions(t, "-data", dir, "-n", "60000", "-users", "5000", "-rate", "15000")
+	addrs := make(chan []string, 1)
+	o.started = func(a []string) { addrs <- a }
+	produced := make(chan struct{})
+	var once sync.Once
+	o.progress = func(n int64) {
+		if n >= 10000 {
+			once.Do(func() { close(produced) })
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- serve(ctx, o, io.Discard) }()
+	defer func() {
+		cancel()
+		if err := <-served; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	}()
+	var brokers string
+	select {
+	case a := <-addrs:
+		brokers = strings.Join(a, ",")
+	case err := <-served:
+		served <- nil // for the deferred wait
+		t.Fatalf("serve: %v", err)
+	}
+	select {
+	case <-produced: // the rest of the stream arrives while the workers run
+	case <-time.After(30 * time.Second):
+		t.Fatal("10000 records not produced after 30s")
+	}
+	worker := func(args ...string) *exec.Cmd {
+		cmd := exec.Command(bin, append(args, "--kafka-brokers", brokers, "--kafka-topic", "clicks", "--kafka-session", "1s")...)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			if cmd.ProcessState == nil {
+				cmd.Process.Kill()
+				cmd.Wait()
+			}
+		})
+		return cmd
+	}
+	a := worker("distinct", "-f", "1", "--kafka-group", "demo")
+	time.Sleep(500 * time.Millisecond)
+	b := worker("distinct", "-f", "1", "--kafka-group", "demo")
+	top := worker("top", "-k", "10", "-f", "1", "--kafka-group", "demo-top")
+	time.Sleep(time.Second)
+	a.Process.Signal(syscall.SIGKILL)
+	a.Wait()
+	c := worker("distinct", "-f", "1", "--kafka-group", "demo")
+
+	for _, group := range []string{"demo", "demo-top"} {
+		var answer []byte
+		deadline := time.Now().Add(60 * time.Second)
+		for {
+			out, err := exec.Command(bin, "merge", "--kafka-brokers", brokers, "--kafka-group", group, "--kafka-topic", "clicks", "--format", "json").Output()
+			if err == nil && strings.Contains(string(out), `"complete":true`) {
+				answer = out
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("group %s: no complete answer after 60s: %s %v", group, out, err)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		var report strings.Builder
+		if code := runCheck([]string{"-truth", filepath.Join(dir, "truth.json")}, strings.NewReader(string(answer)), &report, &report); code != 0 {
+			t.Errorf("group %s: check exit %d:\n%s", group, code, report.String())
+		}
+		if n := strings.Count(report.String(), "ok    "); group == "demo-top" && n != 11 {
+			t.Errorf("group %s: %d figures checked, want the records and 10 users:\n%s", group, n, report.String())
+		}
+	}
+	for _, w := range []*exec.Cmd{b, c, top} {
+		w.Process.Signal(syscall.SIGTERM)
+		if err := w.Wait(); err != nil {
+			t.Errorf("%v: %v", w.Args[:2], err)
+		}
 	}
 }
