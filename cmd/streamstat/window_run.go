@@ -144,7 +144,11 @@ func (r *windowRun) answer(visit visitor, wm int64, complete func(end int64) boo
 		if err := a.addOp(op); err != nil {
 			return err
 		}
-		res := a.result(counts{Records: w.records})
+		c := counts{Records: w.records}
+		if st, ok := op.(*pipeline.Stats); ok {
+			c.Bad = st.Missing // the window's records without a number
+		}
+		res := a.result(c)
 		start, stop := time.Unix(0, w.start).UTC(), time.Unix(0, w.end).UTC()
 		ok := complete(end)
 		if err := r.rep.window(start, stop, res, ok, why); err != nil {
@@ -417,6 +421,9 @@ func (r *windowRun) note(c counts) {
 		}
 		fmt.Fprintf(e.stderr, "streamstat: warning: %d of %d records have no key (%s) and were skipped; --strict stops at the first\n",
 			c.Skipped, c.Records, what)
+	}
+	if c.Bad > 0 {
+		fmt.Fprintf(e.stderr, "streamstat: warning: %d of %d values are not numbers and were left out (each window's bad values say where)\n", c.Bad, c.Records)
 	}
 	if late > 0 {
 		fmt.Fprintf(e.stderr, "streamstat: warning: %d of %d records were late (their window had closed: more than --lateness %v behind the latest time before them) and are in no window\n",
