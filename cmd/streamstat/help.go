@@ -130,7 +130,13 @@ Running:
                        offsets; a stream (stdin) piped again is read and
                        skipped up to them. Without -j it takes the
                        checkpoint's number of workers. The answer is the one
-                       an uninterrupted run gives. A checkpoint of another job
+                       an uninterrupted run gives. With another -j the saved
+                       states are merged and what is left of the input is
+                       dealt to the new workers, each record counted once:
+                       distinct's answer stays byte-identical; top's, freq's
+                       and stats' stay within the bounds they print but may
+                       differ (which worker saw which record shapes them).
+                       A checkpoint of another job
                        (other flags, inputs, or a file that changed size)
                        is refused; without --resume, DIR's checkpoints are
                        replaced. A damaged checkpoint is skipped, with a
@@ -226,7 +232,7 @@ bound; json gives it only when true). With --shed the sketch is a theta sketch o
 worker), exact up to 3k/2 keys; json adds theta_k.
 
 With --by G: the groups with the most distinct keys, with 95% bounds, from
-a sample of 2^P (group, key) pairs per worker (P default 14: 1 MiB).
+a sample of 2^P (group, key) pairs per worker (P default 16: 4 MiB).
   -k N                 with --by: groups to list (default 10; 0: every one,
                        in memory that grows with the groups: P default 12)
   --max-memory M       with -k 0: exit 1 past M (default 1GiB; 512MiB, 2GB)
