@@ -2,7 +2,9 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
+	"encoding/csv"
 	"fmt"
 	"math"
 
@@ -22,7 +24,7 @@ func setupDedup(e *env, o *options, args []string) (*spec, error) {
 	}
 	op := &dedupOp{field: o.field, delim: o.delim, w: bufio.NewWriterSize(e.stdout, 64<<10)}
 	op.bloom, _ = sketch.NewBloom(capacity, fp)
-	return &spec{
+	s := &spec{
 		cmd: "dedup", args: args, opts: o,
 		line:   pipeline.LineConfig{}, // whole lines: the output needs them
 		newOp:  func(int) (pipeline.Operator, error) { return op, nil },
@@ -33,9 +35,33 @@ func setupDedup(e *env, o *options, args []string) (*spec, error) {
 			return o.format != "text" || d.bloom.EstimatedFPRate() > d.target
 		},
 		extraCounts: func(*pipeline.Pipeline) counts { return counts{Skipped: op.skipped} },
-		// --json, -f 1,3: the key is found in each whole line.
-		setExtract: func(ex pipeline.Extractor) { op.ex = ex },
-	}, nil
+	}
+	// --json, -f 1,3, --csv: the key is found in each whole record. CSV
+	// records (which may hold newlines) are framed by the source, which
+	// checks their quoting, skips each input's header and passes the
+	// record as it stands; the header is written once, in front.
+	s.setExtract = func(ex pipeline.Extractor) {
+		op.ex, op.strict = ex, o.st.strict
+		if k, ok := ex.(*pipeline.CSVKey); ok {
+			s.line.Extract = &pipeline.CSVKey{Comma: k.Comma, Header: k.Header}
+			s.line.Strict = o.st.strict
+			if k.Header {
+				op.header = csvLine(o.st.names, k.Comma)
+			}
+		}
+	}
+	return s, nil
+}
+
+// csvLine is fields as a CSV record (with its newline), quoted where
+// encoding/csv quotes.
+func csvLine(fields []string, comma byte) []byte {
+	var b bytes.Buffer
+	w := csv.NewWriter(&b)
+	w.Comma = rune(comma)
+	w.Write(fields)
+	w.Flush()
+	return b.Bytes()
 }
 
 // dedupOp passes on the first occurrence of each key: it writes the line to
@@ -46,19 +72,36 @@ type dedupOp struct {
 	field   int
 	delim   pipeline.Delimiter
 	ex      pipeline.Extractor // if set, finds the key in place of field
+	strict  bool               // a record without a key is an error (--strict)
+	header  []byte             // CSV: written before the first record
 	sc      pipeline.Scratch
 	w       *bufio.Writer
+	records uint64
 	passed  uint64
 	skipped uint64
 }
 
+// writeHeader writes the CSV header, once.
+func (o *dedupOp) writeHeader() {
+	if o.header != nil {
+		o.w.Write(o.header)
+		o.header = nil
+	}
+}
+
 func (o *dedupOp) Process(in, _ *pipeline.Batch) error {
+	o.writeHeader()
 	for i := range in.Records {
 		line := in.Key(i)
 		h := in.Records[i].Hash
+		o.records++
 		if o.ex != nil {
 			x, err := o.ex.Extract(line, &o.sc)
 			if err != nil {
+				if o.strict {
+					o.w.Flush()
+					return fmt.Errorf("record %d (--strict): %w", o.records, err)
+				}
 				o.skipped++
 				continue
 			}
@@ -91,6 +134,12 @@ type dedupAgg struct {
 
 func (a *dedupAgg) addOp(op pipeline.Operator) error {
 	d := op.(*dedupOp)
+	if d.header != nil { // no record came: the output is the header alone
+		d.writeHeader()
+		if err := d.w.Flush(); err != nil {
+			return err
+		}
+	}
 	a.passed += d.passed
 	if a.bloom == nil {
 		a.bloom = d.bloom.Clone()

@@ -25,7 +25,7 @@ const (
 // flags, the arguments are the keys (as they always were) and -i names
 // the inputs.
 func setupFreq(o *options, args []string) (*spec, error) {
-	keys := args
+	keys := slices.Clone(args)
 	if len(o.keys) > 0 || o.keysFrom != "" {
 		keys = o.keys
 		if o.keysFrom != "" {
@@ -57,6 +57,21 @@ func setupFreq(o *options, args []string) (*spec, error) {
 		}
 		return cm
 	}
+	// A composite key (-f 1,3, --json a,b): each key asked about is
+	// read as a tuple (parseTupleKey) once the key's parts are known.
+	o.st.tupleKeys = func(parts int) error {
+		if o.shed.on {
+			return usagef("--shed with a composite key is not supported by freq; drop --shed, or key by one field")
+		}
+		for i, k := range keys {
+			t, err := parseTupleKey(k, parts)
+			if err != nil {
+				return err
+			}
+			keys[i] = t
+		}
+		return nil
+	}
 	if o.shed.on {
 		return shedFreqSpec(o, keys, newCM)
 	}
@@ -67,14 +82,15 @@ func setupFreq(o *options, args []string) (*spec, error) {
 		newOp: func(int) (pipeline.Operator, error) {
 			return &pipeline.Frequency{CM: newCM()}, nil
 		},
-		newAgg: func() aggregate { return &freqAgg{cm: newCM(), keys: keys} },
+		newAgg: func() aggregate { return &freqAgg{cm: newCM(), keys: keys, tuple: o.st.parts > 1} },
 	}, nil
 }
 
 // freqAgg is the merged CountMin and the keys asked about.
 type freqAgg struct {
-	cm   *sketch.CountMin
-	keys []string
+	cm    *sketch.CountMin
+	keys  []string
+	tuple bool // keys are composite (-f 1,3): shown as tuples
 }
 
 func (a *freqAgg) addOp(op pipeline.Operator) error { return a.cm.Merge(op.(*pipeline.Frequency).CM) }
@@ -145,9 +161,15 @@ func (a *freqAgg) result(c counts) result {
 	for _, k := range a.keys {
 		e := a.cm.EstimateString(k)
 		it := itemJSON{jsonKey: newJSONKey([]byte(k)), Count: roundCount(e.Value), Lower: floorCount(e.Lower), Upper: ceilCount(e.Upper), Guaranteed: e.Exact}
+		shown, text := k, textKey([]byte(k))
+		if a.tuple {
+			sk := showKeyOf(k, true)
+			it.jsonKey, _ = sk.json()
+			shown, text = sk.csv(), sk.text()
+		}
 		j.Items = append(j.Items, it)
-		res.CSVRows = append(res.CSVRows, append([]string{k, u(it.Count), u(it.Lower), u(it.Upper), fmt.Sprint(it.Guaranteed)}, totals...))
-		t.add(u(it.Count), u(it.Lower), u(it.Upper), textKey([]byte(k)))
+		res.CSVRows = append(res.CSVRows, append([]string{shown, u(it.Count), u(it.Lower), u(it.Upper), fmt.Sprint(it.Guaranteed)}, totals...))
+		t.add(u(it.Count), u(it.Lower), u(it.Upper), text)
 	}
 	res.JSON = j
 	res.Text = t.String() + countsLine(c, false) + "\n" +

@@ -31,9 +31,15 @@ type structFlags struct {
 	strict    bool
 	keySpec   string // -f when it is not one number: "1,3", "user,page"
 
-	parts int    // parts of the key once resolved: more than 1 is a tuple
-	desc  string // the extractor, for --save and checkpoints; "" for plain lines
-	what  string // the key's flags as typed, for messages
+	parts int      // parts of the key once resolved: more than 1 is a tuple
+	desc  string   // the extractor, for --save and checkpoints; "" for plain lines
+	what  string   // the key's flags as typed, for messages
+	names []string // the header's column names, if read (always for dedup --header)
+
+	// tupleKeys, if set (freq), turns the keys the command looks up into
+	// composite keys of parts parts, once the key is known to have more
+	// than one.
+	tupleKeys func(parts int) error
 }
 
 // register adds the flags set takes to fs.
@@ -210,12 +216,13 @@ func applyStructured(e *env, o *options, s *spec) error {
 	case f.csvMode():
 		spec := keyColumnsSpec(o)
 		var header []string
-		if f.header && needsNames(spec) {
+		if f.header && (needsNames(spec) || s.cmd == "dedup") {
+			// dedup writes the header in front of its records.
 			h, err := readHeaders(e, s.args, f.comma(o))
 			if err != nil {
 				return err
 			}
-			header = h
+			header, f.names = h, h
 		}
 		var cols []int
 		if spec != "" {
@@ -273,8 +280,10 @@ func applyStructured(e *env, o *options, s *spec) error {
 		}
 		f.what = fmt.Sprintf("-f %s -d %s", keyColumnsSpec(o), o.delim)
 	}
-	if f.parts > 1 && (s.cmd == "freq") {
-		return usagef("freq looks up keys of one part: composite keys (-f 1,3, --json a,b) are not supported")
+	if f.parts > 1 && f.tupleKeys != nil {
+		if err := f.tupleKeys(f.parts); err != nil {
+			return err
+		}
 	}
 	f.desc = desc
 	if s.setExtract != nil {
@@ -283,6 +292,73 @@ func applyStructured(e *env, o *options, s *spec) error {
 	}
 	s.line.Extract, s.line.Strict = ex, f.strict
 	return nil
+}
+
+// parseTupleKey reads a composite key of parts parts as freq's --key (or
+// a KEY argument, or a line of --keys-from) gives it: as top and freq show
+// one, "(a, b)" (each part plain or a Go-quoted string), or as its parts
+// separated by commas, quoted as in CSV where a part holds a comma or a
+// quote ("a,b", "x,\"1,5\""). It returns the key as the extractor makes
+// it (pipeline.AppendTuplePart).
+func parseTupleKey(k string, parts int) (string, error) {
+	if t, ok := parseShownTuple(k); ok {
+		if n, _ := pipeline.SplitTuple([]byte(t)); len(n) == parts {
+			return t, nil
+		}
+	}
+	fields, err := pipeline.ParseCSVRecord([]byte(k), ',')
+	if err != nil || len(fields) != parts {
+		got := "not a CSV record"
+		if err == nil {
+			got = fmt.Sprintf("%d part(s)", len(fields))
+		}
+		return "", usagef("key %q: %s; the key has %d parts: write them separated by commas (a,b; CSV quotes for a part holding a comma or quote: \"a,b\",c) or as a tuple, (a, b)", k, got, parts)
+	}
+	var t []byte
+	for _, f := range fields {
+		t = pipeline.AppendTuplePart(t, []byte(f))
+	}
+	return string(t), nil
+}
+
+// parseShownTuple reads a tuple as pipeline.FormatTuple shows it, and
+// returns the composite key; false if k is not exactly such a tuple.
+func parseShownTuple(k string) (string, bool) {
+	if len(k) < 2 || k[0] != '(' || k[len(k)-1] != ')' {
+		return "", false
+	}
+	rest := k[1 : len(k)-1]
+	var t []byte
+	for {
+		var part string
+		if strings.HasPrefix(rest, `"`) {
+			q, err := strconv.QuotedPrefix(rest)
+			if err != nil {
+				return "", false
+			}
+			part, _ = strconv.Unquote(q)
+			rest = rest[len(q):]
+		} else {
+			i := strings.Index(rest, ", ")
+			if i < 0 {
+				i = len(rest)
+			}
+			part, rest = rest[:i], rest[i:]
+		}
+		t = pipeline.AppendTuplePart(t, []byte(part))
+		if rest == "" {
+			break
+		}
+		if !strings.HasPrefix(rest, ", ") {
+			return "", false
+		}
+		rest = rest[2:]
+	}
+	// Only the exact form FormatTuple writes: "(a,b)" is not a tuple.
+	if pipeline.FormatTuple(t) != k {
+		return "", false
+	}
+	return string(t), true
 }
 
 // splitList splits a comma-separated list.
@@ -389,6 +465,8 @@ func markTuple(a aggregate, on bool) {
 	case *topAgg:
 		a.tuple = on
 	case *sampleAgg:
+		a.tuple = on
+	case *freqAgg:
 		a.tuple = on
 	}
 }
