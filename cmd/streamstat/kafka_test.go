@@ -46,25 +46,6 @@ func kafkaMerge(t *testing.T, c *kafkatest.Cluster, group string, extra ...strin
 	return m, complete, errOut
 }
 
-// waitStarted waits until a worker of group has created the group's
-// checkpoint topic. Workers started at the same moment race to create it;
-// the runtime's answer to that race is tested in pipeline/kafka, so these
-// tests start the first worker alone.
-func waitStarted(t *testing.T, c *kafkatest.Cluster, group string) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		_, _, errOut := kafkaMerge(t, c, group)
-		if !strings.Contains(errOut, "topic does not exist") {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("group %s: no checkpoint topic after 20s: %s", group, errOut)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 // waitMerged polls merge until the group's answer covers every record of
 // the topic (complete), and returns it.
 func waitMerged(t *testing.T, c *kafkatest.Cluster, group string, within time.Duration, extra ...string) map[string]any {
@@ -143,7 +124,6 @@ func TestKafkaCLIKillAndTakeOver(t *testing.T) {
 	first := kafkaLines(0, 6000)
 	c.ProduceLines(t, "clicks", first)
 	a := startKafkaWorker(t, c, "g", "distinct", "-f", "1")
-	waitStarted(t, c, "g")
 	b := startKafkaWorker(t, c, "g", "distinct", "-f", "1")
 	got := waitMerged(t, c, "g", 30*time.Second)
 	if want := stdinAnswer(t, first, "distinct", "-f", "1"); !sameJSON(got, want) {
@@ -229,7 +209,6 @@ func TestKafkaCLICommands(t *testing.T) {
 			group := "g-" + tc.name
 			worker := append(tc.args[:len(tc.args):len(tc.args)], tc.merge...)
 			stop1 := runKafkaInProcess(t, c, group, worker...)
-			waitStarted(t, c, group)
 			stop2 := runKafkaInProcess(t, c, group, worker...)
 			got := waitMerged(t, c, group, 30*time.Second, tc.merge...)
 			want := stdinAnswer(t, lines, worker...)
