@@ -112,4 +112,12 @@
 // which FuzzJSONKey checks, and it keeps no parse tree, so one JSONKey
 // serves every goroutine without a parser per worker (fastjson's Parser
 // must not be shared). Its time is linear in the line's length.
+//
+// # Windows and event time
+//
+// Window answers a Mergeable operator per time window, tumbling or
+// sliding, by the clock or by Record.Time. A TimedKey gives records their
+// time from a field, read in a TimeFormat (RFC 3339 without allocating,
+// Unix seconds or milliseconds, or a Go layout); a record whose time is
+// missing or does not parse is skipped and counted like one without a key.
 package pipeline
