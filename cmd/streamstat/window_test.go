@@ -39,6 +39,7 @@ func TestWindowGolden(t *testing.T) {
 		{"window_top", append([]string{"top", "-k", "3", "-f", "4", "--window", "2m"}, eventArgs...)},
 		{"window_freq", append([]string{"freq", "-f", "2", "--key", "u1", "--key", "u2", "--window", "2m"}, eventArgs...)},
 		{"window_stats", append([]string{"stats", "-f", "3", "--window", "2m", "-q", "0.5,0.99"}, eventArgs...)},
+		{"window_distinct_by", append([]string{"distinct", "-f", "2", "--by", "4", "-k", "3", "--window", "2m", "--slide", "1m"}, eventArgs...)},
 	}
 	data := readFile(t, events)
 	for _, c := range cases {
