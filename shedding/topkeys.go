@@ -130,9 +130,7 @@ func (o *TopKeys) TopK() *sketch.TopK {
 	var t *sketch.TopK
 	if o.unit != nil {
 		t = o.unit.Clone()
-		for range unitDoublings {
-			_ = t.Merge(t) // doubles every count and error; a TopK merges with itself
-		}
+		ToUnits(t)
 	} else {
 		var err error
 		if t, err = o.newTopK(); err != nil {
@@ -145,6 +143,38 @@ func (o *TopKeys) TopK() *sketch.TopK {
 		}
 	}
 	return t
+}
+
+// AddTo merges what o counted into two TopKs: the records never shed into
+// records, counted 1 each, and those kept at p < 1 into units, counted
+// Units(p) each. o is not modified. TopK is records scaled to units (by
+// Unit) and merged with units: a caller that merges several TopKeys (one
+// per worker) merges their parts first and scales once, and while nothing
+// was shed (units empty) has its answer in records, as a plain TopK's,
+// without scaling at all (scaling doubles a TopK 16 times).
+func (o *TopKeys) AddTo(records, units *sketch.TopK) error {
+	if o.unit != nil {
+		if err := records.Merge(o.unit); err != nil {
+			return err
+		}
+	}
+	for _, s := range []*sketch.TopK{o.shed, o.cur} {
+		if s != nil {
+			if err := units.Merge(s); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// ToUnits turns t, a TopK counting records 1 each, into one counting
+// them Unit each (as TopKeys.TopK and HeavyHitters with Unit set count
+// records kept at p = 1), in place.
+func ToUnits(t *sketch.TopK) {
+	for range unitDoublings {
+		_ = t.Merge(t) // doubles every count and error; a TopK merges with itself
+	}
 }
 
 // MarshalBinary implements pipeline.Stateful: the encoding of TopK().

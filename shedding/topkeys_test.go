@@ -62,12 +62,30 @@ func TestTopKeysAsHeavyHitters(t *testing.T) {
 		if op.cur == nil && (!maps.Equal(items(got), items(hh.TopK)) || got.Total() != hh.TopK.Total()) {
 			t.Fatalf("after batch %d, nothing shed: counts differ from HeavyHitters'", i)
 		}
-		tracked := items(got)
-		for key, w := range truth {
-			if c, ok := tracked[key]; ok && !(c[1] <= w && w <= c[2]) {
-				t.Fatalf("after batch %d: %s tracked at [%d, %d], true weight %d", i, key, c[1], c[2], w)
-			} else if !ok && w > got.MinCount() {
-				t.Fatalf("after batch %d: %s untracked, weight %d above MinCount %d", i, key, w, got.MinCount())
+		// AddTo's parts, the records merged and scaled to units, answer
+		// as TopK: the same while nothing is shed, within the same
+		// bounds after.
+		records, _ := sketch.NewTopK(64)
+		units, _ := sketch.NewTopK(64)
+		if err := op.AddTo(records, units); err != nil {
+			t.Fatal(err)
+		}
+		if (units.Total() != 0) != (op.cur != nil) {
+			t.Fatalf("after batch %d: AddTo gave %d units shed, shed TopK made %v", i, units.Total(), op.cur != nil)
+		}
+		ToUnits(records)
+		if op.cur == nil && !maps.Equal(items(records), items(got)) {
+			t.Fatalf("after batch %d, nothing shed: AddTo's records in units differ from TopK()", i)
+		}
+		_ = records.Merge(units)
+		for _, got := range []*sketch.TopK{got, records} {
+			tracked := items(got)
+			for key, w := range truth {
+				if c, ok := tracked[key]; ok && !(c[1] <= w && w <= c[2]) {
+					t.Fatalf("after batch %d: %s tracked at [%d, %d], true weight %d", i, key, c[1], c[2], w)
+				} else if !ok && w > got.MinCount() {
+					t.Fatalf("after batch %d: %s untracked, weight %d above MinCount %d", i, key, w, got.MinCount())
+				}
 			}
 		}
 	}

@@ -353,19 +353,36 @@ func shedTopSpec(o *options, args []string, capacity int) (*spec, error) {
 		newOp: func(int) (pipeline.Operator, error) {
 			return r.op(&shedding.TopKeys{Capacity: capacity}), nil
 		},
-		newAgg: func() aggregate { return &shedTopAgg{run: r, top: newTop(), k: k, tuple: o.st.parts > 1} },
+		newAgg: func() aggregate {
+			return &shedTopAgg{run: r, records: newTop(), units: newTop(), k: k, tuple: o.st.parts > 1}
+		},
 	}, nil
 }
 
+// shedTopAgg merges the workers' TopKeys: the records never shed, counted
+// 1 each, and the records kept at p < 1, counted Units(p) each. While
+// nothing was shed the answer is the first, in records, as top's without
+// --shed; otherwise the first scaled to units merged with the second.
 type shedTopAgg struct {
-	run   *shedRun
-	top   *sketch.TopK
-	k     int
-	tuple bool // keys are composite (-f 1,3): shown as tuples
+	run            *shedRun
+	records, units *sketch.TopK
+	k              int
+	tuple          bool // keys are composite (-f 1,3): shown as tuples
 }
 
 func (a *shedTopAgg) addOp(op pipeline.Operator) error {
-	return a.top.Merge(unwrapCost(op).(*shedding.TopKeys).TopK())
+	return unwrapCost(op).(*shedding.TopKeys).AddTo(a.records, a.units)
+}
+
+// answer returns the merged TopK and the count it gives a record.
+func (a *shedTopAgg) answer() (*sketch.TopK, float64) {
+	if a.units.Total() == 0 {
+		return a.records, 1
+	}
+	t := a.records.Clone()
+	shedding.ToUnits(t)
+	_ = t.Merge(a.units) // any capacities merge
+	return t, shedding.Unit
 }
 
 func (a *shedTopAgg) merge(aggregate) error              { return errShedState }
@@ -390,8 +407,10 @@ type shedTopJSON struct {
 func (a *shedTopAgg) result(c counts) result {
 	s := a.run.summary()
 	c.Shed = s.Shed
-	items := a.top.Top(a.k + 1)
-	unlisted := a.top.MinCount()
+	top, unit := a.answer()
+	scaled := func(c uint64) float64 { return float64(c) / unit }
+	items := top.Top(a.k + 1)
+	unlisted := top.MinCount()
 	if len(items) > a.k {
 		unlisted = max(unlisted, items[a.k].Count)
 		items = items[:a.k]
@@ -400,7 +419,7 @@ func (a *shedTopAgg) result(c counts) result {
 	// error is added at shedConfidence.
 	um := widenCount(sketch.Estimate{Value: scaled(unlisted), Upper: scaled(unlisted), Confidence: 1}, s, shedConfidence)
 	j := shedTopJSON{Records: c.Records, Items: []shedItemJSON{}, Skipped: c.Skipped, Shed: c.Shed,
-		Total: roundCount(scaled(a.top.Total())), Capacity: a.top.Capacity(), UnlistedMax: ceilCount(um.Upper),
+		Total: roundCount(scaled(top.Total())), Capacity: top.Capacity(), UnlistedMax: ceilCount(um.Upper),
 		shedJSON: a.run.json(s)}
 	res := result{CSVHeader: append([]string{"rank", "key", "count", "lower", "upper", "guaranteed", "confidence",
 		"records", "skipped", "shed", "total", "capacity", "unlisted_max"}, shedCSVHeader...)}
