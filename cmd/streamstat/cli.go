@@ -34,7 +34,7 @@ func init() {
 			setup: func(_ *env, o *options, a []string) (*spec, error) { return setupSample(o, a) }},
 		{name: "stats", synopsis: "stats -f N [flags] [FILE...]", flags: flagCounting&^(flagShed|flagJSONKey) | flagQuantiles | flagValueJSON | flagKafkaJobs, help: helpStats,
 			setup: func(_ *env, o *options, a []string) (*spec, error) { return setupStats(o, a) }},
-		{name: "dedup", synopsis: "dedup [flags] [FILE...]", flags: flagInput | flagJSONKey | flagSave | flagProgress | flagBloom | flagHTTP, help: helpDedup,
+		{name: "dedup", synopsis: "dedup [flags] [FILE...]", flags: flagInput | flagStructured | flagJSONKey | flagSave | flagProgress | flagBloom | flagHTTP, help: helpDedup,
 			setup: setupDedup},
 		{name: "merge", synopsis: "merge [--format F] [-k N] FILE...", flags: flagSave | flagKafka, help: helpMerge},
 	}
