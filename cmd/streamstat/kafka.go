@@ -294,11 +294,18 @@ func kafkaExtractor(s *spec) (pipeline.Extractor, error) {
 // kafkaError is a Kafka error in the command's words, on one line,
 // without the package prefixes of the layers it went through.
 func kafkaError(k *kafkaFlags, err error) error {
-	msg := strings.ReplaceAll(err.Error(), "\n", " ")
-	msg = strings.ReplaceAll(msg, "kafka: ", "")
+	msg := oneLine(err.Error())
 	if errors.Is(err, kafka.ErrUnreachable) {
 		msg = strings.Replace(msg, strings.TrimPrefix(kafka.ErrUnreachable.Error(), "kafka: ")+": ", "", 1)
 		return fmt.Errorf("kafka: cannot reach the brokers %s (within %v): %s", k.brokers, kafkaTimeout, msg)
 	}
 	return fmt.Errorf("kafka: %s", msg)
+}
+
+// oneLine is a message of package kafka or franz-go on one line, without
+// the package prefixes of the layers it went through (franz-go lists the
+// errors of several partitions on lines of their own).
+func oneLine(msg string) string {
+	msg = strings.ReplaceAll(strings.TrimSpace(msg), "\n", "; ")
+	return strings.ReplaceAll(msg, "kafka: ", "")
 }

@@ -52,7 +52,7 @@ func runKafka(ctx context.Context, e *env, c *command, o *options, fs *flag.Flag
 		SessionTimeout: k.session,
 		Timeout:        kafkaTimeout,
 		Logf: func(format string, a ...any) {
-			fmt.Fprintf(e.stderr, "streamstat: "+format+"\n", a...)
+			fmt.Fprintf(e.stderr, "streamstat: kafka: %s\n", oneLine(fmt.Sprintf(format, a...)))
 		},
 	})
 	if err != nil {
@@ -172,7 +172,7 @@ func runKafkaWorker(ctx context.Context, e *env, s *spec, w *kafka.Worker) int {
 	}
 	st := w.Stats()
 	if st.Failed > 0 && st.LastError != nil {
-		fmt.Fprintf(e.stderr, "streamstat: warning: kafka: %d transactions ended in an unknown state (their partitions were restored from Kafka); the last: %v\n", st.Failed, st.LastError)
+		fmt.Fprintf(e.stderr, "streamstat: warning: kafka: %d transactions ended in an unknown state (their partitions were restored from Kafka); the last: %s\n", st.Failed, oneLine(st.LastError.Error()))
 	}
 	if !finalOK {
 		return exitOK
