@@ -148,7 +148,7 @@ func sourceLines(lines []string) (srcs, rest []string) {
 // sourcesRescale compares the source lines of a checkpoint's topology
 // (old) with this pipeline's (cur) when their numbers differ: the
 // checkpoint restores if every source, there and here, is of one type, a
-// RescalableSource, with the same kind of shedder. It returns "" if so,
+// RescalableSource, with the same kind of shedder, which keeps no state. It returns "" if so,
 // and the difference to report otherwise.
 func (p *Pipeline) sourcesRescale(old, cur []string) string {
 	counts := fmt.Sprintf("%q where this pipeline has %q", fmt.Sprintf("sources %d", len(old)), fmt.Sprintf("sources %d", len(cur)))
@@ -173,6 +173,11 @@ func (p *Pipeline) sourcesRescale(old, cur []string) string {
 	}
 	if _, ok := p.sources[0].(RescalableSource); !ok || !strings.HasSuffix(want, sourceState) {
 		return fmt.Sprintf("%s, of a type (%T) that cannot deal its states to another number of sources (RescalableSource)", counts, p.sources[0])
+	}
+	if strings.Contains(want, `(stateful)" `) {
+		// What a shedder saved (what it shed, its keep probability) is
+		// its source's: it would be lost or made up.
+		return fmt.Sprintf("%s, with shedders whose state does not deal to another number of sources", counts)
 	}
 	return ""
 }

@@ -412,3 +412,29 @@ func TestSourceStateError(t *testing.T) {
 		t.Fatal("run did not fail")
 	}
 }
+
+// TestRedealSourcesRefusesShedderState: sources with shedders that keep
+// state (what they shed, the keep probability) do not rescale: that state
+// is its source's and would be lost or made up.
+func TestRedealSourcesRefusesShedderState(t *testing.T) {
+	graph := func(n int) *Pipeline {
+		var srcs []Source
+		for range n {
+			srcs = append(srcs, newSpanSource(newAvailability(0)))
+		}
+		p, err := New(srcs, []Stage{{Name: "hll", Parallelism: n, New: func(int) (Operator, error) {
+			h, err := sketch.NewHLL(12)
+			return &Distinct{HLL: h}, err
+		}}}, Config{NewShedder: func(int) Shedder { return &countingShedder{} }, Checkpoint: &CheckpointConfig{Store: newMemStore()}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	store := newMemStore()
+	part, _ := store.WritePart(1, topologyPart, []byte(strings.Join(graph(2).topology(), "\n")))
+	_, _, _, err := graph(3).checkTopology(store, checkpoint.Manifest{ID: 1, Parts: []checkpoint.Part{part}})
+	if !errors.Is(err, ErrTopologyMismatch) || !strings.Contains(err.Error(), "shedders whose state") {
+		t.Errorf("stateful shedders: %v", err)
+	}
+}

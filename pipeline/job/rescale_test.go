@@ -290,18 +290,20 @@ func TestRescaleStream(t *testing.T) {
 			checkAll(t, got, want, 40000)
 		})
 	}
-	t.Run("2 to 3 to 1", func(t *testing.T) {
-		d := copyDir(t, dir)
-		// The 3 workers' views are of what the 2 had left: data[half:].
-		stopStreamAt(t, cfg(d, 3, true), data, more, int64(more-half))
-		c := cfg(d, 1, true)
-		c.Stdin = strings.NewReader(data)
-		got, counts := runAll(t, c)
-		if counts.Records != 40000 || counts.Bytes != uint64(len(data)) {
-			t.Errorf("counts %+v", counts)
-		}
-		checkAll(t, got, want, 40000)
-	})
+	for _, last := range []int{1, 3} {
+		t.Run(fmt.Sprintf("2 to 3 to %d", last), func(t *testing.T) {
+			d := copyDir(t, dir)
+			// The 3 workers' views are of what the 2 had left: data[half:].
+			stopStreamAt(t, cfg(d, 3, true), data, more, int64(more-half))
+			c := cfg(d, last, true)
+			c.Stdin = strings.NewReader(data)
+			got, counts := runAll(t, c)
+			if counts.Records != 40000 || counts.Bytes != uint64(len(data)) {
+				t.Errorf("counts %+v", counts)
+			}
+			checkAll(t, got, want, 40000)
+		})
+	}
 	t.Run("other stream", func(t *testing.T) {
 		other := []byte(data)
 		other[len(data)/3] ^= 1

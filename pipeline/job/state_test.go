@@ -150,3 +150,39 @@ func TestResumeRefusesOldFormat(t *testing.T) {
 		t.Errorf("old checkpoint: %v; want ErrOtherJob naming the version", err)
 	}
 }
+
+// TestSetPosition: a worker set to another's position (a checkpoint's
+// position alone, without the state) goes on with the records after it.
+func TestSetPosition(t *testing.T) {
+	data := numberedLines(3000, 10)
+	newWorker := func() *worker {
+		pl, err := newPlan(&Config{Stdin: strings.NewReader(data)}, 1, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return pl.newWorkers(context.Background())[0]
+	}
+	w := newWorker()
+	var b pipeline.Batch
+	if err := w.Fill(context.Background(), &b, 250); err != nil {
+		t.Fatal(err)
+	}
+	pos := w.Position()
+	if in, off, started := DecodePosition(pos); in != 0 || !started || off != int64(len(strings.Join(strings.SplitAfter(data, "\n")[:250], ""))) {
+		t.Fatalf("position %d %d %v after 250 lines", in, off, started)
+	}
+	r := newWorker()
+	if err := r.SetPosition(pos); err != nil {
+		t.Fatal(err)
+	}
+	b.Reset()
+	if err := r.Fill(context.Background(), &b, 1); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := string(b.Key(0)), strings.Split(data, "\n")[250]; got != want {
+		t.Errorf("after SetPosition: %q, want %q", got, want)
+	}
+	if err := r.SetPosition(pos); err == nil {
+		t.Error("SetPosition on a worker that has read: no error")
+	}
+}
