@@ -40,16 +40,38 @@
 // Merge (and ReadSnapshots) read the latest snapshot of every partition
 // and merge them: the global answer of the group.
 //
+// # A Kafka source for a pipeline
+//
+// Source is a pipeline.Source over a fixed set of partitions of a topic,
+// read without a group, for a pipeline.Pipeline that checkpoints to its
+// own checkpoint.Store: the whole pipeline serves a Kafka job (operators,
+// credit-based flow control, shedding, metrics, pipeline/observe's
+// dashboard). Its byte state (pipeline.StatefulSource) is each
+// partition's next offset, so recovery goes on exactly after the records
+// the operators' state holds, and a checkpoint taken with n sources
+// restores into m (pipeline.RescalableSource: the partitions are dealt
+// anew and the sources' forward stages merged). Credits reach the
+// brokers: a source left holding more than four batches of fetched
+// records when the pipeline stops asking (no credit) pauses fetching its
+// partitions until its next Fill. A checkpoint barrier wakes a Fill
+// waiting for records (pipeline.WakeableSource). Sources deals a topic's
+// partitions to m sources; StopAtEnd makes a batch job of what the topic
+// holds.
+//
 // # What is and is not integrated with package pipeline
 //
-// Integrated: the operators (any pipeline.Mergeable), the extractors
-// (pipeline.Extractor), and load shedding (any pipeline.Shedder, such as
-// shedding.Shedder; it is called with a zero pipeline.Pressure, as for
-// operators chained to their source, so its controller works open-loop
-// from a known capacity, or at a fixed p). Not integrated: the worker is
-// not a pipeline.Source inside a pipeline.Pipeline graph; each partition's
-// operator runs on the poll goroutine, chained to the source, so there
-// are no credit channels (nothing to map to PauseFetchPartitions: a slow
+// The group Worker integrates the operators (any pipeline.Mergeable), the
+// extractors (pipeline.Extractor), and load shedding (any
+// pipeline.Shedder, such as shedding.Shedder; it is called with a zero
+// pipeline.Pressure, as for operators chained to their source, so its
+// controller works open-loop from a known capacity, or at a fixed p). It
+// is not a pipeline.Pipeline: each partition's operator runs on the poll
+// goroutine, chained to its source, with no credit channels (a slow
 // operator slows the poll loop, and franz-go's fetch buffer is the bound),
-// and its metrics are Worker.Stats rather than pipeline.Metrics.
+// its checkpoints are Kafka transactions rather than barriers into a
+// checkpoint.Store, and its metrics are Worker.Stats, which
+// pipeline/observe does not read. A pipeline over Sources has all of
+// pipeline's machinery but no consumer group: its parallelism is fixed
+// by the caller (and changed by restoring at another), and its
+// checkpoints are the pipeline's, not Kafka transactions.
 package kafka
