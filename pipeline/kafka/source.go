@@ -70,7 +70,7 @@ type Source struct {
 	end     map[int32]int64 // StopAtEnd: offset to reach per partition
 	pending []*kgo.Record
 	paused  bool
-	pauses  int // times fetching was paused, for tests
+	pauses  int                // times fetching was paused, for tests
 	parts   map[string][]int32 // the source's partitions, to pause and resume
 	scratch pipeline.Scratch
 
