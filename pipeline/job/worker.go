@@ -47,8 +47,10 @@ func lineCounts(ls *pipeline.LineSource) Counts {
 }
 
 // worker is a pipeline.Source: worker idx's share of every input, in
-// order, each part read by a LineSource. Its counters may be read from any
-// goroutine.
+// order, each part read by a LineSource. With checkpoints it is also a
+// pipeline.StatefulSource, RescalableSource and WakeableSource (and a
+// SeekableSource, for the position tools read; see source.go). Its
+// counters may be read from any goroutine.
 type worker struct {
 	plan *plan
 	idx  int
