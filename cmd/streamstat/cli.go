@@ -32,7 +32,7 @@ func init() {
 			setup: func(_ *env, o *options, a []string) (*spec, error) { return setupFreq(o, a) }},
 		{name: "sample", synopsis: "sample [-k N] [flags] [FILE...]", flags: flagCounting&^(flagJobs|flagShed) | flagK | flagSeed, help: helpSample,
 			setup: func(_ *env, o *options, a []string) (*spec, error) { return setupSample(o, a) }},
-		{name: "stats", synopsis: "stats -f N [flags] [FILE...]", flags: flagCounting&^(flagShed|flagJSONKey) | flagQuantiles | flagValueJSON | flagKafkaJobs, help: helpStats,
+		{name: "stats", synopsis: "stats -f N [flags] [FILE...]", flags: flagCounting&^(flagShed|flagJSONKey) | flagQuantiles | flagValueJSON | flagBy | flagKafkaJobs, help: helpStats,
 			setup: func(_ *env, o *options, a []string) (*spec, error) { return setupStats(o, a) }},
 		{name: "dedup", synopsis: "dedup [flags] [FILE...]", flags: flagInput | flagStructured | flagJSONKey | flagSave | flagProgress | flagBloom | flagHTTP, help: helpDedup,
 			setup: setupDedup},

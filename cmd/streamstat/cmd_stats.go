@@ -17,6 +17,9 @@ func setupStats(o *options, args []string) (*spec, error) {
 	if o.shed.on {
 		return nil, noShed("stats")
 	}
+	if o.by.on() {
+		return setupStatsBy(o, args)
+	}
 	if o.field < 1 && o.st.keySpec == "" && o.st.valueJSON == "" {
 		return nil, usagef("stats needs -f N, the field holding the numbers")
 	}

@@ -22,6 +22,7 @@ var groupCases = []struct {
 	{"group_distinct", []string{"distinct", "-f", "1", "--by", "2", "-k", "5"}, true},
 	{"group_distinct_sampled", []string{"distinct", "-f", "1", "--by", "2", "-k", "4", "--precision", "5"}, true},
 	{"group_distinct_all", []string{"distinct", "-f", "1", "--by", "2", "-k", "0", "--precision", "6"}, true},
+	{"group_stats", []string{"stats", "-f", "3", "--by", "2", "-k", "4"}, false},
 }
 
 func TestGroupGolden(t *testing.T) {
@@ -132,18 +133,25 @@ func TestGroupMerge(t *testing.T) {
 		{"distinct", "-f", "1", "--by", "2", "-k", "4"},
 		{"distinct", "-f", "1", "--by", "2", "-k", "4", "--precision", "5"},
 		{"distinct", "-f", "1", "--by", "2", "-k", "0", "--precision", "6"},
+		{"stats", "-f", "3", "--by", "2", "-k", "4"},
 	} {
 		name := strings.Join(args, "_")
 		a := saved(t, dir, name+"a", partA, args...)
 		b := saved(t, dir, name+"b", partB, args...)
-		if head := strings.SplitN(readFile(t, a), "\n", 2)[0]; !strings.HasSuffix(head, " distinct-by") && !strings.HasSuffix(head, " distinct-by-all") {
+		if head := strings.SplitN(readFile(t, a), "\n", 2)[0]; !strings.HasSuffix(head, args[0]+"-by") && !strings.HasSuffix(head, args[0]+"-by-all") {
 			t.Errorf("state file header %q: want the grouped mode named", head)
 		}
-		got, errOut, code := runIn(t, runOpts{}, "merge", "--format", "json", a, b)
+		// Stats' float sums differ in their last bits with the merge
+		// order: compare its text, 6 digits.
+		format := "json"
+		if args[0] == "stats" {
+			format = "text"
+		}
+		got, errOut, code := runIn(t, runOpts{}, "merge", "--format", format, a, b)
 		if code != 0 {
 			t.Fatalf("merge: exit %d: %s", code, errOut)
 		}
-		whole, _, _ := runIn(t, runOpts{stdin: strings.NewReader(partA + partB)}, append(args, "--format", "json", "-j", "2")...)
+		whole, _, _ := runIn(t, runOpts{stdin: strings.NewReader(partA + partB)}, append(args, "--format", format, "-j", "2")...)
 		if got != whole {
 			t.Errorf("%v: merge gives\n%s\none run gives\n%s", args, got, whole)
 		}
@@ -202,5 +210,27 @@ func TestGroupResumeAfterInterrupt(t *testing.T) {
 				t.Fatalf("resumed run: exit %d, stderr %q\n got %s\nwant %s", code, stderr, got, want)
 			}
 		})
+	}
+}
+
+// TestGroupStatsLate: a group whose first records came while every
+// counter was taken is shown admitted late, its count a range and its
+// statistics over the records since.
+func TestGroupStatsLate(t *testing.T) {
+	var b strings.Builder
+	for i := range 300 {
+		fmt.Fprintf(&b, "/g%d 1\n", i)
+	}
+	for range 50 {
+		b.WriteString("/hot 7\n")
+	}
+	in := b.String()
+	out, errOut, code := runIn(t, runOpts{stdin: strings.NewReader(in)}, "stats", "-f", "2", "--by", "1", "-k", "1", "-j", "1")
+	if code != 0 || !strings.Contains(out, "/hot") || !strings.Contains(out, "*") || !strings.Contains(out, "admitted late") {
+		t.Fatalf("exit %d, stderr %q, out:\n%s", code, errOut, out)
+	}
+	out, _, _ = runIn(t, runOpts{stdin: strings.NewReader(in)}, "stats", "-f", "2", "--by", "1", "-k", "1", "-j", "1", "--format", "json")
+	if !strings.Contains(out, `"key":"/hot","count":51,"count_lower":50,"late":true,"mean":7`) {
+		t.Fatalf("json: %s", out)
 	}
 }

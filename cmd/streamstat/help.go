@@ -314,7 +314,14 @@ no value is a number, stats says so and exits 1.
 Output: count, mean, mean_lower, mean_upper, stddev, min, max, each
 quantile with its bounds, then records, skipped, bad, shed.
 
+With --by G: per group, for the groups with the most records, from a
+Space-Saving summary of max(256, 8k) groups per worker. A group admitted
+late (some of its records went uncounted) shows its count as a range, its
+statistics over its records since; json and csv say "late".
+  -k N                 with --by: groups to list (default 10)
+
   streamstat stats -f 10 access.log
+  streamstat stats -f 10 --by 7 access.log    # latency per URL
 `
 
 const helpDedup = `first occurrence of each key only
