@@ -232,7 +232,7 @@ bound; json gives it only when true). With --shed the sketch is a theta sketch o
 worker), exact up to 3k/2 keys; json adds theta_k.
 
 With --by G: the groups with the most distinct keys, with 95% bounds, from
-a sample of 2^P (group, key) pairs per worker (P default 16: 4 MiB).
+a sample of 2^P (group, key) pairs per worker (P default 14: 1 MiB).
   -k N                 with --by: groups to list (default 10; 0: every one,
                        in memory that grows with the groups: P default 12)
   --max-memory M       with -k 0: exit 1 past M (default 1GiB; 512MiB, 2GB)
