@@ -114,17 +114,50 @@ func (p JSONPath) String() string { return p.text }
 // value at p or null there. It reads all of doc, in one pass.
 func (p JSONPath) Lookup(doc []byte, scratch *[]byte) (val []byte, kind byte, err error) {
 	sc := jsonScanner{data: doc, path: p.segs, scratch: scratch}
-	sc.skipWS()
-	if !sc.value(0, 0) {
+	i, ok := sc.value(jsonWS(doc, 0), 0, 0)
+	if !ok || jsonWS(doc, i) != len(doc) {
 		return nil, 0, ErrBadJSON
 	}
-	if sc.skipWS(); sc.i != len(doc) {
-		return nil, 0, ErrBadJSON
+	return sc.result(scratch)
+}
+
+// lookupLine is Lookup of the JSON document on the line at the start of
+// data, whose end it finds on the way: it returns the index of the
+// newline ending the line (len(data) if atEOF and the data ends it), or
+// -1 if the data holds no whole line. A document is read up to its end
+// and the blanks after it, which must end the line; a newline elsewhere
+// (between tokens: inside a string it is invalid anyway) ends the line
+// with the document incomplete, so the line is invalid, as Lookup on the
+// line alone finds it. Only when the document is invalid is the newline
+// looked for on its own.
+func (p JSONPath) lookupLine(data []byte, atEOF bool, scratch *[]byte) (end int, val []byte, kind byte, err error) {
+	sc := jsonScanner{data: data, path: p.segs, scratch: scratch, line: true}
+	i, ok := sc.value(sc.ws(0), 0, 0)
+	if ok {
+		switch i = sc.ws(i); {
+		case i < len(data) && data[i] == '\n':
+			val, kind, err = sc.result(scratch)
+			return i, val, kind, err
+		case i == len(data) && atEOF:
+			val, kind, err = sc.result(scratch)
+			return i, val, kind, err
+		}
 	}
+	switch end = indexNewline(data); {
+	case end >= 0:
+		return end, nil, 0, ErrBadJSON
+	case atEOF:
+		return len(data), nil, 0, ErrBadJSON
+	}
+	return -1, nil, 0, nil
+}
+
+// result is Lookup's answer once the document is known to be valid.
+func (sc *jsonScanner) result(scratch *[]byte) ([]byte, byte, error) {
 	if !sc.found || sc.kind == 'n' {
 		return nil, 0, ErrMissingField
 	}
-	raw := doc[sc.fs:sc.fe]
+	raw := sc.data[sc.fs:sc.fe]
 	if sc.kind != '"' {
 		return raw, sc.kind, nil
 	}
@@ -137,12 +170,14 @@ func (p JSONPath) Lookup(doc []byte, scratch *[]byte) (val []byte, kind byte, er
 }
 
 // jsonScanner validates a JSON document as encoding/json's scanner does
-// and notes where the value at path is.
+// and notes where the value at path is. Its methods take the index to
+// read at and return the index past what they read (kept in a register,
+// not in the struct).
 type jsonScanner struct {
 	data    []byte
-	i       int
 	path    []jsonSeg
 	scratch *[]byte
+	line    bool // a newline is not a blank: it ends the line (lookupLine)
 	found   bool
 	fesc    bool // the found string holds an escape
 	fs, fe  int
@@ -158,28 +193,48 @@ var jsonPlain = func() (t [256]bool) {
 	return t
 }()
 
-func (sc *jsonScanner) skipWS() {
-	if sc.i < len(sc.data) && sc.data[sc.i] > ' ' {
-		return
-	}
-	for sc.i < len(sc.data) {
-		switch sc.data[sc.i] {
+// jsonWS returns the index of the first byte at or after i that is not a
+// JSON blank (space, tab, CR, LF).
+func jsonWS(d []byte, i int) int {
+	for i < len(d) && d[i] <= ' ' {
+		switch d[i] {
 		case ' ', '\t', '\n', '\r':
-			sc.i++
+			i++
 		default:
-			return
+			return i
 		}
 	}
+	return i
 }
 
-// value reads one value at sc.i. level is the number of path segments
+// ws is jsonWS, but with sc.line a newline is not a blank.
+func (sc *jsonScanner) ws(i int) int {
+	d := sc.data
+	for i < len(d) && d[i] <= ' ' {
+		switch d[i] {
+		case ' ', '\t', '\r':
+			i++
+		case '\n':
+			if sc.line {
+				return i
+			}
+			i++
+		default:
+			return i
+		}
+	}
+	return i
+}
+
+// value reads one value at i. level is the number of path segments
 // matched to reach it, or -1 off the path; depth is the nesting depth of
 // the containers around it.
-func (sc *jsonScanner) value(level, depth int) bool {
-	if sc.i >= len(sc.data) {
-		return false
+func (sc *jsonScanner) value(i, level, depth int) (int, bool) {
+	d := sc.data
+	if i >= len(d) {
+		return i, false
 	}
-	start := sc.i
+	start := i
 	target := level == len(sc.path)
 	if target {
 		level = -1
@@ -187,46 +242,44 @@ func (sc *jsonScanner) value(level, depth int) bool {
 	var kind byte
 	esc := false
 	ok := false
-	switch c := sc.data[sc.i]; {
-	case c == '{':
-		kind = '{'
-		ok = sc.object(level, depth+1)
-	case c == '[':
-		kind = '['
-		ok = sc.array(level, depth+1)
+	switch c := d[i]; {
 	case c == '"':
 		kind = '"'
-		esc, ok = sc.str()
+		i, esc, ok = jsonStr(d, i)
+	case c == '{':
+		kind = '{'
+		i, ok = sc.object(i, level, depth+1)
+	case c == '[':
+		kind = '['
+		i, ok = sc.array(i, level, depth+1)
 	case c == 't':
 		kind = 't'
-		ok = sc.literal("true")
+		i, ok = jsonLiteral(d, i, "true")
 	case c == 'f':
 		kind = 't'
-		ok = sc.literal("false")
+		i, ok = jsonLiteral(d, i, "false")
 	case c == 'n':
 		kind = 'n'
-		ok = sc.literal("null")
+		i, ok = jsonLiteral(d, i, "null")
 	case c == '-' || c >= '0' && c <= '9':
 		kind = '0'
-		ok = sc.number()
+		i, ok = jsonNumber(d, i)
 	}
 	if ok && target {
-		sc.found, sc.fesc, sc.fs, sc.fe, sc.kind = true, esc, start, sc.i, kind
+		sc.found, sc.fesc, sc.fs, sc.fe, sc.kind = true, esc, start, i, kind
 	}
-	return ok
+	return i, ok
 }
 
-func (sc *jsonScanner) literal(w string) bool {
-	if len(sc.data)-sc.i < len(w) || string(sc.data[sc.i:sc.i+len(w)]) != w {
-		return false
+func jsonLiteral(d []byte, i int, w string) (int, bool) {
+	if len(d)-i < len(w) || string(d[i:i+len(w)]) != w {
+		return i, false
 	}
-	sc.i += len(w)
-	return true
+	return i + len(w), true
 }
 
-// number reads -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?.
-func (sc *jsonScanner) number() bool {
-	d, i := sc.data, sc.i
+// jsonNumber reads -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? at i.
+func jsonNumber(d []byte, i int) (int, bool) {
 	if i < len(d) && d[i] == '-' {
 		i++
 	}
@@ -238,7 +291,7 @@ func (sc *jsonScanner) number() bool {
 			i++
 		}
 	default:
-		return false
+		return i, false
 	}
 	if i < len(d) && d[i] == '.' {
 		i++
@@ -247,7 +300,7 @@ func (sc *jsonScanner) number() bool {
 			i++
 		}
 		if i == j {
-			return false
+			return i, false
 		}
 	}
 	if i < len(d) && (d[i] == 'e' || d[i] == 'E') {
@@ -260,17 +313,17 @@ func (sc *jsonScanner) number() bool {
 			i++
 		}
 		if i == j {
-			return false
+			return i, false
 		}
 	}
-	sc.i = i
-	return true
+	return i, true
 }
 
-// str reads a string at sc.i (its opening quote) and reports whether it
-// holds an escape.
-func (sc *jsonScanner) str() (esc, ok bool) {
-	d, i := sc.data, sc.i+1
+// jsonStr reads the string at i (its opening quote), returning the index
+// past its closing quote and whether it holds an escape.
+func jsonStr(d []byte, i int) (int, bool, bool) {
+	i++
+	esc := false
 	for {
 		// Eight bytes at a time while none is a quote, a backslash or a
 		// control character (the bit tricks of Anderson's "Bit Twiddling
@@ -291,35 +344,34 @@ func (sc *jsonScanner) str() (esc, ok bool) {
 		}
 	special:
 		if i >= len(d) {
-			return false, false
+			return i, false, false
 		}
 		switch d[i] {
 		case '"':
-			sc.i = i + 1
-			return esc, true
+			return i + 1, esc, true
 		case '\\':
 			esc = true
 			if i+1 >= len(d) {
-				return false, false
+				return i, false, false
 			}
 			switch d[i+1] {
 			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
 				i += 2
 			case 'u':
 				if i+6 > len(d) {
-					return false, false
+					return i, false, false
 				}
 				for _, h := range d[i+2 : i+6] {
 					if !isHex(h) {
-						return false, false
+						return i, false, false
 					}
 				}
 				i += 6
 			default:
-				return false, false
+				return i, false, false
 			}
 		default: // a control character
-			return false, false
+			return i, false, false
 		}
 	}
 }
@@ -330,60 +382,66 @@ func isHex(c byte) bool {
 	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
 }
 
-func (sc *jsonScanner) object(level, depth int) bool {
+func (sc *jsonScanner) object(i, level, depth int) (int, bool) {
 	if depth > maxJSONDepth {
-		return false
+		return i, false
 	}
-	sc.i++ // '{'
-	sc.skipWS()
-	if sc.i < len(sc.data) && sc.data[sc.i] == '}' {
-		sc.i++
-		return true
+	d := sc.data
+	i = sc.ws(i + 1) // past '{'
+	if i < len(d) && d[i] == '}' {
+		return i + 1, true
 	}
 	for {
-		if sc.i >= len(sc.data) || sc.data[sc.i] != '"' {
-			return false
+		if i >= len(d) || d[i] != '"' {
+			return i, false
 		}
-		ks := sc.i
-		esc, ok := sc.str()
-		if !ok {
-			return false
+		ks := i
+		var esc, ok bool
+		if i, esc, ok = jsonStr(d, i); !ok {
+			return i, false
 		}
-		name := sc.data[ks+1 : sc.i-1]
-		sc.skipWS()
-		if sc.i >= len(sc.data) || sc.data[sc.i] != ':' {
-			return false
+		name := d[ks+1 : i-1]
+		if i < len(d) && d[i] == ':' {
+			i++ // the usual "name":value, without a call
+		} else if i = sc.ws(i); i < len(d) && d[i] == ':' {
+			i++
+		} else {
+			return i, false
 		}
-		sc.i++
-		sc.skipWS()
+		if i < len(d) && d[i] <= ' ' {
+			i = sc.ws(i)
+		}
 		child := -1
 		if level >= 0 && sc.nameIs(name, esc, &sc.path[level]) {
 			// A later duplicate name replaces an earlier one, as in
 			// encoding/json's map: forget what the earlier one held.
 			child, sc.found = level+1, false
 		}
-		if child < 0 && sc.i < len(sc.data) && sc.data[sc.i] == '"' {
+		if child < 0 && i < len(d) && d[i] == '"' {
 			// A string off the path, the most common member: skip the
 			// dispatch in value.
-			if _, ok := sc.str(); !ok {
-				return false
+			if i, _, ok = jsonStr(d, i); !ok {
+				return i, false
 			}
-		} else if !sc.value(child, depth) {
-			return false
+		} else if i, ok = sc.value(i, child, depth); !ok {
+			return i, false
 		}
-		sc.skipWS()
-		if sc.i >= len(sc.data) {
-			return false
+		if i < len(d) && d[i] <= ' ' {
+			i = sc.ws(i)
 		}
-		switch sc.data[sc.i] {
+		if i >= len(d) {
+			return i, false
+		}
+		switch d[i] {
 		case ',':
-			sc.i++
-			sc.skipWS()
+			i++
+			if i < len(d) && d[i] <= ' ' {
+				i = sc.ws(i)
+			}
 		case '}':
-			sc.i++
-			return true
+			return i + 1, true
 		default:
-			return false
+			return i, false
 		}
 	}
 }
@@ -400,37 +458,35 @@ func (sc *jsonScanner) nameIs(raw []byte, esc bool, seg *jsonSeg) bool {
 	return string(*sc.scratch) == seg.name
 }
 
-func (sc *jsonScanner) array(level, depth int) bool {
+func (sc *jsonScanner) array(i, level, depth int) (int, bool) {
 	if depth > maxJSONDepth {
-		return false
+		return i, false
 	}
-	sc.i++ // '['
-	sc.skipWS()
-	if sc.i < len(sc.data) && sc.data[sc.i] == ']' {
-		sc.i++
-		return true
+	d := sc.data
+	i = sc.ws(i + 1) // past '['
+	if i < len(d) && d[i] == ']' {
+		return i + 1, true
 	}
 	for k := 0; ; k++ {
 		child := -1
 		if level >= 0 && sc.path[level].index == k {
 			child = level + 1
 		}
-		if !sc.value(child, depth) {
-			return false
+		var ok bool
+		if i, ok = sc.value(i, child, depth); !ok {
+			return i, false
 		}
-		sc.skipWS()
-		if sc.i >= len(sc.data) {
-			return false
+		i = sc.ws(i)
+		if i >= len(d) {
+			return i, false
 		}
-		switch sc.data[sc.i] {
+		switch d[i] {
 		case ',':
-			sc.i++
-			sc.skipWS()
+			i = sc.ws(i + 1)
 		case ']':
-			sc.i++
-			return true
+			return i + 1, true
 		default:
-			return false
+			return i, false
 		}
 	}
 }
@@ -548,17 +604,46 @@ func (k *JSONKey) Framing() Framing { return FrameLines }
 // Extract implements Extractor.
 func (k *JSONKey) Extract(rec []byte, sc *Scratch) (Extraction, error) {
 	var x Extraction
+	err := k.extract(rec, sc, &x)
+	return x, err
+}
+
+// extractFramed implements framedExtractor: with one key path and no
+// value, the scan of the line's JSON finds the line's end too
+// (JSONPath.lookupLine), rather than a search for the newline first.
+func (k *JSONKey) extractFramed(data []byte, atEOF bool, sc *Scratch, x *Extraction) (int, error) {
+	if len(k.Paths) == 1 && !k.ValueSet {
+		end, v, _, err := k.Paths[0].lookupLine(data, atEOF, &sc.Key)
+		x.Key = v
+		return end, err
+	}
+	end := indexNewline(data)
+	if end < 0 {
+		if !atEOF {
+			return -1, nil
+		}
+		end = len(data)
+	}
+	rec := data[:end]
+	if n := len(rec) - 1; n >= 0 && rec[n] == '\r' {
+		rec = rec[:n]
+	}
+	return end, k.extract(rec, sc, x)
+}
+
+// extract sets *x (zero on entry) to rec's key and value.
+func (k *JSONKey) extract(rec []byte, sc *Scratch, x *Extraction) error {
 	switch len(k.Paths) {
 	case 0:
 		v, _, err := JSONPath{}.Lookup(rec, &sc.Key)
 		if err != nil {
-			return x, err
+			return err
 		}
 		x.Key = v
 	case 1:
 		v, _, err := k.Paths[0].Lookup(rec, &sc.Key)
 		if err != nil {
-			return x, err
+			return err
 		}
 		x.Key = v
 	default:
@@ -567,7 +652,7 @@ func (k *JSONKey) Extract(rec []byte, sc *Scratch) (Extraction, error) {
 			v, _, err := p.Lookup(rec, &sc.Tmp)
 			if err != nil {
 				sc.Key = key
-				return x, err
+				return err
 			}
 			key = AppendTuplePart(key, v)
 		}
@@ -581,5 +666,5 @@ func (k *JSONKey) Extract(rec []byte, sc *Scratch) (Extraction, error) {
 		}
 		x.BadValue = !x.HasValue
 	}
-	return x, nil
+	return nil
 }

@@ -311,3 +311,46 @@ func TestLineSourceJSON(t *testing.T) {
 		t.Errorf("got %v allocation(s) per Fill of 1024 records (want zero)", n)
 	}
 }
+
+// jsonUnfused is a JSONKey seen only as an Extractor: a LineSource finds
+// each line's end and then calls Extract, rather than JSONKey's one pass
+// (extractFramed).
+type jsonUnfused struct{ k *JSONKey }
+
+func (u jsonUnfused) Framing() Framing { return FrameLines }
+func (u jsonUnfused) Extract(rec []byte, sc *Scratch) (Extraction, error) {
+	return u.k.Extract(rec, sc)
+}
+
+// FuzzJSONLines: on any input, JSONKey's one pass over each line
+// (lookupLine, which finds the line's end as it reads the document) gives
+// the keys, skips and bad-line reports that finding each newline and then
+// Extract give, at any buffer size.
+func FuzzJSONLines(f *testing.F) {
+	for _, s := range []string{
+		"{\"u\":{\"id\":1}}\n{\"u\":{\"id\":\"a\\nb\"}}\r\n{\"u\":\n{\"id\":2}}\n\n[1]\n",
+		"{\"u\":{\"id\":3}} \t\r\n{\"u\":{\"id\":4}}x\n{\"u\":{\"id\":5}}",
+		"{\"u\":{\"id\":\"\n\"}}\n  {\"u\" : {\"id\" : true}}  \n{\"u\":{\"id\":null}}\n",
+	} {
+		f.Add([]byte(s), "u.id", uint8(7))
+	}
+	f.Fuzz(func(t *testing.T, data []byte, path string, buf uint8) {
+		k, err := NewJSONKey("", path)
+		if err != nil {
+			return
+		}
+		read := func(ex Extractor) ([]string, int64, []BadLine) {
+			var bad []BadLine
+			s := mustLineSource(t, bytes.NewReader(data), LineConfig{Extract: ex, BufferSize: 1 + int(buf%64), OnBadLine: func(b BadLine) {
+				b.Line = bytes.Clone(b.Line)
+				bad = append(bad, b)
+			}})
+			return lsKeys(lsDrain(t, s, 5)), s.Skipped(), bad
+		}
+		got, skipped, gotBad := read(k)
+		ref, refSkipped, refBad := read(jsonUnfused{k})
+		if !lsEqual(got, ref) || skipped != refSkipped || !reflect.DeepEqual(gotBad, refBad) {
+			t.Fatalf("input %q, path %q: one pass %q (%d skipped, %v), line then Extract %q (%d skipped, %v)", data, path, got, skipped, gotBad, ref, refSkipped, refBad)
+		}
+	})
+}
