@@ -17,11 +17,16 @@ import (
 // every partition once A's session and transaction time out; nothing is
 // lost or counted twice.
 func TestKafkaKilledInTransaction(t *testing.T) {
+	t.Run("classic", func(t *testing.T) { testKilledInTransaction(t, false) })
+	t.Run("kip848", func(t *testing.T) { testKilledInTransaction(t, true) })
+}
+
+func testKilledInTransaction(t *testing.T, kip848 bool) {
 	c := newCluster(t)
 	c.produce(t, scale(4000))
 	var d cutDialer
 	cfgA := c.config(kgo.Dialer(d.dial))
-	cfgA.TransactionalID = "worker-a"
+	cfgA.TransactionalID, cfgA.KIP848 = "worker-a", kip848
 	a := start(t, cfgA)
 	stopProd := producing(t, c, scale(200))
 	deadline := time.Now().Add(20 * time.Second)
@@ -48,7 +53,7 @@ func TestKafkaKilledInTransaction(t *testing.T) {
 	}
 	killedAt := time.Now()
 	cfgB := c.config()
-	cfgB.TransactionalID = "worker-b"
+	cfgB.TransactionalID, cfgB.KIP848 = "worker-b", kip848
 	b := start(t, cfgB)
 	waitOwned(t, b, 20*time.Second)
 	t.Logf("B owns partitions %v after A was killed", time.Since(killedAt))
