@@ -191,8 +191,9 @@ Kafka (distinct, top, freq, stats; examples/kafka):
     streamstat merge --kafka-brokers B --kafka-group G [--kafka-topic T]
   writes the group's answer from the committed sketches (with
   --kafka-topic, "complete" when they cover all of T). Unreachable
-  brokers or a missing topic are an error (exit 1) within 10s. Not yet
-  with a Kafka worker: --shed, --http, --save, --checkpoint, -j.
+  brokers or a missing topic are an error (exit 1) within 10s. --http
+  serves /api/snapshot (the answer, Kafka counters) and /metrics, not the
+  live page. Not yet with a Kafka worker: --shed, --save, --checkpoint, -j.
 
 Exit codes:
   0  success (also when stdout is closed early, as by head)

@@ -124,7 +124,7 @@ func kafkaConflicts(cmd string, o *options, fs *flag.FlagSet, pos []string) erro
 	if len(pos) > 0 && cmd != "freq" {
 		return usagef("%s: the input is the Kafka topic %s: give no FILE", pos[0], o.kafka.topic)
 	}
-	for _, name := range []string{"checkpoint", "resume", "save", "i", "input", "j", "jobs", "shed", "max-latency", "header", "strict", "http", "progress", "by", "window"} {
+	for _, name := range []string{"checkpoint", "resume", "save", "i", "input", "j", "jobs", "shed", "max-latency", "header", "strict", "progress", "by", "window"} {
 		if fs.Lookup(name) != nil && set(fs, name) {
 			why := "a Kafka worker's state lives in the group's checkpoint topic"
 			switch name {
@@ -132,7 +132,7 @@ func kafkaConflicts(cmd string, o *options, fs *flag.FlagSet, pos []string) erro
 				why = "the input is the Kafka topic"
 			case "j", "jobs":
 				why = "each owned partition is counted on its own; start more workers for more parallelism"
-			case "shed", "max-latency", "http", "progress", "by", "window":
+			case "shed", "max-latency", "progress", "by", "window":
 				why = "not with --kafka-brokers yet"
 			case "header":
 				why = "a Kafka record has no header line: name CSV columns by number"

@@ -101,6 +101,19 @@ func runKafkaWorker(ctx context.Context, e *env, s *spec, w *kafka.Worker) int {
 		})
 		return a, c, owned, err
 	}
+	if s.opts.http != "" {
+		stop, err := startKafkaWeb(e, s, w, func() (any, error) {
+			a, c, _, err := snapshot()
+			if err != nil {
+				return nil, err
+			}
+			return a.result(c).JSON, nil
+		})
+		if err != nil {
+			return fail(e, err)
+		}
+		defer stop()
+	}
 
 	// The worker stops at runCtx, which is cancelled once the final
 	// answer is taken: the answer then holds what the last checkpoint,

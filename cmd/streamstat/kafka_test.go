@@ -5,7 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os/exec"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -328,6 +331,85 @@ func TestKafkaCLIIdentity(t *testing.T) {
 	for _, bad := range [][]byte{nil, []byte("streamstat-kafka 1\n"), []byte("streamstat-kafka 1\n\x05ab"), []byte("other")} {
 		if _, _, err := splitIdentity(bad); err == nil {
 			t.Errorf("%q: no error", bad)
+		}
+	}
+}
+
+// TestKafkaCLIHTTP: a Kafka worker's --http serves its answer and Kafka
+// counters at /api/snapshot and Prometheus metrics at /metrics, which
+// agree with what it counted.
+func TestKafkaCLIHTTP(t *testing.T) {
+	c := kafkatest.Start(t, kafkatest.Config{Topics: []string{"clicks"}})
+	lines := kafkaLines(0, 3000)
+	c.ProduceLines(t, "clicks", lines)
+	ctx, cancel := context.WithCancel(context.Background())
+	stderr := new(syncBuffer)
+	done := make(chan int, 1)
+	go func() {
+		_, _, code := runIn(t, runOpts{ctx: ctx, stderr: stderr}, "distinct", "-f", "1", "--http", "127.0.0.1:0",
+			"--kafka-brokers", c.Brokers(), "--kafka-topic", "clicks", "--kafka-group", "web", "--kafka-session", "1s")
+		done <- code
+	}()
+	defer func() {
+		cancel()
+		if code := <-done; code != 0 {
+			t.Errorf("worker exit %d: %s", code, stderr.String())
+		}
+	}()
+	reAddr := regexp.MustCompile(`serving http://([^/]+)/`)
+	var addr string
+	for deadline := time.Now().Add(10 * time.Second); addr == ""; time.Sleep(20 * time.Millisecond) {
+		if m := reAddr.FindStringSubmatch(stderr.String()); m != nil {
+			addr = m[1]
+		} else if time.Now().After(deadline) {
+			t.Fatalf("no address on stderr: %q", stderr.String())
+		}
+	}
+	get := func(path string) string {
+		resp, err := http.Get("http://" + addr + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 {
+			t.Fatalf("GET %s: %s: %s", path, resp.Status, b)
+		}
+		return string(b)
+	}
+	var snap struct {
+		Job   string `json:"job"`
+		Kafka struct {
+			Records   uint64  `json:"records"`
+			Owned     []int32 `json:"owned"`
+			Committed uint64  `json:"transactions_committed"`
+		} `json:"kafka"`
+		Answer distinctJSON `json:"answer"`
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if err := json.Unmarshal([]byte(get("/api/snapshot")), &snap); err != nil {
+			t.Fatal(err)
+		}
+		if snap.Answer.Records == uint64(len(lines)) && snap.Kafka.Committed > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("snapshot %+v: want all %d records and a commit", snap, len(lines))
+		}
+	}
+	want := stdinAnswer(t, lines, "distinct", "-f", "1")
+	if snap.Job != "distinct" || len(snap.Kafka.Owned) != kafkatest.DefaultPartitions || snap.Kafka.Records != uint64(len(lines)) ||
+		float64(snap.Answer.Distinct) != want["distinct"] {
+		t.Errorf("snapshot %+v; one process answers %v", snap, want)
+	}
+	metrics := get("/metrics")
+	for _, m := range []string{
+		fmt.Sprintf("streamstat_kafka_records_total %d\n", len(lines)),
+		fmt.Sprintf("streamstat_kafka_partitions_owned %d\n", kafkatest.DefaultPartitions),
+		`streamstat_kafka_transactions_total{outcome="committed"}`,
+	} {
+		if !strings.Contains(metrics, m) {
+			t.Errorf("/metrics lacks %q", m)
 		}
 	}
 }

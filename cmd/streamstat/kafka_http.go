@@ -1,0 +1,165 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/streamstat/streamstat/pipeline/kafka"
+)
+
+// A Kafka worker's --http serves /api/snapshot (the worker's answer and
+// its Kafka counters, as JSON) and /metrics (Prometheus). The live page
+// draws a pipeline's stages, which a Kafka worker does not have.
+
+// kafkaSnapshotJSON is /api/snapshot of a Kafka worker.
+type kafkaSnapshotJSON struct {
+	Job     string         `json:"job"`
+	Version string         `json:"version"`
+	Time    time.Time      `json:"time"`
+	Kafka   kafkaStatsJSON `json:"kafka"`
+	Answer  any            `json:"answer"`
+	Error   string         `json:"error,omitempty"`
+}
+
+type kafkaStatsJSON struct {
+	Brokers   string  `json:"brokers"`
+	Topic     string  `json:"topic"`
+	Group     string  `json:"group"`
+	Owned     []int32 `json:"owned"`
+	Records   uint64  `json:"records"`
+	Shed      uint64  `json:"shed"`
+	Skipped   uint64  `json:"skipped"`
+	Committed uint64  `json:"transactions_committed"`
+	Aborted   uint64  `json:"transactions_aborted"`
+	Failed    uint64  `json:"transactions_failed"`
+	Restores  uint64  `json:"restores"`
+	Rollbacks uint64  `json:"rollbacks"`
+	// LastCheckpointSeconds and LastCheckpointBytes describe the last
+	// committed transaction.
+	LastCheckpointSeconds float64 `json:"last_checkpoint_seconds"`
+	LastCheckpointBytes   int64   `json:"last_checkpoint_bytes"`
+	LastError             string  `json:"last_error,omitempty"`
+}
+
+func kafkaStats(k *kafkaFlags, st kafka.Stats) kafkaStatsJSON {
+	j := kafkaStatsJSON{
+		Brokers: k.brokers, Topic: k.topic, Group: k.group, Owned: st.Owned,
+		Records: st.Records, Shed: st.Shed, Skipped: st.Skipped,
+		Committed: st.Committed, Aborted: st.Aborted, Failed: st.Failed,
+		Restores: st.Restores, Rollbacks: st.Rollbacks,
+		LastCheckpointSeconds: st.LastCheckpoint.Seconds(), LastCheckpointBytes: st.LastCheckpointBytes,
+	}
+	if j.Owned == nil {
+		j.Owned = []int32{}
+	}
+	if st.LastError != nil {
+		j.LastError = oneLine(st.LastError.Error())
+	}
+	return j
+}
+
+// kafkaCollector reads a worker's counters at every scrape.
+type kafkaCollector struct {
+	w                                           *kafka.Worker
+	records, shed, skipped, txns, restores, rbs *prometheus.Desc
+	owned, ckptSeconds, ckptBytes               *prometheus.Desc
+}
+
+func newKafkaCollector(w *kafka.Worker) *kafkaCollector {
+	d := func(name, help string, labels ...string) *prometheus.Desc {
+		return prometheus.NewDesc("streamstat_kafka_"+name, help, labels, nil)
+	}
+	return &kafkaCollector{
+		w:           w,
+		records:     d("records_total", "Records this worker took from its partitions (those of aborted transactions included)."),
+		shed:        d("records_shed_total", "Records taken and shed."),
+		skipped:     d("records_skipped_total", "Records taken without a key."),
+		txns:        d("transactions_total", "Checkpoint transactions by outcome: committed, aborted (rolled back), failed (outcome unknown, session recreated).", "outcome"),
+		restores:    d("restores_total", "Partitions restored from the checkpoint topic on assignment."),
+		rbs:         d("rollbacks_total", "Partitions rolled back to their last commit after an abort."),
+		owned:       d("partitions_owned", "Input partitions this worker owns now."),
+		ckptSeconds: d("checkpoint_duration_seconds", "Duration of the last committed checkpoint transaction."),
+		ckptBytes:   d("checkpoint_size_bytes", "Snapshot bytes the last committed checkpoint transaction wrote."),
+	}
+}
+
+func (c *kafkaCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{c.records, c.shed, c.skipped, c.txns, c.restores, c.rbs, c.owned, c.ckptSeconds, c.ckptBytes} {
+		ch <- d
+	}
+}
+
+func (c *kafkaCollector) Collect(ch chan<- prometheus.Metric) {
+	st := c.w.Stats()
+	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
+	}
+	counter(c.records, st.Records)
+	counter(c.shed, st.Shed)
+	counter(c.skipped, st.Skipped)
+	counter(c.txns, st.Committed, "committed")
+	counter(c.txns, st.Aborted, "aborted")
+	counter(c.txns, st.Failed, "failed")
+	counter(c.restores, st.Restores)
+	counter(c.rbs, st.Rollbacks)
+	ch <- prometheus.MustNewConstMetric(c.owned, prometheus.GaugeValue, float64(len(st.Owned)))
+	ch <- prometheus.MustNewConstMetric(c.ckptSeconds, prometheus.GaugeValue, st.LastCheckpoint.Seconds())
+	ch <- prometheus.MustNewConstMetric(c.ckptBytes, prometheus.GaugeValue, float64(st.LastCheckpointBytes))
+}
+
+// startKafkaWeb serves worker w of s on s.opts.http; answer gives the JSON
+// answer of the partitions w owns. It prints the address on stderr (a
+// port 0 picks a free one) and returns the function that stops serving.
+func startKafkaWeb(e *env, s *spec, w *kafka.Worker, answer func() (any, error)) (stop func(), err error) {
+	ln, err := net.Listen("tcp", s.opts.http)
+	if err != nil {
+		return nil, fmt.Errorf("--http %s: %w", s.opts.http, err)
+	}
+	reg := prometheus.NewRegistry()
+	for _, c := range []prometheus.Collector{newKafkaCollector(w), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
+		if err := reg.Register(c); err != nil {
+			ln.Close()
+			return nil, fmt.Errorf("--http: metrics: %w", err)
+		}
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /api/snapshot", func(rw http.ResponseWriter, _ *http.Request) {
+		snap := kafkaSnapshotJSON{Job: s.cmd, Version: version(), Time: e.now().UTC(), Kafka: kafkaStats(&s.opts.kafka, w.Stats())}
+		a, err := answer()
+		if err != nil {
+			snap.Error = err.Error()
+		}
+		snap.Answer = a
+		rw.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(rw).Encode(snap)
+	})
+	mux.HandleFunc("GET /{$}", func(rw http.ResponseWriter, _ *http.Request) {
+		rw.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintf(rw, "streamstat %s: a worker of Kafka group %s on topic %s\n/api/snapshot: its answer and counters (JSON)\n/metrics: Prometheus\n",
+			s.cmd, s.opts.kafka.group, s.opts.kafka.topic)
+	})
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := srv.Serve(ln); err != nil && err != http.ErrServerClosed {
+			fmt.Fprintf(e.stderr, "streamstat: --http: %v\n", err)
+		}
+	}()
+	fmt.Fprintf(e.stderr, "streamstat: serving http://%s/\n", ln.Addr())
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+		<-done
+	}, nil
+}
