@@ -80,19 +80,23 @@ func runKafkaMerge(ctx context.Context, e *env, o *options, fs *flag.FlagSet, po
 	if t, ok := a.(*topAgg); ok && o.k > 0 {
 		t.k = o.k
 	}
+	res := a.result(cnt)
 	complete := false
-	if k.topic != "" {
+	if k.topic == "" {
+		res = kafkaPartial(res, fmt.Sprintf("as of group %s's last commits (--kafka-topic T also says whether they cover all of T)", k.group))
+	} else {
 		lag, behind, err := kafkaLag(ctx, k, next)
 		if err != nil {
 			return fail(e, kafkaError(k, fmt.Errorf("merge: %w", err)))
 		}
 		complete = lag == 0
 		if lag > 0 {
-			fmt.Fprintf(e.stderr, "streamstat: kafka: merge: group %s has not committed the last %d records of %s yet (partitions %s)\n",
-				k.group, lag, k.topic, partitionList(behind))
+			note := fmt.Sprintf("group %s has not committed the last %d records of %s yet (partitions %s)", k.group, lag, k.topic, partitionList(behind))
+			fmt.Fprintf(e.stderr, "streamstat: kafka: merge: %s\n", note)
+			res = kafkaPartial(res, note)
 		}
 	}
-	if err := newReporter(e, e.stdout, o.format, false).final(a.result(cnt), complete); err != nil {
+	if err := newReporter(e, e.stdout, o.format, false).final(res, complete); err != nil {
 		return writeFailed(e, err)
 	}
 	if err := answerCheck(e, a, cnt); err != nil {

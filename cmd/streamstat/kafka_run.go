@@ -190,12 +190,22 @@ func runKafkaWorker(ctx context.Context, e *env, s *spec, w *kafka.Worker) int {
 	if !finalOK {
 		return exitOK
 	}
-	if err := rep.final(final.result(finalC), false); err != nil {
+	res := kafkaPartial(final.result(finalC), fmt.Sprintf("partitions %s of %s only, the ones this worker owned", partitionList(finalP), s.opts.kafka.topic))
+	if err := rep.final(res, false); err != nil {
 		return writeFailed(e, err)
 	}
 	fmt.Fprintf(e.stderr, "streamstat: kafka: this answer covers partitions %s of %s, the ones this worker owned; the group's: streamstat merge --kafka-brokers %s --kafka-group %s\n",
 		partitionList(finalP), s.opts.kafka.topic, s.opts.kafka.brokers, s.opts.kafka.group)
 	return exitOK
+}
+
+// kafkaPartial is r with note as its text answer's last line, in place
+// of the one about input read to its end: a Kafka answer is partial for
+// its own reasons (json and csv say "complete" false all the same).
+func kafkaPartial(r result, note string) result {
+	r.Text += "partial answer: " + note + "\n"
+	r.Filter = true
+	return r
 }
 
 // partitionList spells partitions as 0,2,5 ("none" for none).

@@ -253,6 +253,17 @@ func TestKafkaCLIBrokerErrors(t *testing.T) {
 	if _, errOut, code := stop(); code != 0 {
 		t.Fatalf("worker exit %d: %s", code, errOut)
 	}
+	// Text answers say why they may be partial: without --kafka-topic,
+	// merge cannot tell whether the commits cover the topic; with it, the
+	// answer here is complete.
+	out, _, code := runIn(t, runOpts{}, "merge", "--kafka-brokers", c.Brokers(), "--kafka-group", "g")
+	if code != 0 || !strings.HasSuffix(out, "records   500\nskipped   0\nshed      0\npartial answer: as of group g's last commits (--kafka-topic T also says whether they cover all of T)\n") {
+		t.Errorf("merge without --kafka-topic: exit %d, %q", code, out)
+	}
+	out, _, code = runIn(t, runOpts{}, "merge", "--kafka-brokers", c.Brokers(), "--kafka-group", "g", "--kafka-topic", "clicks")
+	if code != 0 || strings.Contains(out, "partial") {
+		t.Errorf("merge with --kafka-topic: exit %d, %q", code, out)
+	}
 	closed := kafkatest.ClosedAddr(t)
 	for _, tc := range []struct {
 		name string
