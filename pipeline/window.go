@@ -94,6 +94,7 @@ type Window struct {
 	held    uint64   // records in the ring
 	empty   []byte   // the state of a fresh slot operator
 	scratch Mergeable
+	slotNew func() (Mergeable, error) // a ring slot's operator
 	started bool
 	next    int64 // number of the oldest open slot
 	maxT    int64
@@ -148,24 +149,37 @@ func (w *Window) setup() error {
 	if mk == nil {
 		mk = func() (Mergeable, error) { return new(Distinct), nil }
 	}
+	scratch, err := mk()
+	if err != nil {
+		return err
+	}
+	// Slots of Distincts are distinctSlots (window_distinct.go): the
+	// same states, written faster.
+	first, err := mk()
+	if err != nil {
+		return err
+	}
+	slotNew := mk
+	if slot := slotFor(first); slot != nil {
+		p := slot.(*distinctSlot).p
+		slotNew = func() (Mergeable, error) { return newDistinctSlot(p), nil }
+		first = slot
+	}
 	ring := make([]Mergeable, per+open)
-	for i := range ring {
-		op, err := mk()
+	ring[0] = first
+	for i := 1; i < len(ring); i++ {
+		op, err := slotNew()
 		if err != nil {
 			return err
 		}
 		ring[i] = op
-	}
-	scratch, err := mk()
-	if err != nil {
-		return err
 	}
 	empty, err := scratch.MarshalBinary()
 	if err != nil {
 		return err
 	}
 	w.size, w.slide, w.per, w.open = int64(size), int64(slide), per, open
-	w.ring, w.counts, w.scratch, w.empty = ring, make([]uint64, len(ring)), scratch, empty
+	w.ring, w.counts, w.scratch, w.empty, w.slotNew = ring, make([]uint64, len(ring)), scratch, empty, slotNew
 	w.ready = true
 	return nil
 }

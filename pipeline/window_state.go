@@ -100,7 +100,7 @@ func (w *Window) UnmarshalBinary(data []byte) error {
 	state := func() []byte {
 		return r.Bytes(int(min(r.Uvarint(), uint64(r.Len()))))
 	}
-	restore := func(st []byte) (Mergeable, error) {
+	restore := func(mk func() (Mergeable, error), st []byte) (Mergeable, error) {
 		op, err := mk()
 		if err != nil {
 			return nil, err
@@ -118,7 +118,7 @@ func (w *Window) UnmarshalBinary(data []byte) error {
 		start, end := r.Varint(), r.Varint()
 		n.last.Records, n.last.Late, n.last.Untimed = r.Uvarint(), r.Uvarint(), r.Uvarint()
 		n.last.Start, n.last.End = time.Unix(0, start), time.Unix(0, end)
-		op, err := restore(state())
+		op, err := restore(mk, state())
 		if err != nil {
 			return err
 		}
@@ -133,7 +133,7 @@ func (w *Window) UnmarshalBinary(data []byte) error {
 		if n.counts[i] != 0 {
 			st = state()
 		}
-		op, err := restore(st)
+		op, err := restore(w.slotNew, st)
 		if err != nil {
 			return err
 		}

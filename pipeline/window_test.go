@@ -313,11 +313,39 @@ func TestWindowDayKeepsSlots(t *testing.T) {
 			t.Fatalf("%d slots at second %d, want 7", w.Slots(), i)
 		}
 	}
-	if made != 8 {
-		t.Fatalf("New called %d times over a day, want 8 (6 + 1 slots and a scratch)", made)
+	// Distinct's slots are distinctSlots: New makes the scratch and the
+	// first slot's probe (TestWindowDayKeepsSlotsOtherOps: 6 + 1 slots
+	// and a scratch).
+	if made != 2 {
+		t.Fatalf("New called %d times over a day, want 2", made)
 	}
 	if windows != 24*360-1 {
 		t.Fatalf("%d windows, want %d", windows, 24*360-1)
+	}
+}
+
+// TestWindowDayKeepsSlotsOtherOps: an operator that is not a Distinct
+// runs in New's own slots, made once: 6 + 1 slots and a scratch over a
+// simulated day.
+func TestWindowDayKeepsSlotsOtherOps(t *testing.T) {
+	made := 0
+	now := time.Unix(1_700_000_000, 0)
+	w := &Window{
+		New:  func() (Mergeable, error) { made++; return new(Frequency), nil },
+		Size: time.Minute, Slide: 10 * time.Second,
+		Clock: func() time.Time { return now },
+	}
+	b, out := new(Batch), new(Batch)
+	for i := range 24 * 3600 {
+		b.Reset()
+		b.Add([]byte(strconv.Itoa(i % 1000)))
+		if err := w.Process(b, out); err != nil {
+			t.Fatal(err)
+		}
+		now = now.Add(time.Second)
+	}
+	if made != 8 || w.Slots() != 7 {
+		t.Fatalf("New called %d times over a day, %d slots; want 8 (6 + 1 slots and a scratch) and 7", made, w.Slots())
 	}
 }
 
@@ -457,11 +485,11 @@ func TestWindowProcessAllocs(t *testing.T) {
 		if err := w.Process(b, out); err != nil {
 			t.Fatal(err)
 		}
-		h := new(sketch.HLL)
+		many := new(Batch)
 		for i := range 20000 {
-			h.AddHash(sketch.HashString(strconv.Itoa(i)))
+			many.Add([]byte(strconv.Itoa(i)))
 		}
-		if err := w.ring[w.slot(w.next)].(*Distinct).HLL.Merge(h); err != nil { // dense, as in steady state
+		if err := w.ring[w.slot(w.next)].Process(many, out); err != nil { // dense, as in steady state
 			t.Fatal(err)
 		}
 		allocs := testing.AllocsPerRun(100, func() {

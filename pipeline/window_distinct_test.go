@@ -1,0 +1,135 @@
+package pipeline
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/streamstat/streamstat/sketch"
+)
+
+// slotStream returns n hashes over about distinct keys; clustered ones
+// share their top bits, so that many keys make a short sparse list.
+func slotStream(rng *rand.Rand, n, distinct int, clustered bool) []uint64 {
+	pool := make([]uint64, max(distinct, 1))
+	for i := range pool {
+		pool[i] = rng.Uint64()
+		if clustered {
+			pool[i] = pool[i]>>20 | 0x5a5a5<<44
+		}
+	}
+	out := make([]uint64, n)
+	for i := range out {
+		out[i] = pool[rng.IntN(len(pool))]
+	}
+	return out
+}
+
+func slotBatches(hs []uint64, rng *rand.Rand) []*Batch {
+	var bs []*Batch
+	for len(hs) > 0 {
+		k := min(len(hs), 1+rng.IntN(3000))
+		b := new(Batch)
+		for _, h := range hs[:k] {
+			b.AddHashed(nil, h)
+		}
+		bs = append(bs, b)
+		hs = hs[k:]
+	}
+	return bs
+}
+
+// TestDistinctSlotEqualsFresh: a distinctSlot writes the bytes of a fresh
+// Distinct fed the same records, sparse or dense, at several precisions
+// and on both sides of the turn to dense; restored from those bytes and
+// fed more, it writes the bytes of a Distinct fed everything; reset, it
+// is empty again.
+func TestDistinctSlotEqualsFresh(t *testing.T) {
+	rng := rand.New(rand.NewPCG(15, 15))
+	for _, p := range []int{4, 10, 14} {
+		for _, distinct := range []int{0, 1, 7, 100, 2000, 3000, 5000, 7000, 9000, 40000} {
+			for _, clustered := range []bool{false, true} {
+				name := fmt.Sprintf("p=%d,distinct=%d,clustered=%v", p, distinct, clustered)
+				hs := slotStream(rng, 3*distinct+1, distinct, clustered)
+				if distinct == 0 {
+					hs = nil
+				}
+				h, _ := sketch.NewHLL(p)
+				fresh := &Distinct{HLL: h}
+				slot := newDistinctSlot(uint8(p))
+				out := new(Batch)
+				for _, b := range slotBatches(hs, rng) {
+					if err := fresh.Process(b, out); err != nil {
+						t.Fatal(err)
+					}
+					if err := slot.Process(b, out); err != nil {
+						t.Fatal(err)
+					}
+				}
+				want, _ := fresh.MarshalBinary()
+				got, err := slot.MarshalBinary()
+				if err != nil || !bytes.Equal(got, want) {
+					t.Fatalf("%s: slot state differs from a fresh Distinct's (%d vs %d bytes, err %v)", name, len(got), len(want), err)
+				}
+				// Restore and go on.
+				more := slotStream(rng, distinct+50, distinct/2+10, clustered)
+				again := newDistinctSlot(uint8(p))
+				if err := again.UnmarshalBinary(got); err != nil {
+					t.Fatalf("%s: restore: %v", name, err)
+				}
+				for _, b := range slotBatches(more, rng) {
+					fresh.Process(b, out)
+					again.Process(b, out)
+				}
+				want, _ = fresh.MarshalBinary()
+				if got, _ := again.MarshalBinary(); !bytes.Equal(got, want) {
+					t.Fatalf("%s: restored slot fed more differs from a Distinct fed everything", name)
+				}
+				if err := again.UnmarshalBinary(slot.empty); err != nil {
+					t.Fatal(err)
+				}
+				if got, _ := again.MarshalBinary(); !bytes.Equal(got, slot.empty) {
+					t.Fatalf("%s: reset slot is not empty", name)
+				}
+			}
+		}
+	}
+}
+
+func TestSparseKeyRoundTrip(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 25))
+	for range 100000 {
+		x := rng.Uint64() >> rng.IntN(40)
+		for _, p := range []uint8{4, 14, 18} {
+			i, r := sparseDecode(sparseKey(x, p), p)
+			wi := x >> (64 - p)
+			wr := uint8(0)
+			for b := 63 - int(p); b >= 0 && x&(1<<b) == 0; b-- {
+				wr++
+			}
+			wr = min(wr+1, 65-p)
+			if uint64(i) != wi || r != wr {
+				t.Fatalf("x %#x p %d: decoded (%d, %d), want (%d, %d)", x, p, i, r, wi, wr)
+			}
+		}
+	}
+}
+
+// TestDistinctSlotAllocs: in its dense phase a slot allocates nothing.
+func TestDistinctSlotAllocs(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 3))
+	slot := newDistinctSlot(14)
+	bs := slotBatches(slotStream(rng, 200000, 100000, false), rng)
+	out := new(Batch)
+	for _, b := range bs {
+		slot.Process(b, out)
+	}
+	if !slot.dense {
+		t.Fatal("100000 keys and not dense")
+	}
+	i := 0
+	if a := testing.AllocsPerRun(len(bs)-1, func() { slot.Process(bs[i], out); i++ }); a != 0 {
+		t.Errorf("got %v allocation(s) per batch (want zero)", a)
+	}
+}
