@@ -230,6 +230,10 @@ func (w *Worker) sessionOpts() []kgo.Opt {
 		kgo.SessionTimeout(w.cfg.SessionTimeout),
 		kgo.HeartbeatInterval(max64(w.cfg.SessionTimeout/10, 100*time.Millisecond)),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		// A partition newly assigned joins the next fetch to its broker,
+		// after the one in flight, which waits up to FetchMaxWait for
+		// data: 5 s by default, which would bound a handover.
+		kgo.FetchMaxWait(min(w.cfg.Interval, 500*time.Millisecond)),
 		kgo.RequireStableFetchOffsets(),
 		kgo.BlockRebalanceOnPoll(),
 		kgo.RecordPartitioner(kgo.ManualPartitioner()),
