@@ -160,3 +160,33 @@ func TestKafkaInjectedFaults(t *testing.T) {
 		t.Errorf("want both aborted and failed (unknown) transactions; A %d/%d, B %d/%d", sa.Aborted, sa.Failed, sb.Aborted, sb.Failed)
 	}
 }
+
+// TestKafkaFirstTransactionAborts: the first transaction, before any
+// partition has a commit, aborts; the worker rolls every partition back
+// to empty and rewinds it to its first record, and the final state is
+// exact.
+func TestKafkaFirstTransactionAborts(t *testing.T) {
+	c := newCluster(t)
+	var aborted atomic.Bool
+	c.ControlKey(int16(kmsg.EndTxn), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		r := req.(*kmsg.EndTxnRequest)
+		if !r.Commit {
+			c.KeepControl()
+			return nil, nil, false
+		}
+		aborted.Store(true)
+		resp := r.ResponseKind().(*kmsg.EndTxnResponse)
+		resp.ErrorCode = kerr.UnknownServerError.Code // franz-go retries it as an abort
+		return resp, nil, true
+	})
+	c.produce(t, scale(3000))
+	a := start(t, c.config())
+	snaps := c.waitCommitted(t, 30*time.Second)
+	c.checkFinal(t, snaps)
+	a.stop(t, true)
+	st := a.w.Stats()
+	if !aborted.Load() || st.Aborted == 0 || st.Rollbacks == 0 {
+		t.Errorf("first transaction not aborted and rolled back: %+v", st)
+	}
+	c.checkAllSnapshots(t)
+}
