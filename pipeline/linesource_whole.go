@@ -35,7 +35,23 @@ func (s *LineSource) takeWhole(b *Batch, max int) (n int, full bool, err error) 
 	// before it: it is shorter than 64 bytes, so only the others are
 	// checked against the key cap, unless the cap is that small.
 	maxKey, checkAll := s.maxKey, s.maxKey < 64
+	// Lines after the first of a block go by blockLines, which checks
+	// only the bounds of a batch (stop: the budget or the range's limit,
+	// whichever comes first), when the arena has room for all of data.
+	fast := !checkAll && int64(len(data)) <= room
+	stop := budget
+	if limit < int64(stop) {
+		stop = int(limit)
+	}
 	for n < max && int64(p) < limit {
+		if mask != 0 && fast && p < stop {
+			recs, p, n, mask = blockLines(recs, data, base, p, n, max, mask, blk, stop)
+			if p >= budget {
+				full = true
+				break
+			}
+			continue
+		}
 		far := false
 		for mask == 0 && blk+64 < len(data) {
 			blk += 64
@@ -107,6 +123,32 @@ func (s *LineSource) takeWhole(b *Batch, max int) (n int, full bool, err error) 
 		n += s.takeCapped(b, data[long:longNext])
 	}
 	return n, full, err
+}
+
+// blockLines appends to recs the records of the lines from data[p] on
+// whose newlines are the bits of mask (offsets from blk), while p < stop
+// and n < max, and returns recs, p, n and mask as they are then. Each of
+// these lines follows a newline of the same block, so it is shorter than
+// 64 bytes: takeWhole's checks of the key cap and the arena's room cannot
+// fail, and this loop, with few variables, keeps them all in registers.
+func blockLines(recs []Record, data []byte, base, p, n, max int, mask uint64, blk, stop int) ([]Record, int, int, uint64) {
+	for mask != 0 && p < stop && n < max {
+		end := blk + bits.TrailingZeros64(mask)
+		mask &= mask - 1
+		ke := end
+		if ke > p && data[ke-1] == '\r' {
+			ke--
+		}
+		k := len(recs)
+		if k == cap(recs) {
+			recs = slices.Grow(recs, 1)
+		}
+		recs = recs[:k+1]
+		recs[k] = spanRecord(base+p, ke-p, 0)
+		n++
+		p = end + 1
+	}
+	return recs, p, n, mask
 }
 
 // blockMasks sets s.masks[:m] to the newline bitmaps of the m blocks of 64
