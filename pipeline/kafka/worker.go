@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"runtime/debug"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -486,11 +487,16 @@ func (w *Worker) newPart(p int32, snap *Snapshot) (*partState, error) {
 	return st, nil
 }
 
-// process feeds each partition's records to its operator.
-func (w *Worker) process(fs kgo.Fetches) error {
+// process feeds each partition's records to its operator. A panic in an
+// operator or shedder becomes Run's error, wrapping pipeline.ErrPanic.
+func (w *Worker) process(fs kgo.Fetches) (err error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	var err error
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("kafka: processing %s: %w: %v\n%s", w.cfg.Topic, pipeline.ErrPanic, v, debug.Stack())
+		}
+	}()
 	now := time.Now()
 	fs.EachPartition(func(fp kgo.FetchTopicPartition) {
 		if err != nil || len(fp.Records) == 0 || fp.Topic != w.cfg.Topic {

@@ -12,6 +12,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/streamstat/streamstat/pipeline"
 )
 
 // scale shrinks record counts under -short.
@@ -248,5 +250,28 @@ func TestKafkaStartTogether(t *testing.T) {
 		for _, r := range rs {
 			r.stop(t, true)
 		}
+	}
+}
+
+// panicOp panics on its first batch.
+type panicOp struct{ exactOp }
+
+func (*panicOp) Process(in, out *pipeline.Batch) error { panic("operator bug") }
+
+// TestKafkaOperatorPanic: an operator that panics stops Run with an error
+// wrapping pipeline.ErrPanic, not the process.
+func TestKafkaOperatorPanic(t *testing.T) {
+	c := newCluster(t)
+	c.produce(t, 100)
+	cfg := c.config()
+	cfg.New = func(int32) (pipeline.Mergeable, error) { return &panicOp{}, nil }
+	w, err := NewWorker(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := w.Run(ctx); !errors.Is(err, pipeline.ErrPanic) {
+		t.Fatalf("Run: %v, want pipeline.ErrPanic", err)
 	}
 }
