@@ -70,10 +70,14 @@ func setupFreq(o *options, args []string) (*spec, error) {
 			}
 			keys[i] = t
 		}
+		keys = uniqueKeys(keys) // "a,b" and "(a, b)" are one key
 		return nil
 	}
 	if o.shed.on {
 		return shedFreqSpec(o, keys, newCM)
+	}
+	if o.by.on() {
+		return setupFreqBy(o, keys, newCM)
 	}
 	return &spec{
 		cmd: "freq", args: o.inFiles, opts: o,
