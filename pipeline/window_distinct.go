@@ -255,6 +255,9 @@ func (s *distinctSlot) UnmarshalBinary(data []byte) error {
 	last := uint32(0)
 	for len(payload) > 0 {
 		d, n := binary.Uvarint(payload)
+		if n <= 0 || d > 1<<32-1 {
+			return fmt.Errorf("pipeline: window slot: HLL sparse stream: %w", sketch.ErrCorrupt)
+		}
 		payload = payload[n:]
 		last += uint32(d)
 		s.add(last)
