@@ -269,16 +269,12 @@ func (r *task) processInline(ctx context.Context, b *Batch) (err error) {
 	return r.process(ctx, b, flushFull)
 }
 
-// unshed reports whether the shedder kept every record of rs at p = 1
-// (KeepP 1, or 0 from a shedder that does not set it).
-func unshed(rs []Record) bool {
-	for i := range rs {
-		if p := rs[i].KeepP; p > 0 && p < 1 {
-			return false
-		}
-	}
-	return true
-}
+// unshed reports whether the shedder kept r at p = 1 (KeepP 1, or 0 from
+// a shedder that does not set it). Of a batch kept whole, the first
+// record tells whether the batch was shed at p = 1: the p in force
+// changes at most once or twice within a batch, and a batch run inline
+// is counted all the same, only not in the channel's view.
+func unshed(r Record) bool { return !(r.KeepP > 0 && r.KeepP < 1) }
 
 // pressure is the Pressure behind the task's emitter, with what it ran
 // inline.
@@ -481,7 +477,7 @@ func (t *task) shedFillDirect(ctx context.Context, out *Batch, size int) (done b
 	out.Records = out.Records[:start+kept]
 	v.Records, v.arena = nil, nil
 	g.viaBuf = kept < offered
-	if start == 0 && kept > 0 && kept == offered && unshed(out.Records) {
+	if start == 0 && kept > 0 && kept == offered && unshed(out.Records[0]) {
 		// Nothing shed, nothing held: run the first stage here, as if
 		// chained, if it is idle.
 		ok, err := t.inline(ctx, out)
