@@ -26,9 +26,9 @@ func init() {
 	commands = []*command{
 		{name: "distinct", synopsis: "distinct [flags] [FILE...]", flags: flagCounting | flagPrecision | flagBy | flagKafkaJobs, help: helpDistinct,
 			setup: func(_ *env, o *options, a []string) (*spec, error) { return setupDistinct(o, a) }},
-		{name: "top", synopsis: "top [-k N] [flags] [FILE...]", flags: flagCounting | flagPrecision | flagK | flagKafkaJobs, help: helpTop,
+		{name: "top", synopsis: "top [-k N] [flags] [FILE...]", flags: flagCounting | flagPrecision | flagK | flagBy | flagKafkaJobs, help: helpTop,
 			setup: func(_ *env, o *options, a []string) (*spec, error) { return setupTop(o, a) }},
-		{name: "freq", synopsis: "freq [flags] {KEY... | --key K [FILE...]}", flags: flagCounting | flagPrecision | flagInFiles | flagKafkaJobs, help: helpFreq,
+		{name: "freq", synopsis: "freq [flags] {KEY... | --key K [FILE...]}", flags: flagCounting | flagPrecision | flagInFiles | flagBy | flagKafkaJobs, help: helpFreq,
 			setup: func(_ *env, o *options, a []string) (*spec, error) { return setupFreq(o, a) }},
 		{name: "sample", synopsis: "sample [-k N] [flags] [FILE...]", flags: flagCounting&^(flagJobs|flagShed) | flagK | flagSeed, help: helpSample,
 			setup: func(_ *env, o *options, a []string) (*spec, error) { return setupSample(o, a) }},

@@ -14,6 +14,9 @@ import (
 const defaultTopPrecision = 12
 
 func setupTop(o *options, args []string) (*spec, error) {
+	if o.by.on() {
+		return setupTopBy(o, args)
+	}
 	p, err := o.precisionOr(defaultTopPrecision, 4, 22)
 	if err != nil {
 		return nil, err

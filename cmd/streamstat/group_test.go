@@ -23,6 +23,9 @@ var groupCases = []struct {
 	{"group_distinct_sampled", []string{"distinct", "-f", "1", "--by", "2", "-k", "4", "--precision", "5"}, true},
 	{"group_distinct_all", []string{"distinct", "-f", "1", "--by", "2", "-k", "0", "--precision", "6"}, true},
 	{"group_stats", []string{"stats", "-f", "3", "--by", "2", "-k", "4"}, false},
+	{"group_top", []string{"top", "-f", "1", "--by", "2", "-k", "3"}, true},
+	{"group_top_small", []string{"top", "-f", "1", "--by", "2", "-k", "2", "--precision", "4"}, false},
+	{"group_freq", []string{"freq", "-f", "1", "--by", "2", "-k", "3", "--key", "u1", "--key", "u7", "--key", "nobody"}, true},
 }
 
 func TestGroupGolden(t *testing.T) {
@@ -134,6 +137,8 @@ func TestGroupMerge(t *testing.T) {
 		{"distinct", "-f", "1", "--by", "2", "-k", "4", "--precision", "5"},
 		{"distinct", "-f", "1", "--by", "2", "-k", "0", "--precision", "6"},
 		{"stats", "-f", "3", "--by", "2", "-k", "4"},
+		{"top", "-f", "1", "--by", "2", "-k", "3"},
+		{"freq", "-f", "1", "--by", "2", "-k", "3", "--key", "u1", "--key", "u2"},
 	} {
 		name := strings.Join(args, "_")
 		a := saved(t, dir, name+"a", partA, args...)

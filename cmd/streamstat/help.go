@@ -250,7 +250,7 @@ Every true count lies in [lower, upper] for certain; "guaranteed" says the
 key is certainly among the true top K; keys not listed occur at most
 unlisted_max times. Ties are listed by key.
 
-  -k N                 number of keys to list (default 10)
+  -k N                 keys to list (default 10; --by: groups, values each)
   --precision P        4 to 22 (default 12)
 %FLAGS%
 Output: rank, key, count, lower, upper, guaranteed for each key, then
@@ -261,6 +261,7 @@ no.
 
   streamstat top -k 5 access.log
   streamstat top -f 7 --interval 10s --format json < live.log
+  streamstat top -f 7 --by 1 access.log   # top URLs of the top clients
 `
 
 const helpFreq = `estimated frequency of the given keys in the input
@@ -275,6 +276,7 @@ FILEs; without, they are the KEYs, and -i (or stdin) gives the inputs.
   --keys-from FILE     the keys to report, one per line
   -i, --input FILE     read FILE (repeatable; - is stdin)
   --precision P        4 to 24 (default 14)
+  -k N                 with --by: groups to list, each KEY counted in each
 %FLAGS%
 Output: key, count, lower, upper, guaranteed (the count is exact) for each
 key, then records, skipped, shed, total, confidence, width, depth (in csv,
@@ -283,7 +285,6 @@ below the truth, and both bounds hold with 95% confidence.
 
   streamstat freq --key GET --key POST -f 6 access.log
   streamstat freq -f 1 GET POST < access.log
-  streamstat freq -i a.log -i b.log -- -
 `
 
 const helpSample = `uniform sample of lines (or fields)
