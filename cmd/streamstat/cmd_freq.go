@@ -79,9 +79,6 @@ func setupFreq(o *options, args []string) (*spec, error) {
 	if o.by.on() {
 		return setupFreqBy(o, keys, newCM)
 	}
-	if o.by.on() {
-		return setupFreqBy(o, keys, newCM)
-	}
 	return &spec{
 		cmd: "freq", args: o.inFiles, opts: o,
 		// The count-min reads hashes only: no key bytes are copied.
