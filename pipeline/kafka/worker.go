@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/streamstat/streamstat/pipeline"
@@ -220,7 +221,7 @@ func (w *Worker) Run(ctx context.Context) error {
 
 // sessionOpts are the options of the worker's transactional session.
 func (w *Worker) sessionOpts() []kgo.Opt {
-	ckpt, max := w.cfg.CheckpointTopic, w.topics.maxMessageBytes
+	ckpt, maxBytes := w.cfg.CheckpointTopic, w.topics.maxMessageBytes
 	opts := []kgo.Opt{
 		kgo.SeedBrokers(w.cfg.Brokers...),
 		kgo.ConsumerGroup(w.cfg.Group),
@@ -229,7 +230,7 @@ func (w *Worker) sessionOpts() []kgo.Opt {
 		kgo.TransactionalID(w.cfg.TransactionalID),
 		kgo.TransactionTimeout(w.cfg.txnTimeout()),
 		kgo.SessionTimeout(w.cfg.SessionTimeout),
-		kgo.HeartbeatInterval(max64(w.cfg.SessionTimeout/10, 100*time.Millisecond)),
+		kgo.HeartbeatInterval(max(w.cfg.SessionTimeout/10, 100*time.Millisecond)),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		// A partition newly assigned joins the next fetch to its broker,
 		// after the one in flight, which waits up to FetchMaxWait for
@@ -240,7 +241,7 @@ func (w *Worker) sessionOpts() []kgo.Opt {
 		kgo.RecordPartitioner(kgo.ManualPartitioner()),
 		kgo.ProducerBatchMaxBytesFn(func(topic string) int32 {
 			if topic == ckpt {
-				return max
+				return maxBytes
 			}
 			return defaultMaxMessageBytes
 		}),
@@ -253,13 +254,6 @@ func (w *Worker) sessionOpts() []kgo.Opt {
 		opts = append(opts, kgo.ServerSideBalancer())
 	}
 	return append(opts, w.cfg.Opts...)
-}
-
-func max64(a, b time.Duration) time.Duration {
-	if a > b {
-		return a
-	}
-	return b
 }
 
 // runSession runs one transactional session until ctx ends (nil), a fatal
@@ -307,13 +301,27 @@ func (w *Worker) runSession(ctx context.Context) error {
 	}
 }
 
-// pollErr returns the first fetch error that is not the end of a poll.
+// pollErr returns the first fetch error that is not the end of a poll nor
+// a group error franz-go retries by rejoining (its partitions were lost,
+// and the revoke event drops them): a group error Kafka calls not
+// retriable (an invalid session timeout, no authorization) is returned.
 func (w *Worker) pollErr(fs kgo.Fetches) error {
 	var first error
 	fs.EachError(func(t string, p int32, err error) {
-		if first == nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
-			first = fmt.Errorf("kafka: fetching %s partition %d: %w", t, p, err)
+		if first != nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+			return
 		}
+		var ge *kgo.ErrGroupSession
+		if errors.As(err, &ge) {
+			var ke *kerr.Error
+			if !errors.As(ge.Err, &ke) || ke.Retriable {
+				w.cfg.logf("kafka: group %s: %v; rejoining", w.cfg.Group, err)
+				return
+			}
+			first = fmt.Errorf("kafka: group %s: %w", w.cfg.Group, err)
+			return
+		}
+		first = fmt.Errorf("kafka: fetching %s partition %d: %w", t, p, err)
 	})
 	return first
 }

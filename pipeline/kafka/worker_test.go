@@ -275,3 +275,20 @@ func TestKafkaOperatorPanic(t *testing.T) {
 		t.Fatalf("Run: %v, want pipeline.ErrPanic", err)
 	}
 }
+
+// TestKafkaBadSessionTimeout: a session timeout the brokers refuse is an
+// error of Run naming it, not an endless rejoin.
+func TestKafkaBadSessionTimeout(t *testing.T) {
+	c := newCluster(t)
+	cfg := c.config()
+	cfg.SessionTimeout = 10 * time.Minute // the brokers allow at most 5
+	w, err := NewWorker(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := w.Run(ctx); !errors.Is(err, kerr.InvalidSessionTimeout) {
+		t.Fatalf("Run: %v, want INVALID_SESSION_TIMEOUT", err)
+	}
+}
