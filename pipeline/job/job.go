@@ -180,7 +180,8 @@ func New(cfg Config) (*Job, error) {
 		j.cp.configure(j.ws, &stage, &pcfg)
 	}
 	if sh := cfg.Shed; sh != nil {
-		stage.NoChain = true
+		// The pipeline puts a channel in front of the stage (and runs it
+		// in the worker's goroutine while nothing is shed).
 		pcfg.NewShedder = sh.NewShedder
 		pcfg.Clock = sh.Clock
 	}
