@@ -82,7 +82,13 @@ type Config struct {
 	// SessionTimeout is the group session timeout; 0 means
 	// DefaultSessionTimeout. The transaction timeout is set below it
 	// (two thirds), so that a new owner never waits out a dead owner's
-	// open transaction.
+	// open transaction. The other side of that choice: a checkpoint under
+	// way when a classic rebalance starts waits for the join to finish
+	// (no offsets are committed during one), and a join that waits for a
+	// dead member's session outlasts the transaction, which the
+	// coordinator then aborts (PRODUCER_FENCED): the worker recreates its
+	// session and restores every partition (Stats.Failed), exact but at
+	// the cost of one more rebalance.
 	SessionTimeout time.Duration
 	// KIP848 uses the KIP-848 consumer group protocol (the broker assigns
 	// partitions) instead of the classic one with cooperative-sticky
