@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/streamstat/streamstat/internal/kafkatest"
+	"github.com/streamstat/streamstat/sketch"
 )
 
 // kafkaLines returns n clickstream lines "user-K /page/P" with skewed
@@ -423,4 +425,26 @@ func TestKafkaCLIHTTP(t *testing.T) {
 			t.Errorf("/metrics lacks %q", m)
 		}
 	}
+}
+
+// FuzzKafkaIdentity: splitIdentity never panics; what it accepts
+// re-encodes to the same bytes, and every error wraps sketch.ErrCorrupt.
+func FuzzKafkaIdentity(f *testing.F) {
+	f.Add(appendIdentity(nil, []string{"distinct", "-f", "1"}))
+	f.Add(append(appendIdentity(nil, []string{"top", "-k", "5"}), 1, 2, 3))
+	f.Add([]byte(kafkaStateMagic))
+	f.Add([]byte(kafkaStateMagic + "\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01"))
+	f.Add([]byte(kafkaStateMagic + "\x80\x00x"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		id, rest, err := splitIdentity(data)
+		if err != nil {
+			if !errors.Is(err, sketch.ErrCorrupt) {
+				t.Fatalf("error %v does not wrap sketch.ErrCorrupt", err)
+			}
+			return
+		}
+		if again := append(appendIdentity(nil, id), rest...); !bytes.Equal(again, data) {
+			t.Fatalf("%q decodes to %q + %q, which encode to %q", data, id, rest, again)
+		}
+	})
 }
