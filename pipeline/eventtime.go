@@ -85,9 +85,9 @@ func (f TimeFormat) Parse(b []byte) (int64, error) {
 	case timeRFC3339:
 		t, ok = parseRFC3339(b)
 	case timeUnix:
-		t, ok = parseUnix(b, 1e9)
+		t, ok = parseUnix(b, 9)
 	case timeUnixMs:
-		t, ok = parseUnix(b, 1e6)
+		t, ok = parseUnix(b, 6)
 	case timeLayout:
 		tm, err := time.Parse(f.layout, string(b))
 		if err == nil && tm.Year() > 1677 && tm.Year() < 2262 {
@@ -100,35 +100,42 @@ func (f TimeFormat) Parse(b []byte) (int64, error) {
 	return t, nil
 }
 
-// parseUnix reads a decimal number of units of unit nanoseconds: digits,
-// an optional sign, an optional fraction (its digits past nanoseconds
-// dropped).
-func parseUnix(b []byte, unit int64) (int64, bool) {
+// pow10 are the powers of ten up to a second in nanoseconds.
+var pow10 = [...]int64{1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9}
+
+// parseUnix reads a decimal number of units of 10^digits nanoseconds:
+// digits, an optional sign, an optional fraction (its digits past
+// nanoseconds dropped), without a division per digit.
+func parseUnix(b []byte, digits int) (int64, bool) {
+	unit := pow10[digits]
 	neg := false
 	if len(b) > 0 && (b[0] == '-' || b[0] == '+') {
 		neg = b[0] == '-'
 		b = b[1:]
 	}
 	var whole int64
-	i, digits := 0, 0
+	i, seen := 0, 0
 	for ; i < len(b) && b[i] >= '0' && b[i] <= '9'; i++ {
 		if whole > (math.MaxInt64-9)/10 {
 			return 0, false
 		}
 		whole = whole*10 + int64(b[i]-'0')
-		digits++
+		seen++
 	}
 	var frac int64
 	if i < len(b) && b[i] == '.' {
 		i++
-		scale := unit
+		nd := 0
 		for ; i < len(b) && b[i] >= '0' && b[i] <= '9'; i++ {
-			scale /= 10
-			frac += int64(b[i]-'0') * scale
-			digits++
+			if nd < digits {
+				frac = frac*10 + int64(b[i]-'0')
+				nd++
+			}
+			seen++
 		}
+		frac *= pow10[digits-nd]
 	}
-	if i != len(b) || digits == 0 || whole > math.MaxInt64/unit-1 {
+	if i != len(b) || seen == 0 || whole > math.MaxInt64/unit-1 {
 		return 0, false
 	}
 	t := whole*unit + frac
@@ -168,14 +175,17 @@ func parseRFC3339(b []byte) (int64, bool) {
 	rest := b[19:]
 	var nsec int64
 	if rest[0] == '.' {
-		i, scale := 1, int64(1e8)
+		i, nd := 1, 0
 		for ; i < len(rest) && rest[i] >= '0' && rest[i] <= '9'; i++ {
-			nsec += int64(rest[i]-'0') * scale
-			scale /= 10
+			if nd < 9 {
+				nsec = nsec*10 + int64(rest[i]-'0')
+				nd++
+			}
 		}
 		if i == 1 {
 			return 0, false
 		}
+		nsec *= pow10[9-nd]
 		rest = rest[i:]
 	}
 	var offset int64
