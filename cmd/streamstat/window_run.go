@@ -14,6 +14,7 @@ import (
 	"github.com/streamstat/streamstat/pipeline"
 	"github.com/streamstat/streamstat/pipeline/checkpoint"
 	"github.com/streamstat/streamstat/pipeline/job"
+	"github.com/streamstat/streamstat/sketch"
 )
 
 // A windowed run. Each worker's windowOp closes its windows as its
@@ -141,7 +142,7 @@ func (r *windowRun) answer(visit visitor, wm int64, complete func(end int64) boo
 			}
 		}
 		a := r.s.newAgg()
-		if err := a.addOp(op); err != nil {
+		if err := addWindowOp(a, op); err != nil {
 			return err
 		}
 		c := counts{Records: w.records}
@@ -219,17 +220,34 @@ func (r *windowRun) flush(interrupted bool) error {
 }
 
 // newWindowSlot makes one slot's operator for the windows: the command's
-// own, which must merge.
+// own, which must merge; for distinct, a pipeline.Distinct, whose slots a
+// Window keeps faster than any other (pipeline/window_distinct.go), where
+// distinctOp's dense phase would only start as a slot ends.
 func (s *spec) newWindowSlot(i int) (pipeline.Mergeable, error) {
 	op, err := s.newOp(i)
 	if err != nil {
 		return nil, err
+	}
+	if d, ok := op.(*distinctOp); ok {
+		h, err := sketch.NewHLL(int(d.p))
+		return &pipeline.Distinct{HLL: h}, err
 	}
 	m, ok := op.(pipeline.Mergeable)
 	if !ok {
 		return nil, fmt.Errorf("%s: --window needs a mergeable operator, not %T", s.cmd, op)
 	}
 	return m, nil
+}
+
+// addWindowOp merges a window's operator into a: distinct's windows are
+// pipeline.Distincts (newWindowSlot).
+func addWindowOp(a aggregate, op pipeline.Mergeable) error {
+	if d, ok := op.(*pipeline.Distinct); ok {
+		if da, ok := a.(*distinctAgg); ok {
+			return da.hll.Merge(d.HLL)
+		}
+	}
+	return a.addOp(op)
 }
 
 // runWindowed runs s with --window: it answers each window as it closes
