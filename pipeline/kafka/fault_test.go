@@ -190,3 +190,33 @@ func TestKafkaFirstTransactionAborts(t *testing.T) {
 	}
 	c.checkAllSnapshots(t)
 }
+
+// TestKafkaJoinWhileMemberDead: A and B share the input; A vanishes
+// without leaving, and C joins at once, so the rebalance waits for A's
+// session to expire while B may be inside a checkpoint (its transaction
+// can outlive its timeout and be fenced). Whatever B goes through, the
+// group's final state is exact.
+func TestKafkaJoinWhileMemberDead(t *testing.T) {
+	c := newCluster(t)
+	c.produce(t, scale(3000))
+	var d cutDialer
+	a := start(t, c.config(kgo.Dialer(d.dial)))
+	b := start(t, c.config())
+	stopProd := producing(t, c, scale(100))
+	waitOwned(t, a, 20*time.Second)
+	waitOwned(t, b, 20*time.Second)
+	time.Sleep(500 * time.Millisecond)
+	d.cutAll()
+	cw := start(t, c.config())
+	time.Sleep(3 * time.Second)
+	stopProd()
+	c.produce(t, scale(500))
+	snaps := c.waitCommitted(t, 40*time.Second)
+	c.checkFinal(t, snaps)
+	b.stop(t, true)
+	cw.stop(t, true)
+	c.checkAllSnapshots(t)
+	a.cancel()
+	t.Logf("B %+v", b.w.Stats())
+	t.Logf("C %+v", cw.w.Stats())
+}
