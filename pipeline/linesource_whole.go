@@ -31,28 +31,32 @@ func (s *LineSource) takeWhole(b *Batch, max int) (n int, full bool, err error) 
 	// grid from the first byte not yet searched to the end of data.
 	blk, mask := s.scanned-64, uint64(0)
 	mk, nm := 0, 0
-	// A line whose newline is a bit of mask ends in the block of the one
-	// before it: it is shorter than 64 bytes, so only the others are
-	// checked against the key cap, unless the cap is that small.
-	maxKey, checkAll := s.maxKey, s.maxKey < 64
-	// Lines after the first of a block go by blockLines, which checks
-	// only the bounds of a batch (stop: the budget or the range's limit,
-	// whichever comes first), when the arena has room for all of data.
-	fast := !checkAll && int64(len(data)) <= room
+	maxKey := s.maxKey
+	// Lines go by blockLines, which checks only the key cap and the
+	// bounds of a batch (stop: the budget or the range's limit, whichever
+	// comes first), when the arena has room for all of data; the loop
+	// below takes a line when blockLines needs more masks, and the lines
+	// it stops at.
+	fast := int64(len(data)) <= room
 	stop := budget
 	if limit < int64(stop) {
 		stop = int(limit)
 	}
 	for n < max && int64(p) < limit {
-		if mask != 0 && fast && p < stop {
-			recs, p, n, mask = blockLines(recs, data, base, p, n, max, mask, blk, stop)
+		if fast && p < stop {
+			var used int
+			recs, p, n, mask, blk, used = blockLines(recs, data, base, p, n, max, mask, blk, s.masks[mk:nm], stop, maxKey)
+			mk += used
 			if p >= budget {
 				full = true
 				break
 			}
-			continue
+			if n == max || int64(p) >= limit {
+				break
+			}
+			// The masks are used up, or the next line is over the cap:
+			// one line the long way.
 		}
-		far := false
 		for mask == 0 && blk+64 < len(data) {
 			blk += 64
 			if mk == nm {
@@ -60,7 +64,6 @@ func (s *LineSource) takeWhole(b *Batch, max int) (n int, full bool, err error) 
 			}
 			mask = s.masks[mk]
 			mk++
-			far = true
 		}
 		end := -1
 		if mask != 0 {
@@ -77,9 +80,9 @@ func (s *LineSource) takeWhole(b *Batch, max int) (n int, full bool, err error) 
 				starved = true
 				break
 			}
-			end, next, far = len(data), len(data), true
+			end, next = len(data), len(data)
 		}
-		if (far || checkAll) && end-p > maxKey {
+		if end-p > maxKey {
 			// Over the cap, CR included: takeCapped sees.
 			long, longNext = p, next
 			break
@@ -126,14 +129,29 @@ func (s *LineSource) takeWhole(b *Batch, max int) (n int, full bool, err error) 
 }
 
 // blockLines appends to recs the records of the lines from data[p] on
-// whose newlines are the bits of mask (offsets from blk), while p < stop
-// and n < max, and returns recs, p, n and mask as they are then. Each of
-// these lines follows a newline of the same block, so it is shorter than
-// 64 bytes: takeWhole's checks of the key cap and the arena's room cannot
-// fail, and this loop, with few variables, keeps them all in registers.
-func blockLines(recs []Record, data []byte, base, p, n, max int, mask uint64, blk, stop int) ([]Record, int, int, uint64) {
-	for mask != 0 && p < stop && n < max {
+// whose newlines are the bits of mask (offsets from blk) and then of masks
+// (the blocks after blk), while p < stop, n < max and the keys have at
+// most maxKey bytes; it returns recs, p, n, mask and blk as they are then,
+// and how many of masks it used. It is takeWhole's loop for the lines that
+// need no other check (takeWhole sees to the arena's room), with few
+// enough variables to keep them all in registers: takeWhole's own loop
+// spilled a dozen to the stack at every line.
+func blockLines(recs []Record, data []byte, base, p, n, max int, mask uint64, blk int, masks []uint64, stop, maxKey int) ([]Record, int, int, uint64, int, int) {
+	used := 0
+	for p < stop && n < max {
+		if mask == 0 {
+			if used == len(masks) {
+				break
+			}
+			blk += 64
+			mask = masks[used]
+			used++
+			continue
+		}
 		end := blk + bits.TrailingZeros64(mask)
+		if end-p > maxKey {
+			break
+		}
 		mask &= mask - 1
 		ke := end
 		if ke > p && data[ke-1] == '\r' {
@@ -148,7 +166,7 @@ func blockLines(recs []Record, data []byte, base, p, n, max int, mask uint64, bl
 		n++
 		p = end + 1
 	}
-	return recs, p, n, mask
+	return recs, p, n, mask, blk, used
 }
 
 // blockMasks sets s.masks[:m] to the newline bitmaps of the m blocks of 64

@@ -103,5 +103,21 @@ func FuzzLineSourceWhole(f *testing.F) {
 		if s.Lines() != int64(len(want)) || s.Offset() != int64(len(data)) || s.Bytes() != int64(len(data)) {
 			t.Fatalf("%q: Lines %d Offset %d Bytes %d; want %d, %d, %d", data, s.Lines(), s.Offset(), s.Bytes(), len(want), len(data), len(data))
 		}
+		// With a key cap and small batches: the capped keys, the same
+		// count.
+		cfg.MaxKeyLen, cfg.MaxBatchBytes = 1+int(chunk)%90, 1+int(buf)%300
+		s, err = NewLineSource(&lsChunkReader{data: data, k: 1 + int(max)*5}, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err = lsDrainErr(s, 1+int(repeat)*3); err != nil {
+			t.Fatal(err)
+		}
+		for i := range want {
+			want[i] = string(AppendCappedKey(nil, []byte(want[i]), cfg.MaxKeyLen))
+		}
+		if keys := lsKeys(got); !lsEqual(keys, want) {
+			t.Fatalf("%+v on %q: got %q, want %q", cfg, data, keys, want)
+		}
 	})
 }
