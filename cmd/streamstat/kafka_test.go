@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os/exec"
 	"regexp"
@@ -447,4 +448,54 @@ func FuzzKafkaIdentity(f *testing.F) {
 			t.Fatalf("%q decodes to %q + %q, which encode to %q", data, id, rest, again)
 		}
 	})
+}
+
+// TestKafkaCLISilentBroker: a "broker" that accepts connections and never
+// answers (a hung process, a port that swallows traffic) does not hang a
+// worker or merge: exit 1 with one line, within kafkaTimeout and a little.
+func TestKafkaCLISilentBroker(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits out the 10 s timeout")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() }) // after the parallel subtests
+	go func() {
+		var held []net.Conn
+		defer func() {
+			for _, c := range held {
+				c.Close()
+			}
+		}()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			held = append(held, c)
+		}
+	}()
+	addr := ln.Addr().String()
+	for _, args := range [][]string{
+		{"distinct", "--kafka-brokers", addr, "--kafka-topic", "clicks", "--kafka-group", "g"},
+		{"merge", "--kafka-brokers", addr, "--kafka-group", "g", "--kafka-topic", "clicks"},
+	} {
+		t.Run(args[0], func(t *testing.T) {
+			t.Parallel()
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			start := time.Now()
+			_, errOut, code := runIn(t, runOpts{ctx: ctx}, args...)
+			took := time.Since(start)
+			if code != 1 || strings.Count(errOut, "\n") != 1 || !strings.HasPrefix(errOut, "streamstat: kafka: ") {
+				t.Errorf("exit %d after %v, stderr %q: want exit 1 and one line", code, took, errOut)
+			}
+			t.Logf("%v: %s", took, errOut)
+			if took > kafkaTimeout+5*time.Second {
+				t.Errorf("took %v, want about %v", took, kafkaTimeout)
+			}
+		})
+	}
 }
