@@ -202,6 +202,7 @@ func (o *windowOp) drop(end int64) {
 type closedWindow struct {
 	start, end int64 // Unix ns
 	records    uint64
+	late       uint64 // the worker's late records when it closed the window
 	state      []byte // the merged operator's MarshalBinary
 }
 
@@ -215,7 +216,7 @@ func newWindowOp(w *windowFlags, newOp func() (pipeline.Mergeable, error), clock
 			if err != nil {
 				return err
 			}
-			o.closed = append(o.closed, closedWindow{start: a.Start.UnixNano(), end: a.End.UnixNano(), records: a.Records, state: st})
+			o.closed = append(o.closed, closedWindow{start: a.Start.UnixNano(), end: a.End.UnixNano(), records: a.Records, late: a.Late, state: st})
 			select {
 			case o.closing <- struct{}{}:
 			default:
@@ -258,7 +259,7 @@ const windowOpVersion = 1
 
 // MarshalBinary implements pipeline.Stateful: the Window's state
 // (length-prefixed), the end of the last window written, then the closed
-// windows (start, end, records, state length-prefixed).
+// windows (start, end, records, late, state length-prefixed).
 func (o *windowOp) MarshalBinary() ([]byte, error) {
 	ws, err := o.w.MarshalBinary()
 	if err != nil {
@@ -273,6 +274,7 @@ func (o *windowOp) MarshalBinary() ([]byte, error) {
 		b = binary.AppendVarint(b, c.start)
 		b = binary.AppendVarint(b, c.end)
 		b = binary.AppendUvarint(b, c.records)
+		b = binary.AppendUvarint(b, c.late)
 		b = binary.AppendUvarint(b, uint64(len(c.state)))
 		b = append(b, c.state...)
 	}
@@ -297,7 +299,7 @@ func (o *windowOp) UnmarshalBinary(data []byte) error {
 	}
 	closed := make([]closedWindow, 0, n)
 	for range n {
-		c := closedWindow{start: r.Varint(), end: r.Varint(), records: r.MinimalUvarint()}
+		c := closedWindow{start: r.Varint(), end: r.Varint(), records: r.MinimalUvarint(), late: r.MinimalUvarint()}
 		c.state = append([]byte(nil), r.Bytes(int(min(r.MinimalUvarint(), uint64(r.Len()+1))))...)
 		if r.Err != nil || c.end <= c.start || c.records == 0 || c.end <= written || (len(closed) > 0 && c.end <= closed[len(closed)-1].end) {
 			return fmt.Errorf("%w: closed window %d: %w", errWindowState, len(closed), sketch.ErrCorrupt)

@@ -102,6 +102,7 @@ func (r *windowRun) answer(visit visitor, wm int64, complete func(end int64) boo
 	type win struct {
 		start, end int64
 		records    uint64
+		late       uint64
 		states     [][]byte
 	}
 	byEnd := map[int64]*win{}
@@ -118,6 +119,7 @@ func (r *windowRun) answer(visit visitor, wm int64, complete func(end int64) boo
 				byEnd[c.end] = w
 			}
 			w.records += c.records
+			w.late += c.late
 			w.states = append(w.states, c.state)
 		}
 		return nil
@@ -152,11 +154,11 @@ func (r *windowRun) answer(visit visitor, wm int64, complete func(end int64) boo
 		res := a.result(c)
 		start, stop := time.Unix(0, w.start).UTC(), time.Unix(0, w.end).UTC()
 		ok := complete(end)
-		if err := r.rep.window(start, stop, res, ok, why); err != nil {
+		if err := r.rep.window(start, stop, res, w.late, ok, why); err != nil {
 			return err
 		}
 		r.emitted = max(r.emitted, end)
-		r.recent = append(r.recent, windowJSON(start, stop, res.JSON, ok))
+		r.recent = append(r.recent, windowJSON(start, stop, res.JSON, w.late, ok))
 		if n := len(r.recent); n > maxRecent {
 			r.recent = slices.Delete(r.recent, 0, n-maxRecent)
 		}

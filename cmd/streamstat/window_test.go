@@ -176,9 +176,9 @@ func TestWindowLateCounted(t *testing.T) {
 		"distinct", "-f", "2", "--window", "1m", "--time-field", "1", "--time-format", "unix", "--lateness", "40s", "--format", "csv")
 	// 130 is within 40 s of 161, 100 is not: its window [60, 120) closed
 	// when the watermark reached 122.
-	want := "start,end,distinct,lower,upper,confidence,exact,records,skipped,shed,precision,saturated,complete\n" +
-		"1970-01-01T00:01:00.000Z,1970-01-01T00:02:00.000Z,1,1,2,0.95,false,1,0,0,14,false,true\n" +
-		"1970-01-01T00:02:00.000Z,1970-01-01T00:03:00.000Z,3,3,4,0.95,false,3,0,0,14,false,false\n"
+	want := "start,end,distinct,lower,upper,confidence,exact,records,skipped,shed,precision,saturated,late,complete\n" +
+		"1970-01-01T00:01:00.000Z,1970-01-01T00:02:00.000Z,1,1,2,0.95,false,1,0,0,14,false,0,true\n" +
+		"1970-01-01T00:02:00.000Z,1970-01-01T00:03:00.000Z,3,3,4,0.95,false,3,0,0,14,false,1,false\n"
 	if code != 0 || out != want || !strings.Contains(stderr, "1 of 5 records were late") {
 		t.Fatalf("exit %d, stderr %q\n got %s\nwant %s", code, stderr, out, want)
 	}
@@ -247,7 +247,7 @@ func TestWindowProcessingTime(t *testing.T) {
 		}
 	}
 	want := `{"start":"2026-01-01T12:00:00.000Z","end":"2026-01-01T12:00:10.000Z","distinct":3,`
-	if !strings.HasPrefix(first, want) || !strings.HasSuffix(first, `"records":4,"skipped":0,"shed":0,"precision":14,"complete":true}`) {
+	if !strings.HasPrefix(first, want) || !strings.HasSuffix(first, `"records":4,"skipped":0,"shed":0,"precision":14,"late":0,"complete":true}`) {
 		t.Fatalf("first window %s, want %s...", first, want)
 	}
 	fmt.Fprint(pw, "x\n")
