@@ -73,7 +73,8 @@ func (k *CSVKey) Framing() Framing {
 
 // csvSpan is a field of a record: its bytes are [start, end), between
 // its quotes if quoted; esc says a quoted field holds a doubled quote
-// (csvField must rewrite it, and a CRLF in it, which reads as LF).
+// (csvField must rewrite it, and a CRLF in it, which reads as LF); false,
+// csvField looks.
 type csvSpan struct {
 	start, end  int
 	quoted, esc bool
@@ -99,6 +100,15 @@ func (k *CSVKey) Extract(rec []byte, sc *Scratch) (Extraction, error) {
 // end and its fields in one pass, rather than a quote-parity search for
 // the end and then a second pass over the fields.
 func (k *CSVKey) extractFramed(data []byte, atEOF bool, sc *Scratch, x *Extraction) (int, error) {
+	if len(data) >= 128 {
+		if end, ok := frameCSV128(data, k.comma(), k.last(), &sc.spans); ok {
+			rec := data[:end]
+			if n := len(rec) - 1; n >= 0 && rec[n] == '\r' {
+				rec = rec[:n]
+			}
+			return end, k.extraction(rec, sc, x)
+		}
+	}
 	mode := csvMore
 	if atEOF {
 		mode = csvEOF
@@ -422,8 +432,8 @@ func csvFields(rec []byte, comma byte, field func(csvSpan)) error {
 // csvField returns a field's value: aliasing rec, or unescaped into *buf.
 func csvField(rec []byte, sp csvSpan, buf *[]byte) []byte {
 	v := rec[sp.start:sp.end]
-	if !sp.quoted || !sp.esc && indexEither(v, '\r', '\r') < 0 {
-		return v
+	if !sp.quoted || !sp.esc && indexEither(v, '"', '\r') < 0 {
+		return v // frameCSV128 leaves esc for this test
 	}
 	out := (*buf)[:0]
 	for i := 0; i < len(v); i++ {
@@ -682,4 +692,122 @@ func (e *RecordEnds) Next(p []byte) int {
 		}
 		i += j + 1
 	}
+}
+
+// csvMasksGo is csvMasks a byte at a time: the reference the assembly is
+// tested against, and csvMasks where there is none.
+func csvMasksGo(dst []uint64, src []byte, comma byte) {
+	for b := 0; b+3 <= len(dst); b += 3 {
+		var q, c, n uint64
+		for j, x := range src[64*(b/3) : 64*(b/3)+64] {
+			switch x {
+			case '"':
+				q |= 1 << j
+			case comma:
+				c |= 1 << j
+			case '\n':
+				n |= 1 << j
+			}
+		}
+		dst[b], dst[b+1], dst[b+2] = q, c, n
+	}
+}
+
+// prefixXor64 returns x with each bit j the XOR of x's bits 0 to j.
+func prefixXor64(x uint64) uint64 {
+	x ^= x << 1
+	x ^= x << 2
+	x ^= x << 4
+	x ^= x << 8
+	x ^= x << 16
+	x ^= x << 32
+	return x
+}
+
+// frameCSV128 is frameCSV's fast path for a record that ends within the
+// first 128 bytes of data (which must hold 128): bitmaps of the quotes,
+// delimiters and newlines of those bytes (csvMasks: SSE2 on amd64) give,
+// without a branch per byte, the quotes' parity, the record's end (the
+// first newline outside quotes), its field separators (the delimiters
+// outside quotes) and whether every quote stands where RFC 4180 allows it
+// (an opening quote at a field's start or just after a closing one,
+// doubled; a closing one before a delimiter, a quote, the record's end or
+// CR-LF). It notes the fields up to the last-th in *spans as frameCSV
+// does and returns the end, or false, leaving frameCSV to read the record
+// (longer, or with a quote out of place, which frameCSV reports).
+func frameCSV128(data []byte, comma byte, last int, spans *[]csvSpan) (int, bool) {
+	var m [6]uint64
+	csvMasks(m[:], data[:128], comma)
+	q0, c0, n0, q1, c1, n1 := m[0], m[1], m[2], m[3], m[4], m[5]
+	// p: inside quotes, counting the quote that opens (parity of the
+	// quotes up to and including each byte).
+	p0 := prefixXor64(q0)
+	p1 := prefixXor64(q1) ^ -(p0 >> 63)
+	var end int
+	var k0, k1 uint64 // the bytes before the end
+	if e := n0 &^ p0; e != 0 {
+		end = bits.TrailingZeros64(e)
+		k0 = 1<<end - 1
+	} else if e := n1 &^ p1; e != 0 {
+		end = 64 + bits.TrailingZeros64(e)
+		k0, k1 = ^uint64(0), 1<<(end-64)-1
+	} else {
+		return 0, false
+	}
+	s0, s1 := c0&^p0&k0, c1&^p1&k1 // separators
+	q0, q1 = q0&k0, q1&k1
+	o0, o1 := q0&p0, q1&p1 // opening quotes
+	x0, x1 := q0&^p0, q1&^p1 // closing quotes
+	// An opening quote follows a separator or a closing quote, or is
+	// the record's first byte.
+	a0, a1 := s0|x0, s1|x1
+	prev0, prev1 := a0<<1|1, a1<<1|a0>>63
+	// A closing quote precedes a separator, a quote, the end, or a CR
+	// just before the end.
+	b0, b1 := s0|q0, s1|q1
+	fin := end
+	if end > 0 && data[end-1] == '\r' {
+		fin = end - 1
+	}
+	if fin < 64 {
+		b0 |= 1 << fin
+	} else {
+		b1 |= 1 << (fin - 64)
+	}
+	if end < 64 {
+		b0 |= 1 << end
+	} else {
+		b1 |= 1 << (end - 64)
+	}
+	next0, next1 := b0>>1|b1<<63, b1>>1
+	if o0&^prev0|o1&^prev1|x0&^next0|x1&^next1 != 0 {
+		return 0, false
+	}
+	// The fields, up to the last-th: between separators.
+	sp := (*spans)[:0]
+	start := 0
+	for f := 1; f <= last; f++ {
+		e := fin
+		switch {
+		case s0 != 0:
+			e = bits.TrailingZeros64(s0)
+			s0 &= s0 - 1
+		case s1 != 0:
+			e = 64 + bits.TrailingZeros64(s1)
+			s1 &= s1 - 1
+		}
+		span := csvSpan{start: start, end: e}
+		if start < e && data[start] == '"' {
+			// Valid: the field ends with its closing quote. Whether it
+			// holds a doubled quote is left to csvField (a key field).
+			span = csvSpan{start: start + 1, end: e - 1, quoted: true}
+		}
+		sp = append(sp, span)
+		if e == fin {
+			break
+		}
+		start = e + 1
+	}
+	*spans = sp
+	return end, true
 }

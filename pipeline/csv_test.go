@@ -457,7 +457,11 @@ func TestCSVKeyMatchesEncodingCSV(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, j := range []int{0, 1, 3} {
-			got, skipped := csvRead(t, data, k, j, 1+r.IntN(64))
+			bufSize := 1 + r.IntN(64)
+			if trial%2 == 0 {
+				bufSize = 0 // the default: room for the one-pass fast path
+			}
+			got, skipped := csvRead(t, data, k, j, bufSize)
 			if !lsEqual(got, want) || skipped != short {
 				t.Fatalf("trial %d, comma %q, columns %v, %d ranges: %q (%d skipped), want %q (%d short)\ninput %q",
 					trial, comma, cols, j, got, skipped, want, short, data)
@@ -485,7 +489,11 @@ func FuzzCSVKey(f *testing.F) {
 		}
 		read := func(ex Extractor) ([]string, int64, []BadLine) {
 			var bad []BadLine
-			s := mustLineSource(t, bytes.NewReader(data), LineConfig{Extract: ex, BufferSize: 1 + int(buf%64), OnBadLine: func(b BadLine) {
+			size := 1 + int(buf%64)
+			if buf >= 192 {
+				size = 0 // the default, which the one-pass fast path needs
+			}
+			s := mustLineSource(t, bytes.NewReader(data), LineConfig{Extract: ex, BufferSize: size, OnBadLine: func(b BadLine) {
 				b.Line = bytes.Clone(b.Line)
 				bad = append(bad, b)
 			}})
@@ -520,5 +528,77 @@ func TestIndexAny3(t *testing.T) {
 		if got := indexAny3(b, ',', '"', '\n'); got != want {
 			t.Fatalf("indexAny3(%q) = %d, want %d", b, got, want)
 		}
+	}
+}
+
+// TestCSVMasks: the assembly's bitmaps (where there is assembly) are the
+// byte loop's, for every delimiter and block count.
+func TestCSVMasks(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 14))
+	for trial := range 500 {
+		src := make([]byte, 64*(trial%4))
+		for i := range src {
+			src[i] = "\"\n,;\t\r ax\x00\xff"[r.IntN(11)]
+		}
+		comma := ",;\t|"[trial%4]
+		got, want := make([]uint64, 3*(trial%4)+trial%3), make([]uint64, 3*(trial%4)+trial%3)
+		csvMasks(got, src, comma)
+		csvMasksGo(want, src, comma)
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("comma %q, %q: %x, want %x", comma, src, got, want)
+		}
+	}
+}
+
+// TestFrameCSV128: where the fast path reads a record (one ending within
+// 128 bytes), it finds frameCSV's end and fields; it reads every valid
+// such record; and a record it leaves is one frameCSV finds invalid or
+// longer.
+func TestFrameCSV128(t *testing.T) {
+	r := rand.New(rand.NewPCG(8, 14))
+	read, left := 0, 0
+	for trial := range 20000 {
+		comma := ",;\t|"[trial%4]
+		var data []byte
+		if trial%3 == 0 {
+			// Any bytes: quotes out of place, CRs, short records.
+			data = make([]byte, 128+r.IntN(64))
+			for i := range data {
+				data[i] = "\"\n\r ab"[r.IntN(6)]
+				if r.IntN(8) == 0 {
+					data[i] = comma
+				}
+			}
+		} else {
+			data = csvGen(r, comma, 1+r.IntN(3))
+			for len(data) < 128 {
+				data = append(data, csvGen(r, comma, 1)...)
+				data = append(data, '\n')
+			}
+		}
+		last := r.IntN(5)
+		var fast, slow []csvSpan
+		end, ok := frameCSV128(data, comma, last, &fast)
+		wantEnd, err := frameCSV(data, comma, csvMore, last, &slow)
+		if ok {
+			read++
+			same := len(fast) == len(slow)
+			for i := 0; same && i < len(fast); i++ {
+				var b1, b2 []byte
+				same = fast[i].start == slow[i].start && fast[i].end == slow[i].end && fast[i].quoted == slow[i].quoted &&
+					string(csvField(data, fast[i], &b1)) == string(csvField(data, slow[i], &b2))
+			}
+			if err != nil || end != wantEnd || !same {
+				t.Fatalf("%q, comma %q, last %d: fast path end %d %v, frameCSV end %d %v (%v)", data, comma, last, end, fast, wantEnd, slow, err)
+			}
+			continue
+		}
+		left++
+		if err == nil && wantEnd >= 0 && wantEnd < 128 {
+			t.Fatalf("%q, comma %q, last %d: fast path left a valid record ending at %d", data, comma, last, wantEnd)
+		}
+	}
+	if read == 0 || left == 0 {
+		t.Errorf("fast path read %d records and left %d: the test misses a case", read, left)
 	}
 }

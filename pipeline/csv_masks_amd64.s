@@ -1,0 +1,97 @@
+#include "textflag.h"
+
+// func csvMasksSSE2(dst []uint64, src []byte, comma byte)
+// For each 64-byte block i of src, i < len(dst)/3: dst[3i] is its quote
+// bitmap, dst[3i+1] its comma bitmap and dst[3i+2] its newline bitmap
+// (bit j for byte j). SSE2 only, which every amd64 CPU has: PCMPEQB
+// compares 16 bytes, PMOVMSKB gathers the results into 16 bits.
+TEXT ·csvMasksSSE2(SB), NOSPLIT, $0-49
+	MOVQ dst_base+0(FP), DI
+	MOVQ dst_len+8(FP), R12
+	MOVQ src_base+24(FP), SI
+	MOVBQZX comma+48(FP), AX
+	MOVQ $0x0101010101010101, BX
+	IMULQ BX, AX
+	MOVQ AX, X11
+	PUNPCKLQDQ X11, X11
+	MOVQ $0x2222222222222222, AX
+	MOVQ AX, X10
+	PUNPCKLQDQ X10, X10
+	MOVQ $0x0a0a0a0a0a0a0a0a, AX
+	MOVQ AX, X12
+	PUNPCKLQDQ X12, X12
+	CMPQ R12, $3
+	JLT done
+
+block:
+	XORQ R8, R8
+	XORQ R9, R9
+	XORQ R10, R10
+	MOVOU 0(SI), X1
+	MOVO X1, X2
+	MOVO X1, X3
+	PCMPEQB X10, X1
+	PCMPEQB X11, X2
+	PCMPEQB X12, X3
+	PMOVMSKB X1, AX
+	PMOVMSKB X2, BX
+	PMOVMSKB X3, DX
+	ORQ AX, R8
+	ORQ BX, R9
+	ORQ DX, R10
+	MOVOU 16(SI), X1
+	MOVO X1, X2
+	MOVO X1, X3
+	PCMPEQB X10, X1
+	PCMPEQB X11, X2
+	PCMPEQB X12, X3
+	PMOVMSKB X1, AX
+	PMOVMSKB X2, BX
+	PMOVMSKB X3, DX
+	SHLQ $16, AX
+	SHLQ $16, BX
+	SHLQ $16, DX
+	ORQ AX, R8
+	ORQ BX, R9
+	ORQ DX, R10
+	MOVOU 32(SI), X1
+	MOVO X1, X2
+	MOVO X1, X3
+	PCMPEQB X10, X1
+	PCMPEQB X11, X2
+	PCMPEQB X12, X3
+	PMOVMSKB X1, AX
+	PMOVMSKB X2, BX
+	PMOVMSKB X3, DX
+	SHLQ $32, AX
+	SHLQ $32, BX
+	SHLQ $32, DX
+	ORQ AX, R8
+	ORQ BX, R9
+	ORQ DX, R10
+	MOVOU 48(SI), X1
+	MOVO X1, X2
+	MOVO X1, X3
+	PCMPEQB X10, X1
+	PCMPEQB X11, X2
+	PCMPEQB X12, X3
+	PMOVMSKB X1, AX
+	PMOVMSKB X2, BX
+	PMOVMSKB X3, DX
+	SHLQ $48, AX
+	SHLQ $48, BX
+	SHLQ $48, DX
+	ORQ AX, R8
+	ORQ BX, R9
+	ORQ DX, R10
+	MOVQ R8, 0(DI)
+	MOVQ R9, 8(DI)
+	MOVQ R10, 16(DI)
+	ADDQ $64, SI
+	ADDQ $24, DI
+	SUBQ $3, R12
+	CMPQ R12, $3
+	JGE block
+
+done:
+	RET
