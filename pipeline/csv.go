@@ -756,7 +756,7 @@ func frameCSV128(data []byte, comma byte, last int, spans *[]csvSpan) (int, bool
 	}
 	s0, s1 := c0&^p0&k0, c1&^p1&k1 // separators
 	q0, q1 = q0&k0, q1&k1
-	o0, o1 := q0&p0, q1&p1 // opening quotes
+	o0, o1 := q0&p0, q1&p1   // opening quotes
 	x0, x1 := q0&^p0, q1&^p1 // closing quotes
 	// An opening quote follows a separator or a closing quote, or is
 	// the record's first byte.
