@@ -205,6 +205,9 @@ func TestGroupResumeAfterInterrupt(t *testing.T) {
 	for _, args := range [][]string{
 		{"distinct", "-f", "2", "--by", "1", "-k", "5", "--precision", "10"},
 		{"distinct", "-f", "2", "--by", "1", "-k", "0", "--precision", "6"},
+		{"top", "-f", "2", "--by", "1", "-k", "3", "--precision", "6"},
+		{"freq", "-f", "2", "--by", "1", "-k", "3", "--key", "7", "--key", "8"},
+		{"stats", "-f", "2", "--by", "1", "-k", "3"},
 	} {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
 			args = append(args, "--format", "json", "-j", "2")
