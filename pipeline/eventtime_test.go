@@ -131,8 +131,22 @@ func TestTimedKeyLineSource(t *testing.T) {
 }
 
 // TestTimedKeyAllocs: extracting a key and an RFC 3339 or Unix time
-// allocates nothing.
+// allocates nothing, from JSON or from delimited fields in one pass.
 func TestTimedKeyAllocs(t *testing.T) {
+	key, _ := NewFieldsKey(Whitespace, 0, 2, 3)
+	tm, _ := NewFieldsKey(Whitespace, 0, 1)
+	f, _ := ParseTimeFormat("unix")
+	tk, _ := NewTimedKey(key, tm, f)
+	var sc Scratch
+	rec := []byte("1767268800.25 /p/1 u5")
+	tk.Extract(rec, &sc)
+	if a := testing.AllocsPerRun(100, func() {
+		if x, err := tk.Extract(rec, &sc); err != nil || x.Time == 0 {
+			t.Fatal(x, err)
+		}
+	}); a != 0 {
+		t.Errorf("fields: got %v allocation(s) (want zero)", a)
+	}
 	for _, c := range []struct{ format, rec string }{
 		{"rfc3339", `{"ts":"2026-01-01T12:00:00.123Z","user":"a\u00e9"}`},
 		{"unixms", `{"ts":1767268800123,"user":"bob"}`},
@@ -176,4 +190,41 @@ func FuzzTimeParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestTimedFieldsOnePass: a TimedKey of delimited fields, found in one
+// pass, answers as the two extractors one after the other do, on random
+// lines (blanks, empty and missing fields, bad times), whitespace and a
+// comma, one key field or several, with a value or not.
+func TestTimedFieldsOnePass(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 7))
+	tokens := []string{"1767268800", "17.5", "x", "", " ", "\t", ",", "-3", "1e3", "noon", "1767268801.25"}
+	f, _ := ParseTimeFormat("unix")
+	for _, d := range []Delimiter{Whitespace, {c: ',', single: true}} {
+		for _, c := range []struct {
+			time, value int
+			key         []int
+		}{{1, 0, []int{2}}, {3, 0, []int{1, 2}}, {2, 4, []int{4}}, {1, 3, []int{2, 5}}} {
+			key, _ := NewFieldsKey(d, c.value, c.key...)
+			tm, _ := NewFieldsKey(d, 0, c.time)
+			fast, _ := NewTimedKey(key, tm, f)
+			if fast.fields == nil {
+				t.Fatalf("%+v: no one-pass form", c)
+			}
+			slow := &TimedKey{Key: key, Time: tm, Format: f}
+			var sc1, sc2 Scratch
+			for range 3000 {
+				var b []byte
+				for range rng.IntN(8) {
+					b = append(b, tokens[rng.IntN(len(tokens))]...)
+				}
+				x1, e1 := fast.Extract(b, &sc1)
+				x2, e2 := slow.Extract(b, &sc2)
+				if e1 != e2 || string(x1.Key) != string(x2.Key) || x1.Time != x2.Time || x1.HasValue != x2.HasValue ||
+					x1.BadValue != x2.BadValue || (x1.HasValue && x1.Value != x2.Value) {
+					t.Fatalf("delimiter %v, %+v, line %q: one pass %+v %v, two %+v %v", d, c, b, x1, e1, x2, e2)
+				}
+			}
+		}
+	}
 }
