@@ -190,3 +190,16 @@ func unlistedGroupRecords(n uint64) string {
 	}
 	return fmt.Sprintf("groups not held have at most %d records", n)
 }
+
+// check implements answerCheck as stats' does: with no numeric value,
+// there are no statistics to give (exit 1); bad values are worth a
+// warning.
+func (a *statsByAgg) check(c counts) (warning string, err error) {
+	switch {
+	case c.Bad > 0 && a.gs.Total() == 0:
+		return "", fmt.Errorf("stats: none of the %d values is a number (7, -2.5, 3e-4): no statistics; check -f and -d", c.Bad)
+	case c.Bad > 0:
+		return fmt.Sprintf("%d of %d values are not numbers and were left out", c.Bad, c.Bad+a.gs.Total()), nil
+	}
+	return "", nil
+}

@@ -302,3 +302,16 @@ func FuzzGroupStateBody(f *testing.F) {
 		a.result(counts{})
 	})
 }
+
+// TestGroupStatsBadValues: stats --by says, as stats does, how many
+// values were not numbers, and fails when none was.
+func TestGroupStatsBadValues(t *testing.T) {
+	_, errOut, code := runIn(t, runOpts{stdin: strings.NewReader("a x\nb 2\n")}, "stats", "-f", "2", "--by", "1")
+	if code != 0 || !strings.Contains(errOut, "1 of 2 values are not numbers") {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+	_, errOut, code = runIn(t, runOpts{stdin: strings.NewReader("a x\nb y\n")}, "stats", "-f", "2", "--by", "1")
+	if code != exitFailure || !strings.Contains(errOut, "none of the 2 values is a number") {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+}
