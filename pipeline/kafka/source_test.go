@@ -30,7 +30,7 @@ func sourcePipeline(t *testing.T, c *cluster, m int, store checkpoint.Store, int
 	p, err := pipeline.New(srcs, []pipeline.Stage{{
 		Name: "exact", Parallelism: m,
 		New: func(int) (pipeline.Operator, error) { return &slowOp{exactOp{counts: map[string]uint64{}}}, nil },
-	}}, pipeline.Config{BatchSize: 64, Checkpoint: &pipeline.CheckpointConfig{Store: store, Interval: interval}})
+	}}, pipeline.Config{BatchSize: 16, Checkpoint: &pipeline.CheckpointConfig{Store: store, Interval: interval}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +99,7 @@ func TestKafkaSourcePipeline(t *testing.T) {
 // answer of one uninterrupted process.
 func TestKafkaSourceRescale(t *testing.T) {
 	c := newCluster(t)
-	c.produce(t, scale(6000))
+	c.produce(t, 6000) // ~190 batches of a millisecond per source: time to checkpoint
 	for _, m := range []int{1, 3} {
 		t.Run(fmt.Sprintf("2to%d", m), func(t *testing.T) {
 			store := newStore(t)
@@ -107,10 +107,21 @@ func TestKafkaSourceRescale(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan error, 1)
 			go func() { done <- p.Run(ctx) }()
-			for p.CheckpointStats().Completed < 2 {
+			// Wait for a checkpoint that began after both sources took
+			// records: one mid-way through the input.
+			var after uint64
+			for {
+				if after == 0 {
+					ms := p.Metrics().Sources
+					if len(ms) == 2 && ms[0].Records > 0 && ms[1].Records > 0 {
+						after = p.CheckpointStats().Completed + 1
+					}
+				} else if p.CheckpointStats().Completed > after {
+					break
+				}
 				select {
 				case err := <-done:
-					t.Fatalf("the run finished (%v) before two checkpoints", err)
+					t.Fatalf("the run finished (%v) before a checkpoint mid-way", err)
 				case <-time.After(time.Millisecond):
 				}
 			}
