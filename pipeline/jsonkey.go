@@ -132,6 +132,7 @@ func (p JSONPath) Lookup(doc []byte, scratch *[]byte) (val []byte, kind byte, er
 // looked for on its own.
 func (p JSONPath) lookupLine(data []byte, atEOF bool, scratch *[]byte) (end int, val []byte, kind byte, err error) {
 	sc := jsonScanner{data: data, path: p.segs, scratch: scratch, line: true}
+	sc.fast = jsonQuotes(&sc.qm, data)
 	i, ok := sc.value(sc.ws(0), 0, 0)
 	if ok {
 		switch i = sc.ws(i); {
@@ -178,10 +179,14 @@ type jsonScanner struct {
 	path    []jsonSeg
 	scratch *[]byte
 	line    bool // a newline is not a blank: it ends the line (lookupLine)
-	found   bool
-	fesc    bool // the found string holds an escape
-	fs, fe  int
-	kind    byte
+	// fast: qm holds the line's quote bitmap (jsonQuotes), and a string
+	// ends at the next quote it marks.
+	fast   bool
+	qm     [jsonFastBlocks]uint64
+	found  bool
+	fesc   bool // the found string holds an escape
+	fs, fe int
+	kind   byte
 }
 
 // jsonPlain marks the bytes a string holds without a second look: not a
@@ -245,7 +250,7 @@ func (sc *jsonScanner) value(i, level, depth int) (int, bool) {
 	switch c := d[i]; {
 	case c == '"':
 		kind = '"'
-		i, esc, ok = jsonStr(d, i)
+		i, esc, ok = sc.str(i)
 	case c == '{':
 		kind = '{'
 		i, ok = sc.object(i, level, depth+1)
@@ -317,6 +322,65 @@ func jsonNumber(d []byte, i int) (int, bool) {
 		}
 	}
 	return i, true
+}
+
+// jsonFastBlocks is how many 64-byte blocks of a line jsonQuotes reads:
+// lines up to 256 bytes take the fast path.
+const jsonFastBlocks = 4
+
+// jsonQuotes sets qm to the quote bitmap of the line at the start of data
+// (bit j of qm[k] for byte 64k+j, none past the line's newline) and
+// reports whether the line's strings can be read from it alone: data
+// holds 64*jsonFastBlocks bytes, the line ends within them, and holds no
+// backslash (so every quote opens or closes a string) and no control
+// byte inside a string (which would be invalid). One pass of SSE2 on
+// amd64 (jsonMasks), so that a string's end is found by the next bit of
+// qm, not a loop over its bytes ending with a mispredicted branch.
+func jsonQuotes(qm *[jsonFastBlocks]uint64, data []byte) bool {
+	if len(data) < 64*jsonFastBlocks {
+		return false
+	}
+	var m [4 * jsonFastBlocks]uint64
+	jsonMasks(m[:], data[:64*jsonFastBlocks])
+	var carry uint64 // all ones after an odd number of quotes
+	for k := range jsonFastBlocks {
+		q, bs, nl, ctl := m[4*k], m[4*k+1], m[4*k+2], m[4*k+3]
+		keep := ^uint64(0)
+		if nl != 0 {
+			keep = nl&-nl - 1 // the bytes before the newline
+		}
+		q, bs, ctl = q&keep, bs&keep, ctl&keep
+		inside := (prefixXor64(q) ^ carry) &^ q // inside strings, not the quotes
+		if bs != 0 || ctl&inside != 0 {
+			return false
+		}
+		qm[k] = q
+		if nl != 0 {
+			return true
+		}
+		carry ^= -(uint64(bits.OnesCount64(q)) & 1)
+	}
+	return false
+}
+
+// str reads the string at i (its opening quote), as jsonStr does: from
+// the quote bitmap if there is one (the next quote closes it, and no
+// string of the line holds an escape or control byte).
+func (sc *jsonScanner) str(i int) (int, bool, bool) {
+	if !sc.fast {
+		return jsonStr(sc.data, i)
+	}
+	j := i + 1
+	for k := j >> 6; k < jsonFastBlocks; k++ {
+		m := sc.qm[k]
+		if k == j>>6 {
+			m &= ^uint64(0) << (j & 63)
+		}
+		if m != 0 {
+			return k<<6 + bits.TrailingZeros64(m) + 1, false, true
+		}
+	}
+	return len(sc.data), false, false // unterminated on its line
 }
 
 // jsonStr reads the string at i (its opening quote), returning the index
@@ -397,7 +461,7 @@ func (sc *jsonScanner) object(i, level, depth int) (int, bool) {
 		}
 		ks := i
 		var esc, ok bool
-		if i, esc, ok = jsonStr(d, i); !ok {
+		if i, esc, ok = sc.str(i); !ok {
 			return i, false
 		}
 		name := d[ks+1 : i-1]
@@ -420,7 +484,7 @@ func (sc *jsonScanner) object(i, level, depth int) (int, bool) {
 		if child < 0 && i < len(d) && d[i] == '"' {
 			// A string off the path, the most common member: skip the
 			// dispatch in value.
-			if i, _, ok = jsonStr(d, i); !ok {
+			if i, _, ok = sc.str(i); !ok {
 				return i, false
 			}
 		} else if i, ok = sc.value(i, child, depth); !ok {
@@ -488,6 +552,29 @@ func (sc *jsonScanner) array(i, level, depth int) (int, bool) {
 		default:
 			return i, false
 		}
+	}
+}
+
+// jsonMasksGo is jsonMasks a byte at a time: the reference the assembly
+// is tested against, and jsonMasks where there is none.
+func jsonMasksGo(dst []uint64, src []byte) {
+	for b := 0; b+4 <= len(dst); b += 4 {
+		var q, bs, nl, ctl uint64
+		for j, x := range src[64*(b/4) : 64*(b/4)+64] {
+			switch {
+			case x == '"':
+				q |= 1 << j
+			case x == '\\':
+				bs |= 1 << j
+			}
+			if x == '\n' {
+				nl |= 1 << j
+			}
+			if x < 0x20 {
+				ctl |= 1 << j
+			}
+		}
+		dst[b], dst[b+1], dst[b+2], dst[b+3] = q, bs, nl, ctl
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"math/rand/v2"
 	"reflect"
 	"strings"
 	"testing"
@@ -333,6 +334,7 @@ func FuzzJSONLines(f *testing.F) {
 		"{\"u\":{\"id\":\"\n\"}}\n  {\"u\" : {\"id\" : true}}  \n{\"u\":{\"id\":null}}\n",
 	} {
 		f.Add([]byte(s), "u.id", uint8(7))
+		f.Add([]byte(strings.Repeat(s, 8)), "u.id", uint8(200))
 	}
 	f.Fuzz(func(t *testing.T, data []byte, path string, buf uint8) {
 		k, err := NewJSONKey("", path)
@@ -341,7 +343,11 @@ func FuzzJSONLines(f *testing.F) {
 		}
 		read := func(ex Extractor) ([]string, int64, []BadLine) {
 			var bad []BadLine
-			s := mustLineSource(t, bytes.NewReader(data), LineConfig{Extract: ex, BufferSize: 1 + int(buf%64), OnBadLine: func(b BadLine) {
+			size := 1 + int(buf%64)
+			if buf >= 192 {
+				size = 0 // the default: room for the fast path's 256 bytes
+			}
+			s := mustLineSource(t, bytes.NewReader(data), LineConfig{Extract: ex, BufferSize: size, OnBadLine: func(b BadLine) {
 				b.Line = bytes.Clone(b.Line)
 				bad = append(bad, b)
 			}})
@@ -353,4 +359,67 @@ func FuzzJSONLines(f *testing.F) {
 			t.Fatalf("input %q, path %q: one pass %q (%d skipped, %v), line then Extract %q (%d skipped, %v)", data, path, got, skipped, gotBad, ref, refSkipped, refBad)
 		}
 	})
+}
+
+// TestJSONMasks: the assembly's bitmaps (where there is assembly) are the
+// byte loop's.
+func TestJSONMasks(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 15))
+	for trial := range 500 {
+		src := make([]byte, 64*(trial%5))
+		for i := range src {
+			src[i] = "\"\\\n\x00\x1f\x20\x7f\x80\xffa{"[r.IntN(11)]
+		}
+		got, want := make([]uint64, 4*(trial%5)+trial%4), make([]uint64, 4*(trial%5)+trial%4)
+		jsonMasks(got, src)
+		jsonMasksGo(want, src)
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("%q: %x, want %x", src, got, want)
+		}
+	}
+}
+
+// TestLookupLineMatchesLookup: on lines of up to 300 bytes (many read
+// from their quote bitmap, jsonQuotes) with quotes, backslashes, control
+// bytes and newlines put anywhere, lookupLine finds the line's end and
+// what Lookup finds on the line alone.
+func TestLookupLineMatchesLookup(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 15))
+	base := `{"ts":"2024-06-01T12:00:01.123Z","method":"GET","user":{"id":"u-123456","plan":"pro","country":"DE"},"page":"/catalog/item/4711","status":200,"ms":123.45,"tags":["a",1,null,{"id":"x"}],"agent":"Mozilla/5.0 (X11; Linux x86_64)"}`
+	paths := []string{"user.id", "tags.3.id", "ms", "tags", "user", "nope"}
+	fast := 0
+	for trial := range 20000 {
+		doc := []byte(base)
+		if trial%4 != 0 {
+			for range 1 + r.IntN(3) {
+				i := r.IntN(len(doc))
+				c := "\"\\\n\t\x01 \xff{}[]:,u0"[r.IntN(15)]
+				switch r.IntN(3) {
+				case 0:
+					doc[i] = c
+				case 1:
+					doc = append(doc[:i], append([]byte{c}, doc[i:]...)...)
+				default:
+					doc = append(doc[:i], doc[i+1:]...)
+				}
+			}
+		}
+		doc = doc[:min(len(doc), 40+r.IntN(300))]
+		data := append(append(bytes.Clone(doc), "\n"...), bytes.Repeat([]byte(`{"more":1}`+"\n"), 30)...)
+		var qm [jsonFastBlocks]uint64
+		if jsonQuotes(&qm, data) {
+			fast++
+		}
+		p, _ := ParseJSONPath(paths[trial%len(paths)])
+		var s1, s2 []byte
+		end, val, kind, err := p.lookupLine(data, false, &s1)
+		wantEnd := bytes.IndexByte(data, '\n')
+		wantVal, wantKind, wantErr := p.Lookup(data[:wantEnd], &s2)
+		if end != wantEnd || string(val) != string(wantVal) || kind != wantKind || err != wantErr {
+			t.Fatalf("%q at %s: lookupLine %d %q %c %v; want %d %q %c %v", doc, p, end, val, kind, err, wantEnd, wantVal, wantKind, wantErr)
+		}
+	}
+	if fast < 1000 {
+		t.Errorf("only %d of 20000 lines took the fast path", fast)
+	}
 }

@@ -1,0 +1,129 @@
+#include "textflag.h"
+
+// func jsonMasksSSE2(dst []uint64, src []byte)
+// For each 64-byte block i of src, i < len(dst)/4: dst[4i] is its quote
+// bitmap, dst[4i+1] its backslash bitmap, dst[4i+2] its newline bitmap
+// and dst[4i+3] its bitmap of control bytes (< 0x20), bit j for byte j.
+// SSE2 only, which every amd64 CPU has: PCMPEQB compares 16 bytes
+// (PMINUB with 0x1f, then PCMPEQB, finds those <= 0x1f), PMOVMSKB gathers
+// the results into 16 bits.
+TEXT ·jsonMasksSSE2(SB), NOSPLIT, $0-48
+	MOVQ dst_base+0(FP), DI
+	MOVQ dst_len+8(FP), R12
+	MOVQ src_base+24(FP), SI
+	MOVQ $0x2222222222222222, AX
+	MOVQ AX, X10
+	PUNPCKLQDQ X10, X10
+	MOVQ $0x5c5c5c5c5c5c5c5c, AX
+	MOVQ AX, X11
+	PUNPCKLQDQ X11, X11
+	MOVQ $0x0a0a0a0a0a0a0a0a, AX
+	MOVQ AX, X12
+	PUNPCKLQDQ X12, X12
+	MOVQ $0x1f1f1f1f1f1f1f1f, AX
+	MOVQ AX, X13
+	PUNPCKLQDQ X13, X13
+	CMPQ R12, $4
+	JLT done
+
+block:
+	XORQ R8, R8
+	XORQ R9, R9
+	XORQ R10, R10
+	XORQ R11, R11
+	MOVOU 0(SI), X1
+	MOVO X1, X2
+	MOVO X1, X3
+	MOVO X1, X4
+	PCMPEQB X10, X2
+	PCMPEQB X11, X3
+	PCMPEQB X12, X4
+	MOVO X1, X5
+	PMINUB X13, X5
+	PCMPEQB X1, X5
+	PMOVMSKB X2, AX
+	PMOVMSKB X3, BX
+	PMOVMSKB X4, DX
+	PMOVMSKB X5, R14
+	ORQ AX, R8
+	ORQ BX, R9
+	ORQ DX, R10
+	ORQ R14, R11
+	MOVOU 16(SI), X1
+	MOVO X1, X2
+	MOVO X1, X3
+	MOVO X1, X4
+	PCMPEQB X10, X2
+	PCMPEQB X11, X3
+	PCMPEQB X12, X4
+	MOVO X1, X5
+	PMINUB X13, X5
+	PCMPEQB X1, X5
+	PMOVMSKB X2, AX
+	PMOVMSKB X3, BX
+	PMOVMSKB X4, DX
+	PMOVMSKB X5, R14
+	SHLQ $16, AX
+	SHLQ $16, BX
+	SHLQ $16, DX
+	SHLQ $16, R14
+	ORQ AX, R8
+	ORQ BX, R9
+	ORQ DX, R10
+	ORQ R14, R11
+	MOVOU 32(SI), X1
+	MOVO X1, X2
+	MOVO X1, X3
+	MOVO X1, X4
+	PCMPEQB X10, X2
+	PCMPEQB X11, X3
+	PCMPEQB X12, X4
+	MOVO X1, X5
+	PMINUB X13, X5
+	PCMPEQB X1, X5
+	PMOVMSKB X2, AX
+	PMOVMSKB X3, BX
+	PMOVMSKB X4, DX
+	PMOVMSKB X5, R14
+	SHLQ $32, AX
+	SHLQ $32, BX
+	SHLQ $32, DX
+	SHLQ $32, R14
+	ORQ AX, R8
+	ORQ BX, R9
+	ORQ DX, R10
+	ORQ R14, R11
+	MOVOU 48(SI), X1
+	MOVO X1, X2
+	MOVO X1, X3
+	MOVO X1, X4
+	PCMPEQB X10, X2
+	PCMPEQB X11, X3
+	PCMPEQB X12, X4
+	MOVO X1, X5
+	PMINUB X13, X5
+	PCMPEQB X1, X5
+	PMOVMSKB X2, AX
+	PMOVMSKB X3, BX
+	PMOVMSKB X4, DX
+	PMOVMSKB X5, R14
+	SHLQ $48, AX
+	SHLQ $48, BX
+	SHLQ $48, DX
+	SHLQ $48, R14
+	ORQ AX, R8
+	ORQ BX, R9
+	ORQ DX, R10
+	ORQ R14, R11
+	MOVQ R8, 0(DI)
+	MOVQ R9, 8(DI)
+	MOVQ R10, 16(DI)
+	MOVQ R11, 24(DI)
+	ADDQ $64, SI
+	ADDQ $32, DI
+	SUBQ $4, R12
+	CMPQ R12, $4
+	JGE block
+
+done:
+	RET
