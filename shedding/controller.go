@@ -518,8 +518,15 @@ func (c *Controller) control(dt float64, pr pipeline.Pressure) {
 		down := (p - target) * -math.Expm1(-dt/(2*iv))
 		p = max(p-down, p/2)
 	} else {
+		// Up at least 1/64 a tick, or 1/16 once nothing is overloaded
+		// (the arrival rate is below the capacity): records shed then
+		// are shed for nothing.
+		step := 1.0 / 64
+		if !overloaded {
+			step = 1.0 / 16
+		}
 		up := (target - p) * -math.Expm1(-dt/(5*iv))
-		p = min(target, p+max(up, 1.0/64))
+		p = min(target, p+max(up, step))
 	}
 	st.p = max(Quantize(p), cfg.MinP) // MinP is on the grid too
 }
