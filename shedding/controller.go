@@ -122,8 +122,9 @@ type ControllerConfig struct {
 //
 // p then moves toward p* smoothly: down by an EWMA with a 2-Interval time
 // constant, and by at most half per tick; up by an EWMA with a 5-Interval
-// time constant and at least 1/64 per tick, so that it reaches 1 exactly
-// when the load drops. p is quantized to the PStep grid. Capacity is
+// time constant and at least 1/64 per tick (1/16 once nothing is
+// overloaded), so that it reaches 1 exactly when the load drops. p is
+// quantized to the PStep grid. Capacity is
 // learnt only from saturated ticks, so an idle receiver never teaches it a
 // low capacity; when shedding leaves the receiver idle after all, a higher
 // delivered rate is learnt too.
