@@ -37,9 +37,11 @@
 // the load drops. Time is passed in, never read, so tests run it on a fake
 // clock. The control law is in Controller's documentation.
 //
-// The controller needs the channel's Pressure: put the first operator
-// behind a channel (pipeline.Stage{NoChain: true}), or, with operators
-// chained to the source, set ControllerConfig.Capacity.
+// The controller needs the channel's Pressure: a pipeline with a shedder
+// puts its first operator behind a channel (and, while nothing is shed,
+// runs it in the source's goroutine, as if chained, at no cost: see
+// pipeline.Config.NewShedder). Without a channel in view, set
+// ControllerConfig.Capacity.
 //
 // # Determinism and replay
 //
