@@ -38,7 +38,11 @@ const (
 // ring: Size/Slide + 1 operators (the window's closed slots and the
 // filling one; lateness adds ceil(Lateness/Slide)) plus the scratch,
 // however long the run, and a slot leaving the ring is reset to the
-// empty state New gave it, so steady state allocates only per slide.
+// empty state New gave it, so steady state allocates only per slide. The
+// slots of a Window of Distincts are kept in a faster form than a fresh
+// HLL (dense registers from the first record, the sparse keys until they
+// are proved dense) that writes the same bytes (window_distinct.go); the
+// answers are still Distincts.
 //
 // # Time
 //
