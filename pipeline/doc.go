@@ -113,6 +113,19 @@
 // serves every goroutine without a parser per worker (fastjson's Parser
 // must not be shared). Its time is linear in the line's length.
 //
+// # Groups
+//
+// Answers per group read (group, value) composite keys (AppendTuplePart,
+// PairKey; GroupOf takes the group back), so that a record's hash is its
+// pair's: GroupDistinct ranks groups by distinct values in fixed memory
+// (one theta sample of pairs), GroupHLL counts every group's distinct
+// values in memory that grows with the groups (MaxBytes caps it, failing
+// with ErrMemoryLimit rather than evicting), GroupTop counts records per
+// group and per pair, and GroupStats (keyed by the group alone) keeps
+// the moments and quantiles of the groups with the most records in
+// Space-Saving counters. All are Mergeable, so they run round-robin and
+// inside a Window.
+//
 // # Windows and event time
 //
 // Window answers a Mergeable operator per time window, tumbling or

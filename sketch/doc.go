@@ -1,6 +1,7 @@
 // Package sketch implements mergeable, serializable streaming sketches with
 // error bounds: HLL (distinct counts), CountMin (frequencies), TopK (heavy
-// hitters) and Bloom (membership).
+// hitters), Bloom (membership), and GroupDistinct and GroupHLL (distinct
+// counts per group: the groups with the most, or every group).
 //
 // # Hashing
 //
