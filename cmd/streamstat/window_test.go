@@ -453,3 +453,22 @@ func TestWindowDayKeepsSlots(t *testing.T) {
 		t.Errorf("at most %d closed windows waited for the job at once, want 1 to %d (a batch's, not the day's)", peak, 2*205)
 	}
 }
+
+// TestWindowStatsBadValues: a window's bad values are its records without
+// a number, and the run's are warned of.
+func TestWindowStatsBadValues(t *testing.T) {
+	in := "100 5\n110 x\n120 7\n130 9\n"
+	out, stderr, code := runIn(t, runOpts{stdin: strings.NewReader(in)},
+		"stats", "-f", "2", "--window", "1m", "--time-field", "1", "--time-format", "unix", "--format", "json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 2 || !strings.Contains(lines[0], `"count":1,`) || !strings.Contains(lines[0], `"records":2,"skipped":0,"bad":1,`) ||
+		!strings.Contains(lines[1], `"count":2,`) || !strings.Contains(lines[1], `"bad":0,`) {
+		t.Fatalf("windows:\n%s", out)
+	}
+	if !strings.Contains(stderr, "1 of 4 values are not numbers") {
+		t.Fatalf("stderr %q", stderr)
+	}
+}
