@@ -20,9 +20,9 @@ func setupDistinctAll(o *options, args []string) (*spec, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Each worker gets its share of the cap; the merged answer at the
-	// end is at most their sum.
-	limit := max(o.by.maxBytes/int64(max(o.jobs, 1)), 1)
+	// The workers share half of the cap; the merged answer, at most the
+	// sum of their sketches, takes the other half.
+	limit := max(o.by.maxBytes/int64(2*max(o.jobs, 1)), 1)
 	total := o.by.maxBytes
 	return &spec{
 		cmd: "distinct", args: args, opts: o,
@@ -49,7 +49,7 @@ func (o *groupAllOp) Process(in, out *pipeline.Batch) error {
 	err := o.GroupHLL.Process(in, out)
 	if errors.Is(err, pipeline.ErrMemoryLimit) {
 		g := o.Sketch
-		return fmt.Errorf("distinct --by -k 0: a worker holds %d groups in %s, its share of --max-memory %s; -k N lists the N groups with the most distinct values in fixed memory, or raise --max-memory",
+		return fmt.Errorf("distinct --by -k 0: a worker holds %d groups in %s, its share of --max-memory %s (half of it for the workers, half for the merged answer); -k N lists the N groups with the most distinct values in fixed memory, or raise --max-memory",
 			g.Groups(), formatBytes(g.Bytes()), formatBytes(o.total))
 	}
 	return err
