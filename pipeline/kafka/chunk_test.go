@@ -55,3 +55,78 @@ func TestKafkaChunkedSnapshots(t *testing.T) {
 		t.Errorf("A: %+v; no transaction should fail", st)
 	}
 }
+
+// TestKafkaCompactedCheckpoints: after the brokers compact the checkpoint
+// topic (older snapshots of each partition go, the latest stays), the
+// group's answer reads the same and a new worker restores from it.
+func TestKafkaCompactedCheckpoints(t *testing.T) {
+	c := newCluster(t)
+	c.produce(t, scale(2000))
+	a := start(t, c.config())
+	c.waitCommitted(t, 20*time.Second)
+	for range 3 {
+		c.produce(t, scale(500))
+		c.waitCommitted(t, 20*time.Second)
+	}
+	a.stop(t, true)
+	before := c.countCheckpointRecords(t)
+	c.Compact()
+	if after := c.countCheckpointRecords(t); after >= before {
+		t.Fatalf("compaction left %d of %d checkpoint records", after, before)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	snaps, err := ReadSnapshots(ctx, ReadConfig{Brokers: c.addrs, Group: testGroup})
+	if err != nil {
+		t.Fatalf("reading compacted snapshots: %v", err)
+	}
+	c.checkFinal(t, snaps)
+	c.produce(t, scale(500))
+	b := start(t, c.config())
+	c.checkFinal(t, c.waitCommitted(t, 20*time.Second))
+	b.stop(t, true)
+}
+
+// countCheckpointRecords counts the records (markers included) left in
+// the checkpoint topic.
+func (c *cluster) countCheckpointRecords(t *testing.T) int {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	adm, err := kadm.NewOptClient(kgo.SeedBrokers(c.addrs...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer adm.Close()
+	topic := DefaultCheckpointTopic(testGroup)
+	ends, err := adm.ListEndOffsets(ctx, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[int32]int64{}
+	ends.Each(func(o kadm.ListedOffset) {
+		if o.Offset > 0 {
+			want[o.Partition] = o.Offset - 1
+		}
+	})
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.addrs...), kgo.ConsumeTopics(topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.KeepControlRecords())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	n := 0
+	for len(want) > 0 {
+		fs := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("counting checkpoint records: %v", ctx.Err())
+		}
+		for _, r := range fs.Records() {
+			n++
+			if r.Offset >= want[r.Partition] {
+				delete(want, r.Partition)
+			}
+		}
+	}
+	return n
+}
