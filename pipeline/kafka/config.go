@@ -34,6 +34,8 @@ var (
 	// ErrOffsetGap: a partition's records did not continue at the offset
 	// its state was restored at (or skipped an offset on the way).
 	ErrOffsetGap = errors.New("kafka: records do not continue the restored offset")
+	// ErrRunTwice: Worker.Run was called a second time.
+	ErrRunTwice = errors.New("kafka: Worker.Run called twice")
 )
 
 // Defaults of a zero Config.

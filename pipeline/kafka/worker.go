@@ -152,8 +152,9 @@ func (w *Worker) Stats() Stats {
 	return s
 }
 
-// Query calls fn with the owned partitions, sorted, between two polls:
-// the operators do not change while fn runs, and fn must not keep them.
+// Query calls fn with the owned partitions, sorted, between two polls (or
+// after Run returned): the operators do not change while fn runs, and fn
+// must not keep them.
 func (w *Worker) Query(fn func(parts []PartitionState) error) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -172,16 +173,16 @@ type errUnknown struct{ err error }
 func (e errUnknown) Error() string { return "kafka: transaction outcome unknown: " + e.err.Error() }
 func (e errUnknown) Unwrap() error { return e.err }
 
-// ErrRunTwice: Run was called a second time.
-var ErrRunTwice = errors.New("kafka: Worker.Run called twice")
-
 // Run joins the group and processes records until ctx is done; then it
 // commits a last checkpoint and leaves the group. It returns nil when ctx
 // ends it, and an error when setup fails (ErrNoTopic, ErrUnreachable,
 // ErrPartitionMismatch, ...) or a partition cannot be restored
-// (ErrNoSnapshot, ErrBadSnapshot, ErrOffsetGap). A transaction whose end
-// fails is not an error of Run: the session is recreated and the owned
-// partitions restored from Kafka (Stats.Failed counts it).
+// (ErrNoSnapshot, ErrBadSnapshot, ErrOffsetGap), or an operator panics
+// (pipeline.ErrPanic). A transaction whose end fails is not an error of
+// Run: the session is recreated and the owned partitions restored from
+// Kafka (Stats.Failed counts it). After Run returns, Query shows the
+// partitions owned at the end, as of the last commit (none if the last
+// transaction's outcome is unknown).
 func (w *Worker) Run(ctx context.Context) error {
 	if !w.ran.CompareAndSwap(false, true) {
 		return ErrRunTwice
