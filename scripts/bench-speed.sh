@@ -7,6 +7,9 @@
 #   scripts/bench-speed.sh                 # RUNS=3 rounds
 #   RUNS=5 scripts/bench-speed.sh          # the README's figures
 #   ONLY="k32 go" scripts/bench-speed.sh   # some inputs only
+#   OLD=/path/to/old/streamstat scripts/bench-speed.sh
+#                                          # also an older build's distinct:
+#                                          # column old/nv, its CPU / naive's
 #
 # Inputs (made once by cmd/streamstat/internal/keygen, kept in DIR):
 # kL is L-byte keys, mL lengths uniform in [L/2, 3L/2], go the tokens of
@@ -100,6 +103,7 @@ else
 			measure "$in.nv" "$B/naive distinct $f"
 			measure "$in.d" "$B/streamstat distinct $f"
 			measure "$in.d1" "$B/streamstat distinct -j 1 $f"
+			[ -n "${OLD:-}" ] && measure "$in.old" "$OLD distinct $f"
 			measure "$in.nvp" "cat $f | $B/naive distinct"
 			measure "$in.dp" "cat $f | $B/streamstat distinct"
 			measure "$in.nvt" "$B/naive top $f"
@@ -116,8 +120,8 @@ div() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 
 echo
 echo "== medians of $RUNS rounds; $J CPUs; $(go version | cut -d' ' -f3); ~$MB MB per input; times in s"
-printf "%-4s %9s %6s | %6s %6s | %6s %6s %6s %7s | %6s %6s %7s | %6s %6s %6s | %5s | %6s %5s %8s | %4s %4s\n" \
-	input lines wc nvWall nvCPU dWall dCPU cpu/nv wall/nv nvPipe dPipe pipe/nv nvTopC topCPU top/nv wc d1Wall j1/j2 Mrec/s/c MiB MiBp
+printf "%-4s %9s %6s | %6s %6s | %6s %6s %6s %7s | %6s %6s %7s | %6s %6s %6s | %5s | %6s %5s %8s | %4s %4s%s\n" \
+	input lines wc nvWall nvCPU dWall dCPU cpu/nv wall/nv nvPipe dPipe pipe/nv nvTopC topCPU top/nv wc d1Wall j1/j2 Mrec/s/c MiB MiBp "${OLD:+ | old/nv}"
 worst=0
 mismatch=""
 for in in "${INPUTS[@]}"; do
@@ -129,11 +133,13 @@ for in in "${INPUTS[@]}"; do
 	nvp=$(med "$in.nvp" 1) dp=$(med "$in.dp" 1)
 	nvt=$(med "$in.nvt" 2) tc=$(med "$in.t" 2)
 	rss=$(med "$in.d" 3) rssp=$(med "$in.dp" 3)
-	printf "%-4s %9d %6.3f | %6.3f %6.3f | %6.3f %6.3f %6s %7s | %6.3f %6.3f %7s | %6.3f %6.3f %6s | %5s | %6.3f %5s %8s | %4d %4d\n" \
+	old=""
+	[ -f "$DIR/runs/$in.old" ] && old=" | $(div "$(med "$in.old" 2)" "$nvc")"
+	printf "%-4s %9d %6.3f | %6.3f %6.3f | %6.3f %6.3f %6s %7s | %6.3f %6.3f %7s | %6.3f %6.3f %6s | %5s | %6.3f %5s %8s | %4d %4d%s\n" \
 		"$in" "$n" "$wc" "$nvw" "$nvc" "$dw" "$dc" "$(div "$dc" "$nvc")" "$(div "$dw" "$nvw")" \
 		"$nvp" "$dp" "$(div "$dp" "$nvp")" "$nvt" "$tc" "$(div "$tc" "$nvt")" "$(div "$dw" "$wc")" \
 		"$d1" "$(div "$d1" "$dw")" "$(awk -v n="$n" -v w="$dw" -v j="$J" 'BEGIN { printf "%.1f", n / w / j / 1e6 }')" \
-		$((rss / 1024)) $((rssp / 1024))
+		$((rss / 1024)) $((rssp / 1024)) "$old"
 	for k in d d1 dp; do
 		s=$(spread "$in.$k")
 		worst=$(awk -v a="$worst" -v b="$s" 'BEGIN { print (b > a) ? b : a }')
