@@ -292,3 +292,34 @@ func TestKafkaBadSessionTimeout(t *testing.T) {
 		t.Fatalf("Run: %v, want INVALID_SESSION_TIMEOUT", err)
 	}
 }
+
+// TestKafkaOffsetsMovedElsewhere: a group whose offsets something else
+// committed (no snapshot at them) is refused with ErrNoSnapshot, not
+// counted from the middle with an empty state.
+func TestKafkaOffsetsMovedElsewhere(t *testing.T) {
+	c := newCluster(t)
+	c.produce(t, 600)
+	adm, err := kadm.NewOptClient(kgo.SeedBrokers(c.addrs...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer adm.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var offs kadm.Offsets
+	offs.Add(kadm.Offset{Topic: testTopic, Partition: 2, At: 50, LeaderEpoch: -1})
+	if err := adm.CommitAllOffsets(ctx, testGroup, offs); err != nil {
+		t.Fatal(err)
+	}
+	cfg := c.config()
+	// A restore waits up to Timeout for a snapshot to catch up with the
+	// committed offset (its transaction markers may lag the offsets').
+	cfg.Timeout = 2 * time.Second
+	w, err := NewWorker(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Run(ctx); !errors.Is(err, ErrNoSnapshot) {
+		t.Fatalf("Run: %v, want ErrNoSnapshot", err)
+	}
+}
