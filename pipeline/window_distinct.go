@@ -39,14 +39,15 @@ const sparsePrecision = 25
 
 // distinctSlot is a Window's slot operator for a *Distinct (see above).
 type distinctSlot struct {
-	p     uint8
-	regs  []uint8  // 2^p registers, the largest rank per index
-	keys  []uint32 // open-addressing set of sparse keys; 0 is empty
-	n     int      // keys held
-	check int      // n at which to measure the keys' list again
-	dense bool     // the list is longer than m bytes: keys dropped
-	empty []byte   // a fresh sketch's encoding
-	sort  []uint32 // scratch for measuring and writing the list
+	p      uint8
+	regs   []uint8  // 2^p registers, the largest rank per index
+	keys   []uint32 // open-addressing set of sparse keys; 0 is empty
+	n      int      // keys held
+	check  int      // n at which to measure the keys' list again
+	dense  bool     // the list is longer than m bytes: keys dropped
+	empty  []byte   // a fresh sketch's encoding
+	sort   []uint32 // scratch for measuring and writing the list
+	counts []int    // scratch for sorted
 }
 
 func newDistinctSlot(p uint8) *distinctSlot {
@@ -167,21 +168,56 @@ func (s *distinctSlot) grow() {
 	}
 }
 
-// sorted returns the keys in order, in s.sort.
+// sortBuckets is the number of buckets sorted places the keys in first.
+const sortBuckets = 1 << 12
+
+// sorted returns the keys in order, in s.sort, in time linear in their
+// number: a counting sort by their top bits (most keys are an index
+// shifted by one, below 2^26; the rest, an index shifted by seven, go to
+// the last bucket), then an insertion sort, which only moves keys within
+// their bucket (a few each). measure sorts every slot's keys a few times:
+// slices.Sort cost more than the slot's records at 100k a slot.
 func (s *distinctSlot) sorted() []uint32 {
-	s.sort = s.sort[:0]
+	if s.counts == nil {
+		s.counts = make([]int, sortBuckets+1)
+	}
+	counts := s.counts
+	clear(counts)
+	bucket := func(k uint32) int { return int(min(k>>(sparsePrecision+1-12), sortBuckets-1)) }
 	for _, k := range s.keys {
 		if k != 0 {
-			s.sort = append(s.sort, k)
+			counts[bucket(k)+1]++
 		}
 	}
-	slices.Sort(s.sort)
-	return s.sort
+	for i := 1; i < len(counts); i++ {
+		counts[i] += counts[i-1]
+	}
+	s.sort = slices.Grow(s.sort[:0], counts[sortBuckets])[:counts[sortBuckets]]
+	for _, k := range s.keys {
+		if k != 0 {
+			b := bucket(k)
+			s.sort[counts[b]] = k
+			counts[b]++
+		}
+	}
+	out := s.sort
+	for i := 1; i < len(out); i++ {
+		k, j := out[i], i
+		for j > 0 && out[j-1] > k {
+			out[j] = out[j-1]
+			j--
+		}
+		out[j] = k
+	}
+	return out
 }
 
 // measure finds whether the keys' list is longer than m bytes: then the
-// slot is dense, as the fresh sketch would be; else it measures again
-// after a quarter more keys.
+// slot is dense, as the fresh sketch would be. Else it measures again
+// when, at the bytes per key so far, the list would reach m (more keys
+// make the deltas shorter, so it is not there yet then), and after an
+// eighth more keys at least: each measure sorts the keys, which a slot
+// of 100k records would otherwise pay for several times.
 func (s *distinctSlot) measure() {
 	size, last := 0, uint32(0)
 	for _, k := range s.sorted() {
@@ -194,7 +230,7 @@ func (s *distinctSlot) measure() {
 		s.n = 0
 		return
 	}
-	s.check = s.n + s.n/4 + 1
+	s.check = max(s.n+s.n/8+1, s.m()*s.n/max(size, 1))
 }
 
 func uvarintLen(x uint32) int { return (bits.Len32(x|1) + 6) / 7 }
