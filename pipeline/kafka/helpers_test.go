@@ -186,6 +186,10 @@ type cluster struct {
 	key func(seq int) string
 }
 
+// started lists the workers started since the last newCluster, for
+// failure messages (the tests do not run in parallel).
+var started []*running
+
 func newCluster(t testing.TB, opts ...kfake.Opt) *cluster {
 	t.Helper()
 	c := &cluster{opts: append([]kfake.Opt{
@@ -204,6 +208,7 @@ func newCluster(t testing.TB, opts ...kfake.Opt) *cluster {
 		t.Fatal(err)
 	}
 	c.Cluster, c.addrs = kc, kc.ListenAddrs()
+	started = nil
 	t.Cleanup(func() { c.Cluster.Close() })
 	prod, err := kgo.NewClient(kgo.SeedBrokers(c.addrs...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	if err != nil {
@@ -290,6 +295,7 @@ func start(t testing.TB, cfg Config) *running {
 	r := &running{w: w, cancel: cancel, done: make(chan error, 1)}
 	go func() { r.done <- w.Run(ctx) }()
 	t.Cleanup(func() { r.stop(t, false) })
+	started = append(started, r)
 	return r
 }
 
@@ -335,7 +341,17 @@ func (c *cluster) waitCommitted(t *testing.T, within time.Duration) []Snapshot {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	t.Fatalf("snapshots did not reach the input's end offsets %v within %v; last: %v", ends, within, describe(last))
+	var ws string
+	for _, r := range started {
+		ws += fmt.Sprintf("\n\tworker %+v", r.w.Stats())
+		select {
+		case err := <-r.done:
+			ws += fmt.Sprintf(" stopped: %v", err)
+			r.done <- err
+		default:
+		}
+	}
+	t.Fatalf("snapshots did not reach the input's end offsets %v within %v; last: %v%s", ends, within, describe(last), ws)
 	return nil
 }
 

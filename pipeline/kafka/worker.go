@@ -435,9 +435,12 @@ func (w *Worker) onAssigned(ctx context.Context, offs map[string]map[int32]kgo.O
 // group's offsets, which is all a stable offset fetch waits for.
 func (w *Worker) readCommitted(ctx context.Context, po map[int32]kgo.Offset, parts []int32) (map[int32]Snapshot, error) {
 	snaps := make(map[int32]Snapshot, len(parts))
-	for {
+	for read := false; ; read = true {
 		got, err := readLatest(ctx, w.cfg.Brokers, w.cfg.Opts, w.cfg.CheckpointTopic, parts)
 		if err != nil {
+			if read && ctx.Err() != nil {
+				return snaps, nil // out of time re-reading: report what was found
+			}
 			return nil, err
 		}
 		var behind []int32
