@@ -42,6 +42,7 @@ type distinctSlot struct {
 	p      uint8
 	regs   []uint8  // 2^p registers, the largest rank per index
 	keys   []uint32 // open-addressing set of sparse keys; 0 is empty
+	list   []uint32 // the same keys in the order they came
 	n      int      // keys held
 	check  int      // n at which to measure the keys' list again
 	dense  bool     // the list is longer than m bytes: keys dropped
@@ -65,7 +66,7 @@ func (s *distinctSlot) reset() {
 	if s.n > 0 || s.dense {
 		clear(s.keys)
 	}
-	s.n, s.dense = 0, false
+	s.n, s.dense, s.list = 0, false, s.list[:0]
 	// The list takes at most 5 bytes a key: no turn before m/5 keys.
 	s.check = s.m()/5 + 1
 	if len(s.keys) == 0 {
@@ -148,6 +149,7 @@ func (s *distinctSlot) add(k uint32) {
 			return
 		case 0:
 			s.keys[i] = k
+			s.list = append(s.list, k)
 			if s.n++; 2*s.n > len(s.keys) {
 				s.grow()
 			}
@@ -158,13 +160,14 @@ func (s *distinctSlot) add(k uint32) {
 }
 
 func (s *distinctSlot) grow() {
-	old := s.keys
-	s.keys = make([]uint32, 2*len(old))
-	s.n = 0
-	for _, k := range old {
-		if k != 0 {
-			s.add(k)
+	s.keys = make([]uint32, 2*len(s.keys))
+	mask := uint32(len(s.keys) - 1)
+	for _, k := range s.list {
+		i := (k * 0x9E3779B1) >> 7 & mask
+		for s.keys[i] != 0 {
+			i = (i + 1) & mask
 		}
+		s.keys[i] = k
 	}
 }
 
@@ -184,21 +187,17 @@ func (s *distinctSlot) sorted() []uint32 {
 	counts := s.counts
 	clear(counts)
 	bucket := func(k uint32) int { return int(min(k>>(sparsePrecision+1-12), sortBuckets-1)) }
-	for _, k := range s.keys {
-		if k != 0 {
-			counts[bucket(k)+1]++
-		}
+	for _, k := range s.list {
+		counts[bucket(k)+1]++
 	}
 	for i := 1; i < len(counts); i++ {
 		counts[i] += counts[i-1]
 	}
 	s.sort = slices.Grow(s.sort[:0], counts[sortBuckets])[:counts[sortBuckets]]
-	for _, k := range s.keys {
-		if k != 0 {
-			b := bucket(k)
-			s.sort[counts[b]] = k
-			counts[b]++
-		}
+	for _, k := range s.list {
+		b := bucket(k)
+		s.sort[counts[b]] = k
+		counts[b]++
 	}
 	out := s.sort
 	for i := 1; i < len(out); i++ {
@@ -227,7 +226,7 @@ func (s *distinctSlot) measure() {
 	if size > s.m() {
 		s.dense = true
 		clear(s.keys)
-		s.n = 0
+		s.n, s.list = 0, s.list[:0]
 		return
 	}
 	s.check = max(s.n+s.n/8+1, s.m()*s.n/max(size, 1))
@@ -318,12 +317,10 @@ func (s *distinctSlot) MergeBinary(data []byte) error {
 	case o.dense && !s.dense:
 		s.dense = true
 		clear(s.keys)
-		s.n = 0
+		s.n, s.list = 0, s.list[:0]
 	case !s.dense:
-		for _, k := range o.keys {
-			if k != 0 {
-				s.add(k)
-			}
+		for _, k := range o.list {
+			s.add(k)
 		}
 		s.measure()
 	}
