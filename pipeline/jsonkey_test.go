@@ -423,3 +423,35 @@ func TestLookupLineMatchesLookup(t *testing.T) {
 		t.Errorf("only %d of 20000 lines took the fast path", fast)
 	}
 }
+
+// TestJSONKeyOnePassAllocs: a warmed source reading lines in one pass
+// (one key path, lines short enough for the quote bitmap) allocates
+// nothing per record.
+func TestJSONKeyOnePassAllocs(t *testing.T) {
+	line := []byte(`{"ts":"2024-06-01T12:00:01.123Z","method":"GET","user":{"id":"u-123456","plan":"pro"},"page":"/catalog/item/4711","status":200}` + "\n")
+	var qm [jsonFastBlocks]uint64
+	if data := bytes.Repeat(line, 4); !jsonQuotes(&qm, data) {
+		t.Fatalf("the line does not take the fast path")
+	}
+	k, err := NewJSONKey("", "user.id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := mustLineSource(t, &lsLoopReader{data: line}, LineConfig{Extract: k})
+	var b Batch
+	fill := func() {
+		b.Reset()
+		if err := s.Fill(context.Background(), &b, 1024); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 10 {
+		fill()
+	}
+	if n := testing.AllocsPerRun(100, fill); n != 0 {
+		t.Errorf("got %v allocation(s) per Fill of 1024 records (want zero)", n)
+	}
+	if got := string(b.Key(0)); got != "u-123456" || s.Skipped() != 0 {
+		t.Errorf("key %q, skipped %d", got, s.Skipped())
+	}
+}
