@@ -99,6 +99,7 @@ type Window struct {
 	empty   []byte   // the state of a fresh slot operator
 	scratch Mergeable
 	slotNew func() (Mergeable, error) // a ring slot's operator
+	acc     *distinctSlot             // a window's union, for distinctSlots
 	started bool
 	next    int64 // number of the oldest open slot
 	maxT    int64
@@ -372,22 +373,12 @@ func (w *Window) close() error {
 		records += w.counts[w.slot(s)]
 	}
 	if records > 0 {
-		// The scratch holds the last answer until this one replaces it.
-		if err := w.scratch.UnmarshalBinary(w.empty); err != nil {
-			return err
+		merge := w.mergeSlots
+		if _, ok := w.ring[0].(*distinctSlot); ok {
+			merge = w.mergeDistinct
 		}
-		for s := n - w.per + 1; s <= n; s++ {
-			i := w.slot(s)
-			if w.counts[i] == 0 {
-				continue
-			}
-			data, err := w.ring[i].MarshalBinary()
-			if err != nil {
-				return err
-			}
-			if err := w.scratch.MergeBinary(data); err != nil {
-				return err
-			}
+		if err := merge(n); err != nil {
+			return err
 		}
 	}
 	end := (n + 1) * w.slide
@@ -410,6 +401,28 @@ func (w *Window) close() error {
 	}
 	if w.OnWindow != nil && records > 0 {
 		return w.OnWindow(w.last)
+	}
+	return nil
+}
+
+// mergeSlots merges the slots of the window that ends with slot n into
+// the scratch operator, which holds the last answer until then.
+func (w *Window) mergeSlots(n int64) error {
+	if err := w.scratch.UnmarshalBinary(w.empty); err != nil {
+		return err
+	}
+	for s := n - w.per + 1; s <= n; s++ {
+		i := w.slot(s)
+		if w.counts[i] == 0 {
+			continue
+		}
+		data, err := w.ring[i].MarshalBinary()
+		if err != nil {
+			return err
+		}
+		if err := w.scratch.MergeBinary(data); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -344,3 +344,46 @@ func slotFor(op Mergeable) Mergeable {
 	}
 	return s
 }
+
+// mergeDistinct merges the distinctSlots of the window that ends with
+// slot n into one (the union of their registers and keys: the state a
+// fresh sketch fed the window's records holds) and gives the scratch
+// operator its bytes: one decode per window instead of one per slot.
+func (w *Window) mergeDistinct(n int64) error {
+	acc := w.acc
+	first := w.ring[0].(*distinctSlot)
+	if acc == nil {
+		acc = newDistinctSlot(first.p)
+		w.acc = acc
+	}
+	acc.reset()
+	for s := n - w.per + 1; s <= n; s++ {
+		i := w.slot(s)
+		if w.counts[i] == 0 {
+			continue
+		}
+		o := w.ring[i].(*distinctSlot)
+		for j, r := range o.regs {
+			acc.regs[j] = max(acc.regs[j], r)
+		}
+		switch {
+		case acc.dense:
+		case o.dense:
+			acc.dense = true
+			clear(acc.keys)
+			acc.n, acc.list = 0, acc.list[:0]
+		default:
+			for _, k := range o.list {
+				acc.add(k)
+			}
+		}
+	}
+	if !acc.dense && acc.n > 0 {
+		acc.measure()
+	}
+	data, err := acc.MarshalBinary()
+	if err != nil {
+		return err
+	}
+	return w.scratch.UnmarshalBinary(data)
+}
