@@ -148,6 +148,10 @@ func (o *distinctOp) Process(in, _ *pipeline.Batch) error {
 		}
 		return nil
 	}
+	if o.p == sketch.DefaultPrecision {
+		o.addDefault(recs)
+		return nil
+	}
 	p := o.p
 	shift := 64 - p
 	guard := uint64(1) << (p - 1)
@@ -160,6 +164,21 @@ func (o *distinctOp) Process(in, _ *pipeline.Batch) error {
 		}
 	}
 	return nil
+}
+
+// addDefault is Process's dense loop at sketch.DefaultPrecision (14), the
+// CLI's default: with the registers an array of 2^14 and the index the
+// top 14 bits, the compiler drops the bounds check, and max stores
+// without a branch on the data. (BenchmarkDistinctOp.)
+func (o *distinctOp) addDefault(recs []pipeline.Record) {
+	const p = sketch.DefaultPrecision
+	regs := (*[1 << p]uint8)(o.regs)
+	for i := range recs {
+		x := recs[i].Hash
+		r := uint8(bits.LeadingZeros64(x<<p|1<<(p-1))) + 1
+		j := x >> (64 - p)
+		regs[j] = max(regs[j], r)
+	}
 }
 
 // fold adds the registers kept since the last fold to the HLL.
