@@ -10,8 +10,8 @@ import (
 // takeWhole is take for whole-line keys (no key field, no value field), the
 // common case, where every line is a record. It does the same, in two
 // passes over the lines it takes: the first finds their newlines, 64 bytes
-// at a time (newlines64), and writes their records; the second hashes the
-// keys. Split so, neither loop waits on the other's branches: for lines of
+// at a time (newlineMasks, 32 blocks a call), and writes their records
+// (blockLines); the second hashes the keys. Split so, neither loop waits on the other's branches: for lines of
 // a few bytes the newline search and the hash were each about a third of
 // the cost of a record, and a key length the CPU had not guessed stalled
 // both.
