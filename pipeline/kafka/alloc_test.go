@@ -3,7 +3,6 @@ package kafka
 import (
 	"strconv"
 	"testing"
-	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -31,15 +30,14 @@ func TestKafkaTakeAllocs(t *testing.T) {
 		t.Fatal(err)
 	}
 	recs := pollOf(0, 0, 500)
-	now := time.Now()
-	if err := w.take(st, recs, now); err != nil {
+	if err := w.take(st, recs); err != nil {
 		t.Fatal(err)
 	}
 	allocs := testing.AllocsPerRun(100, func() {
 		for i, r := range recs {
 			r.Offset = st.next + int64(i)
 		}
-		if err := w.take(st, recs, now); err != nil {
+		if err := w.take(st, recs); err != nil {
 			t.Fatal(err)
 		}
 	})

@@ -69,13 +69,20 @@
 //
 // The group Worker integrates the operators (any pipeline.Mergeable), the
 // extractors (pipeline.Extractor), and load shedding (any
-// pipeline.Shedder, such as shedding.Shedder; it is called with a zero
-// pipeline.Pressure, as for operators chained to their source, so its
-// controller works open-loop from a known capacity, or at a fixed p). It
-// is not a pipeline.Pipeline: each partition's operator runs on the poll
-// goroutine, chained to its source, with no credit channels (a slow
-// operator slows the poll loop, and franz-go's fetch buffer is the bound),
-// its checkpoints are Kafka transactions rather than barriers into a
+// pipeline.Shedder, such as shedding.Shedder). Its shedders get a real
+// load signal: the operator runs chained to the poll loop, as a pipeline
+// runs a stage inline, so the pipeline.Pressure counts the records each
+// partition's operator took as sent and the time the loop did not wait
+// for records (processing, checkpointing) as back-pressure. A worker
+// behind its input never waits and polls full batches, which
+// shedding.Controller reads as lag, and learns the operator's capacity
+// from the records taken per busy second: fed faster than its operator
+// counts, the worker sheds (TestKafkaShedOverload), fed slower it sheds
+// nothing (TestKafkaShedNoOverload). It is not a pipeline.Pipeline: each
+// partition's operator runs on the poll goroutine, chained to its source,
+// with no credit channels (a slow operator slows the poll loop, and
+// franz-go's fetch buffer is the bound), its checkpoints are Kafka
+// transactions rather than barriers into a
 // checkpoint.Store, and its metrics are Worker.Stats, which
 // pipeline/observe does not read. A pipeline over Sources has all of
 // pipeline's machinery but no consumer group: its parallelism is fixed

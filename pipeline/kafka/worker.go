@@ -43,6 +43,23 @@ type Worker struct {
 
 	stats stats
 	hooks *hooks // tests and benchmarks only
+
+	// load is the poll loop's account of its time, the shedders' load
+	// signal; the run loop's only.
+	load loadClock
+}
+
+// loadClock splits the poll loop's time since Run started into the time
+// it waited in PollRecords for records and the rest: processing, and
+// checkpointing, while no input is read.
+type loadClock struct {
+	start  time.Time
+	waited time.Duration
+}
+
+// busy returns the time up to now not spent waiting for records.
+func (c *loadClock) busy(now time.Time) time.Duration {
+	return max(now.Sub(c.start)-c.waited, 0)
 }
 
 // hooks let tests and benchmarks see events as they happen.
@@ -77,6 +94,9 @@ type partState struct {
 	committed *Snapshot
 	in, out   pipeline.Batch
 	scratch   pipeline.Scratch
+	// sent and batches count the records (and non-empty batches) this
+	// state's operator took: the Pressure's Records and Batches.
+	sent, batches uint64
 }
 
 // PartitionState is what Query shows of one owned partition. Op is the
@@ -199,6 +219,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		}
 		return err
 	}
+	w.load = loadClock{start: time.Now()}
 	for {
 		err := w.runSession(ctx)
 		var unknown errUnknown
@@ -274,7 +295,9 @@ func (w *Worker) runSession(ctx context.Context) error {
 	next := time.Now().Add(w.cfg.Interval)
 	for {
 		pollCtx, pollCancel := context.WithDeadline(runCtx, next)
+		t0 := time.Now()
 		fs := sess.PollRecords(pollCtx, w.cfg.MaxPollRecords)
+		w.load.waited += time.Since(t0)
 		pollCancel()
 		if fs.IsClientClosed() {
 			return fmt.Errorf("kafka: client closed")
@@ -509,7 +532,6 @@ func (w *Worker) process(fs kgo.Fetches) (err error) {
 			err = fmt.Errorf("kafka: processing %s: %w: %v\n%s", w.cfg.Topic, pipeline.ErrPanic, v, debug.Stack())
 		}
 	}()
-	now := time.Now()
 	fs.EachPartition(func(fp kgo.FetchTopicPartition) {
 		if err != nil || len(fp.Records) == 0 || fp.Topic != w.cfg.Topic {
 			return
@@ -519,14 +541,14 @@ func (w *Worker) process(fs kgo.Fetches) (err error) {
 			err = fmt.Errorf("kafka: records of %s partition %d arrived before its state was restored", fp.Topic, fp.Partition)
 			return
 		}
-		err = w.take(st, fp.Records, now)
+		err = w.take(st, fp.Records)
 	})
 	return err
 }
 
 // take runs one partition's polled records through its shedder and
 // operator, checking that their offsets continue the partition's.
-func (w *Worker) take(st *partState, recs []*kgo.Record, now time.Time) error {
+func (w *Worker) take(st *partState, recs []*kgo.Record) error {
 	b := &st.in
 	b.Reset()
 	var skipped uint64
@@ -556,8 +578,9 @@ func (w *Worker) take(st *partState, recs []*kgo.Record, now time.Time) error {
 		rec.Time = r.Timestamp.UnixNano()
 	}
 	n := b.Len()
+	now := time.Now()
 	if st.shed != nil && n > 0 {
-		st.shed.Shed(b, now, pipeline.Pressure{})
+		st.shed.Shed(b, now, w.pressure(st, now))
 	}
 	shed := uint64(n - b.Len())
 	st.out.Reset()
@@ -565,6 +588,10 @@ func (w *Worker) take(st *partState, recs []*kgo.Record, now time.Time) error {
 		return fmt.Errorf("kafka: %s partition %d: %w", w.cfg.Topic, st.p, err)
 	}
 	st.records += uint64(b.Len())
+	if b.Len() > 0 {
+		st.sent += uint64(b.Len())
+		st.batches++
+	}
 	st.shedN += shed
 	st.skipped += skipped
 	st.dirty = true
@@ -575,4 +602,26 @@ func (w *Worker) take(st *partState, recs []*kgo.Record, now time.Time) error {
 		w.hooks.take(st.p, len(recs), now)
 	}
 	return nil
+}
+
+// pressure is the load signal of partition st's shedder at now. The
+// operator runs chained to the poll loop, as a pipeline runs a stage
+// inline (see pipeline.Pressure): the records it took count as sent
+// (Records, Batches), and the time the loop did not wait for records
+// (processing any partition, or checkpointing) as BackPressured: time
+// the input was not read because of the work behind it. A loop that is
+// behind its input never waits, polls full batches and spends all its
+// time busy, which the controller reads as lag; the records the operator
+// took per busy second give it the capacity. Buffers is two, a sender's
+// own buffers, so that the controller closes its loop on what the
+// operator takes (its capacity is measured, not only configured); the
+// backlog is always empty, since the operator takes each batch before
+// the next poll.
+func (w *Worker) pressure(st *partState, now time.Time) pipeline.Pressure {
+	return pipeline.Pressure{
+		Buffers:       2,
+		BackPressured: w.load.busy(now),
+		Records:       st.sent,
+		Batches:       st.batches,
+	}
 }
