@@ -96,6 +96,16 @@ type framedExtractor interface {
 	extractFramed(data []byte, atEOF bool, sc *Scratch, x *Extraction) (end int, err error)
 }
 
+// appendExtractor is an Extractor that can write a record's key straight
+// into a batch's arena (FieldsKey): takeExtract then copies no key and
+// keeps no Extraction of its own.
+type appendExtractor interface {
+	// extractAppend appends to dst the key Extract would return for rec
+	// and sets *x's other fields (zero on entry) as Extract would. On an
+	// error it returns dst as it was, with the error Extract would return.
+	extractAppend(dst, rec []byte, x *Extraction) ([]byte, error)
+}
+
 // extractState is what a LineSource with an Extractor keeps between Fills.
 type extractState struct {
 	scratch Scratch
@@ -120,6 +130,7 @@ func (s *LineSource) takeExtract(b *Batch, max int) (n int, full bool, err error
 	base, k0 := b.Bytes(), len(b.Records)
 	recs := slices.Grow(b.Records, min(max, 4096))
 	fx, fused := ex.(framedExtractor)
+	ax, appends := ex.(appendExtractor)
 	for n < max && int64(p) < limit {
 		end, next := 0, 0
 		x := &s.x.ext
@@ -174,7 +185,15 @@ func (s *LineSource) takeExtract(b *Batch, max int) (n int, full bool, err error
 			continue
 		}
 		s.lines++
-		if !done {
+		direct := false // the key is in the arena already, at from
+		from := len(b.arena)
+		switch {
+		case done:
+		case appends:
+			b.arena, xerr = ax.extractAppend(b.arena, rec, x)
+			direct = xerr == nil
+			x.Key = b.arena[from:]
+		default:
 			*x, xerr = ex.Extract(rec, &s.x.scratch)
 		}
 		if xerr != nil {
@@ -192,7 +211,17 @@ func (s *LineSource) takeExtract(b *Batch, max int) (n int, full bool, err error
 			s.capped = AppendCappedKey(s.capped[:0], key, s.maxKey)
 			key = s.capped
 		}
-		if int64(len(b.arena))+int64(len(key)) > int64(maxArena) {
+		ko := -1 // the key's offset in the arena, once there
+		if direct {
+			if len(key) == len(x.Key) && int64(from)+int64(len(key)) <= int64(maxArena) {
+				ko = from
+			} else {
+				// Take the key out again: it is copied below, capped,
+				// or left for the next batch.
+				b.arena = b.arena[:from]
+			}
+		}
+		if ko < 0 && int64(len(b.arena))+int64(len(key)) > int64(maxArena) {
 			// The key does not fit this batch: leave the record for the
 			// next one, unless no batch can hold it.
 			s.lines--
@@ -207,7 +236,10 @@ func (s *LineSource) takeExtract(b *Batch, max int) (n int, full bool, err error
 			recs = slices.Grow(recs, 1)
 		}
 		recs = recs[:k+1]
-		recs[k] = spanRecord(b.appendArena(key), len(key), 0)
+		if ko < 0 {
+			ko = b.appendArena(key)
+		}
+		recs[k] = spanRecord(ko, len(key), 0)
 		r := &recs[k]
 		r.Value, r.HasValue, r.Time = x.Value, x.HasValue, x.Time
 		if x.BadValue {

@@ -1,8 +1,10 @@
 package pipeline
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode"
@@ -118,23 +120,130 @@ func (k *FieldsKey) Extract(rec []byte, sc *Scratch) (Extraction, error) {
 		}
 		x.Key = rec[i:j]
 	default:
-		key := sc.Key[:0]
-		for _, f := range k.Fields {
-			i, j, ok := fieldSpan(rec, f, k.Delimiter)
-			if !ok {
-				return x, ErrMissingField
-			}
-			key = AppendTuplePart(key, rec[i:j])
+		key, ok := k.appendTuple(sc.Key[:0], rec)
+		if !ok {
+			return x, ErrMissingField
 		}
 		sc.Key, x.Key = key, key
 	}
-	if k.ValueField != 0 {
-		if i, j, ok := fieldSpan(rec, k.ValueField, k.Delimiter); ok {
-			x.Value, x.HasValue = parseValue(rec[i:j])
-		}
-		x.BadValue = !x.HasValue
-	}
+	k.value(rec, &x)
 	return x, nil
+}
+
+// extractAppend implements appendExtractor: the key goes straight to dst
+// (a batch's arena), a composite one built there in one pass over rec.
+func (k *FieldsKey) extractAppend(dst, rec []byte, x *Extraction) ([]byte, error) {
+	switch len(k.Fields) {
+	case 0:
+		dst = append(dst, rec...)
+	case 1:
+		i, j, ok := fieldSpan(rec, k.Fields[0], k.Delimiter)
+		if !ok {
+			return dst, ErrMissingField
+		}
+		dst = append(dst, rec[i:j]...)
+	default:
+		n := len(dst)
+		var ok bool
+		if dst, ok = k.appendTuple(dst, rec); !ok {
+			return dst[:n], ErrMissingField
+		}
+	}
+	k.value(rec, x)
+	return dst, nil
+}
+
+// value sets x's value from ValueField, if any.
+func (k *FieldsKey) value(rec []byte, x *Extraction) {
+	if k.ValueField == 0 {
+		return
+	}
+	if i, j, ok := fieldSpan(rec, k.ValueField, k.Delimiter); ok {
+		x.Value, x.HasValue = parseValue(rec[i:j])
+	}
+	x.BadValue = !x.HasValue
+}
+
+// appendTuple appends to dst the composite key of k.Fields in rec
+// (AppendTuplePart of each), and false if rec lacks one of them. It finds
+// the fields in one pass over rec, stopping after the last one wanted,
+// and copies each part once, straight into dst.
+func (k *FieldsKey) appendTuple(dst, rec []byte) ([]byte, bool) {
+	fields := k.Fields
+	if len(fields) > MaxKeyParts {
+		for _, f := range fields {
+			i, j, ok := fieldSpan(rec, f, k.Delimiter)
+			if !ok {
+				return dst, false
+			}
+			dst = AppendTuplePart(dst, rec[i:j])
+		}
+		return dst, true
+	}
+	var start, end [MaxKeyParts]int
+	need := 0 // fields not found yet
+	for p, f := range fields {
+		switch {
+		case f < 0:
+			return dst, false
+		case f == 0:
+			start[p], end[p] = 0, len(rec)
+		default:
+			need++
+		}
+	}
+	c, single := k.Delimiter.c, k.Delimiter.single
+	for i, f := 0, 1; need > 0; f++ {
+		var j int
+		if single {
+			j = len(rec)
+			if d := bytes.IndexByte(rec[i:], c); d >= 0 {
+				j = i + d
+			}
+		} else {
+			for i < len(rec) && asciiSpace[rec[i]] {
+				i++
+			}
+			if i == len(rec) {
+				return dst, false
+			}
+			j = i + 1
+			for j < len(rec) && !asciiSpace[rec[j]] {
+				j++
+			}
+		}
+		for p, want := range fields {
+			if want == f {
+				start[p], end[p] = i, j
+				need--
+			}
+		}
+		if need == 0 {
+			break
+		}
+		if single && j == len(rec) {
+			return dst, false
+		}
+		i = j + 1
+		if !single {
+			i = j
+		}
+	}
+	size := 0
+	for p := range fields {
+		size += end[p] - start[p] + binary.MaxVarintLen64
+	}
+	dst = slices.Grow(dst, size)
+	for p := range fields {
+		part := rec[start[p]:end[p]]
+		if len(part) < 0x80 {
+			dst = append(dst, byte(len(part)))
+		} else {
+			dst = binary.AppendUvarint(dst, uint64(len(part)))
+		}
+		dst = append(dst, part...)
+	}
+	return dst, true
 }
 
 // ParseKeyColumns reads a key's columns as a command line gives them:

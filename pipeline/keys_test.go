@@ -2,7 +2,9 @@ package pipeline
 
 import (
 	"bytes"
+	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"reflect"
 	"strings"
@@ -122,5 +124,101 @@ func TestFieldsKeyMatchesLineConfig(t *testing.T) {
 				t.Errorf("delimiter %v field %d: %d records (skipped %d) against %d (skipped %d)", d, f, len(rb), b.Skipped(), len(ra), a.Skipped())
 			}
 		}
+	}
+}
+
+// TestFieldsKeyOnePassMatchesFieldSpans: the one-pass composite key of
+// several fields (any order, repeated, field 0) is the key made field by
+// field with Field and AppendTuplePart, on random lines, delimiters and
+// field lists, and a line lacking a field is ErrMissingField either way;
+// extractAppend (the arena path) gives the same key as Extract.
+func TestFieldsKeyOnePassMatchesFieldSpans(t *testing.T) {
+	r := rand.New(rand.NewPCG(15, 1))
+	long := strings.Repeat("w", 200) // a part whose length takes 2 uvarint bytes
+	for range 20000 {
+		var line []byte
+		for range r.IntN(9) {
+			switch r.IntN(8) {
+			case 0:
+				line = append(line, long...)
+			default:
+				line = append(line, " ,\t\vab\xff"[r.IntN(7)])
+			}
+		}
+		fields := make([]int, 2+r.IntN(3))
+		for i := range fields {
+			fields[i] = r.IntN(6)
+		}
+		if r.IntN(50) == 0 {
+			fields = make([]int, MaxKeyParts+1+r.IntN(3)) // over MaxKeyParts: field by field
+			for i := range fields {
+				fields[i] = r.IntN(3)
+			}
+		}
+		d := []Delimiter{Whitespace, ByteDelimiter(','), ByteDelimiter('a')}[r.IntN(3)]
+		var want []byte
+		ok := true
+		for _, f := range fields {
+			v, has := Field(line, f, d)
+			if !has {
+				ok = false
+				break
+			}
+			want = AppendTuplePart(want, v)
+		}
+		k := &FieldsKey{Fields: fields, Delimiter: d, ValueField: 1 + r.IntN(3)}
+		var sc Scratch
+		x, err := k.Extract(line, &sc)
+		if !ok {
+			if !errors.Is(err, ErrMissingField) {
+				t.Fatalf("line %q fields %v delimiter %v: err %v, want ErrMissingField", line, fields, d, err)
+			}
+		} else if err != nil || !bytes.Equal(x.Key, want) {
+			t.Fatalf("line %q fields %v delimiter %v: key %q, %v; want %q", line, fields, d, x.Key, err, want)
+		}
+		prefix := []byte("arena")
+		var y Extraction
+		got, err2 := k.extractAppend(prefix, line, &y)
+		if !errors.Is(err2, err) || string(got[:5]) != "arena" {
+			t.Fatalf("line %q fields %v: extractAppend err %v, Extract %v", line, fields, err2, err)
+		}
+		if err == nil && (!bytes.Equal(got[5:], x.Key) || y.Value != x.Value || y.HasValue != x.HasValue || y.BadValue != x.BadValue) {
+			t.Fatalf("line %q fields %v: extractAppend %q %+v, Extract %q %+v", line, fields, got[5:], y, x.Key, x)
+		}
+		if err != nil && len(got) != 5 {
+			t.Fatalf("line %q fields %v: extractAppend left %q on an error", line, fields, got)
+		}
+	}
+}
+
+// TestFieldsKeySourceAllocs: a warmed LineSource keying whitespace lines by
+// a (group, value) pair of fields, as --by does, allocates nothing per
+// record: the composite key goes straight into the batch's arena.
+func TestFieldsKeySourceAllocs(t *testing.T) {
+	var data []byte
+	for i := range 50000 {
+		data = fmt.Appendf(data, "/p/%d u%d\n", i%97, i%1009)
+	}
+	k, err := NewFieldsKey(Whitespace, 0, 1, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := mustLineSource(t, bytes.NewReader(data), LineConfig{Extract: k})
+	var b Batch
+	fill := func() {
+		b.Reset()
+		if err := s.Fill(context.Background(), &b, 256); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fill()
+	if n := testing.AllocsPerRun(100, fill); n != 0 {
+		t.Errorf("%v allocation(s) a Fill of 256 records, want 0", n)
+	}
+	want := AppendTuplePart(AppendTuplePart(nil, []byte("/p/1")), []byte("u1"))
+	b.Reset()
+	s2 := mustLineSource(t, bytes.NewReader(data[len("/p/0 u0\n"):]), LineConfig{Extract: k})
+	if err := s2.Fill(context.Background(), &b, 1); err != nil || !bytes.Equal(b.Key(0), want) {
+		t.Errorf("first key %q, %v; want %q", b.Key(0), err, want)
 	}
 }
