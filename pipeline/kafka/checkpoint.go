@@ -29,6 +29,8 @@ func (w *Worker) checkpoint(sess *kgo.GroupTransactSession) error {
 		return nil
 	}
 	t0 := time.Now()
+	w.stats.inCkpt.Store(true)
+	defer w.stats.inCkpt.Store(false)
 	// The rebalance gate must be open before Begin and End: End waits for
 	// a heartbeat that a blocked rebalance would hold up.
 	sess.AllowRebalance()

@@ -82,9 +82,12 @@
 // partition's operator runs on the poll goroutine, chained to its source,
 // with no credit channels (a slow operator slows the poll loop, and
 // franz-go's fetch buffer is the bound), its checkpoints are Kafka
-// transactions rather than barriers into a
-// checkpoint.Store, and its metrics are Worker.Stats, which
-// pipeline/observe does not read. A pipeline over Sources has all of
+// transactions rather than barriers into a checkpoint.Store, and its
+// metrics are Worker.Stats. Worker.Metrics and CheckpointStats shape them
+// as a pipeline's (the poll loop as the source, each partition's operator
+// as an instance of stage "partition", transactions as checkpoints), so
+// that pipeline/observe's page and its Prometheus adapter read a Worker
+// (observe.Runtime) as they read a pipeline. A pipeline over Sources has all of
 // pipeline's machinery but no consumer group: its parallelism is fixed
 // by the caller (and changed by restoring at another), and its
 // checkpoints are the pipeline's, not Kafka transactions.

@@ -44,22 +44,10 @@ type Worker struct {
 	stats stats
 	hooks *hooks // tests and benchmarks only
 
-	// load is the poll loop's account of its time, the shedders' load
-	// signal; the run loop's only.
-	load loadClock
-}
-
-// loadClock splits the poll loop's time since Run started into the time
-// it waited in PollRecords for records and the rest: processing, and
-// checkpointing, while no input is read.
-type loadClock struct {
-	start  time.Time
-	waited time.Duration
-}
-
-// busy returns the time up to now not spent waiting for records.
-func (c *loadClock) busy(now time.Time) time.Duration {
-	return max(now.Sub(c.start)-c.waited, 0)
+	// load is the poll loop's account of its time (the shedders' load
+	// signal), parts' the partitions' counters: see metrics.go.
+	load  loadClock
+	pmets atomic.Pointer[[]partMetrics]
 }
 
 // hooks let tests and benchmarks see events as they happen.
@@ -144,6 +132,7 @@ type stats struct {
 	restores, rollbacks        atomic.Uint64
 	lastCkpt, lastBytes        atomic.Int64
 	lastErr                    atomic.Pointer[error]
+	inCkpt                     atomic.Bool
 }
 
 // NewWorker checks cfg and returns a worker; it does no I/O.
@@ -219,7 +208,10 @@ func (w *Worker) Run(ctx context.Context) error {
 		}
 		return err
 	}
-	w.load = loadClock{start: time.Now()}
+	pm := make([]partMetrics, w.topics.partitions)
+	w.pmets.Store(&pm)
+	w.load.begin(time.Now())
+	defer func() { w.load.end(time.Now()) }()
 	for {
 		err := w.runSession(ctx)
 		var unknown errUnknown
@@ -297,7 +289,7 @@ func (w *Worker) runSession(ctx context.Context) error {
 		pollCtx, pollCancel := context.WithDeadline(runCtx, next)
 		t0 := time.Now()
 		fs := sess.PollRecords(pollCtx, w.cfg.MaxPollRecords)
-		w.load.waited += time.Since(t0)
+		w.load.wait(time.Since(t0))
 		pollCancel()
 		if fs.IsClientClosed() {
 			return fmt.Errorf("kafka: client closed")
@@ -587,6 +579,7 @@ func (w *Worker) take(st *partState, recs []*kgo.Record) error {
 	if err := st.op.Process(b, &st.out); err != nil {
 		return fmt.Errorf("kafka: %s partition %d: %w", w.cfg.Topic, st.p, err)
 	}
+	w.count(st.p, len(recs), b.Len(), st.out.Len(), time.Since(now))
 	st.records += uint64(b.Len())
 	if b.Len() > 0 {
 		st.sent += uint64(b.Len())

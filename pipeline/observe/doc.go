@@ -4,7 +4,8 @@
 // The name says what it does to a pipeline: it watches, read-only, and
 // never sits on the data path. A Snapshot is read from the counters the
 // pipeline keeps anyway (pipeline.Metrics, CheckpointStats, Branches) when
-// someone asks; the Prometheus adapter (package promexport) reads the same
+// someone asks; any Runtime that keeps those (pipeline/kafka's Worker
+// does) is drawn the same way; the Prometheus adapter (package promexport) reads the same
 // Snapshot, so the page and a scrape never disagree.
 //
 // # Pieces

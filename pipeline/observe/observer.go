@@ -26,7 +26,7 @@ const HistoryWindow = 10 * time.Minute
 // safe for concurrent use; its methods never block the pipeline (answer
 // is the caller's: pipeline.Query holds one operator instance at a time).
 type Observer struct {
-	p      *pipeline.Pipeline
+	p      Runtime
 	info   Info
 	answer func() any
 
@@ -43,10 +43,11 @@ type Observer struct {
 	hist         *History
 }
 
-// NewObserver returns an Observer of p. answer, if not nil, is called at
-// each snapshot for Snapshot.Answer; it must be safe to call while p runs
-// (pipeline.Query and QueryAs are).
-func NewObserver(p *pipeline.Pipeline, info Info, answer func() any) *Observer {
+// NewObserver returns an Observer of p, a *pipeline.Pipeline or another
+// Runtime. answer, if not nil, is called at each snapshot for
+// Snapshot.Answer; it must be safe to call while p runs (pipeline.Query
+// and QueryAs are).
+func NewObserver(p Runtime, info Info, answer func() any) *Observer {
 	return &Observer{p: p, info: info, answer: answer, hist: NewHistory(HistoryLen)}
 }
 
@@ -158,7 +159,7 @@ func (o *Observer) Take(now time.Time) Snapshot {
 		cs.Recent = append(make([]CheckpointRecord, 0, len(o.recent)), o.recent...)
 	}
 	keep := s
-	keep.Answer, keep.Windows = nil, nil
+	keep.Answer, keep.Windows, keep.Details = nil, nil, nil
 	o.prev = &keep
 	o.hist.add(pointOf(&s, raw))
 	return s

@@ -34,6 +34,10 @@ type Info struct {
 	// Checkpoints says the pipeline takes checkpoints (the pipeline does
 	// not tell): Snapshot.Checkpoints is then set even before the first.
 	Checkpoints bool
+	// Details, if set, gives Snapshot.Details: what a runtime other than
+	// a pipeline adds (a Kafka worker's group, owned partitions and
+	// transactions).
+	Details func() any
 }
 
 // Restore names the checkpoint a run was restored from. It is a plain
@@ -113,6 +117,8 @@ type Snapshot struct {
 	LastRecord      time.Time `json:"last_record,omitzero"`
 	SinceLastRecord float64   `json:"since_last_record_seconds"`
 
+	// Details are Info.Details: what the runtime adds, as JSON.
+	Details any `json:"details,omitempty"`
 	// Answer is the caller's answer, as its JSON output prints it.
 	Answer any `json:"answer,omitempty"`
 	// Windows are the windows of a windowed answer (see WindowPoint),
@@ -228,7 +234,7 @@ const RecentCheckpoints = 60
 // what answer costs plus a few microseconds. An Observer keeps the state
 // that turns a series of them into rates per interval, recent checkpoints
 // and freshness.
-func Take(p *pipeline.Pipeline, info Info, answer func() any, now time.Time) Snapshot {
+func Take(p Runtime, info Info, answer func() any, now time.Time) Snapshot {
 	s := take(p, info, now)
 	if answer != nil {
 		s.Answer = answer()
@@ -238,7 +244,7 @@ func Take(p *pipeline.Pipeline, info Info, answer func() any, now time.Time) Sna
 }
 
 // take fills everything but the answer and the rates.
-func take(p *pipeline.Pipeline, info Info, now time.Time) Snapshot {
+func take(p Runtime, info Info, now time.Time) Snapshot {
 	m := p.Metrics()
 	s := Snapshot{
 		Time: now, Job: info.Job, Inputs: info.Inputs, Version: info.Version,
@@ -251,6 +257,9 @@ func take(p *pipeline.Pipeline, info Info, now time.Time) Snapshot {
 	}
 	if info.Progress != nil {
 		s.Bytes, s.TotalBytes = info.Progress()
+	}
+	if info.Details != nil {
+		s.Details = info.Details()
 	}
 	s.Sources = make([]Source, len(m.Sources))
 	for i, sm := range m.Sources {
@@ -302,7 +311,7 @@ func shedState(g *shedding.Group, sources int) *Shedding {
 
 // checkpointState reads p's checkpoint counters; ok is false when p is not
 // said to take checkpoints and none has completed, failed or begun.
-func checkpointState(p *pipeline.Pipeline, configured bool) (*Checkpoints, bool) {
+func checkpointState(p Runtime, configured bool) (*Checkpoints, bool) {
 	st := p.CheckpointStats()
 	if !configured && st == (pipeline.CheckpointStats{}) {
 		return nil, false
