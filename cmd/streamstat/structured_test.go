@@ -318,3 +318,49 @@ func TestStructuredDedup(t *testing.T) {
 		t.Errorf("dedup -f 1,3: exit %d, stdout %q, want %q", code, out, want)
 	}
 }
+
+// TestStrictOffsetCSVHeader: --strict names a broken CSV record by its
+// offset in the input, the header counted, however the input is read:
+// stdin with one worker (whose view of the stream starts after the
+// header, which the stream drops) included.
+func TestStrictOffsetCSVHeader(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("user,page\n")
+	bad := 0
+	for i := range 2000 {
+		if i == 1500 {
+			bad = b.Len()
+			b.WriteString("u1,/x\"y\n")
+			continue
+		}
+		fmt.Fprintf(&b, "u%d,\"/p,%d\"\n", i%40, i%7)
+	}
+	data := b.String()
+	path := filepath.Join(t.TempDir(), "in.csv")
+	if err := writeFile(path, data); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		o    runOpts
+		args []string
+		want string
+	}{
+		{"file -j 1", runOpts{}, []string{"-j", "1", path}, fmt.Sprintf("record 1501 at offset %d:", bad)},
+		{"file -j 2", runOpts{}, []string{"-j", "2", path}, fmt.Sprintf("record at offset %d:", bad)},
+		{"stdin -j 1", runOpts{stdin: strings.NewReader(data), chunk: 300}, []string{"-j", "1"}, fmt.Sprintf("record 1501 at offset %d:", bad)},
+		{"stdin -j 2", runOpts{stdin: strings.NewReader(data), chunk: 300}, []string{"-j", "2"}, fmt.Sprintf("record at offset %d:", bad)},
+	} {
+		for _, cmd := range []string{"distinct", "top"} { // dynamic and static dealing
+			args := append([]string{cmd, "--csv", "--header", "-f", "user", "--strict"}, tc.args...)
+			o := tc.o
+			if o.stdin != nil {
+				o.stdin = strings.NewReader(data)
+			}
+			_, errOut, code := runIn(t, o, args...)
+			if code != exitFailure || !strings.Contains(errOut, tc.want) {
+				t.Errorf("%s %s: exit %d, stderr %q; want exit 1 and %q", tc.name, cmd, code, errOut, tc.want)
+			}
+		}
+	}
+}

@@ -154,10 +154,24 @@ func (pl *plan) rangeSource(in *input, fr pipeline.FileRange, cfg pipeline.LineC
 func (pl *plan) streamConfig() pipeline.LineConfig {
 	cfg := pl.cfg
 	if pl.framing() == pipeline.FrameCSVHeader {
-		cfg.Extract = headerless{cfg.Extract}
+		if k, ok := cfg.Extract.(*pipeline.CSVKey); ok {
+			// A CSVKey without its header, rather than a wrapper: it
+			// keeps CSVKey's one-pass reading of a record's end and key,
+			// which a wrapper would hide.
+			c := *k
+			c.Header = false
+			cfg.Extract = &c
+		} else {
+			cfg.Extract = headerless{cfg.Extract}
+		}
 	}
 	return cfg
 }
+
+// dropsHeader reports whether the plan's streams drop a CSV header before
+// dealing their records: a view's offsets then start after the header,
+// not at the stream's offset 0, even with one worker.
+func (pl *plan) dropsHeader() bool { return pl.framing() == pipeline.FrameCSVHeader }
 
 // headerless is an Extractor of FrameCSVHeader records framed as FrameCSV:
 // its input's header is already gone.

@@ -178,13 +178,18 @@ func (w *worker) strictError(err error) error {
 	if w.cr != nil {
 		off = w.cr.streamOffset(w.streamAt + off)
 	}
+	if w.plan.workers < 2 {
+		// One worker (its view of a stream starting after a CSV header):
+		// its records are all of them.
+		return errmsg.Wrap(fmt.Sprintf("record %d at offset %d: %v", w.bad.Number, off, w.bad.Err), err)
+	}
 	return errmsg.Wrap(fmt.Sprintf("record at offset %d: %v", off, w.bad.Err), err)
 }
 
 // sourceConfig is cfg for one of the worker's sources: with Strict and
 // several workers, it notes the record a source stops at.
 func (w *worker) sourceConfig(cfg pipeline.LineConfig) pipeline.LineConfig {
-	if !cfg.Strict || w.plan.workers < 2 {
+	if !cfg.Strict || w.plan.workers < 2 && !w.plan.dropsHeader() {
 		return cfg
 	}
 	w.hasBad = false
