@@ -192,8 +192,10 @@ Kafka (distinct, top, freq, stats; examples/kafka):
   writes the group's answer from the committed sketches (with
   --kafka-topic, "complete" when they cover all of T). Unreachable
   brokers or a missing topic are an error (exit 1) within 10s. --http
-  serves /api/snapshot (the answer, Kafka counters) and /metrics, not the
-  live page. Not yet with a Kafka worker: --shed, --save, --checkpoint, -j.
+  serves the live page (the owned partitions as the instances of one
+  stage, the transactions as checkpoints), /api/snapshot (with the Kafka
+  counters) and /metrics. Not yet with a Kafka worker: --shed, --save,
+  --checkpoint, -j.
 
 Exit codes:
   0  success (also when stdout is closed early, as by head)

@@ -2,31 +2,26 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/streamstat/streamstat/pipeline/kafka"
+	"github.com/streamstat/streamstat/pipeline/observe"
+	"github.com/streamstat/streamstat/pipeline/promexport"
 )
 
-// A Kafka worker's --http serves /api/snapshot (the worker's answer and
-// its Kafka counters, as JSON) and /metrics (Prometheus). The live page
-// draws a pipeline's stages, which a Kafka worker does not have.
+// A Kafka worker's --http serves the live page, /events, /api/snapshot
+// (with the worker's Kafka counters as its details) and /metrics, as a
+// stdin run does.
 
-// kafkaSnapshotJSON is /api/snapshot of a Kafka worker.
-type kafkaSnapshotJSON struct {
-	Job     string         `json:"job"`
-	Version string         `json:"version"`
-	Time    time.Time      `json:"time"`
-	Kafka   kafkaStatsJSON `json:"kafka"`
-	Answer  any            `json:"answer"`
-	Error   string         `json:"error,omitempty"`
+// kafkaDetailsJSON is the details of a Kafka worker's snapshot.
+type kafkaDetailsJSON struct {
+	Kafka kafkaStatsJSON `json:"kafka"`
 }
 
 type kafkaStatsJSON struct {
@@ -115,51 +110,53 @@ func (c *kafkaCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.ckptBytes, prometheus.GaugeValue, float64(st.LastCheckpointBytes))
 }
 
-// startKafkaWeb serves worker w of s on s.opts.http; answer gives the JSON
-// answer of the partitions w owns. It prints the address on stderr (a
-// port 0 picks a free one) and returns the function that stops serving.
+// startKafkaWeb serves worker w of s on s.opts.http, as the page of a
+// stdin run is served (package observe reads a Worker as it reads a
+// pipeline); answer gives the JSON answer of the partitions w owns. The
+// snapshot's details are the worker's Kafka counters, and /metrics adds
+// them to the page's. It prints the address on stderr (a port 0 picks a
+// free one) and returns the function that stops serving.
 func startKafkaWeb(e *env, s *spec, w *kafka.Worker, answer func() (any, error)) (stop func(), err error) {
 	ln, err := net.Listen("tcp", s.opts.http)
 	if err != nil {
 		return nil, fmt.Errorf("--http %s: %w", s.opts.http, err)
 	}
-	reg := prometheus.NewRegistry()
-	for _, c := range []prometheus.Collector{newKafkaCollector(w), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
-		if err := reg.Register(c); err != nil {
-			ln.Close()
-			return nil, fmt.Errorf("--http: metrics: %w", err)
-		}
+	k := &s.opts.kafka
+	info := observe.Info{
+		Job:         s.cmd,
+		Inputs:      []string{fmt.Sprintf("kafka topic %s (group %s, brokers %s)", k.topic, k.group, k.brokers)},
+		Version:     version(),
+		Checkpoints: true,
+		Details:     func() any { return kafkaDetailsJSON{Kafka: kafkaStats(k, w.Stats())} },
 	}
-	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	mux.HandleFunc("GET /api/snapshot", func(rw http.ResponseWriter, _ *http.Request) {
-		snap := kafkaSnapshotJSON{Job: s.cmd, Version: version(), Time: e.now().UTC(), Kafka: kafkaStats(&s.opts.kafka, w.Stats())}
+	obs := observe.NewObserver(w, info, func() any {
 		a, err := answer()
 		if err != nil {
-			snap.Error = err.Error()
+			return map[string]string{"error": err.Error()}
 		}
-		snap.Answer = a
-		rw.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(rw).Encode(snap)
+		return a
 	})
-	mux.HandleFunc("GET /{$}", func(rw http.ResponseWriter, _ *http.Request) {
-		rw.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		fmt.Fprintf(rw, "streamstat %s: a worker of Kafka group %s on topic %s\n/api/snapshot: its answer and counters (JSON)\n/metrics: Prometheus\n",
-			s.cmd, s.opts.kafka.group, s.opts.kafka.topic)
-	})
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	var srv *observe.Server
+	reg := prometheus.NewRegistry()
+	col, err := promexport.New(func() observe.Snapshot { return srv.Last() }, promexport.Config{})
+	for _, c := range []prometheus.Collector{col, newKafkaCollector(w), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
+		if err == nil {
+			err = reg.Register(c)
+		}
+	}
+	if err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("--http: metrics: %w", err)
+	}
+	srv = observe.NewServer(obs, observe.ServerConfig{Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{})})
+	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		if err := srv.Serve(ln); err != nil && err != http.ErrServerClosed {
+		if err := srv.Serve(ctx, ln); err != nil && err != http.ErrServerClosed {
 			fmt.Fprintf(e.stderr, "streamstat: --http: %v\n", err)
 		}
 	}()
 	fmt.Fprintf(e.stderr, "streamstat: serving http://%s/\n", ln.Addr())
-	return func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-		<-done
-	}, nil
+	return func() { cancel(); <-done }, nil
 }

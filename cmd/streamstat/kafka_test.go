@@ -392,19 +392,34 @@ func TestKafkaCLIHTTP(t *testing.T) {
 		return string(b)
 	}
 	var snap struct {
-		Job   string `json:"job"`
-		Kafka struct {
-			Records   uint64  `json:"records"`
-			Owned     []int32 `json:"owned"`
-			Committed uint64  `json:"transactions_committed"`
-		} `json:"kafka"`
+		Job     string `json:"job"`
+		Details struct {
+			Kafka struct {
+				Records   uint64  `json:"records"`
+				Owned     []int32 `json:"owned"`
+				Committed uint64  `json:"transactions_committed"`
+			} `json:"kafka"`
+		} `json:"details"`
+		Records uint64 `json:"records"`
+		Stages  []struct {
+			Stage     string `json:"stage"`
+			Instance  int    `json:"instance"`
+			RecordsIn uint64 `json:"records_in"`
+		} `json:"stages"`
+		Checkpoints struct {
+			Completed uint64 `json:"completed"`
+			Recent    []struct {
+				OK   bool  `json:"ok"`
+				Size int64 `json:"size_bytes"`
+			} `json:"recent"`
+		} `json:"checkpoints"`
 		Answer distinctJSON `json:"answer"`
 	}
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
 		if err := json.Unmarshal([]byte(get("/api/snapshot")), &snap); err != nil {
 			t.Fatal(err)
 		}
-		if snap.Answer.Records == uint64(len(lines)) && snap.Kafka.Committed > 0 {
+		if snap.Answer.Records == uint64(len(lines)) && snap.Details.Kafka.Committed > 0 && snap.Records == uint64(len(lines)) && len(snap.Checkpoints.Recent) > 0 {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -412,15 +427,35 @@ func TestKafkaCLIHTTP(t *testing.T) {
 		}
 	}
 	want := stdinAnswer(t, lines, "distinct", "-f", "1")
-	if snap.Job != "distinct" || len(snap.Kafka.Owned) != kafkatest.DefaultPartitions || snap.Kafka.Records != uint64(len(lines)) ||
+	if snap.Job != "distinct" || len(snap.Details.Kafka.Owned) != kafkatest.DefaultPartitions || snap.Details.Kafka.Records != uint64(len(lines)) ||
 		float64(snap.Answer.Distinct) != want["distinct"] {
 		t.Errorf("snapshot %+v; one process answers %v", snap, want)
+	}
+	// The page's snapshot draws the partitions as the instances of one
+	// stage, with their records, and the transactions as checkpoints.
+	var in uint64
+	for i, st := range snap.Stages {
+		if st.Stage != "partition" || st.Instance != i {
+			t.Errorf("stage %d: %+v, want partition %d", i, st, i)
+		}
+		in += st.RecordsIn
+	}
+	if len(snap.Stages) != kafkatest.DefaultPartitions || in != uint64(len(lines)) {
+		t.Errorf("stages %+v: want the %d partitions and %d records", snap.Stages, kafkatest.DefaultPartitions, len(lines))
+	}
+	if last := snap.Checkpoints.Recent[len(snap.Checkpoints.Recent)-1]; snap.Checkpoints.Completed == 0 || !last.OK || last.Size <= 0 {
+		t.Errorf("checkpoints %+v: want the committed transactions with their sizes", snap.Checkpoints)
+	}
+	if page := get("/"); !strings.Contains(page, "<script") {
+		t.Errorf("/ is not the live page: %.200q", page)
 	}
 	metrics := get("/metrics")
 	for _, m := range []string{
 		fmt.Sprintf("streamstat_kafka_records_total %d\n", len(lines)),
 		fmt.Sprintf("streamstat_kafka_partitions_owned %d\n", kafkatest.DefaultPartitions),
 		`streamstat_kafka_transactions_total{outcome="committed"}`,
+		fmt.Sprintf("streamstat_records_read_total %d\n", len(lines)),
+		`streamstat_records_in_total{stage="partition",subtask="0"}`,
 	} {
 		if !strings.Contains(metrics, m) {
 			t.Errorf("/metrics lacks %q", m)
