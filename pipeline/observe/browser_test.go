@@ -27,37 +27,7 @@ func TestBrowserAnswerShapes(t *testing.T) {
 		"sample": map[string]any{"records": 15, "items": []map[string]any{{"key": "banana"}, {"key": "<b>bold</b>"}}, "k": 4},
 		"freq":   map[string]any{"records": 15, "items": []map[string]any{{"key": "<script>x()</script>", "count": 5, "lower": 5, "upper": 6}}},
 	}
-	src, err := pipeline.NewLineSource(strings.NewReader("a\nb\na\n"), pipeline.LineConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := pipeline.New([]pipeline.Source{src}, []pipeline.Stage{{
-		Name: "distinct", New: func(int) (pipeline.Operator, error) { return &pipeline.Distinct{HLL: new(sketch.HLL)}, nil },
-	}}, pipeline.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.Run(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	o := observe.NewObserver(p, observe.Info{Job: "shapes"}, func() any { return answers })
-	o.Done(nil)
-	srv := observe.NewServer(o, observe.ServerConfig{Tick: 200 * time.Millisecond})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	served := make(chan struct{})
-	go func() { defer close(served); _ = srv.Serve(ctx, ln) }()
-	defer func() { cancel(); <-served }()
-
-	bctx, cancelBrowser, console := browsertest.Start(ctx, path, chromedp.WindowSize(1200, 1600))
-	defer cancelBrowser()
-	if err := chromedp.Do(bctx, chromedp.Navigate("http://"+ln.Addr().String()+"/")); err != nil {
-		t.Fatal(err)
-	}
+	bctx, console := openAnswers(t, path, "shapes", "a\nb\na\n", func() any { return answers })
 	type page struct {
 		Bands     []string `json:"bands"`
 		Quantiles int      `json:"quantiles"`
@@ -74,15 +44,7 @@ func TestBrowserAnswerShapes(t *testing.T) {
 		bold: document.querySelectorAll("#answer b").length,
 		scripts: document.scripts.length
 	})`
-	var got page
-	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(200 * time.Millisecond) {
-		if got, err = chromedp.Run(bctx, chromedp.Evaluate[page](read)); err != nil {
-			t.Fatal(err)
-		}
-		if len(got.Bands) >= 2 || time.Now().After(deadline) {
-			break
-		}
-	}
+	got := pollPage(t, bctx, read, func(got page) bool { return len(got.Bands) >= 2 })
 	want := []string{"chart-band-distinct_distinct", "chart-band-stats_mean"}
 	if strings.Join(got.Bands, " ") != strings.Join(want, " ") {
 		t.Errorf("band charts with data %v, want %v", got.Bands, want)
@@ -100,4 +62,58 @@ func TestBrowserAnswerShapes(t *testing.T) {
 		t.Errorf("a key became markup: %d <b>, %d scripts", got.Bold, got.Scripts)
 	}
 	console.Check(t)
+}
+
+// openAnswers runs a pipeline to its end, serves it with answer as its
+// answer under the name job, and opens the page in the browser at path.
+// The browser and the server stop when the test ends.
+func openAnswers(t *testing.T, path, job, input string, answer func() any) (context.Context, *browsertest.Console) {
+	t.Helper()
+	src, err := pipeline.NewLineSource(strings.NewReader(input), pipeline.LineConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := pipeline.New([]pipeline.Source{src}, []pipeline.Stage{{
+		Name: "distinct", New: func(int) (pipeline.Operator, error) { return &pipeline.Distinct{HLL: new(sketch.HLL)}, nil },
+	}}, pipeline.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	o := observe.NewObserver(p, observe.Info{Job: job}, answer)
+	o.Done(nil)
+	srv := observe.NewServer(o, observe.ServerConfig{Tick: 200 * time.Millisecond})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	t.Cleanup(cancel)
+	served := make(chan struct{})
+	go func() { defer close(served); _ = srv.Serve(ctx, ln) }()
+	t.Cleanup(func() { cancel(); <-served })
+
+	bctx, cancelBrowser, console := browsertest.Start(ctx, path, chromedp.WindowSize(1200, 1600))
+	t.Cleanup(cancelBrowser)
+	if err := chromedp.Do(bctx, chromedp.Navigate("http://"+ln.Addr().String()+"/")); err != nil {
+		t.Fatal(err)
+	}
+	return bctx, console
+}
+
+// pollPage evaluates read on the page until done holds of its value, or
+// for 20 s, and returns the last value.
+func pollPage[P any](t *testing.T, bctx context.Context, read string, done func(P) bool) P {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		got, err := chromedp.Run(bctx, chromedp.Evaluate[P](read))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if done(got) || time.Now().After(deadline) {
+			return got
+		}
+	}
 }
