@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"encoding"
 	"encoding/binary"
 	"fmt"
 
@@ -108,11 +109,20 @@ func (o *GroupDistinct) MergeBinary(data []byte) error {
 }
 
 func decodeGroupState(data []byte) (uint64, *sketch.GroupDistinct, error) {
+	return decodeSkippedState[sketch.GroupDistinct]("GroupDistinct", data)
+}
+
+// decodeSkippedState reads the state of a group operator (GroupDistinct,
+// GroupHLL): Skipped as a uvarint, then the encoding of its sketch, an S.
+func decodeSkippedState[S any, P interface {
+	*S
+	encoding.BinaryUnmarshaler
+}](op string, data []byte) (uint64, P, error) {
 	skipped, n := binary.Uvarint(data)
 	if n <= 0 {
-		return 0, nil, fmt.Errorf("pipeline: GroupDistinct state: bad skipped count: %w", envelope.ErrCorrupt)
+		return 0, nil, fmt.Errorf("pipeline: %s state: bad skipped count: %w", op, envelope.ErrCorrupt)
 	}
-	g := new(sketch.GroupDistinct)
+	g := P(new(S))
 	if err := g.UnmarshalBinary(data[n:]); err != nil {
 		return 0, nil, err
 	}

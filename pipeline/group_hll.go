@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/streamstat/streamstat/internal/envelope"
 	"github.com/streamstat/streamstat/sketch"
 )
 
@@ -95,13 +94,5 @@ func (o *GroupHLL) MergeBinary(data []byte) error {
 }
 
 func decodeGroupHLLState(data []byte) (uint64, *sketch.GroupHLL, error) {
-	skipped, n := binary.Uvarint(data)
-	if n <= 0 {
-		return 0, nil, fmt.Errorf("pipeline: GroupHLL state: bad skipped count: %w", envelope.ErrCorrupt)
-	}
-	g := new(sketch.GroupHLL)
-	if err := g.UnmarshalBinary(data[n:]); err != nil {
-		return 0, nil, err
-	}
-	return skipped, g, nil
+	return decodeSkippedState[sketch.GroupHLL]("GroupHLL", data)
 }
