@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"math/bits"
 	"slices"
 	"strconv"
 	"strings"
@@ -170,6 +171,11 @@ func (k *FieldsKey) value(rec []byte, x *Extraction) {
 // and copies each part once, straight into dst.
 func (k *FieldsKey) appendTuple(dst, rec []byte) ([]byte, bool) {
 	fields := k.Fields
+	if len(rec) <= 64 {
+		// A short line: find the fields in a bitmap of its delimiters,
+		// without a branch per byte.
+		return appendShortTuple(dst, rec, fields, k.Delimiter)
+	}
 	if len(fields) > MaxKeyParts {
 		for _, f := range fields {
 			i, j, ok := fieldSpan(rec, f, k.Delimiter)
@@ -279,3 +285,98 @@ func ParseKeyColumns(spec string, header []string) ([]int, error) {
 	}
 	return cols, nil
 }
+
+// appendShortTuple is appendTuple for a line of at most 64 bytes: it
+// reads rec 8 bytes at a time into a bitmap of the bytes that delimit,
+// then finds each field with bit operations and appends it.
+func appendShortTuple(dst, rec []byte, fields []int, d Delimiter) ([]byte, bool) {
+	n := len(rec)
+	var m uint64 // bit i: rec[i] delimits
+	for i := 0; i < n; i += 8 {
+		var w uint64
+		if i+8 <= cap(rec) {
+			// Past len(rec) but within its capacity: the bits of those
+			// bytes are dropped below.
+			w = binary.LittleEndian.Uint64(rec[i : i+8 : i+8])
+		} else {
+			for k := n - 1; k >= i; k-- {
+				w = w<<8 | uint64(rec[k])
+			}
+		}
+		if d.single {
+			m |= byteMask8(w, d.c) << i
+		} else {
+			m |= spaceMask8(w) << i
+		}
+	}
+	valid := ^uint64(0)
+	if n < 64 {
+		valid = 1<<n - 1
+	}
+	m &= valid
+	word := ^m & valid            // Whitespace: the bytes of fields
+	starts := word &^ (word << 1) // their first bytes
+	lasts := word &^ (word >> 1)  // their last bytes
+	n0 := len(dst)
+	for _, f := range fields {
+		st, en := 0, n
+		switch {
+		case f < 0:
+			return dst[:n0], false
+		case f == 0:
+		case d.single:
+			// Field f starts after delimiter f-1 and ends at delimiter f
+			// (or the line's end).
+			b := m
+			for range f - 1 {
+				if b == 0 {
+					return dst[:n0], false
+				}
+				st = bits.TrailingZeros64(b) + 1
+				b &= b - 1
+			}
+			if b != 0 {
+				en = bits.TrailingZeros64(b)
+			}
+		default:
+			b := starts
+			for range f - 1 {
+				b &= b - 1
+			}
+			if b == 0 {
+				return dst[:n0], false
+			}
+			st = bits.TrailingZeros64(b)
+			en = bits.TrailingZeros64(lasts>>st<<st) + 1
+		}
+		dst = append(dst, byte(en-st)) // under 0x80: one uvarint byte
+		dst = append(dst, rec[st:en]...)
+	}
+	return dst, true
+}
+
+const (
+	lo7s = 0x7f7f7f7f7f7f7f7f
+	hi1s = 0x8080808080808080
+	ones = 0x0101010101010101
+)
+
+// gather8 packs the high bits of w's bytes (each 0x80 or 0) into the low
+// 8 bits, byte i's to bit i.
+func gather8(w uint64) uint64 { return (w >> 7) * 0x0102040810204080 >> 56 }
+
+// zeroBytes8 marks with 0x80 the bytes of w that are 0, exactly (no
+// borrow runs from one byte into the next).
+func zeroBytes8(w uint64) uint64 { return ^(((w & lo7s) + lo7s) | w) & hi1s }
+
+// spaceMask8 returns a bit for each of w's 8 bytes (byte i: bit i) that is
+// one of Whitespace's (space, or 9 to 13: tab, LF, VT, FF, CR).
+func spaceMask8(w uint64) uint64 {
+	y := w & lo7s
+	// 9 <= byte <= 13 (and below 0x80): y+0x77 reaches the high bit, y+0x72 does not.
+	in := (y + 0x77*ones) &^ (y + 0x72*ones) &^ w & hi1s
+	return gather8(in | zeroBytes8(w^0x20*ones))
+}
+
+// byteMask8 returns a bit for each of w's 8 bytes equal to c.
+func byteMask8(w uint64, c byte) uint64 { return gather8(zeroBytes8(w ^ uint64(c)*ones)) }

@@ -137,13 +137,17 @@ func TestFieldsKeyOnePassMatchesFieldSpans(t *testing.T) {
 	long := strings.Repeat("w", 200) // a part whose length takes 2 uvarint bytes
 	for range 20000 {
 		var line []byte
-		for range r.IntN(9) {
-			switch r.IntN(8) {
+		for range r.IntN(30) {
+			switch r.IntN(40) {
 			case 0:
 				line = append(line, long...)
 			default:
-				line = append(line, " ,\t\vab\xff"[r.IntN(7)])
+				const alphabet = " ,\t\vab\xff\x89\xa0\r\f\x0e\x08\n"
+				line = append(line, alphabet[r.IntN(len(alphabet))])
 			}
+		}
+		if r.IntN(2) == 0 {
+			line = line[:len(line):len(line)] // no bytes past the line to read
 		}
 		fields := make([]int, 2+r.IntN(3))
 		for i := range fields {

@@ -279,3 +279,53 @@ func BenchmarkStructuredSource(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkPairsSource: one LineSource alone reading, from memory, the
+// Zipf (group, value) lines of the CLI's BenchmarkGroupedDistinct ("/p/G
+// uV", 10^4 groups, 10^5 values), keyed by field 2 (the plain splitter,
+// HashOnly, as distinct -f 2 reads) and by the pair of fields 1 and 2 (a
+// FieldsKey, as distinct --by 1 -f 2 reads): pairs/plain-cpu is the cost
+// of the composite key's extraction, CPU time in the same run.
+func BenchmarkPairsSource(b *testing.B) {
+	const n = 200_000
+	rng := rand.New(rand.NewPCG(15, 2))
+	groups := rand.NewZipf(rng, 1.1, 1, 9999)
+	values := rand.NewZipf(rng, 1.05, 1, 99999)
+	var data []byte
+	for range n {
+		data = fmt.Appendf(data, "/p/%d u%d\n", groups.Uint64(), values.Uint64())
+	}
+	fk, err := NewFieldsKey(Whitespace, 0, 1, 2)
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfgs := []LineConfig{{Field: 2, HashOnly: true}, {Extract: fk}}
+	var cpu [2]time.Duration
+	var batch Batch
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		for i, cfg := range cfgs {
+			c0 := cputime.Process()
+			s, err := NewLineSource(bytes.NewReader(data), cfg)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for {
+				batch.Reset()
+				if err := s.Fill(context.Background(), &batch, 1024); err != nil {
+					break
+				}
+			}
+			cpu[i] += cputime.Process() - c0
+			if s.Lines() != n {
+				b.Fatalf("%d lines", s.Lines())
+			}
+		}
+	}
+	b.ReportMetric(float64(cpu[0].Nanoseconds())/float64(n*b.N), "cpu-ns/record-plain")
+	b.ReportMetric(float64(cpu[1].Nanoseconds())/float64(n*b.N), "cpu-ns/record-pairs")
+	if cpu[0] > 0 {
+		b.ReportMetric(cpu[1].Seconds()/cpu[0].Seconds(), "pairs/plain-cpu")
+	}
+}
