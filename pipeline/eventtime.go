@@ -49,7 +49,10 @@ func ParseTimeFormat(s string) (TimeFormat, error) {
 	case "unixms", "ms":
 		return TimeFormat{kind: timeUnixMs}, nil
 	}
-	if !strings.Contains(s, "2006") || !strings.ContainsAny(s, "12") || !(strings.Contains(s, "15") || strings.Contains(s, "03")) {
+	// A day is a 2 once the year is out (2, _2, 02, 002): no other element
+	// of a layout holds one.
+	day := strings.Contains(strings.ReplaceAll(s, "2006", ""), "2")
+	if !strings.Contains(s, "2006") || !day || !(strings.Contains(s, "15") || strings.Contains(s, "03")) {
 		return TimeFormat{}, fmt.Errorf("pipeline: time format %q: use rfc3339, unix, unixms, or a Go layout such as 2006-01-02 15:04:05: %w", s, ErrBadTime)
 	}
 	return TimeFormat{kind: timeLayout, layout: s}, nil
