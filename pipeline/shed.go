@@ -19,7 +19,8 @@ import (
 // Shed removes the records it drops from b (compacting b.Records in place;
 // the arena may keep their bytes) and sets KeepP on the records it keeps to
 // the keep probability its decision used, so that operators can scale what
-// they count. Its
+// they count; a record kept at p = 1 may be left as it came (KeepP 0, never
+// shed, weighs as 1). Its
 // decisions must depend only on each record (its hash) and the state of the
 // shedder, never on timing, so that a replay with the same keep
 // probabilities sheds the same records. now is the pipeline's clock; p

@@ -96,3 +96,38 @@ func TestTopKeysAllocatesNothing(t *testing.T) {
 		i++
 	})
 }
+
+// TestDistinctProcessAllocatesNothing: distinct --shed's operator
+// allocates nothing per batch once its sketch is full, whether the batch
+// was kept whole (KeepP 0: the shedder at p = 1 leaves records as they
+// came) or shed at a p that changes from batch to batch; and Shed at
+// p = 1 neither allocates nor touches the records.
+func TestDistinctProcessAllocatesNothing(t *testing.T) {
+	th, _ := NewThetaDistinct(256)
+	o := &Distinct{Theta: th}
+	batches := make([]pipeline.Batch, 8)
+	for i := range batches {
+		fillBatch(&batches[i], 1024, 1_000_000, pcg(uint64(i)), 0)
+		if i%2 == 1 {
+			for j := range batches[i].Records {
+				batches[i].Records[j].KeepP = float32(Quantize(0.5 + float64(i)/32))
+			}
+		}
+	}
+	var out pipeline.Batch
+	for i := range batches {
+		_ = o.Process(&batches[i], &out)
+	}
+	i := 0
+	wantNoAllocs(t, "Distinct.Process", func() {
+		_ = o.Process(&batches[i%len(batches)], &out)
+		i++
+	})
+	s := newTestShedder(t, fixed(KeyHash, 1))
+	var b pipeline.Batch
+	fillBatch(&b, 1024, 1000, pcg(9), 0)
+	wantNoAllocs(t, "Shed at p = 1", func() { s.Shed(&b, t0, pipeline.Pressure{}) })
+	if b.Len() != 1024 || b.Records[0].KeepP != 0 {
+		t.Errorf("at p = 1: kept %d of 1024, KeepP %v; want all, as they came (0)", b.Len(), b.Records[0].KeepP)
+	}
+}

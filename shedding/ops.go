@@ -101,11 +101,24 @@ type Distinct struct {
 	Pass  bool
 }
 
-// Process implements pipeline.Operator.
+// Process implements pipeline.Operator. It does what AddHashP does for
+// every record, with the test that rejects a hash at or above theta (most
+// records, once the sketch is full) made here rather than in two calls
+// per record: while nothing is shed, the theta sketch then costs about
+// what an HLL does.
 func (o *Distinct) Process(in, out *pipeline.Batch) error {
 	th := o.theta()
-	for i := range in.Records {
-		th.AddHashP(in.Records[i].Hash, in.Records[i].KeepP)
+	recs := in.Records
+	for i := range recs {
+		h, kp := recs[i].Hash, recs[i].KeepP
+		if kp != th.lastP && kp > 0 && kp < 1 {
+			th.lastP = kp
+			th.lowerTheta(max(threshold(float64(kp)), 1))
+		}
+		if th.cut && h >= th.theta {
+			continue
+		}
+		th.AddHash(h)
 	}
 	return pass(o.Pass, in, out)
 }

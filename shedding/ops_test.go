@@ -1,6 +1,7 @@
 package shedding
 
 import (
+	"bytes"
 	"context"
 	"math"
 	"testing"
@@ -141,5 +142,44 @@ func TestOperatorZeroValues(t *testing.T) {
 				t.Errorf("%s: estimate %v, want about %v", c.name, got, want)
 			}
 		}
+	}
+}
+
+// TestDistinctProcessIsAddHashP: Distinct.Process, which tests theta
+// inline, leaves the sketch exactly as AddHashP of every record does,
+// with KeepP 0 (kept whole), p changing within and across batches, and
+// the sketch past its size limit many times over.
+func TestDistinctProcessIsAddHashP(t *testing.T) {
+	th, err := NewThetaDistinct(64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := &Distinct{Theta: th}
+	ref := th.Clone()
+	var b, out pipeline.Batch
+	for i := range 40 {
+		fillBatch(&b, 500, 1_000_000, pcg(uint64(i)), 0)
+		for j := range b.Records {
+			switch {
+			case i < 10: // never shed
+			case i%3 == 0:
+				b.Records[j].KeepP = 1
+			default:
+				b.Records[j].KeepP = float32(Quantize(0.9 - float64(i)/100 - float64(j%3)/50))
+			}
+			ref.AddHashP(b.Records[j].Hash, b.Records[j].KeepP)
+		}
+		if err := o.Process(&b, &out); err != nil {
+			t.Fatal(err)
+		}
+		got, _ := o.Theta.MarshalBinary()
+		want, _ := ref.MarshalBinary()
+		if !bytes.Equal(got, want) {
+			t.Fatalf("batch %d: the sketch differs from AddHashP's (theta %v, %d hashes; want %v, %d)",
+				i, o.Theta.Theta(), o.Theta.Retained(), ref.Theta(), ref.Retained())
+		}
+	}
+	if o.Theta.Theta() >= 0.5 || o.Theta.Retained() < 64 {
+		t.Errorf("theta %v, %d hashes: the test never lowered theta or filled the sketch", o.Theta.Theta(), o.Theta.Retained())
 	}
 }

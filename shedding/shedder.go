@@ -97,7 +97,8 @@ type Epoch struct {
 
 // Shedder is a pipeline.Shedder: it asks its Controller for p at every
 // batch and drops records by its Policy, setting KeepP = p on the records
-// it keeps.
+// it keeps at p < 1 (at p = 1 it keeps every record, as it is: KeepP 0
+// from a source, never shed, weighs as 1).
 //
 // A decision is a pure function of the record's hash, its position among
 // the records offered to this shedder (Random, Priority ties), its score
@@ -235,14 +236,14 @@ func (s *Shedder) shedRange(b *pipeline.Batch, i, end, w int, p float64) int {
 	kp := float32(p)          // exact: p is on the grid
 	switch {
 	case p >= 1 && s.cfg.Policy != Priority:
+		// Everything is kept, and KeepP left as the source set it: 0,
+		// never subject to shedding, which weighs as 1 (a record that
+		// carries an earlier keep probability keeps it). Writing 1 into
+		// every record cost a tenth of what distinct's operator does.
 		if w == i { // nothing dropped before: nothing moves
-			for ; i < end; i++ {
-				recs[i].KeepP = 1
-			}
-			w = end
+			i, w = end, end
 		}
 		for ; i < end; i++ {
-			recs[i].KeepP = 1
 			recs[w] = recs[i]
 			w++
 		}

@@ -265,7 +265,9 @@ func shedDistinctSpec(o *options, args []string, precision int) (*spec, error) {
 	}
 	return &spec{
 		cmd: "distinct", args: args, opts: o, dynamic: true, shed: r,
-		line: pipeline.LineConfig{Field: o.field, Delimiter: o.delim},
+		// Key-hash shedding and the theta sketch read hashes only: no key
+		// bytes are copied (HashOnly), as without --shed.
+		line: pipeline.LineConfig{Field: o.field, Delimiter: o.delim, HashOnly: true},
 		newOp: func(int) (pipeline.Operator, error) {
 			return r.op(&shedding.Distinct{Theta: newTheta()}), nil
 		},
@@ -468,7 +470,9 @@ func shedFreqSpec(o *options, keys []string, newCM func() *sketch.CountMin) (*sp
 	}
 	return &spec{
 		cmd: "freq", args: o.inFiles, opts: o, shed: r,
-		line: pipeline.LineConfig{Field: o.field, Delimiter: o.delim},
+		// Random shedding and the count-min read hashes only (HashOnly),
+		// as without --shed.
+		line: pipeline.LineConfig{Field: o.field, Delimiter: o.delim, HashOnly: true},
 		newOp: func(int) (pipeline.Operator, error) {
 			return r.op(&shedding.Frequency{CM: newCM()}), nil
 		},
