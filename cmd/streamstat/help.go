@@ -194,8 +194,10 @@ Kafka (distinct, top, freq, stats; examples/kafka):
   brokers or a missing topic are an error (exit 1) within 10s. --http
   serves the live page (the owned partitions as the instances of one
   stage, the transactions as checkpoints), /api/snapshot (with the Kafka
-  counters) and /metrics. Not yet with a Kafka worker: --shed, --save,
-  --checkpoint, -j.
+  counters) and /metrics. --shed sheds while the worker falls behind the
+  topic; snapshots keep what each partition's shedder did, and merge's
+  answer scales it up. Not yet with a Kafka worker: --save, --checkpoint,
+  -j.
 
 Exit codes:
   0  success (also when stdout is closed early, as by head)

@@ -124,7 +124,7 @@ func kafkaConflicts(cmd string, o *options, fs *flag.FlagSet, pos []string) erro
 	if len(pos) > 0 && cmd != "freq" {
 		return usagef("%s: the input is the Kafka topic %s: give no FILE", pos[0], o.kafka.topic)
 	}
-	for _, name := range []string{"checkpoint", "resume", "save", "i", "input", "j", "jobs", "shed", "max-latency", "header", "strict", "progress", "by", "window"} {
+	for _, name := range []string{"checkpoint", "resume", "save", "i", "input", "j", "jobs", "header", "strict", "progress", "by", "window"} {
 		if fs.Lookup(name) != nil && set(fs, name) {
 			why := "a Kafka worker's state lives in the group's checkpoint topic"
 			switch name {
@@ -132,7 +132,7 @@ func kafkaConflicts(cmd string, o *options, fs *flag.FlagSet, pos []string) erro
 				why = "the input is the Kafka topic"
 			case "j", "jobs":
 				why = "each owned partition is counted on its own; start more workers for more parallelism"
-			case "shed", "max-latency", "progress", "by", "window":
+			case "progress", "by", "window":
 				why = "not with --kafka-brokers yet"
 			case "header":
 				why = "a Kafka record has no header line: name CSV columns by number"
@@ -232,10 +232,21 @@ func newKafkaOp(s *spec, id []string, p int32) (*kafkaOp, error) {
 		return nil, err
 	}
 	m, ok := op.(pipeline.Mergeable)
+	if !ok && s.shed != nil {
+		m, ok = &shedMergeOp{Operator: op, fresh: func() (pipeline.Operator, error) { return s.newOp(int(p)) }}, true
+	}
 	if !ok {
 		return nil, fmt.Errorf("%s cannot run on Kafka: its state does not merge", s.cmd)
 	}
 	return &kafkaOp{Mergeable: m, id: id}, nil
+}
+
+// op returns the command's operator, as its aggregate takes it.
+func (k *kafkaOp) op() pipeline.Operator {
+	if m, ok := k.Mergeable.(*shedMergeOp); ok {
+		return m.Operator
+	}
+	return k.Mergeable
 }
 
 func (k *kafkaOp) MarshalBinary() ([]byte, error) {

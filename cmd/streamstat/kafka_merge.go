@@ -68,7 +68,10 @@ func runKafkaMerge(ctx context.Context, e *env, o *options, fs *flag.FlagSet, po
 			err = op.UnmarshalBinary(sn.State)
 		}
 		if err == nil {
-			err = a.addOp(op.Mergeable)
+			err = addShedState(s, sn.Partition, sn.ShedState)
+		}
+		if err == nil {
+			err = a.addOp(op.op())
 		}
 		if err != nil {
 			return fail(e, fmt.Errorf("kafka: merge: partition %d of group %s: %w", sn.Partition, k.group, err))

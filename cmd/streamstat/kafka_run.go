@@ -43,12 +43,18 @@ func runKafka(ctx context.Context, e *env, c *command, o *options, fs *flag.Flag
 	}
 	id := kafkaIdentity(c.name, fs, args)
 	k := &o.kafka
+	var newShedder func(int32) (pipeline.Shedder, error)
+	if s.shed != nil {
+		s.shed.cost = e.opCost
+		newShedder = func(p int32) (pipeline.Shedder, error) { return kafkaShedder(s, p) }
+	}
 	w, err := kafka.NewWorker(kafka.Config{
 		Brokers: k.addrs, Topic: k.topic, Group: k.group,
 		New: func(p int32) (pipeline.Mergeable, error) {
 			return newKafkaOp(s, id, p)
 		},
 		Extract:        ex,
+		NewShedder:     newShedder,
 		SessionTimeout: k.session,
 		Timeout:        kafkaTimeout,
 		Logf: func(format string, a ...any) {
@@ -61,7 +67,14 @@ func runKafka(ctx context.Context, e *env, c *command, o *options, fs *flag.Flag
 	if testHookKafkaWorker != nil {
 		testHookKafkaWorker(w)
 	}
-	return runKafkaWorker(ctx, e, s, w)
+	// Under --shed an answer reads the shedders' summaries of the
+	// partitions it covers: each answer gets a spec of its own, whose
+	// shedding group holds their states.
+	answerSpec := func() (*spec, error) { return s, nil }
+	if s.shed != nil {
+		answerSpec = func() (*spec, error) { return kafkaSpec(e, c, o, pos) }
+	}
+	return runKafkaWorker(ctx, e, s, w, answerSpec)
 }
 
 // kafkaSpec sets up the run of c as for a stream, with the key's
@@ -79,19 +92,30 @@ func kafkaSpec(e *env, c *command, o *options, pos []string) (*spec, error) {
 
 // runKafkaWorker runs worker w of s until ctx is done, writing the answer
 // of the partitions it owns at every --interval and at the end.
-func runKafkaWorker(ctx context.Context, e *env, s *spec, w *kafka.Worker) int {
+func runKafkaWorker(ctx context.Context, e *env, s *spec, w *kafka.Worker, answerSpec func() (*spec, error)) int {
 	out := s.out
 	if out == nil {
 		out = e.stdout
 	}
 	rep := newReporter(e, out, s.opts.format, s.opts.interval > 0)
 	snapshot := func() (aggregate, counts, []int32, error) {
-		a := s.newAgg()
+		as, err := answerSpec()
+		if err != nil {
+			return nil, counts{}, nil, err
+		}
+		a := as.newAgg()
 		var c counts
 		var owned []int32
-		err := w.Query(func(parts []kafka.PartitionState) error {
+		err = w.Query(func(parts []kafka.PartitionState) error {
 			for _, p := range parts {
-				if err := a.addOp(p.Op.(*kafkaOp).Mergeable); err != nil {
+				state, err := shedStateOf(p.Shedder)
+				if err == nil {
+					err = addShedState(as, p.Partition, state)
+				}
+				if err == nil {
+					err = a.addOp(p.Op.(*kafkaOp).op())
+				}
+				if err != nil {
 					return err
 				}
 				c.add(counts{Records: p.Records, Skipped: p.Skipped, Shed: p.Shed})

@@ -93,6 +93,9 @@ type partState struct {
 type PartitionState struct {
 	Partition int32
 	Op        pipeline.Mergeable
+	// Shedder is the partition's shedder (nil without
+	// Config.NewShedder), under the same rule as Op.
+	Shedder pipeline.Shedder
 	// Next is the offset of the next record to take (-1: none taken yet
 	// and no commit).
 	Next int64
@@ -170,7 +173,7 @@ func (w *Worker) Query(fn func(parts []PartitionState) error) error {
 	ps := make([]PartitionState, 0, len(w.parts))
 	for _, p := range slices.Sorted(maps.Keys(w.parts)) {
 		st := w.parts[p]
-		ps = append(ps, PartitionState{Partition: p, Op: st.op, Next: st.next, Records: st.records, Shed: st.shedN, Skipped: st.skipped})
+		ps = append(ps, PartitionState{Partition: p, Op: st.op, Shedder: st.shed, Next: st.next, Records: st.records, Shed: st.shedN, Skipped: st.skipped})
 	}
 	return fn(ps)
 }

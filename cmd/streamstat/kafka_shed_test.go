@@ -1,0 +1,106 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/streamstat/streamstat/internal/kafkatest"
+)
+
+// runKafkaShedWorker runs a Kafka worker in process whose --shed operator
+// costs cost a record, and returns the function that stops it.
+func runKafkaShedWorker(t *testing.T, c *kafkatest.Cluster, group string, cost time.Duration, args ...string) (stop func() (string, string, int)) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	var out, errb syncBuffer
+	e := defaultEnv(nil, &out, &errb)
+	if cost > 0 {
+		e.opCost = func(n int) { time.Sleep(time.Duration(n) * cost) }
+	}
+	args = append(args, "--kafka-brokers", c.Brokers(), "--kafka-topic", "clicks", "--kafka-group", group, "--kafka-session", "1s", "--format", "json")
+	done := make(chan int, 1)
+	go func() { done <- runContext(ctx, args, e) }()
+	return func() (string, string, int) {
+		cancel()
+		code := <-done
+		return out.String(), errb.String(), code
+	}
+}
+
+// kafkaShedAnswer is the part of a --shed answer the tests check.
+type kafkaShedAnswer struct {
+	Records, Shed, Seen, Kept uint64
+	MinP                      float64 `json:"min_p"`
+	Items                     []struct {
+		Key                 string `json:"key"`
+		Count, Lower, Upper uint64
+	}
+	Distinct, Lower, Upper uint64
+}
+
+func decodeShedAnswer(t *testing.T, m map[string]any) kafkaShedAnswer {
+	t.Helper()
+	b, _ := json.Marshal(m)
+	var a kafkaShedAnswer
+	if err := json.Unmarshal(b, &a); err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+// TestKafkaCLIShed: a Kafka worker with --shed whose operator is slower
+// than the topic's backlog sheds; the group's answer (merge, from the
+// snapshots' operator and shedder states) accounts for every record
+// (seen = kept + shed = records produced) and its top counts' bounds
+// cover the truth. Fed a small topic it can keep up with, it sheds
+// nothing and answers as one process without --shed.
+func TestKafkaCLIShed(t *testing.T) {
+	c := kafkatest.Start(t, kafkatest.Config{Topics: []string{"clicks"}})
+	n := 40000
+	if testing.Short() {
+		n = 20000
+	}
+	var lines []string
+	truth := map[string]uint64{}
+	for i := range n {
+		k := fmt.Sprintf("user-%d", (i*7919)%(1+i%40))
+		lines = append(lines, k+" /page")
+		truth[k]++
+	}
+	c.ProduceLines(t, "clicks", lines)
+
+	stop := runKafkaShedWorker(t, c, "g-shed", 50*time.Microsecond, "top", "-k", "3", "-f", "1", "--shed", "--max-latency", "20ms")
+	got := decodeShedAnswer(t, waitMerged(t, c, "g-shed", 60*time.Second))
+	if _, errOut, code := stop(); code != 0 {
+		t.Fatalf("worker exit %d: %s", code, errOut)
+	}
+	t.Logf("%d records: kept %d, shed %d, min p %v", n, got.Kept, got.Shed, got.MinP)
+	if got.Shed == 0 || got.Seen != uint64(n) || got.Kept+got.Shed != uint64(n) || got.Records != got.Kept {
+		t.Errorf("answer %+v: want records shed, and seen = kept + shed = %d", got, n)
+	}
+	if len(got.Items) != 3 {
+		t.Fatalf("items %+v: want 3", got.Items)
+	}
+	for _, it := range got.Items {
+		if w := truth[it.Key]; w < it.Lower || w > it.Upper {
+			t.Errorf("%s: %d [%d, %d] does not cover its true count %d", it.Key, it.Count, it.Lower, it.Upper, w)
+		}
+	}
+
+	// Fed what it can take, with an operator at no cost: nothing shed.
+	small := lines[:2000]
+	c2 := kafkatest.Start(t, kafkatest.Config{Topics: []string{"clicks"}})
+	c2.ProduceLines(t, "clicks", small)
+	stop = runKafkaShedWorker(t, c2, "g-calm", 0, "distinct", "-f", "1", "--shed")
+	calm := decodeShedAnswer(t, waitMerged(t, c2, "g-calm", 30*time.Second))
+	if _, errOut, code := stop(); code != 0 {
+		t.Fatalf("worker exit %d: %s", code, errOut)
+	}
+	want := stdinAnswer(t, small, "distinct", "-f", "1")
+	if calm.Shed != 0 || calm.Seen != uint64(len(small)) || float64(calm.Distinct) != want["distinct"] {
+		t.Errorf("answer %+v: want nothing shed of %d records and %v distinct", calm, len(small), want["distinct"])
+	}
+}
