@@ -50,8 +50,9 @@ const (
 // like every operator.
 type GroupStats struct {
 	// Capacity is the number of counters (0: DefaultGroupStatsCapacity);
-	// KLLK the k of each counter's KLL (0: sampling.DefaultKLLK). Set
-	// them before the first record.
+	// KLLK the k of each counter's KLL (0: sampling.DefaultKLLK), in
+	// [sampling.MinKLLK, sampling.MaxKLLK]: Process fails otherwise, and
+	// Add panics. Set them before the first record.
 	Capacity int
 	KLLK     int
 	// Missing counts the records without a value.
@@ -113,6 +114,9 @@ func (o *GroupStats) Total() uint64 { return o.total }
 func (o *GroupStats) Process(in, out *Batch) error {
 	if p := shedRecord(in); p != 0 {
 		return shedError("GroupStats", p, "summarise values per group before shedding or turn shedding off")
+	}
+	if k := o.KLLK; k > 0 && (k < sampling.MinKLLK || k > sampling.MaxKLLK) {
+		return fmt.Errorf("pipeline: GroupStats KLLK %d outside [%d, %d]: %w", k, sampling.MinKLLK, sampling.MaxKLLK, sampling.ErrInvalidParameter)
 	}
 	for i := range in.Records {
 		r := &in.Records[i]

@@ -2,12 +2,14 @@ package pipeline
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
 
 	"github.com/streamstat/streamstat/internal/envelope"
+	"github.com/streamstat/streamstat/sampling"
 	"github.com/streamstat/streamstat/sketch"
 )
 
@@ -210,4 +212,22 @@ func FuzzGroupStatsState(f *testing.F) {
 		gsFeed(&o, gsStream(5, 200, 50, 1.1))
 		_ = o.Top(3)
 	})
+}
+
+// TestGroupStatsBadKLLK: a KLLK outside [sampling.MinKLLK,
+// sampling.MaxKLLK] is an error from Process, not a panic on the first
+// record, and no record is counted.
+func TestGroupStatsBadKLLK(t *testing.T) {
+	for _, k := range []int{1, sampling.MinKLLK - 1, sampling.MaxKLLK + 1} {
+		b := new(Batch)
+		r := b.Add([]byte("/api/1"))
+		r.Value, r.HasValue = 3, true
+		o := &GroupStats{KLLK: k}
+		if err := o.Process(b, new(Batch)); !errors.Is(err, sampling.ErrInvalidParameter) {
+			t.Errorf("KLLK=%d: Process error %v, want sampling.ErrInvalidParameter", k, err)
+		}
+		if o.Total() != 0 || o.Len() != 0 {
+			t.Errorf("KLLK=%d: %d values in %d groups counted", k, o.Total(), o.Len())
+		}
+	}
 }
