@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/streamstat/streamstat/internal/kafkatest"
+	"github.com/streamstat/streamstat/pipeline"
 )
 
 // runKafkaShedWorker runs a Kafka worker in process whose --shed operator
@@ -102,5 +103,74 @@ func TestKafkaCLIShed(t *testing.T) {
 	want := stdinAnswer(t, small, "distinct", "-f", "1")
 	if calm.Shed != 0 || calm.Seen != uint64(len(small)) || float64(calm.Distinct) != want["distinct"] {
 		t.Errorf("answer %+v: want nothing shed of %d records and %v distinct", calm, len(small), want["distinct"])
+	}
+}
+
+// TestKafkaShedMergeOp: the --shed operators of a Kafka worker merge a
+// state by MergeBinary (as pipeline/kafka's Merge does) into the answer
+// the command's aggregate gives of both operators, with records kept at
+// p = 1 and at p = 1/2.
+func TestKafkaShedMergeOp(t *testing.T) {
+	e := defaultEnv(nil, new(syncBuffer), new(syncBuffer))
+	for _, args := range [][]string{
+		{"distinct", "-f", "1", "--shed"},
+		{"top", "-k", "3", "-f", "1", "--shed"},
+		{"freq", "-f", "1", "--shed", "user-1", "user-2"},
+	} {
+		t.Run(args[0], func(t *testing.T) {
+			c := findCommand(args[0])
+			o := new(options)
+			pos, err := parseArgs(c.newFlagSet(o), args[1:])
+			if err == nil {
+				err = o.check(c.flags)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, err := kafkaSpec(e, c, o, pos)
+			if err != nil {
+				t.Fatal(err)
+			}
+			feed := func(op *kafkaOp, from int, p float32) {
+				var b, out pipeline.Batch
+				for i := from; i < from+3000; i++ {
+					r := b.Add([]byte(fmt.Sprintf("user-%d", i%(1+i%20))))
+					r.KeepP = p
+				}
+				if err := op.Process(&b, &out); err != nil {
+					t.Fatal(err)
+				}
+			}
+			ops := make([]*kafkaOp, 3)
+			for i := range ops {
+				if ops[i], err = newKafkaOp(s, []string{args[0]}, 0); err != nil {
+					t.Fatal(err)
+				}
+			}
+			feed(ops[0], 0, 0) // ops[0] and ops[1] count the same records
+			feed(ops[1], 0, 0)
+			feed(ops[2], 5000, 0.5)
+			state, err := ops[2].MarshalBinary()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := ops[0].MergeBinary(state); err != nil {
+				t.Fatal(err)
+			}
+			merged, both := s.newAgg(), s.newAgg()
+			if err := merged.addOp(ops[0].op()); err != nil {
+				t.Fatal(err)
+			}
+			for _, op := range ops[1:] {
+				if err := both.addOp(op.op()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			g, _ := json.Marshal(merged.result(counts{Records: 6000}).JSON)
+			w, _ := json.Marshal(both.result(counts{Records: 6000}).JSON)
+			if string(g) != string(w) {
+				t.Errorf("merged by MergeBinary: %s\nby the aggregate:   %s", g, w)
+			}
+		})
 	}
 }
