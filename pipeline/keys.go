@@ -349,8 +349,17 @@ func appendShortTuple(dst, rec []byte, fields []int, d Delimiter) ([]byte, bool)
 			st = bits.TrailingZeros64(b)
 			en = bits.TrailingZeros64(lasts>>st<<st) + 1
 		}
-		dst = append(dst, byte(en-st)) // under 0x80: one uvarint byte
-		dst = append(dst, rec[st:en]...)
+		l := len(dst)
+		if en-st <= 16 && cap(dst)-l > 16 && cap(rec)-st >= 16 {
+			// A short part: copy 16 bytes, with no call, and keep those
+			// of the part (those past it are in dst's spare capacity).
+			dst = dst[:l+17]
+			*(*[16]byte)(dst[l+1:]) = *(*[16]byte)(rec[st : st+16])
+		} else {
+			dst = append(append(dst, 0), rec[st:en]...)
+		}
+		dst[l] = byte(en - st) // under 0x80: one uvarint byte
+		dst = dst[:l+1+en-st]
 	}
 	return dst, true
 }

@@ -180,7 +180,10 @@ func TestFieldsKeyOnePassMatchesFieldSpans(t *testing.T) {
 		} else if err != nil || !bytes.Equal(x.Key, want) {
 			t.Fatalf("line %q fields %v delimiter %v: key %q, %v; want %q", line, fields, d, x.Key, err, want)
 		}
-		prefix := []byte("arena")
+		// dst with spare capacity holding other bytes: only the key's
+		// bytes may show.
+		prefix := bytes.Repeat([]byte{'Z'}, 5+r.IntN(100))[:5]
+		copy(prefix, "arena")
 		var y Extraction
 		got, err2 := k.extractAppend(prefix, line, &y)
 		if !errors.Is(err2, err) || string(got[:5]) != "arena" {
