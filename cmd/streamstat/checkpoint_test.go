@@ -70,17 +70,7 @@ func TestResumeAfterInterrupt(t *testing.T) {
 			if args[0] != "sample" { // one worker, always
 				args = append(args, "-j", "2")
 			}
-			want, _, code := runIn(t, runOpts{stdin: strings.NewReader(data), chunk: 4096}, args...)
-			if code != 0 {
-				t.Fatalf("reference run: exit %d", code)
-			}
-			dir := t.TempDir()
-			ck := append(args, "--checkpoint", dir, "--checkpoint-interval", "2ms")
-			interruptAt(t, data, half, ck)
-			got, stderr, code := runIn(t, runOpts{stdin: strings.NewReader(data), chunk: 4096}, append(ck, "--resume")...)
-			if code != 0 || got != want {
-				t.Fatalf("resumed run: exit %d, stderr %q\n got %s\nwant %s", code, stderr, got, want)
-			}
+			checkResumed(t, data, half, args)
 		})
 	}
 }
@@ -106,6 +96,23 @@ func interruptAt(t *testing.T, data string, at int, args []string) {
 		t.Fatalf("interrupted run: exit %d", code)
 	}
 	close(g.gate)
+}
+
+// checkResumed runs streamstat with args over data, then again with a
+// checkpoint, interrupted after data[:half] (interruptAt) and resumed:
+// the resumed run's output must be the uninterrupted one's.
+func checkResumed(t *testing.T, data string, half int, args []string) {
+	t.Helper()
+	want, _, code := runIn(t, runOpts{stdin: strings.NewReader(data), chunk: 4096}, args...)
+	if code != 0 {
+		t.Fatalf("reference run: exit %d", code)
+	}
+	ck := slices.Concat(args, []string{"--checkpoint", t.TempDir(), "--checkpoint-interval", "2ms"})
+	interruptAt(t, data, half, ck)
+	got, stderr, code := runIn(t, runOpts{stdin: strings.NewReader(data), chunk: 4096}, append(ck, "--resume")...)
+	if code != 0 || got != want {
+		t.Fatalf("resumed run: exit %d, stderr %q\n got %s\nwant %s", code, stderr, got, want)
+	}
 }
 
 // TestResumeShorterStream: a stream piped again to --resume that ends

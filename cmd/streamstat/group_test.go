@@ -39,17 +39,7 @@ func TestGroupGolden(t *testing.T) {
 		for _, format := range []string{"text", "json", "csv"} {
 			t.Run(c.name+"_"+format, func(t *testing.T) {
 				args := append(append([]string(nil), c.args...), "--format", format)
-				run := func(o runOpts, extra ...string) string {
-					t.Helper()
-					out, errOut, code := runIn(t, o, append(append([]string(nil), args...), extra...)...)
-					if code != 0 {
-						t.Fatalf("%v: exit %d, stderr %q", extra, code, errOut)
-					}
-					if errOut != "" {
-						out += "--- stderr\n" + errOut
-					}
-					return out
-				}
+				run := func(o runOpts, extra ...string) string { t.Helper(); return runOut(t, o, args, extra...) }
 				stdin := func() runOpts {
 					return runOpts{stdin: strings.NewReader(readFile(t, file)), chunk: 16, buf: 7}
 				}
@@ -211,17 +201,7 @@ func TestGroupResumeAfterInterrupt(t *testing.T) {
 	} {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
 			args = append(args, "--format", "json", "-j", "2")
-			want, _, code := runIn(t, runOpts{stdin: strings.NewReader(data), chunk: 4096}, args...)
-			if code != 0 {
-				t.Fatalf("reference run: exit %d", code)
-			}
-			dir := t.TempDir()
-			ck := append(args, "--checkpoint", dir, "--checkpoint-interval", "2ms")
-			interruptAt(t, data, half, ck)
-			got, stderr, code := runIn(t, runOpts{stdin: strings.NewReader(data), chunk: 4096}, append(ck, "--resume")...)
-			if code != 0 || got != want {
-				t.Fatalf("resumed run: exit %d, stderr %q\n got %s\nwant %s", code, stderr, got, want)
-			}
+			checkResumed(t, data, half, args)
 		})
 	}
 }

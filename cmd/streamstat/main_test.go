@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -147,17 +148,7 @@ func TestGolden(t *testing.T) {
 					}
 					return []string{"-j", j}
 				}
-				run := func(o runOpts, extra ...string) string {
-					t.Helper()
-					out, errOut, code := runIn(t, o, append(append([]string(nil), args...), extra...)...)
-					if code != 0 {
-						t.Fatalf("%v: exit %d, stderr %q", extra, code, errOut)
-					}
-					if errOut != "" {
-						out += "--- stderr\n" + errOut
-					}
-					return out
-				}
+				run := func(o runOpts, extra ...string) string { t.Helper(); return runOut(t, o, args, extra...) }
 				stdin := func() runOpts {
 					return runOpts{stdin: strings.NewReader(readFile(t, c.file)), chunk: 16, buf: 7}
 				}
@@ -179,6 +170,21 @@ func TestGolden(t *testing.T) {
 			})
 		}
 	}
+}
+
+// runOut runs streamstat with args and then extra, and returns its
+// output, with its stderr after a "--- stderr" line if it wrote any; a
+// failed run fails the test.
+func runOut(t *testing.T, o runOpts, args []string, extra ...string) string {
+	t.Helper()
+	out, errOut, code := runIn(t, o, slices.Concat(args, extra)...)
+	if code != 0 {
+		t.Fatalf("%v: exit %d, stderr %q", extra, code, errOut)
+	}
+	if errOut != "" {
+		out += "--- stderr\n" + errOut
+	}
+	return out
 }
 
 func base64Decode(s string) ([]byte, error) { return base64.StdEncoding.DecodeString(s) }
