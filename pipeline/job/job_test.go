@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/streamstat/streamstat/internal/checkpointtest"
 	"github.com/streamstat/streamstat/pipeline"
 	"github.com/streamstat/streamstat/sketch"
 )
@@ -152,22 +151,6 @@ func (g *gated) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// coveredBytes returns the bytes of input 0 the newest checkpoint in dir
-// accounts for, over all workers.
-func coveredBytes(dir string) int64 {
-	ps, err := checkpointtest.Positions(dir)
-	if err != nil {
-		return -1
-	}
-	var sum int64
-	for _, p := range ps {
-		if in, off, started := DecodePosition(p); in == 0 && started {
-			sum += off
-		}
-	}
-	return sum
-}
-
 // TestJobResume: a job with checkpoints stopped (ctx done) after half of a
 // stream takes a last checkpoint; resumed with the same stream piped
 // again, it gives the answer of an uninterrupted job; with another stream
@@ -185,27 +168,7 @@ func TestJobResume(t *testing.T) {
 		return &pipeline.HeavyHitters{TopK: tk}, err
 	}
 
-	g := newGated(data[:half], data[half:])
-	j, err := New(Config{Stdin: g, Workers: 2, ChunkSize: 4096, NewOperator: newOp, Checkpoint: ck(false, "top\n")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- j.Run(ctx) }()
-	<-g.reached
-	for deadline := time.Now().Add(30 * time.Second); coveredBytes(dir) != int64(half); {
-		if time.Now().After(deadline) {
-			t.Fatal("no checkpoint of the first half")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	cancel()
-	if err := <-done; err == nil || j.FinalCheckpoint() == 0 {
-		t.Fatalf("stopped job: %v, final checkpoint %d; want an error and a checkpoint", err, j.FinalCheckpoint())
-	}
-	j.Close()
-	close(g.gate)
+	stopStreamAt(t, Config{Workers: 2, ChunkSize: 4096, NewOperator: newOp, Checkpoint: ck(false, "top\n")}, data, half, int64(half))
 
 	other := []byte(data)
 	other[10] ^= 1
