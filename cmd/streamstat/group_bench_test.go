@@ -22,17 +22,9 @@ import (
 // wall and CPU time (issue 15's target: at most 2x). -j 2.
 func BenchmarkGroupedDistinct(b *testing.B) {
 	const n = 1 << 20
-	path := filepath.Join(b.TempDir(), "pairs.txt")
-	rng := rand.New(rand.NewPCG(15, 2))
-	groups := rand.NewZipf(rng, 1.1, 1, 9999)
-	values := rand.NewZipf(rng, 1.05, 1, 99999)
-	var sb strings.Builder
-	for range n {
-		fmt.Fprintf(&sb, "/p/%d u%d\n", groups.Uint64(), values.Uint64())
-	}
-	if err := os.WriteFile(path, []byte(sb.String()), 0o644); err != nil {
-		b.Fatal(err)
-	}
+	path, size := zipfPairsFile(b, 2, n, func(sb *strings.Builder, _ int, g, v uint64) {
+		fmt.Fprintf(sb, "/p/%d u%d\n", g, v)
+	})
 	runs := []struct {
 		name string
 		args []string
@@ -43,18 +35,13 @@ func BenchmarkGroupedDistinct(b *testing.B) {
 		{"by-all", []string{"distinct", "-f", "2", "--by", "1", "-k", "0"}},
 	}
 	run := func(args []string) (wall, cpu time.Duration) {
-		e := defaultEnv(strings.NewReader(""), io.Discard, io.Discard)
-		c0, w0 := cputime.Process(), time.Now()
-		if code := runContext(b.Context(), append(args, "-j", "2", path), e); code != 0 {
-			b.Fatalf("%v: exit %d", args, code)
-		}
-		return time.Since(w0), cputime.Process() - c0
+		return timeRun(b, defaultEnv(strings.NewReader(""), io.Discard, io.Discard), append(args, "-j", "2", path))
 	}
 	for _, r := range runs {
 		run(r.args) // warm the page cache and the heap
 	}
 	b.ReportAllocs()
-	b.SetBytes(int64(sb.Len()))
+	b.SetBytes(size)
 	wall := make([]time.Duration, len(runs))
 	cpu := make([]time.Duration, len(runs))
 	for b.Loop() {
@@ -75,4 +62,35 @@ func BenchmarkGroupedDistinct(b *testing.B) {
 			b.ReportMetric(float64(cpu[i])/float64(cpu[0]), r.name+"/plain-cpu")
 		}
 	}
+}
+
+// zipfPairsFile writes a file of n lines, line(sb, i, group, value)
+// each, the groups drawn Zipf(1.1) from 10^4 and the values Zipf(1.05)
+// from 10^5 with seed (15, seed), and returns its path and size.
+func zipfPairsFile(b *testing.B, seed uint64, n int, line func(sb *strings.Builder, i int, group, value uint64)) (string, int64) {
+	b.Helper()
+	path := filepath.Join(b.TempDir(), "pairs.txt")
+	rng := rand.New(rand.NewPCG(15, seed))
+	groups := rand.NewZipf(rng, 1.1, 1, 9999)
+	values := rand.NewZipf(rng, 1.05, 1, 99999)
+	var sb strings.Builder
+	for i := range n {
+		g := groups.Uint64()
+		line(&sb, i, g, values.Uint64())
+	}
+	if err := os.WriteFile(path, []byte(sb.String()), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	return path, int64(sb.Len())
+}
+
+// timeRun runs streamstat with args in e, which must succeed, and returns
+// its wall and CPU time.
+func timeRun(b *testing.B, e *env, args []string) (wall, cpu time.Duration) {
+	b.Helper()
+	c0, w0 := cputime.Process(), time.Now()
+	if code := runContext(b.Context(), args, e); code != 0 {
+		b.Fatalf("%v: exit %d", args, code)
+	}
+	return time.Since(w0), cputime.Process() - c0
 }

@@ -3,9 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -32,19 +29,11 @@ func BenchmarkWindowedDistinct(b *testing.B) {
 
 func benchWindowed(b *testing.B, rate int) {
 	const n = 1 << 20
-	path := filepath.Join(b.TempDir(), "pairs.txt")
-	rng := rand.New(rand.NewPCG(15, 1))
-	groups := rand.NewZipf(rng, 1.1, 1, 9999)
-	values := rand.NewZipf(rng, 1.05, 1, 99999)
-	var sb strings.Builder
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano()
-	for i := range n {
+	path, size := zipfPairsFile(b, 1, n, func(sb *strings.Builder, i int, g, v uint64) {
 		ts := t0 + int64(i)*int64(time.Second)/int64(rate)
-		fmt.Fprintf(&sb, "%d.%09d /p/%d u%d\n", ts/1e9, ts%1e9, groups.Uint64(), values.Uint64())
-	}
-	if err := os.WriteFile(path, []byte(sb.String()), 0o644); err != nil {
-		b.Fatal(err)
-	}
+		fmt.Fprintf(sb, "%d.%09d /p/%d u%d\n", ts/1e9, ts%1e9, g, v)
+	})
 	plain := []string{"distinct", "-f", "2,3", "-j", "2", path}
 	event := []string{"distinct", "-f", "2,3", "-j", "2", "--window", "1m", "--slide", "10s", "--time-field", "1", "--time-format", "unix", path}
 	proc := []string{"distinct", "-f", "2,3", "-j", "2", "--window", "1m", "--slide", "10s", path}
@@ -60,16 +49,12 @@ func benchWindowed(b *testing.B, rate int) {
 				return now
 			}
 		}
-		c0, w0 := cputime.Process(), time.Now()
-		if code := runContext(b.Context(), args, e); code != 0 {
-			b.Fatalf("%v: exit %d", args, code)
-		}
-		return time.Since(w0), cputime.Process() - c0
+		return timeRun(b, e, args)
 	}
 	run(plain, false)
 	run(event, false)
 	b.ReportAllocs()
-	b.SetBytes(int64(sb.Len()))
+	b.SetBytes(size)
 	var wp, we, wc, cp, ce, cc time.Duration
 	for b.Loop() {
 		w, c := run(plain, false)
