@@ -100,20 +100,14 @@ func (s *distinctSlot) Process(in, _ *Batch) error {
 		return shedError("Distinct", p, "count distinct keys under key-hash shedding with shedding.Distinct")
 	}
 	recs := in.Records
+	if s.dense {
+		s.addDense(recs)
+		return nil
+	}
 	p := s.p
 	shift := 64 - p
 	guard := uint64(1) << (p - 1)
 	regs := s.regs
-	if s.dense {
-		for i := range recs {
-			x := recs[i].Hash
-			r := uint8(bits.LeadingZeros64(x<<p|guard)) + 1
-			if j := x >> shift; r > regs[j] {
-				regs[j] = r
-			}
-		}
-		return nil
-	}
 	for i := range recs {
 		x := recs[i].Hash
 		r := uint8(bits.LeadingZeros64(x<<p|guard)) + 1
@@ -124,19 +118,27 @@ func (s *distinctSlot) Process(in, _ *Batch) error {
 		if s.n >= s.check {
 			s.measure()
 			if s.dense {
-				// The rest of the batch: registers only.
-				for _, rec := range recs[i+1:] {
-					x := rec.Hash
-					r := uint8(bits.LeadingZeros64(x<<p|guard)) + 1
-					if j := x >> shift; r > regs[j] {
-						regs[j] = r
-					}
-				}
+				s.addDense(recs[i+1:]) // the rest of the batch
 				return nil
 			}
 		}
 	}
 	return nil
+}
+
+// addDense updates the registers with recs, as a dense sketch does.
+func (s *distinctSlot) addDense(recs []Record) {
+	p := s.p
+	shift := 64 - p
+	guard := uint64(1) << (p - 1)
+	regs := s.regs
+	for i := range recs {
+		x := recs[i].Hash
+		r := uint8(bits.LeadingZeros64(x<<p|guard)) + 1
+		if j := x >> shift; r > regs[j] {
+			regs[j] = r
+		}
+	}
 }
 
 // add puts k in the key set.
