@@ -104,21 +104,32 @@ type Distinct struct {
 // Process implements pipeline.Operator. It does what AddHashP does for
 // every record, with the test that rejects a hash at or above theta (most
 // records, once the sketch is full) made here rather than in two calls
-// per record: while nothing is shed, the theta sketch then costs about
-// what an HLL does.
+// per record, and a key seen lately found in a small cache rather than
+// in the sketch's table: while nothing is shed, the theta sketch then
+// costs about what an HLL does.
 func (o *Distinct) Process(in, out *pipeline.Batch) error {
 	th := o.theta()
 	recs := in.Records
+	// theta, cut and lastP in locals (registers), read again after
+	// every call that may change them.
+	theta, cut, lastP := th.theta, th.cut, th.lastP
 	for i := range recs {
 		h, kp := recs[i].Hash, recs[i].KeepP
-		if kp != th.lastP && kp > 0 && kp < 1 {
-			th.lastP = kp
+		if kp != lastP && kp > 0 && kp < 1 {
+			th.lastP, lastP = kp, kp
 			th.lowerTheta(max(threshold(float64(kp)), 1))
+			theta, cut = th.theta, th.cut
 		}
-		if th.cut && h >= th.theta {
+		if cut && h >= theta {
 			continue
 		}
+		c := &th.recent[h&(recentLen-1)]
+		if *c == h && h != 0 {
+			continue // held (see ThetaDistinct.recent)
+		}
 		th.AddHash(h)
+		*c = h // held, or dropped by a shrink: then at or above theta
+		theta, cut = th.theta, th.cut
 	}
 	return pass(o.Pass, in, out)
 }

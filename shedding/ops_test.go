@@ -179,6 +179,24 @@ func TestDistinctProcessIsAddHashP(t *testing.T) {
 				i, o.Theta.Theta(), o.Theta.Retained(), ref.Theta(), ref.Retained())
 		}
 	}
+	// The cache of recent hashes goes with what Reset and decoding drop.
+	o.Theta.Reset()
+	_ = o.Process(&b, &out)
+	ref.Reset()
+	for j := range b.Records {
+		ref.AddHashP(b.Records[j].Hash, b.Records[j].KeepP)
+	}
+	enc, _ := ref.MarshalBinary()
+	if got, _ := o.Theta.MarshalBinary(); !bytes.Equal(got, enc) {
+		t.Errorf("after Reset: the sketch differs from AddHashP's")
+	}
+	if err := o.Theta.UnmarshalBinary(enc); err != nil {
+		t.Fatal(err)
+	}
+	_ = o.Process(&b, &out)
+	if got, _ := o.Theta.MarshalBinary(); !bytes.Equal(got, enc) {
+		t.Errorf("decoded, then the same batch again: the sketch changed")
+	}
 	if o.Theta.Theta() >= 0.5 || o.Theta.Retained() < 64 {
 		t.Errorf("theta %v, %d hashes: the test never lowered theta or filled the sketch", o.Theta.Theta(), o.Theta.Retained())
 	}

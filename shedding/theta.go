@@ -75,7 +75,15 @@ type ThetaDistinct struct {
 
 	lastP   float32 // AddHashP's last keep probability, already applied
 	scratch []uint64
+	// recent caches hashes added by Distinct.Process, by their low bits
+	// (0: empty): one below theta is held in the table, for the table
+	// drops only hashes at or above theta, and Reset and decoding clear
+	// the cache. A key's repeats (a Zipf stream's head) are then found
+	// in these 4 KiB rather than in the table, up to 256 times larger.
+	recent [recentLen]uint64
 }
+
+const recentLen = 512
 
 // NewThetaDistinct returns an empty sketch that keeps between k and 3k/2
 // hashes once full; k must be a power of two in [MinThetaK, MaxThetaK].
@@ -311,6 +319,7 @@ func (t *ThetaDistinct) Merge(o *ThetaDistinct) error {
 // Reset empties t, keeping its k and its memory.
 func (t *ThetaDistinct) Reset() {
 	clear(t.table)
+	clear(t.recent[:])
 	t.n, t.zero, t.cut, t.theta, t.lastP = 0, false, false, 0, 0
 }
 
