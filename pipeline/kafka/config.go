@@ -74,9 +74,13 @@ type Config struct {
 	// value.
 	Extract pipeline.Extractor
 	// NewShedder, if set, gives each owned partition a load shedder,
-	// applied to each polled batch before the operator. Shed records
-	// still advance the partition's offset; the snapshot counts them and
-	// saves the shedder's state if it is a BinaryMarshaler.
+	// applied to each polled batch before the operator, with the poll
+	// loop's load as its pipeline.Pressure (see Worker.Metrics and the
+	// package doc). It is called again for every state the worker makes
+	// of the partition (a restore, a rollback): return a fresh shedder.
+	// Shed records still advance the partition's offset; the snapshot
+	// counts them and saves the shedder's state if it is a
+	// BinaryMarshaler.
 	NewShedder func(partition int32) (pipeline.Shedder, error)
 	// Interval between checkpoints (transactions); 0 means
 	// DefaultInterval.
