@@ -126,8 +126,11 @@ func TestShedPerBatchCost(t *testing.T) {
 	if perBatch := float64(late) / float64(max(lateBatches, 1)); perBatch < pipeline.DefaultBatchSize/2 {
 		t.Errorf("%.0f records per batch reached the operator in the second half, want most of %d", perBatch, pipeline.DefaultBatchSize)
 	}
+	// The bound is loose: before gathering, 369-9,374 records/s got
+	// through; in CI, beside other packages' tests on 2 cores, 28,368/s
+	// (capacity/9) with nearly full batches.
 	offered := float64(g.Summary().Seen) / took.Seconds()
-	if through < min(capacity, offered)/4 {
+	if through < min(capacity, offered)/12 {
 		t.Errorf("%.0f records/s reached an operator that takes %.0f/s in full batches, of %.0f/s offered", through, capacity, offered)
 	}
 	if took > span*3/2 {
