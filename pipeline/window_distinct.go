@@ -176,12 +176,15 @@ func (s *distinctSlot) grow() {
 // sortBuckets is the number of buckets sorted places the keys in first.
 const sortBuckets = 1 << 12
 
-// sorted returns the keys in order, in s.sort, in time linear in their
-// number: a counting sort by their top bits (most keys are an index
-// shifted by one, below 2^26; the rest, an index shifted by seven, go to
-// the last bucket), then an insertion sort, which only moves keys within
-// their bucket (a few each). measure sorts every slot's keys a few times:
-// slices.Sort cost more than the slot's records at 100k a slot.
+// sorted returns the keys in order, in s.sort: a counting sort by their
+// top bits (most keys are an index shifted by one, below 2^26; the rest,
+// an index shifted by seven, mostly go to the last bucket), then the
+// buckets of more than a few keys sorted by slices.Sort, so that hashes
+// crafted to share a bucket cost n log n, not n², and an insertion sort,
+// which only moves keys within their bucket of a few (linear time in
+// all for random hashes). measure sorts every slot's keys a few times:
+// slices.Sort of all of them cost more than the slot's records at 100k a
+// slot.
 func (s *distinctSlot) sorted() []uint32 {
 	if s.counts == nil {
 		s.counts = make([]int, sortBuckets+1)
@@ -202,6 +205,13 @@ func (s *distinctSlot) sorted() []uint32 {
 		counts[b]++
 	}
 	out := s.sort
+	start := 0
+	for _, end := range counts[:sortBuckets] { // each bucket's end, now
+		if end-start > 32 {
+			slices.Sort(out[start:end])
+		}
+		start = end
+	}
 	for i := 1; i < len(out); i++ {
 		k, j := out[i], i
 		for j > 0 && out[j-1] > k {
