@@ -78,7 +78,6 @@ func (k *CSVKey) Framing() Framing {
 type csvSpan struct {
 	start, end  int
 	quoted, esc bool
-	clean       bool // quoted, and known to hold no quote nor newline: csvField need not look
 }
 
 // Extract implements Extractor.
@@ -433,8 +432,8 @@ func csvFields(rec []byte, comma byte, field func(csvSpan)) error {
 // csvField returns a field's value: aliasing rec, or unescaped into *buf.
 func csvField(rec []byte, sp csvSpan, buf *[]byte) []byte {
 	v := rec[sp.start:sp.end]
-	if !sp.quoted || sp.clean || !sp.esc && indexEither(v, '"', '\r') < 0 {
-		return v // frameCSV128 leaves esc for this test, or marks the field clean
+	if !sp.quoted || !sp.esc && indexEither(v, '"', '\r') < 0 {
+		return v // frameCSV128 leaves esc for this test
 	}
 	out := (*buf)[:0]
 	for i := 0; i < len(v); i++ {
@@ -799,12 +798,9 @@ func frameCSV128(data []byte, comma byte, last int, spans *[]csvSpan) (int, bool
 		}
 		span := csvSpan{start: start, end: e}
 		if start < e && data[start] == '"' {
-			// Valid: the field ends with its closing quote. If it holds
-			// no quote (doubled) nor newline (a CRLF in it reads as LF),
-			// csvField need not look.
-			a, z := start+1, e-1
-			in := (q0|n0)&bitRange(min(a, 64), min(z, 64)) | (q1|n1)&bitRange(max(a, 64)-64, max(z, 64)-64)
-			span = csvSpan{start: a, end: z, quoted: true, clean: in == 0}
+			// Valid: the field ends with its closing quote. Whether it
+			// holds a doubled quote is left to csvField (a key field).
+			span = csvSpan{start: start + 1, end: e - 1, quoted: true}
 		}
 		sp = append(sp, span)
 		if e == fin {
@@ -815,6 +811,3 @@ func frameCSV128(data []byte, comma byte, last int, spans *[]csvSpan) (int, bool
 	*spans = sp
 	return end, true
 }
-
-// bitRange returns the bits a to b-1 set (0 <= a <= b <= 64).
-func bitRange(a, b int) uint64 { return ^uint64(0) << a &^ (^uint64(0) << b) }
