@@ -13,6 +13,7 @@ import (
 	"github.com/streamstat/streamstat/pipeline/kafka"
 	"github.com/streamstat/streamstat/pipeline/observe"
 	"github.com/streamstat/streamstat/pipeline/promexport"
+	"github.com/streamstat/streamstat/shedding"
 )
 
 // A Kafka worker's --http serves the live page, /events, /api/snapshot
@@ -128,6 +129,21 @@ func startKafkaWeb(e *env, s *spec, w *kafka.Worker, answer func() (any, error))
 		Version:     version(),
 		Checkpoints: true,
 		Details:     func() any { return kafkaDetailsJSON{Kafka: kafkaStats(k, w.Stats())} },
+	}
+	if s.shed != nil {
+		// The page sums the shedders of the partitions owned now.
+		info.Shedders = func() []*shedding.Shedder {
+			var shs []*shedding.Shedder
+			w.Query(func(parts []kafka.PartitionState) error {
+				for _, p := range parts {
+					if sh, ok := p.Shedder.(*shedding.Shedder); ok {
+						shs = append(shs, sh)
+					}
+				}
+				return nil
+			})
+			return shs
+		}
 	}
 	obs := observe.NewObserver(w, info, func() any {
 		a, err := answer()

@@ -5,7 +5,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/streamstat/streamstat/pipeline"
 	"github.com/streamstat/streamstat/pipeline/observe"
+	"github.com/streamstat/streamstat/shedding"
 )
 
 // TestKafkaObserve: pipeline/observe's page reads a Worker as it reads a
@@ -52,5 +54,47 @@ func TestKafkaObserve(t *testing.T) {
 	after := obs.Take(time.Now())
 	if after.Uptime != obs.Take(time.Now().Add(time.Second)).Uptime {
 		t.Errorf("uptime goes on after Run returned")
+	}
+}
+
+// TestKafkaObserveShedding: the page sums the shedders of the owned
+// partitions (observe.Info.Shedders), read from Query.
+func TestKafkaObserveShedding(t *testing.T) {
+	c := newCluster(t)
+	scfg := shedding.Config{Policy: shedding.Random, Salt: 3, Controller: shedding.ControllerConfig{Fixed: 0.5}}
+	c.in.shed = &scfg
+	cfg := c.config()
+	cfg.NewShedder = func(int32) (pipeline.Shedder, error) { return shedding.NewShedder(scfg) }
+	n := scale(4000)
+	c.produce(t, n)
+	w := start(t, cfg)
+	shedders := func() []*shedding.Shedder {
+		var shs []*shedding.Shedder
+		w.w.Query(func(parts []PartitionState) error {
+			for _, p := range parts {
+				shs = append(shs, p.Shedder.(*shedding.Shedder))
+			}
+			return nil
+		})
+		return shs
+	}
+	obs := observe.NewObserver(w.w, observe.Info{Job: "kafka", Checkpoints: true, Shedders: shedders}, nil)
+	snaps := c.waitCommitted(t, 30*time.Second)
+	s := obs.Take(time.Now())
+	var kept, shed uint64
+	for _, sn := range snaps {
+		kept += sn.Records
+		shed += sn.Shed
+	}
+	sh := s.Shedding
+	if sh == nil || sh.Seen != uint64(n) || sh.Kept != kept || sh.Shed != shed || sh.KeepP != 0.5 {
+		t.Errorf("shedding %+v: want %d seen, %d kept, %d shed at p 0.5, as the snapshots say", sh, n, kept, shed)
+	}
+	var in uint64
+	for _, st := range s.Stages {
+		in += st.RecordsIn
+	}
+	if in != kept || s.Records != uint64(n) {
+		t.Errorf("%d records polled, %d taken by the operators; want %d and %d", s.Records, in, n, kept)
 	}
 }

@@ -544,6 +544,26 @@ func (w *Worker) process(fs kgo.Fetches) (err error) {
 // take runs one partition's polled records through its shedder and
 // operator, checking that their offsets continue the partition's.
 func (w *Worker) take(st *partState, recs []*kgo.Record) error {
+	if st.shed != nil {
+		// A poll can hold seconds of a slow operator's work: the
+		// shedder decides on each ShedChunk records in turn, with the
+		// load as it stands, rather than once for the whole poll.
+		for len(recs) > ShedChunk {
+			if err := w.takeChunk(st, recs[:ShedChunk]); err != nil {
+				return err
+			}
+			recs = recs[ShedChunk:]
+		}
+	}
+	return w.takeChunk(st, recs)
+}
+
+// ShedChunk is the most records of one partition a Worker's shedder
+// decides on at once.
+const ShedChunk = 256
+
+// takeChunk runs recs through st's shedder and operator.
+func (w *Worker) takeChunk(st *partState, recs []*kgo.Record) error {
 	b := &st.in
 	b.Reset()
 	var skipped uint64

@@ -31,6 +31,10 @@ type Info struct {
 	// Shed, if set, is the shedding group the pipeline's
 	// Config.NewShedder comes from.
 	Shed *shedding.Group
+	// Shedders, if set (and Shed is not), returns the shedders in force,
+	// for a runtime whose shedders come and go (a Kafka worker's, one per
+	// owned partition): Snapshot.Shedding sums them.
+	Shedders func() []*shedding.Shedder
 	// Checkpoints says the pipeline takes checkpoints (the pipeline does
 	// not tell): Snapshot.Checkpoints is then set even before the first.
 	Checkpoints bool
@@ -282,6 +286,8 @@ func take(p Runtime, info Info, now time.Time) Snapshot {
 	}
 	if info.Shed != nil {
 		s.Shedding = shedState(info.Shed, len(m.Sources))
+	} else if info.Shedders != nil {
+		s.Shedding = sheddersState(info.Shedders())
 	}
 	if cs, ok := checkpointState(p, info.Checkpoints); ok {
 		s.Checkpoints = cs
@@ -306,6 +312,29 @@ func shedState(g *shedding.Group, sources int) *Shedding {
 		}
 		sh.KeepP = p / float64(sources)
 	}
+	return sh
+}
+
+// sheddersState sums the state of shedders as shedState does a group's.
+func sheddersState(shs []*shedding.Shedder) *Shedding {
+	var sum shedding.Summary
+	sh := &Shedding{KeepP: 1}
+	var p float64
+	for _, sd := range shs {
+		sum = sum.Merge(sd.Summary())
+		p += sd.P()
+		a, c := sd.Rates()
+		sh.Arrival += a
+		sh.Capacity += c
+	}
+	if len(shs) > 0 {
+		sh.KeepP = p / float64(len(shs))
+	}
+	if sum.Seen == 0 {
+		sum = shedding.Summary{MinP: 1, MeanP: 1, MeanInvP: 1}
+	}
+	sh.MinP, sh.MeanP, sh.Seen, sh.Kept, sh.Shed = sum.MinP, sum.MeanP, sum.Seen, sum.Kept, sum.Shed
+	sh.ShedFraction = sum.Fraction()
 	return sh
 }
 
@@ -392,7 +421,9 @@ func (s *Snapshot) rates(prev *Snapshot) {
 	}
 	if sh := s.Shedding; sh != nil {
 		var q Shedding
-		if prev != nil && prev.Shedding != nil {
+		// Shedders that come and go (Info.Shedders) may count less than
+		// before: then the rates start over.
+		if prev != nil && prev.Shedding != nil && sh.Seen >= prev.Shedding.Seen && sh.Shed >= prev.Shedding.Shed {
 			q = *prev.Shedding
 		}
 		sh.ShedPerSec, sh.SeenPerSec = per(float64(sh.Shed-q.Shed)), per(float64(sh.Seen-q.Seen))
