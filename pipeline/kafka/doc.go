@@ -78,7 +78,9 @@
 // shedding.Controller reads as lag, and learns the operator's capacity
 // from the records taken per busy second: fed faster than its operator
 // counts, the worker sheds (TestKafkaShedOverload), fed slower it sheds
-// nothing (TestKafkaShedNoOverload). It is not a pipeline.Pipeline: each
+// nothing (TestKafkaShedNoOverload). A shedder decides on ShedChunk
+// records of a poll at a time, so that a poll holding seconds of a slow
+// operator's work is shed as the lag shows. It is not a pipeline.Pipeline: each
 // partition's operator runs on the poll goroutine, chained to its source,
 // with no credit channels (a slow operator slows the poll loop, and
 // franz-go's fetch buffer is the bound), its checkpoints are Kafka
@@ -87,7 +89,8 @@
 // as a pipeline's (the poll loop as the source, each partition's operator
 // as an instance of stage "partition", transactions as checkpoints), so
 // that pipeline/observe's page and its Prometheus adapter read a Worker
-// (observe.Runtime) as they read a pipeline. A pipeline over Sources has all of
+// (observe.Runtime) as they read a pipeline; PartitionState.Shedder gives
+// the page the owned partitions' shedders (observe.Info.Shedders). A pipeline over Sources has all of
 // pipeline's machinery but no consumer group: its parallelism is fixed
 // by the caller (and changed by restoring at another), and its
 // checkpoints are the pipeline's, not Kafka transactions.
