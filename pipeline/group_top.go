@@ -125,8 +125,12 @@ func (o *GroupTop) MergeBinary(data []byte) error {
 	return o.Merge(n)
 }
 
-// Merge adds o2's counts to o (see MergeBinary). o2 is not modified.
+// Merge adds o2's counts to o (see MergeBinary). o2 is not modified; a
+// nil o2 is empty.
 func (o *GroupTop) Merge(o2 *GroupTop) error {
+	if o2 == nil {
+		return nil
+	}
 	if (o.Pairs == nil) != (o2.Pairs == nil) || (o.Counts == nil) != (o2.Counts == nil) {
 		return fmt.Errorf("pipeline: GroupTop of other sketches: %w", sketch.ErrIncompatible)
 	}

@@ -81,6 +81,14 @@ func TestGroupTopOperator(t *testing.T) {
 	if err := (&GroupTop{}).Merge(a); err == nil {
 		t.Fatal("merge of other sketches accepted")
 	}
+	// A nil GroupTop is empty, as for GroupStats.Merge and the sketches'.
+	before, _ := back.MarshalBinary()
+	if err := back.Merge(nil); err != nil {
+		t.Fatalf("merge of nil: %v", err)
+	}
+	if after, _ := back.MarshalBinary(); !bytes.Equal(after, before) {
+		t.Fatal("merge of nil changed the state")
+	}
 }
 
 func FuzzGroupTopState(f *testing.F) {
