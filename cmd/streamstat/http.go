@@ -49,17 +49,27 @@ func startWeb(e *env, s *spec, j *job.Job, answer func() any) (*webPage, error) 
 		info.Shed = s.shed.group
 	}
 	obs := observe.NewObserver(j.Pipeline(), info, answer)
+	stop, err := serveObserver(e, ln, obs)
+	if err != nil {
+		return nil, err
+	}
+	return &webPage{obs: obs, addr: ln.Addr(), stop: stop}, nil
+}
+
+// serveObserver serves obs on ln (the page, its events, the snapshot and
+// the Prometheus metrics: promexport's over the snapshot, extra, and the
+// Go and process collectors) until stop is called; it prints the address
+// on stderr. It closes ln if it cannot start.
+func serveObserver(e *env, ln net.Listener, obs *observe.Observer, extra ...prometheus.Collector) (stop func(), err error) {
 	var srv *observe.Server
 	reg := prometheus.NewRegistry()
 	col, err := promexport.New(func() observe.Snapshot { return srv.Last() }, promexport.Config{})
-	if err == nil {
-		err = reg.Register(col)
-	}
-	if err == nil {
-		err = reg.Register(collectors.NewGoCollector())
-	}
-	if err == nil {
-		err = reg.Register(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	cs := append([]prometheus.Collector{col}, extra...)
+	cs = append(cs, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	for _, c := range cs {
+		if err == nil {
+			err = reg.Register(c)
+		}
 	}
 	if err != nil {
 		ln.Close()
@@ -75,7 +85,7 @@ func startWeb(e *env, s *spec, j *job.Job, answer func() any) (*webPage, error) 
 		}
 	}()
 	fmt.Fprintf(e.stderr, "streamstat: serving http://%s/\n", ln.Addr())
-	return &webPage{obs: obs, addr: ln.Addr(), stop: func() { cancel(); <-done }}, nil
+	return func() { cancel(); <-done }, nil
 }
 
 // webHook is the checkpoint callback that tells the page of each

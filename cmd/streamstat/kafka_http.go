@@ -1,18 +1,13 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"net"
-	"net/http"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/streamstat/streamstat/pipeline/kafka"
 	"github.com/streamstat/streamstat/pipeline/observe"
-	"github.com/streamstat/streamstat/pipeline/promexport"
 	"github.com/streamstat/streamstat/shedding"
 )
 
@@ -152,27 +147,5 @@ func startKafkaWeb(e *env, s *spec, w *kafka.Worker, answer func() (any, error))
 		}
 		return a
 	})
-	var srv *observe.Server
-	reg := prometheus.NewRegistry()
-	col, err := promexport.New(func() observe.Snapshot { return srv.Last() }, promexport.Config{})
-	for _, c := range []prometheus.Collector{col, newKafkaCollector(w), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
-		if err == nil {
-			err = reg.Register(c)
-		}
-	}
-	if err != nil {
-		ln.Close()
-		return nil, fmt.Errorf("--http: metrics: %w", err)
-	}
-	srv = observe.NewServer(obs, observe.ServerConfig{Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{})})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := srv.Serve(ctx, ln); err != nil && err != http.ErrServerClosed {
-			fmt.Fprintf(e.stderr, "streamstat: --http: %v\n", err)
-		}
-	}()
-	fmt.Fprintf(e.stderr, "streamstat: serving http://%s/\n", ln.Addr())
-	return func() { cancel(); <-done }, nil
+	return serveObserver(e, ln, obs, newKafkaCollector(w))
 }
