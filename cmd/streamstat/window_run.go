@@ -148,8 +148,11 @@ func (r *windowRun) answer(visit visitor, wm int64, complete func(end int64) boo
 			return err
 		}
 		c := counts{Records: w.records}
-		if st, ok := op.(*pipeline.Stats); ok {
-			c.Bad = st.Missing // the window's records without a number
+		switch st := op.(type) { // the window's records without a number
+		case *pipeline.Stats:
+			c.Bad = st.Missing
+		case *pipeline.GroupStats:
+			c.Bad = st.Missing
 		}
 		res := a.result(c)
 		start, stop := time.Unix(0, w.start).UTC(), time.Unix(0, w.end).UTC()

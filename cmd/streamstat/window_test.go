@@ -474,3 +474,18 @@ func TestWindowStatsBadValues(t *testing.T) {
 		t.Fatalf("stderr %q", stderr)
 	}
 }
+
+// TestWindowStatsByBadValues: under --by too, a window's bad values are
+// its records without a number (they read 0 while the run warned of them).
+func TestWindowStatsByBadValues(t *testing.T) {
+	in := "100 5 a\n110 x a\n120 7 b\n130 9 a\n"
+	out, stderr, code := runIn(t, runOpts{stdin: strings.NewReader(in)},
+		"stats", "-f", "2", "--by", "3", "--window", "1m", "--time-field", "1", "--time-format", "unix", "--format", "json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 2 || !strings.Contains(lines[0], `"records":2,"skipped":0,"bad":1,`) || !strings.Contains(lines[1], `"bad":0,`) {
+		t.Fatalf("windows:\n%s", out)
+	}
+}
