@@ -262,10 +262,21 @@ func (o *GroupStats) UnlistedMax() uint64 { return o.minCount() }
 
 // Merge adds o2's groups to o (see the type): both must have the same
 // Capacity and KLLK (an error wrapping sampling.ErrIncompatible
-// otherwise). o2 is not modified.
+// otherwise). o2 is not modified; o.Merge(o) counts o's records twice,
+// as merging a copy would.
 func (o *GroupStats) Merge(o2 *GroupStats) error {
-	if o2 == nil || o2 == o {
+	if o2 == nil {
 		return nil
+	}
+	if o2 == o {
+		data, err := o.MarshalBinary()
+		if err != nil {
+			return err
+		}
+		o2 = new(GroupStats)
+		if err := o2.UnmarshalBinary(data); err != nil {
+			return err
+		}
 	}
 	if o.capacity() != o2.capacity() || o.kllK() != o2.kllK() {
 		return fmt.Errorf("pipeline: GroupStats of %d counters (KLL k %d) merged into one of %d (k %d): %w",

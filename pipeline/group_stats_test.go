@@ -223,3 +223,32 @@ func TestGroupStatsBadKLLK(t *testing.T) {
 		}
 	}
 }
+
+// TestGroupStatsMergeSelf: o.Merge(o) counts o's records twice, as merging
+// a copy does (it used to do nothing).
+func TestGroupStatsMergeSelf(t *testing.T) {
+	o := &GroupStats{Capacity: 64, KLLK: 32}
+	gsFeed(o, gsStream(5, 5000, 500, 1.1))
+	st, _ := o.MarshalBinary()
+	var cp, want GroupStats
+	if err := cp.UnmarshalBinary(st); err != nil {
+		t.Fatal(err)
+	}
+	if err := want.UnmarshalBinary(st); err != nil {
+		t.Fatal(err)
+	}
+	if err := want.Merge(&cp); err != nil {
+		t.Fatal(err)
+	}
+	total := o.Total()
+	if err := o.Merge(o); err != nil {
+		t.Fatal(err)
+	}
+	if o.Total() != 2*total {
+		t.Fatalf("total %d after merging with itself, want %d", o.Total(), 2*total)
+	}
+	got, _ := o.MarshalBinary()
+	if w, _ := want.MarshalBinary(); !bytes.Equal(got, w) {
+		t.Fatal("o.Merge(o) differs from merging a copy")
+	}
+}
