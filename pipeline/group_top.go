@@ -134,6 +134,11 @@ func (o *GroupTop) Merge(o2 *GroupTop) error {
 	if (o.Pairs == nil) != (o2.Pairs == nil) || (o.Counts == nil) != (o2.Counts == nil) {
 		return fmt.Errorf("pipeline: GroupTop of other sketches: %w", sketch.ErrIncompatible)
 	}
+	// The count-min is the one part whose merge can fail: check it before
+	// any part changes, so that a refused merge leaves o as it was.
+	if o.Counts != nil && (o.Counts.Width() != o2.Counts.Width() || o.Counts.Depth() != o2.Counts.Depth()) {
+		return o.Counts.Merge(o2.Counts)
+	}
 	if err := o.groups().Merge(o2.groups()); err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"bytes"
+	"errors"
 	"testing"
 
 	"github.com/streamstat/streamstat/internal/envelope"
@@ -125,4 +126,30 @@ func decodesCanonically(t *testing.T, o Stateful, data []byte) bool {
 		t.Fatalf("decoded state re-encodes to %x, not %x", again, data)
 	}
 	return true
+}
+
+// TestGroupTopRefusedMergeChangesNothing: a merge refused for its
+// count-min's shape leaves the state as it was (it used to have merged
+// the groups' TopK first).
+func TestGroupTopRefusedMergeChangesNothing(t *testing.T) {
+	bs := groupBatches(3, 5000, 1)
+	mk := func(width int) *GroupTop {
+		g, _ := sketch.NewTopK(64)
+		c, _ := sketch.NewCountMinWidthDepth(width, 4)
+		o := &GroupTop{Groups: g, Counts: c}
+		for _, b := range bs {
+			if err := o.Process(b, new(Batch)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return o
+	}
+	o, other := mk(1024), mk(512)
+	before, _ := o.MarshalBinary()
+	if err := o.Merge(other); !errors.Is(err, sketch.ErrIncompatible) {
+		t.Fatalf("merge of another count-min shape: %v, want ErrIncompatible", err)
+	}
+	if after, _ := o.MarshalBinary(); !bytes.Equal(after, before) {
+		t.Fatal("a refused merge changed the state")
+	}
 }
