@@ -439,8 +439,8 @@ func decodeGroupStats(data []byte) (*GroupStats, error) {
 		kl := r.MinimalUvarint()
 		key := r.Bytes(int(min(kl, uint64(r.Len()+1))))
 		count, errc := r.MinimalUvarint(), r.MinimalUvarint()
-		mb := r.Bytes(int(min(r.MinimalUvarint(), uint64(r.Len()+1))))
-		kb := r.Bytes(int(min(r.MinimalUvarint(), uint64(r.Len()+1))))
+		mb := r.LenBytes()
+		kb := r.LenBytes()
 		if r.Err != nil {
 			return nil, fmt.Errorf("pipeline: GroupStats state: %w", r.Err)
 		}

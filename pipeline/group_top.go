@@ -162,20 +162,19 @@ func decodeGroupTop(data []byte) (*GroupTop, error) {
 	if r.Err != nil || flags > 3 {
 		return nil, fmt.Errorf("pipeline: GroupTop state: flags %d: %w", flags, envelope.ErrCorrupt)
 	}
-	part := func() []byte { return r.Bytes(int(min(r.MinimalUvarint(), uint64(r.Len()+1)))) }
 	o := &GroupTop{Skipped: skipped, Groups: new(sketch.TopK)}
-	if err := o.Groups.UnmarshalBinary(part()); err != nil {
+	if err := o.Groups.UnmarshalBinary(r.LenBytes()); err != nil {
 		return nil, err
 	}
 	if flags&1 != 0 {
 		o.Pairs = new(sketch.TopK)
-		if err := o.Pairs.UnmarshalBinary(part()); err != nil {
+		if err := o.Pairs.UnmarshalBinary(r.LenBytes()); err != nil {
 			return nil, err
 		}
 	}
 	if flags&2 != 0 {
 		o.Counts = new(sketch.CountMin)
-		if err := o.Counts.UnmarshalBinary(part()); err != nil {
+		if err := o.Counts.UnmarshalBinary(r.LenBytes()); err != nil {
 			return nil, err
 		}
 	}

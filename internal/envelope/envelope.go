@@ -245,6 +245,14 @@ func (r *Reader) U64() uint64 {
 // Bytes returns the next n bytes, aliasing the payload.
 func (r *Reader) Bytes(n int) []byte { return r.take(n) }
 
+// LenBytes reads a length as a MinimalUvarint, then that many bytes,
+// aliasing the payload: the reading side of
+// append(binary.AppendUvarint(b, uint64(len(v))), v...).
+func (r *Reader) LenBytes() []byte {
+	// A length past the unread bytes fails in take, without overflowing int.
+	return r.take(int(min(r.MinimalUvarint(), uint64(r.Len()+1))))
+}
+
 // Uvarint reads an unsigned varint.
 func (r *Reader) Uvarint() uint64 {
 	if r.Err != nil {
