@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"bytes"
-	"context"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -301,16 +300,7 @@ func TestCSVAllocs(t *testing.T) {
 		}
 		s := mustLineSource(t, &lsLoopReader{data: data}, LineConfig{Extract: k})
 		var b Batch
-		fill := func() {
-			b.Reset()
-			if err := s.Fill(context.Background(), &b, 1024); err != nil {
-				t.Fatal(err)
-			}
-		}
-		for range 10 {
-			fill()
-		}
-		if n := testing.AllocsPerRun(100, fill); n != 0 {
+		if n := fillAllocs(t, s, &b, 1024, 10); n != 0 {
 			t.Errorf("columns %v: got %v allocation(s) (want zero)", cols, n)
 		}
 	}

@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"math/rand/v2"
@@ -299,16 +298,7 @@ func TestLineSourceJSON(t *testing.T) {
 	}
 	s = mustLineSource(t, &lsLoopReader{data: line}, LineConfig{Extract: k})
 	var b Batch
-	fill := func() {
-		b.Reset()
-		if err := s.Fill(context.Background(), &b, 1024); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for range 10 {
-		fill()
-	}
-	if n := testing.AllocsPerRun(100, fill); n != 0 {
+	if n := fillAllocs(t, s, &b, 1024, 10); n != 0 {
 		t.Errorf("got %v allocation(s) per Fill of 1024 records (want zero)", n)
 	}
 }
@@ -439,16 +429,7 @@ func TestJSONKeyOnePassAllocs(t *testing.T) {
 	}
 	s := mustLineSource(t, &lsLoopReader{data: line}, LineConfig{Extract: k})
 	var b Batch
-	fill := func() {
-		b.Reset()
-		if err := s.Fill(context.Background(), &b, 1024); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for range 10 {
-		fill()
-	}
-	if n := testing.AllocsPerRun(100, fill); n != 0 {
+	if n := fillAllocs(t, s, &b, 1024, 10); n != 0 {
 		t.Errorf("got %v allocation(s) per Fill of 1024 records (want zero)", n)
 	}
 	if got := string(b.Key(0)); got != "u-123456" || s.Skipped() != 0 {

@@ -212,14 +212,7 @@ func TestFieldsKeySourceAllocs(t *testing.T) {
 	}
 	s := mustLineSource(t, bytes.NewReader(data), LineConfig{Extract: k})
 	var b Batch
-	fill := func() {
-		b.Reset()
-		if err := s.Fill(context.Background(), &b, 256); err != nil {
-			t.Fatal(err)
-		}
-	}
-	fill()
-	if n := testing.AllocsPerRun(100, fill); n != 0 {
+	if n := fillAllocs(t, s, &b, 256, 1); n != 0 {
 		t.Errorf("%v allocation(s) a Fill of 256 records, want 0", n)
 	}
 	want := AppendTuplePart(AppendTuplePart(nil, []byte("/p/1")), []byte("u1"))

@@ -416,19 +416,26 @@ func TestLineSourceAllocs(t *testing.T) {
 	} {
 		s := mustLineSource(t, &lsLoopReader{data: data}, cfg)
 		var b Batch
-		fill := func() {
-			b.Reset()
-			if err := s.Fill(context.Background(), &b, 1024); err != nil {
-				t.Fatal(err)
-			}
-		}
-		for range 10 {
-			fill()
-		}
-		if n := testing.AllocsPerRun(100, fill); n != 0 {
+		if n := fillAllocs(t, s, &b, 1024, 10); n != 0 {
 			t.Errorf("%+v: got %v allocation(s) (want zero)", cfg, n)
 		}
 	}
+}
+
+// fillAllocs fills b from s warm times, max records a Fill, and returns
+// the allocations of a further Fill.
+func fillAllocs(t *testing.T, s *LineSource, b *Batch, max, warm int) float64 {
+	t.Helper()
+	fill := func() {
+		b.Reset()
+		if err := s.Fill(context.Background(), b, max); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range warm {
+		fill()
+	}
+	return testing.AllocsPerRun(100, fill)
 }
 
 func TestParseValue(t *testing.T) {
