@@ -86,16 +86,8 @@ var (
 
 // NewSource checks cfg and returns a source; it does no I/O.
 func NewSource(cfg SourceConfig) (*Source, error) {
-	switch {
-	case len(cfg.Brokers) == 0:
-		return nil, fmt.Errorf("%w: no brokers", ErrConfig)
-	case cfg.Topic == "":
-		return nil, fmt.Errorf("%w: no topic", ErrConfig)
-	case cfg.Timeout < 0:
-		return nil, fmt.Errorf("%w: negative timeout", ErrConfig)
-	}
-	if cfg.Timeout == 0 {
-		cfg.Timeout = DefaultTimeout
+	if err := cfg.fill(); err != nil {
+		return nil, err
 	}
 	s := &Source{cfg: cfg}
 	if cfg.Partitions != nil {
@@ -116,8 +108,8 @@ func Sources(ctx context.Context, cfg SourceConfig, m int) ([]pipeline.Source, e
 	if m < 1 {
 		return nil, fmt.Errorf("%w: %d sources", ErrConfig, m)
 	}
-	if len(cfg.Brokers) == 0 || cfg.Topic == "" {
-		return nil, fmt.Errorf("%w: no brokers or no topic", ErrConfig)
+	if err := cfg.fill(); err != nil {
+		return nil, err
 	}
 	n, err := topicPartitions(ctx, cfg)
 	if err != nil {
@@ -137,12 +129,25 @@ func Sources(ctx context.Context, cfg SourceConfig, m int) ([]pipeline.Source, e
 	return out, nil
 }
 
-func topicPartitions(ctx context.Context, cfg SourceConfig) (int32, error) {
-	timeout := cfg.Timeout
-	if timeout <= 0 {
-		timeout = DefaultTimeout
+// fill checks cfg and sets its zero Timeout to DefaultTimeout.
+func (cfg *SourceConfig) fill() error {
+	switch {
+	case len(cfg.Brokers) == 0:
+		return fmt.Errorf("%w: no brokers", ErrConfig)
+	case cfg.Topic == "":
+		return fmt.Errorf("%w: no topic", ErrConfig)
+	case cfg.Timeout < 0:
+		return fmt.Errorf("%w: negative timeout", ErrConfig)
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	if cfg.Timeout == 0 {
+		cfg.Timeout = DefaultTimeout
+	}
+	return nil
+}
+
+// topicPartitions needs a filled cfg.
+func topicPartitions(ctx context.Context, cfg SourceConfig) (int32, error) {
+	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 	defer cancel()
 	cl, err := adminClient(cfg.Brokers, cfg.Opts)
 	if err != nil {
