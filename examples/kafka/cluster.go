@@ -11,10 +11,9 @@ import (
 
 	"github.com/cespare/xxhash/v2"
 	"github.com/streamstat/streamstat/pipeline"
-	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // cluster is the running kfake cluster and a client of it.
@@ -159,57 +158,40 @@ func clone(b []byte) []byte { return append([]byte(nil), b...) }
 
 // partitions returns the number of partitions of topic.
 func (c *cluster) partitions(ctx context.Context, topic string) (int, error) {
-	req := kmsg.NewPtrMetadataRequest()
-	rt := kmsg.NewMetadataRequestTopic()
-	rt.Topic = kmsg.StringPtr(topic)
-	req.Topics = append(req.Topics, rt)
-	resp, err := req.RequestWith(ctx, c.cl)
+	td, err := kadm.NewClient(c.cl).ListTopics(ctx, topic)
 	if err != nil {
 		return 0, fmt.Errorf("metadata of %s: %w", topic, err)
 	}
-	if len(resp.Topics) != 1 {
-		return 0, fmt.Errorf("metadata of %s: %d topics in the answer", topic, len(resp.Topics))
+	d, ok := td[topic]
+	if !ok {
+		return 0, fmt.Errorf("metadata of %s: %d topics in the answer", topic, len(td))
 	}
-	if err := kerr.ErrorForCode(resp.Topics[0].ErrorCode); err != nil {
-		return 0, fmt.Errorf("topic %s: %w", topic, err)
+	if d.Err != nil {
+		return 0, fmt.Errorf("topic %s: %w", topic, d.Err)
 	}
-	return len(resp.Topics[0].Partitions), nil
+	return len(d.Partitions), nil
 }
 
 // highWatermarks returns the end offset of every partition of topic: the
 // number of records it holds, since the producer writes no transactions.
 func (c *cluster) highWatermarks(ctx context.Context, topic string, parts int) ([]int64, error) {
-	req := kmsg.NewPtrListOffsetsRequest()
-	rt := kmsg.NewListOffsetsRequestTopic()
-	rt.Topic = topic
-	for p := range parts {
-		rp := kmsg.NewListOffsetsRequestTopicPartition()
-		rp.Partition = int32(p)
-		rp.Timestamp = -1 // the end
-		rt.Partitions = append(rt.Partitions, rp)
+	ends, err := kadm.NewClient(c.cl).ListEndOffsets(ctx, topic)
+	if err == nil {
+		err = ends.Error()
 	}
-	req.Topics = append(req.Topics, rt)
+	if err != nil {
+		return nil, fmt.Errorf("end offsets of %s: %w", topic, err)
+	}
 	hwm := make([]int64, parts)
 	got := 0
-	for _, shard := range c.cl.RequestSharded(ctx, req) {
-		if shard.Err != nil {
-			return nil, fmt.Errorf("end offsets of %s: %w", topic, shard.Err)
+	ends.Each(func(o kadm.ListedOffset) {
+		if o.Partition >= 0 && int(o.Partition) < parts {
+			hwm[o.Partition] = o.Offset
+			got++
 		}
-		for _, t := range shard.Resp.(*kmsg.ListOffsetsResponse).Topics {
-			for _, p := range t.Partitions {
-				if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
-					return nil, fmt.Errorf("end offset of %s/%d: %w", topic, p.Partition, err)
-				}
-				if p.Partition < 0 || int(p.Partition) >= parts {
-					return nil, fmt.Errorf("end offsets of %s: partition %d in the answer", topic, p.Partition)
-				}
-				hwm[p.Partition] = p.Offset
-				got++
-			}
-		}
-	}
-	if got != parts {
-		return nil, fmt.Errorf("end offsets of %s: %d of %d partitions answered", topic, got, parts)
+	})
+	if got != parts || len(ends[topic]) != parts {
+		return nil, fmt.Errorf("end offsets of %s: %d partitions answered, %d expected", topic, len(ends[topic]), parts)
 	}
 	return hwm, nil
 }
