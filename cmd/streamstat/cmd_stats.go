@@ -91,7 +91,7 @@ func decodeStats(body []byte) (aggregate, error) {
 		}
 		a.qs = append(a.qs, q)
 	}
-	m := r.Bytes(int(min(r.MinimalUvarint(), uint64(r.Len()+1))))
+	m := r.LenBytes()
 	if r.Err != nil {
 		return nil, fmt.Errorf("stats state: %w", r.Err)
 	}

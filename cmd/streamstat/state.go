@@ -175,7 +175,7 @@ func decodeState(data []byte) (h stateHeader, c counts, body []byte, err error) 
 	c.Records, c.Skipped, c.Bad, c.Shed = r.MinimalUvarint(), r.MinimalUvarint(), r.MinimalUvarint(), r.MinimalUvarint()
 	if ver >= 2 {
 		complete, field := r.MinimalUvarint(), r.MinimalUvarint()
-		delim := r.Bytes(int(min(r.MinimalUvarint(), uint64(r.Len()+1))))
+		delim := r.LenBytes()
 		n := r.MinimalUvarint()
 		if r.Err == nil && (complete > 1 || field > 1<<31 || n > uint64(r.Len()/8)) {
 			r.Err = fmt.Errorf("state header: %w", sketch.ErrCorrupt)
@@ -189,7 +189,7 @@ func decodeState(data []byte) (h stateHeader, c counts, body []byte, err error) 
 		}
 	}
 	if ver >= 3 {
-		desc := r.Bytes(int(min(r.MinimalUvarint(), uint64(r.Len()+1))))
+		desc := r.LenBytes()
 		parts := r.MinimalUvarint()
 		if r.Err == nil && (len(desc) == 0 || parts < 1 || parts > 1<<10) {
 			r.Err = fmt.Errorf("state key: %w", sketch.ErrCorrupt)

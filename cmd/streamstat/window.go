@@ -291,7 +291,7 @@ func (o *windowOp) UnmarshalBinary(data []byte) error {
 	if v := r.U8(); r.Err == nil && v != windowOpVersion {
 		return fmt.Errorf("%w: version %d: %w", errWindowState, v, sketch.ErrCorrupt)
 	}
-	ws := r.Bytes(int(min(r.MinimalUvarint(), uint64(r.Len()+1))))
+	ws := r.LenBytes()
 	written := r.Varint()
 	n := r.MinimalUvarint()
 	if r.Err != nil || n > uint64(r.Len()) {
@@ -300,7 +300,7 @@ func (o *windowOp) UnmarshalBinary(data []byte) error {
 	closed := make([]closedWindow, 0, n)
 	for range n {
 		c := closedWindow{start: r.Varint(), end: r.Varint(), records: r.MinimalUvarint(), late: r.MinimalUvarint()}
-		c.state = append([]byte(nil), r.Bytes(int(min(r.MinimalUvarint(), uint64(r.Len()+1))))...)
+		c.state = append([]byte(nil), r.LenBytes()...)
 		if r.Err != nil || c.end <= c.start || c.records == 0 || c.end <= written || (len(closed) > 0 && c.end <= closed[len(closed)-1].end) {
 			return fmt.Errorf("%w: closed window %d: %w", errWindowState, len(closed), sketch.ErrCorrupt)
 		}
