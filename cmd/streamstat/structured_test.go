@@ -280,19 +280,31 @@ func TestStructuredStrictOffset(t *testing.T) {
 	if err := writeFile(path, data); err != nil {
 		t.Fatal(err)
 	}
-	for _, tc := range []struct {
-		name string
-		o    runOpts
-		args []string
-		want string
-	}{
+	runStrictOffset(t, data, []string{"--json", "user.id", "--strict"}, []strictCase{
 		{"file -j 1", runOpts{}, []string{"-j", "1", path}, fmt.Sprintf("record 2223 at offset %d:", bad)},
 		{"file -j 4", runOpts{}, []string{"-j", "4", path}, fmt.Sprintf("record at offset %d:", bad)},
 		{"stdin -j 1", runOpts{stdin: strings.NewReader(data), chunk: 300}, []string{"-j", "1"}, fmt.Sprintf("record 2223 at offset %d:", bad)},
 		{"stdin -j 3", runOpts{stdin: strings.NewReader(data), chunk: 300, buf: 100}, []string{"-j", "3"}, fmt.Sprintf("record at offset %d:", bad)},
-	} {
-		for _, cmd := range []string{"distinct", "top"} { // dynamic and static dealing
-			args := append([]string{cmd, "--json", "user.id", "--strict"}, tc.args...)
+	})
+}
+
+// strictCase is one way of reading a --strict test's input, and the
+// message wanted.
+type strictCase struct {
+	name string
+	o    runOpts
+	args []string
+	want string
+}
+
+// runStrictOffset runs distinct and top (dynamic and static dealing) with
+// flags and each case's args on data, and wants exit 1 and the case's
+// message.
+func runStrictOffset(t *testing.T, data string, flags []string, cases []strictCase) {
+	t.Helper()
+	for _, tc := range cases {
+		for _, cmd := range []string{"distinct", "top"} {
+			args := append(append([]string{cmd}, flags...), tc.args...)
 			o := tc.o
 			if o.stdin != nil {
 				o.stdin = strings.NewReader(data)
@@ -340,27 +352,10 @@ func TestStrictOffsetCSVHeader(t *testing.T) {
 	if err := writeFile(path, data); err != nil {
 		t.Fatal(err)
 	}
-	for _, tc := range []struct {
-		name string
-		o    runOpts
-		args []string
-		want string
-	}{
+	runStrictOffset(t, data, []string{"--csv", "--header", "-f", "user", "--strict"}, []strictCase{
 		{"file -j 1", runOpts{}, []string{"-j", "1", path}, fmt.Sprintf("record 1501 at offset %d:", bad)},
 		{"file -j 2", runOpts{}, []string{"-j", "2", path}, fmt.Sprintf("record at offset %d:", bad)},
 		{"stdin -j 1", runOpts{stdin: strings.NewReader(data), chunk: 300}, []string{"-j", "1"}, fmt.Sprintf("record 1501 at offset %d:", bad)},
 		{"stdin -j 2", runOpts{stdin: strings.NewReader(data), chunk: 300}, []string{"-j", "2"}, fmt.Sprintf("record at offset %d:", bad)},
-	} {
-		for _, cmd := range []string{"distinct", "top"} { // dynamic and static dealing
-			args := append([]string{cmd, "--csv", "--header", "-f", "user", "--strict"}, tc.args...)
-			o := tc.o
-			if o.stdin != nil {
-				o.stdin = strings.NewReader(data)
-			}
-			_, errOut, code := runIn(t, o, args...)
-			if code != exitFailure || !strings.Contains(errOut, tc.want) {
-				t.Errorf("%s %s: exit %d, stderr %q; want exit 1 and %q", tc.name, cmd, code, errOut, tc.want)
-			}
-		}
-	}
+	})
 }
