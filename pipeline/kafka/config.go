@@ -3,7 +3,6 @@ package kafka
 import (
 	"crypto/rand"
 	"encoding/binary"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
@@ -161,9 +160,7 @@ func (c *Config) fill() error {
 		c.Timeout = DefaultTimeout
 	}
 	if c.TransactionalID == "" {
-		var b [8]byte
-		rand.Read(b[:])
-		c.TransactionalID = c.Group + "-" + hex.EncodeToString(b[:])
+		c.TransactionalID = fmt.Sprintf("%s-%016x", c.Group, randomID())
 	}
 	return nil
 }
