@@ -358,18 +358,7 @@ func (s *Source) take(b *pipeline.Batch, r *kgo.Record) error {
 	if r.Attrs.IsControl() {
 		return nil
 	}
-	var rec *pipeline.Record
-	if s.cfg.Extract != nil {
-		ex, err := s.cfg.Extract.Extract(r.Value, &s.scratch)
-		if err != nil {
-			return nil // no key: skipped, as a LineSource skips it
-		}
-		rec = b.Add(ex.Key)
-		rec.Value, rec.HasValue = ex.Value, ex.HasValue
-	} else {
-		rec = b.Add(r.Value)
-	}
-	rec.Time = r.Timestamp.UnixNano()
+	addRecord(b, s.cfg.Extract, &s.scratch, r) // no key: skipped, as a LineSource skips it
 	return nil
 }
 

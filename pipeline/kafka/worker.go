@@ -577,20 +577,9 @@ func (w *Worker) takeChunk(st *partState, recs []*kgo.Record) error {
 			return fmt.Errorf("%w: %s partition %d: record at offset %d, want %d", ErrOffsetGap, w.cfg.Topic, st.p, r.Offset, st.next)
 		}
 		st.next = r.Offset + 1
-		key := r.Value
-		var rec *pipeline.Record
-		if w.cfg.Extract != nil {
-			ex, err := w.cfg.Extract.Extract(r.Value, &st.scratch)
-			if err != nil {
-				skipped++
-				continue
-			}
-			rec = b.Add(ex.Key)
-			rec.Value, rec.HasValue = ex.Value, ex.HasValue
-		} else {
-			rec = b.Add(key)
+		if !addRecord(b, w.cfg.Extract, &st.scratch, r) {
+			skipped++
 		}
-		rec.Time = r.Timestamp.UnixNano()
 	}
 	n := b.Len()
 	now := time.Now()
@@ -618,6 +607,25 @@ func (w *Worker) takeChunk(st *partState, recs []*kgo.Record) error {
 		w.hooks.take(st.p, len(recs), now)
 	}
 	return nil
+}
+
+// addRecord appends r to b: its key (and value) found by ex in its
+// value, or its whole value as the key if ex is nil. It returns false,
+// adding nothing, if ex rejects the record.
+func addRecord(b *pipeline.Batch, ex pipeline.Extractor, scratch *pipeline.Scratch, r *kgo.Record) bool {
+	var rec *pipeline.Record
+	if ex != nil {
+		e, err := ex.Extract(r.Value, scratch)
+		if err != nil {
+			return false
+		}
+		rec = b.Add(e.Key)
+		rec.Value, rec.HasValue = e.Value, e.HasValue
+	} else {
+		rec = b.Add(r.Value)
+	}
+	rec.Time = r.Timestamp.UnixNano()
+	return true
 }
 
 // pressure is the load signal of partition st's shedder at now. The
