@@ -538,8 +538,9 @@ func quoteNames(h []string) string {
 // at path into at most n ranges, each starting at a record start, so no
 // range starts inside a quoted field. A record starts after a newline that
 // follows an even number of quotes since the start of the file; to know
-// the count at each cut, the file is first read once, the n parts at once
-// on n goroutines, counting quotes. Read the ranges with OpenCSVRange.
+// the count at each cut, the bytes before the last cut are first read
+// once, in n parts at once on n goroutines, counting quotes. Read the
+// ranges with OpenCSVRange.
 func SplitCSVFile(path string, n int) ([]FileRange, error) {
 	return splitFile(path, n, SplitCSVReaderAt)
 }
@@ -557,33 +558,58 @@ func SplitCSVReaderAt(r io.ReaderAt, name string, size int64, n int) ([]FileRang
 	for k := 1; k <= n; k++ {
 		cuts[k] = size/int64(n)*int64(k) + size%int64(n)*int64(k)/int64(n)
 	}
-	// odd[k]: the part [cuts[k], cuts[k+1]) holds an odd number of quotes.
-	odd := make([]bool, n)
-	errs := make([]error, n)
+	// Only the parity before each cut matters, so the bytes past the
+	// last cut are not counted (for two ranges, half the file): the
+	// bytes before it are, in n parts of about equal size, so the count
+	// takes no longer than before. bounds[k] are the parts' bounds;
+	// odd[k]: the part [bounds[k], bounds[k+1]) holds an odd number of
+	// quotes.
+	bounds := make([]int64, 0, 2*n)
+	for k := range n - 1 {
+		for j := range n {
+			bounds = append(bounds, cuts[k]+(cuts[k+1]-cuts[k])*int64(j)/int64(n))
+		}
+	}
+	bounds = append(bounds, cuts[n-1])
+	parts := len(bounds) - 1
+	odd := make([]bool, parts)
+	errs := make([]error, parts)
 	var wg sync.WaitGroup
-	for k := range n {
+	for g := range n {
 		wg.Go(func() {
-			odd[k], errs[k] = countQuotesOdd(r, cuts[k], cuts[k+1], size)
+			var buf []byte
+			for k := g; k < parts; k += n {
+				odd[k], errs[k] = countQuotesOdd(r, bounds[k], bounds[k+1], size, &buf)
+			}
 		})
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("pipeline: split %s: %w", name, err)
 	}
-	// par[k]: the quotes before cuts[k] are odd.
+	// par[k]: the quotes before cuts[k] are odd; cuts[k] is bounds[n*k].
 	par := make([]bool, n)
-	for k := 1; k < n; k++ {
-		par[k] = par[k-1] != odd[k-1]
+	o := false
+	for k := range parts {
+		if k%n == 0 {
+			par[k/n] = o
+		}
+		o = o != odd[k]
 	}
+	par[n-1] = o
 	buf := make([]byte, splitScan)
 	return cutRanges(name, size, n, func(k int, cut int64) (int64, error) {
 		return recordStartAtOrAfter(r, cut, size, par[k], buf)
 	})
 }
 
-// countQuotesOdd reports whether r[from:to] holds an odd number of quotes.
-func countQuotesOdd(r io.ReaderAt, from, to, size int64) (bool, error) {
-	buf := make([]byte, min(1<<20, to-from))
+// countQuotesOdd reports whether r[from:to] holds an odd number of
+// quotes, reading into *buf (grown to at most 1 MiB).
+func countQuotesOdd(r io.ReaderAt, from, to, size int64, bp *[]byte) (bool, error) {
+	if n := int(min(1<<20, to-from)); len(*bp) < n {
+		*bp = make([]byte, n)
+	}
+	buf := *bp
 	odd := false
 	for pos := from; pos < to; {
 		n, err := r.ReadAt(buf[:min(int64(len(buf)), to-pos)], pos)
