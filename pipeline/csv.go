@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unsafe"
 
 	"github.com/streamstat/streamstat/sketch"
 )
@@ -100,14 +101,27 @@ func (k *CSVKey) Extract(rec []byte, sc *Scratch) (Extraction, error) {
 // end and its fields in one pass, rather than a quote-parity search for
 // the end and then a second pass over the fields.
 func (k *CSVKey) extractFramed(data []byte, atEOF bool, sc *Scratch, x *Extraction) (int, error) {
-	if len(data) >= 128 {
-		if end, ok := frameCSV128(data, k.comma(), k.last(), &sc.spans); ok {
-			rec := data[:end]
-			if n := len(rec) - 1; n >= 0 && rec[n] == '\r' {
-				rec = rec[:n]
+	if sc.csv == nil {
+		sc.csv = new(csvFrame)
+	}
+	var v csvView
+	if sc.csv.view(data, k.comma(), &v) {
+		rec := data[:v.fin]
+		if len(k.Columns) == 1 && k.ValueColumn == 0 {
+			// One column, the key: no spans, and a clean field as it is.
+			sp, clean, ok := v.field(data, k.Columns[0])
+			switch {
+			case !ok:
+				return v.end, ErrMissingField
+			case clean:
+				x.Key = rec[sp.start:sp.end]
+			default:
+				x.Key = csvField(rec, sp, &sc.Key)
 			}
-			return end, k.extraction(rec, sc, x)
+			return v.end, nil
 		}
+		v.spans(data, k.last(), &sc.spans)
+		return v.end, k.extraction(rec, sc, x)
 	}
 	mode := csvMore
 	if atEOF {
@@ -433,7 +447,7 @@ func csvFields(rec []byte, comma byte, field func(csvSpan)) error {
 func csvField(rec []byte, sp csvSpan, buf *[]byte) []byte {
 	v := rec[sp.start:sp.end]
 	if !sp.quoted || !sp.esc && indexEither(v, '"', '\r') < 0 {
-		return v // frameCSV128 leaves esc for this test
+		return v // csvFrame leaves esc for this test
 	}
 	out := (*buf)[:0]
 	for i := 0; i < len(v); i++ {
@@ -723,9 +737,9 @@ func (e *RecordEnds) Next(p []byte) int {
 // csvMasksGo is csvMasks a byte at a time: the reference the assembly is
 // tested against, and csvMasks where there is none.
 func csvMasksGo(dst []uint64, src []byte, comma byte) {
-	for b := 0; b+3 <= len(dst); b += 3 {
-		var q, c, n uint64
-		for j, x := range src[64*(b/3) : 64*(b/3)+64] {
+	for b := 0; b+4 <= len(dst); b += 4 {
+		var q, c, n, r uint64
+		for j, x := range src[64*(b/4) : 64*(b/4)+64] {
 			switch x {
 			case '"':
 				q |= 1 << j
@@ -733,9 +747,11 @@ func csvMasksGo(dst []uint64, src []byte, comma byte) {
 				c |= 1 << j
 			case '\n':
 				n |= 1 << j
+			case '\r':
+				r |= 1 << j
 			}
 		}
-		dst[b], dst[b+1], dst[b+2] = q, c, n
+		dst[b], dst[b+1], dst[b+2], dst[b+3] = q, c, n, r
 	}
 }
 
@@ -750,70 +766,241 @@ func prefixXor64(x uint64) uint64 {
 	return x
 }
 
-// frameCSV128 is frameCSV's fast path for a record that ends within the
-// first 128 bytes of data (which must hold 128): bitmaps of the quotes,
-// delimiters and newlines of those bytes (csvMasks: SSE2 on amd64) give,
-// without a branch per byte, the quotes' parity, the record's end (the
-// first newline outside quotes), its field separators (the delimiters
-// outside quotes) and whether every quote stands where RFC 4180 allows it
-// (an opening quote at a field's start or just after a closing one,
-// doubled; a closing one before a delimiter, a quote, the record's end or
-// CR-LF). It notes the fields up to the last-th in *spans as frameCSV
-// does and returns the end, or false, leaving frameCSV to read the record
-// (longer, or with a quote out of place, which frameCSV reports).
-func frameCSV128(data []byte, comma byte, last int, spans *[]csvSpan) (int, bool) {
-	var m [6]uint64
-	csvMasks(m[:], data[:128], comma)
-	q0, c0, n0, q1, c1, n1 := m[0], m[1], m[2], m[3], m[4], m[5]
-	// p: inside quotes, counting the quote that opens (parity of the
-	// quotes up to and including each byte).
-	p0 := prefixXor64(q0)
-	p1 := prefixXor64(q1) ^ -(p0 >> 63)
-	var end int
+// The ring of blocks csvFrame keeps, and how many it computes at a time:
+// a record it reads spans at most csvRing-csvChunk blocks (up to 449
+// bytes), so that the blocks it needs are still in the ring.
+const (
+	csvRing  = 16
+	csvChunk = 8
+)
+
+// csvBlock is what csvFrame knows of a 64-byte block of the data, bit j
+// for its byte j, with the quotes' parity carried from the blocks before.
+type csvBlock struct {
+	sep uint64 // delimiters outside quotes: field separators
+	end uint64 // newlines outside quotes: record ends
+	bad uint64 // quotes where RFC 4180 allows none
+	qn  uint64 // quotes and newlines: a quoted field without one inside reads as it stands
+}
+
+// csvFrame is CSVKey's fast path for reading the records of one buffer of
+// data in turn (LineSource.takeExtract calls extractFramed at each
+// record's start; Scratch.newData says the buffer changed). From bitmaps
+// of the quotes, delimiters, newlines and CRs of each 64-byte block
+// (csvMasks: AVX-512 or SSE2 on amd64), made once per block, not once per
+// record, it derives without a branch per byte the quotes' parity by
+// prefix XOR, the record ends (newlines outside quotes), the field
+// separators (delimiters outside quotes) and the quotes RFC 4180 does not
+// allow: an opening quote (one that leaves the parity odd) must start a
+// field (follow a separator, a closing quote, a record end, or be the
+// first byte), and a closing one must precede a separator, a quote (a
+// doubled quote), a record end or a CR before one. So a record is framed
+// and checked by a few mask operations per block, and its fields are the
+// separators' bits. Records it does not read (longer than the ring holds,
+// running past the data, or with a quote out of place) go to frameCSV,
+// which reports the error.
+//
+// Parity is counted from origin, a record start: every record start the
+// source reaches after it lies at even parity, as quote-parity framing
+// makes them; a record start that does not follow a record end in the
+// bitmaps (a new buffer, a jump past a long record) starts over there.
+type csvFrame struct {
+	data   []byte // the data the blocks describe; calls pass data[r:]
+	origin int    // offset in data of block 0
+	next   int    // blocks made: 0 to next-1, the last csvRing in ring
+	inq    uint64 // all ones if block next starts inside quotes
+	carry  uint64 // 1 if block next starts a field (see prev in chunk)
+	ring   [csvRing]csvBlock
+	raw    [4 * (csvChunk + 1)]uint64
+	tail   [64]byte
+}
+
+// newData tells the extractors' state that the data of the next
+// extractFramed calls is new: bytes seen before may have changed.
+func (sc *Scratch) newData() {
+	if sc.csv != nil {
+		sc.csv.data = nil
+	}
+}
+
+// locate returns the offset of d in f.data, d being f.data[r:] for
+// some r past the origin; otherwise it makes d the data, with its first
+// byte a record start, and returns 0.
+func (f *csvFrame) locate(d []byte) int {
+	if f.data != nil {
+		off := int(uintptr(unsafe.Pointer(unsafe.SliceData(d))) - uintptr(unsafe.Pointer(unsafe.SliceData(f.data))))
+		if off >= f.origin && off <= len(f.data) && len(f.data)-off == len(d) {
+			return off
+		}
+	}
+	f.data = d
+	f.restart(0)
+	return 0
+}
+
+// restart makes the record start at offset r of the data block 0's start.
+func (f *csvFrame) restart(r int) {
+	f.origin, f.next, f.inq, f.carry = r, 0, 0, 1
+}
+
+// chunk makes the blocks next to next+csvChunk-1 (past the data's end,
+// empty), or returns false if block next starts 128 bytes or more past
+// the data's end.
+func (f *csvFrame) chunk(comma byte) bool {
+	base := f.origin + 64*f.next
+	rest := len(f.data) - base
+	if rest <= -128 {
+		return false // view needs no block so far past the data
+	}
+	// The bitmaps of csvChunk blocks and one more, looked ahead to: a
+	// closing quote at a block's last byte is checked against the next.
+	raw := f.raw[:]
+	full := max(0, min(csvChunk+1, rest/64))
+	if full > 0 {
+		csvMasks(raw[:4*full], f.data[base:base+64*full], comma)
+	}
+	if i := full; i < csvChunk+1 {
+		if r := rest - 64*i; r > 0 {
+			f.tail = [64]byte{}
+			copy(f.tail[:], f.data[base+64*i:])
+			csvMasks(raw[4*i:4*i+4], f.tail[:], comma)
+			i++
+		}
+		clear(raw[4*i:])
+	}
+	inq, carry := f.inq, f.carry
+	q, c, n, cr := raw[0], raw[1], raw[2], raw[3]
+	p := prefixXor64(q) ^ inq // inside quotes, the opening quote included
+	s, e := c&^p, n&^p
+	for b := range csvChunk {
+		w := raw[4*b+4 : 4*b+8]
+		q2, c2, n2, cr2 := w[0], w[1], w[2], w[3]
+		inq = -(p >> 63)
+		p2 := prefixXor64(q2) ^ inq
+		s2, e2 := c2&^p2, n2&^p2
+		o, x := q&p, q&^p // opening and closing quotes
+		// prev: the byte before starts a field's text (is a separator, a
+		// closing quote or a record end); next: the byte after ends it.
+		a := s | x | e
+		prev := a<<1 | carry
+		carry = a >> 63
+		z := s | q | e | cr&(e>>1|e2<<63)
+		z2 := s2 | q2 | e2 | cr2&(e2>>1)
+		next := z>>1 | z2<<63
+		f.ring[(f.next+b)%csvRing] = csvBlock{sep: s, end: e, bad: o&^prev | x&^next, qn: q | n}
+		q, n, cr, p, s, e = q2, n2, cr2, p2, s2, e2
+	}
+	f.inq, f.carry = inq, carry
+	f.next += csvChunk
+	return true
+}
+
+// csvView is a record as csvFrame sees it, its bytes 0 to 63 in word 0
+// of each pair of bitmaps and bytes 64 to 127 in word 1.
+type csvView struct {
+	s0, s1   uint64 // field separators before the record's end
+	qn0, qn1 uint64 // quotes and newlines
+	end, fin int    // the newline ending the record; the last field's end (before a CR)
+}
+
+// view sets *v to the record at the start of d, d being f.data[r:] if the
+// record is the next one (see locate), if it ends with a newline within
+// 128 bytes and every quote in it is in place; otherwise it returns false,
+// leaving the record to frameCSV. (A pointer, not a result: the copy of
+// the result stalled on its stores, 40% of the call.)
+func (f *csvFrame) view(d []byte, comma byte, v *csvView) bool {
+	r := f.locate(d)
+	rel := r - f.origin
+	if rel > 0 {
+		// A record start follows a record end, unless the source went
+		// past records this frame did not read (a long one).
+		pb := (rel - 1) >> 6
+		if pb >= f.next || pb < f.next-csvRing || f.ring[pb%csvRing].end>>((rel-1)&63)&1 == 0 {
+			f.restart(r)
+			rel = 0
+		}
+	}
+	bi, sh := rel>>6, uint(rel&63)
+	for bi+2 >= f.next {
+		if !f.chunk(comma) {
+			return false
+		}
+	}
+	b0, b1, b2 := &f.ring[bi%csvRing], &f.ring[(bi+1)%csvRing], &f.ring[(bi+2)%csvRing]
+	// The record's bits (with sh 0, a shift by 64 gives 0).
+	e0, e1 := b0.end>>sh|b1.end<<(64-sh), b1.end>>sh|b2.end<<(64-sh)
 	var k0, k1 uint64 // the bytes before the end
-	if e := n0 &^ p0; e != 0 {
-		end = bits.TrailingZeros64(e)
-		k0 = 1<<end - 1
-	} else if e := n1 &^ p1; e != 0 {
-		end = 64 + bits.TrailingZeros64(e)
-		k0, k1 = ^uint64(0), 1<<(end-64)-1
+	switch {
+	case e0 != 0:
+		v.end = bits.TrailingZeros64(e0)
+		k0 = 1<<v.end - 1
+	case e1 != 0:
+		v.end = 64 + bits.TrailingZeros64(e1)
+		k0, k1 = ^uint64(0), 1<<(v.end-64)-1
+	default:
+		return false
+	}
+	if (b0.bad>>sh|b1.bad<<(64-sh))&k0|(b1.bad>>sh|b2.bad<<(64-sh))&k1 != 0 {
+		return false
+	}
+	v.s0, v.s1 = (b0.sep>>sh|b1.sep<<(64-sh))&k0, (b1.sep>>sh|b2.sep<<(64-sh))&k1
+	v.qn0, v.qn1 = b0.qn>>sh|b1.qn<<(64-sh), b1.qn>>sh|b2.qn<<(64-sh)
+	v.fin = v.end
+	if v.end > 0 && d[v.end-1] == '\r' {
+		v.fin--
+	}
+	return true
+}
+
+// field returns the bounds of the record's c-th field (c >= 1) as a
+// span of d, or false if the record has fewer fields. A quoted field
+// without a quote or newline inside (no doubled quote, no CRLF) is clean:
+// its text needs no rewriting.
+func (v *csvView) field(d []byte, c int) (sp csvSpan, clean, ok bool) {
+	s0, s1 := v.s0, v.s1
+	start := 0
+	for range c - 1 {
+		switch {
+		case s0 != 0:
+			start = bits.TrailingZeros64(s0) + 1
+			s0 &= s0 - 1
+		case s1 != 0:
+			start = 64 + bits.TrailingZeros64(s1) + 1
+			s1 &= s1 - 1
+		default:
+			return sp, false, false
+		}
+	}
+	e := v.fin
+	switch {
+	case s0 != 0:
+		e = bits.TrailingZeros64(s0)
+	case s1 != 0:
+		e = 64 + bits.TrailingZeros64(s1)
+	}
+	if start >= e || d[start] != '"' {
+		return csvSpan{start: start, end: e}, true, true
+	}
+	// Checked: the field ends with its closing quote.
+	sp = csvSpan{start: start + 1, end: e - 1, quoted: true}
+	var w uint64 // the bits from the field's text on
+	if sp.start < 64 {
+		w = v.qn0>>uint(sp.start) | v.qn1<<uint(64-sp.start)
 	} else {
-		return 0, false
+		w = v.qn1 >> uint(sp.start-64)
 	}
-	s0, s1 := c0&^p0&k0, c1&^p1&k1 // separators
-	q0, q1 = q0&k0, q1&k1
-	o0, o1 := q0&p0, q1&p1   // opening quotes
-	x0, x1 := q0&^p0, q1&^p1 // closing quotes
-	// An opening quote follows a separator or a closing quote, or is
-	// the record's first byte.
-	a0, a1 := s0|x0, s1|x1
-	prev0, prev1 := a0<<1|1, a1<<1|a0>>63
-	// A closing quote precedes a separator, a quote, the end, or a CR
-	// just before the end.
-	b0, b1 := s0|q0, s1|q1
-	fin := end
-	if end > 0 && data[end-1] == '\r' {
-		fin = end - 1
-	}
-	if fin < 64 {
-		b0 |= 1 << fin
-	} else {
-		b1 |= 1 << (fin - 64)
-	}
-	if end < 64 {
-		b0 |= 1 << end
-	} else {
-		b1 |= 1 << (end - 64)
-	}
-	next0, next1 := b0>>1|b1<<63, b1>>1
-	if o0&^prev0|o1&^prev1|x0&^next0|x1&^next1 != 0 {
-		return 0, false
-	}
-	// The fields, up to the last-th: between separators.
+	n := sp.end - sp.start
+	return sp, n < 64 && w&(1<<n-1) == 0, true
+}
+
+// spans notes the record's fields up to the last-th in *spans, as
+// frameCSV does.
+func (v *csvView) spans(d []byte, last int, spans *[]csvSpan) {
+	s0, s1 := v.s0, v.s1
 	sp := (*spans)[:0]
 	start := 0
 	for f := 1; f <= last; f++ {
-		e := fin
+		e := v.fin
 		switch {
 		case s0 != 0:
 			e = bits.TrailingZeros64(s0)
@@ -823,17 +1010,16 @@ func frameCSV128(data []byte, comma byte, last int, spans *[]csvSpan) (int, bool
 			s1 &= s1 - 1
 		}
 		span := csvSpan{start: start, end: e}
-		if start < e && data[start] == '"' {
-			// Valid: the field ends with its closing quote. Whether it
+		if start < e && d[start] == '"' {
+			// Checked: the field ends with its closing quote. Whether it
 			// holds a doubled quote is left to csvField (a key field).
 			span = csvSpan{start: start + 1, end: e - 1, quoted: true}
 		}
 		sp = append(sp, span)
-		if e == fin {
+		if e == v.fin {
 			break
 		}
 		start = e + 1
 	}
 	*spans = sp
-	return end, true
 }

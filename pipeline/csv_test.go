@@ -565,74 +565,126 @@ func TestIndexAny3(t *testing.T) {
 	}
 }
 
-// TestCSVMasks: the assembly's bitmaps (where there is assembly) are the
-// byte loop's, for every delimiter and block count.
+// TestCSVMasks: each implementation's bitmaps (assembly, where there is
+// some) are the byte loop's, for every delimiter and block count.
 func TestCSVMasks(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 14))
-	for trial := range 500 {
-		src := make([]byte, 64*(trial%4))
-		for i := range src {
-			src[i] = "\"\n,;\t\r ax\x00\xff"[r.IntN(11)]
-		}
-		comma := ",;\t|"[trial%4]
-		got, want := make([]uint64, 3*(trial%4)+trial%3), make([]uint64, 3*(trial%4)+trial%3)
-		csvMasks(got, src, comma)
-		csvMasksGo(want, src, comma)
-		if !reflect.DeepEqual(got, want) {
-			t.Fatalf("comma %q, %q: %x, want %x", comma, src, got, want)
+	for name, masks := range csvMasksVariants() {
+		for trial := range 500 {
+			src := make([]byte, 64*(trial%4))
+			for i := range src {
+				src[i] = "\"\n,;\t\r ax\x00\xff"[r.IntN(11)]
+			}
+			comma := ",;\t|"[trial%4]
+			got, want := make([]uint64, 4*(trial%4)+trial%3), make([]uint64, 4*(trial%4)+trial%3)
+			masks(got, src, comma)
+			csvMasksGo(want, src, comma)
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("%s: comma %q, %q: %x, want %x", name, comma, src, got, want)
+			}
 		}
 	}
 }
 
-// TestFrameCSV128: where the fast path reads a record (one ending within
-// 128 bytes), it finds frameCSV's end and fields; it reads every valid
-// such record; and a record it leaves is one frameCSV finds invalid or
-// longer.
-func TestFrameCSV128(t *testing.T) {
+// TestCSVFrame: reading a buffer's records in turn as a LineSource does,
+// where the bitmap fast path reads a record it finds frameCSV's end and
+// fields; it reads every valid record short enough for its ring; and a
+// record it leaves is one frameCSV finds invalid, longer, or not ended
+// within the data. Buffers of valid CSV, of any bytes, and of both.
+func TestCSVFrame(t *testing.T) {
 	r := rand.New(rand.NewPCG(8, 14))
 	read, left := 0, 0
-	for trial := range 20000 {
+	var f csvFrame
+	for trial := range 3000 {
 		comma := ",;\t|"[trial%4]
 		var data []byte
-		if trial%3 == 0 {
-			// Any bytes: quotes out of place, CRs, short records.
-			data = make([]byte, 128+r.IntN(64))
-			for i := range data {
-				data[i] = "\"\n\r ab"[r.IntN(6)]
-				if r.IntN(8) == 0 {
-					data[i] = comma
+		for len(data) < 64+r.IntN(1500) {
+			if r.IntN(3) == 0 {
+				// Any bytes: quotes out of place, CRs, long records.
+				for range r.IntN(200) {
+					c := "\"\n\r ab"[r.IntN(6)]
+					if r.IntN(8) == 0 {
+						c = comma
+					}
+					data = append(data, c)
 				}
-			}
-		} else {
-			data = csvGen(r, comma, 1+r.IntN(3))
-			for len(data) < 128 {
-				data = append(data, csvGen(r, comma, 1)...)
-				data = append(data, '\n')
+			} else {
+				data = append(data, csvGen(r, comma, 1+r.IntN(4))...)
 			}
 		}
 		last := r.IntN(5)
-		var fast, slow []csvSpan
-		end, ok := frameCSV128(data, comma, last, &fast)
-		wantEnd, err := frameCSV(data, comma, csvMore, last, &slow)
-		if ok {
-			read++
-			same := len(fast) == len(slow)
-			for i := 0; same && i < len(fast); i++ {
+		f.data = nil // Scratch.newData
+		for p := 0; p < len(data); {
+			var fast, slow []csvSpan
+			d := data[p:]
+			var v csvView
+			ok := f.view(d, comma, &v)
+			end := v.end
+			if ok {
+				v.spans(d, last, &fast)
+			}
+			wantEnd, err := frameCSV(d, comma, csvMore, last, &slow)
+			if ok {
+				read++
+				same := len(fast) == len(slow)
+				for i := 0; same && i < len(fast); i++ {
+					var b1, b2 []byte
+					same = fast[i].start == slow[i].start && fast[i].end == slow[i].end && fast[i].quoted == slow[i].quoted &&
+						string(csvField(d, fast[i], &b1)) == string(csvField(d, slow[i], &b2))
+				}
+				if err != nil || end != wantEnd || !same {
+					t.Fatalf("%q at %d, comma %q, last %d: fast path end %d %v, frameCSV end %d %v (%v)", data, p, comma, last, end, fast, wantEnd, slow, err)
+				}
+				// One column, read without spans: frameCSV's field, and
+				// a clean one needs no rewriting.
+				c := 1 + r.IntN(5)
+				frameCSV(d, comma, csvMore, c, &slow)
+				sp, clean, has := v.field(d, c)
 				var b1, b2 []byte
-				same = fast[i].start == slow[i].start && fast[i].end == slow[i].end && fast[i].quoted == slow[i].quoted &&
-					string(csvField(data, fast[i], &b1)) == string(csvField(data, slow[i], &b2))
+				switch {
+				case has != (c <= len(slow)):
+					t.Fatalf("%q at %d, comma %q: field %d found %v, frameCSV has %d fields", data, p, comma, c, has, len(slow))
+				case !has:
+				case string(csvField(d, sp, &b1)) != string(csvField(d, slow[c-1], &b2)) || clean && string(d[sp.start:sp.end]) != string(csvField(d, slow[c-1], &b2)):
+					t.Fatalf("%q at %d, comma %q: field %d %v (clean %v), frameCSV's %v", data, p, comma, c, sp, clean, slow[c-1])
+				}
+			} else {
+				left++
+				if err == nil && wantEnd >= 0 && wantEnd < 128 {
+					t.Fatalf("%q at %d, comma %q, last %d: fast path left a valid record ending at %d", data, p, comma, last, wantEnd)
+				}
 			}
-			if err != nil || end != wantEnd || !same {
-				t.Fatalf("%q, comma %q, last %d: fast path end %d %v, frameCSV end %d %v (%v)", data, comma, last, end, fast, wantEnd, slow, err)
+			if wantEnd < 0 {
+				break
 			}
-			continue
-		}
-		left++
-		if err == nil && wantEnd >= 0 && wantEnd < 128 {
-			t.Fatalf("%q, comma %q, last %d: fast path left a valid record ending at %d", data, comma, last, wantEnd)
+			p += wantEnd + 1
 		}
 	}
 	if read == 0 || left == 0 {
 		t.Errorf("fast path read %d records and left %d: the test misses a case", read, left)
+	}
+}
+
+// TestCSVFrameNewData: after Scratch.newData, the fast path reads the
+// bytes as they are now, not the bitmaps of what stood there before (a
+// LineSource refills its buffer in place).
+func TestCSVFrameNewData(t *testing.T) {
+	k := &CSVKey{Columns: []int{2}}
+	var sc Scratch
+	buf := []byte("a,x1\nb,x2\nc,x3\n")
+	for round, want := range []string{"x1", "y1"} {
+		if round == 1 {
+			copy(buf, "a,\"y1\"\n,\"\n\"\n")
+			sc.newData()
+		}
+		var x Extraction
+		end, err := k.extractFramed(buf, false, &sc, &x)
+		if err != nil || string(x.Key) != want {
+			t.Fatalf("round %d: key %q (%v), want %q", round, x.Key, err, want)
+		}
+		x = Extraction{}
+		if _, err := k.extractFramed(buf[end+1:], false, &sc, &x); err != nil || string(x.Key) != []string{"x2", "\n"}[round] {
+			t.Fatalf("round %d: second key %q (%v)", round, x.Key, err)
+		}
 	}
 }

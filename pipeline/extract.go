@@ -80,6 +80,7 @@ type Extractor interface {
 type Scratch struct {
 	Key, Tmp []byte
 	spans    []csvSpan // CSVKey's fields of the record
+	csv      *csvFrame // CSVKey's bitmaps of the data (newData drops them)
 }
 
 // framedExtractor is an Extractor that can find a record's end and its
@@ -130,6 +131,7 @@ func (s *LineSource) takeExtract(b *Batch, max int) (n int, full bool, err error
 	base, k0 := b.Bytes(), len(b.Records)
 	recs := slices.Grow(b.Records, min(max, 4096))
 	fx, fused := ex.(framedExtractor)
+	s.x.scratch.newData()
 	ax, appends := ex.(appendExtractor)
 	for n < max && int64(p) < limit {
 		end, next := 0, 0
