@@ -172,6 +172,9 @@ func (o *TopKeys) AddTo(records, units *sketch.TopK) error {
 // them Unit each (as TopKeys.TopK and HeavyHitters with Unit set count
 // records kept at p = 1), in place.
 func ToUnits(t *sketch.TopK) {
+	if scaleTopK(t, unitDoublings) {
+		return
+	}
 	for range unitDoublings {
 		_ = t.Merge(t) // doubles every count and error; a TopK merges with itself
 	}
