@@ -48,7 +48,9 @@ func hlCheck(t *testing.T, data []byte, recs []Record, base int) {
 // each of its paths: too few keys for the lists, one length (short and
 // long), and lists of mixed lengths, in runs of one length and shuffled,
 // across the 2048-record chunks.
-func TestHashLinesEveryLength(t *testing.T) {
+func TestHashLinesEveryLength(t *testing.T) { hashPaths(t, testHashLinesEveryLength) }
+
+func testHashLinesEveryLength(t *testing.T) {
 	r := rand.New(rand.NewPCG(11, 12))
 	pads := [][]int{{0}, {1}, {3, 5}, {0, 1, 2, 3, 4, 5, 6, 7}}
 	for n := 0; n <= 64; n++ {
@@ -92,9 +94,11 @@ func TestHashLinesAllocs(t *testing.T) {
 	}
 	data, recs := hlRecords(r, lens, []int{1}, 0)
 	by := new(byLength)
-	if n := testing.AllocsPerRun(20, func() { hashLines(recs, data, 0, by) }); n != 0 {
-		t.Fatalf("got %v allocation(s) (want zero)", n)
-	}
+	hashPaths(t, func(t *testing.T) {
+		if n := testing.AllocsPerRun(20, func() { hashLines(recs, data, 0, by) }); n != 0 {
+			t.Fatalf("got %v allocation(s) (want zero)", n)
+		}
+	})
 }
 
 // FuzzHashLines compares hashLines with xxhash.Sum64 on keys cut from data
@@ -123,5 +127,36 @@ func FuzzHashLines(f *testing.F) {
 			p += n
 		}
 		hlCheck(t, data, recs, 0)
+		if hasXXH64x8 {
+			defer func(old bool) { useXXH64x8 = old }(useXXH64x8)
+			useXXH64x8 = !useXXH64x8
+			hlCheck(t, data, recs, 0)
+		}
+	})
+}
+
+// TestHashLinesOutOfBounds: a record whose key lies outside data (before
+// base or past the end) panics, as slicing data does, on both paths, and
+// wherever it is in the batch.
+func TestHashLinesOutOfBounds(t *testing.T) {
+	hashPaths(t, func(t *testing.T) {
+		data := make([]byte, 100)
+		for _, bad := range []Record{spanRecord(10+95, 6, 0), spanRecord(10+101, 0, 0), spanRecord(9, 3, 0)} {
+			for _, at := range []int{0, 7, 8, 40} {
+				recs := make([]Record, 41)
+				for i := range recs {
+					recs[i] = spanRecord(10+i, 5, 0)
+				}
+				recs[at] = bad
+				func() {
+					defer func() {
+						if recover() == nil {
+							t.Errorf("key at %d of %d bytes, record %d: no panic", bad.keyOff, bad.keyLen, at)
+						}
+					}()
+					hashLines(recs, data, 10, &hlScratch)
+				}()
+			}
+		}
 	})
 }

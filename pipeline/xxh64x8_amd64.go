@@ -1,6 +1,10 @@
 package pipeline
 
-import "golang.org/x/sys/cpu"
+import (
+	"unsafe"
+
+	"golang.org/x/sys/cpu"
+)
 
 // hasXXH64x8 reports whether the CPU runs xxh64KeysAVX512: AVX-512F for the
 // 512-bit lanes, gathers and masks, DQ for VPMULLQ (cpu checks that the OS
@@ -16,3 +20,20 @@ var hasXXH64x8 = cpu.X86.HasAVX512F && cpu.X86.HasAVX512DQ
 //
 //go:noescape
 func xxh64KeysAVX512(data *byte, dlen int, offs, lens *uint32, out *uint64, n int)
+
+// xxh64RecordsAVX512 sets recs[i].Hash, i < n, to XXH64 (seed 0) of the
+// key at recs[i].keyOff-base in data, as xxh64KeysAVX512 does, reading
+// keyOff and keyLen from the records and writing the hashes to them
+// itself (in Go, that copy cost as much as the hash on 8-byte keys). It
+// stops before the first group of 8 with a key outside data and returns
+// the number of records hashed. dlen = len(data) >= 8.
+//
+//go:noescape
+func xxh64RecordsAVX512(data *byte, dlen int, recs *Record, n int, base int) int
+
+// xxh64RecordsAVX512 reads keyOff and keyLen as one 8-byte word, keyOff
+// in the low half: both arrays have length 0 only if keyLen follows.
+var (
+	_ [unsafe.Offsetof(Record{}.keyLen) - unsafe.Offsetof(Record{}.keyOff) - 4]struct{}
+	_ [4 - (unsafe.Offsetof(Record{}.keyLen) - unsafe.Offsetof(Record{}.keyOff))]struct{}
+)
