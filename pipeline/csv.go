@@ -928,8 +928,10 @@ func (f *csvFrame) view(d []byte, comma byte, v *csvView) bool {
 		}
 	}
 	b0, b1, b2 := &f.ring[uint(bi)%csvRing], &f.ring[uint(bi+1)%csvRing], &f.ring[uint(bi+2)%csvRing]
-	// The record's bits (with sh 0, a shift by 64 gives 0).
-	e0, e1 := b0.end>>sh|b1.end<<(64-sh), b1.end>>sh|b2.end<<(64-sh)
+	// The record's bits: x>>sh of one block, y<<1<<(63-sh) of the next
+	// (a shift by 64 - sh, written so that no count can reach 64).
+	hi := 63 - sh
+	e0, e1 := b0.end>>sh|b1.end<<1<<hi, b1.end>>sh|b2.end<<1<<hi
 	var k0, k1 uint64 // the bytes before the end
 	switch {
 	case e0 != 0:
@@ -941,11 +943,11 @@ func (f *csvFrame) view(d []byte, comma byte, v *csvView) bool {
 	default:
 		return false
 	}
-	if (b0.bad>>sh|b1.bad<<(64-sh))&k0|(b1.bad>>sh|b2.bad<<(64-sh))&k1 != 0 {
+	if (b0.bad>>sh|b1.bad<<1<<hi)&k0|(b1.bad>>sh|b2.bad<<1<<hi)&k1 != 0 {
 		return false
 	}
-	v.s0, v.s1 = (b0.sep>>sh|b1.sep<<(64-sh))&k0, (b1.sep>>sh|b2.sep<<(64-sh))&k1
-	v.qn0, v.qn1 = b0.qn>>sh|b1.qn<<(64-sh), b1.qn>>sh|b2.qn<<(64-sh)
+	v.s0, v.s1 = (b0.sep>>sh|b1.sep<<1<<hi)&k0, (b1.sep>>sh|b2.sep<<1<<hi)&k1
+	v.qn0, v.qn1 = b0.qn>>sh|b1.qn<<1<<hi, b1.qn>>sh|b2.qn<<1<<hi
 	v.fin = v.end
 	if v.end > 0 && d[v.end-1] == '\r' {
 		v.fin--
