@@ -148,6 +148,7 @@ type LineSource struct {
 	byLen                      byLength   // hashLines' scratch space
 	masks                      [32]uint64 // takeWhole's newline bitmaps (blockMasks)
 	capped                     []byte     // takeCapped's scratch space
+	mm                         *fileMap   // reading a file range through a map (linesource_mmap_linux.go), or nil
 	x                          extractState
 	pub                        struct{ lines, bytes, skipped, bad, off atomic.Int64 }
 }
@@ -178,7 +179,9 @@ func NewLineSource(r io.Reader, cfg LineConfig) (*LineSource, error) {
 			s.seeker, s.origin = sk, o
 		}
 	}
-	s.buf = make([]byte, s.bufSize)
+	if s.startMap(); s.mm == nil {
+		s.buf = make([]byte, s.bufSize)
+	}
 	return s, nil
 }
 
@@ -253,8 +256,10 @@ func (s *LineSource) SetPosition(pos int64) error {
 	return nil
 }
 
-// Close closes the file the source opened, if any.
+// Close closes the file the source opened, if any, and unmaps what it
+// mapped of a file range.
 func (s *LineSource) Close() error {
+	s.closeMap()
 	if s.closer == nil {
 		return nil
 	}
@@ -272,7 +277,18 @@ const maxArena = math.MaxUint32
 // read are used up if it appended any: it reads (and may block while the
 // reader does) only to find a first record. ctx is checked before each
 // read.
-func (s *LineSource) Fill(ctx context.Context, b *Batch, max int) error {
+func (s *LineSource) Fill(ctx context.Context, b *Batch, max int) (err error) {
+	if s.mm != nil {
+		if s.mm.err != nil {
+			return s.mm.err
+		}
+		defer s.mm.endGuard(s.mm.guard(), &err)
+	}
+	return s.fill(ctx, b, max)
+}
+
+// fill is Fill; a mapped source's reads of the map are guarded around it.
+func (s *LineSource) fill(ctx context.Context, b *Batch, max int) error {
 	if s.done {
 		return io.EOF
 	}
@@ -285,8 +301,7 @@ func (s *LineSource) Fill(ctx context.Context, b *Batch, max int) error {
 	}
 	for n := 0; n < max; {
 		if s.off >= s.limit {
-			s.done = true
-			return io.EOF
+			return s.ended()
 		}
 		k, full, err := s.take(b, max-n)
 		if n += k; err != nil || full || n == max || s.off >= s.limit {
@@ -295,11 +310,15 @@ func (s *LineSource) Fill(ctx context.Context, b *Batch, max int) error {
 			}
 			return err
 		}
-		// take ran out of complete lines.
+		// take ran out of complete lines, or stopped at a line over the
+		// key cap.
 		switch {
+		case s.eof && k > 0 && s.pos < s.end:
+			// The cap: the input is all read (a reader that returned its
+			// last bytes with io.EOF, or a mapped file), but not all used.
+			continue
 		case s.eof:
-			s.done = true
-			return io.EOF
+			return s.ended()
 		case s.rerr != nil:
 			return fmt.Errorf("pipeline: line source: read at offset %d: %w", s.off+int64(s.end-s.pos), s.rerr)
 		case n > 0:
@@ -431,6 +450,18 @@ func (s *LineSource) take(b *Batch, max int) (n int, full bool, err error) {
 	return n, full, err
 }
 
+// ended ends the source: io.EOF, unless a mapped file turns out to have
+// lost bytes the source read.
+func (s *LineSource) ended() error {
+	s.done = true
+	if s.mm != nil {
+		if err := s.checkMapEnd(); err != nil {
+			return err
+		}
+	}
+	return io.EOF
+}
+
 // dropKeys makes the keys of recs empty (LineConfig.HashOnly): their
 // bytes were hashed where they lay in the read buffer, never copied.
 func dropKeys(recs []Record) {
@@ -441,7 +472,14 @@ func dropKeys(recs []Record) {
 
 // skip drops what SetPosition (forward, on a reader that cannot seek) or
 // OpenRange (the partial line at a range's start) asked to drop.
-func (s *LineSource) skip(ctx context.Context) error {
+func (s *LineSource) skip(ctx context.Context) (err error) {
+	if s.mm != nil {
+		defer s.mm.endGuard(s.mm.guard(), &err)
+	}
+	return s.skipBytes(ctx)
+}
+
+func (s *LineSource) skipBytes(ctx context.Context) error {
 	for s.discard > 0 || s.skipPartial {
 		s.scanned = 0
 		data := s.buf[s.pos:s.end]
@@ -514,6 +552,9 @@ func (s *LineSource) consume(p int, starved bool) {
 func (s *LineSource) read(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
+	}
+	if s.mm != nil {
+		return s.readMapped()
 	}
 	rest := s.end - s.pos
 	switch {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"testing"
 
@@ -13,7 +14,9 @@ import (
 // TestLineSourceMaxKeyLen: with a key length cap, every record is the
 // record of the uncapped source with its key replaced by its capped form
 // (and hashed as such), whatever the buffer and batch sizes, line endings,
-// key field and value field.
+// key field and value field, and whether the reader returns its last bytes
+// with io.EOF (lsEOFWithData: the source then holds lines after a capped
+// one with the input all read, where it used to stop).
 func TestLineSourceMaxKeyLen(t *testing.T) {
 	long := func(c byte, n int) string { return strings.Repeat(string(c), n) }
 	var in bytes.Buffer
@@ -36,14 +39,19 @@ func TestLineSourceMaxKeyLen(t *testing.T) {
 	for _, cfg := range []LineConfig{
 		{MaxKeyLen: 40, BufferSize: 16},
 		{MaxKeyLen: 40, BufferSize: 4096},
+		{MaxKeyLen: 40, BufferSize: 1 << 20}, // all in one read
 		{MaxKeyLen: 1, BufferSize: 64, MaxBatchBytes: 100},
 		{MaxKeyLen: 40, Field: 2, BufferSize: 32},
 		{MaxKeyLen: 8, Field: 1, ValueField: 3, BufferSize: 128},
 		{MaxKeyLen: 8, ValueField: 2, BufferSize: 128},
 		{MaxKeyLen: 5000, BufferSize: 16}, // over every key
 	} {
-		for _, batch := range []int{1, 7, 1000} {
-			t.Run(fmt.Sprintf("cap=%d,field=%d,value=%d,buffer=%d,batch=%d", cfg.MaxKeyLen, cfg.Field, cfg.ValueField, cfg.BufferSize, batch), func(t *testing.T) {
+		for _, tc := range []struct {
+			batch   int
+			dataEOF bool
+		}{{1, false}, {7, false}, {1000, false}, {7, true}, {1000, true}} {
+			batch := tc.batch
+			t.Run(fmt.Sprintf("cap=%d,field=%d,value=%d,buffer=%d,batch=%d,dataEOF=%t", cfg.MaxKeyLen, cfg.Field, cfg.ValueField, cfg.BufferSize, batch, tc.dataEOF), func(t *testing.T) {
 				plain := cfg
 				plain.MaxKeyLen = 0
 				ref, err := NewLineSource(bytes.NewReader(data), plain)
@@ -54,7 +62,11 @@ func TestLineSourceMaxKeyLen(t *testing.T) {
 				for i := range want {
 					want[i].Key = string(AppendCappedKey(nil, []byte(want[i].Key), cfg.MaxKeyLen))
 				}
-				s, err := NewLineSource(bytes.NewReader(data), cfg)
+				var r io.Reader = bytes.NewReader(data)
+				if tc.dataEOF {
+					r = &lsEOFWithData{data: data}
+				}
+				s, err := NewLineSource(r, cfg)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -103,4 +115,17 @@ func TestCappedKey(t *testing.T) {
 	if _, err := NewLineSource(bytes.NewReader(nil), LineConfig{MaxKeyLen: -1}); !errors.Is(err, sketch.ErrInvalidParameter) {
 		t.Errorf("negative cap: %v", err)
 	}
+}
+
+// lsEOFWithData reads data as bytes.Reader does, but returns io.EOF with
+// the last bytes rather than on the next call, as io.Reader allows.
+type lsEOFWithData struct{ data []byte }
+
+func (r *lsEOFWithData) Read(p []byte) (int, error) {
+	n := copy(p, r.data)
+	r.data = r.data[n:]
+	if len(r.data) == 0 {
+		return n, io.EOF
+	}
+	return n, nil
 }

@@ -3,7 +3,11 @@
 // func newlineMasksSSE2(dst []uint64, src []byte)
 // dst[i] = the newline bitmap of src[64i:64i+64]; len(src) >= 64*len(dst).
 // SSE2 only, which every amd64 CPU has: PCMPEQB finds the newlines of 16
-// bytes, PMOVMSKB gathers them into 16 bits.
+// bytes, PMOVMSKB gathers them into 16 bits. The loop is the first to
+// touch a mapped file's bytes (linesource_mmap_linux.go), so it waits on
+// memory: PREFETCHT0 2 KiB ahead, past the 4 KiB page the hardware
+// prefetcher stops at, took `streamstat distinct -j 1` on 128-byte keys
+// from 108 to 89 ms of CPU (1-3 KiB alike).
 TEXT ·newlineMasksSSE2(SB), NOSPLIT, $0-48
 	MOVQ dst_base+0(FP), DI
 	MOVQ dst_len+8(FP), CX
@@ -15,6 +19,7 @@ TEXT ·newlineMasksSSE2(SB), NOSPLIT, $0-48
 	JEQ done
 
 loop:
+	PREFETCHT0 2048(SI)
 	MOVOU 0(SI), X1
 	MOVOU 16(SI), X2
 	MOVOU 32(SI), X3
