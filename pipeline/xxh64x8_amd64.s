@@ -1,81 +1,39 @@
 #include "go_asm.h"
 #include "textflag.h"
 
-// XXH64 (seed 0) of 8 keys at once, one key in each 64-bit lane of a ZMM
+// XXH64 (seed 0) of keys 8 at a time, one key in each 64-bit lane of a ZMM
 // register: the steps of the XXH64 specification (github.com/Cyan4973/xxHash,
 // doc/xxhash_spec.md) lane by lane, each lane's steps selected by a mask
 // register computed from its length, so one call takes keys of any lengths.
 // AVX-512F and DQ (VPMULLQ).
 //
-// A gather merges into its destination, which makes it wait for the last
-// write of that register, the previous group's chain of multiplies: every
-// gather's destination is zeroed first (3.5x on 8-byte keys).
+// A key's hash is a chain of dependent multiplies, and VPMULLQ takes about
+// 15 cycles: one group of 8 keys leaves the multiplier idle most of the
+// time, and the out-of-order window holds too few groups to make up for
+// it. So hash16 takes two groups, A and B, each step written for A then
+// for B: their chains run side by side (1.5-2x over one group a pass).
+// Branches go by the union of both groups' lanes.
+//
+// A gather merges into its destination, which would make it wait for the
+// last write of that register, the previous group's chain: every gather's
+// destination is zeroed first (3.5x on 8-byte keys).
 //
 // Every load is a masked gather or a masked load, and reads only bytes the
 // caller vouched for: a lane's stripes and 8-byte steps lie inside its key;
 // its last len&7 bytes are read as the 8 bytes at min(end&^7, dlen-8), then
-// shifted down, which lies inside [0, dlen) when dlen >= 8 (xxh64Keys
-// checks both). Lanes past n have length 0 and read nothing.
+// shifted down, which lies inside [0, dlen) when dlen >= 8 (the Go side
+// checks it). Lanes past the keys have length 0 and read nothing.
 
-// Registers across the loop:
-//   Z0..Z4   the primes P1..P5        Z5  P1+P2, Z6 -P1 (the seed-0 v1, v4)
-//   Z20      32                       Z21 dlen-8
-//   Z22      0xff                     Z23 1
-//   Z25      7                        Z26 3
-//   Z28      2                        Z29 4
-//   SI data, K7 the group's lanes.
-//   xxh64KeysAVX512: DI offs, BX lens, DX out, CX keys left.
-//   xxh64RecordsAVX512: DI the group's records, BX n, R10 records done,
-//   Z24 dlen, Z27 base, Z30 recIndex, Z31 0xffffffff.
-// Per group:
-//   Z7 offsets, Z8 lengths, Z10..Z13 the accumulators v1..v4, Z19 h.
+// Registers:
+//   Z0..Z4 the primes P1..P5, Z5 dlen-8, Z28 1, Z29 2, Z30 3, Z31 0xff;
+//   SI data, K6 and K7 the lanes of A and B that hold keys.
+//   hash16 takes A's offsets and lengths in Z6, Z7 and B's in Z17, Z18, and
+//   returns their hashes in Z12 and Z23. It uses, for A (B):
+//   Z8..Z11 (Z19..Z22) v1..v4, Z13 (Z24) where to read, Z14, Z15 (Z25,
+//   Z26) scratch, Z16 (Z27) counts; K1 (K2) the lanes a step applies to,
+//   K3 (K4) their copy that a gather consumes.
 
-// STRIPE(disp, v, in, k): v = round(v, the 8 bytes at disp+off+32s) on the
-// lanes of K1 (K1 is copied to k: a gather clears its mask).
-#define STRIPE(disp, v, in, k) \
-	KMOVW K1, k \
-	VPXORQ in, in, in \
-	VPGATHERQQ disp(SI)(Z14*1), k, in \
-	VPMULLQ Z1, in, in \
-	VPADDQ in, v, in \
-	VPROLQ $31, in, in \
-	VPMULLQ Z0, in, K1, v
-
-// MERGE(v): h = (h ^ round(0, v))*P1 + P4, h in Z15.
-#define MERGE(v) \
-	VPMULLQ Z1, v, Z16 \
-	VPROLQ $31, Z16, Z16 \
-	VPMULLQ Z0, Z16, Z16 \
-	VPXORQ Z16, Z15, Z15 \
-	VPMULLQ Z0, Z15, Z15 \
-	VPADDQ Z3, Z15, Z15
-
-// WORD8(disp): on the lanes of K1, h = rotl(h ^ round(0, w), 27)*P1 + P4,
-// w the 8 bytes at disp+Z14.
-#define WORD8(disp) \
-	KMOVW K1, K2 \
-	VPXORQ Z15, Z15, Z15 \
-	VPGATHERQQ disp(SI)(Z14*1), K2, Z15 \
-	VPMULLQ Z1, Z15, Z15 \
-	VPROLQ $31, Z15, Z15 \
-	VPMULLQ Z0, Z15, Z15 \
-	VPXORQ Z15, Z19, Z15 \
-	VPROLQ $27, Z15, Z15 \
-	VPMULLQ Z0, Z15, Z15 \
-	VPADDQ Z3, Z15, K1, Z19
-
-// BYTE: on the lanes of K1, h = rotl(h ^ b*P5, 11)*P1, b the low byte of
-// Z16; then Z16 >>= 8.
-#define BYTE \
-	VPANDQ Z22, Z16, Z15 \
-	VPMULLQ Z4, Z15, Z15 \
-	VPXORQ Z15, Z19, Z15 \
-	VPROLQ $11, Z15, Z15 \
-	VPMULLQ Z0, Z15, K1, Z19 \
-	VPSRLQ $8, Z16, Z16
-
-// SETUP puts the constants in Z0..Z6 and Z20..Z29 (the table above) from
-// R8 = dlen.
+// SETUP sets the constants, dlen in R8.
 #define SETUP \
 	MOVQ $0x9E3779B185EBCA87, AX \
 	VPBROADCASTQ AX, Z0 \
@@ -87,145 +45,263 @@
 	VPBROADCASTQ AX, Z3 \
 	MOVQ $0x27D4EB2F165667C5, AX \
 	VPBROADCASTQ AX, Z4 \
-	VPADDQ Z0, Z1, Z5 \
-	VPXORQ Z6, Z6, Z6 \
-	VPSUBQ Z0, Z6, Z6 \
-	MOVQ $32, AX \
-	VPBROADCASTQ AX, Z20 \
 	LEAQ -8(R8), AX \
-	VPBROADCASTQ AX, Z21 \
-	MOVQ $0xff, AX \
-	VPBROADCASTQ AX, Z22 \
+	VPBROADCASTQ AX, Z5 \
 	MOVQ $1, AX \
-	VPBROADCASTQ AX, Z23 \
-	MOVQ $7, AX \
-	VPBROADCASTQ AX, Z25 \
-	MOVQ $3, AX \
-	VPBROADCASTQ AX, Z26 \
-	MOVQ $2, AX \
 	VPBROADCASTQ AX, Z28 \
-	MOVQ $4, AX \
-	VPBROADCASTQ AX, Z29
+	MOVQ $2, AX \
+	VPBROADCASTQ AX, Z29 \
+	MOVQ $3, AX \
+	VPBROADCASTQ AX, Z30 \
+	MOVQ $0xff, AX \
+	VPBROADCASTQ AX, Z31
 
-// hash8 sets Z19 to the hashes of the keys at offsets Z7 and of lengths Z8
-// in SI's data, from the constants of SETUP; lanes of length 0 past the
-// keys read nothing. It uses Z9..Z18 and K1..K6.
-TEXT hash8<>(SB), NOSPLIT|NOFRAME, $0
+// GATHER(disp, at, k, kc, dst): dst = the 8 bytes at disp+at on the lanes
+// of k (copied to kc, which the gather clears).
+#define GATHER(disp, at, k, kc, dst) \
+	KMOVW k, kc \
+	VPXORQ dst, dst, dst \
+	VPGATHERQQ disp(SI)(at*1), kc, dst
+
+// STRIPE(disp, at, in, v, k, kc): v = round(v, the 8 bytes at disp+at) on
+// the lanes of k.
+#define STRIPE(disp, at, in, v, k, kc) \
+	GATHER(disp, at, k, kc, in) \
+	VPMULLQ Z1, in, in \
+	VPADDQ in, v, in \
+	VPROLQ $31, in, in \
+	VPMULLQ Z0, in, k, v
+
+// CONVERGE(v1, v2, v3, v4, h, t): h = rotl(v1, 1) + rotl(v2, 7) +
+// rotl(v3, 12) + rotl(v4, 18).
+#define CONVERGE(v1, v2, v3, v4, h, t) \
+	VPROLQ $1, v1, h \
+	VPROLQ $7, v2, t \
+	VPADDQ t, h, h \
+	VPROLQ $12, v3, t \
+	VPADDQ t, h, h \
+	VPROLQ $18, v4, t \
+	VPADDQ t, h, h
+
+// MERGE(v, h, t): h = (h ^ round(0, v))*P1 + P4.
+#define MERGE(v, h, t) \
+	VPMULLQ Z1, v, t \
+	VPROLQ $31, t, t \
+	VPMULLQ Z0, t, t \
+	VPXORQ t, h, h \
+	VPMULLQ Z0, h, h \
+	VPADDQ Z3, h, h
+
+// WORD8(disp, at, t, h, k, kc): on the lanes of k,
+// h = rotl(h ^ round(0, w), 27)*P1 + P4, w the 8 bytes at disp+at.
+#define WORD8(disp, at, t, h, k, kc) \
+	GATHER(disp, at, k, kc, t) \
+	VPMULLQ Z1, t, t \
+	VPROLQ $31, t, t \
+	VPMULLQ Z0, t, t \
+	VPXORQ t, h, t \
+	VPROLQ $27, t, t \
+	VPMULLQ Z0, t, t \
+	VPADDQ Z3, t, k, h
+
+// LAST8(off, n, at, t, w, k, kc): on the lanes of k, w = the last n&7
+// bytes of the key at off, in its low bytes: the 8 bytes at
+// a = min(e, dlen-8), e = off + n&^7, shifted right by e-a bytes.
+#define LAST8(off, n, at, t, w, k, kc) \
+	VPSRLQ $3, n, at \
+	VPSLLQ $3, at, at \
+	VPADDQ off, at, at \
+	VPMINUQ Z5, at, t \
+	VPSUBQ t, at, at \
+	VPSLLQ $3, at, at \
+	GATHER(0, t, k, kc, w) \
+	VPSRLVQ at, w, w
+
+// WORD4(w, t, h, k): on the lanes of k, h = rotl(h ^ d*P1, 23)*P2 + P3,
+// d the low 4 bytes of w; then w >>= 32.
+#define WORD4(w, t, h, k) \
+	VPSLLQ $32, w, t \
+	VPSRLQ $32, t, t \
+	VPMULLQ Z0, t, t \
+	VPXORQ t, h, t \
+	VPROLQ $23, t, t \
+	VPMULLQ Z1, t, t \
+	VPADDQ Z2, t, k, h \
+	VPSRLQ $32, w, k, w
+
+// BYTE(w, t, h, k): on the lanes of k, h = rotl(h ^ b*P5, 11)*P1, b the
+// low byte of w; then w >>= 8.
+#define BYTE(w, t, h, k) \
+	VPANDQ Z31, w, t \
+	VPMULLQ Z4, t, t \
+	VPXORQ t, h, t \
+	VPROLQ $11, t, t \
+	VPMULLQ Z0, t, k, h \
+	VPSRLQ $8, w, w
+
+// AVALANCHE(h, t)
+#define AVALANCHE(h, t) \
+	VPSRLQ $33, h, t \
+	VPXORQ t, h, h \
+	VPMULLQ Z1, h, h \
+	VPSRLQ $29, h, t \
+	VPXORQ t, h, h \
+	VPMULLQ Z2, h, h \
+	VPSRLQ $32, h, t \
+	VPXORQ t, h, h
+
+// LANES(n, k): k = the low min(n, 8) lanes (0 if n <= 0); uses AX, CX.
+#define LANES(n, k) \
+	XORQ AX, AX \
+	MOVQ n, CX \
+	TESTQ CX, CX \
+	JLE 7(PC) \
+	MOVQ $0xff, AX \
+	CMPQ CX, $8 \
+	JGE 4(PC) \
+	MOVQ $1, AX \
+	SHLQ CX, AX \
+	DECQ AX \
+	KMOVW AX, k
+
+// hash16: see the register table.
+TEXT hash16<>(SB), NOSPLIT|NOFRAME, $0
 	// h = P5 on lanes of fewer than 32 bytes; the others run the
 	// stripe loop and merge their accumulators.
-	VMOVDQA64 Z4, Z19
-	VPSRLQ $5, Z8, Z9
-	VPTESTMQ Z9, Z9, K1
-	KORTESTW K1, K1
+	VMOVDQA64 Z4, Z12
+	VMOVDQA64 Z4, Z23
+	VPSRLQ $5, Z7, Z16
+	VPSRLQ $5, Z18, Z27
+	VPTESTMQ Z16, Z16, K1
+	VPTESTMQ Z27, Z27, K2
+	KORTESTW K1, K2
 	JZ words
-	KMOVW K1, K6
-	VMOVDQA64 Z5, Z10
-	VMOVDQA64 Z1, Z11
-	VPXORQ Z12, Z12, Z12
+	VPADDQ Z0, Z1, Z8
+	VMOVDQA64 Z8, Z19
+	VMOVDQA64 Z1, Z9
+	VMOVDQA64 Z1, Z20
+	VPXORQ Z10, Z10, Z10
+	VPXORQ Z21, Z21, Z21
+	VPSUBQ Z0, Z10, Z11
+	VMOVDQA64 Z11, Z22
 	VMOVDQA64 Z6, Z13
-	VMOVDQA64 Z7, Z14
+	VMOVDQA64 Z17, Z24
+	MOVQ $32, AX
+	VPBROADCASTQ AX, Z15
 
 stripe:
-	STRIPE(0, Z10, Z15, K2)
-	STRIPE(8, Z11, Z16, K3)
-	STRIPE(16, Z12, Z17, K4)
-	STRIPE(24, Z13, Z18, K5)
-	VPADDQ Z20, Z14, Z14
-	VPSUBQ Z23, Z9, K1, Z9
-	VPTESTMQ Z9, Z9, K1
-	KORTESTW K1, K1
+	STRIPE(0, Z13, Z14, Z8, K1, K3)
+	STRIPE(0, Z24, Z25, Z19, K2, K4)
+	STRIPE(8, Z13, Z14, Z9, K1, K3)
+	STRIPE(8, Z24, Z25, Z20, K2, K4)
+	STRIPE(16, Z13, Z14, Z10, K1, K3)
+	STRIPE(16, Z24, Z25, Z21, K2, K4)
+	STRIPE(24, Z13, Z14, Z11, K1, K3)
+	STRIPE(24, Z24, Z25, Z22, K2, K4)
+	VPADDQ Z15, Z13, Z13
+	VPADDQ Z15, Z24, Z24
+	VPSUBQ Z28, Z16, K1, Z16
+	VPSUBQ Z28, Z27, K2, Z27
+	VPTESTMQ Z16, Z16, K1
+	VPTESTMQ Z27, Z27, K2
+	KORTESTW K1, K2
 	JNZ stripe
 
-	VPROLQ $1, Z10, Z15
-	VPROLQ $7, Z11, Z16
-	VPADDQ Z16, Z15, Z15
-	VPROLQ $12, Z12, Z16
-	VPADDQ Z16, Z15, Z15
-	VPROLQ $18, Z13, Z16
-	VPADDQ Z16, Z15, Z15
-	MERGE(Z10)
-	MERGE(Z11)
-	MERGE(Z12)
-	MERGE(Z13)
-	VMOVDQA64 Z15, K6, Z19
+	CONVERGE(Z8, Z9, Z10, Z11, Z14, Z15)
+	CONVERGE(Z19, Z20, Z21, Z22, Z25, Z26)
+	MERGE(Z8, Z14, Z15)
+	MERGE(Z19, Z25, Z26)
+	MERGE(Z9, Z14, Z15)
+	MERGE(Z20, Z25, Z26)
+	MERGE(Z10, Z14, Z15)
+	MERGE(Z21, Z25, Z26)
+	MERGE(Z11, Z14, Z15)
+	MERGE(Z22, Z25, Z26)
+	VPSRLQ $5, Z7, Z16
+	VPSRLQ $5, Z18, Z27
+	VPTESTMQ Z16, Z16, K1
+	VPTESTMQ Z27, Z27, K2
+	VMOVDQA64 Z14, K1, Z12
+	VMOVDQA64 Z25, K2, Z23
 
 words:
-	VPADDQ Z8, Z19, Z19
+	VPADDQ Z7, Z12, Z12
+	VPADDQ Z18, Z23, Z23
 
 	// The 8-byte steps: (len&31)>>3 of them, from off + len&^31.
-	VPSRLQ $5, Z8, Z14
-	VPSLLQ $5, Z14, Z14
-	VPADDQ Z7, Z14, Z14
-	VPSRLQ $3, Z8, Z9
-	VPANDQ Z26, Z9, Z9
-	VPTESTMQ Z9, Z9, K1
-	KORTESTW K1, K1
+	VPSRLQ $5, Z7, Z13
+	VPSRLQ $5, Z18, Z24
+	VPSLLQ $5, Z13, Z13
+	VPSLLQ $5, Z24, Z24
+	VPADDQ Z6, Z13, Z13
+	VPADDQ Z17, Z24, Z24
+	VPSRLQ $3, Z7, Z16
+	VPSRLQ $3, Z18, Z27
+	VPANDQ Z30, Z16, Z16
+	VPANDQ Z30, Z27, Z27
+	VPTESTMQ Z16, Z16, K1
+	VPTESTMQ Z27, Z27, K2
+	KORTESTW K1, K2
 	JZ tail
-	WORD8(0)
-	VPCMPUQ $6, Z23, Z9, K1
-	KORTESTW K1, K1
+	WORD8(0, Z13, Z14, Z12, K1, K3)
+	WORD8(0, Z24, Z25, Z23, K2, K4)
+	VPCMPUQ $6, Z28, Z16, K1
+	VPCMPUQ $6, Z28, Z27, K2
+	KORTESTW K1, K2
 	JZ tail
-	WORD8(8)
-	VPCMPUQ $6, Z28, Z9, K1
-	KORTESTW K1, K1
+	WORD8(8, Z13, Z14, Z12, K1, K3)
+	WORD8(8, Z24, Z25, Z23, K2, K4)
+	VPCMPUQ $6, Z29, Z16, K1
+	VPCMPUQ $6, Z29, Z27, K2
+	KORTESTW K1, K2
 	JZ tail
-	WORD8(16)
+	WORD8(16, Z13, Z14, Z12, K1, K3)
+	WORD8(16, Z24, Z25, Z23, K2, K4)
 
 tail:
-	// The last len&7 bytes, from t = off + len&^7: the 8 bytes at
-	// a = min(t, dlen-8), shifted right by t-a bytes.
-	VPTESTMQ Z25, Z8, K1
-	KORTESTW K1, K1
-	JZ aval
-	VPSRLQ $3, Z8, Z14
-	VPSLLQ $3, Z14, Z14
-	VPADDQ Z7, Z14, Z14
-	VPMINUQ Z21, Z14, Z15
-	VPSUBQ Z15, Z14, Z14
-	VPSLLQ $3, Z14, Z14
-	KMOVW K1, K2
-	VPXORQ Z16, Z16, Z16
-	VPGATHERQQ 0(SI)(Z15*1), K2, Z16
-	VPSRLVQ Z14, Z16, Z16
-
-	// The 4-byte step, on lanes with len&4.
-	VPTESTMQ Z29, Z8, K1
-	KORTESTW K1, K1
+	// The last len&7 bytes: a 4-byte step on lanes with len&4, then
+	// len&3 1-byte steps.
+	MOVQ $7, AX
+	VPBROADCASTQ AX, Z15
+	VPTESTMQ Z15, Z7, K1
+	VPTESTMQ Z15, Z18, K2
+	KORTESTW K1, K2
+	JZ avalanche
+	LAST8(Z6, Z7, Z13, Z14, Z15, K1, K3)
+	LAST8(Z17, Z18, Z24, Z25, Z26, K2, K4)
+	VPSLLQ $1, Z29, Z16
+	VPTESTMQ Z16, Z7, K1
+	VPTESTMQ Z16, Z18, K2
+	KORTESTW K1, K2
 	JZ bytes
-	VPSLLQ $32, Z16, Z15
-	VPSRLQ $32, Z15, Z15
-	VPMULLQ Z0, Z15, Z15
-	VPXORQ Z15, Z19, Z15
-	VPROLQ $23, Z15, Z15
-	VPMULLQ Z1, Z15, Z15
-	VPADDQ Z2, Z15, K1, Z19
-	VPSRLQ $32, Z16, K1, Z16
+	WORD4(Z15, Z14, Z12, K1)
+	WORD4(Z26, Z25, Z23, K2)
 
 bytes:
-	// The 1-byte steps: len&3 of them.
-	VPANDQ Z26, Z8, Z9
-	VPTESTMQ Z9, Z9, K1
-	KORTESTW K1, K1
-	JZ aval
-	BYTE
-	VPCMPUQ $6, Z23, Z9, K1
-	KORTESTW K1, K1
-	JZ aval
-	BYTE
-	VPCMPUQ $6, Z28, Z9, K1
-	KORTESTW K1, K1
-	JZ aval
-	BYTE
+	VPANDQ Z30, Z7, Z16
+	VPANDQ Z30, Z18, Z27
+	VPTESTMQ Z16, Z16, K1
+	VPTESTMQ Z27, Z27, K2
+	KORTESTW K1, K2
+	JZ avalanche
+	BYTE(Z15, Z14, Z12, K1)
+	BYTE(Z26, Z25, Z23, K2)
+	VPCMPUQ $6, Z28, Z16, K1
+	VPCMPUQ $6, Z28, Z27, K2
+	KORTESTW K1, K2
+	JZ avalanche
+	BYTE(Z15, Z14, Z12, K1)
+	BYTE(Z26, Z25, Z23, K2)
+	VPCMPUQ $6, Z29, Z16, K1
+	VPCMPUQ $6, Z29, Z27, K2
+	KORTESTW K1, K2
+	JZ avalanche
+	BYTE(Z15, Z14, Z12, K1)
+	BYTE(Z26, Z25, Z23, K2)
 
-aval:
-	VPSRLQ $33, Z19, Z15
-	VPXORQ Z15, Z19, Z19
-	VPMULLQ Z1, Z19, Z19
-	VPSRLQ $29, Z19, Z15
-	VPXORQ Z15, Z19, Z19
-	VPMULLQ Z2, Z19, Z19
-	VPSRLQ $32, Z19, Z15
-	VPXORQ Z15, Z19, Z19
+avalanche:
+	AVALANCHE(Z12, Z14)
+	AVALANCHE(Z23, Z25)
 	RET
 
 // func xxh64KeysAVX512(data *byte, dlen int, offs *uint32, lens *uint32, out *uint64, n int)
@@ -235,29 +311,26 @@ TEXT ·xxh64KeysAVX512(SB), NOSPLIT, $0-48
 	MOVQ offs+16(FP), DI
 	MOVQ lens+24(FP), BX
 	MOVQ out+32(FP), DX
-	MOVQ n+40(FP), CX
+	MOVQ n+40(FP), R9
 	SETUP
 
 group:
-	TESTQ CX, CX
+	TESTQ R9, R9
 	JLE done
-	MOVQ $0xff, AX
-	CMPQ CX, $8
-	JGE full
-	MOVQ $1, AX
-	SHLQ CX, AX
-	DECQ AX
-
-full:
-	KMOVW AX, K7
-	VPMOVZXDQ.Z (DI), K7, Z7
-	VPMOVZXDQ.Z (BX), K7, Z8
-	CALL hash8<>(SB)
-	VMOVDQU64 Z19, K7, (DX)
-	ADDQ $32, DI
-	ADDQ $32, BX
-	ADDQ $64, DX
-	SUBQ $8, CX
+	LANES(R9, K6)
+	LEAQ -8(R9), R10
+	LANES(R10, K7)
+	VPMOVZXDQ.Z (DI), K6, Z6
+	VPMOVZXDQ.Z (BX), K6, Z7
+	VPMOVZXDQ.Z 32(DI), K7, Z17
+	VPMOVZXDQ.Z 32(BX), K7, Z18
+	CALL hash16<>(SB)
+	VMOVDQU64 Z12, K6, (DX)
+	VMOVDQU64 Z23, K7, 64(DX)
+	ADDQ $64, DI
+	ADDQ $64, BX
+	ADDQ $128, DX
+	SUBQ $16, R9
 	JMP group
 
 done:
@@ -266,52 +339,60 @@ done:
 
 // func xxh64RecordsAVX512(data *byte, dlen int, recs *Record, n int, base int) int
 // The records' keyOff and keyLen are one gathered qword (the Go side
-// checks that keyLen follows keyOff), their hashes scattered back. A group
+// checks that keyLen follows keyOff), their hashes scattered back. A pass
 // with a key outside data stops the loop before it is hashed.
 TEXT ·xxh64RecordsAVX512(SB), NOSPLIT, $0-48
 	MOVQ data+0(FP), SI
 	MOVQ dlen+8(FP), R8
 	MOVQ recs+16(FP), DI
 	MOVQ n+24(FP), BX
-	MOVQ base+32(FP), R9
 	SETUP
-	VPBROADCASTQ R8, Z24
-	VPBROADCASTQ R9, Z27
-	MOVQ $0xffffffff, AX
-	VPBROADCASTQ AX, Z31
-	VMOVDQU64 recIndex<>(SB), Z30
 	XORQ R10, R10
 
 rgroup:
-	MOVQ BX, CX
-	SUBQ R10, CX
+	MOVQ BX, R9
+	SUBQ R10, R9
 	JLE rdone
-	MOVQ $0xff, AX
-	CMPQ CX, $8
-	JGE rfull
-	MOVQ $1, AX
-	SHLQ CX, AX
-	DECQ AX
+	LANES(R9, K6)
+	SUBQ $8, R9
+	LANES(R9, K7)
+	VMOVDQU64 recIndex<>(SB), Z13
+	KMOVW K6, K1
+	KMOVW K7, K2
+	VPXORQ Z6, Z6, Z6
+	VPXORQ Z17, Z17, Z17
+	VPGATHERQQ Record_keyOff(DI)(Z13*1), K1, Z6
+	VPGATHERQQ (Record_keyOff+8*Record__size)(DI)(Z13*1), K2, Z17
+	VPSRLQ $32, Z6, Z7
+	VPSRLQ $32, Z17, Z18
+	VPSLLQ $32, Z6, Z6
+	VPSLLQ $32, Z17, Z17
+	VPSRLQ $32, Z6, Z6
+	VPSRLQ $32, Z17, Z17
+	VPSUBQ.BCST base+32(FP), Z6, Z6
+	VPSUBQ.BCST base+32(FP), Z17, Z17
 
-rfull:
-	KMOVW AX, K7
-	KMOVW AX, K1
-	VPXORQ Z9, Z9, Z9
-	VPGATHERQQ Record_keyOff(DI)(Z30*1), K1, Z9
-	VPANDQ Z31, Z9, Z7
-	VPSUBQ Z27, Z7, Z7
-	VPSRLQ $32, Z9, Z8
-	VPXORQ Z9, Z9, Z9
-	VPCMPQ $1, Z9, Z7, K7, K1
-	VPADDQ Z7, Z8, Z9
-	VPCMPQ $6, Z24, Z9, K7, K2
+	// Every key inside data: 0 <= off, off+len <= dlen.
+	VPXORQ Z14, Z14, Z14
+	VPCMPQ $1, Z14, Z6, K6, K1
+	VPCMPQ $1, Z14, Z17, K7, K2
 	KORTESTW K1, K2
 	JNZ rdone
-	CALL hash8<>(SB)
-	KMOVW K7, K1
-	VPSCATTERQQ Z19, K1, Record_Hash(DI)(Z30*1)
-	ADDQ $(8*Record__size), DI
-	ADDQ $8, R10
+	VPADDQ Z6, Z7, Z14
+	VPADDQ Z17, Z18, Z25
+	VPCMPQ.BCST $6, dlen+8(FP), Z14, K6, K1
+	VPCMPQ.BCST $6, dlen+8(FP), Z25, K7, K2
+	KORTESTW K1, K2
+	JNZ rdone
+
+	CALL hash16<>(SB)
+	VMOVDQU64 recIndex<>(SB), Z13
+	KMOVW K6, K1
+	KMOVW K7, K2
+	VPSCATTERQQ Z12, K1, Record_Hash(DI)(Z13*1)
+	VPSCATTERQQ Z23, K2, (Record_Hash+8*Record__size)(DI)(Z13*1)
+	ADDQ $(16*Record__size), DI
+	ADDQ $16, R10
 	JMP rgroup
 
 rdone:
