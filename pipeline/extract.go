@@ -267,7 +267,7 @@ func (s *LineSource) takeExtract(b *Batch, max int) (n int, full bool, err error
 		}
 	}
 	b.Records = recs
-	hashLines(recs[k0:], b.arena[base:], base, &s.byLen)
+	hashLines(recs[k0:], b.arena[base:], base, s.lenScratch())
 	s.consume(p, starved)
 	return n, full, err
 }

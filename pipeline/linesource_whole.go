@@ -113,7 +113,7 @@ func (s *LineSource) takeWhole(b *Batch, max int) (n int, full bool, err error) 
 	}
 	// A line's bytes are its key's neighbours in data, so SumWindow may
 	// read them.
-	hashLines(recs[k0:], data, base, &s.byLen)
+	hashLines(recs[k0:], data, base, s.lenScratch())
 	b.Records = recs
 	s.lines += int64(n)
 	if s.cfg.HashOnly {
