@@ -58,6 +58,19 @@ type Pressure struct {
 	// AtReceiver is the number of batches the receivers hold, received
 	// and not yet released: being processed.
 	AtReceiver int
+	// InputWait is the total time the source has waited for its input,
+	// if it says (an InputWaiter); 0 otherwise.
+	InputWait time.Duration
+}
+
+// InputWaiter is a Source that tells how long it has waited for input:
+// blocked in Fill with nothing to read yet. A source that waits for its
+// input keeps up with it, however full its batches: no record waits in
+// front of it then, and dropping records cannot make it read faster. A
+// shedder's controller reads it in the Pressure. InputWait is called from
+// the goroutine that calls Fill, between Fills.
+type InputWaiter interface {
+	InputWait() time.Duration
 }
 
 // pressure returns the Pressure behind an emitter.
@@ -284,6 +297,9 @@ func (t *task) pressure() Pressure {
 	p.Records += t.inlined.records
 	p.Batches += t.inlined.batches
 	p.BackPressured += t.inlined.time
+	if w, ok := t.src.(InputWaiter); ok {
+		p.InputWait = w.InputWait()
+	}
 	return p
 }
 

@@ -191,3 +191,61 @@ func TestShedGatherQuietSource(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// waitingSource is a keySource that says it has waited for input 1 ms
+// more at every Fill (an InputWaiter).
+type waitingSource struct {
+	keySource
+	fills int
+}
+
+func (s *waitingSource) Fill(ctx context.Context, b *Batch, max int) error {
+	s.fills++
+	return s.keySource.Fill(ctx, b, max)
+}
+
+func (s *waitingSource) InputWait() time.Duration { return time.Duration(s.fills) * time.Millisecond }
+
+// waitShedder keeps everything and remembers the Pressure.InputWait of
+// every call.
+type waitShedder struct{ waits []time.Duration }
+
+func (s *waitShedder) Shed(_ *Batch, _ time.Time, p Pressure) { s.waits = append(s.waits, p.InputWait) }
+
+// TestShedPressureInputWait: a shedder sees in the Pressure how long an
+// InputWaiter source has waited for input, as of the Fill it sheds, on
+// every path to the first stage.
+func TestShedPressureInputWait(t *testing.T) {
+	keys := zipfKeys(5000, 3)
+	for _, tc := range []struct {
+		name  string
+		stage Stage
+	}{
+		{"forward (a channel is put in front)", Stage{}},
+		{"through a channel", Stage{NoChain: true}},
+		{"by key", Stage{Input: ByKey, Parallelism: 2}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st := tc.stage
+			st.Name = "count"
+			st.New = func(int) (Operator, error) { return OperatorFunc(func(in, out *Batch) error { return nil }), nil }
+			src := &waitingSource{keySource: *newKeySource(keys, 0, len(keys))}
+			sh := &waitShedder{}
+			p, err := New([]Source{src}, []Stage{st}, Config{BatchSize: 100, NewShedder: func(int) Shedder { return sh }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := p.Run(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if len(sh.waits) < 10 {
+				t.Fatalf("%d sheds", len(sh.waits))
+			}
+			for i, w := range sh.waits {
+				if w != time.Duration(i+1)*time.Millisecond {
+					t.Fatalf("shed %d saw InputWait %v, want %v", i, w, time.Duration(i+1)*time.Millisecond)
+				}
+			}
+		})
+	}
+}

@@ -125,7 +125,7 @@ func (t *task) runSource(ctx context.Context) error {
 		// only what this Fill appended.
 		mode := flushFull
 		if t.shed != nil {
-			t.shed.Shed(in, t.p.clock.Now(), pressure(t.emit))
+			t.shed.Shed(in, t.p.clock.Now(), t.pressure())
 			mode = flushAll
 		}
 		if perr := t.process(ctx, in, mode); perr != nil {

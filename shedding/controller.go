@@ -76,7 +76,9 @@ type ControllerConfig struct {
 // batches not spent waiting for credit, may have left it idle); and the
 // lag L, for how long the source has been behind its input (every tick
 // since it last caught up had full batches, a wait for credit and no gap
-// in the input: records were waiting in front of it all along). Then:
+// in the input, nor, where the source says how long it waited for input
+// (pipeline.InputWaiter), more than waitedMax of the tick spent waiting:
+// records were waiting in front of it all along). Then:
 //
 //   - Overload is a queueing delay beyond the target: L + q/mu >
 //     MaxLatency, the time records have waited in front of the source plus
@@ -181,6 +183,7 @@ type ctrlState struct {
 	sentR   uint64 // Pressure.Records at the last Update
 	sentB   uint64 // Pressure.Batches then
 	keptAll uint64 // records kept, ever (Observed)
+	iw0     int64  // Pressure.InputWait at the tick start, ns
 	minBusy int64  // smallest Backlog + AtReceiver seen in the tick
 	// Whether shedding raises throughput (see futile): the capacity at
 	// p = 1 (base), the rate offered while the source was behind its
@@ -207,6 +210,13 @@ type ctrlState struct {
 // the trials (4 to 6 ticks of shedding each, behind the channel) made
 // top --shed cost 13% more CPU than top on a 20M-line file piped in (6%
 // with 2 s, 3% with no trial at all).
+// waitedMax is the fraction of a tick a source may wait for input
+// (Pressure.InputWait) and still be behind it: a worker that takes a
+// chunk already read spends about a thousandth of the tick on it; one that
+// keeps up with a pipe it shares with other workers waited a tenth to a
+// half of most ticks.
+const waitedMax = 1.0 / 16
+
 const (
 	trialTicks = 3
 	holdMin    = 200
@@ -391,6 +401,7 @@ func (c *Controller) startTick(t int64, pr pipeline.Pressure) {
 	st.minBusy = int64(pr.Backlog + pr.AtReceiver)
 	st.sumQueue, st.samples = st.q0+st.held(pr), 1
 	st.bp0, st.rec0 = int64(pr.BackPressured), pr.Records
+	st.iw0 = int64(pr.InputWait)
 }
 
 // ewma moves *x toward sample with weight 1 - exp(-dt/tau); an unknown
@@ -418,7 +429,13 @@ func (c *Controller) control(dt float64, pr pipeline.Pressure) {
 	// A gap between batches longer than half a tick, not spent waiting
 	// for credit, is the source waiting for input: it had caught up, and
 	// the receiver may have run dry.
-	steady := float64(st.maxIdle) <= 0.5*iv*1e9
+	gapless := float64(st.maxIdle) <= 0.5*iv*1e9
+	// So is a source that says it waited for input (Pressure.InputWait)
+	// for more than waitedMax of the tick, in however many short waits
+	// within its Fills: a worker that reads a pipe through a goroutine
+	// dealing it chunks fills every batch, and yet keeps up.
+	waited := float64(int64(pr.InputWait)-st.iw0)/1e9 > waitedMax*dt
+	steady := gapless && !waited
 	// Full batches, a wait for credit and no gap: records are waiting in
 	// front of the source, for as long as that has gone on.
 	full := st.batches > 0 && float64(st.offered) >= 0.75*float64(st.batches*st.maxBatch)
@@ -432,7 +449,10 @@ func (c *Controller) control(dt float64, pr pipeline.Pressure) {
 	// For the futility check, a source is behind its input if it
 	// filled its batches without a gap, waiting for credit or not: a
 	// source that has the CPU to itself under shedding never waits.
-	futile := c.futile(full && steady, float64(st.offered)/dt, qm, dt)
+	// (A source that caught up under shedding counts too: the rate it
+	// took records at is then its input's, and says whether shedding
+	// raised it.)
+	futile := c.futile(full && gapless, float64(st.offered)/dt, qm, dt)
 	channel := pr.Buffers > 0
 	if channel {
 		delivered := float64(pr.Records-st.rec0) - (st.queued(pr) - st.q0)

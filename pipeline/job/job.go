@@ -184,6 +184,15 @@ func New(cfg Config) (*Job, error) {
 		// in the worker's goroutine while nothing is shed).
 		pcfg.NewShedder = sh.NewShedder
 		pcfg.Clock = sh.Clock
+		// The workers time their waits for input, which the shedders'
+		// controllers read (pipeline.InputWaiter).
+		var clock flowcontrol.Clock = systemClock{}
+		if sh.Clock != nil {
+			clock = sh.Clock
+		}
+		for _, w := range j.ws {
+			w.clock = clock
+		}
 	}
 	if j.p, err = pipeline.New(srcs, []pipeline.Stage{stage}, pcfg); err != nil {
 		return fail(err)

@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"time"
 
 	"github.com/cespare/xxhash/v2"
 
+	"github.com/streamstat/streamstat/flowcontrol"
 	"github.com/streamstat/streamstat/internal/errmsg"
 	"github.com/streamstat/streamstat/pipeline"
 )
@@ -102,6 +104,11 @@ type worker struct {
 	// only the worker's share.
 	bad    pipeline.BadLine
 	hasBad bool
+
+	// When shedding: the clock that times waits for a stream's bytes,
+	// and their total (see InputWait).
+	clock  flowcontrol.Clock
+	waited time.Duration
 }
 
 // Fill implements pipeline.Source.
@@ -127,7 +134,7 @@ func (w *worker) Fill(ctx context.Context, b *pipeline.Batch, max int) error {
 				return io.EOF
 			}
 		}
-		if w.short && w.cr != nil && !w.cr.wait(w.wake) {
+		if w.short && w.cr != nil && !w.waitInput(w.cr, w.wake) {
 			// A quiet stream, and Wake called: return so that a
 			// checkpoint barrier waiting at the source goes through.
 			return nil
@@ -276,7 +283,7 @@ func (w *worker) next() (bool, error) {
 			if w.sum != nil {
 				cfg.Consumed = w.sum
 			}
-			ls, err = pipeline.NewLineSource(w.cr, cfg)
+			ls, err = pipeline.NewLineSource(w.reader(w.cr), cfg)
 		}
 		if err != nil {
 			return false, fileError(in.name, err)
@@ -304,7 +311,7 @@ func (w *worker) nextDynamic() (bool, error) {
 				w.cr = w.view(in)
 				w.short = true
 				w.streamAt = 0
-				ls, err = pipeline.NewLineSource(w.cr, w.sourceConfig(pl.streamConfig()))
+				ls, err = pipeline.NewLineSource(w.reader(w.cr), w.sourceConfig(pl.streamConfig()))
 			}
 		default:
 			if r := in.next.Add(1) - 1; r < int64(len(in.ranges)) {
