@@ -302,6 +302,16 @@ func (t *ThetaDistinct) Merge(o *ThetaDistinct) error {
 		t.salt = hashmix.SplitMix64(o.salt) | 1
 		t.resize(max(len(t.table), 16))
 	}
+	if t.n == 0 && !t.zero && !t.cut && t.salt == 0 && o.salt == 0 && t.K() == o.K() && len(o.table) > 0 {
+		// An empty t takes o's table as it is: adding o's hashes one by
+		// one gives the same set and theta (o holds fewer than the limit),
+		// with a probe into a growing table for each. (An answer merges
+		// the workers' sketches into an empty one: at k = 2^14 the first
+		// merge cost distinct --shed 3% of its CPU.)
+		t.table = append(t.table[:0], o.table...)
+		t.shift, t.n, t.zero, t.theta, t.cut = o.shift, o.n, o.zero, o.theta, o.cut
+		return nil
+	}
 	if o.cut {
 		t.lowerTheta(o.theta)
 	}

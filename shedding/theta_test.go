@@ -238,3 +238,75 @@ func TestThetaDecodeErrors(t *testing.T) {
 		t.Errorf("NewThetaDistinct(100): %v", err)
 	}
 }
+
+// TestThetaMergeIntoEmpty: merging into an empty sketch (as an answer
+// merges the workers' sketches) leaves it byte-identical to adding the
+// other's hashes one by one, and it goes on alike: for sketches not
+// full, full, cut by shedding, holding hash 0, of another k, and empty.
+func TestThetaMergeIntoEmpty(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		k, ko  int
+		n      int
+		p      float32
+		zero   bool
+		decode bool // o decoded (may be salted)
+	}{
+		{"not full", 1024, 1024, 500, 1, false, false},
+		{"full", 256, 256, 20_000, 1, false, false},
+		{"cut by shedding", 1024, 1024, 5000, 0.25, false, false},
+		{"hash 0", 256, 256, 3000, 1, true, false},
+		{"other k", 256, 1024, 20_000, 1, false, false},
+		{"empty", 256, 256, 0, 1, false, false},
+		{"decoded", 256, 256, 20_000, 1, false, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o, _ := NewThetaDistinct(tc.ko)
+			r := pcg(11)
+			if tc.zero {
+				o.AddHash(0)
+			}
+			for range tc.n {
+				h := r.Uint64()
+				if KeepKey(h, float64(tc.p)) {
+					o.AddHashP(h, tc.p)
+				}
+			}
+			if tc.decode {
+				d := new(ThetaDistinct)
+				if err := d.UnmarshalBinary(encode(t, o)); err != nil {
+					t.Fatal(err)
+				}
+				o = d
+			}
+			want, _ := NewThetaDistinct(tc.k)
+			if o.cut {
+				want.lowerTheta(o.theta)
+			}
+			if o.zero {
+				want.AddHash(0)
+			}
+			for _, h := range o.table {
+				if h != 0 {
+					want.AddHash(h)
+				}
+			}
+			got, _ := NewThetaDistinct(tc.k)
+			if err := got.Merge(o); err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(encode(t, got), encode(t, want)) {
+				t.Fatalf("merge into empty: theta %v held %d, adding one by one: theta %v held %d",
+					got.Theta(), got.Retained(), want.Theta(), want.Retained())
+			}
+			for range 5000 {
+				h := r.Uint64()
+				got.AddHash(h)
+				want.AddHash(h)
+			}
+			if !bytes.Equal(encode(t, got), encode(t, want)) {
+				t.Fatal("after more hashes, the merged sketch differs")
+			}
+		})
+	}
+}
