@@ -148,6 +148,7 @@ type LineSource struct {
 	lines, bytes, skipped, bad int64
 	byLen                      *byLength  // hashLines' scratch space (lenScratch), or nil
 	masks                      [32]uint64 // takeWhole's newline bitmaps (blockMasks)
+	ends                       endList    // blockLines' newline offsets
 	capped                     []byte     // takeCapped's scratch space
 	mm                         *fileMap   // reading a file range through a map (linesource_mmap_linux.go), or nil
 	x                          extractState
