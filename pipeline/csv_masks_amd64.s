@@ -105,7 +105,7 @@ block512:
 	SUBQ $4, R12
 	CMPQ R12, $4
 	JGE block512
-	VZEROUPPER
 
 done512:
+	VZEROUPPER
 	RET
