@@ -108,8 +108,7 @@
 // bytes of the key at off, in its low bytes: the 8 bytes at
 // a = min(e, dlen-8), e = off + n&^7, shifted right by e-a bytes.
 #define LAST8(off, n, at, t, w, k, kc) \
-	VPSRLQ $3, n, at \
-	VPSLLQ $3, at, at \
+	VPANDQ.BCST not7<>(SB), n, at \
 	VPADDQ off, at, at \
 	VPMINUQ Z5, at, t \
 	VPSUBQ t, at, at \
@@ -120,8 +119,7 @@
 // WORD4(w, t, h, k): on the lanes of k, h = rotl(h ^ d*P1, 23)*P2 + P3,
 // d the low 4 bytes of w; then w >>= 32.
 #define WORD4(w, t, h, k) \
-	VPSLLQ $32, w, t \
-	VPSRLQ $32, t, t \
+	VPANDQ.BCST low32<>(SB), w, t \
 	VPMULLQ Z0, t, t \
 	VPXORQ t, h, t \
 	VPROLQ $23, t, t \
@@ -229,10 +227,8 @@ words:
 	VPADDQ Z18, Z23, Z23
 
 	// The 8-byte steps: (len&31)>>3 of them, from off + len&^31.
-	VPSRLQ $5, Z7, Z13
-	VPSRLQ $5, Z18, Z24
-	VPSLLQ $5, Z13, Z13
-	VPSLLQ $5, Z24, Z24
+	VPANDQ.BCST not31<>(SB), Z7, Z13
+	VPANDQ.BCST not31<>(SB), Z18, Z24
 	VPADDQ Z6, Z13, Z13
 	VPADDQ Z17, Z24, Z24
 	VPSRLQ $3, Z7, Z16
@@ -365,10 +361,8 @@ rgroup:
 	VPGATHERQQ (Record_keyOff+8*Record__size)(DI)(Z13*1), K2, Z17
 	VPSRLQ $32, Z6, Z7
 	VPSRLQ $32, Z17, Z18
-	VPSLLQ $32, Z6, Z6
-	VPSLLQ $32, Z17, Z17
-	VPSRLQ $32, Z6, Z6
-	VPSRLQ $32, Z17, Z17
+	VPANDQ.BCST low32<>(SB), Z6, Z6
+	VPANDQ.BCST low32<>(SB), Z17, Z17
 	VPSUBQ.BCST base+32(FP), Z6, Z6
 	VPSUBQ.BCST base+32(FP), Z17, Z17
 
@@ -412,3 +406,12 @@ DATA recIndex<>+40(SB)/8, $(5*Record__size)
 DATA recIndex<>+48(SB)/8, $(6*Record__size)
 DATA recIndex<>+56(SB)/8, $(7*Record__size)
 GLOBL recIndex<>(SB), RODATA|NOPTR, $64
+
+// Masks for VPANDQ, where a pair of shifts would take port 0, which the
+// multiplies keep busy.
+DATA not31<>+0(SB)/8, $~31
+GLOBL not31<>(SB), RODATA|NOPTR, $8
+DATA not7<>+0(SB)/8, $~7
+GLOBL not7<>(SB), RODATA|NOPTR, $8
+DATA low32<>+0(SB)/8, $0xffffffff
+GLOBL low32<>(SB), RODATA|NOPTR, $8
