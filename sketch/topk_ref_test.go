@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -415,6 +416,25 @@ func topkCLIEvents(n int) *topkEvents {
 	return e
 }
 
+// topkUniformEvents is n keys of l bytes drawn uniformly from n/2
+// distinct ones, as cmd/streamstat/internal/keygen makes them for
+// scripts/bench-speed.sh: nearly every key is new to a TopK.
+func topkUniformEvents(n, l int) *topkEvents {
+	const alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_"
+	draw := rand.New(rand.NewPCG(1, 2))
+	e := &topkEvents{hashes: make([]uint64, n), offs: make([]int, 1, n+1), keys: make([]byte, 0, n*l)}
+	for i := range n {
+		g := rand.New(rand.NewPCG(draw.Uint64N(uint64(n/2)), 3))
+		start := len(e.keys)
+		for range l {
+			e.keys = append(e.keys, alphabet[g.Uint64()&63])
+		}
+		e.offs = append(e.offs, len(e.keys))
+		e.hashes[i] = Hash(e.keys[start:])
+	}
+	return e
+}
+
 // topkMixedEvents mixes the CLI's short keys with keys of 17 to 40 bytes,
 // which live outside the counters, and weights of 1 and 2.
 func topkMixedEvents(n int) (*topkEvents, []uint64) {
@@ -478,33 +498,65 @@ func TestTopKRefSameState(t *testing.T) {
 	}
 }
 
-// BenchmarkTopKAddVsRef runs TopK and the previous TopK on the same Zipf
-// events, at capacity 4096 as the CLI's top, and reports the time ratio.
+// BenchmarkTopKAddVsRef runs TopK and the previous TopK on the same
+// events, at capacity 4096 as the CLI's top, alternating stretches of 2^14
+// updates, and reports the time ratio: on the Zipf events of the CLI
+// benchmark (about a quarter of the updates replace the minimum), and on
+// keys of 8, 32 and 128 bytes drawn from as many distinct keys as half the
+// events (scripts/bench-speed.sh's inputs: nearly every update replaces
+// the minimum).
 func BenchmarkTopKAddVsRef(b *testing.B) {
-	ev := topkCLIEvents(1 << 21)
-	ours, ref := topkNew(b, 4096), newRefTopK(4096)
-	for i := range ev.n() {
-		ours.AddHash(ev.hashes[i], ev.key(i), 1)
-		ref.AddHash(ev.hashes[i], ev.key(i), 1)
+	const n = 1 << 21
+	inputs := []struct {
+		name string
+		ev   func() *topkEvents
+	}{
+		{"zipf", func() *topkEvents { return topkCLIEvents(n) }},
+		{"new-keys/len=8", func() *topkEvents { return topkUniformEvents(n, 8) }},
+		{"new-keys/len=32", func() *topkEvents { return topkUniformEvents(n, 32) }},
+		{"new-keys/len=128", func() *topkEvents { return topkUniformEvents(n, 128) }},
 	}
-	var to, tr time.Duration
-	b.ReportAllocs()
-	for b.Loop() {
-		t0 := time.Now()
-		for i := range ev.n() {
-			ours.AddHash(ev.hashes[i], ev.key(i), 1)
-		}
-		t1 := time.Now()
-		for i := range ev.n() {
-			ref.AddHash(ev.hashes[i], ev.key(i), 1)
-		}
-		tr += time.Since(t1)
-		to += t1.Sub(t0)
+	for _, in := range inputs {
+		ev := in.ev()
+		b.Run(in.name, func(b *testing.B) {
+			ours, ref := topkNew(b, 4096), newRefTopK(4096)
+			for i := range ev.n() {
+				ours.AddHash(ev.hashes[i], ev.key(i), 1)
+				ref.AddHash(ev.hashes[i], ev.key(i), 1)
+			}
+			const chunk = 1 << 14
+			var to, tr time.Duration
+			runOurs := func(j int) {
+				t0 := time.Now()
+				for x := j; x < j+chunk; x++ {
+					ours.AddHash(ev.hashes[x], ev.key(x), 1)
+				}
+				to += time.Since(t0)
+			}
+			runRef := func(j int) {
+				t0 := time.Now()
+				for x := j; x < j+chunk; x++ {
+					ref.AddHash(ev.hashes[x], ev.key(x), 1)
+				}
+				tr += time.Since(t0)
+			}
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				j := i * chunk & (n - 1)
+				if i&1 == 0 {
+					runOurs(j)
+					runRef(j)
+				} else {
+					runRef(j)
+					runOurs(j)
+				}
+			}
+			u := float64(b.N * chunk)
+			b.ReportMetric(float64(to.Nanoseconds())/u, "ns/update")
+			b.ReportMetric(float64(tr.Nanoseconds())/u, "ns/update-ref")
+			b.ReportMetric(float64(to)/float64(tr), "new/ref")
+		})
 	}
-	n := float64(b.N * ev.n())
-	b.ReportMetric(float64(to.Nanoseconds())/n, "ns/update")
-	b.ReportMetric(float64(tr.Nanoseconds())/n, "ns/update-ref")
-	b.ReportMetric(float64(to)/float64(tr), "new/ref")
 }
 
 // TestTopKRefSameStateMixed mixes unit, small and large varying weights
@@ -551,5 +603,96 @@ func TestTopKRefSameStateMixed(t *testing.T) {
 	}
 	if 2*listed < seeds {
 		t.Errorf("levels were listed ahead in %d of %d runs: the test misses that path", listed, seeds)
+	}
+}
+
+// TestTopKRefSameStateNewKeys checks AddHash against the previous TopK on
+// streams of mostly new keys, where nearly every update replaces the
+// minimum and the minimum level is rebuilt without a scan (scanMin's
+// shortcut, listAhead): stretches of only new keys, new keys with a few
+// repeats (which lift counters into the listed levels, or out of next),
+// many repeats, a small hot set, and weights of 1 to 3 with a rare huge
+// one (levels skipped, counts saturating). The encoded state must be the
+// same after every stretch, and the invariants must hold.
+func TestTopKRefSameStateNewKeys(t *testing.T) {
+	seeds := 30
+	if testing.Short() {
+		seeds = 6
+	}
+	caps := []int{1, 2, 7, 64, 333, 1024}
+	for seed := range uint64(seeds) {
+		r := rand.New(rand.NewPCG(seed, 13))
+		k := caps[seed%uint64(len(caps))]
+		a, b := topkNew(t, k), newRefTopK(k)
+		fresh, mode := 0, int(seed%5)
+		var recent []string // the last keys added, for repeats
+		newKey := func() string {
+			fresh++
+			key := strconv.Itoa(fresh)
+			return key + strings.Repeat("~", (fresh*13)%37)
+		}
+		for i := range 40_000 {
+			if r.IntN(400) == 0 {
+				mode = r.IntN(5)
+			}
+			key, w := "", uint64(1)
+			switch repeat := len(recent) > 0; {
+			case mode == 1 && repeat && r.IntN(100) == 0,
+				mode == 2 && repeat && r.IntN(5) == 0:
+				key = recent[r.IntN(len(recent))]
+			case mode == 3:
+				key = "hot" + strconv.Itoa(int(r.ExpFloat64()*float64(k)))
+			default:
+				key = newKey()
+			}
+			if mode == 4 {
+				w = 1 + uint64(r.IntN(3))
+				if r.IntN(5000) == 0 {
+					w = math.MaxUint64 / 3
+				}
+			}
+			if len(recent) < 2*k+8 {
+				recent = append(recent, key)
+			} else {
+				recent[r.IntN(len(recent))] = key
+			}
+			a.AddHash(HashString(key), []byte(key), w)
+			b.AddHash(HashString(key), []byte(key), w)
+			if i%997 == 996 {
+				if string(topkMarshal(t, a)) != string(b.appendBinary(nil)) {
+					t.Fatalf("seed %d k=%d: after %d updates AddHash and the previous TopK encode differently", seed, k, i+1)
+				}
+				if err := topkCheck(a); err != nil {
+					t.Fatalf("seed %d k=%d after %d updates: %v", seed, k, i+1, err)
+				}
+			}
+		}
+	}
+}
+
+// TestTopKNewKeysScans: on a stream of mostly new keys (drawn from 20
+// times as many as there are counters, as in scripts/bench-speed.sh's
+// inputs), the minimum rises by one every Capacity updates, and it used
+// to take a scan of every counter each time. Now a scan lists the few
+// counters above the minimum for several levels ahead (listAhead), or a
+// round with no repeat at all needs none (scanMin's shortcut). The state
+// stays the previous TopK's.
+func TestTopKNewKeysScans(t *testing.T) {
+	const k, n = 256, 200_000
+	r := rand.New(rand.NewPCG(1, 2))
+	a, b := topkNew(t, k), newRefTopK(k)
+	for range n {
+		key := topkKey(r.IntN(20 * k))
+		a.AddHash(HashString(key), []byte(key), 1)
+		b.AddHash(HashString(key), []byte(key), 1)
+	}
+	if string(topkMarshal(t, a)) != string(b.appendBinary(nil)) {
+		t.Fatal("AddHash and the previous TopK encode differently")
+	}
+	if err := topkCheck(a); err != nil {
+		t.Fatal(err)
+	}
+	if a.minc < 100 || 4*a.scans > int(a.minc) {
+		t.Errorf("%d scans of the counters while the minimum rose to %d: want at most one per 4 levels", a.scans, a.minc)
 	}
 }

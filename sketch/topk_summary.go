@@ -34,6 +34,13 @@ import (
 //     entries of next. The minimum only rises, so the scans cost O(k) at
 //     most MinCount <= N/k times: O(1) per unit of count, amortized. Each
 //     sorted entry is used up by a later update of its counter.
+//   - On a stream of mostly new keys nearly every counter holds minc or
+//     minc+1, and the minimum rises by one every k updates. A round in
+//     which every counter reached minc+1 leaves next listing them all in
+//     order: it becomes q without a scan. When a few counters stand
+//     higher (a key seen twice), the scan lists them for the tkAhead
+//     levels above (listAhead, with the lists below), so one scan serves
+//     tkAhead rises of the minimum.
 //   - Weighted updates jump levels: counts are then mostly distinct, the
 //     minimum level holds one counter, and a scan per eviction would cost
 //     O(k) each time. So when a scan finds fewer than k/32 counters at the
@@ -237,32 +244,37 @@ func (t *TopK) evict(h uint64, key []byte, w uint64, slot int) {
 	t.table[slot] = tkTag(h)<<32 | uint64(v+1)
 	m := c.count
 	c.hash, c.err = h, m
-	if n := len(key); uint(n-4) <= tkInline-4 {
+	n := len(key)
+	short := uint(n-4) <= tkInline-4
+	if short {
 		c.klen = uint32(n)
 		tkShortCopy(&c.inline, key)
+	}
+	// raise, for a counter that leaves the minimum count. The calls come
+	// last, each on a path rarely taken, so that the common path keeps its
+	// values in registers.
+	if nc := tkSatAdd(m, w); nc != m {
+		c.count, c.stamp = nc, t.seq
+		t.seq++
+		if nc == m+1 {
+			t.next = append(t.next, tkRef{c.stamp, v})
+		} else if nc <= t.lim {
+			t.pushLow(tkOrd{nc, c.stamp, v})
+		}
+		t.atMin--
 	} else {
+		// Saturated: the counter keeps its count and stamp, so it is
+		// still the first to replace, and its entry goes back in q.
+		t.qh--
+	}
+	if !short {
 		t.storeKey(v, key)
 	}
 	t.stale++
 	if 2*(len(t.counters)+t.stale) > len(t.table) {
 		t.rehash()
 	}
-	// raise, for a counter that leaves the minimum count.
-	nc := m + w
-	if nc < m {
-		nc = math.MaxUint64
-	}
-	if nc == m {
-		return // saturated
-	}
-	c.count, c.stamp = nc, t.seq
-	t.seq++
-	if nc == m+1 {
-		t.next = append(t.next, tkRef{c.stamp, v})
-	} else if nc <= t.lim {
-		t.pushLow(tkOrd{nc, c.stamp, v})
-	}
-	if t.atMin--; t.atMin == 0 {
+	if t.atMin == 0 {
 		t.nextLevel()
 	}
 }
@@ -303,18 +315,31 @@ func (t *TopK) appendEntry(h uint64, key []byte, count, err uint64) {
 // counter came into use: it finds the minimum count m, sorts by stamp the
 // counters with count m that next does not list (those that reached m
 // before next was started, or all if m is not minc+1), and appends next.
-// next starts anew for count m+1.
+// next starts anew for count m+1. When next lists every counter, it is
+// the new minimum level as it stands, and no scan is needed.
 func (t *TopK) scanMin() {
-	t.scans++
 	cs := t.counters
-	m := uint64(math.MaxUint64)
+	live := t.next[:0]
 	for _, r := range t.next {
 		if cs[r.i].stamp == r.stamp {
-			m = t.minc + 1 // nothing is below, the minimum level being empty
-			break
+			live = append(live, r)
 		}
 	}
-	if m == math.MaxUint64 {
+	t.next = live
+	if len(live) == len(cs) {
+		// Every counter reached minc+1 since next was started, as in a
+		// round of evictions by new keys: next is the whole new minimum
+		// level, in order, and the scan would find nothing else.
+		t.q, t.qh, t.next, t.nextFrom = live, 0, t.q[:0], t.seq
+		t.minc, t.atMin = t.minc+1, len(cs)
+		t.listLevels(len(cs))
+		return
+	}
+	t.scans++
+	m := uint64(math.MaxUint64)
+	if len(live) > 0 {
+		m = t.minc + 1 // nothing is below, the minimum level being empty
+	} else {
 		for i := range cs {
 			m = min(m, cs[i].count)
 		}
@@ -337,11 +362,7 @@ func (t *TopK) scanMin() {
 	q = q[:w]
 	t.sortByStamp(q)
 	if from != math.MaxUint64 {
-		for _, r := range t.next {
-			if t.counters[r.i].stamp == r.stamp {
-				q = append(q, r)
-			}
-		}
+		q = append(q, live...)
 	}
 	t.q, t.qh = q, 0
 	t.next, t.nextFrom = t.next[:0], t.seq
@@ -351,14 +372,23 @@ func (t *TopK) scanMin() {
 
 // listLevels lists, after a scan that found n counters at the minimum,
 // the counters of the next levels up to half of all counters in res (see
-// the file comment), if the minimum level holds under 1/32 of them;
-// otherwise lim stays at the minimum and the next level comes from a
-// scan, as for unit counts and small weights, whose levels are large
-// enough to pay for it (there the lists cost more than they save).
+// the file comment), if the minimum level holds under 1/32 of them; or
+// the few counters of the tkAhead levels above (listAhead), if it holds
+// all but 1/16 of them. Otherwise lim stays at the minimum and the next
+// level comes from a scan, as for unit counts and small weights, whose
+// levels are large enough to pay for it (there the lists cost more than
+// they save).
 func (t *TopK) listLevels(n int) {
 	cs, m := t.counters, t.minc
 	t.res, t.rh, t.low, t.lim = t.res[:0], 0, t.low[:0], m
-	if 32*n >= t.capacity || n == len(cs) {
+	if n == len(cs) {
+		return
+	}
+	if 16*(len(cs)-n) <= t.capacity {
+		t.listAhead()
+		return
+	}
+	if 32*n >= t.capacity {
 		return
 	}
 	want := t.capacity/2 - n
@@ -373,6 +403,30 @@ func (t *TopK) listLevels(n int) {
 	res := t.res
 	for i := range cs {
 		if c := &cs[i]; c.count > m && c.count <= lim {
+			res = append(res, tkOrd{c.count, c.stamp, int32(i)})
+		}
+	}
+	slices.SortFunc(res, tkOrdCmp)
+	t.res, t.lim = res, lim
+}
+
+// tkAhead is how many levels above the minimum listAhead lists.
+const tkAhead = 8
+
+// listAhead lists the counters of the tkAhead levels above the minimum,
+// when nearly all counters hold the minimum (see listLevels). Unit counts
+// on a stream of mostly new keys keep them there: every eviction moves a
+// counter up by one, so the minimum rises by one every Capacity updates,
+// and a hit here and there lifts a few counters a level or two higher.
+// Without the lists each rise took a scan of all counters to find those
+// few; with them, one scan serves tkAhead rises, and the few updates that
+// reach a listed level pay a heap push.
+func (t *TopK) listAhead() {
+	m := t.minc
+	lim := m + min(tkAhead, math.MaxUint64-m)
+	res := t.res[:0]
+	for i := range t.counters {
+		if c := &t.counters[i]; c.count > m && c.count <= lim {
 			res = append(res, tkOrd{c.count, c.stamp, int32(i)})
 		}
 	}

@@ -602,3 +602,53 @@ func TestTopKEstimateAllocs(t *testing.T) {
 		t.Errorf("EstimateHash: got %v allocation(s) (want zero)", a)
 	}
 }
+
+// TestTopKSaturatedMinimum: once the minimum count has saturated at
+// 2^64-1, a new key takes over the counter that held it, which stays the
+// first to replace (its count cannot rise). The replacement dropped the
+// counter from the minimum's queue, so the next new key indexed past its
+// end: a panic on counts that add up past 2^64.
+func TestTopKSaturatedMinimum(t *testing.T) {
+	for _, k := range []int{1, 3} {
+		a, b := topkNew(t, k), newRefTopK(k)
+		for i := range 4 * k {
+			w := uint64(1)
+			if i < k {
+				w = math.MaxUint64
+			}
+			key := []byte(strconv.Itoa(i))
+			a.AddHash(Hash(key), key, w)
+			b.AddHash(Hash(key), key, w)
+			if string(topkMarshal(t, a)) != string(b.appendBinary(nil)) {
+				t.Fatalf("k=%d: after %d updates AddHash and the previous TopK encode differently", k, i+1)
+			}
+			if err := topkCheck(a); err != nil {
+				t.Fatalf("k=%d after %d updates: %v", k, i+1, err)
+			}
+		}
+		if it := a.Top(1); it[0].Count != math.MaxUint64 || a.MinCount() != math.MaxUint64 {
+			t.Errorf("k=%d: top %+v, MinCount %d: want counts saturated at 2^64-1", k, it, a.MinCount())
+		}
+	}
+}
+
+// TestTopKNewKeysAllocs: on keys drawn from many more than there are
+// counters, where a few repeats lift counters into the levels that
+// listAhead lists, AddHash allocates nothing once the lists have grown.
+func TestTopKNewKeysAllocs(t *testing.T) {
+	ev := topkUniformEvents(1<<16, 12)
+	s := topkNew(t, 1024)
+	for i := range ev.n() {
+		s.AddHash(ev.hashes[i], ev.key(i), 1)
+	}
+	i := 0
+	if a := testing.AllocsPerRun(30000, func() {
+		s.AddHash(ev.hashes[i], ev.key(i), 1)
+		i++
+	}); a != 0 {
+		t.Errorf("AddHash of mostly new keys: got %v allocation(s) (want zero)", a)
+	}
+	if err := topkCheck(s); err != nil {
+		t.Fatal(err)
+	}
+}
