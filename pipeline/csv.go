@@ -767,9 +767,10 @@ func prefixXor64(x uint64) uint64 {
 	return x
 }
 
-// The ring of blocks csvFrame keeps, and how many it computes at a time:
-// a record it reads spans at most csvRing-csvChunk blocks (up to 449
-// bytes), so that the blocks it needs are still in the ring.
+// The ring of blocks csvFrame keeps, and how many it makes at a time (a
+// call of csvMasks for several blocks costs less than one per block): a
+// record it reads spans at most three blocks (128 bytes from anywhere in
+// the first), made before the ring drops them.
 const (
 	csvRing  = 16
 	csvChunk = 8
@@ -797,9 +798,12 @@ type csvBlock struct {
 // first byte), and a closing one must precede a separator, a quote (a
 // doubled quote), a record end or a CR before one. So a record is framed
 // and checked by a few mask operations per block, and its fields are the
-// separators' bits. Records it does not read (longer than the ring holds,
-// running past the data, or with a quote out of place) go to frameCSV,
+// separators' bits. Records it does not read (longer than 128 bytes, not
+// ended within the data, or with a quote out of place) go to frameCSV,
 // which reports the error.
+//
+// A csvFrame is a LineSource's (in its Scratch): not safe for concurrent
+// use. The zero value is ready, with no data.
 //
 // Parity is counted from origin, a record start: every record start the
 // source reaches after it lies at even parity, as quote-parity framing
