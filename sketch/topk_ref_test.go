@@ -695,4 +695,7 @@ func TestTopKNewKeysScans(t *testing.T) {
 	if a.minc < 100 || 4*a.scans > int(a.minc) {
 		t.Errorf("%d scans of the counters while the minimum rose to %d: want at most one per 4 levels", a.scans, a.minc)
 	}
+	if !a.newKeys {
+		t.Error("nearly every update replaced a key, but the probe does not start with the four slots from home")
+	}
 }

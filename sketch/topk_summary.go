@@ -669,6 +669,8 @@ func (t *TopK) tableInsert(h uint64, i int32) {
 
 // rehash rebuilds the table from the counters, dropping the stale entries.
 func (t *TopK) rehash() {
+	t.newKeys = 2*uint64(t.stale) > t.seq-t.rehashAt
+	t.rehashAt = t.seq
 	clear(t.table)
 	t.stale = 0
 	for i := range t.counters {
