@@ -7,7 +7,8 @@ import (
 
 // TestXXH64KeysGuardPages puts data between two pages that fault on any
 // access and hashes keys of every length 0..300 at its very start and its
-// very end: a read before or past data would crash the test.
+// very end, with xxh64Keys and as records with hashLines: a read before
+// or past data would crash the test.
 func TestXXH64KeysGuardPages(t *testing.T) {
 	page := syscall.Getpagesize()
 	mem, err := syscall.Mmap(-1, 0, 3*page, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_PRIVATE)
@@ -37,6 +38,12 @@ func TestXXH64KeysGuardPages(t *testing.T) {
 				x8Check(t, d, offs, lens)
 				d = data[:size:size]
 				x8Check(t, d, offs, lens)
+				// The same keys as records, through hashLines.
+				recs := make([]Record, len(offs))
+				for i := range recs {
+					recs[i] = spanRecord(int(offs[i]), int(lens[i]), 0)
+				}
+				hlCheck(t, d, recs, 0)
 			}
 		}
 	})
