@@ -3,6 +3,7 @@ package shedding
 import (
 	"fmt"
 	"math"
+	"sync/atomic"
 	"time"
 
 	"github.com/streamstat/streamstat/pipeline"
@@ -49,7 +50,25 @@ type ControllerConfig struct {
 	// Fixed, if > 0, pins p at Quantize(Fixed) in (0, 1]: no control, for
 	// tests and for sampling at a known rate.
 	Fixed float64
+	// CPU, if set, tells the CPU time the process has used so far (all
+	// its threads), read once a tick. Where the process used at least
+	// cpuBusy cores at p = 1, a trial of shedding
+	// (see Controller) is then futile also if the records offered cost
+	// more CPU each, over all the shedders of the Group, than at p = 1: a
+	// source that takes records faster under shedding by taking the CPU
+	// from the job's other goroutines, at a higher cost per record (the
+	// channel, gathering, weighted counts), has made the job no faster.
+	// (Where the job hardly uses the CPU, as behind an operator that
+	// waits on I/O, shedding may cost more CPU per record and still get
+	// the job through its backlog sooner.) nil: throughput alone decides.
+	CPU func() time.Duration
+
+	meter *cpuMeter // the records offered to the Group's controllers
 }
+
+// cpuMeter counts the records offered to the controllers that share it
+// (a Group's), for the CPU cost per record of ControllerConfig.CPU.
+type cpuMeter struct{ offered atomic.Uint64 }
 
 // Controller decides the keep probability p from what the shedder in
 // front of a credit channel sees: the records offered, the records it
@@ -184,7 +203,15 @@ type ctrlState struct {
 	sentB   uint64 // Pressure.Batches then
 	keptAll uint64 // records kept, ever (Observed)
 	iw0     int64  // Pressure.InputWait at the tick start, ns
-	minBusy int64  // smallest Backlog + AtReceiver seen in the tick
+	// CPU cost per record (ControllerConfig.CPU): the process's CPU time
+	// and the meter's count at the last tick's close; the cost at p = 1
+	// (cpuBase, ns per record offered) and over the trial (cpuSum over
+	// cpuN ticks).
+	// cpuCores is the mean number of cores the process used at p = 1.
+	cpu0, cpuN0               uint64
+	cpuBase, cpuSum, cpuCores float64
+	cpuN                      int
+	minBusy                   int64 // smallest Backlog + AtReceiver seen in the tick
 	// Whether shedding raises throughput (see futile): the capacity at
 	// p = 1 (base), the rate offered while the source was behind its
 	// input under shedding (trial, over trialN ticks at a mean p of
@@ -216,6 +243,18 @@ type ctrlState struct {
 // keeps up with a pipe it shares with other workers waited a tenth to a
 // half of most ticks.
 const waitedMax = 1.0 / 16
+
+// cpuSlack is how much more CPU per record than at p = 1 a trial of
+// shedding may cost (ControllerConfig.CPU) and still not be futile: the
+// cost per record of ticks at p = 1 varies by a few percent.
+const cpuSlack = 0.05
+
+// cpuBusy is the number of cores the process must have used at p = 1 for
+// the CPU cost per record to count (see ControllerConfig.CPU): a job
+// reading a file piped in used 1.7-1.9 of 2 cores (0.5-0.9 while other
+// processes kept the machine busy), one whose operator sleeps 5 µs a
+// record 0.03-0.05.
+const cpuBusy = 0.25
 
 const (
 	trialTicks = 3
@@ -255,6 +294,9 @@ func NewController(cfg ControllerConfig) (*Controller, error) {
 		return nil, bad("fixed p (want (0, 1])", cfg.Fixed)
 	}
 	cfg.MinP = math.Ceil(cfg.MinP*(1<<pBits)) / (1 << pBits) // on the grid
+	if cfg.CPU != nil && cfg.meter == nil {
+		cfg.meter = new(cpuMeter)
+	}
 	c := &Controller{cfg: cfg}
 	c.st.p = 1
 	if cfg.Fixed > 0 {
@@ -317,6 +359,9 @@ func (c *Controller) Observed(offered, kept int) {
 	st := &c.st
 	st.offered += uint64(offered)
 	st.batches++
+	if m := c.cfg.meter; m != nil {
+		m.offered.Add(uint64(max(offered, 0)))
+	}
 	st.maxBatch = max(st.maxBatch, uint64(offered))
 	st.keptAll += uint64(max(kept, 0))
 	if kept > 0 && !st.counted {
@@ -452,7 +497,7 @@ func (c *Controller) control(dt float64, pr pipeline.Pressure) {
 	// (A source that caught up under shedding counts too: the rate it
 	// took records at is then its input's, and says whether shedding
 	// raised it.)
-	futile := c.futile(full && gapless, float64(st.offered)/dt, qm, dt)
+	futile := c.futile(full && gapless, float64(st.offered)/dt, qm, dt, c.cpuPerRecord(dt))
 	channel := pr.Buffers > 0
 	if channel {
 		delivered := float64(pr.Records-st.rec0) - (st.queued(pr) - st.q0)
@@ -552,6 +597,28 @@ func (c *Controller) control(dt float64, pr pipeline.Pressure) {
 	st.p = max(Quantize(p), cfg.MinP) // MinP is on the grid too
 }
 
+// cpuPerRecord returns the CPU time the process used per record offered
+// to the meter's controllers since the last tick closed, in ns, or 0 if
+// not known (no ControllerConfig.CPU, the first tick, no record).
+// The cores the process used over a tick of dt seconds at p = 1 go into
+// cpuCores.
+func (c *Controller) cpuPerRecord(dt float64) float64 {
+	if c.cfg.CPU == nil {
+		return 0
+	}
+	st := &c.st
+	cpu, n := uint64(max(c.cfg.CPU(), 0)), c.cfg.meter.offered.Load()
+	cpr := 0.0
+	if st.cpu0 > 0 && n > st.cpuN0 && cpu >= st.cpu0 {
+		cpr = float64(cpu-st.cpu0) / float64(n-st.cpuN0)
+		if st.p >= 1 {
+			ewma(&st.cpuCores, float64(cpu-st.cpu0)/1e9/dt, dt, 3*c.cfg.Interval.Seconds())
+		}
+	}
+	st.cpu0, st.cpuN0 = cpu, n
+	return cpr
+}
+
 // futile closes a tick for the futility check and reports whether
 // shedding has proved not to raise throughput. Shedding is worth its
 // error only if the records the source could not take in time are taken
@@ -574,12 +641,16 @@ func (c *Controller) control(dt float64, pr pipeline.Pressure) {
 // four times longer after each futile trial in a row (up to holdMax),
 // while the base is measured again. A trial that gains resets the hold, and the
 // next trial starts.
-func (c *Controller) futile(behind bool, rate, queue, dt float64) bool {
+func (c *Controller) futile(behind bool, rate, queue, dt, cpr float64) bool {
 	st, iv := &c.st, c.cfg.Interval.Seconds()
 	if st.hold > 0 {
 		st.hold--
 	}
 	if st.p >= 1 {
+		if cpr > 0 {
+			ewma(&st.cpuBase, cpr, dt, 3*iv)
+		}
+		st.cpuSum, st.cpuN = 0, 0
 		st.trial, st.trialP, st.trialN = 0, 0, 0
 		// The batches queued when shedding starts were kept at p = 1:
 		// until they drain, credit comes back at their pace, and the rate
@@ -600,13 +671,21 @@ func (c *Controller) futile(behind bool, rate, queue, dt float64) bool {
 	ewma(&st.trial, rate, dt, 3*iv)
 	st.trialP += st.p
 	st.trialN++
+	if cpr > 0 {
+		st.cpuSum += cpr
+		st.cpuN++
+	}
 	if st.trialN < trialTicks {
 		return false
 	}
 	pm := st.trialP / float64(st.trialN)
 	gain := st.trial / st.base
-	st.trial, st.trialP, st.trialN = 0, 0, 0
-	if gain >= min(1+(1/pm-1)/4, 1.1) {
+	// Each record cost more CPU than at p = 1: the rate was taken from
+	// the other sources, if it rose.
+	costlier := st.cpuN > 0 && st.cpuBase > 0 && st.cpuCores >= cpuBusy &&
+		st.cpuSum/float64(st.cpuN) > (1+cpuSlack)*st.cpuBase
+	st.trial, st.trialP, st.trialN, st.cpuSum, st.cpuN = 0, 0, 0, 0, 0
+	if gain >= min(1+(1/pm-1)/4, 1.1) && !costlier {
 		st.holdLen = 0
 		return false
 	}

@@ -70,7 +70,9 @@ func (s Summary) String() string {
 
 // Group makes the shedders of a pipeline's sources, one per source, all
 // with one Config but a salt of their own, and sums up what they shed. Pass
-// its NewShedder as pipeline.Config.NewShedder.
+// its NewShedder as pipeline.Config.NewShedder. With
+// ControllerConfig.CPU, their controllers weigh the CPU cost per record
+// over all of them.
 //
 // The zero value is not usable; make one with NewGroup. A Group is safe
 // for concurrent use.
@@ -84,6 +86,10 @@ type Group struct {
 func NewGroup(cfg Config) (*Group, error) {
 	if _, err := NewShedder(cfg); err != nil {
 		return nil, err
+	}
+	if cfg.Controller.CPU != nil {
+		// The shedders weigh the CPU cost per record over all of them.
+		cfg.Controller.meter = new(cpuMeter)
 	}
 	return &Group{cfg: cfg, shedders: map[int]*Shedder{}}, nil
 }

@@ -8,6 +8,7 @@ import (
 	"math"
 	"time"
 
+	"github.com/streamstat/streamstat/internal/cputime"
 	"github.com/streamstat/streamstat/internal/normal"
 	"github.com/streamstat/streamstat/pipeline"
 	"github.com/streamstat/streamstat/pipeline/job"
@@ -82,6 +83,16 @@ func noShed(cmd string) error {
 	return usagef("--shed: %s does not shed load: %s", cmd, why)
 }
 
+// shedCPU is the process's CPU time, by which the controllers judge a
+// trial of shedding (shedding.ControllerConfig.CPU): where the system
+// does not tell it, nil, and throughput alone decides.
+var shedCPU = func() func() time.Duration {
+	if !cputime.Available {
+		return nil
+	}
+	return cputime.Process
+}()
+
 // shedRun is the load shedding of one run: the shedders of its workers
 // and what the answers need to know about them.
 type shedRun struct {
@@ -94,7 +105,7 @@ type shedRun struct {
 func newShedRun(o *options, policy shedding.Policy) (*shedRun, error) {
 	g, err := shedding.NewGroup(shedding.Config{
 		Policy:     policy,
-		Controller: shedding.ControllerConfig{MaxLatency: o.shed.maxLatency},
+		Controller: shedding.ControllerConfig{MaxLatency: o.shed.maxLatency, CPU: shedCPU},
 	})
 	if err != nil {
 		return nil, usagef("--shed: %v", err)
