@@ -68,7 +68,11 @@ type ControllerConfig struct {
 
 // cpuMeter counts the records offered to the controllers that share it
 // (a Group's), for the CPU cost per record of ControllerConfig.CPU.
-type cpuMeter struct{ offered atomic.Uint64 }
+//
+// A trial found futile by its CPU cost ends the trials of the others
+// too (verdicts counts those): the cost per record is the whole process's,
+// so theirs would find the same.
+type cpuMeter struct{ offered, verdicts atomic.Uint64 }
 
 // Controller decides the keep probability p from what the shedder in
 // front of a credit channel sees: the records offered, the records it
@@ -208,7 +212,8 @@ type ctrlState struct {
 	// (cpuBase, ns per record offered) and over the trial (cpuSum over
 	// cpuN ticks).
 	// cpuCores is the mean number of cores the process used at p = 1.
-	cpu0, cpuN0               uint64
+	// verdicts is the meter's count of them when last looked at.
+	cpu0, cpuN0, verdicts     uint64
 	cpuBase, cpuSum, cpuCores float64
 	cpuN                      int
 	minBusy                   int64 // smallest Backlog + AtReceiver seen in the tick
@@ -248,6 +253,11 @@ const waitedMax = 1.0 / 16
 // shedding may cost (ControllerConfig.CPU) and still not be futile: the
 // cost per record of ticks at p = 1 varies by a few percent.
 const cpuSlack = 0.05
+
+// cpuClear is how much more CPU per record than at p = 1 ends a trial of
+// shedding after its first tick: a file piped into top --shed cost 40-80%
+// more in its trials.
+const cpuClear = 0.3
 
 // cpuBusy is the number of cores the process must have used at p = 1 for
 // the CPU cost per record to count (see ControllerConfig.CPU): a job
@@ -646,9 +656,13 @@ func (c *Controller) futile(behind bool, rate, queue, dt, cpr float64) bool {
 	if st.hold > 0 {
 		st.hold--
 	}
+	m := c.cfg.meter
 	if st.p >= 1 {
 		if cpr > 0 {
 			ewma(&st.cpuBase, cpr, dt, 3*iv)
+		}
+		if m != nil {
+			st.verdicts = m.verdicts.Load() // for trials still to come
 		}
 		st.cpuSum, st.cpuN = 0, 0
 		st.trial, st.trialP, st.trialN = 0, 0, 0
@@ -660,6 +674,14 @@ func (c *Controller) futile(behind bool, rate, queue, dt, cpr float64) bool {
 			st.trialWait += int(min(queue/st.mu/iv, holdMax))
 		}
 		return false
+	}
+	if m != nil {
+		if v := m.verdicts.Load(); v != st.verdicts {
+			// Another controller's trial found shedding dearer per
+			// record, over the same process.
+			st.verdicts = v
+			return c.endTrial()
+		}
 	}
 	if st.trialWait > 0 {
 		st.trialWait--
@@ -675,20 +697,36 @@ func (c *Controller) futile(behind bool, rate, queue, dt, cpr float64) bool {
 		st.cpuSum += cpr
 		st.cpuN++
 	}
-	if st.trialN < trialTicks {
+	// Each record cost more CPU than at p = 1: the rate was taken from
+	// the other goroutines, if it rose. Far more (cpuClear) ends the
+	// trial at once: a trial costs what shedding does.
+	costlier := func(slack float64) bool {
+		return st.cpuN > 0 && st.cpuBase > 0 && st.cpuCores >= cpuBusy &&
+			st.cpuSum/float64(st.cpuN) > (1+slack)*st.cpuBase
+	}
+	if st.trialN < trialTicks && !costlier(cpuClear) {
 		return false
 	}
 	pm := st.trialP / float64(st.trialN)
 	gain := st.trial / st.base
-	// Each record cost more CPU than at p = 1: the rate was taken from
-	// the other sources, if it rose.
-	costlier := st.cpuN > 0 && st.cpuBase > 0 && st.cpuCores >= cpuBusy &&
-		st.cpuSum/float64(st.cpuN) > (1+cpuSlack)*st.cpuBase
+	dearer := costlier(cpuSlack)
+	useful := st.trialN >= trialTicks && gain >= min(1+(1/pm-1)/4, 1.1) && !dearer
 	st.trial, st.trialP, st.trialN, st.cpuSum, st.cpuN = 0, 0, 0, 0, 0
-	if gain >= min(1+(1/pm-1)/4, 1.1) && !costlier {
+	if useful {
 		st.holdLen = 0
 		return false
 	}
+	if dearer {
+		st.verdicts = m.verdicts.Add(1)
+	}
+	return c.endTrial()
+}
+
+// endTrial ends a futile trial: a hold of holdMin ticks, four times
+// longer after each futile trial in a row.
+func (c *Controller) endTrial() bool {
+	st := &c.st
+	st.trial, st.trialP, st.trialN, st.cpuSum, st.cpuN = 0, 0, 0, 0, 0
 	st.holdLen = min(max(4*st.holdLen, holdMin), holdMax)
 	st.hold = st.holdLen
 	st.base = 0 // measured again, at p = 1

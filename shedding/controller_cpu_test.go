@@ -120,3 +120,40 @@ func TestControllerFutileCPU(t *testing.T) {
 		})
 	}
 }
+
+// TestControllerFutileCPUGroup: the shedders of a Group share the
+// verdict of a trial found dearer per record: the CPU is the process's,
+// so a second worker whose own trial would take its full trialTicks to
+// find that (its records cost 20% more, under cpuClear) ends it as soon
+// as the first worker's (70% more) does, and sheds less than alone.
+func TestControllerFutileCPUGroup(t *testing.T) {
+	run := func(group bool) (shedB uint64) {
+		a := &cpuWorker{Batch: 1024, Read: 15 * time.Microsecond, Op: 30 * time.Microsecond, Shed: 32 * time.Microsecond,
+			Share: 0.5, ShareShed: 1}
+		b := &cpuWorker{Batch: 1024, Read: 15 * time.Microsecond, Op: 30 * time.Microsecond, Shed: 15 * time.Microsecond,
+			Share: 0.5, ShareShed: 1}
+		cpu := func() time.Duration { return a.cpu + b.cpu }
+		var sa, sb *Shedder
+		if group {
+			g, err := NewGroup(Config{Policy: Random, Controller: ControllerConfig{CPU: cpu}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			sa, sb = g.Shedder(0), g.Shedder(1)
+		} else {
+			sa = newTestShedder(t, Config{Policy: Random, Controller: ControllerConfig{CPU: cpu}})
+			sb = newTestShedder(t, Config{Policy: Random, Controller: ControllerConfig{CPU: cpu}})
+		}
+		// The two take turns, a millisecond at a time, a's turn first.
+		for range 1500 {
+			a.run(sa, time.Millisecond)
+			b.run(sb, time.Millisecond)
+		}
+		t.Logf("group %v: a shed %d, b shed %d of %d", group, sa.Summary().Shed, sb.Summary().Shed, sb.Summary().Seen)
+		return sb.Summary().Shed
+	}
+	alone, together := run(false), run(true)
+	if together >= alone || alone == 0 {
+		t.Errorf("b shed %d in a group, %d alone: want fewer in the group", together, alone)
+	}
+}
