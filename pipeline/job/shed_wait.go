@@ -1,6 +1,7 @@
 package job
 
 import (
+	"errors"
 	"io"
 	"time"
 )
@@ -40,6 +41,34 @@ func (r waitingReader) Read(b []byte) (int, error) {
 		r.w.waitInput(r.cr, nil)
 	}
 	return r.cr.Read(b)
+}
+
+// lender is a stream view that lends its bytes where the stream read
+// them instead of copying them (pipeline.Lender).
+type lender interface{ Lend() ([]byte, error) }
+
+// errNoLend: Lend on a view that does not lend; a LineSource only calls
+// Lend on a reader whose view lends (see Lend).
+var errNoLend = errors.New("job: stream view does not lend its bytes")
+
+// Lend passes the view's Lend through, so that a LineSource takes the
+// bytes where they lie as it does without shedding, and counts the time
+// it waited for them: the whole call when no bytes were at hand (the
+// rest of it, releasing the last loan and taking a piece already dealt,
+// is a fraction of a microsecond). Waiting before the call would hold the
+// last loan's buffer meanwhile.
+func (r waitingReader) Lend() ([]byte, error) {
+	l, ok := any(r.cr).(lender)
+	if !ok {
+		return nil, errNoLend
+	}
+	if r.cr.p.buf != nil {
+		return l.Lend()
+	}
+	start := r.w.clock.Now()
+	b, err := l.Lend()
+	r.w.waited += max(r.w.clock.Now().Sub(start), 0)
+	return b, err
 }
 
 // waitInput waits until a Read of the stream view cr would not block or
