@@ -143,7 +143,12 @@ type cpuMeter struct{ offered, verdicts atomic.Uint64 }
 //     records did not make it take them faster (the source, not the
 //     operator, is the bottleneck, or shedding's own work costs more than
 //     it saves), p returns to 1 and stays there for a while (see futile).
-//     Shedding then never makes a job slower, but for its short trials.
+//     With the process's CPU time in view (ControllerConfig.CPU), a trial
+//     that made each record cost more CPU, in a process busy at p = 1, is
+//     futile too however fast the source went (it took the CPU from the
+//     job's other goroutines), ends after one tick if far dearer, and
+//     ends the trials of the Group's other controllers. Shedding then
+//     never makes a job slower, but for its short trials.
 //
 // p then moves toward p* smoothly: down by an EWMA with a 2-Interval time
 // constant, and by at most half per tick; up by an EWMA with a 5-Interval
