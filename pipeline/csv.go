@@ -123,6 +123,13 @@ func (k *CSVKey) extractFramed(data []byte, atEOF bool, sc *Scratch, x *Extracti
 		v.spans(data, k.last(), &sc.spans)
 		return v.end, k.extraction(rec, sc, x)
 	}
+	if end, ok := sc.csv.long(data, k.comma(), k.last(), &sc.spans); ok {
+		rec := data[:end]
+		if n := len(rec) - 1; n >= 0 && rec[n] == '\r' {
+			rec = rec[:n]
+		}
+		return end, k.extraction(rec, sc, x)
+	}
 	mode := csvMore
 	if atEOF {
 		mode = csvEOF
@@ -921,23 +928,11 @@ type csvView struct {
 // leaving the record to frameCSV. (A pointer, not a result: the copy of
 // the result stalled on its stores, 40% of the call.)
 func (f *csvFrame) view(d []byte, comma byte, v *csvView) bool {
-	r := f.locate(d)
-	rel := r - f.origin
-	if rel > 0 {
-		// A record start follows a record end, unless the source went
-		// past records this frame did not read (a long one).
-		pb := (rel - 1) >> 6
-		if pb >= f.next || pb < f.next-csvRing || f.ring[uint(pb)%csvRing].end>>((rel-1)&63)&1 == 0 {
-			f.restart(r)
-			rel = 0
-		}
+	rel, ok := f.start(d, comma)
+	if !ok {
+		return false
 	}
 	bi, sh := rel>>6, uint(rel&63)
-	for bi+2 >= f.next {
-		if !f.chunk(comma) {
-			return false
-		}
-	}
 	b0, b1, b2 := &f.ring[uint(bi)%csvRing], &f.ring[uint(bi+1)%csvRing], &f.ring[uint(bi+2)%csvRing]
 	// The record's bits: x>>sh of one block, y<<1<<(63-sh) of the next
 	// (a shift by 64 - sh, written so that no count can reach 64).
@@ -964,6 +959,99 @@ func (f *csvFrame) view(d []byte, comma byte, v *csvView) bool {
 		v.fin--
 	}
 	return true
+}
+
+// start returns the offset from the origin of the record at the start of
+// d, with its first three blocks made; false if d runs past the data.
+func (f *csvFrame) start(d []byte, comma byte) (int, bool) {
+	r := f.locate(d)
+	rel := r - f.origin
+	if rel > 0 {
+		// A record start follows a record end, unless the source went
+		// past records this frame did not read.
+		pb := (rel - 1) >> 6
+		if pb >= f.next || pb < f.next-csvRing || f.ring[uint(pb)%csvRing].end>>((rel-1)&63)&1 == 0 {
+			f.restart(r)
+			rel = 0
+		}
+	}
+	for rel>>6+2 >= f.next {
+		if !f.chunk(comma) {
+			return 0, false
+		}
+	}
+	return rel, true
+}
+
+// long is view for a record of more than 128 bytes, ending within the
+// blocks the ring holds (at least 449 bytes from its start): it notes the
+// fields up to the last-th in *spans, as frameCSV does, and returns the
+// record's end; or false, leaving the record to frameCSV.
+func (f *csvFrame) long(d []byte, comma byte, last int, spans *[]csvSpan) (int, bool) {
+	rel, ok := f.start(d, comma)
+	if !ok {
+		return 0, false
+	}
+	bi, sh := rel>>6, uint(rel&63)
+	from := ^uint64(0) << sh // the record's bits of block bi
+	blk := &f.ring[uint(bi)%csvRing]
+	m, jbad := blk.end&from, blk.bad&from
+	bad := uint64(0) // of the blocks before j
+	j := bi
+	for m == 0 {
+		// Blocks bi to j stay in the ring: chunk makes csvChunk at a
+		// time, and j-bi < csvRing-csvChunk.
+		if j++; j-bi >= csvRing-csvChunk || j >= f.next && !f.chunk(comma) {
+			return 0, false
+		}
+		b := &f.ring[uint(j)%csvRing]
+		bad |= jbad
+		m, jbad = b.end, b.bad
+	}
+	eb := uint(bits.TrailingZeros64(m))
+	upto := uint64(1)<<eb - 1 // the record's bits of block j, before its end
+	if bad|jbad&upto != 0 {
+		return 0, false
+	}
+	end := 64*j + int(eb) - rel
+	fin := end
+	if end > 0 && d[end-1] == '\r' {
+		fin = end - 1
+	}
+	// The fields, up to the last-th: between separators.
+	sp := (*spans)[:0]
+	start := 0
+	b := bi
+	sm := blk.sep & from
+	if j == bi {
+		sm &= upto
+	}
+	for fl := 1; fl <= last; fl++ {
+		for sm == 0 && b < j {
+			b++
+			sm = f.ring[uint(b)%csvRing].sep
+			if b == j {
+				sm &= upto
+			}
+		}
+		e := fin
+		if sm != 0 {
+			e = 64*b + bits.TrailingZeros64(sm) - rel
+			sm &= sm - 1
+		}
+		span := csvSpan{start: start, end: e}
+		if start < e && d[start] == '"' {
+			// Checked: the field ends with its closing quote.
+			span = csvSpan{start: start + 1, end: e - 1, quoted: true}
+		}
+		sp = append(sp, span)
+		if e == fin {
+			break
+		}
+		start = e + 1
+	}
+	*spans = sp
+	return end, true
 }
 
 // field returns the bounds of the record's c-th field (c >= 1) as a

@@ -626,7 +626,7 @@ func TestCSVMasks(t *testing.T) {
 // within the data. Buffers of valid CSV, of any bytes, and of both.
 func TestCSVFrame(t *testing.T) {
 	r := rand.New(rand.NewPCG(8, 14))
-	read, left := 0, 0
+	read, readLong, left := 0, 0, 0
 	var f csvFrame
 	for trial := range 3000 {
 		comma := ",;\t|"[trial%4]
@@ -641,11 +641,25 @@ func TestCSVFrame(t *testing.T) {
 					}
 					data = append(data, c)
 				}
+			} else if r.IntN(3) == 0 {
+				// A long record: the fields of several records.
+				for k := range 2 + r.IntN(40) {
+					if k > 0 {
+						data = append(data, comma)
+					}
+					rec := bytes.TrimLeft(csvGen(r, comma, 1), "\n")
+					rec = bytes.TrimSuffix(bytes.TrimSuffix(rec, []byte("\n")), []byte("\r"))
+					data = append(data, rec...)
+				}
+				data = append(data, '\n')
 			} else {
 				data = append(data, csvGen(r, comma, 1+r.IntN(4))...)
 			}
 		}
 		last := r.IntN(5)
+		if r.IntN(4) == 0 {
+			last = 100
+		}
 		f.data = nil // Scratch.newData
 		for p := 0; p < len(data); {
 			var fast, slow []csvSpan
@@ -653,8 +667,11 @@ func TestCSVFrame(t *testing.T) {
 			var v csvView
 			ok := f.view(d, comma, &v)
 			end := v.end
+			short := ok
 			if ok {
 				v.spans(d, last, &fast)
+			} else {
+				end, ok = f.long(d, comma, last, &fast)
 			}
 			wantEnd, err := frameCSV(d, comma, csvMore, last, &slow)
 			if ok {
@@ -668,22 +685,16 @@ func TestCSVFrame(t *testing.T) {
 				if err != nil || end != wantEnd || !same {
 					t.Fatalf("%q at %d, comma %q, last %d: fast path end %d %v, frameCSV end %d %v (%v)", data, p, comma, last, end, fast, wantEnd, slow, err)
 				}
-				// One column, read without spans: frameCSV's field, and
-				// a clean one needs no rewriting.
-				c := 1 + r.IntN(5)
-				frameCSV(d, comma, csvMore, c, &slow)
-				sp, clean, has := v.field(d, c)
-				var b1, b2 []byte
-				switch {
-				case has != (c <= len(slow)):
-					t.Fatalf("%q at %d, comma %q: field %d found %v, frameCSV has %d fields", data, p, comma, c, has, len(slow))
-				case !has:
-				case string(csvField(d, sp, &b1)) != string(csvField(d, slow[c-1], &b2)) || clean && string(d[sp.start:sp.end]) != string(csvField(d, slow[c-1], &b2)):
-					t.Fatalf("%q at %d, comma %q: field %d %v (clean %v), frameCSV's %v", data, p, comma, c, sp, clean, slow[c-1])
+				if !short {
+					readLong++
+				} else {
+					csvFrameField(t, data, p, comma, &v, r.IntN(5)+1)
 				}
 			} else {
 				left++
-				if err == nil && wantEnd >= 0 && wantEnd < 128 {
+				// A record ending within 8 blocks, wherever it starts in
+				// the first, is read (up to 449 bytes).
+				if err == nil && wantEnd >= 0 && wantEnd < 449 {
 					t.Fatalf("%q at %d, comma %q, last %d: fast path left a valid record ending at %d", data, p, comma, last, wantEnd)
 				}
 			}
@@ -693,8 +704,26 @@ func TestCSVFrame(t *testing.T) {
 			p += wantEnd + 1
 		}
 	}
-	if read == 0 || left == 0 {
-		t.Errorf("fast path read %d records and left %d: the test misses a case", read, left)
+	if read == 0 || left == 0 || readLong == 0 {
+		t.Errorf("fast path read %d records (%d long) and left %d: the test misses a case", read, readLong, left)
+	}
+}
+
+// csvFrameField: a view's c-th field, found without spans, is frameCSV's,
+// and one it says is clean needs no rewriting.
+func csvFrameField(t *testing.T, data []byte, p int, comma byte, v *csvView, c int) {
+	t.Helper()
+	d := data[p:]
+	var slow []csvSpan
+	frameCSV(d, comma, csvMore, c, &slow)
+	sp, clean, has := v.field(d, c)
+	var b1, b2 []byte
+	switch {
+	case has != (c <= len(slow)):
+		t.Fatalf("%q at %d, comma %q: field %d found %v, frameCSV has %d fields", data, p, comma, c, has, len(slow))
+	case !has:
+	case string(csvField(d, sp, &b1)) != string(csvField(d, slow[c-1], &b2)) || clean && string(d[sp.start:sp.end]) != string(csvField(d, slow[c-1], &b2)):
+		t.Fatalf("%q at %d, comma %q: field %d %v (clean %v), frameCSV's %v", data, p, comma, c, sp, clean, slow[c-1])
 	}
 }
 
