@@ -783,8 +783,8 @@ func prefixXor64(x uint64) uint64 {
 
 // The ring of blocks csvFrame keeps, and how many it makes at a time (a
 // call of csvMasks for several blocks costs less than one per block): a
-// record it reads spans at most three blocks (128 bytes from anywhere in
-// the first), made before the ring drops them.
+// record it reads spans at most csvRing-csvChunk blocks, so that all of
+// them are still in the ring when its last is made.
 const (
 	csvRing  = 16
 	csvChunk = 8
@@ -812,9 +812,11 @@ type csvBlock struct {
 // first byte), and a closing one must precede a separator, a quote (a
 // doubled quote), a record end or a CR before one. So a record is framed
 // and checked by a few mask operations per block, and its fields are the
-// separators' bits. Records it does not read (longer than 128 bytes, not
-// ended within the data, or with a quote out of place) go to frameCSV,
-// which reports the error.
+// separators' bits: a record of up to 128 bytes through view (three
+// blocks as two words from its start), a longer one through long.
+// Records it does not read (ending more than 8 blocks on, not ended
+// within the data, or with a quote out of place) go to frameCSV, which
+// reports the error.
 //
 // A csvFrame is a LineSource's (in its Scratch): not safe for concurrent
 // use. The zero value is ready, with no data.
