@@ -115,7 +115,7 @@ func (t *TopK) clearSummary() {
 }
 
 func (t *TopK) clearOrder() {
-	t.seq, t.minc, t.atMin = 0, 0, 0
+	t.seq, t.minc, t.atMin, t.rehashAt = 0, 0, 0, 0
 	t.q, t.qh, t.next, t.nextFrom = t.q[:0], 0, t.next[:0], 0
 	t.res, t.rh, t.low, t.lim = t.res[:0], 0, t.low[:0], 0
 }
