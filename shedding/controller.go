@@ -651,7 +651,9 @@ func (c *Controller) cpuPerRecord(dt float64) float64 {
 // which it keeps up say nothing: shedding does its work), once the queue
 // that stood when shedding started has drained. A trial that gains less
 // than a quarter of 1/p̄ - 1 over the base (p̄ its mean p), and less than
-// 10% (the base, learnt under other loads, is rough), is futile: p goes
+// 10% (the base, learnt under other loads, is rough), or more than 4/p̄
+// (more than dropping records can give: the base was measured while the
+// process was starved of CPU), is futile: p goes
 // back to 1 at once, and shedding stays off for a hold of holdMin ticks,
 // four times longer after each futile trial in a row (up to holdMax),
 // while the base is measured again. A trial that gains resets the hold, and the
@@ -715,7 +717,11 @@ func (c *Controller) futile(behind bool, rate, queue, dt, cpr float64) bool {
 	pm := st.trialP / float64(st.trialN)
 	gain := st.trial / st.base
 	dearer := costlier(cpuSlack)
-	useful := st.trialN >= trialTicks && gain >= min(1+(1/pm-1)/4, 1.1) && !dearer
+	// A gain of more than four times what dropping records could give
+	// (1/p̄; bursts that overload make up to 2.4 times) says the base was
+	// measured while the process waited for a CPU (on a machine kept busy
+	// by others: gains of 5-300 were seen), not that shedding helped.
+	useful := st.trialN >= trialTicks && gain >= min(1+(1/pm-1)/4, 1.1) && gain <= 4/pm && !dearer
 	st.trial, st.trialP, st.trialN, st.cpuSum, st.cpuN = 0, 0, 0, 0, 0
 	if useful {
 		st.holdLen = 0

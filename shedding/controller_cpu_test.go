@@ -87,6 +87,16 @@ func TestControllerFutileCPU(t *testing.T) {
 		return &cpuWorker{Batch: 1024, Read: 15 * time.Microsecond, Op: 30 * time.Microsecond, Shed: 25 * time.Microsecond,
 			Share: 0.5, ShareShed: 1}
 	}
+	// A process the machine's other processes left a fiftieth of a core
+	// at p = 1 (too little for its CPU cost per record to count), and all
+	// of one in the trial: the trial's rate, 50 times the base's, is more
+	// than dropping a fifth of the records could give. (Its one trial
+	// still sheds a tenth of the records: they come 50 times faster in
+	// it. Taken for a gain, the rate made it shed 94%.)
+	starved := func() *cpuWorker {
+		return &cpuWorker{Batch: 1024, Read: 15 * time.Microsecond, Op: 30 * time.Microsecond, Shed: 25 * time.Microsecond,
+			Share: 0.02, ShareShed: 1}
+	}
 	sleepy := func() *cpuWorker {
 		return &cpuWorker{Batch: 1024, Read: 15 * time.Microsecond, Shed: 25 * time.Microsecond,
 			Sleep: 5 * time.Millisecond, Share: 1, ShareShed: 1}
@@ -99,6 +109,7 @@ func TestControllerFutileCPU(t *testing.T) {
 	}{
 		{"CPU-bound, CPU in view", busy, true, 0, 0.02},
 		{"CPU-bound, rate alone", busy, false, 0.1, 1},
+		{"starved of CPU at p = 1", starved, true, 0, 0.2},
 		{"operator off the CPU, CPU in view", sleepy, true, 0.3, 1},
 		{"operator off the CPU, rate alone", sleepy, false, 0.3, 1},
 	} {
