@@ -182,3 +182,39 @@ func TestLineSourceLenderLive(t *testing.T) {
 		t.Fatalf("with nothing more to lend: got %q, want %q", got, want)
 	}
 }
+
+// lsLoopLender lends data again and again, in pieces of 1000 bytes.
+type lsLoopLender struct {
+	data []byte
+	off  int
+}
+
+func (l *lsLoopLender) Lend() ([]byte, error) {
+	if l.off == len(l.data) {
+		l.off = 0
+	}
+	n := min(1000, len(l.data)-l.off)
+	l.off += n
+	return l.data[l.off-n : l.off], nil
+}
+
+func (l *lsLoopLender) Read(p []byte) (int, error) {
+	b, _ := l.Lend()
+	return copy(p, b), nil
+}
+
+// TestLineSourceLenderAllocs: reading a Lender allocates nothing per
+// record once warm, lines cut by the loans' ends included.
+func TestLineSourceLenderAllocs(t *testing.T) {
+	data := []byte(strings.Repeat("user-1234\nkey-7\r\n\nshort\n", 101))
+	for _, cfg := range []LineConfig{{}, {HashOnly: true}, {Field: 1}} {
+		s, err := NewLineSource(&lsLoopLender{data: data}, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b Batch
+		if a := fillAllocs(t, s, &b, 256, 50); a != 0 {
+			t.Errorf("%+v: %v allocations per Fill, want 0", cfg, a)
+		}
+	}
+}
