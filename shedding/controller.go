@@ -374,9 +374,6 @@ func (c *Controller) Observed(offered, kept int) {
 	st := &c.st
 	st.offered += uint64(offered)
 	st.batches++
-	if m := c.cfg.meter; m != nil {
-		m.offered.Add(uint64(max(offered, 0)))
-	}
 	st.maxBatch = max(st.maxBatch, uint64(offered))
 	st.keptAll += uint64(max(kept, 0))
 	if kept > 0 && !st.counted {
@@ -622,7 +619,11 @@ func (c *Controller) cpuPerRecord(dt float64) float64 {
 		return 0
 	}
 	st := &c.st
-	cpu, n := uint64(max(c.cfg.CPU(), 0)), c.cfg.meter.offered.Load()
+	// The tick's records go into the shared count at its close, not at
+	// every batch: the workers' adds to one counter made its cache line
+	// travel between cores, half a percent of top --shed's CPU.
+	n := c.cfg.meter.offered.Add(st.offered)
+	cpu := uint64(max(c.cfg.CPU(), 0))
 	cpr := 0.0
 	if st.cpu0 > 0 && n > st.cpuN0 && cpu >= st.cpu0 {
 		cpr = float64(cpu-st.cpu0) / float64(n-st.cpuN0)
