@@ -11,12 +11,19 @@
 // 15 cycles: one group of 8 keys leaves the multiplier idle most of the
 // time, and the out-of-order window holds too few groups to make up for
 // it. So hash16 takes two groups, A and B, each step written for A then
-// for B: their chains run side by side (1.5-2x over one group a pass).
-// Branches go by the union of both groups' lanes.
+// for B: their chains run side by side (8-16% over one group a pass on
+// BenchmarkHashLinesX8: less than hoped, so the ports, not the latency,
+// are most of the cost now). Branches go by the union of both groups'
+// lanes.
 //
 // A gather merges into its destination, which would make it wait for the
 // last write of that register, the previous group's chain: every gather's
-// destination is zeroed first (3.5x on 8-byte keys).
+// destination is zeroed first (on 8-byte keys, from 0.9x the speed of
+// xxhash.Sum64 to 2.1x, in the same runs). Loading each lane's 32-byte
+// stripe whole and transposing the 8 rows (VINSERTI64X4, VPERMT2Q,
+// VSHUFI64X2) in place of the 4 gathers took twice as long: the lanes'
+// offsets went to GPRs through a 64-byte store read back 8 bytes at a
+// time, which the store buffer does not forward.
 //
 // Every load is a masked gather or a masked load, and reads only bytes the
 // caller vouched for: a lane's stripes and 8-byte steps lie inside its key;
