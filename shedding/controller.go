@@ -377,7 +377,7 @@ func (c *Controller) Observed(offered, kept int) {
 	st.maxBatch = max(st.maxBatch, uint64(offered))
 	st.keptAll += uint64(max(kept, 0))
 	if kept > 0 && !st.counted {
-		st.recent[st.head] = uint32(min(kept, math.MaxUint32))
+		st.recent[st.head] = uint32(min(uint64(kept), math.MaxUint32))
 		st.head = (st.head + 1) % ringLen
 		if st.batch == 0 {
 			st.batch = float64(kept)

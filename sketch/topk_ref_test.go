@@ -365,7 +365,7 @@ func refKeyCap(n int) int { return max(refKeyAlign, (n+refKeyAlign-1)&^(refKeyAl
 func (t *refTopK) storeKey(i int32, key []byte) {
 	c := &t.counters[i]
 	if len(key) > int(c.kcap) {
-		if len(key) > math.MaxUint32-refKeyAlign {
+		if uint64(len(key)) > math.MaxUint32-refKeyAlign {
 			panic("sketch: refTopK key of 4 GiB or more")
 		}
 		t.garbage += int(c.kcap)

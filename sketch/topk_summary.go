@@ -713,7 +713,7 @@ func (t *TopK) storeKey(i int32, key []byte) {
 		return
 	}
 	if len(key) > int(c.kcap) {
-		if len(key) > math.MaxUint32-tkKeyAlign {
+		if uint64(len(key)) > math.MaxUint32-tkKeyAlign {
 			panic("sketch: TopK key of 4 GiB or more")
 		}
 		t.garbage += int(c.kcap)
