@@ -121,3 +121,50 @@ func TestMappedRangeSourceTruncatedPages(t *testing.T) {
 		t.Fatalf("Fill after the fault: got %v, want the error again", err2)
 	}
 }
+
+// TestMappedRangeSourceMapFails: where the file can no longer be read
+// (here its descriptor closed under the source), Fill fails with the
+// error, after the lines it had; where a window cannot be mapped (a file
+// system without mmap), the source goes back to reading (unmapToBuffer,
+// called here as readMapped calls it then) and reads every line once.
+func TestMappedRangeSourceMapFails(t *testing.T) {
+	data := mmTestFile()
+	path := frWrite(t, data)
+	for _, closeFile := range []bool{true, false} {
+		f, err := os.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ranges, err := SplitReaderAt(f, path, int64(len(data)), 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := NewRangeSource(f, ranges[0], LineConfig{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := lsDrainN(t, s, 29999) // the first window is mapped, a line of it left
+		want := lsRef(data)
+		if closeFile {
+			f.Close()
+			rest, err := lsDrainErr(s, 1000)
+			if !errors.Is(err, os.ErrClosed) {
+				t.Fatalf("got %v, want the closed file's error", err)
+			}
+			if got = append(got, rest...); len(got) >= len(want) || !lsEqual(lsKeys(got), want[:len(got)]) {
+				t.Fatalf("got %d records, not the first of the file's %d lines", len(got), len(want))
+			}
+			continue
+		}
+		if err := s.unmapToBuffer(); err != nil {
+			t.Fatal(err)
+		}
+		if s.mm != nil {
+			t.Fatal("the source still maps the file")
+		}
+		if got = append(got, lsDrain(t, s, 1000)...); !lsEqual(lsKeys(got), want) {
+			t.Fatalf("got %d records, want the file's %d lines", len(got), len(want))
+		}
+		f.Close()
+	}
+}
