@@ -45,21 +45,33 @@ type CSVKey struct {
 // byte other than a quote, CR or LF; columns count from 1, at most
 // MaxKeyParts of them.
 func NewCSVKey(comma byte, header bool, valueColumn int, columns ...int) (*CSVKey, error) {
-	if comma == '"' || comma == '\r' || comma == '\n' || comma >= 0x80 {
-		return nil, fmt.Errorf("pipeline: CSV delimiter %q: use an ASCII byte other than a quote, CR or LF: %w", comma, sketch.ErrInvalidParameter)
+	k := &CSVKey{Comma: comma, Header: header, Columns: columns, ValueColumn: valueColumn}
+	if err := k.Validate(); err != nil {
+		return nil, err
 	}
-	if len(columns) > MaxKeyParts {
-		return nil, fmt.Errorf("pipeline: %d key columns, more than %d: %w", len(columns), MaxKeyParts, sketch.ErrInvalidParameter)
+	return k, nil
+}
+
+// Validate reports whether k can read records: a CSVKey written as a
+// literal is checked here, by NewLineSource (and so by every source that
+// takes it) and by Extract, so that a bad delimiter or column is an error
+// wrapping sketch.ErrInvalidParameter, not a panic in the framing.
+func (k *CSVKey) Validate() error {
+	if c := k.Comma; c == '"' || c == '\r' || c == '\n' || c >= 0x80 {
+		return fmt.Errorf("pipeline: CSV delimiter %q: use an ASCII byte other than a quote, CR or LF: %w", c, sketch.ErrInvalidParameter)
 	}
-	for _, c := range columns {
+	if len(k.Columns) > MaxKeyParts {
+		return fmt.Errorf("pipeline: %d key columns, more than %d: %w", len(k.Columns), MaxKeyParts, sketch.ErrInvalidParameter)
+	}
+	for _, c := range k.Columns {
 		if c < 1 {
-			return nil, fmt.Errorf("pipeline: CSV column %d: columns count from 1: %w", c, sketch.ErrInvalidParameter)
+			return fmt.Errorf("pipeline: CSV column %d: columns count from 1: %w", c, sketch.ErrInvalidParameter)
 		}
 	}
-	if valueColumn < 0 {
-		return nil, fmt.Errorf("pipeline: CSV value column %d: columns count from 1: %w", valueColumn, sketch.ErrInvalidParameter)
+	if k.ValueColumn < 0 {
+		return fmt.Errorf("pipeline: CSV value column %d: columns count from 1: %w", k.ValueColumn, sketch.ErrInvalidParameter)
 	}
-	return &CSVKey{Comma: comma, Header: header, Columns: columns, ValueColumn: valueColumn}, nil
+	return nil
 }
 
 // Framing is FrameCSV, or FrameCSVHeader with Header.
@@ -81,6 +93,9 @@ type csvSpan struct {
 
 // Extract implements Extractor.
 func (k *CSVKey) Extract(rec []byte, sc *Scratch) (Extraction, error) {
+	if err := k.Validate(); err != nil {
+		return Extraction{}, err
+	}
 	end, err := frameCSV(rec, k.comma(), csvWhole, k.last(), &sc.spans)
 	if err == nil && end != len(rec) {
 		// Not one record: a newline outside quotes, which quote-parity

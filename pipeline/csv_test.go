@@ -750,3 +750,31 @@ func TestCSVFrameNewData(t *testing.T) {
 		}
 	}
 }
+
+// TestCSVKeyLiteralInvalid: a CSVKey written as a literal with a delimiter
+// or column NewCSVKey refuses is an error from the source and from
+// Extract, not a panic in the framing.
+func TestCSVKeyLiteralInvalid(t *testing.T) {
+	data := []byte("a,b\n\"c\",d\n")
+	for _, tc := range []struct {
+		name string
+		k    *CSVKey
+	}{
+		{"quote delimiter", &CSVKey{Comma: '"', Columns: []int{1}}},
+		{"CR delimiter", &CSVKey{Comma: '\r', Columns: []int{1}}},
+		{"LF delimiter", &CSVKey{Comma: '\n', Columns: []int{2}}},
+		{"non-ASCII delimiter", &CSVKey{Comma: 0xC3, Columns: []int{1}}},
+		{"column 0", &CSVKey{Columns: []int{0}}},
+		{"negative column", &CSVKey{Columns: []int{-2}}},
+		{"negative value column", &CSVKey{Columns: []int{1}, ValueColumn: -1}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := NewLineSource(bytes.NewReader(data), LineConfig{Extract: tc.k}); !errors.Is(err, sketch.ErrInvalidParameter) {
+				t.Fatalf("NewLineSource: got %v, want ErrInvalidParameter", err)
+			}
+			if _, err := tc.k.Extract([]byte("a,b"), new(Scratch)); !errors.Is(err, sketch.ErrInvalidParameter) {
+				t.Fatalf("Extract: got %v, want ErrInvalidParameter", err)
+			}
+		})
+	}
+}

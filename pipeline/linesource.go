@@ -176,6 +176,11 @@ func NewLineSource(r io.Reader, cfg LineConfig) (*LineSource, error) {
 	if cfg.MaxKeyLen < 0 || cfg.MaxKeyLen > MaxCappedKeyLen {
 		return nil, fmt.Errorf("pipeline: line source: key length cap %d outside [1, %d]: %w", cfg.MaxKeyLen, MaxCappedKeyLen, sketch.ErrInvalidParameter)
 	}
+	if v, ok := cfg.Extract.(interface{ Validate() error }); ok {
+		if err := v.Validate(); err != nil {
+			return nil, fmt.Errorf("pipeline: line source: %w", err)
+		}
+	}
 	s := &LineSource{cfg: cfg, r: r, limit: math.MaxInt64, bufSize: cfg.BufferSize, maxBytes: cfg.MaxBatchBytes, maxKey: math.MaxInt}
 	if cfg.MaxKeyLen > 0 {
 		s.maxKey = cfg.MaxKeyLen
