@@ -1,6 +1,8 @@
 package shedding
 
 import (
+	"math"
+
 	"github.com/streamstat/streamstat/pipeline"
 	"github.com/streamstat/streamstat/sketch"
 )
@@ -99,6 +101,8 @@ func (o *HeavyHitters) Process(in, out *pipeline.Batch) error {
 type Distinct struct {
 	Theta *ThetaDistinct
 	Pass  bool
+
+	below []int32 // Process's scratch: the records below theta
 }
 
 // Process implements pipeline.Operator. It does what AddHashP does for
@@ -106,10 +110,42 @@ type Distinct struct {
 // records, once the sketch is full) made here rather than in two calls
 // per record, and a key seen lately found in a small cache rather than
 // in the sketch's table: while nothing is shed, the theta sketch then
-// costs about what an HLL does.
+// costs about what an HLL does. A batch none of whose records was shed
+// (KeepP 0 or 1) is first scanned, without a branch or a call, for the
+// records below theta (a few percent, once the sketch is full), and only
+// those are looked at: in the one loop the call into the sketch kept the
+// loop's variables on the stack, and cat zipf20m | distinct --shed took
+// 3-5% more CPU (perf stat task-clock, medians of 7 and 9 alternated
+// runs).
 func (o *Distinct) Process(in, out *pipeline.Batch) error {
 	th := o.theta()
 	recs := in.Records
+	if th.cut && len(recs) <= math.MaxInt32 {
+		if cap(o.below) < len(recs) {
+			o.below = make([]int32, len(recs))
+		}
+		below := o.below[:len(recs)]
+		theta, n, shed := th.theta, 0, 0
+		for i := range recs {
+			below[n] = int32(i)
+			n += b2i(recs[i].Hash < theta)
+			kb := math.Float32bits(recs[i].KeepP)
+			shed |= b2i(kb != 0 && kb != one32)
+		}
+		if shed == 0 {
+			th.addBelow(recs, below[:n])
+			return pass(o.Pass, in, out)
+		}
+	}
+	th.addRecords(recs)
+	return pass(o.Pass, in, out)
+}
+
+// one32 is the bits of float32(1).
+var one32 = math.Float32bits(1)
+
+// addRecords adds the records' hashes as AddHashP does, one by one.
+func (th *ThetaDistinct) addRecords(recs []pipeline.Record) {
 	// theta, cut and lastP in locals (registers), read again after
 	// every call that may change them.
 	theta, cut, lastP := th.theta, th.cut, th.lastP
@@ -123,15 +159,40 @@ func (o *Distinct) Process(in, out *pipeline.Batch) error {
 		if cut && h >= theta {
 			continue
 		}
-		c := &th.recent[h&(recentLen-1)]
-		if *c == h && h != 0 {
-			continue // held (see ThetaDistinct.recent)
-		}
-		th.AddHash(h)
-		*c = h // held, or dropped by a shrink: then at or above theta
-		theta, cut = th.theta, th.cut
+		theta, cut = th.addRecent(h)
 	}
-	return pass(o.Pass, in, out)
+}
+
+// addBelow adds the hashes of recs[i] for i in idx, in order: records
+// never shed, every one of the batch below theta when idx was made (theta
+// only falls meanwhile).
+func (th *ThetaDistinct) addBelow(recs []pipeline.Record, idx []int32) {
+	theta := th.theta
+	for _, i := range idx {
+		if h := recs[i].Hash; h < theta {
+			theta, _ = th.addRecent(h)
+		}
+	}
+}
+
+// addRecent adds h, below theta, unless the cache of recent hashes holds
+// it, and returns theta and cut as they are then.
+func (th *ThetaDistinct) addRecent(h uint64) (uint64, bool) {
+	c := &th.recent[h&(recentLen-1)]
+	if *c == h && h != 0 {
+		return th.theta, th.cut // held (see ThetaDistinct.recent)
+	}
+	th.AddHash(h)
+	*c = h // held, or dropped by a shrink: then at or above theta
+	return th.theta, th.cut
+}
+
+// b2i is 1 for true and 0 for false, without a branch.
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func pass(on bool, in, out *pipeline.Batch) error {
