@@ -45,8 +45,8 @@ func FuzzLineSource(f *testing.F) {
 		if keys := lsKeys(got); !lsEqual(keys, want) {
 			t.Fatalf("%+v on %q: got %q, want %q", cfg, data, keys, want)
 		}
-		// The same bytes lent in pieces of up to 31 bytes (Lender).
-		l := &lsLender{data: data, r: rand.New(rand.NewPCG(uint64(chunk), uint64(max))), maxPiece: int(chunk % 32), dataEOF: ws}
+		// The same bytes lent in pieces of 0 to 32 bytes (Lender).
+		l := &lsLender{data: data, r: rand.New(rand.NewPCG(uint64(chunk), uint64(max))), maxPiece: 1 + int(chunk%32), dataEOF: ws}
 		ls, err := NewLineSource(l, cfg)
 		if err != nil {
 			t.Fatal(err)
@@ -56,7 +56,7 @@ func FuzzLineSource(f *testing.F) {
 			t.Fatal(err)
 		}
 		if keys := lsKeys(lent); !lsEqual(keys, want) {
-			t.Fatalf("%+v on %q lent in pieces of up to %d: got %q, want %q", cfg, data, chunk%32, keys, want)
+			t.Fatalf("%+v on %q lent in pieces of up to %d: got %q, want %q", cfg, data, 1+chunk%32, keys, want)
 		}
 		// Resume after the first stop records from Position: the rest
 		// must follow, so records are neither lost nor repeated.
