@@ -112,7 +112,10 @@ type BadLine struct {
 // fields (see LineConfig). A trailing CR is not part of a line, a last line
 // without a newline is a line, an empty line is a record with an empty key,
 // and all other bytes (NUL, invalid UTF-8) are kept as they are. Lines may
-// be of any length: the buffer grows to hold the longest.
+// be of any length: the buffer grows to hold the longest. The source reads
+// a range of a regular file (NewRangeSource) through a memory map where
+// it can (Linux), and a Lender's bytes where the Lender holds them,
+// instead of copying either into its buffer.
 //
 // Positions are byte offsets in the stream the reader yields from where it
 // stood when the source was made: Offset is just past the last line Fill
