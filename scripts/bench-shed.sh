@@ -24,7 +24,9 @@ cd "$(dirname "$0")/.."
 FILE=${FILE:-/tmp/zipf20m.txt}
 PAIRS=${PAIRS:-7}
 CMDS=${CMDS:-top distinct freq}
-BIN=$(mktemp -d)/streamstat
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+BIN=$TMP/streamstat
 go build -o "$BIN" ./cmd/streamstat
 if [ ! -s "$FILE" ]; then
 	echo "== making $FILE"
