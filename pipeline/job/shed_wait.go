@@ -1,9 +1,10 @@
 package job
 
 import (
-	"errors"
 	"io"
 	"time"
+
+	"github.com/streamstat/streamstat/pipeline"
 )
 
 // Waiting for input, for the shedders' controllers (pipeline.InputWaiter).
@@ -29,6 +30,10 @@ func (w *worker) reader(cr *chunkReader) io.Reader {
 	return waitingReader{w: w, cr: cr}
 }
 
+// A LineSource takes a shedding worker's stream bytes in place, as it
+// does a chunkReader's.
+var _ pipeline.Lender = waitingReader{}
+
 // waitingReader is a chunkReader whose Read counts the time it waits for
 // bytes in the worker's waited.
 type waitingReader struct {
@@ -43,30 +48,18 @@ func (r waitingReader) Read(b []byte) (int, error) {
 	return r.cr.Read(b)
 }
 
-// lender is a stream view that lends its bytes where the stream read
-// them instead of copying them (pipeline.Lender).
-type lender interface{ Lend() ([]byte, error) }
-
-// errNoLend: Lend on a view that does not lend; a LineSource only calls
-// Lend on a reader whose view lends (see Lend).
-var errNoLend = errors.New("job: stream view does not lend its bytes")
-
-// Lend passes the view's Lend through, so that a LineSource takes the
-// bytes where they lie as it does without shedding, and counts the time
-// it waited for them: the whole call when no bytes were at hand (the
-// rest of it, releasing the last loan and taking a piece already dealt,
-// is a fraction of a microsecond). Waiting before the call would hold the
-// last loan's buffer meanwhile.
+// Lend passes the view's Lend through (pipeline.Lender), so that a
+// LineSource takes the bytes where they lie as it does without shedding,
+// and counts the time it waited for them: the whole call when no bytes
+// were at hand (the rest of it, releasing the last loan and taking a piece
+// already dealt, is a fraction of a microsecond). Waiting before the call
+// would hold the last loan's buffer meanwhile.
 func (r waitingReader) Lend() ([]byte, error) {
-	l, ok := any(r.cr).(lender)
-	if !ok {
-		return nil, errNoLend
-	}
 	if r.cr.p.buf != nil {
-		return l.Lend()
+		return r.cr.Lend()
 	}
 	start := r.w.clock.Now()
-	b, err := l.Lend()
+	b, err := r.cr.Lend()
 	r.w.waited += max(r.w.clock.Now().Sub(start), 0)
 	return b, err
 }
