@@ -43,8 +43,7 @@ args() { # the command's arguments
 
 # run CMD... : prints "wall cpu task-clock shed" of one run.
 run() {
-	local t err tc shed
-	err=$(mktemp)
+	local t err=$TMP/err tc shed # in $TMP: removed at exit, also when a run fails
 	TIMEFORMAT="%R %U %S"
 	if [ -n "$PERF" ]; then
 		t=$({ time (cat "$FILE" | "$PERF" stat -x, -e task-clock -o "$err.perf" "$BIN" "$@" >/dev/null 2>"$err"); } 2>&1)
