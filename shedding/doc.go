@@ -34,8 +34,14 @@
 // rate exceeds the capacity (Aurora, Tatbul et al., VLDB 2003), so the
 // latency stays bounded and the fraction shed is close to the least
 // possible, 1 - capacity/arrival. p moves smoothly and returns to 1 when
-// the load drops. Time is passed in, never read, so tests run it on a fake
-// clock. The control law is in Controller's documentation.
+// the load drops. A source that waits for its input (Pressure.InputWait)
+// keeps up with it, however full its batches, and is not overloaded. A
+// trial of shedding that does not make the source take records faster,
+// or, with the process's CPU time in view (ControllerConfig.CPU), makes
+// each record cost more CPU, is futile: p returns to 1 for a while. Time
+// is passed in, never read, and the CPU time through a function of the
+// caller's, so tests run both on fake clocks. The control law is in
+// Controller's documentation.
 //
 // The controller needs the channel's Pressure: a pipeline with a shedder
 // puts its first operator behind a channel (and, while nothing is shed,
