@@ -20,6 +20,17 @@ func (s *halfShedder) Shed(b *Batch, now time.Time, p Pressure) {
 	})
 }
 
+// ingressStages are the ways a first stage takes a shedding source's
+// records.
+var ingressStages = []struct {
+	name  string
+	stage Stage
+}{
+	{"forward (a channel is put in front)", Stage{}},
+	{"through a channel", Stage{NoChain: true}},
+	{"by key", Stage{Input: ByKey, Parallelism: 2}},
+}
+
 func TestShedderAtIngress(t *testing.T) {
 	keys := zipfKeys(20000, 5)
 	var even int
@@ -29,14 +40,7 @@ func TestShedderAtIngress(t *testing.T) {
 			even++
 		}
 	}
-	for _, tc := range []struct {
-		name  string
-		stage Stage
-	}{
-		{"forward (a channel is put in front)", Stage{}},
-		{"through a channel", Stage{NoChain: true}},
-		{"by key", Stage{Input: ByKey, Parallelism: 2}},
-	} {
+	for _, tc := range ingressStages {
 		t.Run(tc.name, func(t *testing.T) {
 			type tally struct {
 				seen, bad int
@@ -217,14 +221,7 @@ func (s *waitShedder) Shed(_ *Batch, _ time.Time, p Pressure) { s.waits = append
 // every path to the first stage.
 func TestShedPressureInputWait(t *testing.T) {
 	keys := zipfKeys(5000, 3)
-	for _, tc := range []struct {
-		name  string
-		stage Stage
-	}{
-		{"forward (a channel is put in front)", Stage{}},
-		{"through a channel", Stage{NoChain: true}},
-		{"by key", Stage{Input: ByKey, Parallelism: 2}},
-	} {
+	for _, tc := range ingressStages {
 		t.Run(tc.name, func(t *testing.T) {
 			st := tc.stage
 			st.Name = "count"
