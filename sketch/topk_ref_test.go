@@ -2,6 +2,7 @@ package sketch
 
 import (
 	"encoding/binary"
+	"fmt"
 	"math"
 	"math/bits"
 	"math/rand/v2"
@@ -468,6 +469,18 @@ func topkUnitsWeights(n int) []uint64 {
 	return w
 }
 
+// topkSameAsRef fails the test unless a encodes as b, the previous TopK
+// given the same updates, does, and keeps its invariants; at says when.
+func topkSameAsRef(t *testing.T, a *TopK, b *refTopK, at string) {
+	t.Helper()
+	if string(topkMarshal(t, a)) != string(b.appendBinary(nil)) {
+		t.Fatalf("%s: AddHash and the previous TopK encode differently", at)
+	}
+	if err := topkCheck(a); err != nil {
+		t.Fatalf("%s: %v", at, err)
+	}
+}
+
 // TestTopKRefSameState checks that AddHash builds the state the previous TopK built: the same encoded bytes after
 // every stretch of the same updates.
 func TestTopKRefSameState(t *testing.T) {
@@ -486,12 +499,7 @@ func TestTopKRefSameState(t *testing.T) {
 				a.AddHash(ev.hashes[i], ev.key(i), c.weights[i])
 				b.AddHash(ev.hashes[i], ev.key(i), c.weights[i])
 				if i%50_000 == 49_999 || i == ev.n()-1 {
-					if string(topkMarshal(t, a)) != string(b.appendBinary(nil)) {
-						t.Fatalf("%s k=%d: after %d updates AddHash and the previous TopK encode differently", c.name, k, i+1)
-					}
-					if err := topkCheck(a); err != nil {
-						t.Fatalf("%s k=%d: %v", c.name, k, err)
-					}
+					topkSameAsRef(t, a, b, fmt.Sprintf("%s k=%d after %d updates", c.name, k, i+1))
 				}
 			}
 		}
@@ -586,12 +594,7 @@ func TestTopKRefSameStateMixed(t *testing.T) {
 			a.AddHash(HashString(key), []byte(key), w)
 			b.AddHash(HashString(key), []byte(key), w)
 			if i%500 == 499 {
-				if string(topkMarshal(t, a)) != string(b.appendBinary(nil)) {
-					t.Fatalf("seed %d k=%d: after %d updates AddHash and the previous TopK encode differently", seed, k, i+1)
-				}
-				if err := topkCheck(a); err != nil {
-					t.Fatalf("seed %d k=%d after %d updates: %v", seed, k, i+1, err)
-				}
+				topkSameAsRef(t, a, b, fmt.Sprintf("seed %d k=%d after %d updates", seed, k, i+1))
 			}
 		}
 		if cap(a.res) > 0 {
@@ -656,12 +659,7 @@ func TestTopKRefSameStateNewKeys(t *testing.T) {
 			a.AddHash(HashString(key), []byte(key), w)
 			b.AddHash(HashString(key), []byte(key), w)
 			if i%997 == 996 {
-				if string(topkMarshal(t, a)) != string(b.appendBinary(nil)) {
-					t.Fatalf("seed %d k=%d: after %d updates AddHash and the previous TopK encode differently", seed, k, i+1)
-				}
-				if err := topkCheck(a); err != nil {
-					t.Fatalf("seed %d k=%d after %d updates: %v", seed, k, i+1, err)
-				}
+				topkSameAsRef(t, a, b, fmt.Sprintf("seed %d k=%d after %d updates", seed, k, i+1))
 			}
 		}
 	}
@@ -683,12 +681,7 @@ func TestTopKNewKeysScans(t *testing.T) {
 		a.AddHash(HashString(key), []byte(key), 1)
 		b.AddHash(HashString(key), []byte(key), 1)
 	}
-	if string(topkMarshal(t, a)) != string(b.appendBinary(nil)) {
-		t.Fatal("AddHash and the previous TopK encode differently")
-	}
-	if err := topkCheck(a); err != nil {
-		t.Fatal(err)
-	}
+	topkSameAsRef(t, a, b, fmt.Sprintf("after %d updates", n))
 	if a.minc < 100 || 4*a.scans > int(a.minc) {
 		t.Errorf("%d scans of the counters while the minimum rose to %d: want at most one per 4 levels", a.scans, a.minc)
 	}
