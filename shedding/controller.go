@@ -61,6 +61,8 @@ type ControllerConfig struct {
 	// (Where the job hardly uses the CPU, as behind an operator that
 	// waits on I/O, shedding may cost more CPU per record and still get
 	// the job through its backlog sooner.) nil: throughput alone decides.
+	// A Group's shedders call it from their sources' goroutines, so it
+	// must be safe for concurrent use (a getrusage call is).
 	CPU func() time.Duration
 
 	meter *cpuMeter // the records offered to the Group's controllers
