@@ -194,7 +194,7 @@ func (m *fileMap) endGuard(old bool, err *error) {
 	if !ok || len(m.win) == 0 || !inWindow(m.win, f.Addr()) {
 		panic(r)
 	}
-	m.err = fmt.Errorf("pipeline: line source: %s: a fault reading its memory map (truncated while read): %w", m.z.name, ErrFileChanged)
+	m.err = fmt.Errorf("pipeline: line source: %s: a fault reading its memory map (truncated while read, or an I/O error): %w", m.z.name, ErrFileChanged)
 	*err = m.err
 }
 
