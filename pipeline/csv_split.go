@@ -22,7 +22,8 @@ func SplitCSVFile(path string, n int) ([]FileRange, error) {
 }
 
 // SplitCSVReaderAt is SplitCSVFile for a file already open (or any
-// io.ReaderAt) of size bytes.
+// io.ReaderAt) of size bytes. An *os.File's quotes are counted through
+// memory maps on Linux (quotesOddMapped), other readers' with ReadAt.
 func SplitCSVReaderAt(r io.ReaderAt, name string, size int64, n int) ([]FileRange, error) {
 	if n < 1 || size < 0 {
 		return nil, fmt.Errorf("pipeline: split %s of %d bytes into %d ranges: %w", name, size, n, sketch.ErrInvalidParameter)

@@ -65,3 +65,36 @@ func TestQuotesOddGuardedFault(t *testing.T) {
 		t.Fatalf("got %v, want ErrFileChanged", err)
 	}
 }
+
+// TestQuotesOddMapFails: where a window past the first cannot be mapped
+// (out of address space, say), the count is read instead, from the start,
+// and is still bytes.Count's parity, not an error that fails the split.
+func TestQuotesOddMapFails(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 15))
+	data := make([]byte, 2*quoteMapWindow+4099)
+	for i := range data {
+		data[i] = "\"a,\n"[r.IntN(4)]
+	}
+	path := frWrite(t, data)
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	defer func(old func(int, int64, int, int, int) ([]byte, error)) { quoteMmap = old }(quoteMmap)
+	for fail := 1; fail <= 3; fail++ {
+		maps := 0
+		quoteMmap = func(fd int, off int64, n, prot, flags int) ([]byte, error) {
+			if maps++; maps == fail {
+				return nil, syscall.ENOMEM
+			}
+			return syscall.Mmap(fd, off, n, prot, flags)
+		}
+		from, to := int64(1), int64(len(data)-1)
+		var buf []byte
+		odd, err := countQuotesOdd(f, from, to, int64(len(data)), &buf)
+		if want := bytes.Count(data[from:to], quote)&1 == 1; err != nil || odd != want {
+			t.Errorf("map %d fails: odd %v, err %v; want odd %v", fail, odd, err, want)
+		}
+	}
+}
