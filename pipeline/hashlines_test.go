@@ -141,7 +141,7 @@ func FuzzHashLines(f *testing.F) {
 func TestHashLinesOutOfBounds(t *testing.T) {
 	hashPaths(t, func(t *testing.T) {
 		data := make([]byte, 100)
-		for _, bad := range []Record{spanRecord(10+95, 6, 0), spanRecord(10+101, 0, 0), spanRecord(9, 3, 0)} {
+		for _, bad := range []Record{spanRecord(10+95, 6, 0), spanRecord(10+101, 0, 0), spanRecord(9, 3, 0), {keyOff: 10 + 1<<31, keyLen: 1 << 31}} {
 			for _, at := range []int{0, 7, 8, 40} {
 				recs := make([]Record, 41)
 				for i := range recs {

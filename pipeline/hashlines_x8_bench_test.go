@@ -1,9 +1,37 @@
 package pipeline
 
 import (
+	"fmt"
+	"math/rand/v2"
 	"testing"
 	"time"
 )
+
+// benchHashLengths runs f, as a sub-benchmark, on keys records of one
+// length L or of lengths uniform in [L/2, 3L/2] ("mixed"), L from 4 to
+// 128, laid out as lines (one byte between keys) from offset 0 of data.
+func benchHashLengths(b *testing.B, keys int, seed uint64, f func(b *testing.B, data []byte, recs []Record)) {
+	for _, mixed := range []bool{false, true} {
+		for _, l := range []int{4, 8, 16, 32, 64, 128} {
+			name := fmt.Sprintf("len=%d", l)
+			if mixed {
+				name = fmt.Sprintf("mixed=%d..%d", l/2, l*3/2)
+			}
+			b.Run(name, func(b *testing.B) {
+				r := rand.New(rand.NewPCG(uint64(l), seed))
+				lens := make([]int, keys)
+				for i := range lens {
+					lens[i] = l
+					if mixed {
+						lens[i] = l/2 + r.IntN(l+1)
+					}
+				}
+				data, recs := hlRecords(r, lens, []int{1}, 0)
+				f(b, data, recs)
+			})
+		}
+	}
+}
 
 // BenchmarkHashLinesX8 hashes a batch of 8192 records (see
 // benchHashLengths) with hashLines 8 keys at a time (where the CPU can)

@@ -25,8 +25,9 @@
 // offsets went to GPRs through a 64-byte store read back 8 bytes at a
 // time, which the store buffer does not forward.
 //
-// Every load is a masked gather or a masked load, and reads only bytes the
-// caller vouched for: a lane's stripes and 8-byte steps lie inside its key;
+// Every load is a masked gather, and reads only bytes of data (each
+// group's keys are checked to lie inside it before they are hashed) or
+// of the records: a lane's stripes and 8-byte steps lie inside its key;
 // its last len&7 bytes are read as the 8 bytes at min(end&^7, dlen-8), then
 // shifted down, which lies inside [0, dlen) when dlen >= 8 (the Go side
 // checks it). Lanes past the keys have length 0 and read nothing.
@@ -305,39 +306,6 @@ bytes:
 avalanche:
 	AVALANCHE(Z12, Z14)
 	AVALANCHE(Z23, Z25)
-	RET
-
-// func xxh64KeysAVX512(data *byte, dlen int, offs *uint32, lens *uint32, out *uint64, n int)
-TEXT ·xxh64KeysAVX512(SB), NOSPLIT, $0-48
-	MOVQ data+0(FP), SI
-	MOVQ dlen+8(FP), R8
-	MOVQ offs+16(FP), DI
-	MOVQ lens+24(FP), BX
-	MOVQ out+32(FP), DX
-	MOVQ n+40(FP), R9
-	SETUP
-
-group:
-	TESTQ R9, R9
-	JLE done
-	LANES(R9, K6)
-	LEAQ -8(R9), R10
-	LANES(R10, K7)
-	VPMOVZXDQ.Z (DI), K6, Z6
-	VPMOVZXDQ.Z (BX), K6, Z7
-	VPMOVZXDQ.Z 32(DI), K7, Z17
-	VPMOVZXDQ.Z 32(BX), K7, Z18
-	CALL hash16<>(SB)
-	VMOVDQU64 Z12, K6, (DX)
-	VMOVDQU64 Z23, K7, 64(DX)
-	ADDQ $64, DI
-	ADDQ $64, BX
-	ADDQ $128, DX
-	SUBQ $16, R9
-	JMP group
-
-done:
-	VZEROUPPER
 	RET
 
 // func xxh64RecordsAVX512(data *byte, dlen int, recs *Record, n int, base int) int

@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"testing"
-
-	"github.com/cespare/xxhash/v2"
 )
 
 // hashPaths runs f with keys hashed 8 at a time where the CPU can, and
@@ -27,27 +25,24 @@ func hashPaths(t *testing.T, f func(t *testing.T)) {
 	}
 }
 
-// x8Check hashes the keys with xxh64Keys and compares every hash with
-// xxhash.Sum64 of the key.
+// x8Check hashes the keys at offs, of lens bytes, as records through
+// hashLines and compares every hash with xxhash.Sum64 of the key.
 func x8Check(t *testing.T, data []byte, offs, lens []uint32) {
 	t.Helper()
-	out := make([]uint64, len(offs))
-	xxh64Keys(data, offs, lens, out)
-	for i := range out {
-		key := data[offs[i] : offs[i]+lens[i]]
-		if want := xxhash.Sum64(key); out[i] != want {
-			t.Fatalf("key %d of %d (offset %d of %d, length %d): hash %#x, want %#x",
-				i, len(out), offs[i], len(data), lens[i], out[i], want)
-		}
+	recs := make([]Record, len(offs))
+	for i := range recs {
+		recs[i] = spanRecord(int(offs[i]), int(lens[i]), 0)
 	}
+	hlCheck(t, data, recs, 0)
 }
 
-// TestXXH64KeysEveryLength checks xxh64Keys against xxhash.Sum64 on keys
-// of every length 0..300: 1 to 17 keys of one length (partial and whole
-// groups of 8), at random offsets and at the very end of data, where a
-// read of whole words past the key would leave the slice; then keys of
-// random lengths mixed in one call, so that the lanes of a group take
-// different steps.
+// TestXXH64KeysEveryLength checks the 8-lane XXH64 (through hashLines)
+// against xxhash.Sum64 on keys of every length 0..300: 1 to 17 keys of one
+// length (partial and whole groups of 8, and of the two groups a pass
+// takes), at random offsets and at the very end of data, where a read of
+// whole words past the key would leave the slice; then keys of random
+// lengths mixed in one call, so that the lanes of a group take different
+// steps.
 func TestXXH64KeysEveryLength(t *testing.T) {
 	hashPaths(t, func(t *testing.T) {
 		r := rand.New(rand.NewPCG(16, 8))
@@ -85,40 +80,9 @@ func TestXXH64KeysEveryLength(t *testing.T) {
 	})
 }
 
-// TestXXH64KeysOutOfBounds: a key past the end of data panics, as slicing
-// data would, and is never read by the assembly.
-func TestXXH64KeysOutOfBounds(t *testing.T) {
-	hashPaths(t, func(t *testing.T) {
-		data := make([]byte, 64)
-		for _, k := range []struct{ off, n uint32 }{{60, 5}, {65, 0}, {0, 65}, {1 << 31, 1 << 31}} {
-			func() {
-				defer func() {
-					if recover() == nil {
-						t.Errorf("key at %d of %d bytes in %d bytes of data: no panic", k.off, k.n, len(data))
-					}
-				}()
-				offs := []uint32{0, k.off, 3}
-				lens := []uint32{4, k.n, 5}
-				xxh64Keys(data, offs, lens, make([]uint64, 3))
-			}()
-		}
-	})
-}
-
-func TestXXH64KeysAllocs(t *testing.T) {
-	data := make([]byte, 1000)
-	offs, lens := make([]uint32, 100), make([]uint32, 100)
-	for i := range offs {
-		offs[i], lens[i] = uint32(i*3), uint32(i)
-	}
-	out := make([]uint64, 100)
-	if n := testing.AllocsPerRun(20, func() { xxh64Keys(data, offs, lens, out) }); n != 0 {
-		t.Fatalf("got %v allocation(s) (want zero)", n)
-	}
-}
-
-// FuzzXXH64x8 compares xxh64Keys with xxhash.Sum64 on keys cut from data:
-// each pair of bytes of cuts is a key's offset and length (mod what fits).
+// FuzzXXH64x8 compares hashLines, 8-wide and scalar, with xxhash.Sum64 on
+// keys cut from data: each pair of bytes of cuts is a key's offset and
+// length (mod what fits).
 func FuzzXXH64x8(f *testing.F) {
 	f.Add([]byte("0123456789abcdef0123456789abcdef0123456789"), []byte{0, 42, 3, 5, 40, 2, 0, 0, 9, 33, 1, 1})
 	f.Add([]byte("key-1"), []byte{0, 5, 4, 1, 1, 3})
@@ -134,7 +98,7 @@ func FuzzXXH64x8(f *testing.F) {
 		x8Check(t, data, offs, lens)
 		if hasXXH64x8 {
 			defer func(old bool) { useXXH64x8 = old }(useXXH64x8)
-			useXXH64x8 = false
+			useXXH64x8 = !useXXH64x8
 			x8Check(t, data, offs, lens)
 		}
 	})
