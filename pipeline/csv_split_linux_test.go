@@ -11,21 +11,28 @@ import (
 	"testing"
 )
 
+// quotesFile writes size random bytes, a quarter of them quotes, to a
+// file and opens it (closed at the test's end).
+func quotesFile(t *testing.T, r *rand.Rand, size int) ([]byte, *os.File) {
+	t.Helper()
+	data := make([]byte, size)
+	for i := range data {
+		data[i] = "\"a,\n"[r.IntN(4)]
+	}
+	f, err := os.Open(frWrite(t, data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return data, f
+}
+
 // TestQuotesOddMapped: counted through maps of 4 MiB windows, from any
 // offset to any other, the parity is bytes.Count's; a file shorter than
 // the bytes asked for is ErrFileChanged.
 func TestQuotesOddMapped(t *testing.T) {
 	r := rand.New(rand.NewPCG(9, 14))
-	data := make([]byte, 9<<20+123)
-	for i := range data {
-		data[i] = "\"a,\n"[r.IntN(4)]
-	}
-	path := frWrite(t, data)
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
+	data, f := quotesFile(t, r, 9<<20+123)
 	size := int64(len(data))
 	for range 20 {
 		from := r.Int64N(size)
@@ -70,17 +77,7 @@ func TestQuotesOddGuardedFault(t *testing.T) {
 // (out of address space, say), the count is read instead, from the start,
 // and is still bytes.Count's parity, not an error that fails the split.
 func TestQuotesOddMapFails(t *testing.T) {
-	r := rand.New(rand.NewPCG(9, 15))
-	data := make([]byte, 2*quoteMapWindow+4099)
-	for i := range data {
-		data[i] = "\"a,\n"[r.IntN(4)]
-	}
-	path := frWrite(t, data)
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
+	data, f := quotesFile(t, rand.New(rand.NewPCG(9, 15)), 2*quoteMapWindow+4099)
 	defer func(old func(int, int64, int, int, int) ([]byte, error)) { quoteMmap = old }(quoteMmap)
 	for fail := 1; fail <= 3; fail++ {
 		maps := 0
