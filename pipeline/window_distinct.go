@@ -101,7 +101,7 @@ func (s *distinctSlot) Process(in, _ *Batch) error {
 	}
 	recs := in.Records
 	if s.dense {
-		s.addDense(recs)
+		MaxRegisters(s.regs, s.p, recs)
 		return nil
 	}
 	p := s.p
@@ -118,27 +118,12 @@ func (s *distinctSlot) Process(in, _ *Batch) error {
 		if s.n >= s.check {
 			s.measure()
 			if s.dense {
-				s.addDense(recs[i+1:]) // the rest of the batch
+				MaxRegisters(s.regs, s.p, recs[i+1:]) // the rest of the batch
 				return nil
 			}
 		}
 	}
 	return nil
-}
-
-// addDense updates the registers with recs, as a dense sketch does.
-func (s *distinctSlot) addDense(recs []Record) {
-	p := s.p
-	shift := 64 - p
-	guard := uint64(1) << (p - 1)
-	regs := s.regs
-	for i := range recs {
-		x := recs[i].Hash
-		r := uint8(bits.LeadingZeros64(x<<p|guard)) + 1
-		if j := x >> shift; r > regs[j] {
-			regs[j] = r
-		}
-	}
 }
 
 // add puts k in the key set.

@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
-	"math/bits"
 
 	"github.com/streamstat/streamstat/internal/envelope"
 	"github.com/streamstat/streamstat/pipeline"
@@ -117,8 +116,8 @@ const firstDenseCheck = 1 << 14
 // than three calls, and folds them into the HLL when asked (fold), with
 // one synthetic hash per register that has the same (index, rank). The
 // HLL's registers are then exactly those it would hold had every record
-// gone to it: answers do not change, only their cost (a test checks the
-// encodings are equal). The mapping is axiomhq/hyperloglog's getPosVal:
+// gone to it (pipeline.MaxRegisters): answers do not change, only their
+// cost (a test checks the encodings are equal). The mapping is axiomhq/hyperloglog's getPosVal:
 // index = top p bits, rank = leading zeros of (x<<p | 1<<(p-1)) + 1.
 type distinctOp struct {
 	hll       *sketch.HLL
@@ -148,37 +147,8 @@ func (o *distinctOp) Process(in, _ *pipeline.Batch) error {
 		}
 		return nil
 	}
-	if o.p == sketch.DefaultPrecision {
-		o.addDefault(recs)
-		return nil
-	}
-	p := o.p
-	shift := 64 - p
-	guard := uint64(1) << (p - 1)
-	regs := o.regs
-	for i := range recs {
-		x := recs[i].Hash
-		r := uint8(bits.LeadingZeros64(x<<p|guard)) + 1
-		if j := x >> shift; r > regs[j] {
-			regs[j] = r
-		}
-	}
+	pipeline.MaxRegisters(o.regs, o.p, recs)
 	return nil
-}
-
-// addDefault is Process's dense loop at sketch.DefaultPrecision (14), the
-// CLI's default: with the registers an array of 2^14 and the index the
-// top 14 bits, the compiler drops the bounds check, and max stores
-// without a branch on the data. (BenchmarkDistinctOp.)
-func (o *distinctOp) addDefault(recs []pipeline.Record) {
-	const p = sketch.DefaultPrecision
-	regs := (*[1 << p]uint8)(o.regs)
-	for i := range recs {
-		x := recs[i].Hash
-		r := uint8(bits.LeadingZeros64(x<<p|1<<(p-1))) + 1
-		j := x >> (64 - p)
-		regs[j] = max(regs[j], r)
-	}
 }
 
 // fold adds the registers kept since the last fold to the HLL.
