@@ -3,12 +3,12 @@ package shedding
 import (
 	"context"
 	"io"
-	"slices"
 	"strconv"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/streamstat/streamstat/internal/benchpair"
 	"github.com/streamstat/streamstat/internal/cputime"
 	"github.com/streamstat/streamstat/pipeline"
 	"github.com/streamstat/streamstat/sketch"
@@ -118,30 +118,21 @@ func BenchmarkShedNotSlower(b *testing.B) {
 			cycleKeys() // made once, outside what allocs/op counts
 			b.ReportAllocs()
 			var with time.Duration
-			var ratios, cpuRatios []float64
+			var pairs benchpair.Pairs
 			var s Summary
+			base := func() benchpair.Time {
+				d, c, _ := run(b, nil, false)
+				return benchpair.Time{Wall: d, CPU: c}
+			}
+			shed := func() benchpair.Time {
+				d, c, sum := run(b, v.shed, v.noChain)
+				with, s = with+d, sum
+				return benchpair.Time{Wall: d, CPU: c}
+			}
 			for b.Loop() {
-				// Paired runs, in alternating order, so that a machine
-				// whose load changes slows both alike.
-				var d0, d1, c0, c1 time.Duration
-				if len(ratios)%2 == 0 {
-					d0, c0, _ = run(b, nil, false)
-					d1, c1, s = run(b, v.shed, v.noChain)
-				} else {
-					d1, c1, s = run(b, v.shed, v.noChain)
-					d0, c0, _ = run(b, nil, false)
-				}
-				with += d1
-				ratios = append(ratios, float64(d1)/float64(d0))
-				cpuRatios = append(cpuRatios, float64(c1)/float64(c0))
+				pairs.Run(base, shed) // in alternating order: a change of the machine's load slows both alike
 			}
-			slices.Sort(ratios)
-			slices.Sort(cpuRatios)
-			b.ReportMetric(ratios[len(ratios)/2], "x-noshed")
-			b.ReportMetric(ratios[len(ratios)-1], "x-noshed-max")
-			if cputime.Available {
-				b.ReportMetric(cpuRatios[len(cpuRatios)/2], "x-noshed-cpu")
-			}
+			pairs.Report(b, "x-noshed")
 			b.ReportMetric(s.Fraction(), "shed-frac")
 			b.ReportMetric(float64(with.Nanoseconds())/float64(b.N)/n, "ns/record")
 		})

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/streamstat/streamstat/internal/benchpair"
 	"github.com/streamstat/streamstat/internal/cputime"
 	"github.com/streamstat/streamstat/pipeline"
 	"github.com/streamstat/streamstat/sketch"
@@ -111,26 +112,18 @@ func runPiped(b *testing.B, input []byte, args ...string) (wall, cpu time.Durati
 func benchShedNotSlower(b *testing.B, args ...string) {
 	input := zipfLines()
 	shedArgs := append(slices.Clone(args), "--shed")
-	var ratios, cpuRatios []float64
-	for b.Loop() {
-		var w0, w1, c0, c1 time.Duration
-		if len(ratios)%2 == 0 {
-			w0, c0, _ = runPiped(b, input, args...)
-			w1, c1, _ = runPiped(b, input, shedArgs...)
-		} else {
-			w1, c1, _ = runPiped(b, input, shedArgs...)
-			w0, c0, _ = runPiped(b, input, args...)
+	piped := func(args []string) func() benchpair.Time {
+		return func() benchpair.Time {
+			wall, cpu, _ := runPiped(b, input, args...)
+			return benchpair.Time{Wall: wall, CPU: cpu}
 		}
-		ratios = append(ratios, float64(w1)/float64(w0))
-		cpuRatios = append(cpuRatios, float64(c1)/float64(c0))
 	}
-	slices.Sort(ratios)
-	slices.Sort(cpuRatios)
-	b.ReportMetric(ratios[len(ratios)/2], "x-noshed")
-	b.ReportMetric(ratios[len(ratios)-1], "x-noshed-max")
-	if cputime.Available {
-		b.ReportMetric(cpuRatios[len(cpuRatios)/2], "x-noshed-cpu")
+	var pairs benchpair.Pairs
+	base, shed := piped(args), piped(shedArgs)
+	for b.Loop() {
+		pairs.Run(base, shed)
 	}
+	pairs.Report(b, "x-noshed")
 }
 
 // BenchmarkShedDistinctNotSlower: distinct --shed (a theta sketch behind

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/streamstat/streamstat/internal/benchpair"
 	"github.com/streamstat/streamstat/internal/cputime"
 	"github.com/streamstat/streamstat/pipeline"
 	"github.com/streamstat/streamstat/shedding"
@@ -500,26 +501,21 @@ func BenchmarkShedTopNotSlower(b *testing.B) {
 		}
 		return wall, cpu, s
 	}
-	var ratios, cpuRatios []float64
+	var pairs benchpair.Pairs
 	var s shedding.Summary
-	for b.Loop() {
-		var w0, w1, c0, c1 time.Duration
-		if len(ratios)%2 == 0 {
-			w0, c0, _ = run(false)
-			w1, c1, s = run(true)
-		} else {
-			w1, c1, s = run(true)
-			w0, c0, _ = run(false)
+	timed := func(shed bool) func() benchpair.Time {
+		return func() benchpair.Time {
+			wall, cpu, sum := run(shed)
+			if shed {
+				s = sum
+			}
+			return benchpair.Time{Wall: wall, CPU: cpu}
 		}
-		ratios = append(ratios, float64(w1)/float64(w0))
-		cpuRatios = append(cpuRatios, float64(c1)/float64(c0))
 	}
-	slices.Sort(ratios)
-	slices.Sort(cpuRatios)
-	b.ReportMetric(ratios[len(ratios)/2], "x-noshed")
-	b.ReportMetric(ratios[len(ratios)-1], "x-noshed-max")
-	if cputime.Available {
-		b.ReportMetric(cpuRatios[len(cpuRatios)/2], "x-noshed-cpu")
+	base, shed := timed(false), timed(true)
+	for b.Loop() {
+		pairs.Run(base, shed)
 	}
+	pairs.Report(b, "x-noshed")
 	b.ReportMetric(s.Fraction(), "shed-frac")
 }
