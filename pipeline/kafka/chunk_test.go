@@ -91,42 +91,7 @@ func TestKafkaCompactedCheckpoints(t *testing.T) {
 // the checkpoint topic.
 func (c *cluster) countCheckpointRecords(t *testing.T) int {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	adm, err := kadm.NewOptClient(kgo.SeedBrokers(c.addrs...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer adm.Close()
-	topic := DefaultCheckpointTopic(testGroup)
-	ends, err := adm.ListEndOffsets(ctx, topic)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := map[int32]int64{}
-	ends.Each(func(o kadm.ListedOffset) {
-		if o.Offset > 0 {
-			want[o.Partition] = o.Offset - 1
-		}
-	})
-	cl, err := kgo.NewClient(kgo.SeedBrokers(c.addrs...), kgo.ConsumeTopics(topic),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.KeepControlRecords())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
 	n := 0
-	for len(want) > 0 {
-		fs := cl.PollFetches(ctx)
-		if ctx.Err() != nil {
-			t.Fatalf("counting checkpoint records: %v", ctx.Err())
-		}
-		for _, r := range fs.Records() {
-			n++
-			if r.Offset >= want[r.Partition] {
-				delete(want, r.Partition)
-			}
-		}
-	}
+	c.readCheckpointTopic(t, 10*time.Second, false, func(*kgo.Record) { n++ })
 	return n
 }

@@ -400,14 +400,66 @@ func (c *cluster) checkFinal(t *testing.T, snaps []Snapshot) {
 // checkpoint topic and checks each equals the exact state at its offset.
 func (c *cluster) checkAllSnapshots(t *testing.T) int {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	chunks := map[int32]map[uint32]chunk{}
+	checked := 0
+	c.readCheckpointTopic(t, 20*time.Second, true, func(r *kgo.Record) {
+		switch {
+		case r.Attrs.IsControl():
+		case isChunk(r.Value):
+			ch, err := decodeChunk(slices.Clone(r.Value))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if chunks[r.Partition] == nil {
+				chunks[r.Partition] = map[uint32]chunk{}
+			}
+			chunks[r.Partition][ch.index] = ch
+		case isManifest(r.Value):
+			m, err := decodeManifest(r.Value)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, err := assemble(m, chunks[r.Partition])
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got exactOp
+			if err := got.UnmarshalBinary(s.State); err != nil {
+				t.Fatal(err)
+			}
+			if w := c.in.exact(s.Partition, s.Offset); !maps.Equal(got.counts, w.counts) {
+				t.Errorf("committed snapshot of partition %d at offset %d differs from the exact state there", s.Partition, s.Offset)
+			}
+			if s.Records+s.Shed+s.Skipped != uint64(s.Offset) {
+				t.Errorf("committed snapshot of partition %d at offset %d counts %d records", s.Partition, s.Offset, s.Records+s.Shed+s.Skipped)
+			}
+			checked++
+		}
+	})
+	return checked
+}
+
+// readCheckpointTopic calls each with every record of the checkpoint
+// topic, control markers included, from the start to its end: the last
+// stable offsets, read_committed, if committed, or else the end offsets,
+// every record. It fails t after timeout.
+func (c *cluster) readCheckpointTopic(t *testing.T, timeout time.Duration, committed bool, each func(*kgo.Record)) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	topic := DefaultCheckpointTopic(testGroup)
 	adm, err := kadm.NewOptClient(kgo.SeedBrokers(c.addrs...))
 	if err != nil {
 		t.Fatal(err)
 	}
-	ends, err := adm.ListCommittedOffsets(ctx, topic)
+	list := adm.ListEndOffsets
+	opts := []kgo.Opt{kgo.SeedBrokers(c.addrs...), kgo.ConsumeTopics(topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.KeepControlRecords()}
+	if committed {
+		list = adm.ListCommittedOffsets
+		opts = append(opts, kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+	}
+	ends, err := list(ctx, topic)
 	adm.Close()
 	if err != nil {
 		t.Fatal(err)
@@ -418,15 +470,11 @@ func (c *cluster) checkAllSnapshots(t *testing.T) int {
 			want[o.Partition] = o.Offset - 1
 		}
 	})
-	cl, err := kgo.NewClient(kgo.SeedBrokers(c.addrs...), kgo.ConsumeTopics(topic),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.KeepControlRecords())
+	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	chunks := map[int32]map[uint32]chunk{}
-	checked := 0
 	for len(want) > 0 {
 		fs := cl.PollFetches(ctx)
 		if ctx.Err() != nil {
@@ -436,41 +484,9 @@ func (c *cluster) checkAllSnapshots(t *testing.T) int {
 			if r.Offset >= want[r.Partition] {
 				delete(want, r.Partition)
 			}
-			switch {
-			case r.Attrs.IsControl():
-			case isChunk(r.Value):
-				ch, err := decodeChunk(slices.Clone(r.Value))
-				if err != nil {
-					t.Fatal(err)
-				}
-				if chunks[r.Partition] == nil {
-					chunks[r.Partition] = map[uint32]chunk{}
-				}
-				chunks[r.Partition][ch.index] = ch
-			case isManifest(r.Value):
-				m, err := decodeManifest(r.Value)
-				if err != nil {
-					t.Fatal(err)
-				}
-				s, err := assemble(m, chunks[r.Partition])
-				if err != nil {
-					t.Fatal(err)
-				}
-				var got exactOp
-				if err := got.UnmarshalBinary(s.State); err != nil {
-					t.Fatal(err)
-				}
-				if w := c.in.exact(s.Partition, s.Offset); !maps.Equal(got.counts, w.counts) {
-					t.Errorf("committed snapshot of partition %d at offset %d differs from the exact state there", s.Partition, s.Offset)
-				}
-				if s.Records+s.Shed+s.Skipped != uint64(s.Offset) {
-					t.Errorf("committed snapshot of partition %d at offset %d counts %d records", s.Partition, s.Offset, s.Records+s.Shed+s.Skipped)
-				}
-				checked++
-			}
+			each(r)
 		}
 	}
-	return checked
 }
 
 // cutDialer dials normally until cut, then closes every connection it
