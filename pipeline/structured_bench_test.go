@@ -260,19 +260,7 @@ func BenchmarkStructuredSource(b *testing.B) {
 			var batch Batch
 			cpu := cputime.Process()
 			for b.Loop() {
-				s, err := NewLineSource(bytes.NewReader(data), in.cfg)
-				if err != nil {
-					b.Fatal(err)
-				}
-				for {
-					batch.Reset()
-					if err := s.Fill(context.Background(), &batch, 1024); err != nil {
-						break
-					}
-				}
-				if s.Lines() != n {
-					b.Fatalf("%d lines", s.Lines())
-				}
+				readLines(b, data, in.cfg, &batch, n)
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(n*b.N), "ns/record")
 			b.ReportMetric(float64((cputime.Process()-cpu).Nanoseconds())/float64(n*b.N), "cpu-ns/record")
@@ -307,25 +295,31 @@ func BenchmarkPairsSource(b *testing.B) {
 	for b.Loop() {
 		for i, cfg := range cfgs {
 			c0 := cputime.Process()
-			s, err := NewLineSource(bytes.NewReader(data), cfg)
-			if err != nil {
-				b.Fatal(err)
-			}
-			for {
-				batch.Reset()
-				if err := s.Fill(context.Background(), &batch, 1024); err != nil {
-					break
-				}
-			}
+			readLines(b, data, cfg, &batch, n)
 			cpu[i] += cputime.Process() - c0
-			if s.Lines() != n {
-				b.Fatalf("%d lines", s.Lines())
-			}
 		}
 	}
 	b.ReportMetric(float64(cpu[0].Nanoseconds())/float64(n*b.N), "cpu-ns/record-plain")
 	b.ReportMetric(float64(cpu[1].Nanoseconds())/float64(n*b.N), "cpu-ns/record-pairs")
 	if cpu[0] > 0 {
 		b.ReportMetric(cpu[1].Seconds()/cpu[0].Seconds(), "pairs/plain-cpu")
+	}
+}
+
+// readLines reads data to its end with a LineSource configured by cfg,
+// 1024 records a Fill into batch, and fails b unless it read n lines.
+func readLines(b *testing.B, data []byte, cfg LineConfig, batch *Batch, n int64) {
+	s, err := NewLineSource(bytes.NewReader(data), cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for {
+		batch.Reset()
+		if err := s.Fill(context.Background(), batch, 1024); err != nil {
+			break
+		}
+	}
+	if s.Lines() != n {
+		b.Fatalf("%d lines", s.Lines())
 	}
 }
