@@ -9,14 +9,10 @@ import (
 	"os"
 	"runtime/debug"
 	"syscall"
-	"unsafe"
 )
 
 // quoteMapWindow is how much of a file quotesOddMapped maps at a time.
 const quoteMapWindow = 4 << 20
-
-// quoteMmap maps the windows quotesOddMapped counts (tests make it fail).
-var quoteMmap = syscall.Mmap
 
 // quotesOddMapped is countQuotesOdd through a memory map of the file,
 // where r is one: the quotes are counted where the page cache holds
@@ -39,19 +35,12 @@ func quotesOddMapped(r io.ReaderAt, from, to, size int64) (odd, ok bool, err err
 	if fi.Size() < to {
 		return false, true, fmt.Errorf("ended at byte %d of %d: %w", fi.Size(), size, ErrFileChanged)
 	}
-	rc, err := f.SyscallConn()
-	if err != nil {
-		return false, false, nil
-	}
 	page := int64(os.Getpagesize())
 	for pos := from; pos < to; {
 		at := pos &^ (page - 1)
 		end := min(to, at+quoteMapWindow)
-		var win []byte
-		var merr error
-		if err := rc.Control(func(fd uintptr) {
-			win, merr = quoteMmap(int(fd), at, int(end-at), syscall.PROT_READ, syscall.MAP_SHARED)
-		}); err != nil || merr != nil {
+		win, err := mmapFile(f, at, int(end-at))
+		if err != nil {
 			return false, false, nil
 		}
 		o, err := quotesOddGuarded(win, win[pos-at:], size)
@@ -76,9 +65,7 @@ func quotesOddGuarded(win, b []byte, size int64) (odd bool, err error) {
 		if r == nil {
 			return
 		}
-		f, ok := r.(interface{ Addr() uintptr })
-		lo := uintptr(unsafe.Pointer(unsafe.SliceData(win)))
-		if !ok || f.Addr() < lo || f.Addr()-lo >= uintptr(len(win)) {
+		if !faultIn(win, r) {
 			panic(r)
 		}
 		err = fmt.Errorf("a fault reading its memory map (truncated while read; size %d when opened): %w", size, ErrFileChanged)

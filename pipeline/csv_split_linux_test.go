@@ -78,10 +78,10 @@ func TestQuotesOddGuardedFault(t *testing.T) {
 // and is still bytes.Count's parity, not an error that fails the split.
 func TestQuotesOddMapFails(t *testing.T) {
 	data, f := quotesFile(t, rand.New(rand.NewPCG(9, 15)), 2*quoteMapWindow+4099)
-	defer func(old func(int, int64, int, int, int) ([]byte, error)) { quoteMmap = old }(quoteMmap)
+	defer func(old func(int, int64, int, int, int) ([]byte, error)) { sysMmap = old }(sysMmap)
 	for fail := 1; fail <= 3; fail++ {
 		maps := 0
-		quoteMmap = func(fd int, off int64, n, prot, flags int) ([]byte, error) {
+		sysMmap = func(fd int, off int64, n, prot, flags int) ([]byte, error) {
 			if maps++; maps == fail {
 				return nil, syscall.ENOMEM
 			}

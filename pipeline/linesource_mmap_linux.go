@@ -4,14 +4,12 @@ package pipeline
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"runtime"
 	"runtime/debug"
 	"syscall"
-	"unsafe"
 )
 
 // mapWindow is how much of a file a mapped LineSource maps at a time: its
@@ -119,15 +117,8 @@ func (s *LineSource) readMapped() error {
 			return nil
 		}
 	}
-	var win []byte
-	var merr error
-	rc, err := m.f.SyscallConn()
-	if err == nil {
-		err = rc.Control(func(fd uintptr) {
-			win, merr = syscall.Mmap(int(fd), from, int(to-from), syscall.PROT_READ, syscall.MAP_SHARED)
-		})
-	}
-	if err = errors.Join(err, merr); err != nil {
+	win, err := mmapFile(m.f, from, int(to-from))
+	if err != nil {
 		return s.unmapToBuffer()
 	}
 	m.unmap()
@@ -190,16 +181,9 @@ func (m *fileMap) endGuard(old bool, err *error) {
 	if r == nil {
 		return
 	}
-	f, ok := r.(interface{ Addr() uintptr })
-	if !ok || len(m.win) == 0 || !inWindow(m.win, f.Addr()) {
+	if !faultIn(m.win, r) {
 		panic(r)
 	}
 	m.err = fmt.Errorf("pipeline: line source: %s: a fault reading its memory map (truncated while read, or an I/O error): %w", m.z.name, ErrFileChanged)
 	*err = m.err
-}
-
-// inWindow reports whether addr is the address of a byte of win.
-func inWindow(win []byte, addr uintptr) bool {
-	p := uintptr(unsafe.Pointer(unsafe.SliceData(win)))
-	return addr >= p && addr-p < uintptr(len(win))
 }
