@@ -238,7 +238,7 @@ func TestNewCountMinInvalid(t *testing.T) {
 		{"depth 0", 4096, 0},
 		{"depth 65", 4096, 65},
 		{"too many counters", 1 << 30, 2},
-		{"width past the cap", 1 << 31, 1},
+		{"width past the cap", MaxCountMinCounters + 1, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, err := NewCountMinWidthDepth(tc.w, tc.d)
