@@ -98,14 +98,17 @@ func (o *GroupDistinct) UnmarshalBinary(data []byte) error {
 	return nil
 }
 
-// MergeBinary implements Mergeable.
+// MergeBinary implements Mergeable. On error o is unchanged.
 func (o *GroupDistinct) MergeBinary(data []byte) error {
 	skipped, g, err := decodeGroupState(data)
 	if err != nil {
 		return err
 	}
+	if err := o.sketch().Merge(g); err != nil {
+		return err
+	}
 	o.Skipped += skipped
-	return o.sketch().Merge(g)
+	return nil
 }
 
 func decodeGroupState(data []byte) (uint64, *sketch.GroupDistinct, error) {

@@ -83,14 +83,17 @@ func (o *GroupHLL) UnmarshalBinary(data []byte) error {
 	return nil
 }
 
-// MergeBinary implements Mergeable.
+// MergeBinary implements Mergeable. On error o is unchanged.
 func (o *GroupHLL) MergeBinary(data []byte) error {
 	skipped, g, err := decodeGroupHLLState(data)
 	if err != nil {
 		return err
 	}
+	if err := o.sketch().Merge(g); err != nil {
+		return err
+	}
 	o.Skipped += skipped
-	return o.sketch().Merge(g)
+	return nil
 }
 
 func decodeGroupHLLState(data []byte) (uint64, *sketch.GroupHLL, error) {
