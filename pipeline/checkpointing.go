@@ -103,6 +103,13 @@ type CheckpointConfig struct {
 	// fails, from the background writer; a panic in it is recovered into
 	// CheckpointStats.LastError, wrapping ErrPanic.
 	OnComplete func(m checkpoint.Manifest, err error)
+	// Ready, if set, is asked before each checkpoint starts (at the
+	// Interval or by Checkpoint); while it returns false none starts, and
+	// Checkpoint returns an error wrapping ErrCheckpointBusy. It must be
+	// quick and safe for concurrent use. pipeline/job uses it to take no
+	// checkpoint of a resumed job before it has checked that its input is
+	// the one the restored checkpoint was taken of.
+	Ready func() bool
 }
 
 // CheckpointStats counts checkpoints. The zero value means none yet.
@@ -132,8 +139,11 @@ type CheckpointStats struct {
 }
 
 // ErrCheckpointBusy: a checkpoint was requested while one is in progress,
-// or after a source finished.
+// after a source finished, or while CheckpointConfig.Ready is false.
 var ErrCheckpointBusy = errors.New("pipeline: checkpoint in progress or sources finished")
+
+// errNotReady is a checkpoint held back by CheckpointConfig.Ready.
+var errNotReady = fmt.Errorf("pipeline: checkpoint held back (CheckpointConfig.Ready): %w", ErrCheckpointBusy)
 
 // coordinator runs the checkpoints of one Run.
 type coordinator struct {
@@ -226,6 +236,9 @@ func (c *coordinator) trigger() (uint64, error) {
 	defer c.mu.Unlock()
 	if c.cur != nil || c.finished {
 		return 0, ErrCheckpointBusy
+	}
+	if c.cfg.Ready != nil && !c.cfg.Ready() {
+		return 0, errNotReady
 	}
 	c.next++
 	c.cur = &inflight{id: c.next, trigger: c.p.clock.Now()}
@@ -366,7 +379,8 @@ func (c *coordinator) fail(cur *inflight, err error) {
 
 // Checkpoint triggers a checkpoint now and returns its id; it completes
 // later (see CheckpointConfig.OnComplete). It returns ErrCheckpointBusy if
-// one is in progress or a source has finished.
+// one is in progress, a source has finished, or CheckpointConfig.Ready
+// holds checkpoints back.
 func (p *Pipeline) Checkpoint() (uint64, error) {
 	c := p.coord
 	if c == nil {

@@ -529,3 +529,33 @@ func TestRepeatedCrashes(t *testing.T) {
 		t.Fatal("state after four crashes and recoveries differs from a run without failure")
 	}
 }
+
+// TestCheckpointReady: while CheckpointConfig.Ready is false no
+// checkpoint starts (Checkpoint says ErrCheckpointBusy) and none is
+// published; once it is true they come. The source asks for one every
+// 1500 of its 20000 records.
+func TestCheckpointReady(t *testing.T) {
+	for _, readyAfter := range []int64{-1, 0, 3} {
+		t.Run(fmt.Sprintf("readyAfter=%d", readyAfter), func(t *testing.T) {
+			store := newMemStore()
+			p := crashGraph(t, store, 0)
+			var asked atomic.Int64
+			p.coord.cfg.Ready = func() bool { return asked.Add(1) > readyAfter && readyAfter >= 0 }
+			if readyAfter < 0 {
+				if _, err := p.Checkpoint(); !errors.Is(err, ErrCheckpointBusy) {
+					t.Fatalf("Checkpoint while not ready: %v, want ErrCheckpointBusy", err)
+				}
+			}
+			if err := p.Run(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			st := p.CheckpointStats()
+			switch {
+			case readyAfter < 0 && (len(store.published) != 0 || st.Completed+st.Failed+st.Abandoned != 0 || asked.Load() < 2):
+				t.Errorf("never ready: %d published, stats %+v, Ready asked %d times", len(store.published), st, asked.Load())
+			case readyAfter >= 0 && (st.Completed < 2 || len(store.published) != int(st.Completed)):
+				t.Errorf("ready after %d asks: %d published, stats %+v; want checkpoints", readyAfter, len(store.published), st)
+			}
+		})
+	}
+}
