@@ -88,9 +88,14 @@ type checkpointing struct {
 	cfg     *CheckpointConfig
 	store   *checkpoint.DirStore
 	restore bool // there is a checkpoint to restore
-	// oldWorkers is the number of workers that took the checkpoint.
+	// oldWorkers is the number of workers that took the checkpoint to
+	// restore; restored is its id, once restored.
 	oldWorkers int
-	settled    chan settled // checkpoints as they complete or fail
+	restored   uint64
+	// verify counts the checks of the restored positions left: no
+	// checkpoint is taken before they have all passed (see verify.go).
+	verify  *verification
+	settled chan settled // checkpoints as they complete or fail
 }
 
 // configure turns checkpoints on in cfg; the workers hash the stream
@@ -110,7 +115,7 @@ func (c *checkpointing) configure(ws []*worker, st *pipeline.Stage, cfg *pipelin
 		interval = DefaultCheckpointInterval
 	}
 	cfg.Checkpoint = &pipeline.CheckpointConfig{
-		Store: c.store, Interval: interval,
+		Store: c.store, Interval: interval, Ready: c.verify.done,
 		OnComplete: func(m checkpoint.Manifest, err error) {
 			select {
 			case c.settled <- settled{m.ID, err}:
@@ -138,11 +143,16 @@ const finalCheckpointWait = 10 * time.Second
 // periodic checkpoint, as Flink's stop-with-savepoint does. The job goes
 // on meanwhile; it gives up when the job ends by itself or after
 // finalCheckpointWait. It returns the checkpoint's id, or 0 if none was
-// saved.
+// saved. A resumed job whose input is not yet verified takes none at once
+// (see verify.go): the checkpoint it restored stays the newest.
 func finalCheckpoint(p *pipeline.Pipeline, c *checkpointing, runDone <-chan struct{}) uint64 {
 	timeout := time.NewTimer(finalCheckpointWait)
 	defer timeout.Stop()
 	for {
+		if !c.verify.done() {
+			c.stoppedUnverified()
+			return 0
+		}
 		id, err := p.Checkpoint()
 		switch {
 		case err == nil:

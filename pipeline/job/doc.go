@@ -54,7 +54,12 @@
 // hash of the bytes skipped to reach the checkpoint's position, so another
 // stream of the same length is refused, ErrOtherStream). Asked to stop
 // (Run's context done), a job with checkpoints takes a last one before it
-// stops.
+// stops. A resumed job takes no checkpoint, not even that last one, until
+// every hash of the stream bytes the restored checkpoint counted has been
+// checked, as those bytes are read again (those of a worker that had
+// finished the stream only at its end; a stream after files only once the
+// workers reach it): so a resume refused or stopped on the way leaves the
+// directory's newest checkpoint the one it restored.
 //
 // # Resuming with another number of workers
 //

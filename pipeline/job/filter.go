@@ -44,20 +44,28 @@ type filter struct {
 	view    []int64 // per old worker: its view bytes seen so far
 	sum     []*xxhash.Digest
 	checked []bool // its counted bytes were all seen and matched
+	verify  *verification
 	out     [][]byte
 }
 
-func newFilter(l layer, framing pipeline.Framing) *filter {
-	f := &filter{l: l, ch: newChunker(l.size, framing), view: make([]int64, len(l.pos)), checked: make([]bool, len(l.pos))}
+func newFilter(l layer, framing pipeline.Framing, v *verification) *filter {
+	f := &filter{l: l, ch: newChunker(l.size, framing), view: make([]int64, len(l.pos)), checked: make([]bool, len(l.pos)), verify: v}
 	for range l.pos {
 		f.sum = append(f.sum, xxhash.New())
 	}
 	for i, p := range l.pos {
-		if p == 0 {
-			f.checked[i] = l.sums[i] == f.sum[i].Sum64()
+		if p == 0 && l.sums[i] == f.sum[i].Sum64() {
+			f.pass(i)
 		}
 	}
 	return f
+}
+
+// pass records that old worker i's counted bytes were all seen and
+// matched.
+func (f *filter) pass(i int) {
+	f.checked[i] = true
+	f.verify.passed()
 }
 
 // apply returns the parts of segs, the stream's next bytes, that the old
@@ -83,7 +91,7 @@ func (f *filter) apply(segs [][]byte) ([][]byte, error) {
 				if f.sum[i].Sum64() != f.l.sums[i] {
 					return nil, f.otherStream()
 				}
-				f.checked[i] = true
+				f.pass(i)
 			}
 			if c.last {
 				f.ch.j++
@@ -106,7 +114,7 @@ func (f *filter) end() error {
 		if f.sum[i].Sum64() != f.l.sums[i] {
 			return f.otherStream()
 		}
-		f.checked[i] = true
+		f.pass(i)
 	}
 	return nil
 }

@@ -43,6 +43,9 @@ type plan struct {
 	stdin     io.Reader
 	chunkSize int64
 	bufSize   int
+	// verify counts the checks of a restored checkpoint's stream
+	// positions left (see verify.go).
+	verify verification
 }
 
 // newPlan opens args ("-" or none: stdin) for w workers. Dynamic plans
@@ -137,7 +140,9 @@ func (pl *plan) framing() pipeline.Framing {
 // newStream returns the stream of input r, dealt in chunks of whole
 // records of the plan's framing.
 func (pl *plan) newStream(name string, r io.Reader) *stream {
-	return newStream(name, r, pl.workers, pl.dynamic, pl.chunkSize, pl.bufSize, pl.framing())
+	s := newStream(name, r, pl.workers, pl.dynamic, pl.chunkSize, pl.bufSize, pl.framing())
+	s.verify = &pl.verify
+	return s
 }
 
 // rangeSource returns a source over range fr of input in, with cfg.

@@ -201,9 +201,12 @@ func New(cfg Config) (*Job, error) {
 		if err := j.cp.checkRescale(j.p, len(j.ws)); err != nil {
 			return fail(err)
 		}
-		if _, err := j.p.Restore(j.cp.store); err != nil {
+		m, err := j.p.Restore(j.cp.store)
+		if err != nil {
 			return fail(fmt.Errorf("job: resume from %s: %w", ckpt.Dir, err))
 		}
+		j.cp.restored = m.ID
+		pl.countChecks(j.ws)
 	}
 	return j, nil
 }

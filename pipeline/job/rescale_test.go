@@ -248,7 +248,8 @@ func stopStreamAt(t *testing.T, cfg Config, data string, at int, covered int64) 
 	close(g.gate)
 }
 
-// runAll runs cfg with allOps to its end and returns their merge.
+// runAll runs cfg with allOps to its end and returns their merge; the
+// checks of a restored checkpoint must all have passed.
 func runAll(t *testing.T, cfg Config) (*allOp, Counts) {
 	t.Helper()
 	cfg.NewOperator = newAllOp
@@ -259,6 +260,9 @@ func runAll(t *testing.T, cfg Config) (*allOp, Counts) {
 	defer j.Close()
 	if err := j.Run(context.Background()); err != nil {
 		t.Fatal(err)
+	}
+	if !j.pl.verify.done() {
+		t.Errorf("the job ended with %d checks of its restored checkpoint not passed", j.pl.verify.left.Load())
 	}
 	return mergedAll(t, j), j.Counts()
 }

@@ -65,6 +65,8 @@ type stream struct {
 	layers []layer
 	// sized: the chunk size was set from a restored state.
 	sized bool
+	// verify counts the layers' checks as they pass (see verify.go).
+	verify *verification
 }
 
 // chunk is one chunk on its way to a worker: its pieces, in order; the
@@ -145,7 +147,7 @@ func (s *stream) run(ctx context.Context) {
 	ch := newChunker(s.size, framing)
 	filters := make([]*filter, len(s.layers))
 	for i, l := range s.layers {
-		filters[i] = newFilter(l, framing)
+		filters[i] = newFilter(l, framing, s.verify)
 	}
 	defer func() {
 		if cur != nil {
