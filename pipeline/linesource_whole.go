@@ -174,8 +174,9 @@ type endList [33*64 + 8]uint32
 // other, and writes few offsets in vain where they are long (8 a block
 // for one line in two blocks, on 128-byte keys, was a fifth of distinct's
 // CPU). blk may be -64 (no block yet, mask 0): the offsets wrap around and
-// back.
-func flattenEnds(ends *endList, mask uint64, blk int, masks []uint64) int {
+// back. flattenEndsGo is flattenEnds in Go, for CPUs without
+// flattenEndsAsm (linesource_ends_amd64.go).
+func flattenEndsGo(ends *endList, mask uint64, blk int, masks []uint64) int {
 	c := bits.OnesCount64(mask)
 	for _, m := range masks {
 		c += bits.OnesCount64(m)
@@ -234,8 +235,9 @@ func flattenEnds(ends *endList, mask uint64, blk int, masks []uint64) int {
 // data[p] and end at the newlines at ends, while p < stop and keys have
 // at most maxKey bytes (CR excluded from the key, included in the cap);
 // it returns recs, the start of the next line and how many it made.
-// recs must have room for len(ends) more.
-func endRecords(recs []Record, data []byte, base, p int, ends []uint32, stop, maxKey int) ([]Record, int, int) {
+// recs must have room for len(ends) more. endRecordsGo is endRecords in
+// Go, for CPUs without endRecordsAsm.
+func endRecordsGo(recs []Record, data []byte, base, p int, ends []uint32, stop, maxKey int) ([]Record, int, int) {
 	k := len(recs)
 	out := recs[k : k+len(ends)]
 	i := 0
