@@ -141,7 +141,10 @@ Running:
                        is refused; without --resume, DIR's checkpoints are
                        replaced. A damaged checkpoint is skipped, with a
                        message, for the one before it. SIGINT or SIGTERM
-                       takes a last checkpoint before stopping.
+                       takes a last checkpoint before stopping. A resumed
+                       run takes none before the hashes of the bytes it
+                       skipped have matched: a refused or interrupted
+                       --resume leaves DIR's newest checkpoint as it was.
   On SIGINT or SIGTERM the answer for what was read so far is written,
   marked partial (text: a last line "partial answer: ...", but for
   sample's keys; json "complete": false; csv complete false), stderr says
