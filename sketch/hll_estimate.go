@@ -90,12 +90,17 @@ func (h *HLL) Saturated() bool {
 // item, so Upper is at least c + 1 and the answer is never Exact unless
 // empty.
 func sparseEstimate(keys uint32, p uint8, confidence float64) Estimate {
+	return sparseEstimateM(keys, sparseKeys(p), confidence)
+}
+
+// sparseEstimateM is sparseEstimate over mm effective keys: sparseKeys(p),
+// or the part of them a prefix of the buckets holds (see EstimateBelow).
+func sparseEstimateM(keys uint32, mm, confidence float64) Estimate {
 	e := Estimate{Confidence: confidence}
 	if keys == 0 {
 		e.Exact = true
 		return e
 	}
-	mm := sparseKeys(p)
 	c := float64(keys)
 	e.Value = mm * math.Log(mm/(mm-c))
 	e.Lower, e.Upper = collisionBounds(keys, mm, confidence)
@@ -221,8 +226,15 @@ const twoTo64 = 1 << 64
 // denseEstimate estimates from the histogram c of the registers of a dense
 // sketch at precision p.
 func denseEstimate(c *[66]uint32, p uint8, confidence float64) Estimate {
+	return denseEstimateM(c, math.Ldexp(1, int(p)), p, confidence)
+}
+
+// denseEstimateM estimates from the histogram c of m registers of a sketch
+// at precision p: all 2^p of them, or the first m, which hold an HLL of m
+// registers over the items whose index is below m (see EstimateBelow).
+// Nothing in the estimator needs m to be a power of two.
+func denseEstimateM(c *[66]uint32, m float64, p uint8, confidence float64) Estimate {
 	e := Estimate{Confidence: confidence}
-	m := float64(uint64(1) << p)
 	q := 64 - int(p)
 	switch {
 	case float64(c[0]) == m: // no item sets no register
@@ -236,12 +248,12 @@ func denseEstimate(c *[66]uint32, p uint8, confidence float64) Estimate {
 		e.Value, e.Upper = e.Lower, twoTo64
 		return e
 	}
-	raw := ertlEstimate(c, p)
+	raw := ertlEstimate(c, m, p)
 	// Divide out the bias, evaluated at the corrected estimate (one fixed
 	// point step: the bias varies slowly with λ).
 	n := raw
 	for range 2 {
-		ratio, _ := ertlModel(n/m, p)
+		ratio, _ := ertlModel(n/m, m, p)
 		n = raw / ratio
 	}
 	z := normal.Z(confidence)
@@ -283,7 +295,7 @@ func denseEstimate(c *[66]uint32, p uint8, confidence float64) Estimate {
 // fixed stream does not have.
 func denseSD(n, m float64, p uint8) float64 {
 	n = math.Max(n, 1e-3)
-	_, relVar := ertlModel(n/m, p)
+	_, relVar := ertlModel(n/m, m, p)
 	v := relVar*n*n - n
 	if !(v > 0) {
 		// Only rounding at tiny λ gets here; the model tends to linear
@@ -293,7 +305,8 @@ func denseSD(n, m float64, p uint8) float64 {
 	return math.Sqrt(v)
 }
 
-// ertlModel returns, for n = λm items under the Poisson model (Ertl 2017,
+// ertlModel returns, for n = λm items in m registers at precision p (ranks
+// up to q+1, q = 64-p) under the Poisson model (Ertl 2017,
 // section 2: register values independent with P(K <= k) = exp(-λ 2^-k) for
 // k <= q = 64-p), the expectation of Ertl's estimator relative to n to second
 // order in 1/m (ratio = E[estimate]/n), and its relative variance to first
@@ -307,8 +320,7 @@ func denseSD(n, m float64, p uint8) float64 {
 // D₀₀ = σ” and D_{q+1,q+1} = τ” 2^-q are nonzero. At large λ the bias term
 // is (3 ln 2 - 1)/m, Flajolet et al.'s α_m correction; at small λ about
 // half of it.
-func ertlModel(lambda float64, p uint8) (ratio, relVar float64) {
-	m := float64(uint64(1) << p)
+func ertlModel(lambda, m float64, p uint8) (ratio, relVar float64) {
 	q := 64 - int(p)
 	var pi, w [66]float64
 	pi[0] = math.Exp(-lambda)
@@ -419,11 +431,10 @@ func linearCountingSD(m, n float64) float64 {
 	return math.Sqrt(m * v)
 }
 
-// ertlEstimate is Ertl's improved raw estimator (2017, Algorithm 6) over the
+// ertlEstimate is Ertl's improved raw estimator (2017, Algorithm 6) over m
 // registers of a dense sketch with precision p. Registers hold rho in
 // [0, q+1], q = 64-p, as axiomhq defines them.
-func ertlEstimate(c *[66]uint32, p uint8) float64 {
-	m := math.Ldexp(1, int(p))
+func ertlEstimate(c *[66]uint32, m float64, p uint8) float64 {
 	q := 64 - int(p)
 	z := m * ertlTau(1-float64(c[q+1])/m)
 	for k := q; k >= 1; k-- {
