@@ -326,7 +326,8 @@ func TestRescaleStream(t *testing.T) {
 }
 
 // TestRescaleFiles: a job over two files stopped mid-file with 2 workers
-// resumes with 1 and with 3: each worker's unread ranges are cut anew.
+// resumes with 1 and with 3: each worker's unread ranges are cut anew, and
+// its checkpoints are not held back (files are checked by New).
 func TestRescaleFiles(t *testing.T) {
 	a := writeTemp(t, "a.txt", numberedLines(30000, 2500))
 	b := writeTemp(t, "b.txt", numberedLines(10000, 700))
@@ -363,6 +364,17 @@ func TestRescaleFiles(t *testing.T) {
 	}
 	for _, m := range []int{1, 3} {
 		t.Run(fmt.Sprintf("2 to %d", m), func(t *testing.T) {
+			// New recognized the files by identity: the resumed job has
+			// nothing left to check before it takes checkpoints.
+			j, err := New(Config{Inputs: inputs, Workers: m, NewOperator: newAllOp,
+				Checkpoint: &CheckpointConfig{Dir: copyDir(t, dir), Resume: true}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !j.pl.verify.done() || j.cp.restored == 0 {
+				t.Errorf("resumed files from checkpoint %d: %d checks left, want none", j.cp.restored, j.pl.verify.left.Load())
+			}
+			j.Close()
 			got, counts := runAll(t, Config{Inputs: inputs, Workers: m,
 				Checkpoint: &CheckpointConfig{Dir: copyDir(t, dir), Interval: time.Hour, Resume: true}})
 			if counts.Records != 40000 {
