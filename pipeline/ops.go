@@ -182,16 +182,32 @@ func (o *HeavyHitters) Process(in, out *Batch) error {
 		if p := shedRecord(in); p != 0 {
 			return shedError("HeavyHitters", p, "set HeavyHitters.Unit (e.g. shedding.Unit) to count it as 1/p")
 		}
-		for i := range in.Records {
-			t.AddHash(in.Records[i].Hash, in.Key(i), 1)
+	}
+	// The sketch takes the records in runs (TopK.AddHashes): the updates
+	// that replace its minimum, nearly all of them on a stream of mostly
+	// new keys, then run in one loop with its state in registers.
+	var hs [hhRun]uint64
+	var ks [hhRun][]byte
+	var ws [hhRun]uint64
+	for lo := 0; lo < len(in.Records); lo += hhRun {
+		rs := in.Records[lo:min(lo+hhRun, len(in.Records))]
+		for j := range rs {
+			hs[j], ks[j] = rs[j].Hash, in.Key(lo+j)
 		}
-	} else {
-		for i := range in.Records {
-			t.AddHash(in.Records[i].Hash, in.Key(i), weight(o.Unit, in.Records[i].KeepP))
+		if o.Unit == 0 {
+			t.AddHashes(hs[:len(rs)], ks[:len(rs)], nil)
+			continue
 		}
+		for j := range rs {
+			ws[j] = weight(o.Unit, rs[j].KeepP)
+		}
+		t.AddHashes(hs[:len(rs)], ks[:len(rs)], ws[:len(rs)])
 	}
 	return pass(o.Pass, in, out)
 }
+
+// hhRun is how many records HeavyHitters hands its sketch at once.
+const hhRun = 128
 
 // Dedup passes on only the first occurrence of each key, as far as its
 // Bloom filter can tell: a new key is dropped with the filter's current

@@ -177,7 +177,8 @@ func (t *TopK) MinCount() uint64 {
 // topk_summary.go), so that they cost O(log Capacity) amortized per update
 // too, not a scan per eviction.
 // AddHash does not allocate once the tables have reached the capacity and
-// the key regions their steady size.
+// the key regions their steady size. AddHashes takes a batch of keys, and
+// is faster where most of them are new.
 func (t *TopK) AddHash(h uint64, key []byte, count uint64) {
 	if count == 0 {
 		return

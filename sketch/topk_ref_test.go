@@ -515,16 +515,7 @@ func TestTopKRefSameState(t *testing.T) {
 // the minimum).
 func BenchmarkTopKAddVsRef(b *testing.B) {
 	const n = 1 << 21
-	inputs := []struct {
-		name string
-		ev   func() *topkEvents
-	}{
-		{"zipf", func() *topkEvents { return topkCLIEvents(n) }},
-		{"new-keys/len=8", func() *topkEvents { return topkUniformEvents(n, 8) }},
-		{"new-keys/len=32", func() *topkEvents { return topkUniformEvents(n, 32) }},
-		{"new-keys/len=128", func() *topkEvents { return topkUniformEvents(n, 128) }},
-	}
-	for _, in := range inputs {
+	for _, in := range topkBenchInputs(n) {
 		ev := in.ev()
 		b.Run(in.name, func(b *testing.B) {
 			ours, ref := topkNew(b, 4096), newRefTopK(4096)
@@ -561,6 +552,26 @@ func BenchmarkTopKAddVsRef(b *testing.B) {
 			b.ReportMetric(med(tr), "ns/update-ref")
 			b.ReportMetric(med(ratio), "new/ref")
 		})
+	}
+}
+
+// topkBenchInputs are the events of the TopK benchmarks at capacity 4096:
+// the Zipf events of the CLI benchmark (about a quarter of the updates
+// replace the minimum), and keys of 8, 32 and 128 bytes drawn from as many
+// distinct keys as half the events (scripts/bench-speed.sh's inputs:
+// nearly every update replaces the minimum).
+func topkBenchInputs(n int) []struct {
+	name string
+	ev   func() *topkEvents
+} {
+	return []struct {
+		name string
+		ev   func() *topkEvents
+	}{
+		{"zipf", func() *topkEvents { return topkCLIEvents(n) }},
+		{"new-keys/len=8", func() *topkEvents { return topkUniformEvents(n, 8) }},
+		{"new-keys/len=32", func() *topkEvents { return topkUniformEvents(n, 32) }},
+		{"new-keys/len=128", func() *topkEvents { return topkUniformEvents(n, 128) }},
 	}
 }
 

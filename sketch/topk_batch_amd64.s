@@ -1,0 +1,202 @@
+#include "textflag.h"
+#include "go_asm.h"
+
+// func tkEvictRun(r *tkRun, hs, keys unsafe.Pointer, n int) int
+//
+// The eviction of TopK.evict, for new keys of 4 to 16 bytes with a count
+// of 1, in a loop over the batch that stops at the first key whose update
+// would need anything else (see evictRun). Every check comes before the
+// first write of a key's update, so a key is taken whole or not at all.
+//
+// Registers: DI r, SI i, R8 &table[0], R10 &counters[0], R11 &q[0],
+// R12 qh; AX, BX, CX, DX, R9, R13, R14 scratch.
+TEXT ·tkEvictRun(SB), NOSPLIT, $0-40
+	MOVQ r+0(FP), DI
+	MOVQ tkRun_table(DI), R8
+	MOVQ tkRun_counters(DI), R10
+	MOVQ tkRun_q(DI), R11
+	MOVQ tkRun_qh(DI), R12
+	XORQ SI, SI
+
+loop:
+	CMPQ SI, n+24(FP)
+	JGE  done
+	// What the update would need besides the eviction: the next level
+	// (atMin reaching 0), a rehash, growing next, a saturated total.
+	CMPQ tkRun_atMin(DI), $2
+	JLT  done
+	MOVQ tkRun_stale(DI), AX
+	CMPQ AX, tkRun_maxStale(DI)
+	JGE  done
+	MOVQ tkRun_nextLen(DI), AX
+	CMPQ AX, tkRun_nextCap(DI)
+	JGE  done
+	CMPQ tkRun_total(DI), $-1
+	JEQ  done
+
+	// Ask for the table slot of the key tkAheadSlots on and the counter
+	// tkAheadMin entries on in q, so that they are in the cache when
+	// their turn comes.
+	LEAQ const_tkAheadSlots(SI), AX
+	CMPQ AX, n+24(FP)
+	JGE  nearend
+	MOVQ tkRun_shift(DI), CX
+	MOVQ hs+8(FP), BX
+	MOVQ (BX)(AX*8), AX
+	MOVQ $0x9e3779b97f4a7c15, BX
+	IMULQ BX, AX
+	SHRQ $32, AX
+	SHRQ CX, AX
+	PREFETCHT0 (R8)(AX*8)
+
+nearend:
+	LEAQ const_tkAheadMin(R12), AX
+	CMPQ AX, tkRun_qLen(DI)
+	JGE  probestart
+	SHLQ $4, AX
+	MOVLQSX tkRef_i(R11)(AX*1), AX
+	SHLQ $6, AX
+	PREFETCHT0 (R10)(AX*1)
+
+probestart:
+	// The probe: tag, home, and the first empty slot from home on; a
+	// slot with the key's tag before it may hold the key.
+	MOVQ tkRun_shift(DI), CX
+	MOVQ hs+8(FP), AX
+	MOVQ (AX)(SI*8), AX
+	MOVQ $0x9e3779b97f4a7c15, BX
+	IMULQ BX, AX
+	SHRQ $32, AX               // AX = tag
+	MOVQ AX, R14
+	SHRQ CX, R14
+	LEAQ (R8)(R14*8), R14      // R14 = &table[home]
+
+probe:
+	MOVQ (R14), DX
+	TESTQ DX, DX
+	JZ   empty
+	SHRQ $32, DX
+	CMPQ DX, AX
+	JEQ  sametag
+
+probenext:
+	ADDQ $8, R14
+	CMPQ R14, tkRun_end(DI)
+	JLO  probe
+	JMP  done                  // the probe would wrap to the table's start
+
+sametag:
+	// The entry's counter holds the key if it has the key's hash (an
+	// entry left stale by an eviction, of this key or another, does not).
+	MOVL (R14), R9
+	DECQ R9
+	SHLQ $6, R9
+	ADDQ R10, R9
+	MOVQ hs+8(FP), R13
+	MOVQ (R13)(SI*8), R13
+	CMPQ tkCounter_hash(R9), R13
+	JEQ  done                  // it may: AddHash finds out
+	JMP  probenext
+
+empty:
+	// The key: 4 bytes or more.
+	MOVQ keys+16(FP), BX
+	LEAQ (SI)(SI*2), CX
+	MOVQ 8(BX)(CX*8), DX       // DX = len(key)
+	MOVQ (BX)(CX*8), R9        // R9 = &key[0]
+	CMPQ DX, $4
+	JLT  done
+
+	// popMin, when the first entry of q is live; and a count that can
+	// rise.
+	MOVQ R12, CX
+	SHLQ $4, CX
+	ADDQ R11, CX               // CX = &q[qh]
+	MOVLQSX tkRef_i(CX), BX    // BX = v
+	MOVQ tkRef_stamp(CX), CX
+	MOVQ BX, R13
+	SHLQ $6, R13
+	ADDQ R10, R13              // R13 = &counters[v]
+	CMPQ tkCounter_stamp(R13), CX
+	JNE  done
+	MOVQ tkCounter_count(R13), CX // CX = m
+	CMPQ CX, $-1
+	JEQ  done
+	// A key longer than tkInline goes in the counter's region of the
+	// arena, if it fits (storeKey moves it otherwise).
+	CMPQ DX, $const_tkInline
+	JLS  update
+	CMPQ DX, $0x7fffffff
+	JHI  done
+	CMPL DX, tkCounter_kcap(R13)
+	JHI  done
+
+update:
+	// The update.
+	SHLQ $32, AX
+	LEAQ 1(AX)(BX*1), AX
+	MOVQ AX, (R14)             // table[slot] = tag<<32 | v+1
+	MOVQ hs+8(FP), AX
+	MOVQ (AX)(SI*8), AX
+	MOVQ AX, tkCounter_hash(R13)
+	MOVQ CX, tkCounter_err(R13)
+	MOVL DX, tkCounter_klen(R13)
+	CMPQ DX, $const_tkInline
+	JHI  long
+	LEAQ tkCounter_inline(R13), R14
+	CMPQ DX, $8
+	JLT  short
+	MOVQ (R9), AX
+	MOVQ AX, (R14)
+	MOVQ -8(R9)(DX*1), AX
+	MOVQ AX, -8(R14)(DX*1)
+	JMP  copied
+
+short:
+	MOVL (R9), AX
+	MOVL AX, (R14)
+	MOVL -4(R9)(DX*1), AX
+	MOVL AX, -4(R14)(DX*1)
+	JMP  copied
+
+long:
+	// 16 bytes at a time, the last 16 overlapping: only key bytes are
+	// written, within the region.
+	MOVQ tkCounter_off(R13), R14
+	ADDQ tkRun_arena(DI), R14
+	XORQ AX, AX
+	SUBQ $16, DX
+
+copy16:
+	MOVOU (R9)(AX*1), X0
+	MOVOU X0, (R14)(AX*1)
+	ADDQ $16, AX
+	CMPQ AX, DX
+	JLT  copy16
+	MOVOU (R9)(DX*1), X0
+	MOVOU X0, (R14)(DX*1)
+
+copied:
+	INCQ CX
+	MOVQ CX, tkCounter_count(R13)
+	MOVQ tkRun_seq(DI), AX
+	MOVQ AX, tkCounter_stamp(R13)
+	MOVQ tkRun_nextLen(DI), CX
+	SHLQ $4, CX
+	ADDQ tkRun_next(DI), CX    // CX = &next[len(next)]
+	MOVQ AX, tkRef_stamp(CX)
+	MOVL BX, tkRef_i(CX)
+	INCQ AX
+	MOVQ AX, tkRun_seq(DI)
+	INCQ tkRun_nextLen(DI)
+	INCQ R12
+	DECQ tkRun_atMin(DI)
+	INCQ tkRun_stale(DI)
+	INCQ tkRun_total(DI)
+	INCQ SI
+	JMP  loop
+
+done:
+	MOVQ R12, tkRun_qh(DI)
+	MOVQ SI, ret+32(FP)
+	RET

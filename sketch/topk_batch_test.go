@@ -1,0 +1,219 @@
+package sketch
+
+import (
+	"bytes"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// topkBatchStream is a stream for comparing AddHashes with AddHash: keys,
+// their hashes (Hash(key), or a few values only, so that tags collide,
+// probes run long and wrap at the end of the table) and counts.
+type topkBatchStream struct {
+	hashes []uint64
+	keys   [][]byte
+	counts []uint64
+}
+
+// topkBatchEvents makes n updates in stretches of one of several modes:
+// only new keys (of 1 to 40 bytes, or of one length), new keys with a few
+// repeats (which leave stale entries in the minimum's queue), many
+// repeats, a small hot set, and a saturating count now and then.
+func topkBatchEvents(seed uint64, n, k int, collide bool) *topkBatchStream {
+	r := rand.New(rand.NewPCG(seed, 17))
+	s := &topkBatchStream{}
+	fresh, mode, width := 0, int(seed%5), 1+r.IntN(20)
+	var recent []string
+	for range n {
+		if r.IntN(300) == 0 {
+			mode, width = r.IntN(5), 1+r.IntN(20)
+		}
+		fresh++
+		key, w := "", uint64(1)
+		switch repeat := len(recent) > 0; {
+		case mode == 1 && repeat && r.IntN(50) == 0, mode == 2 && repeat && r.IntN(3) == 0:
+			key = recent[r.IntN(len(recent))]
+		case mode == 3:
+			key = "hot" + strconv.Itoa(int(r.ExpFloat64()*float64(k)))
+		case mode == 4:
+			key = fmt.Sprintf("%0*d", width, fresh) // one length for a while
+		default:
+			key = strconv.Itoa(fresh) + strings.Repeat("~", (fresh*13)%37)
+		}
+		if r.IntN(20000) == 0 {
+			w = math.MaxUint64 / 3
+		}
+		if len(recent) < 2*k+8 {
+			recent = append(recent, key)
+		} else {
+			recent[r.IntN(len(recent))] = key
+		}
+		h := HashString(key)
+		if collide {
+			h = uint64(len(key)%3) << 62 // equal keys, equal hashes
+		}
+		s.hashes, s.keys, s.counts = append(s.hashes, h), append(s.keys, []byte(key)), append(s.counts, w)
+	}
+	return s
+}
+
+// TestTopKAddHashesSameAsAddHash feeds one sketch batches through
+// AddHashes and another the same keys one by one through AddHash, and
+// checks after every few batches that they encode alike, answer Top and
+// Estimate alike and keep the invariants: over capacities, modes of
+// stream, batch sizes from 1 to 300, counts of 1 (AddHashes' own loop)
+// and varying ones, hashes that are Hash(key) and hashes that collide.
+func TestTopKAddHashesSameAsAddHash(t *testing.T) {
+	seeds := 24
+	if testing.Short() {
+		seeds = 6
+	}
+	caps := []int{1, 2, 7, 64, 333, 1024}
+	for seed := range uint64(seeds) {
+		for _, collide := range []bool{false, true} {
+			k := caps[seed%uint64(len(caps))]
+			n := 30_000
+			if collide {
+				n = 3000 // a probe is O(k) long
+			}
+			ev := topkBatchEvents(seed, n, k, collide)
+			weighted := seed%3 == 2
+			a, b := topkNew(t, k), topkNew(t, k)
+			r := rand.New(rand.NewPCG(seed, 19))
+			for i, batches := 0, 0; i < n; batches++ {
+				j := min(n, i+1+r.IntN(300))
+				counts := ev.counts[i:j]
+				if !weighted {
+					counts = nil
+				}
+				a.AddHashes(ev.hashes[i:j], ev.keys[i:j], counts)
+				for x := i; x < j; x++ {
+					w := uint64(1)
+					if weighted {
+						w = ev.counts[x]
+					}
+					b.AddHash(ev.hashes[x], ev.keys[x], w)
+				}
+				i = j
+				if batches%10 == 9 || i == n {
+					at := fmt.Sprintf("seed %d k=%d collide=%v weighted=%v after %d updates", seed, k, collide, weighted, i)
+					topkSameAs(t, a, b, !collide, at)
+					for _, x := range []int{0, i / 2, i - 1} {
+						if ea, eb := a.EstimateHash(ev.hashes[x], ev.keys[x]), b.EstimateHash(ev.hashes[x], ev.keys[x]); ea != eb {
+							t.Fatalf("%s: Estimate(%q) = %v, AddHash's %v", at, ev.keys[x], ea, eb)
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// topkSameAs fails the test unless a and b encode alike, answer Top alike
+// and, if check (hashes are Hash(key)), a keeps its invariants.
+func topkSameAs(t *testing.T, a, b *TopK, check bool, at string) {
+	t.Helper()
+	if !bytes.Equal(topkMarshal(t, a), topkMarshal(t, b)) {
+		t.Fatalf("%s: AddHashes and AddHash encode differently", at)
+	}
+	if err := topkCheck(a); check && err != nil {
+		t.Fatalf("%s: %v", at, err)
+	}
+	if ta, tb := a.Top(a.Capacity()), b.Top(b.Capacity()); fmt.Sprint(ta) != fmt.Sprint(tb) {
+		t.Fatalf("%s: Top differs", at)
+	}
+}
+
+// TestTopKAddHashesRuns checks that AddHashes' own loop takes the updates
+// it is for (new keys of 4 bytes or more replacing the minimum), so that
+// TestTopKAddHashesSameAsAddHash tests it, and leaves other keys to
+// AddHash.
+func TestTopKAddHashesRuns(t *testing.T) {
+	if !tkHasEvictRun {
+		t.Skip("no eviction loop on this architecture")
+	}
+	for _, c := range []struct {
+		l, min, max int // key length; share of the keys the loop takes, in %
+	}{{3, 0, 0}, {4, 95, 100}, {8, 95, 100}, {16, 95, 100}, {17, 95, 100}, {128, 95, 100}} {
+		s := topkNew(t, 256)
+		ev := topkUniformEvents(20_000, c.l)
+		keys := make([][]byte, ev.n())
+		for i := range keys {
+			keys[i] = ev.key(i)
+		}
+		s.AddHashes(ev.hashes[:5000], keys[:5000], nil)
+		took := 0
+		for i := 5000; i < ev.n(); {
+			n := s.evictRun(ev.hashes[i:], keys[i:])
+			took += n
+			i += n
+			if i < ev.n() {
+				s.AddHash(ev.hashes[i], keys[i], 1)
+				i++
+			}
+		}
+		if pct := 100 * took / (ev.n() - 5000); pct < c.min || pct > c.max {
+			t.Errorf("keys of %d bytes: the loop took %d%% of the updates, want %d-%d%%", c.l, pct, c.min, c.max)
+		}
+	}
+}
+
+func TestTopKAddHashesAllocs(t *testing.T) {
+	s := topkNew(t, 1024)
+	ev := topkUniformEvents(1<<16, 8)
+	keys := make([][]byte, ev.n())
+	for i := range keys {
+		keys[i] = ev.key(i)
+	}
+	s.AddHashes(ev.hashes, keys, nil)
+	i := 0
+	if n := testing.AllocsPerRun(100, func() {
+		j := i % (ev.n() - 256)
+		s.AddHashes(ev.hashes[j:j+256], keys[j:j+256], nil)
+		i += 256
+	}); n != 0 {
+		t.Errorf("AddHashes: got %v allocation(s) a batch (want zero)", n)
+	}
+}
+
+// FuzzTopKAddHashes: AddHashes ends in the state AddHash does, whatever
+// the keys, their lengths, repeats and the batches they come in. data[0]
+// picks the capacity, data[1] the batch size; the rest are keys, each a
+// length byte and that many bytes (cut short at the end).
+func FuzzTopKAddHashes(f *testing.F) {
+	f.Add([]byte{3, 5, 4, 'a', 'b', 'c', 'd', 4, 'a', 'b', 'c', 'e', 17, 'x'})
+	f.Add(bytes.Repeat([]byte{1, 9, 8, 'k', 'e', 'y', '-', '0', '1', '2', '3'}, 40))
+	long := []byte{2, 2}
+	for i := range 60 {
+		long = append(long, byte(5+i%40))
+		long = append(long, bytes.Repeat([]byte{byte('a' + i%7)}, 5+i%40)...)
+	}
+	f.Add(long)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) < 2 {
+			return
+		}
+		k, size := 1+int(data[0]%64), 1+int(data[1]%32)
+		var hs []uint64
+		var keys [][]byte
+		for rest := data[2:]; len(rest) > 0; {
+			n := min(int(rest[0]), len(rest)-1)
+			key := rest[1 : 1+n]
+			hs, keys = append(hs, Hash(key)), append(keys, key)
+			rest = rest[1+n:]
+		}
+		a, b := topkNew(t, k), topkNew(t, k)
+		for i := 0; i < len(hs); i += size {
+			j := min(i+size, len(hs))
+			a.AddHashes(hs[i:j], keys[i:j], nil)
+		}
+		for i := range hs {
+			b.AddHash(hs[i], keys[i], 1)
+		}
+		topkSameAs(t, a, b, true, fmt.Sprintf("capacity %d, batches of %d", k, size))
+	})
+}
