@@ -13,7 +13,8 @@
 //     hitters and samples, all unbiased once scaled by 1/p.
 //   - KeyHash keeps the records whose key hash is below p·2^64 (KeepKey):
 //     whole keys, the same in every process and after every restart; the
-//     right policy for distinct counts (ThetaDistinct) and membership.
+//     right policy for distinct counts (HLLDistinct, ThetaDistinct) and
+//     membership.
 //   - Priority keeps the records a user function scores highest, at a
 //     threshold that tracks the (1-p)-quantile of recent scores; it favours
 //     useful records and gives up unbiased estimates (see Priority).
@@ -76,16 +77,23 @@
 //     point; FromUnits reads their answers back in records, and Widen
 //     widens their bounds by the sampling variance (Summary.CountVariance
 //     for a key's count).
-//   - Distinct counts under KeyHash shedding: ThetaDistinct, a theta sketch
-//     whose threshold is the smallest p ever in force (and the KMV
-//     threshold once full), which stays unbiased as p changes over time.
+//   - Distinct counts under KeyHash shedding: HLLDistinct reads a plain
+//     sketch.HLL fed the kept keys, from its registers below the smallest
+//     p ever in force, which saw every key that maps to them (an HLL's
+//     register index is the hash's top bits): no cost per record over an
+//     HLL without shedding, an error of about 1.04/sqrt(minP·m). Or
+//     ThetaDistinct, a theta sketch whose threshold is the smallest p (and
+//     the KMV threshold once full): about 1/sqrt(k) however low p went, at
+//     2-3 ns a record more than an HLL. Both stay unbiased as p changes
+//     over time.
 //   - Samples: AddSample offers a kept record to a
 //     sampling.WeightedReservoir with weight 1/p, which keeps the sample
 //     fair across periods shed at different p.
 //
 // The bounds are tested for coverage: over thousands of trials at p = 0.1,
 // 0.3 and 0.5 the truth falls inside the 95% bounds in 92.5% to 97.5% of
-// them, and the estimates are unbiased to within 1%.
+// them, and the estimates are unbiased to within 1%; HLLDistinct's over a
+// grid of minP from 1 to 2^-16 and n from 1 to 100·m, at 93% or more.
 //
 // # Concurrency
 //

@@ -19,10 +19,12 @@ import (
 //
 // Frequency and HeavyHitters count exactly as pipeline.Frequency and
 // pipeline.HeavyHitters with Unit set to Unit (the same sketch state from
-// the same records); pipeline.Distinct, an HLL, cannot scale under
-// shedding and refuses shed records, where Distinct here counts them in a
-// ThetaDistinct. TopKeys answers as HeavyHitters but costs no more than a
-// plain TopK while nothing is shed: prefer it where shedding is rare.
+// the same records); pipeline.Distinct, an HLL, refuses shed records,
+// where Distinct here counts them in a ThetaDistinct (a plain HLL fed
+// every kept record's hash and read with HLLDistinct does as well, at no
+// cost per record). TopKeys answers as HeavyHitters but costs no more
+// than a plain TopK while nothing is shed: prefer it where shedding is
+// rare.
 
 // Count counts records: a WeightedCount of what arrived. Its zero value
 // is ready to use. It sees only the records kept; answer with Answer,
