@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -19,11 +20,12 @@ type topkBatchStream struct {
 	counts []uint64
 }
 
-// topkBatchEvents makes n updates in stretches of one of several modes:
+// topkBatchEvents makes n updates in stretches of one of several modes
+// (with collide, hashes that take one of three tags):
 // only new keys (of 1 to 40 bytes, or of one length), new keys with a few
 // repeats (which leave stale entries in the minimum's queue), many
 // repeats, a small hot set, and a saturating count now and then.
-func topkBatchEvents(seed uint64, n, k int, collide bool) *topkBatchStream {
+func topkBatchEvents(seed uint64, n, k int, collide bool, tags [3]uint64) *topkBatchStream {
 	r := rand.New(rand.NewPCG(seed, 17))
 	s := &topkBatchStream{}
 	fresh, mode, width := 0, int(seed%5), 1+r.IntN(20)
@@ -54,11 +56,23 @@ func topkBatchEvents(seed uint64, n, k int, collide bool) *topkBatchStream {
 		}
 		h := HashString(key)
 		if collide {
-			h = uint64(len(key)%3) << 62 // equal keys, equal hashes
+			// Equal keys, equal hashes, and one of three tags.
+			h = topkHashOfTag(tags[len(key)%3])
 		}
 		s.hashes, s.keys, s.counts = append(s.hashes, h), append(s.keys, []byte(key)), append(s.counts, w)
 	}
 	return s
+}
+
+// topkHashOfTag returns a hash whose tag (tkTag) is tag: tag<<32 times
+// the inverse of tkTag's odd multiplier (mod 2^64, by Newton's method).
+func topkHashOfTag(tag uint64) uint64 {
+	const c = 0x9e3779b97f4a7c15
+	inv := uint64(c)
+	for range 6 {
+		inv *= 2 - c*inv
+	}
+	return tag << 32 * inv
 }
 
 // TestTopKAddHashesSameAsAddHash feeds one sketch batches through
@@ -80,9 +94,18 @@ func TestTopKAddHashesSameAsAddHash(t *testing.T) {
 			if collide {
 				n = 3000 // a probe is O(k) long
 			}
-			ev := topkBatchEvents(seed, n, k, collide)
-			weighted := seed%3 == 2
 			a, b := topkNew(t, k), topkNew(t, k)
+			// Colliding keys have their homes at the start of the table,
+			// four slots before its end (the last four slots read at
+			// once; the probe must stop at the end) and at the end.
+			end := uint64(len(a.table)-4) << a.shift
+			// Empty slots past the table's end: a probe that ran past it
+			// would take one (TestTopKAddHashesSameAsAddHash failed one
+			// run in six, as the memory there happened to be zero).
+			a.table = append(make([]uint64, 0, len(a.table)+8), a.table...)
+			guard := a.table[len(a.table):cap(a.table)]
+			ev := topkBatchEvents(seed, n, k, collide, [3]uint64{0, end, 1<<32 - 1})
+			weighted := seed%3 == 2
 			r := rand.New(rand.NewPCG(seed, 19))
 			for i, batches := 0, 0; i < n; batches++ {
 				j := min(n, i+1+r.IntN(300))
@@ -102,6 +125,9 @@ func TestTopKAddHashesSameAsAddHash(t *testing.T) {
 				if batches%10 == 9 || i == n {
 					at := fmt.Sprintf("seed %d k=%d collide=%v weighted=%v after %d updates", seed, k, collide, weighted, i)
 					topkSameAs(t, a, b, !collide, at)
+					if slices.ContainsFunc(guard, func(s uint64) bool { return s != 0 }) {
+						t.Fatalf("%s: a probe ran past the table's end", at)
+					}
 					for _, x := range []int{0, i / 2, i - 1} {
 						if ea, eb := a.EstimateHash(ev.hashes[x], ev.keys[x]), b.EstimateHash(ev.hashes[x], ev.keys[x]); ea != eb {
 							t.Fatalf("%s: Estimate(%q) = %v, AddHash's %v", at, ev.keys[x], ea, eb)
