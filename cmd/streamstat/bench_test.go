@@ -126,8 +126,8 @@ func benchShedNotSlower(b *testing.B, args ...string) {
 	pairs.Report(b, "x-noshed")
 }
 
-// BenchmarkShedDistinctNotSlower: distinct --shed (a theta sketch behind
-// key-hash shedding) against distinct (an HLL) on a piped file.
+// BenchmarkShedDistinctNotSlower: distinct --shed (distinct's HLL behind
+// key-hash shedding) against distinct on a piped file.
 func BenchmarkShedDistinctNotSlower(b *testing.B) { benchShedNotSlower(b, "distinct") }
 
 // BenchmarkShedFreqNotSlower: freq --shed (a count-min fed Units(p) per

@@ -7,6 +7,7 @@ import (
 
 	"github.com/streamstat/streamstat/internal/envelope"
 	"github.com/streamstat/streamstat/pipeline"
+	"github.com/streamstat/streamstat/pipeline/job"
 	"github.com/streamstat/streamstat/sketch"
 )
 
@@ -24,17 +25,28 @@ func setupDistinct(o *options, args []string) (*spec, error) {
 	return &spec{
 		cmd: "distinct", args: args, opts: o,
 		dynamic: true, // HLL merges are exact: no worker order matters
-		// The HLL reads hashes only: no key bytes are copied (HashOnly).
-		line: pipeline.LineConfig{Field: o.field, Delimiter: o.delim, HashOnly: true},
-		newOp: func(int) (pipeline.Operator, error) {
-			h, err := sketch.NewHLL(p)
-			return &distinctOp{hll: h, p: uint8(p), nextCheck: firstDenseCheck}, err
-		},
-		newAgg: func() aggregate {
-			h, _ := sketch.NewHLL(p)
-			return &distinctAgg{hll: h}
-		},
+		line:    distinctLine(o),
+		newOp:   func(int) (pipeline.Operator, error) { return newDistinctOp(p) },
+		newAgg:  func() aggregate { return newDistinctAgg(p) },
 	}, nil
+}
+
+// distinctLine is how distinct reads lines, with or without --shed: the
+// HLL (and key-hash shedding) read hashes only, so no key bytes are
+// copied (HashOnly).
+func distinctLine(o *options) pipeline.LineConfig {
+	return pipeline.LineConfig{Field: o.field, Delimiter: o.delim, HashOnly: true}
+}
+
+// newDistinctOp returns a worker's operator at precision p (checked).
+func newDistinctOp(p int) (*distinctOp, error) {
+	h, err := sketch.NewHLL(p)
+	return &distinctOp{hll: h, p: uint8(p), nextCheck: firstDenseCheck}, err
+}
+
+func newDistinctAgg(p int) *distinctAgg {
+	h, _ := sketch.NewHLL(p)
+	return &distinctAgg{hll: h}
 }
 
 // distinctAgg is the merged HLL.
@@ -74,7 +86,20 @@ type distinctJSON struct {
 }
 
 func (a *distinctAgg) result(c counts) result {
-	e := a.hll.Estimate()
+	j, bounds := a.answer(a.hll.Estimate(), c)
+	return result{
+		JSON:      j,
+		CSVHeader: []string{"distinct", "lower", "upper", "confidence", "exact", "records", "skipped", "shed", "precision", "saturated"},
+		CSVRows: [][]string{{u(j.Distinct), u(j.Lower), u(j.Upper), fmtFloat(j.Confidence, true), fmt.Sprint(j.Exact),
+			u(c.Records), u(c.Skipped), u(c.Shed), fmt.Sprint(j.Precision), fmt.Sprint(j.Saturated)}},
+		Text: kv("distinct", fmt.Sprintf("%d  %s", j.Distinct, bounds),
+			"records", u(c.Records), "skipped", u(c.Skipped), "shed", u(c.Shed)),
+	}
+}
+
+// answer returns the JSON of e, an estimate read from the merged HLL, and
+// its bounds as text.
+func (a *distinctAgg) answer(e sketch.Estimate, c counts) (distinctJSON, string) {
 	j := distinctJSON{
 		Distinct: roundCount(e.Value), Lower: floorCount(e.Lower), Upper: ceilCount(e.Upper),
 		Confidence: e.Confidence, Exact: e.Exact,
@@ -94,14 +119,7 @@ func (a *distinctAgg) result(c counts) result {
 	case !e.Exact:
 		bounds = fmt.Sprintf("(%g%% bounds %d .. %d)", 100*e.Confidence, j.Lower, j.Upper)
 	}
-	return result{
-		JSON:      j,
-		CSVHeader: []string{"distinct", "lower", "upper", "confidence", "exact", "records", "skipped", "shed", "precision", "saturated"},
-		CSVRows: [][]string{{u(j.Distinct), u(j.Lower), u(j.Upper), fmtFloat(j.Confidence, true), fmt.Sprint(j.Exact),
-			u(c.Records), u(c.Skipped), u(c.Shed), fmt.Sprint(j.Precision), fmt.Sprint(j.Saturated)}},
-		Text: kv("distinct", fmt.Sprintf("%d  %s", j.Distinct, bounds),
-			"records", u(c.Records), "skipped", u(c.Skipped), "shed", u(c.Shed)),
-	}
+	return j, bounds
 }
 
 // firstDenseCheck is the number of records after which distinctOp first
@@ -191,6 +209,11 @@ func (o *distinctOp) MarshalBinary() ([]byte, error) {
 // UnmarshalBinary implements pipeline.Stateful; o must come from the
 // same setupDistinct.
 func (o *distinctOp) UnmarshalBinary(data []byte) error {
+	if _, _, err := envelope.Decode(data, envelope.KindTheta); err == nil {
+		// Before, distinct --shed counted in a theta sketch (a
+		// shedding.Distinct), and its checkpoints hold that.
+		return fmt.Errorf("the checkpoint holds the theta sketch of an earlier streamstat's distinct --shed, which now counts in an HLL: resume it with that version, or start over: %w: %w", job.ErrOtherJob, sketch.ErrKind)
+	}
 	r := envelope.NewReader(data)
 	dense, seen, next := r.MinimalUvarint(), r.MinimalUvarint(), r.MinimalUvarint()
 	if r.Err != nil || dense > 1 || seen > math.MaxInt/2 || next < firstDenseCheck || next > math.MaxInt/2 {

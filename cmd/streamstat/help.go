@@ -160,10 +160,10 @@ Load shedding (distinct, top, freq):
                        falling behind; nothing is dropped without overload
   --max-latency D      the queueing delay to stay under (default 100ms;
                        only with --shed)
-  distinct drops whole keys (key-hash) and counts in a theta sketch of
-  2^P hashes instead of an HLL; top and freq drop records at random and
-  count each kept one as 1/p of them (p, the keep probability, falls with
-  the overload and returns to 1 after it). The answers are scaled up and
+  distinct drops whole keys (key-hash) and counts from the HLL registers
+  that saw every key (P 14 or more); top and freq drop records at random
+  and count each kept one as 1/p of them (p, the keep probability, falls
+  with the overload and returns to 1 after it). The answers are scaled up and
   their bounds include the sampling error (95% confidence). Every answer
   adds seen (records that reached the shedders), kept, shed_fraction,
   min_p, mean_p, shed_policy and max_latency_ms (in text, a last line;
@@ -235,9 +235,9 @@ confidence.
 %FLAGS%
 Output: distinct, lower, upper, confidence, exact, records, skipped, shed,
 precision, saturated (every register full: the count is only a lower
-bound; json gives it only when true). With --shed the sketch is a theta sketch of k = 2^P hashes
-(relative error about 1/sqrt(k), 0.78% at P = 14; up to 16*2^P bytes per
-worker), exact up to 3k/2 keys; json adds theta_k.
+bound; json gives it only when true). --shed (P >= 14): the same; if keys
+were shed (keep probability down to p), from the p*2^P registers that saw
+every key: error 1.04/sqrt(p*2^P), 8% at p=0.01; cover is their share.
 
 With --by G: the groups with the most distinct keys, with 95% bounds, from
 a sample of 2^P (group, key) pairs per worker (P default 14: 1 MiB).

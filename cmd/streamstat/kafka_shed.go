@@ -94,8 +94,8 @@ func (o *shedMergeOp) MergeBinary(b []byte) error {
 		return err
 	}
 	switch dst := o.inner().(type) {
-	case *shedding.Distinct:
-		return dst.Theta.Merge(other.inner().(*shedding.Distinct).Theta)
+	case *distinctOp: // the registers kept aside are folded in later
+		return dst.hll.Merge(other.inner().(*distinctOp).hll)
 	case *shedding.Frequency:
 		return dst.CM.Merge(other.inner().(*shedding.Frequency).CM)
 	case *shedding.TopKeys:

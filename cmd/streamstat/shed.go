@@ -21,10 +21,10 @@ import (
 // (package shedding) sees how far the operator lags: when the stream
 // arrives faster than the operator counts, the shedder drops records
 // before they reach it, and the answer scales what was kept back up to
-// what arrived. distinct sheds whole keys (KeyHash) into a theta sketch;
-// top and freq shed records at random and count each kept one as 1/p.
-// Nothing is shed without overload, and then every answer is the one
-// without --shed, but for distinct's sketch (theta instead of HLL).
+// what arrived. distinct sheds whole keys (KeyHash) in front of its own
+// HLL; top and freq shed records at random and count each kept one as
+// 1/p. Nothing is shed without overload, and then every answer is the one
+// without --shed.
 
 // shedConfidence is the confidence of the bounds of answers under --shed.
 const shedConfidence = sketch.DefaultConfidence
@@ -256,48 +256,49 @@ func widenCount(e sketch.Estimate, s shedding.Summary, conf float64) sketch.Esti
 // scaled reads a count of Units(p) per kept record in records.
 func scaled(units uint64) float64 { return float64(units) / shedding.Unit }
 
-// distinct under --shed: key-hash shedding into a ThetaDistinct of
-// k = 2^P hashes, whose relative standard error, 1/sqrt(k), is the HLL's
-// 1.04/sqrt(2^P) at the same --precision: 0.78% at the default P = 14
-// (up to 2k hashes, 256 KiB, per worker).
+// distinct under --shed: key-hash shedding in front of distinct's own
+// operator, the HLL of 2^P registers, at no cost per record over distinct
+// without --shed. Keys are kept iff their hash is below p·2^64, so the
+// registers below minP·2^P (an HLL's index is the hash's top bits) saw
+// every key that maps to them: the answer is read from those and scaled
+// up (shedding.HLLDistinct). With nothing shed it is distinct's answer.
+
+// shedMinPrecision is the least --precision of distinct under --shed: at
+// the controller's smallest keep probability, 2^-10, it leaves 2^4
+// registers to count from, the fewest HLLDistinct reads.
+var shedMinPrecision = sketch.MinPrecision + int(math.Round(-math.Log2(shedding.DefaultMinP)))
 
 func shedDistinctSpec(o *options, args []string, precision int) (*spec, error) {
+	if precision < shedMinPrecision {
+		return nil, usagef("--precision %d: distinct --shed needs %d or more: under overload it counts from the registers below the smallest keep probability, 2^-10 of them at worst (2^%d at --precision %d)",
+			precision, shedMinPrecision, shedMinPrecision-10, shedMinPrecision)
+	}
 	r, err := newShedRun(o, shedding.KeyHash)
 	if err != nil {
 		return nil, err
 	}
-	k := 1 << precision
-	newTheta := func() *shedding.ThetaDistinct {
-		t, err := shedding.NewThetaDistinct(k)
-		if err != nil {
-			panic(err) // precision was checked: k is a power of two in range
-		}
-		return t
-	}
 	return &spec{
 		cmd: "distinct", args: args, opts: o, dynamic: true, shed: r,
-		// Key-hash shedding and the theta sketch read hashes only: no key
-		// bytes are copied (HashOnly), as without --shed.
-		line: pipeline.LineConfig{Field: o.field, Delimiter: o.delim, HashOnly: true},
+		line: distinctLine(o),
 		newOp: func(int) (pipeline.Operator, error) {
-			return r.op(&shedding.Distinct{Theta: newTheta()}), nil
+			op, err := newDistinctOp(precision)
+			return r.op(op), err
 		},
-		newAgg: func() aggregate { return &shedDistinctAgg{run: r, theta: newTheta(), precision: precision} },
+		newAgg: func() aggregate { return &shedDistinctAgg{run: r, distinctAgg: newDistinctAgg(precision)} },
 	}, nil
 }
 
-// shedDistinctAgg is the merged theta sketch.
+// shedDistinctAgg is the merged HLL, answered through what was shed.
 type shedDistinctAgg struct {
-	run       *shedRun
-	theta     *shedding.ThetaDistinct
-	precision int // log2 of the sketch's k
+	*distinctAgg
+	run *shedRun
 }
 
 // errShedState: --save is refused with --shed, so these never run.
 var errShedState = errors.New("no state is saved under --shed")
 
 func (a *shedDistinctAgg) addOp(op pipeline.Operator) error {
-	return a.theta.Merge(unwrapCost(op).(*shedding.Distinct).Theta)
+	return a.distinctAgg.addOp(unwrapCost(op))
 }
 
 func (a *shedDistinctAgg) merge(aggregate) error              { return errShedState }
@@ -306,39 +307,34 @@ func (a *shedDistinctAgg) appendState([]byte) ([]byte, error) { return nil, errS
 type shedDistinctJSON struct {
 	distinctJSON
 	shedJSON
-	K int `json:"theta_k"`
+	// Cover is the fraction of the hash space the answer was read from
+	// (1: nothing shed, the HLL's own answer).
+	Cover float64 `json:"cover"`
 }
 
 func (a *shedDistinctAgg) result(c counts) result {
+	// MinP is read after the sketches were merged, so it covers every
+	// record in them.
 	s := a.run.summary()
 	c.Shed = s.Shed
-	// Epochs that kept nothing told the sketch nothing: theta must come
-	// down to the smallest p in force (see ThetaDistinct). MinP is read
-	// after the sketches were merged, so it covers every record in them.
-	if err := a.theta.LowerTheta(s.MinP); err != nil {
+	e, cover, err := shedding.HLLDistinct(a.hll, s.MinP, shedConfidence)
+	if err != nil {
 		panic(err) // MinP is a keep probability, in (0, 1]
 	}
-	e := a.theta.EstimateAt(shedConfidence)
-	j := shedDistinctJSON{
-		distinctJSON: distinctJSON{
-			Distinct: roundCount(e.Value), Lower: floorCount(e.Lower), Upper: ceilCount(e.Upper),
-			Confidence: e.Confidence, Exact: e.Exact,
-			Records: c.Records, Skipped: c.Skipped, Shed: c.Shed, Precision: a.precision,
-		},
-		shedJSON: a.run.json(s),
-		K:        a.theta.K(),
+	// No more keys than keyed records: certain, and tighter where few
+	// registers were read.
+	if keyed := c.Records - min(c.Records, c.Skipped); cover < 1 && keyed >= uint64(e.Value) && float64(keyed) < e.Upper {
+		e.Upper = float64(keyed)
 	}
-	bounds := "(exact)"
-	if !e.Exact {
-		bounds = fmt.Sprintf("(%g%% bounds %d .. %d)", 100*e.Confidence, j.Lower, j.Upper)
-	}
+	dj, bounds := a.answer(e, c)
+	j := shedDistinctJSON{distinctJSON: dj, shedJSON: a.run.json(s), Cover: cover}
 	return result{
 		JSON: j,
 		CSVHeader: append([]string{"distinct", "lower", "upper", "confidence", "exact", "records", "skipped", "shed",
-			"precision", "theta_k"}, shedCSVHeader...),
+			"precision", "saturated", "cover"}, shedCSVHeader...),
 		CSVRows: [][]string{append([]string{u(j.Distinct), u(j.Lower), u(j.Upper), fmtFloat(j.Confidence, true),
-			fmt.Sprint(j.Exact), u(c.Records), u(c.Skipped), u(c.Shed), fmt.Sprint(j.Precision), fmt.Sprint(j.K)},
-			shedCSV(j.shedJSON)...)},
+			fmt.Sprint(j.Exact), u(c.Records), u(c.Skipped), u(c.Shed), fmt.Sprint(j.Precision), fmt.Sprint(j.Saturated),
+			fmtFloat(j.Cover, true)}, shedCSV(j.shedJSON)...)},
 		Text: kv("distinct", fmt.Sprintf("%d  %s", j.Distinct, bounds),
 			"records", u(c.Records), "skipped", u(c.Skipped), "shed", u(c.Shed)) + a.run.text(s),
 	}

@@ -46,7 +46,7 @@ type shedOut struct {
 	Total                           uint64
 	UnlistedMax                     uint64 `json:"unlisted_max"`
 	Confidence                      float64
-	ThetaK                          int `json:"theta_k"`
+	Cover                           float64
 	Width, Depth, Capacity          int
 	raw                             map[string]any
 	lastLine, stderr, text, csvHead string
@@ -198,11 +198,18 @@ func TestShedNoOverload(t *testing.T) {
 		return j
 	}
 	t.Run("distinct", func(t *testing.T) {
-		// k = 2^8 hashes: the sketch is past exact, so the bounds mean
-		// something.
-		j := run(t, "distinct", "--precision", "8")
-		if d := uint64(len(truth)); j.Exact || j.ThetaK != 256 || d < j.Lower || d > j.Upper {
-			t.Errorf("distinct %d [%d, %d] exact %v (k %d); want inexact bounds holding %d", j.Distinct, j.Lower, j.Upper, j.Exact, j.ThetaK, d)
+		// Nothing shed: the answer is distinct's without --shed, from
+		// the same HLL.
+		j := run(t, "distinct")
+		if d := uint64(len(truth)); j.Exact || j.Cover != 1 || d < j.Lower || d > j.Upper {
+			t.Errorf("distinct %d [%d, %d] exact %v (cover %v); want inexact bounds holding %d, cover 1", j.Distinct, j.Lower, j.Upper, j.Exact, j.Cover, d)
+		}
+		out, errOut, code := runShed(t, strings.NewReader(text), nil, "distinct", "-j", "1", "--format", "json")
+		if code != 0 {
+			t.Fatalf("distinct without --shed: exit %d, stderr %q", code, errOut)
+		}
+		if p := parseShedOut(t, out); p.Distinct != j.Distinct || p.Lower != j.Lower || p.Upper != j.Upper {
+			t.Errorf("distinct %d [%d, %d] under --shed, %d [%d, %d] without: want the same", j.Distinct, j.Lower, j.Upper, p.Distinct, p.Lower, p.Upper)
 		}
 	})
 	t.Run("top", func(t *testing.T) {
@@ -234,12 +241,14 @@ func TestShedNoOverload(t *testing.T) {
 
 // distinctKeyPrefix names the keys of the overloaded distinct run: for
 // the 5000 keys distinctKeyPrefix0 .. distinctKeyPrefix4999, the 95%
-// bounds of a theta sketch hold the truth at every theta the controller
-// can reach (every multiple of 2^-16 from DefaultMinP up), which
-// TestShedDistinctKeysCovered checks. Key-hash shedding keeps a key iff
-// its hash is below p, so the answer depends on nothing but the smallest
-// p, and the overloaded run's check cannot fail by chance, however the
-// timing goes. (About a quarter of prefixes have the property.)
+// bounds of the CLI's answer (shedding.HLLDistinct at --precision 14)
+// hold the truth at every smallest p the controller can reach (every
+// multiple of 2^-16 from DefaultMinP up), whether the HLL is sparse or
+// dense, which TestShedDistinctKeysCovered checks. Key-hash shedding
+// keeps a key iff its hash is below p, and the answer reads only the keys
+// below the smallest p, so it depends on nothing but that p and the
+// representation, and the overloaded run's check cannot fail by chance,
+// however the timing goes.
 const (
 	distinctKeyPrefix = "u0-"
 	distinctKeys      = 5000
@@ -254,34 +263,30 @@ func TestShedDistinctKeysCovered(t *testing.T) {
 		hs[i] = sketch.HashString(k)
 	}
 	slices.Sort(hs)
-	th, err := shedding.NewThetaDistinct(shedding.DefaultThetaK * 4) // the CLI's k at P = 14
-	if err != nil {
+	lo, hi := uint64(shedding.DefaultMinP/shedding.PStep), uint64(1/shedding.PStep-1)
+	// g/2^16 keeps the hashes below g<<48: add them as g rises.
+	sparse, _ := sketch.NewHLL(sketch.DefaultPrecision)
+	dense, _ := sketch.NewHLL(sketch.DefaultPrecision)
+	finer, _ := sketch.NewHLL(sketch.DefaultPrecision + 1)
+	if err := dense.Merge(finer); err != nil { // folded: dense, empty
 		t.Fatal(err)
 	}
-	for _, h := range hs {
-		th.AddHash(h)
+	next := 0
+	for g := lo; g <= hi; g++ {
+		for ; next < len(hs) && hs[next] < g<<48; next++ {
+			sparse.AddHash(hs[next])
+			dense.AddHash(hs[next])
+		}
+		minP := float64(g) * shedding.PStep
+		for _, h := range []*sketch.HLL{sparse, dense} {
+			e, _, err := shedding.HLLDistinct(h, minP, shedConfidence)
+			if err != nil || e.Lower > distinctKeys || e.Upper < distinctKeys {
+				t.Fatalf("min p %v: %+v (%v) misses %d: pick another distinctKeyPrefix", minP, e, err, distinctKeys)
+			}
+		}
 	}
-	// theta = g/2^16 keeps the hashes below g<<48. The retained count is
-	// constant between hashes and both bounds fall as theta rises, so the
-	// ends of every such run of g are the only ones to check.
-	lo, hi := uint64(shedding.DefaultMinP/shedding.PStep), uint64(1/shedding.PStep-1)
-	gs := []uint64{lo, hi}
-	for _, h := range hs {
-		gs = append(gs, h>>48, h>>48+1)
-	}
-	slices.Sort(gs)
-	gs = slices.Compact(gs)
-	for i := len(gs) - 1; i >= 0; i-- {
-		g := gs[i]
-		if g < lo || g > hi {
-			continue
-		}
-		if err := th.LowerTheta(float64(g) * shedding.PStep); err != nil {
-			t.Fatal(err)
-		}
-		if e := th.EstimateAt(shedConfidence); e.Lower > distinctKeys || e.Upper < distinctKeys {
-			t.Fatalf("theta %v: %v misses %d: pick another distinctKeyPrefix", float64(g)*shedding.PStep, e, distinctKeys)
-		}
+	if enc, _ := sparse.MarshalBinary(); enc[24] != 0 {
+		t.Fatal("the sparse HLL turned dense")
 	}
 }
 
@@ -316,6 +321,9 @@ func TestShedOverload(t *testing.T) {
 		checkShedFields(t, j, n, "key-hash")
 		if j.Exact || j.Lower > distinctKeys || j.Upper < distinctKeys || j.Distinct < j.Lower || j.Distinct > j.Upper {
 			t.Errorf("distinct %d [%d, %d] exact %v; truth %d", j.Distinct, j.Lower, j.Upper, j.Exact, distinctKeys)
+		}
+		if !(j.Cover > 0 && j.Cover <= j.MinP) {
+			t.Errorf("cover %v, min_p %v: want the answer read from a part of the hash space no larger than min_p", j.Cover, j.MinP)
 		}
 	})
 	// 100 keys of 2000 records each: each count's 95% bounds miss with
@@ -365,10 +373,10 @@ func TestShedFormats(t *testing.T) {
 		args []string
 		want []string
 	}{
-		{[]string{"distinct", "--format", "text"}, []string{"distinct  2  (exact)", "shed      0", "load shedding (key-hash, max latency 100ms): nothing shed of 30 records"}},
+		{[]string{"distinct", "--format", "text"}, []string{"distinct  2  (95% bounds 2 .. 3)", "shed      0", "load shedding (key-hash, max latency 100ms): nothing shed of 30 records"}},
 		{[]string{"top", "--format", "text"}, []string{"records 30, skipped 0, shed 0", "every count is within [lower, upper]", "load shedding (random, max latency 100ms): nothing shed of 30 records"}},
 		{[]string{"freq", "a", "--format", "text"}, []string{"records 30, skipped 0, shed 0", "lower bounds hold with 99.3% confidence", "load shedding (random"}},
-		{[]string{"distinct", "--format", "csv"}, []string{"distinct,lower,upper,confidence,exact,records,skipped,shed,precision,theta_k,seen,kept,shed_fraction,min_p,mean_p,shed_policy,max_latency_ms,complete\n2,2,2,0.95,true,30,0,0,14,16384,30,30,0,1,1,key-hash,100,true\n"}},
+		{[]string{"distinct", "--format", "csv"}, []string{"distinct,lower,upper,confidence,exact,records,skipped,shed,precision,saturated,cover,seen,kept,shed_fraction,min_p,mean_p,shed_policy,max_latency_ms,complete\n2,2,3,0.95,false,30,0,0,14,false,1,30,30,0,1,1,key-hash,100,true\n"}},
 		{[]string{"top", "-k", "1", "--format", "csv"}, []string{"rank,key,count,lower,upper,guaranteed,confidence,records,skipped,shed,total,capacity,unlisted_max,seen,kept,shed_fraction,min_p,mean_p,shed_policy,max_latency_ms,complete\n1,a,20,20,20,true,1,30,0,0,30,4096,10,30,30,0,1,1,random,100,true\n"}},
 		{[]string{"freq", "b", "--format", "csv"}, []string{"key,count,lower,upper,guaranteed,records,skipped,shed,total,confidence,width,depth,seen,kept,shed_fraction,min_p,mean_p,shed_policy,max_latency_ms,complete\nb,10,"}},
 	} {
@@ -399,6 +407,7 @@ func TestShedUsageErrors(t *testing.T) {
 		{[]string{"freq", "x", "--shed", "--max-latency", "0"}, "must be positive"},
 		{[]string{"top", "--shed", "--max-latency", "soon"}, "want a duration"},
 		{[]string{"distinct", "--shed", "--save", "x.state"}, "--save cannot be used with --shed"},
+		{[]string{"distinct", "--shed", "--precision", "13"}, "distinct --shed needs 14 or more"},
 		{[]string{"sample", "--shed"}, "sample does not shed load"},
 		{[]string{"stats", "-f", "1", "--shed"}, "stats does not shed load"},
 		{[]string{"dedup", "--shed"}, "--shed: dedup does not take this flag"},
