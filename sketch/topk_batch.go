@@ -84,6 +84,8 @@ type tkRun struct {
 	nextLen  uint64
 	nextCap  uint64
 	arena    unsafe.Pointer // &arena[0], where a counter's region starts at its off
+	minc     uint64         // a hit on a counter at minc, or below lim, needs raise
+	lim      uint64
 	seq      uint64
 	total    uint64
 	atMin    uint64
@@ -112,6 +114,8 @@ func (t *TopK) evictRun(hs []uint64, keys [][]byte) int {
 		nextLen:  uint64(len(t.next)),
 		nextCap:  uint64(cap(t.next)),
 		arena:    unsafe.Pointer(unsafe.SliceData(t.arena)),
+		minc:     t.minc,
+		lim:      t.lim,
 		seq:      t.seq,
 		total:    t.total,
 		atMin:    uint64(t.atMin),

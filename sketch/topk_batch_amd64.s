@@ -131,15 +131,118 @@ probenext:
 
 sametag:
 	// The entry's counter holds the key if it has the key's hash (an
-	// entry left stale by an eviction, of this key or another, does not).
+	// entry left stale by an eviction, of this key or another, does not)
+	// and the key's bytes.
+	MOVL (R14), R9
+	DECQ R9
+	SHLQ $6, R9
+	ADDQ R10, R9               // R9 = the entry's counter
+	MOVQ hs+8(FP), R13
+	MOVQ (R13)(SI*8), R13
+	CMPQ tkCounter_hash(R9), R13
+	JNE  probenext
+	MOVQ keys+16(FP), BX
+	LEAQ (SI)(SI*2), CX
+	MOVQ 8(BX)(CX*8), DX       // DX = len(key)
+	MOVQ (BX)(CX*8), BX        // BX = &key[0]
+	CMPQ DX, $0x7fffffff
+	JHI  done
+	CMPL DX, tkCounter_klen(R9)
+	JNE  probenext
+	LEAQ tkCounter_inline(R9), R13
+	CMPQ DX, $const_tkInline
+	JHI  eqlong
+	CMPQ DX, $8
+	JLT  eq7
+	MOVQ (BX), CX
+	CMPQ CX, (R13)
+	JNE  probenext
+	MOVQ -8(BX)(DX*1), CX
+	CMPQ CX, -8(R13)(DX*1)
+	JNE  probenext
+	JMP  hit
+
+eq7:
+	CMPQ DX, $4
+	JLT  eq3
+	MOVL (BX), CX
+	CMPL CX, (R13)
+	JNE  probenext
+	MOVL -4(BX)(DX*1), CX
+	CMPL CX, -4(R13)(DX*1)
+	JNE  probenext
+	JMP  hit
+
+eq3:
+	// 1 to 3 bytes (an empty key has no bytes to compare): bytes 0,
+	// n-1 and, for 3, 1.
+	TESTQ DX, DX
+	JZ   hit
+	MOVB (BX), CX
+	CMPB CX, (R13)
+	JNE  probenext
+	MOVB -1(BX)(DX*1), CX
+	CMPB CX, -1(R13)(DX*1)
+	JNE  probenext
+	CMPQ DX, $3
+	JNE  hit
+	MOVB 1(BX), CX
+	CMPB CX, 1(R13)
+	JNE  probenext
+	JMP  hit
+
+eqlong:
+	// In the counter's region of the arena, 16 bytes at a time, the last
+	// 16 overlapping.
+	MOVQ tkCounter_off(R9), R13
+	ADDQ tkRun_arena(DI), R13
+	XORQ CX, CX
+	SUBQ $16, DX
+
+eq16:
+	MOVOU (BX)(CX*1), X0
+	MOVOU (R13)(CX*1), X1
+	PCMPEQB X1, X0
+	PMOVMSKB X0, R9
+	CMPL R9, $0xffff
+	JNE  probenextlong
+	ADDQ $16, CX
+	CMPQ CX, DX
+	JLT  eq16
+	MOVOU (BX)(DX*1), X0
+	MOVOU (R13)(DX*1), X1
+	PCMPEQB X1, X0
+	PMOVMSKB X0, R9
+	CMPL R9, $0xffff
+	JNE  probenextlong
+	// R9 no longer holds the counter: find it again.
 	MOVL (R14), R9
 	DECQ R9
 	SHLQ $6, R9
 	ADDQ R10, R9
-	MOVQ hs+8(FP), R13
-	MOVQ (R13)(SI*8), R13
-	CMPQ tkCounter_hash(R9), R13
-	JEQ  done                  // it may: AddHash finds out
+
+hit:
+	// The key is tracked, in counter R9: the common case of raise, a
+	// count that neither leaves the minimum nor reaches a listed level,
+	// takes a new count and stamp; any other goes through AddHash.
+	MOVQ tkCounter_count(R9), CX
+	CMPQ CX, tkRun_minc(DI)
+	JEQ  done
+	CMPQ CX, tkRun_lim(DI)
+	JLO  done
+	CMPQ CX, $-1
+	JEQ  done
+	INCQ CX
+	MOVQ CX, tkCounter_count(R9)
+	MOVQ tkRun_seq(DI), CX
+	MOVQ CX, tkCounter_stamp(R9)
+	INCQ CX
+	MOVQ CX, tkRun_seq(DI)
+	INCQ tkRun_total(DI)
+	INCQ SI
+	JMP  loop
+
+probenextlong:
 	JMP  probenext
 
 empty:
@@ -148,8 +251,8 @@ empty:
 	LEAQ (SI)(SI*2), CX
 	MOVQ 8(BX)(CX*8), DX       // DX = len(key)
 	MOVQ (BX)(CX*8), R9        // R9 = &key[0]
-	CMPQ DX, $4
-	JLT  done
+	TESTQ DX, DX
+	JZ   done                  // an empty key: AddHash
 
 	// popMin, when the first entry of q is live; and a count that can
 	// rise.
@@ -197,10 +300,24 @@ update:
 	JMP  copied
 
 short:
+	CMPQ DX, $4
+	JLT  tiny
 	MOVL (R9), AX
 	MOVL AX, (R14)
 	MOVL -4(R9)(DX*1), AX
 	MOVL AX, -4(R14)(DX*1)
+	JMP  copied
+
+tiny:
+	// 1 to 3 bytes: 0, n-1 and, for 3, 1.
+	MOVB (R9), AX
+	MOVB AX, (R14)
+	MOVB -1(R9)(DX*1), AX
+	MOVB AX, -1(R14)(DX*1)
+	CMPQ DX, $3
+	JNE  copied
+	MOVB 1(R9), AX
+	MOVB AX, 1(R14)
 	JMP  copied
 
 long:
