@@ -244,21 +244,25 @@ func (s *inlineSlot) wake() {
 // instance behind the channel has processed what it was sent (the source
 // waits for that, as a chained operator would make it wait), and empties
 // b. It reports whether it did; it did not if the instance is not
-// running.
+// running. start is the time the shedder was given (read just before it
+// shed b): the clock is read once more, at the end, not at the start too
+// (a clock read costs about 60 ns, a batch of distinct's HLL about 15 µs).
+// pr is the pressure the shedder was given: if it shows the instance
+// idle, it still is (only this source sends to it), and the channel's
+// counters are not read again.
 //
 // Waiting, rather than sending b on while the instance is busy, is what
 // brings a job back to running chained after a spell of shedding: with
 // the channel in between, a source as fast as the operator always finds
 // it busy, and the two would go on taking turns across cores.
-func (t *task) inline(ctx context.Context, b *Batch) (bool, error) {
+func (t *task) inline(ctx context.Context, b *Batch, start time.Time, pr Pressure) (bool, error) {
 	s := t.inlineTo
 	if s == nil {
 		return false, nil
 	}
-	start := t.p.clock.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for s.t != nil && !idle(t.emit) {
+	for wasIdle := pr.Backlog == 0 && pr.AtReceiver == 0; s.t != nil && !wasIdle && !idle(t.emit); {
 		s.drained.Wait()
 	}
 	ran := false
@@ -330,6 +334,7 @@ type gatherer struct {
 	view    Batch // the records of such a Fill, for the shedder
 	done    bool
 	timer   *time.Timer
+	armed   bool  // timer was set for the Fill in progress
 	err     error // of a flush by the timer
 }
 
@@ -367,7 +372,7 @@ func (g *gatherer) expire(t *task, ctx context.Context) {
 // fill calls the source's Fill into b without holding mu, with the timer
 // armed if records are held.
 func (g *gatherer) fill(t *task, ctx context.Context, b *Batch, size int) error {
-	if !g.since.IsZero() {
+	if g.armed = !g.since.IsZero(); g.armed {
 		d := max(ShedHold-time.Since(g.wall), 0)
 		if g.timer == nil {
 			g.timer = time.AfterFunc(d, func() { g.expire(t, ctx) })
@@ -380,7 +385,9 @@ func (g *gatherer) fill(t *task, ctx context.Context, b *Batch, size int) error 
 	err := t.fill(ctx, b, size) // counts the records for Metrics
 	g.mu.Lock()
 	g.locked = true
-	if g.timer != nil {
+	if g.armed {
+		// Only if set: a Stop costs 30 ns a batch, 0.2% of distinct's
+		// CPU, where nothing is held at p = 1.
 		g.timer.Stop()
 	}
 	return err
@@ -486,10 +493,10 @@ func (t *task) shedFillDirect(ctx context.Context, out *Batch, size int) (done b
 	}
 	offered := out.Len() - start
 	g.lastFull = offered >= size-start
-	now := t.p.clock.Now()
+	now, pr := t.p.clock.Now(), t.pressure()
 	v := &g.view
 	v.Records, v.arena = out.Records[start:], out.arena
-	t.shed.Shed(v, now, t.pressure())
+	t.shed.Shed(v, now, pr)
 	kept := v.Len()
 	out.Records = out.Records[:start+kept]
 	v.Records, v.arena = nil, nil
@@ -497,7 +504,7 @@ func (t *task) shedFillDirect(ctx context.Context, out *Batch, size int) (done b
 	if start == 0 && kept > 0 && kept == offered && unshed(out.Records[0]) {
 		// Nothing shed, nothing held: run the first stage here, as if
 		// chained, if it is idle.
-		ok, err := t.inline(ctx, out)
+		ok, err := t.inline(ctx, out, now, pr)
 		if err != nil {
 			return false, err
 		}

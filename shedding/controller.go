@@ -349,6 +349,9 @@ func (c *Controller) Observed(offered, kept int) {
 // it sheds, and the queue is in those. Without the count, Observed
 // records the kept records of each shed batch instead, each taken to
 // travel as one batch.
+// oneBatchWeight is the weight of one new batch in the mean batch size.
+var oneBatchWeight = -math.Expm1(-1.0 / 16)
+
 func (st *ctrlState) sent(pr pipeline.Pressure) {
 	st.counted = pr.Batches > 0
 	if pr.Batches < st.sentB || pr.Records < st.sentR {
@@ -370,9 +373,12 @@ func (st *ctrlState) sent(pr pipeline.Pressure) {
 		st.recent[st.head] = uint32(min(size, math.MaxUint32))
 		st.head = (st.head + 1) % ringLen
 	}
-	if st.batch == 0 {
+	switch {
+	case st.batch == 0:
 		st.batch = mean
-	} else {
+	case db == 1: // the usual call, once a batch: no Expm1
+		st.batch += (mean - st.batch) * oneBatchWeight
+	default:
 		st.batch += (mean - st.batch) * -math.Expm1(-float64(db)/16)
 	}
 }
