@@ -114,7 +114,8 @@ type BadLine struct {
 // and all other bytes (NUL, invalid UTF-8) are kept as they are. Lines may
 // be of any length: the buffer grows to hold the longest. The source reads
 // a range of a regular file (NewRangeSource) through a memory map where
-// it can (Linux), instead of copying it into its buffer.
+// it can (Linux), and a Lender's bytes where the Lender holds them,
+// instead of copying either into its buffer.
 //
 // Positions are byte offsets in the stream the reader yields from where it
 // stood when the source was made: Offset is just past the last line Fill
@@ -155,6 +156,17 @@ type LineSource struct {
 	mm                         *fileMap   // reading a file range through a map (linesource_mmap_linux.go), or nil
 	x                          extractState
 	pub                        struct{ lines, bytes, skipped, bad, off atomic.Int64 }
+
+	// Reading a Lender (linesource_lend.go): buf is either own, the
+	// source's buffer, or (lentBuf) bytes lent by it; lent are the lent
+	// bytes not yet in buf; lendEnd is the Lend error (io.EOF too) that
+	// counts once lent is used up.
+	lender  Lender
+	own     []byte
+	lent    []byte
+	lentBuf bool
+	lendEnd error
+	carried int64 // bytes carry moved (a test counts them)
 }
 
 // NewLineSource returns a LineSource reading r. If r is an io.Seeker whose
@@ -190,6 +202,9 @@ func NewLineSource(r io.Reader, cfg LineConfig) (*LineSource, error) {
 	}
 	if s.startMap(); s.mm == nil {
 		s.buf = make([]byte, s.bufSize)
+	}
+	if l, ok := r.(Lender); ok && s.mm == nil {
+		s.lender, s.own = l, s.buf
 	}
 	return s, nil
 }
@@ -349,10 +364,12 @@ func (s *LineSource) fill(ctx context.Context, b *Batch, max int) error {
 			return s.ended()
 		case s.rerr != nil:
 			return fmt.Errorf("pipeline: line source: read at offset %d: %w", s.off+int64(s.end-s.pos), s.rerr)
-		case n > 0:
+		case n > 0 && len(s.lent) == 0:
 			// Return what we have rather than read again: on a live
 			// stream the read may wait for lines not yet written, and
 			// the records must not wait with it (Source's contract).
+			// (Bytes lent already are read without waiting: a caller
+			// that sees the lender has no more would wait for them.)
 			return nil
 		}
 		if err := s.read(ctx); err != nil {
@@ -583,6 +600,9 @@ func (s *LineSource) read(ctx context.Context) error {
 	}
 	if s.mm != nil {
 		return s.readMapped()
+	}
+	if s.lender != nil {
+		return s.readLent()
 	}
 	rest := s.end - s.pos
 	switch {

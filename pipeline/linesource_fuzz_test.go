@@ -4,13 +4,15 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"math/rand/v2"
 	"testing"
 )
 
 // FuzzLineSource feeds arbitrary bytes through a LineSource with small,
 // varying buffers, read sizes and batch sizes, and compares its records
 // with the reference split (lsRef: split on '\n', strip one '\r') and, when
-// a field is selected, with refField on each reference line.
+// a field is selected, with refField on each reference line; and the same
+// bytes lent (Lender) in pieces of random sizes.
 func FuzzLineSource(f *testing.F) {
 	for _, s := range []string{
 		"", "\n", "\r\n", "a", "a\n", "a\r", "a\r\n", "\n\n\n", "a\nb", "x\r\r\n",
@@ -42,6 +44,19 @@ func FuzzLineSource(f *testing.F) {
 		}
 		if keys := lsKeys(got); !lsEqual(keys, want) {
 			t.Fatalf("%+v on %q: got %q, want %q", cfg, data, keys, want)
+		}
+		// The same bytes lent in pieces of 0 to 32 bytes (Lender).
+		l := &lsLender{data: data, r: rand.New(rand.NewPCG(uint64(chunk), uint64(max))), maxPiece: 1 + int(chunk%32), dataEOF: ws}
+		ls, err := NewLineSource(l, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lent, err := lsDrainErr(ls, 1+int(max%16))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if keys := lsKeys(lent); !lsEqual(keys, want) {
+			t.Fatalf("%+v on %q lent in pieces of up to %d: got %q, want %q", cfg, data, 1+chunk%32, keys, want)
 		}
 		// Resume after the first stop records from Position: the rest
 		// must follow, so records are neither lost nor repeated.

@@ -3,6 +3,8 @@ package job
 import (
 	"io"
 	"time"
+
+	"github.com/streamstat/streamstat/pipeline"
 )
 
 // Waiting for input, for the shedders' controllers (pipeline.InputWaiter).
@@ -28,6 +30,10 @@ func (w *worker) reader(cr *chunkReader) io.Reader {
 	return waitingReader{w: w, cr: cr}
 }
 
+// A LineSource takes a shedding worker's stream bytes in place, as it
+// does a chunkReader's.
+var _ pipeline.Lender = waitingReader{}
+
 // waitingReader is a chunkReader whose Read counts the time it waits for
 // bytes in the worker's waited.
 type waitingReader struct {
@@ -40,6 +46,22 @@ func (r waitingReader) Read(b []byte) (int, error) {
 		r.w.waitInput(r.cr, nil)
 	}
 	return r.cr.Read(b)
+}
+
+// Lend passes the view's Lend through (pipeline.Lender), so that a
+// LineSource takes the bytes where they lie as it does without shedding,
+// and counts the time it waited for them: the whole call when no bytes
+// were at hand (the rest of it, releasing the last loan and taking a piece
+// already dealt, is a fraction of a microsecond). Waiting before the call
+// would hold the last loan's buffer meanwhile.
+func (r waitingReader) Lend() ([]byte, error) {
+	if r.cr.p.buf != nil {
+		return r.cr.Lend()
+	}
+	start := r.w.clock.Now()
+	b, err := r.cr.Lend()
+	r.w.waited += max(r.w.clock.Now().Sub(start), 0)
+	return b, err
 }
 
 // waitInput waits until a Read of the stream view cr would not block or

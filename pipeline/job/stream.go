@@ -331,6 +331,9 @@ type chunkReader struct {
 	// one a source may still report on (see prune).
 	view  int64
 	marks []mark
+	// lent is the read buffer of the piece Lend returned last, released
+	// at the next Lend or Read.
+	lent *readBuf
 }
 
 // mark says that the view's byte view is the stream's byte stream, the
@@ -361,6 +364,7 @@ func (c *chunkReader) Read(b []byte) (int, error) {
 	if len(b) == 0 {
 		return 0, nil
 	}
+	c.endLoan()
 	switch c.await(nil) { // a nil channel never fires: wait as long as it takes
 	case evEnd:
 		if c.s.err != nil {
@@ -378,6 +382,37 @@ func (c *chunkReader) Read(b []byte) (int, error) {
 		c.p, c.off = piece{}, 0
 	}
 	return n, nil
+}
+
+// Lend implements pipeline.Lender: the rest of the current piece, in its
+// read buffer, which goes back to the stream's pool at the next Lend or
+// Read. A LineSource so reads the stream's bytes where the stream read
+// them: the copy into its own buffer was a tenth of the CPU of
+// cat FILE | streamstat distinct, cat's included.
+func (c *chunkReader) Lend() ([]byte, error) {
+	c.endLoan()
+	switch c.await(nil) {
+	case evEnd:
+		if c.s.err != nil {
+			return nil, c.s.err
+		}
+		return nil, io.EOF
+	case evDone:
+		return nil, c.ctx.Err()
+	}
+	p := c.p.data[c.off:]
+	c.view += int64(len(p))
+	c.lent = c.p.buf
+	c.p, c.off = piece{}, 0
+	return p, nil
+}
+
+// endLoan releases the piece Lend returned last.
+func (c *chunkReader) endLoan() {
+	if c.lent != nil {
+		c.lent.release()
+		c.lent = nil
+	}
 }
 
 // wait blocks until a Read would not block (bytes have come, the stream
