@@ -8,8 +8,9 @@
 #   RUNS=5 scripts/bench-speed.sh          # the README's figures
 #   ONLY="k32 go" scripts/bench-speed.sh   # some inputs only
 #   OLD=/path/to/old/streamstat scripts/bench-speed.sh
-#                                          # also an older build's distinct:
-#                                          # column old/nv, its CPU / naive's
+#                                          # also an older build's distinct
+#                                          # and top: columns old/nv and
+#                                          # oldT/nv, their CPU / naive's
 #
 # Inputs (made once by cmd/streamstat/internal/keygen, kept in DIR):
 # kL is L-byte keys, mL lengths uniform in [L/2, 3L/2], go the tokens of
@@ -31,7 +32,8 @@
 #   Mrec/s/c  records per second per core of distinct at -j N
 #   MiB       peak RSS of distinct, file and stdin      (target <= 64)
 # The script also checks that streamstat's distinct estimate equals the
-# naive loop's (same hash, same HLL: the same registers) on every input.
+# naive loop's (same hash, same HLL: the same registers) on every input,
+# and with OLD that top's output is the older build's, byte for byte.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -108,6 +110,7 @@ else
 			measure "$in.dp" "cat $f | $B/streamstat distinct"
 			measure "$in.nvt" "$B/naive top $f"
 			measure "$in.t" "$B/streamstat top $f"
+			[ -n "${OLD:-}" ] && measure "$in.oldt" "$OLD top $f"
 		done
 	done
 fi
@@ -121,9 +124,10 @@ div() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 echo
 echo "== medians of $RUNS rounds; $J CPUs; $(go version | cut -d' ' -f3); ~$MB MB per input; times in s"
 printf "%-4s %9s %6s | %6s %6s | %6s %6s %6s %7s | %6s %6s %7s | %6s %6s %6s | %5s | %6s %5s %8s | %4s %4s%s\n" \
-	input lines wc nvWall nvCPU dWall dCPU cpu/nv wall/nv nvPipe dPipe pipe/nv nvTopC topCPU top/nv wc d1Wall j1/j2 Mrec/s/c MiB MiBp "${OLD:+ | old/nv}"
+	input lines wc nvWall nvCPU dWall dCPU cpu/nv wall/nv nvPipe dPipe pipe/nv nvTopC topCPU top/nv wc d1Wall j1/j2 Mrec/s/c MiB MiBp "${OLD:+ | old/nv oldT/nv}"
 worst=0
 mismatch=""
+topdiff=""
 for in in "${INPUTS[@]}"; do
 	n=${LINES[$in]}
 	wc=$(med "$in.wc" 1)
@@ -135,6 +139,10 @@ for in in "${INPUTS[@]}"; do
 	rss=$(med "$in.d" 3) rssp=$(med "$in.dp" 3)
 	old=""
 	[ -f "$DIR/runs/$in.old" ] && old=" | $(div "$(med "$in.old" 2)" "$nvc")"
+	[ -f "$DIR/runs/$in.oldt" ] && old="$old $(printf %8s "$(div "$(med "$in.oldt" 2)" "$nvt")")"
+	if [ -f "$DIR/out/$in.oldt" ] && ! cmp -s "$DIR/out/$in.t" "$DIR/out/$in.oldt"; then
+		topdiff="$topdiff $in"
+	fi
 	printf "%-4s %9d %6.3f | %6.3f %6.3f | %6.3f %6.3f %6s %7s | %6.3f %6.3f %7s | %6.3f %6.3f %6s | %5s | %6.3f %5s %8s | %4d %4d%s\n" \
 		"$in" "$n" "$wc" "$nvw" "$nvc" "$dw" "$dc" "$(div "$dc" "$nvc")" "$(div "$dw" "$nvw")" \
 		"$nvp" "$dp" "$(div "$dp" "$nvp")" "$nvt" "$tc" "$(div "$tc" "$nvt")" "$(div "$dw" "$wc")" \
@@ -159,3 +167,10 @@ if [ -n "$mismatch" ]; then
 	exit 1
 fi
 echo "distinct estimates: streamstat (file and stdin) equal the naive loop's on every input"
+if [ -n "$topdiff" ]; then
+	echo "DIFFERENT top output from OLD's:$topdiff"
+	exit 1
+fi
+if [ -f "$DIR/out/${INPUTS[0]}.oldt" ]; then
+	echo "top output: the same bytes as OLD's on every input"
+fi
