@@ -11,8 +11,9 @@ import (
 )
 
 // TopK capacity limits. Capacity k is the number of counters: memory is about
-// 160 bytes per counter plus the keys longer than 16 bytes, and every
-// reported count is within N/k of the truth after N events.
+// 160 bytes per counter plus the keys longer than 16 bytes (a counter keeps
+// room for the longest it has held), and every reported count is within
+// N/k of the truth after N events.
 const (
 	DefaultTopKCapacity = 1024
 	// MaxTopKCapacity bounds the capacity a constructor accepts and a
@@ -92,9 +93,9 @@ type TopK struct {
 	rehashAt uint64 // seq at the last rehash
 
 	// arena holds the keys longer than tkInline: a counter that has held
-	// one owns a region of kcap bytes. Regions given up when a longer key
-	// replaces a shorter one are garbage until compact copies the live ones
-	// into spare.
+	// one owns a region of kcap bytes, as long as the longest it has held.
+	// Regions given up when a longer key replaces a shorter one are
+	// garbage until compact copies the live ones into spare.
 	arena   []byte
 	spare   []byte
 	garbage int

@@ -204,6 +204,9 @@ func TestTopKAddHashesRuns(t *testing.T) {
 		{"len=16", topkUniformEvents(n, 16), 95},
 		{"len=17", topkUniformEvents(n, 17), 95},
 		{"len=128", topkUniformEvents(n, 128), 95},
+		// Regions grow to the longest key their counter sees and keep
+		// that size through compaction, so keys stop moving.
+		{"len=64..192", topkLengthsEvents(n, 64, 192), 90},
 		{"zipf", topkCLIEvents(n), 70},
 	} {
 		s := topkNew(t, 256)
@@ -227,6 +230,21 @@ func TestTopKAddHashesRuns(t *testing.T) {
 			t.Errorf("%s: the loop took %d%% of the updates, want %d%% or more", c.name, pct, c.min)
 		}
 	}
+}
+
+// topkLengthsEvents is n new keys of lo to hi bytes.
+func topkLengthsEvents(n, lo, hi int) *topkEvents {
+	r := rand.New(rand.NewPCG(uint64(lo), uint64(hi)))
+	e := &topkEvents{offs: []int{0}}
+	for range n {
+		start := len(e.keys)
+		for range lo + r.IntN(hi-lo+1) {
+			e.keys = append(e.keys, byte('a'+r.IntN(26)))
+		}
+		e.offs = append(e.offs, len(e.keys))
+		e.hashes = append(e.hashes, Hash(e.keys[start:]))
+	}
+	return e
 }
 
 func TestTopKAddHashesAllocs(t *testing.T) {

@@ -52,16 +52,20 @@ func (t *TopK) storeKey(i int32, key []byte) {
 	copy(t.arena[c.off:], key)
 }
 
-// compact copies the live long keys into spare, shrinking each region to
-// its key and dropping the regions of counters that hold short keys, and
+// compact copies the live long keys into spare, each in a region of the
+// size it had, dropping the regions of counters that hold short keys, and
 // swaps the two buffers. It runs when garbage exceeds half the arena, so
 // its cost is amortized over the bytes that became garbage; the two
-// buffers stop growing once key lengths settle.
+// buffers stop growing once key lengths settle. A region keeps its size
+// (it was shrunk to its key once): on keys of mixed lengths every counter
+// comes to hold a region for the longest key it sees, and keys stop
+// moving; shrunk, half of the new keys of 64 to 192 bytes (bench-speed.sh's
+// m128) moved, and compacted again.
 func (t *TopK) compact() {
 	live := 0
 	for i := range t.counters {
-		if kl := int(t.counters[i].klen); kl > tkInline {
-			live += tkKeyCap(kl)
+		if c := &t.counters[i]; c.klen > tkInline {
+			live += int(c.kcap)
 		}
 	}
 	dst := slices.Grow(t.spare[:0], live)
@@ -71,10 +75,10 @@ func (t *TopK) compact() {
 			c.off, c.kcap = 0, 0
 			continue
 		}
-		off, kc := len(dst), tkKeyCap(int(c.klen))
-		dst = dst[:off+kc]
+		off := len(dst)
+		dst = dst[:off+int(c.kcap)]
 		copy(dst[off:], t.arena[c.off:c.off+int(c.klen)])
-		c.off, c.kcap = off, uint32(kc)
+		c.off = off
 	}
 	t.spare, t.arena = t.arena[:0], dst
 	t.garbage = 0
