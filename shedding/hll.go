@@ -79,6 +79,10 @@ func HLLDistinct(h *sketch.HLL, minP, confidence float64) (e sketch.Estimate, co
 		Upper:      v + math.Hypot(bHi-v, hHi),
 		Confidence: confidence,
 	}
+	// No more keys than 64-bit hashes, even scaled up from a saturated
+	// sketch (see sketch.HLL.Saturated).
+	e.Upper = min(e.Upper, 1<<64)
+	e.Value, e.Lower = min(e.Value, e.Upper), min(e.Lower, e.Upper)
 	return e, cover, nil
 }
 

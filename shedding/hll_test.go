@@ -269,3 +269,21 @@ func TestHLLDistinctBelowOnly(t *testing.T) {
 		}
 	}
 }
+
+// TestHLLDistinctSaturated: a sketch whose registers are all at their
+// maximum (decoded, or merged: no stream gets there) scaled up from half
+// its registers still gives finite bounds within 2^64, the value inside.
+func TestHLLDistinctSaturated(t *testing.T) {
+	const p = 10
+	h, _ := sketch.NewHLL(p)
+	for j := range uint64(1 << p) {
+		h.AddHash(j << (64 - p)) // index j, every other bit zero: the top rank
+	}
+	if !h.Saturated() {
+		t.Fatal("not saturated")
+	}
+	e, cover, err := HLLDistinct(h, 0.5, 0.95)
+	if err != nil || cover != 0.5 || !(e.Lower <= e.Value && e.Value <= e.Upper && e.Upper <= 1<<64) || math.IsNaN(e.Value) {
+		t.Errorf("%+v cover %v err %v: want finite bounds within 2^64", e, cover, err)
+	}
+}
