@@ -14,7 +14,8 @@ func init() {
 
 // setupDistinctAll is distinct --by -k 0: every group, each in its own
 // sketch (exact, then an HLL of 2^precision registers), memory capped by
-// --max-memory over all workers.
+// --max-memory over all workers. Under --window, whatever the run holds
+// for its windows counts in one memBudget of --max-memory (window_mem.go).
 func setupDistinctAll(o *options, args []string) (*spec, error) {
 	p, err := o.precisionOr(sketch.DefaultGroupHLLPrecision, sketch.MinPrecision, sketch.MaxPrecision)
 	if err != nil {
@@ -24,13 +25,17 @@ func setupDistinctAll(o *options, args []string) (*spec, error) {
 	// sum of their sketches, takes the other half.
 	limit := max(o.by.maxBytes/int64(2*max(o.jobs, 1)), 1)
 	total := o.by.maxBytes
+	var mem *memBudget
+	if o.win.on() {
+		mem, limit = &memBudget{limit: total}, 0
+	}
 	return &spec{
 		cmd: "distinct", args: args, opts: o,
 		dynamic: true, // merges are exact
 		line:    pipeline.LineConfig{Field: o.field, Delimiter: o.delim},
 		newOp: func(int) (pipeline.Operator, error) {
 			g, err := sketch.NewGroupHLL(p)
-			return &groupAllOp{GroupHLL: pipeline.GroupHLL{Sketch: g, MaxBytes: limit}, total: total}, err
+			return &groupAllOp{GroupHLL: pipeline.GroupHLL{Sketch: g, MaxBytes: limit}, total: total, mem: mem}, err
 		},
 		newAgg: func() aggregate {
 			g, _ := sketch.NewGroupHLL(p)
@@ -43,16 +48,58 @@ func setupDistinctAll(o *options, args []string) (*spec, error) {
 type groupAllOp struct {
 	pipeline.GroupHLL
 	total int64
+	// mem, under --window, counts the sketch's bytes (held) in the run's
+	// budget, which the window checks; MaxBytes is then 0.
+	mem  *memBudget
+	held int64
 }
 
 func (o *groupAllOp) Process(in, out *pipeline.Batch) error {
 	err := o.GroupHLL.Process(in, out)
+	o.account()
 	if errors.Is(err, pipeline.ErrMemoryLimit) {
 		g := o.Sketch
 		return fmt.Errorf("distinct --by -k 0: a worker holds %d groups in %s, its share of --max-memory %s (half of it for the workers, half for the merged answer); -k N lists the N groups with the most distinct values in fixed memory, or raise --max-memory",
 			g.Groups(), formatBytes(g.Bytes()), formatBytes(o.total))
 	}
 	return err
+}
+
+// UnmarshalBinary implements pipeline.Stateful (a window slot's reset
+// too), counting the change in the budget.
+func (o *groupAllOp) UnmarshalBinary(data []byte) error {
+	err := o.GroupHLL.UnmarshalBinary(data)
+	o.account()
+	return err
+}
+
+// MergeBinary implements pipeline.Mergeable, counting the growth in the
+// budget.
+func (o *groupAllOp) MergeBinary(data []byte) error {
+	err := o.GroupHLL.MergeBinary(data)
+	o.account()
+	return err
+}
+
+// account brings the budget up to the sketch's size.
+func (o *groupAllOp) account() {
+	if o.mem == nil || o.Sketch == nil {
+		return
+	}
+	n := o.Sketch.Bytes()
+	o.mem.add(n - o.held)
+	o.held = n
+}
+
+func (o *groupAllOp) budget() *memBudget { return o.mem }
+
+func (o *groupAllOp) setBudget(b *memBudget) { o.mem = b }
+
+func (o *groupAllOp) release() {
+	if o.mem != nil {
+		o.mem.add(-o.held)
+		o.held = 0
+	}
 }
 
 // distinctAllAgg is the merged GroupHLL.

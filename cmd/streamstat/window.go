@@ -186,6 +186,34 @@ type windowOp struct {
 	// the windows it closed itself, so they cannot pile up faster than
 	// they are written (the job's watermark is this worker's).
 	solo func() *windowRun
+	// mem, if set, is the run's --max-memory (window_mem.go); local, this
+	// worker's part of it: the slots count in it themselves, o its closed
+	// windows' states.
+	mem, local *memBudget
+}
+
+// budgetSlot makes op, a new slot operator, count in o's budget.
+func (o *windowOp) budgetSlot(op pipeline.Mergeable) pipeline.Mergeable {
+	if b, ok := op.(budgeted); ok && o.local != nil {
+		b.setBudget(o.local)
+	}
+	return op
+}
+
+// closedBytes is what cs's states hold.
+func closedBytes(cs []closedWindow) int64 {
+	var n int64
+	for _, c := range cs {
+		n += int64(len(c.state))
+	}
+	return n
+}
+
+// holdClosed counts cs's states in o's budget, sign -1 as they go.
+func (o *windowOp) holdClosed(cs []closedWindow, sign int64) {
+	if o.local != nil {
+		o.local.add(sign * closedBytes(cs))
+	}
 }
 
 // drop takes the windows that end at or before end out of o: written.
@@ -194,6 +222,7 @@ func (o *windowOp) drop(end int64) {
 	for i < len(o.closed) && o.closed[i].end <= end {
 		i++
 	}
+	o.holdClosed(o.closed[:i], -1)
 	o.closed = slices.Delete(o.closed, 0, i)
 	o.written = max(o.written, end)
 }
@@ -217,6 +246,7 @@ func newWindowOp(w *windowFlags, newOp func() (pipeline.Mergeable, error), clock
 				return err
 			}
 			o.closed = append(o.closed, closedWindow{start: a.Start.UnixNano(), end: a.End.UnixNano(), records: a.Records, late: a.Late, state: st})
+			o.holdClosed(o.closed[len(o.closed)-1:], 1)
 			select {
 			case o.closing <- struct{}{}:
 			default:
@@ -235,6 +265,11 @@ func (o *windowOp) Process(in, out *pipeline.Batch) error {
 	err := o.w.Process(in, out)
 	if testHookWindowed != nil {
 		testHookWindowed(len(in.Records))
+	}
+	if err == nil && o.mem != nil && o.mem.over() {
+		t := o.w.MaxTime()
+		start, end := windowSpan(t, o.w.Size, o.w.Slide)
+		err = windowMemError(o.mem, fmt.Sprintf("at %s, in the window %s", t.UTC().Format(timeFormat), spanText(start, end)))
 	}
 	if err == nil && o.solo != nil && len(o.closed) > 0 {
 		err = o.writeOwn(o.solo())
@@ -309,9 +344,25 @@ func (o *windowOp) UnmarshalBinary(data []byte) error {
 	if err := r.Done(); err != nil {
 		return fmt.Errorf("%w: %w", errWindowState, err)
 	}
+	var before int64
+	if o.local != nil {
+		before = o.local.used.Load()
+	}
 	if err := o.w.UnmarshalBinary(ws); err != nil {
+		if o.local != nil {
+			// The slots restored before the error are dropped.
+			o.local.add(before - o.local.used.Load())
+		}
 		return err
 	}
+	if o.local != nil {
+		// The Window's slots are the restored ones: the old ones go
+		// (a scratch kept when the state has no answer was empty, at
+		// the start of a run).
+		o.local.add(-(before - closedBytes(o.closed)))
+	}
+	o.holdClosed(o.closed, -1)
+	o.holdClosed(closed, 1)
 	o.closed, o.written = closed, written
 	return nil
 }

@@ -48,6 +48,9 @@ type windowRun struct {
 	// peak is the most closed windows the workers held at once, waiting
 	// for the job (tests: memory stays bounded).
 	peak int
+	// mem, if set, is --max-memory over what the run holds for its
+	// windows (window_mem.go).
+	mem *memBudget
 }
 
 // testHookWindowRun, if set (by tests), sees a windowed run after its
@@ -99,23 +102,21 @@ type visitor func(fn func(o *windowOp) error) error
 // after a crash), never loses one. complete says whether a window ended
 // before the input did; why says what cut the others short.
 func (r *windowRun) answer(visit visitor, wm int64, complete func(end int64) bool, why string) error {
-	type win struct {
-		start, end int64
-		records    uint64
-		late       uint64
-		states     [][]byte
-	}
-	byEnd := map[int64]*win{}
+	byEnd := map[int64]*windowStates{}
 	held := 0
+	var first *closedWindow // the earliest window held, for errors
 	if err := visit(func(o *windowOp) error {
 		held += len(o.closed)
+		if len(o.closed) > 0 && (first == nil || o.closed[0].end < first.end) {
+			first = &o.closed[0]
+		}
 		for _, c := range o.closed {
 			if c.end > wm {
 				break
 			}
 			w := byEnd[c.end]
 			if w == nil {
-				w = &win{start: c.start, end: c.end}
+				w = &windowStates{start: c.start, end: c.end}
 				byEnd[c.end] = w
 			}
 			w.records += c.records
@@ -132,38 +133,18 @@ func (r *windowRun) answer(visit visitor, wm int64, complete func(end int64) boo
 		ends = append(ends, end)
 	}
 	slices.Sort(ends)
+	if r.mem != nil && r.mem.over() {
+		// The workers' windows passed the cap as they closed.
+		what := "as the windows closed"
+		if first != nil {
+			what = fmt.Sprintf("with %d closed windows waiting to be written, the first the window %s", held,
+				spanText(time.Unix(0, first.start).UTC(), time.Unix(0, first.end).UTC()))
+		}
+		return windowMemError(r.mem, what)
+	}
 	for _, end := range ends {
-		w := byEnd[end]
-		op, err := r.s.newWindowSlot(0)
-		if err != nil {
+		if err := r.answerOne(byEnd[end], complete(end), why); err != nil {
 			return err
-		}
-		for _, st := range w.states {
-			if err := op.MergeBinary(st); err != nil {
-				return err
-			}
-		}
-		a := r.s.newAgg()
-		if err := addWindowOp(a, op); err != nil {
-			return err
-		}
-		c := counts{Records: w.records}
-		switch st := op.(type) { // the window's records without a number
-		case *pipeline.Stats:
-			c.Bad = st.Missing
-		case *pipeline.GroupStats:
-			c.Bad = st.Missing
-		}
-		res := a.result(c)
-		start, stop := time.Unix(0, w.start).UTC(), time.Unix(0, w.end).UTC()
-		ok := complete(end)
-		if err := r.rep.window(start, stop, res, w.late, ok, why); err != nil {
-			return err
-		}
-		r.emitted = max(r.emitted, end)
-		r.recent = append(r.recent, windowJSON(start, stop, res.JSON, w.late, ok))
-		if n := len(r.recent); n > maxRecent {
-			r.recent = slices.Delete(r.recent, 0, n-maxRecent)
 		}
 	}
 	if len(ends) == 0 {
@@ -174,6 +155,57 @@ func (r *windowRun) answer(visit visitor, wm int64, complete func(end int64) boo
 		o.drop(last)
 		return nil
 	})
+}
+
+// windowStates is one window's answers from the workers: its records,
+// late records and merged operators' states.
+type windowStates struct {
+	start, end int64
+	records    uint64
+	late       uint64
+	states     [][]byte
+}
+
+// answerOne merges w's states and writes the window; ok says whether the
+// window is complete, why what cut it short if not.
+func (r *windowRun) answerOne(w *windowStates, ok bool, why string) error {
+	op, err := r.s.newWindowSlot(0)
+	if err != nil {
+		return err
+	}
+	if b, isB := op.(budgeted); isB {
+		defer b.release()
+	}
+	start, stop := time.Unix(0, w.start).UTC(), time.Unix(0, w.end).UTC()
+	for _, st := range w.states {
+		if err := op.MergeBinary(st); err != nil {
+			return err
+		}
+		if r.mem != nil && r.mem.over() {
+			return windowMemError(r.mem, "merging the workers' answers for the window "+spanText(start, stop))
+		}
+	}
+	a := r.s.newAgg()
+	if err := addWindowOp(a, op); err != nil {
+		return err
+	}
+	c := counts{Records: w.records}
+	switch st := op.(type) { // the window's records without a number
+	case *pipeline.Stats:
+		c.Bad = st.Missing
+	case *pipeline.GroupStats:
+		c.Bad = st.Missing
+	}
+	res := a.result(c)
+	if err := r.rep.window(start, stop, res, w.late, ok, why); err != nil {
+		return err
+	}
+	r.emitted = max(r.emitted, w.end)
+	r.recent = append(r.recent, windowJSON(start, stop, res.JSON, w.late, ok))
+	if n := len(r.recent); n > maxRecent {
+		r.recent = slices.Delete(r.recent, 0, n-maxRecent)
+	}
+	return nil
 }
 
 // resumed drops, from the windows a restored checkpoint's workers hold,
@@ -244,12 +276,20 @@ func (s *spec) newWindowSlot(i int) (pipeline.Mergeable, error) {
 	return m, nil
 }
 
-// addWindowOp merges a window's operator into a: distinct's windows are
-// pipeline.Distincts (newWindowSlot).
+// addWindowOp merges a window's operator, which the caller drops after
+// the answer, into a, fresh: distinct's windows are pipeline.Distincts
+// (newWindowSlot); distinct --by -k 0's answer takes the window's
+// sketch rather than a copy, within --max-memory.
 func addWindowOp(a aggregate, op pipeline.Mergeable) error {
 	if d, ok := op.(*pipeline.Distinct); ok {
 		if da, ok := a.(*distinctAgg); ok {
 			return da.hll.Merge(d.HLL)
+		}
+	}
+	if g, ok := op.(*groupAllOp); ok && g.Sketch != nil {
+		if da, ok := a.(*distinctAllAgg); ok && da.g.Groups() == 0 && da.g.Precision() == g.Sketch.Precision() {
+			da.g = g.Sketch
+			return nil
 		}
 	}
 	return a.addOp(op)
@@ -284,7 +324,11 @@ func runWindowed(ctx context.Context, e *env, s *spec) int {
 	// Windows answer from each worker's share of the input: fixed shares
 	// make late records the same on every run.
 	closing := make(chan struct{}, 1)
-	ws := &windowSpec{spec: s, closing: closing}
+	mem, err := slotBudget(s)
+	if err != nil {
+		return fail(e, err)
+	}
+	ws := &windowSpec{spec: s, closing: closing, mem: mem}
 	cfg := job.Config{
 		Inputs: s.args, Stdin: e.stdin, Workers: o.jobs, Unordered: false,
 		Line: s.line, NewOperator: ws.newOp(e, wf), Name: s.cmd,
@@ -304,7 +348,7 @@ func runWindowed(ctx context.Context, e *env, s *spec) int {
 		return fail(e, jobError(err))
 	}
 	defer j.Close()
-	r := &windowRun{e: e, s: s, j: j, flags: wf, emitted: math.MinInt64,
+	r := &windowRun{e: e, s: s, j: j, flags: wf, emitted: math.MinInt64, mem: ws.mem,
 		rep: newReporter(e, e.stdout, o.format, false)}
 	ws.run = r
 	if err := r.resumed(); err != nil {
@@ -483,6 +527,7 @@ type windowSpec struct {
 	spec    *spec
 	closing chan<- struct{}
 	run     *windowRun // set before the job runs
+	mem     *memBudget // --max-memory over the windows, or nil
 }
 
 func (ws *windowSpec) newOp(e *env, w *windowFlags) func(int) (pipeline.Operator, error) {
@@ -490,7 +535,14 @@ func (ws *windowSpec) newOp(e *env, w *windowFlags) func(int) (pipeline.Operator
 		if _, err := ws.spec.newWindowSlot(i); err != nil {
 			return nil, err
 		}
-		o := newWindowOp(w, func() (pipeline.Mergeable, error) { return ws.spec.newWindowSlot(i) }, e.now, ws.closing)
+		var o *windowOp
+		o = newWindowOp(w, func() (pipeline.Mergeable, error) {
+			op, err := ws.spec.newWindowSlot(i)
+			return o.budgetSlot(op), err
+		}, e.now, ws.closing)
+		if ws.mem != nil {
+			o.mem, o.local = ws.mem, &memBudget{parent: ws.mem}
+		}
 		if ws.spec.opts.jobs == 1 {
 			// The worker writes its windows itself: the collector, woken,
 			// would wait for its batch to end.
