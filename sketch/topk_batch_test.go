@@ -185,6 +185,27 @@ func TestTopKAddHashesOneByteApart(t *testing.T) {
 	}
 }
 
+// TestTopKAddHashesZeroValue: the zero TopK takes batches too, growing
+// its tables to the default capacity and then evicting in AddHashes' loop,
+// as AddHash would.
+func TestTopKAddHashesZeroValue(t *testing.T) {
+	var a, b TopK
+	ev := topkUniformEvents(3*DefaultTopKCapacity, 12)
+	keys := make([][]byte, ev.n())
+	for i := range keys {
+		keys[i] = ev.key(i)
+	}
+	a.AddHashes(nil, nil, nil) // nothing to add: still the zero value
+	for i := 0; i < ev.n(); i += 100 {
+		j := min(i+100, ev.n())
+		a.AddHashes(ev.hashes[i:j], keys[i:j], nil)
+		for x := i; x < j; x++ {
+			b.AddHash(ev.hashes[x], keys[x], 1)
+		}
+	}
+	topkSameAs(t, &a, &b, true, "zero value")
+}
+
 // TestTopKAddHashesRuns checks that AddHashes' own loop takes the updates
 // it is for, so that TestTopKAddHashesSameAsAddHash tests it: new keys
 // (of 1 byte or more) replacing the minimum, and hits on counters above
