@@ -2,8 +2,13 @@
 
 package pipeline
 
-// flattenEnds and endRecords are the Go loops; amd64 has them in
-// assembly (linesource_ends_amd64.s).
+// hasEndsAsm is false: blockLines' passes are in assembly on amd64 only
+// (linesource_ends_amd64.s); useEndsAsm, which tests set, changes nothing.
+const hasEndsAsm = false
+
+var useEndsAsm = false
+
+// flattenEnds and endRecords are the Go loops.
 func flattenEnds(ends *endList, mask uint64, blk int, masks []uint64) int {
 	return flattenEndsGo(ends, mask, blk, masks)
 }
