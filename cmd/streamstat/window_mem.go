@@ -86,17 +86,8 @@ func windowSpan(t time.Time, size, slide time.Duration) (start, end time.Time) {
 		slide = size
 	}
 	ns, sl := t.UnixNano(), int64(slide)
-	e := (floorDiv64(ns, sl) + 1) * sl
+	e := ns - (ns%sl+sl)%sl + sl // the end of t's slot, before 1970 too
 	return time.Unix(0, e-int64(size)).UTC(), time.Unix(0, e).UTC()
-}
-
-// floorDiv64 is a/b rounded down, b > 0.
-func floorDiv64(a, b int64) int64 {
-	q := a / b
-	if a%b != 0 && a < 0 {
-		q--
-	}
-	return q
 }
 
 // spanText shows a window as [start, end) in RFC 3339.

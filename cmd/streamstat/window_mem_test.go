@@ -204,3 +204,53 @@ func FuzzWindowOpBudget(f *testing.F) {
 		}
 	})
 }
+
+// TestWindowSpan: the window named in errors holds t's slot, before 1970
+// too.
+func TestWindowSpan(t *testing.T) {
+	for _, c := range []struct {
+		t, size, slide time.Duration
+		start, end     time.Duration
+	}{
+		{90 * time.Second, time.Minute, 0, time.Minute, 2 * time.Minute},
+		{60 * time.Second, time.Minute, 0, time.Minute, 2 * time.Minute},
+		{59 * time.Second, 4 * time.Minute, time.Minute, -3 * time.Minute, time.Minute},
+		{-time.Second, time.Minute, 0, -time.Minute, 0},
+		{-time.Minute, 2 * time.Minute, time.Minute, -2 * time.Minute, 0},
+	} {
+		start, end := windowSpan(time.Unix(0, int64(c.t)), c.size, c.slide)
+		if start.UnixNano() != int64(c.start) || end.UnixNano() != int64(c.end) {
+			t.Errorf("t=%v,size=%v,slide=%v: [%v, %v), want [%v, %v)", c.t, c.size, c.slide,
+				time.Duration(start.UnixNano()), time.Duration(end.UnixNano()), c.start, c.end)
+		}
+	}
+}
+
+// TestGroupAllOpBudgetAllocs: counting a window slot's bytes in the
+// budget allocates nothing per batch (groups seen before, sets grown).
+func TestGroupAllOpBudgetAllocs(t *testing.T) {
+	o := &options{precision: 6, jobs: 1}
+	o.by.maxBytes, o.win.size = 1<<30, time.Minute
+	s, err := setupDistinctAll(o, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	op, err := s.newWindowSlot(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, out := new(pipeline.Batch), new(pipeline.Batch)
+	for i := range 256 {
+		b.Add(pipeline.PairKey(nil, fmt.Appendf(nil, "g%d", i%4), fmt.Appendf(nil, "v%d", i)))
+	}
+	if err := op.Process(b, out); err != nil {
+		t.Fatal(err)
+	}
+	mem := op.(budgeted).budget()
+	if got := mem.used.Load(); got != op.(*groupAllOp).Sketch.Bytes() || got <= 0 {
+		t.Fatalf("budget %d, the sketch holds %d", got, op.(*groupAllOp).Sketch.Bytes())
+	}
+	if n := testing.AllocsPerRun(100, func() { op.Process(b, out) }); n != 0 {
+		t.Fatalf("got %v allocation(s) per batch (want zero)", n)
+	}
+}
