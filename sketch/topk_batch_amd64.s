@@ -222,22 +222,47 @@ eq16:
 	ADDQ R10, R9
 
 hit:
-	// The key is tracked, in counter R9: the common case of raise, a
-	// count that neither leaves the minimum nor reaches a listed level,
-	// takes a new count and stamp; any other goes through AddHash.
+	// The key is tracked, in counter R9: the common cases of raise, a
+	// count that neither leaves the minimum nor reaches a listed level
+	// (a new count and stamp), and one that leaves the minimum for the
+	// next level; any other goes through AddHash.
 	MOVQ tkCounter_count(R9), CX
-	CMPQ CX, tkRun_minc(DI)
-	JEQ  done
-	CMPQ CX, tkRun_lim(DI)
-	JLO  done
 	CMPQ CX, $-1
 	JEQ  done
+	CMPQ CX, tkRun_minc(DI)
+	JEQ  hitmin
+	CMPQ CX, tkRun_lim(DI)
+	JLO  done
 	INCQ CX
 	MOVQ CX, tkCounter_count(R9)
 	MOVQ tkRun_seq(DI), CX
 	MOVQ CX, tkCounter_stamp(R9)
 	INCQ CX
 	MOVQ CX, tkRun_seq(DI)
+	INCQ tkRun_total(DI)
+	INCQ SI
+	JMP  loop
+
+hitmin:
+	// A hit on a counter at the minimum count, which leaves it, as raise
+	// does: to the end of next, one fewer at the minimum (the loop's
+	// checks left at least one there, and room in next).
+	INCQ CX
+	MOVQ CX, tkCounter_count(R9)
+	MOVQ tkRun_seq(DI), AX
+	MOVQ AX, tkCounter_stamp(R9)
+	MOVQ tkRun_nextLen(DI), CX
+	SHLQ $4, CX
+	ADDQ tkRun_next(DI), CX    // CX = &next[len(next)]
+	MOVQ AX, tkRef_stamp(CX)
+	MOVQ R9, BX
+	SUBQ R10, BX
+	SHRQ $6, BX                // the counter's index
+	MOVL BX, tkRef_i(CX)
+	INCQ AX
+	MOVQ AX, tkRun_seq(DI)
+	INCQ tkRun_nextLen(DI)
+	DECQ tkRun_atMin(DI)
 	INCQ tkRun_total(DI)
 	INCQ SI
 	JMP  loop
