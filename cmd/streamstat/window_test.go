@@ -295,8 +295,17 @@ func TestWindowResume(t *testing.T) {
 	t0 := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
 	data, _ := evStream(2, 20000, t0, 50*time.Millisecond, time.Second, time.Minute, 20*time.Second)
 	half := middleLine(data)
-	for _, cmd := range [][]string{{"distinct", "-f", "2"}, {"top", "-k", "3", "-f", "2"}} {
-		t.Run(cmd[0], func(t *testing.T) {
+	// distinct --by -k 0 under --max-memory: a restored run's budget
+	// holds what its windows hold, never less than nothing.
+	var budgetErr atomic.Value
+	testHookWindowRun = func(r *windowRun) {
+		if r.mem != nil && r.mem.used.Load() < 0 {
+			budgetErr.Store(fmt.Sprintf("the budget holds %d bytes at the end", r.mem.used.Load()))
+		}
+	}
+	defer func() { testHookWindowRun = nil }()
+	for _, cmd := range [][]string{{"distinct", "-f", "2"}, {"top", "-k", "3", "-f", "2"}, {"distinct", "-f", "2", "--by", "1", "-k", "0", "--max-memory", "64MiB"}} {
+		t.Run(strings.Join(cmd, " "), func(t *testing.T) {
 			args := append(slices.Clone(cmd), "--window", "1m", "--slide", "20s", "--time-field", "1",
 				"--time-format", "unix", "--lateness", "2s", "--format", "json", "-j", "2")
 			want, stderr, code := runIn(t, runOpts{stdin: strings.NewReader(data), chunk: 4096}, args...)
@@ -340,6 +349,9 @@ func TestWindowResume(t *testing.T) {
 			got.WriteString(rest)
 			if got.String() != want {
 				t.Fatalf("interrupted run's complete windows and the resumed run's:\n%s\nwant\n%s", got.String(), want)
+			}
+			if e := budgetErr.Load(); e != nil {
+				t.Fatal(e)
 			}
 		})
 	}
