@@ -84,7 +84,7 @@ func (t *task) fill(ctx context.Context, b *Batch, n int) error {
 		return t.src.Fill(ctx, b, n)
 	}
 	sc := &t.p.rm.Load().src[t.idx]
-	start, before := t.p.clock.Now(), b.Len()
+	start, before := t.fillStart(), b.Len()
 	err := t.src.Fill(ctx, b, n)
 	if got := b.Len() - before; got > 0 {
 		sc.records.Add(uint64(got))

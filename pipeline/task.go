@@ -97,6 +97,7 @@ func (t *task) runSource(ctx context.Context) error {
 		default:
 		}
 		if n := t.p.barrier.Load(); n > t.barrier {
+			t.inlined.fresh = false // the next Fill starts after the barrier
 			if err := t.injectBarrier(ctx, n); err != nil {
 				return err
 			}
