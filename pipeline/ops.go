@@ -28,9 +28,10 @@ import (
 // counts the kept records only. Package shedding has the operators made
 // for shedding (shedding.Frequency and shedding.HeavyHitters are these two
 // with Unit = shedding.Unit; shedding.Distinct counts distinct keys under
-// key-hash shedding with a theta sketch) and the Summary that widens
-// their bounds by the sampling error. Dedup passes records on with their
-// KeepP and needs no scaling.
+// key-hash shedding with a theta sketch, and shedding.HLLDistinct answers
+// from a plain HLL fed the kept keys) and the Summary that widens their
+// bounds by the sampling error. Dedup passes records on with their KeepP
+// and needs no scaling.
 //
 // An operator instance is not safe for concurrent use, like its sketch;
 // the pipeline calls it from one goroutine, and Query locks it out while
@@ -76,10 +77,15 @@ func weight(unit uint64, keepP float32) uint64 {
 }
 
 // Distinct counts distinct keys with an HLL; a nil HLL is made at
-// sketch.DefaultPrecision on first use. It cannot scale for load shedding
-// (its sketch does not know which part of the hash space was kept):
-// records with KeepP < 1 are an error (ErrShedRecord); use
-// shedding.Distinct under key-hash shedding.
+// sketch.DefaultPrecision on first use. Records with KeepP < 1 are an
+// error (ErrShedRecord): an HLL fed the keys that key-hash shedding kept
+// can be scaled up (shedding.HLLDistinct reads the registers below the
+// smallest p, which saw every key that maps to them), but under random or
+// priority shedding no register is complete, and a record's KeepP does
+// not say which policy kept it, so Distinct's own answer would silently
+// count the kept keys only. Under key-hash shedding use shedding.Distinct,
+// or feed a sketch.HLL every kept hash and answer with
+// shedding.HLLDistinct and the shedders' smallest p.
 type Distinct struct {
 	HLL *sketch.HLL
 	// Pass also passes every record downstream.
@@ -96,7 +102,7 @@ func (o *Distinct) sketch() *sketch.HLL {
 // Process implements Operator.
 func (o *Distinct) Process(in, out *Batch) error {
 	if p := shedRecord(in); p != 0 {
-		return shedError("Distinct", p, "count distinct keys under key-hash shedding with shedding.Distinct")
+		return shedError("Distinct", p, "count distinct keys under key-hash shedding with shedding.Distinct, or in an HLL read with shedding.HLLDistinct")
 	}
 	h := o.sketch()
 	for i := range in.Records {
