@@ -305,10 +305,14 @@ func (a *shedDistinctAgg) merge(aggregate) error              { return errShedSt
 func (a *shedDistinctAgg) appendState([]byte) ([]byte, error) { return nil, errShedState }
 
 type shedDistinctJSON struct {
+	// Distinct stands in for distinctJSON's (first, as there): null when
+	// nothing is known (cover 0), rather than a count of 0.
+	Distinct *uint64 `json:"distinct"`
 	distinctJSON
 	shedJSON
 	// Cover is the fraction of the hash space the answer was read from
-	// (1: nothing shed, the HLL's own answer).
+	// (1: nothing shed, the HLL's own answer; 0: fewer than 16 registers
+	// lay below the smallest p, and nothing is known but the bounds).
 	Cover float64 `json:"cover"`
 }
 
@@ -316,27 +320,40 @@ func (a *shedDistinctAgg) result(c counts) result {
 	// MinP is read after the sketches were merged, so it covers every
 	// record in them.
 	s := a.run.summary()
-	c.Shed = s.Shed
 	e, cover, err := shedding.HLLDistinct(a.hll, s.MinP, shedConfidence)
 	if err != nil {
 		panic(err) // MinP is a keep probability, in (0, 1]
 	}
+	return a.render(e, cover, c, s)
+}
+
+// render is the answer e read from a fraction cover of the hash space.
+func (a *shedDistinctAgg) render(e sketch.Estimate, cover float64, c counts, s shedding.Summary) result {
+	c.Shed = s.Shed
 	// No more keys than keyed records: certain, and tighter where few
 	// registers were read.
-	if keyed := c.Records - min(c.Records, c.Skipped); cover < 1 && keyed >= uint64(e.Value) && float64(keyed) < e.Upper {
+	if keyed := c.Records - min(c.Records, c.Skipped); cover < 1 && float64(keyed) >= e.Value && float64(keyed) < e.Upper {
 		e.Upper = float64(keyed)
 	}
 	dj, bounds := a.answer(e, c)
-	j := shedDistinctJSON{distinctJSON: dj, shedJSON: a.run.json(s), Cover: cover}
+	j := shedDistinctJSON{Distinct: &dj.Distinct, distinctJSON: dj, shedJSON: a.run.json(s), Cover: cover}
+	distinct := u(dj.Distinct)
+	text := distinct + "  " + bounds
+	if cover == 0 {
+		// shedding.HLLDistinct's 'nothing known': keys were shed down to
+		// a p that leaves fewer than 16 registers to read.
+		j.Distinct, distinct = nil, ""
+		text = fmt.Sprintf("unknown: fewer than 16 of the 2^%d registers lie below the smallest keep probability, %.4g (at most %d)",
+			dj.Precision, s.MinP, dj.Upper)
+	}
 	return result{
 		JSON: j,
 		CSVHeader: append([]string{"distinct", "lower", "upper", "confidence", "exact", "records", "skipped", "shed",
 			"precision", "saturated", "cover"}, shedCSVHeader...),
-		CSVRows: [][]string{append([]string{u(j.Distinct), u(j.Lower), u(j.Upper), fmtFloat(j.Confidence, true),
+		CSVRows: [][]string{append([]string{distinct, u(j.Lower), u(j.Upper), fmtFloat(j.Confidence, true),
 			fmt.Sprint(j.Exact), u(c.Records), u(c.Skipped), u(c.Shed), fmt.Sprint(j.Precision), fmt.Sprint(j.Saturated),
 			fmtFloat(j.Cover, true)}, shedCSV(j.shedJSON)...)},
-		Text: kv("distinct", fmt.Sprintf("%d  %s", j.Distinct, bounds),
-			"records", u(c.Records), "skipped", u(c.Skipped), "shed", u(c.Shed)) + a.run.text(s),
+		Text: kv("distinct", text, "records", u(c.Records), "skipped", u(c.Skipped), "shed", u(c.Shed)) + a.run.text(s),
 	}
 }
 
