@@ -280,8 +280,10 @@ func (t *task) inline(ctx context.Context, b *Batch, start time.Time, pr Pressur
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for wasIdle := pr.Backlog == 0 && pr.AtReceiver == 0; s.t != nil && !wasIdle && !idle(t.emit); {
-		s.drained.Wait()
+	if pr.Backlog > 0 || pr.AtReceiver > 0 {
+		for s.t != nil && !idle(t.emit) {
+			s.drained.Wait()
+		}
 	}
 	ran := false
 	var err error
