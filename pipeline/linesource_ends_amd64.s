@@ -15,6 +15,30 @@
 	MOVL   R13, off(DI)(DX*4) \
 	BLSRQ  R10, R10
 
+// NEXTBLOCK adds the block's count to k and, if a block is left, loads
+// it (R10, start R11) and goes to body; else to done.
+#define NEXTBLOCK(body) \
+	ADDQ R12, DX \
+	CMPQ R9, CX \
+	JGE  done \
+	MOVQ (SI)(R9*8), R10 \
+	INCQ R9 \
+	ADDL $64, R11 \
+	JMP  body
+
+// REST writes the offsets of the newlines left in R10 from ends[DX+w]
+// on, in loop, then goes to next.
+#define REST(w, loop, next) \
+	LEAQ w(DX), R14 \
+loop: \
+	TZCNTQ R10, R13 \
+	ADDL   R11, R13 \
+	MOVL   R13, (DI)(R14*4) \
+	INCQ   R14 \
+	BLSRQ  R10, R10 \
+	JNZ    loop \
+	JMP    next
+
 // func flattenEndsAsm(ends *endList, mask uint64, blk int, masks *uint64, nm int) int
 // flattenEnds (see there) of mask, the block at blk, and masks[:nm].
 TEXT ·flattenEndsAsm(SB), NOSPLIT, $0-48
@@ -62,25 +86,10 @@ w1body:
 	JNZ     w1rest
 
 w1next:
-	ADDQ R12, DX
-	CMPQ R9, CX
-	JGE  done
-	MOVQ (SI)(R9*8), R10
-	INCQ R9
-	ADDL $64, R11
-	JMP  w1body
+	NEXTBLOCK(w1body)
 
 w1rest:
-	LEAQ 1(DX), R14
-
-w1restloop:
-	TZCNTQ R10, R13
-	ADDL   R11, R13
-	MOVL   R13, (DI)(R14*4)
-	INCQ   R14
-	BLSRQ  R10, R10
-	JNZ    w1restloop
-	JMP    w1next
+	REST(1, w1restloop, w1next)
 
 w2:
 	XORQ R9, R9
@@ -92,25 +101,10 @@ w2body:
 	JNZ     w2rest
 
 w2next:
-	ADDQ R12, DX
-	CMPQ R9, CX
-	JGE  done
-	MOVQ (SI)(R9*8), R10
-	INCQ R9
-	ADDL $64, R11
-	JMP  w2body
+	NEXTBLOCK(w2body)
 
 w2rest:
-	LEAQ 2(DX), R14
-
-w2restloop:
-	TZCNTQ R10, R13
-	ADDL   R11, R13
-	MOVL   R13, (DI)(R14*4)
-	INCQ   R14
-	BLSRQ  R10, R10
-	JNZ    w2restloop
-	JMP    w2next
+	REST(2, w2restloop, w2next)
 
 w4:
 	XORQ R9, R9
@@ -124,25 +118,10 @@ w4body:
 	JNZ     w4rest
 
 w4next:
-	ADDQ R12, DX
-	CMPQ R9, CX
-	JGE  done
-	MOVQ (SI)(R9*8), R10
-	INCQ R9
-	ADDL $64, R11
-	JMP  w4body
+	NEXTBLOCK(w4body)
 
 w4rest:
-	LEAQ 4(DX), R14
-
-w4restloop:
-	TZCNTQ R10, R13
-	ADDL   R11, R13
-	MOVL   R13, (DI)(R14*4)
-	INCQ   R14
-	BLSRQ  R10, R10
-	JNZ    w4restloop
-	JMP    w4next
+	REST(4, w4restloop, w4next)
 
 w8:
 	XORQ R9, R9
@@ -160,25 +139,10 @@ w8body:
 	JNZ     w8rest
 
 w8next:
-	ADDQ R12, DX
-	CMPQ R9, CX
-	JGE  done
-	MOVQ (SI)(R9*8), R10
-	INCQ R9
-	ADDL $64, R11
-	JMP  w8body
+	NEXTBLOCK(w8body)
 
 w8rest:
-	LEAQ 8(DX), R14
-
-w8restloop:
-	TZCNTQ R10, R13
-	ADDL   R11, R13
-	MOVL   R13, (DI)(R14*4)
-	INCQ   R14
-	BLSRQ  R10, R10
-	JNZ    w8restloop
-	JMP    w8next
+	REST(8, w8restloop, w8next)
 
 done:
 	MOVQ DX, ret+40(FP)
