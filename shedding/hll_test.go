@@ -311,7 +311,8 @@ func TestHLLDistinctBelowOnly(t *testing.T) {
 
 // TestHLLDistinctSaturated: a sketch whose registers are all at their
 // maximum (decoded, or merged: no stream gets there) scaled up from half
-// its registers still gives finite bounds within 2^64, the value inside.
+// its registers still gives finite bounds within 2^64, the value inside,
+// of nonzero width (its registers below the line saw at most 2^63 hashes).
 func TestHLLDistinctSaturated(t *testing.T) {
 	const p = 10
 	h, _ := sketch.NewHLL(p)
@@ -322,7 +323,7 @@ func TestHLLDistinctSaturated(t *testing.T) {
 		t.Fatal("not saturated")
 	}
 	e, cover, err := HLLDistinct(h, 0.5, 0.95)
-	if err != nil || cover != 0.5 || !(e.Lower <= e.Value && e.Value <= e.Upper && e.Upper <= 1<<64) || math.IsNaN(e.Value) {
-		t.Errorf("%+v cover %v err %v: want finite bounds within 2^64", e, cover, err)
+	if err != nil || cover != 0.5 || !(e.Lower <= e.Value && e.Value <= e.Upper && e.Upper <= 1<<64 && e.Lower < e.Upper) || math.IsNaN(e.Value) {
+		t.Errorf("%+v cover %v err %v: want finite bounds within 2^64, of nonzero width", e, cover, err)
 	}
 }

@@ -75,3 +75,29 @@ func TestHLLEstimateBelowEnds(t *testing.T) {
 		}
 	}
 }
+
+// TestHLLEstimateBelowSaturated: the first registers of a saturated
+// sketch are a saturated sketch of their part of the hash space: the
+// answer is within the hashes below the line (cover·2^64), not 2^64, and
+// of nonzero width.
+func TestHLLEstimateBelowSaturated(t *testing.T) {
+	for _, p := range []int{MinPrecision, 10, 14} {
+		h, _ := NewHLL(p)
+		for j := range uint64(1) << p {
+			h.AddHash(j << (64 - p)) // index j, every other bit zero: the top rank
+		}
+		if !h.Saturated() {
+			t.Fatalf("p=%d: not saturated", p)
+		}
+		for _, frac := range []float64{0.5, 16 / math.Ldexp(1, p)} {
+			if frac*math.Ldexp(1, p) < 16 {
+				continue // cover 0: TestHLLEstimateBelow
+			}
+			e, cover := h.EstimateBelow(frac, 0.95)
+			space := cover * 0x1p64
+			if !(cover > 0 && e.Upper == space && e.Lower < e.Upper && e.Lower > 0.75*space && e.Value == e.Lower) {
+				t.Errorf("p=%d, frac %v: %+v cover %v, want a value and bounds within the %g hashes below the line, of nonzero width", p, frac, e, cover, space)
+			}
+		}
+	}
+}

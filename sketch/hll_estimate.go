@@ -236,6 +236,9 @@ func denseEstimate(c *[66]uint32, p uint8, confidence float64) Estimate {
 func denseEstimateM(c *[66]uint32, m float64, p uint8, confidence float64) Estimate {
 	e := Estimate{Confidence: confidence}
 	q := 64 - int(p)
+	// The distinct hashes m registers can see: 2^64 for all 2^p of them,
+	// the part of the hash space below the line for the first m.
+	hashes := math.Ldexp(m, q)
 	switch {
 	case float64(c[0]) == m: // no item sets no register
 		e.Exact = true
@@ -243,9 +246,9 @@ func denseEstimateM(c *[66]uint32, m float64, p uint8, confidence float64) Estim
 	case float64(c[q+1]) == m:
 		// Saturated. Among D distinct hashes, register i is at q+1 when
 		// the one hash with index i and all other bits zero is among them,
-		// probability D/2^64, about independently for the m registers.
-		e.Lower = twoTo64 * math.Pow((1-confidence)/2, 1/m)
-		e.Value, e.Upper = e.Lower, twoTo64
+		// probability D/hashes, about independently for the m registers.
+		e.Lower = hashes * math.Pow((1-confidence)/2, 1/m)
+		e.Value, e.Upper = e.Lower, hashes
 		return e
 	}
 	raw := ertlEstimate(c, m, p)
@@ -282,9 +285,10 @@ func denseEstimateM(c *[66]uint32, m float64, p uint8, confidence float64) Estim
 		_, up := collisionBounds(nonzero, m, confidence)
 		e.Upper = max(e.Upper, up)
 	}
-	// No more distinct hashes exist than 2^64 (the Poisson model knows no
-	// such limit near saturation), and the value stays inside its bounds.
-	e.Upper = min(e.Upper, twoTo64)
+	// No more distinct hashes exist than the registers see (the Poisson
+	// model knows no such limit near saturation), and the value stays
+	// inside its bounds.
+	e.Upper = min(e.Upper, hashes)
 	e.Lower = min(e.Lower, e.Upper)
 	e.Value = min(max(e.Value, e.Lower), e.Upper)
 	return e
