@@ -84,7 +84,7 @@ type tkRun struct {
 	nextLen  uint64
 	nextCap  uint64
 	arena    unsafe.Pointer // &arena[0], where a counter's region starts at its off
-	minc     uint64         // a hit on a counter at minc, or below lim, needs raise
+	minc     uint64         // a hit on a counter at minc leaves for next; below lim, it needs raise
 	lim      uint64
 	seq      uint64
 	total    uint64
@@ -93,10 +93,12 @@ type tkRun struct {
 	maxStale uint64 // rehash once stale exceeds it
 }
 
-// evictRun updates t with the keys from the start of keys that replace
-// the minimum (new keys of 4 to 16 bytes, with a count of 1) and whose
-// update needs nothing else (no rehash, no next level, no growth of next,
-// no saturated count), and returns how many it took.
+// evictRun updates t with the keys from the start of keys, with a count
+// of 1, that replace the minimum (new keys of 1 byte or more that fit the
+// counter they replace, inline or in its region) or hit a tracked key as
+// AddHash's common hit does, and whose update needs nothing else (no
+// rehash, no next level, no growth of next, no saturated count, no probe
+// that wraps at the table's end), and returns how many it took.
 func (t *TopK) evictRun(hs []uint64, keys [][]byte) int {
 	if !tkHasEvictRun || t.atMin < 2 || len(t.q) == 0 || cap(t.next) == 0 {
 		return 0

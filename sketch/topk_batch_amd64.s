@@ -3,10 +3,12 @@
 
 // func tkEvictRun(r *tkRun, hs, keys unsafe.Pointer, n int) int
 //
-// The eviction of TopK.evict, for new keys of 4 to 16 bytes with a count
-// of 1, in a loop over the batch that stops at the first key whose update
-// would need anything else (see evictRun). Every check comes before the
-// first write of a key's update, so a key is taken whole or not at all.
+// The eviction of TopK.evict, for new keys of 1 byte or more that fit the
+// counter they replace (inline, or in its region of the arena), and the
+// common hits of AddHash, with a count of 1, in a loop over the batch that
+// stops at the first key whose update would need anything else (see
+// evictRun). Every check comes before the first write of a key's update,
+// so a key is taken whole or not at all.
 //
 // Registers: DI r, SI i, R8 &table[0], R10 &counters[0], R11 &q[0],
 // R12 qh; AX, BX, CX, DX, R9, R13, R14 scratch.
@@ -271,7 +273,7 @@ probenextlong:
 	JMP  probenext
 
 empty:
-	// The key: 4 bytes or more.
+	// The key (an empty one goes through AddHash).
 	MOVQ keys+16(FP), BX
 	LEAQ (SI)(SI*2), CX
 	MOVQ 8(BX)(CX*8), DX       // DX = len(key)
@@ -280,7 +282,11 @@ empty:
 	JZ   done                  // an empty key: AddHash
 
 	// popMin, when the first entry of q is live; and a count that can
-	// rise.
+	// rise. q holds the atMin >= 2 counters at the minimum from qh on, so
+	// qh is within it; checked all the same, as popMin's index is, so that
+	// a broken invariant cannot read past q.
+	CMPQ R12, tkRun_qLen(DI)
+	JHS  done
 	MOVQ R12, CX
 	SHLQ $4, CX
 	ADDQ R11, CX               // CX = &q[qh]
