@@ -30,7 +30,7 @@ func setupDistinctAll(o *options, args []string) (*spec, error) {
 		mem, limit = &memBudget{limit: total}, 0
 	}
 	return &spec{
-		cmd: "distinct", args: args, opts: o,
+		cmd: "distinct", args: args, opts: o, windowMem: mem,
 		dynamic: true, // merges are exact
 		line:    pipeline.LineConfig{Field: o.field, Delimiter: o.delim},
 		newOp: func(int) (pipeline.Operator, error) {
@@ -90,8 +90,6 @@ func (o *groupAllOp) account() {
 	o.mem.add(n - o.held)
 	o.held = n
 }
-
-func (o *groupAllOp) budget() *memBudget { return o.mem }
 
 func (o *groupAllOp) setBudget(b *memBudget) { o.mem = b }
 

@@ -49,6 +49,9 @@ type spec struct {
 	extraCounts func(p *pipeline.Pipeline) counts
 	// shed, if set, sheds load at every worker (--shed; see shed.go).
 	shed *shedRun
+	// windowMem, if set, is the budget of --max-memory the window slots
+	// newOp makes count in (--window; see window_mem.go).
+	windowMem *memBudget
 	// setExtract, if set, takes the key's extractor of structured input
 	// (structured.go) in place of line.Extract: dedup, whose source keeps
 	// whole lines for its output.

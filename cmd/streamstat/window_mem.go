@@ -44,24 +44,11 @@ func (b *memBudget) over() bool { return b.used.Load() > b.limit }
 // budgeted is a window slot's operator that counts what it holds in a
 // memBudget.
 type budgeted interface {
-	budget() *memBudget
 	// setBudget makes the operator, new, count in b instead.
 	setBudget(b *memBudget)
 	// release takes what the operator holds out of the budget, as it is
 	// dropped.
 	release()
-}
-
-// slotBudget returns the budget s's window slots count in, or nil.
-func slotBudget(s *spec) (*memBudget, error) {
-	op, err := s.newWindowSlot(0)
-	if err != nil {
-		return nil, err
-	}
-	if b, ok := op.(budgeted); ok {
-		return b.budget(), nil
-	}
-	return nil, nil
 }
 
 // memLimitError is the run's stop past --max-memory under --window.

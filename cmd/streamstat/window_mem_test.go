@@ -246,7 +246,7 @@ func TestGroupAllOpBudgetAllocs(t *testing.T) {
 	if err := op.Process(b, out); err != nil {
 		t.Fatal(err)
 	}
-	mem := op.(budgeted).budget()
+	mem := s.windowMem
 	if got := mem.used.Load(); got != op.(*groupAllOp).Sketch.Bytes() || got <= 0 {
 		t.Fatalf("budget %d, the sketch holds %d", got, op.(*groupAllOp).Sketch.Bytes())
 	}

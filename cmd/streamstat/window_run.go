@@ -324,11 +324,7 @@ func runWindowed(ctx context.Context, e *env, s *spec) int {
 	// Windows answer from each worker's share of the input: fixed shares
 	// make late records the same on every run.
 	closing := make(chan struct{}, 1)
-	mem, err := slotBudget(s)
-	if err != nil {
-		return fail(e, err)
-	}
-	ws := &windowSpec{spec: s, closing: closing, mem: mem}
+	ws := &windowSpec{spec: s, closing: closing}
 	cfg := job.Config{
 		Inputs: s.args, Stdin: e.stdin, Workers: o.jobs, Unordered: false,
 		Line: s.line, NewOperator: ws.newOp(e, wf), Name: s.cmd,
@@ -348,7 +344,7 @@ func runWindowed(ctx context.Context, e *env, s *spec) int {
 		return fail(e, jobError(err))
 	}
 	defer j.Close()
-	r := &windowRun{e: e, s: s, j: j, flags: wf, emitted: math.MinInt64, mem: ws.mem,
+	r := &windowRun{e: e, s: s, j: j, flags: wf, emitted: math.MinInt64, mem: s.windowMem,
 		rep: newReporter(e, e.stdout, o.format, false)}
 	ws.run = r
 	if err := r.resumed(); err != nil {
@@ -527,7 +523,6 @@ type windowSpec struct {
 	spec    *spec
 	closing chan<- struct{}
 	run     *windowRun // set before the job runs
-	mem     *memBudget // --max-memory over the windows, or nil
 }
 
 func (ws *windowSpec) newOp(e *env, w *windowFlags) func(int) (pipeline.Operator, error) {
@@ -540,8 +535,8 @@ func (ws *windowSpec) newOp(e *env, w *windowFlags) func(int) (pipeline.Operator
 			op, err := ws.spec.newWindowSlot(i)
 			return o.budgetSlot(op), err
 		}, e.now, ws.closing)
-		if ws.mem != nil {
-			o.mem, o.local = ws.mem, &memBudget{parent: ws.mem}
+		if mem := ws.spec.windowMem; mem != nil {
+			o.mem, o.local = mem, &memBudget{parent: mem}
 		}
 		if ws.spec.opts.jobs == 1 {
 			// The worker writes its windows itself: the collector, woken,
