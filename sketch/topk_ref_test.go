@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/streamstat/streamstat/internal/envelope"
 )
@@ -524,33 +523,17 @@ func BenchmarkTopKAddVsRef(b *testing.B) {
 				ref.AddHash(ev.hashes[i], ev.key(i), 1)
 			}
 			const chunk = 1 << 14
-			time1 := func(f func(x int), j int) float64 {
-				t0 := time.Now()
+			addOurs := func(j int) {
 				for x := j; x < j+chunk; x++ {
-					f(x)
+					ours.AddHash(ev.hashes[x], ev.key(x), 1)
 				}
-				return float64(time.Since(t0).Nanoseconds()) / chunk
 			}
-			addOurs := func(x int) { ours.AddHash(ev.hashes[x], ev.key(x), 1) }
-			addRef := func(x int) { ref.AddHash(ev.hashes[x], ev.key(x), 1) }
-			// Medians over the stretches: other work on the machine hits
-			// one stretch, not the ratio of the next.
-			var to, tr, ratio []float64
-			b.ReportAllocs()
-			for i := 0; b.Loop(); i++ {
-				j := i * chunk & (n - 1)
-				var o, r float64
-				if i&1 == 0 {
-					o, r = time1(addOurs, j), time1(addRef, j)
-				} else {
-					r, o = time1(addRef, j), time1(addOurs, j)
+			addRef := func(j int) {
+				for x := j; x < j+chunk; x++ {
+					ref.AddHash(ev.hashes[x], ev.key(x), 1)
 				}
-				to, tr, ratio = append(to, o), append(tr, r), append(ratio, o/r)
 			}
-			med := func(v []float64) float64 { slices.Sort(v); return v[len(v)/2] }
-			b.ReportMetric(med(to), "ns/update")
-			b.ReportMetric(med(tr), "ns/update-ref")
-			b.ReportMetric(med(ratio), "new/ref")
+			topkBenchAlternate(b, n, chunk, addOurs, addRef, "ns/update", "ns/update-ref", "new/ref")
 		})
 	}
 }
