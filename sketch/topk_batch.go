@@ -22,7 +22,7 @@ import "unsafe"
 // at capacity 4096 on keys nearly all new, gives 0.61-0.72 of AddHash's
 // time (8 to 128 bytes), 0.95 on Zipf keys. Elsewhere every update goes
 // through AddHash. It does not allocate once the tables have reached the
-// capacity.
+// capacity and the key regions their steady size (see AddHash).
 func (t *TopK) AddHashes(hashes []uint64, keys [][]byte, counts []uint64) {
 	keys = keys[:len(hashes)]
 	if counts != nil {

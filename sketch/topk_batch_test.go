@@ -268,21 +268,30 @@ func topkLengthsEvents(n, lo, hi int) *topkEvents {
 	return e
 }
 
+// TestTopKAddHashesAllocs: AddHashes does not allocate once the tables
+// have reached the capacity and the key regions their steady size: keys
+// inline (8 bytes), in the arena (32), and of mixed lengths (64 to 192:
+// regions that grow to the longest key their counter sees, and stay).
 func TestTopKAddHashesAllocs(t *testing.T) {
-	s := topkNew(t, 1024)
-	ev := topkUniformEvents(1<<16, 8)
-	keys := make([][]byte, ev.n())
-	for i := range keys {
-		keys[i] = ev.key(i)
-	}
-	s.AddHashes(ev.hashes, keys, nil)
-	i := 0
-	if n := testing.AllocsPerRun(100, func() {
-		j := i % (ev.n() - 256)
-		s.AddHashes(ev.hashes[j:j+256], keys[j:j+256], nil)
-		i += 256
-	}); n != 0 {
-		t.Errorf("AddHashes: got %v allocation(s) a batch (want zero)", n)
+	for name, ev := range map[string]*topkEvents{
+		"8 bytes":      topkUniformEvents(1<<16, 8),
+		"32 bytes":     topkUniformEvents(1<<16, 32),
+		"64-192 bytes": topkLengthsEvents(1<<16, 64, 192),
+	} {
+		s := topkNew(t, 1024)
+		keys := make([][]byte, ev.n())
+		for i := range keys {
+			keys[i] = ev.key(i)
+		}
+		s.AddHashes(ev.hashes, keys, nil)
+		i := 0
+		if n := testing.AllocsPerRun(100, func() {
+			j := i % (ev.n() - 256)
+			s.AddHashes(ev.hashes[j:j+256], keys[j:j+256], nil)
+			i += 256
+		}); n != 0 {
+			t.Errorf("AddHashes, keys of %s: got %v allocation(s) a batch (want zero)", name, n)
+		}
 	}
 }
 
