@@ -137,17 +137,25 @@ func TestWindowGroupAllAnswers(t *testing.T) {
 	}
 }
 
+// windowAllSpec is distinct --by -k 0 --window 1m --precision 6 at -j 1
+// under a cap of 1 GiB.
+func windowAllSpec(tb testing.TB) *spec {
+	tb.Helper()
+	o := &options{precision: 6, jobs: 1}
+	o.by.maxBytes, o.win.size = 1<<30, time.Minute
+	s, err := setupDistinctAll(o, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return s
+}
+
 // FuzzWindowOpBudget: a distinct --by -k 0 windowOp's state decoder never
 // panics, and the worker's budget holds what its state holds: nothing
 // after a refused state, after an accepted one what a fresh windowOp
 // holds once it restores the state encoded again.
 func FuzzWindowOpBudget(f *testing.F) {
-	o := &options{precision: 6, jobs: 1}
-	o.by.maxBytes, o.win.size = 1<<30, time.Minute
-	s, err := setupDistinctAll(o, nil)
-	if err != nil {
-		f.Fatal(err)
-	}
+	s := windowAllSpec(f)
 	wf := &windowFlags{size: time.Minute, slide: 20 * time.Second, lateness: 5 * time.Second, timeField: "1"}
 	mk := func() (*windowOp, *memBudget) {
 		root := &memBudget{limit: 1 << 30}
@@ -229,12 +237,7 @@ func TestWindowSpan(t *testing.T) {
 // TestGroupAllOpBudgetAllocs: counting a window slot's bytes in the
 // budget allocates nothing per batch (groups seen before, sets grown).
 func TestGroupAllOpBudgetAllocs(t *testing.T) {
-	o := &options{precision: 6, jobs: 1}
-	o.by.maxBytes, o.win.size = 1<<30, time.Minute
-	s, err := setupDistinctAll(o, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := windowAllSpec(t)
 	op, err := s.newWindowSlot(0)
 	if err != nil {
 		t.Fatal(err)
