@@ -88,6 +88,8 @@ type checkpointing struct {
 	cfg     *CheckpointConfig
 	store   *checkpoint.DirStore
 	restore bool // there is a checkpoint to restore
+	// logf is cfg.Logf, or a func that drops the notes.
+	logf func(format string, args ...any)
 	// oldWorkers is the number of workers that took the checkpoint to
 	// restore; restored is its id, once restored.
 	oldWorkers int

@@ -158,7 +158,7 @@ func openCheckpoints(cc *CheckpointConfig, pl *plan) (*checkpointing, error) {
 	if err != nil {
 		return nil, fmt.Errorf("job: checkpoint directory: %w", err)
 	}
-	c := &checkpointing{cfg: cc, store: store, verify: &pl.verify, settled: make(chan settled, 1)}
+	c := &checkpointing{cfg: cc, store: store, logf: logf, verify: &pl.verify, settled: make(chan settled, 1)}
 	path := filepath.Join(cc.Dir, JobFile)
 	if cc.Resume {
 		old, err := os.ReadFile(path)

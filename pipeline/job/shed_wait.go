@@ -42,26 +42,28 @@ type waitingReader struct {
 }
 
 func (r waitingReader) Read(b []byte) (int, error) {
-	if len(b) > 0 && r.cr.p.buf == nil { // no bytes at hand: Read may block
-		r.w.waitInput(r.cr, nil)
+	if len(b) > 0 {
+		r.wait()
 	}
 	return r.cr.Read(b)
 }
 
 // Lend passes the view's Lend through (pipeline.Lender), so that a
 // LineSource takes the bytes where they lie as it does without shedding,
-// and counts the time it waited for them: the whole call when no bytes
-// were at hand (the rest of it, releasing the last loan and taking a piece
-// already dealt, is a fraction of a microsecond). Waiting before the call
-// would hold the last loan's buffer meanwhile.
+// and counts the time it waited for them.
 func (r waitingReader) Lend() ([]byte, error) {
-	if r.cr.p.buf != nil {
-		return r.cr.Lend()
+	r.wait()
+	return r.cr.Lend()
+}
+
+// wait waits, counted, for bytes if none are at hand (a Read or Lend of
+// the view would block), having released the last loan: the LineSource
+// is done with it once it reads again.
+func (r waitingReader) wait() {
+	r.cr.endLoan()
+	if r.cr.p.buf == nil {
+		r.w.waitInput(r.cr, nil)
 	}
-	start := r.w.clock.Now()
-	b, err := r.cr.Lend()
-	r.w.waited += max(r.w.clock.Now().Sub(start), 0)
-	return b, err
 }
 
 // waitInput waits until a Read of the stream view cr would not block or

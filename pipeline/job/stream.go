@@ -364,15 +364,8 @@ func (c *chunkReader) Read(b []byte) (int, error) {
 	if len(b) == 0 {
 		return 0, nil
 	}
-	c.endLoan()
-	switch c.await(nil) { // a nil channel never fires: wait as long as it takes
-	case evEnd:
-		if c.s.err != nil {
-			return 0, c.s.err
-		}
-		return 0, io.EOF
-	case evDone:
-		return 0, c.ctx.Err()
+	if err := c.ready(); err != nil {
+		return 0, err
 	}
 	n := copy(b, c.p.data[c.off:])
 	c.off += n
@@ -390,21 +383,31 @@ func (c *chunkReader) Read(b []byte) (int, error) {
 // them: the copy into its own buffer was a tenth of the CPU of
 // cat FILE | streamstat distinct, cat's included.
 func (c *chunkReader) Lend() ([]byte, error) {
-	c.endLoan()
-	switch c.await(nil) {
-	case evEnd:
-		if c.s.err != nil {
-			return nil, c.s.err
-		}
-		return nil, io.EOF
-	case evDone:
-		return nil, c.ctx.Err()
+	if err := c.ready(); err != nil {
+		return nil, err
 	}
 	p := c.p.data[c.off:]
 	c.view += int64(len(p))
 	c.lent = c.p.buf
 	c.p, c.off = piece{}, 0
 	return p, nil
+}
+
+// ready releases the last loan and waits until c.p holds bytes (nil), or
+// returns what Read and Lend return instead: io.EOF at the stream's end,
+// its read error, or ctx's.
+func (c *chunkReader) ready() error {
+	c.endLoan()
+	switch c.await(nil) { // a nil channel never fires: wait as long as it takes
+	case evEnd:
+		if c.s.err != nil {
+			return c.s.err
+		}
+		return io.EOF
+	case evDone:
+		return c.ctx.Err()
+	}
+	return nil
 }
 
 // endLoan releases the piece Lend returned last.

@@ -77,10 +77,3 @@ func (c *checkpointing) stoppedUnverified() {
 	c.logf("stopped before the input was checked against checkpoint %d in %s: no checkpoint taken, resuming goes on from checkpoint %d",
 		c.restored, c.cfg.Dir, c.restored)
 }
-
-// logf is the caller's CheckpointConfig.Logf, if any.
-func (c *checkpointing) logf(format string, args ...any) {
-	if c.cfg.Logf != nil {
-		c.cfg.Logf(format, args...)
-	}
-}
