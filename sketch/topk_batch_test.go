@@ -297,8 +297,11 @@ func TestTopKAddHashesAllocs(t *testing.T) {
 
 // FuzzTopKAddHashes: AddHashes ends in the state AddHash does, whatever
 // the keys, their lengths, repeats and the batches they come in. data[0]
-// picks the capacity, data[1] the batch size; the rest are keys, each a
-// length byte and that many bytes (cut short at the end).
+// picks the capacity, data[1] the batch size (its low 5 bits) and whether
+// hashes collide (its top bit: each key's hash then has one of four tags,
+// homed at the table's first and last slots, so that probes run long and
+// stop at the table's end); the rest are keys, each a length byte and that
+// many bytes (cut short at the end).
 func FuzzTopKAddHashes(f *testing.F) {
 	f.Add([]byte{3, 5, 4, 'a', 'b', 'c', 'd', 4, 'a', 'b', 'c', 'e', 17, 'x'})
 	f.Add(bytes.Repeat([]byte{1, 9, 8, 'k', 'e', 'y', '-', '0', '1', '2', '3'}, 40))
@@ -308,20 +311,27 @@ func FuzzTopKAddHashes(f *testing.F) {
 		long = append(long, bytes.Repeat([]byte{byte('a' + i%7)}, 5+i%40)...)
 	}
 	f.Add(long)
+	long[1] |= 0x80
+	f.Add(long)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if len(data) < 2 {
 			return
 		}
-		k, size := 1+int(data[0]%64), 1+int(data[1]%32)
+		k, size, collide := 1+int(data[0]%64), 1+int(data[1]%32), data[1]&0x80 != 0
+		a, b := topkNew(t, k), topkNew(t, k)
+		tags := [4]uint64{0, 1, uint64(len(a.table)-1) << a.shift, 1<<32 - 1}
 		var hs []uint64
 		var keys [][]byte
 		for rest := data[2:]; len(rest) > 0; {
 			n := min(int(rest[0]), len(rest)-1)
 			key := rest[1 : 1+n]
-			hs, keys = append(hs, Hash(key)), append(keys, key)
+			h := Hash(key)
+			if collide {
+				h = topkHashOfTag(tags[h%4]) // equal keys, equal hashes
+			}
+			hs, keys = append(hs, h), append(keys, key)
 			rest = rest[1+n:]
 		}
-		a, b := topkNew(t, k), topkNew(t, k)
 		for i := 0; i < len(hs); i += size {
 			j := min(i+size, len(hs))
 			a.AddHashes(hs[i:j], keys[i:j], nil)
@@ -329,6 +339,6 @@ func FuzzTopKAddHashes(f *testing.F) {
 		for i := range hs {
 			b.AddHash(hs[i], keys[i], 1)
 		}
-		topkSameAs(t, a, b, true, fmt.Sprintf("capacity %d, batches of %d", k, size))
+		topkSameAs(t, a, b, !collide, fmt.Sprintf("capacity %d, batches of %d, collide %v", k, size, collide))
 	})
 }
