@@ -131,6 +131,18 @@ func crashGraph(t testing.TB, store checkpoint.Store, failAt int64) *Pipeline {
 	return crashGraphSettled(t, store, failAt, nil)
 }
 
+// crashGraphEach is crashGraph whose source waits for each checkpoint it
+// triggers to complete or fail before it reads on, so that every trigger
+// point gets its checkpoint however slow or loaded the machine is (a fast
+// source would otherwise run through several of them during one
+// checkpoint). It sets the checkpoint config's OnComplete.
+func crashGraphEach(t testing.TB, store checkpoint.Store) *Pipeline {
+	settled := make(chan struct{}, 1)
+	p := crashGraphSettled(t, store, 0, settled)
+	p.coord.cfg.OnComplete = func(checkpoint.Manifest, error) { settled <- struct{}{} }
+	return p
+}
+
 // crashGraphSettled is crashGraph with a source that waits for each
 // checkpoint it triggers to settle (see triggering).
 func crashGraphSettled(t testing.TB, store checkpoint.Store, failAt int64, settled chan struct{}) *Pipeline {
@@ -538,7 +550,7 @@ func TestCheckpointReady(t *testing.T) {
 	for _, readyAfter := range []int64{-1, 0, 3} {
 		t.Run(fmt.Sprintf("readyAfter=%d", readyAfter), func(t *testing.T) {
 			store := newMemStore()
-			p := crashGraph(t, store, 0)
+			p := crashGraphEach(t, store)
 			var asked atomic.Int64
 			p.coord.cfg.Ready = func() bool { return asked.Add(1) > readyAfter && readyAfter >= 0 }
 			if readyAfter < 0 {

@@ -138,7 +138,7 @@ func (s panickyStore) WritePart(id uint64, name string, data []byte) (checkpoint
 // next checkpoints complete.
 func TestStorePanicFailsCheckpoint(t *testing.T) {
 	store := panickyStore{newMemStore()}
-	p := crashGraphSettled(t, store, 0, nil)
+	p := crashGraphEach(t, store)
 	if err := p.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}
