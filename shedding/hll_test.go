@@ -122,7 +122,7 @@ func (c *hllCell) add(e sketch.Estimate, err error) {
 
 // TestHLLDistinctCoverage: the 95% bounds of HLLDistinct hold the number
 // of distinct keys offered in at least 93% of the trials of every cell of
-// a grid: precision 4, 10 and 14 (the CLI's least and default under
+// a grid: precision 4, 10 and 14 (14: the CLI's least and default under
 // --shed); minP from 1 down to the grid's 2^-16, through the controller's
 // floor 2^-10 and 1-2^-16; n on a log grid from 1 to 100·m with the
 // sparse/dense switch; the sketch left sparse where it would be, and made
