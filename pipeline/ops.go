@@ -184,30 +184,28 @@ func (o *HeavyHitters) sketch() *sketch.TopK {
 // Process implements Operator.
 func (o *HeavyHitters) Process(in, out *Batch) error {
 	t := o.sketch()
-	if o.Unit == 0 {
-		if p := shedRecord(in); p != 0 {
-			return shedError("HeavyHitters", p, "set HeavyHitters.Unit (e.g. shedding.Unit) to count it as 1/p")
+	if o.Unit != 0 {
+		for i := range in.Records {
+			t.AddHash(in.Records[i].Hash, in.Key(i), weight(o.Unit, in.Records[i].KeepP))
 		}
+		return pass(o.Pass, in, out)
 	}
-	// The sketch takes the records in runs (TopK.AddHashes): the updates
-	// that replace its minimum, nearly all of them on a stream of mostly
-	// new keys, then run in one loop with its state in registers.
+	if p := shedRecord(in); p != 0 {
+		return shedError("HeavyHitters", p, "set HeavyHitters.Unit (e.g. shedding.Unit) to count it as 1/p")
+	}
+	// With counts of 1 the sketch takes the records in runs
+	// (TopK.AddHashes): the updates that replace its minimum, nearly all
+	// of them on a stream of mostly new keys, then run in one loop with
+	// its state in registers. Weighted updates gain nothing from a run
+	// (AddHashes gives each to AddHash).
 	var hs [hhRun]uint64
 	var ks [hhRun][]byte
-	var ws [hhRun]uint64
 	for lo := 0; lo < len(in.Records); lo += hhRun {
 		rs := in.Records[lo:min(lo+hhRun, len(in.Records))]
 		for j := range rs {
 			hs[j], ks[j] = rs[j].Hash, in.Key(lo+j)
 		}
-		if o.Unit == 0 {
-			t.AddHashes(hs[:len(rs)], ks[:len(rs)], nil)
-			continue
-		}
-		for j := range rs {
-			ws[j] = weight(o.Unit, rs[j].KeepP)
-		}
-		t.AddHashes(hs[:len(rs)], ks[:len(rs)], ws[:len(rs)])
+		t.AddHashes(hs[:len(rs)], ks[:len(rs)], nil)
 	}
 	return pass(o.Pass, in, out)
 }
