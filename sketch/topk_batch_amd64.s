@@ -207,7 +207,7 @@ eq16:
 	PCMPEQB X1, X0
 	PMOVMSKB X0, R9
 	CMPL R9, $0xffff
-	JNE  probenextlong
+	JNE  probenext
 	ADDQ $16, CX
 	CMPQ CX, DX
 	JLT  eq16
@@ -216,7 +216,7 @@ eq16:
 	PCMPEQB X1, X0
 	PMOVMSKB X0, R9
 	CMPL R9, $0xffff
-	JNE  probenextlong
+	JNE  probenext
 	// R9 no longer holds the counter: find it again.
 	MOVL (R14), R9
 	DECQ R9
@@ -268,9 +268,6 @@ hitmin:
 	INCQ tkRun_total(DI)
 	INCQ SI
 	JMP  loop
-
-probenextlong:
-	JMP  probenext
 
 empty:
 	// The key (an empty one goes through AddHash).
