@@ -243,8 +243,8 @@ With --by G: the groups with the most distinct keys, with 95% bounds, from
 a sample of 2^P (group, key) pairs per worker (P default 14: 1 MiB).
   -k N                 with --by: groups to list (default 10; 0: every one,
                        in memory that grows with the groups: P default 12)
-  --max-memory M       with -k 0: exit 1 past M (default 1GiB; 512MiB, 2GB);
-                       with --window, M bounds all the windows held at once
+  --max-memory M       with -k 0: exit 1 once the group sketches (of all the
+                       windows held, with --window) pass M (default 1GiB)
 
   streamstat distinct access.log
   streamstat distinct -f 3 -d , users.csv
