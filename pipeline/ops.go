@@ -205,7 +205,7 @@ func (o *HeavyHitters) Process(in, out *Batch) error {
 		for j := range rs {
 			hs[j], ks[j] = rs[j].Hash, in.Key(lo+j)
 		}
-		t.AddHashes(hs[:len(rs)], ks[:len(rs)], nil)
+		t.AddHashes(hs[:len(rs)], ks[:len(rs)])
 	}
 	return pass(o.Pass, in, out)
 }

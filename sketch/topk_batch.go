@@ -8,13 +8,13 @@ import "unsafe"
 // summary's state in registers; any other update leaves the loop and goes
 // through AddHash.
 
-// AddHashes adds the keys of a batch in order, with the same result as
-// AddHash on each in turn: keys[i] has hash hashes[i] (see AddHash) and
-// count counts[i], or 1 when counts is nil. keys and counts (if not nil)
-// must be at least as long as hashes. The key bytes are copied.
+// AddHashes adds the keys of a batch in order, each with count 1, with
+// the same result as AddHash(hashes[i], keys[i], 1) on each in turn
+// (weighted updates gain nothing from a batch: use AddHash). keys must be
+// at least as long as hashes. The key bytes are copied.
 //
 // On a stream of mostly new keys nearly every update replaces the key of
-// the counter at the minimum count. With counts of 1, AddHashes does those
+// the counter at the minimum count. AddHashes does those
 // updates (of keys of 1 byte or more that fit where the counter keeps its
 // key), and the common hits, in one loop over the batch, on amd64 in
 // assembly, which AddHash key by key cannot: BenchmarkTopKAddHashes
@@ -23,15 +23,8 @@ import "unsafe"
 // time (8 to 128 bytes), 0.95 on Zipf keys. Elsewhere every update goes
 // through AddHash. It does not allocate once the tables have reached the
 // capacity and the key regions their steady size (see AddHash).
-func (t *TopK) AddHashes(hashes []uint64, keys [][]byte, counts []uint64) {
+func (t *TopK) AddHashes(hashes []uint64, keys [][]byte) {
 	keys = keys[:len(hashes)]
-	if counts != nil {
-		counts = counts[:len(hashes)]
-		for i, h := range hashes {
-			t.AddHash(h, keys[i], counts[i])
-		}
-		return
-	}
 	skip := tkRunMin
 	for len(hashes) > 0 {
 		n := 0

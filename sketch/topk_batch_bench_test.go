@@ -28,7 +28,7 @@ func BenchmarkTopKAddHashes(b *testing.B) {
 			const chunk, size = 1 << 14, 1024
 			addBatch := func(j int) {
 				for x := j; x < j+chunk; x += size {
-					batch.AddHashes(ev.hashes[x:x+size], keys[x:x+size], nil)
+					batch.AddHashes(ev.hashes[x:x+size], keys[x:x+size])
 				}
 			}
 			addOne := func(j int) {

@@ -42,7 +42,7 @@ func TestTopKArenaBoundedMixedLengths(t *testing.T) {
 					n := c.len(i)
 					copy(key, fmt.Sprintf("%d.", i)) // a new key
 					if batch {
-						s.AddHashes([]uint64{Hash(key[:n])}, [][]byte{key[:n]}, nil)
+						s.AddHashes([]uint64{Hash(key[:n])}, [][]byte{key[:n]})
 					} else {
 						s.AddHash(Hash(key[:n]), key[:n], 1)
 					}
