@@ -26,6 +26,9 @@
 #   cpu/nv    distinct CPU / naive distinct CPU         (target <= 0.6)
 #   wall/nv   distinct wall / naive wall                (target <= 0.35)
 #   pipe/nv   cat|distinct wall / cat|naive wall        (target <= 0.45)
+#   pfl       cat|drain wall / cat|naive wall: the least pipe/nv can be
+#             on this machine (internal/drain reads the pipe as streamstat
+#             does and discards it: no reader ends before cat has written)
 #   top/nv    top CPU / naive top CPU                   (target <= 0.8)
 #   wc        distinct wall / wc -l wall                (target <= 3, L >= 16)
 #   j1/j2     distinct -j 1 wall / -j N wall            (target >= 1.85 at N=2)
@@ -47,7 +50,7 @@ J=$(nproc)
 
 if [ -z "${REPORT_ONLY:-}${NOBUILD:-}" ]; then # NOBUILD=1: the binaries in DIR/bin
 	echo "== build" >&2
-	for p in streamstat internal/naive internal/keygen internal/benchrun; do
+	for p in streamstat internal/naive internal/keygen internal/benchrun internal/drain; do
 		go build -o "$DIR/bin/${p##*/}" "./cmd/streamstat/${p#streamstat}"
 	done
 fi
@@ -82,6 +85,7 @@ if [ -z "${REPORT_ONLY:-}" ]; then # REPORT_ONLY=1: the table of the last run ag
 	rm -rf "$DIR/runs" "$DIR/out"
 fi
 mkdir -p "$DIR/runs" "$DIR/out"
+: >"$DIR/empty.txt"
 measure() {
 	local key=$1 cmd=$2 line wall cpu rss
 	line=$("$B/benchrun" "$cmd >$DIR/out/$key" 2>&1 >/dev/null | tail -1)
@@ -98,6 +102,8 @@ if [ -n "${REPORT_ONLY:-}" ]; then
 else
 	for r in $(seq "$RUNS"); do
 		echo "== round $r of $RUNS" >&2
+		measure start.d "$B/streamstat distinct $DIR/empty.txt"
+		measure start.nv "$B/naive distinct $DIR/empty.txt"
 		for in in "${INPUTS[@]}"; do
 			f=$DIR/$in-$MB.txt
 			cat "$f" >/dev/null # into the page cache
@@ -107,6 +113,7 @@ else
 			measure "$in.d1" "$B/streamstat distinct -j 1 $f"
 			[ -n "${OLD:-}" ] && measure "$in.old" "$OLD distinct $f"
 			measure "$in.nvp" "cat $f | $B/naive distinct"
+			measure "$in.cc" "cat $f | $B/drain"
 			measure "$in.dp" "cat $f | $B/streamstat distinct"
 			measure "$in.nvt" "$B/naive top $f"
 			measure "$in.t" "$B/streamstat top $f"
@@ -123,8 +130,8 @@ div() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 
 echo
 echo "== medians of $RUNS rounds; $J CPUs; $(go version | cut -d' ' -f3); ~$MB MB per input; times in s"
-printf "%-4s %9s %6s | %6s %6s | %6s %6s %6s %7s | %6s %6s %7s | %6s %6s %6s | %5s | %6s %5s %8s | %4s %4s%s\n" \
-	input lines wc nvWall nvCPU dWall dCPU cpu/nv wall/nv nvPipe dPipe pipe/nv nvTopC topCPU top/nv wc d1Wall j1/j2 Mrec/s/c MiB MiBp "${OLD:+ | old/nv oldT/nv}"
+printf "%-4s %9s %6s | %6s %6s | %6s %6s %6s %7s | %6s %6s %7s %4s | %6s %6s %6s | %5s | %6s %5s %8s | %4s %4s%s\n" \
+	input lines wc nvWall nvCPU dWall dCPU cpu/nv wall/nv nvPipe dPipe pipe/nv pfl nvTopC topCPU top/nv wc d1Wall j1/j2 Mrec/s/c MiB MiBp "${OLD:+ | old/nv oldT/nv}"
 worst=0
 mismatch=""
 topdiff=""
@@ -143,9 +150,9 @@ for in in "${INPUTS[@]}"; do
 	if [ -f "$DIR/out/$in.oldt" ] && ! cmp -s "$DIR/out/$in.t" "$DIR/out/$in.oldt"; then
 		topdiff="$topdiff $in"
 	fi
-	printf "%-4s %9d %6.3f | %6.3f %6.3f | %6.3f %6.3f %6s %7s | %6.3f %6.3f %7s | %6.3f %6.3f %6s | %5s | %6.3f %5s %8s | %4d %4d%s\n" \
+	printf "%-4s %9d %6.3f | %6.3f %6.3f | %6.3f %6.3f %6s %7s | %6.3f %6.3f %7s %4s | %6.3f %6.3f %6s | %5s | %6.3f %5s %8s | %4d %4d%s\n" \
 		"$in" "$n" "$wc" "$nvw" "$nvc" "$dw" "$dc" "$(div "$dc" "$nvc")" "$(div "$dw" "$nvw")" \
-		"$nvp" "$dp" "$(div "$dp" "$nvp")" "$nvt" "$tc" "$(div "$tc" "$nvt")" "$(div "$dw" "$wc")" \
+		"$nvp" "$dp" "$(div "$dp" "$nvp")" "$(div "$(med "$in.cc" 1)" "$nvp")" "$nvt" "$tc" "$(div "$tc" "$nvt")" "$(div "$dw" "$wc")" \
 		"$d1" "$(div "$d1" "$dw")" "$(awk -v n="$n" -v w="$dw" -v j="$J" 'BEGIN { printf "%.1f", n / w / j / 1e6 }')" \
 		$((rss / 1024)) $((rssp / 1024)) "$old"
 	for k in d d1 dp; do
@@ -161,6 +168,8 @@ for in in "${INPUTS[@]}"; do
 		mismatch="$mismatch $in(naive $a, file $b, stdin $c)"
 	fi
 done
+ms() { awk -v s="$1" 'BEGIN { printf "%.1f ms", 1000 * s }'; }
+echo "start-up (distinct of an empty file): streamstat $(ms "$(med start.d 2)") CPU, $(ms "$(med start.d 1)") wall; naive $(ms "$(med start.nv 2)") CPU, $(ms "$(med start.nv 1)") wall"
 echo "noise: the largest (max-min)/median of a streamstat distinct wall time over the rounds: $(awk -v w="$worst" 'BEGIN { printf "%.0f%%", 100 * w }')"
 if [ -n "$mismatch" ]; then
 	echo "DIFFERENT distinct estimates:$mismatch"
