@@ -32,6 +32,8 @@
 #   top/nv    top CPU / naive top CPU                   (target <= 0.8)
 #   wc        distinct wall / wc -l wall                (target <= 3, L >= 16)
 #   j1/j2     distinct -j 1 wall / -j N wall            (target >= 1.85 at N=2)
+#   jmax      the most j1/j2 can be with start-up S (the wall time of
+#             distinct on an empty file) run once: d1 / (S + (d1 - S) / N)
 #   Mrec/s/c  records per second per core of distinct at -j N
 #   MiB       peak RSS of distinct, file and stdin      (target <= 64)
 # The script also checks that streamstat's distinct estimate equals the
@@ -130,8 +132,9 @@ div() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 
 echo
 echo "== medians of $RUNS rounds; $J CPUs; $(go version | cut -d' ' -f3); ~$MB MB per input; times in s"
-printf "%-4s %9s %6s | %6s %6s | %6s %6s %6s %7s | %6s %6s %7s %4s | %6s %6s %6s | %5s | %6s %5s %8s | %4s %4s%s\n" \
-	input lines wc nvWall nvCPU dWall dCPU cpu/nv wall/nv nvPipe dPipe pipe/nv pfl nvTopC topCPU top/nv wc d1Wall j1/j2 Mrec/s/c MiB MiBp "${OLD:+ | old/nv oldT/nv}"
+printf "%-4s %9s %6s | %6s %6s | %6s %6s %6s %7s | %6s %6s %7s %4s | %6s %6s %6s | %5s | %6s %5s %4s %8s | %4s %4s%s\n" \
+	input lines wc nvWall nvCPU dWall dCPU cpu/nv wall/nv nvPipe dPipe pipe/nv pfl nvTopC topCPU top/nv wc d1Wall j1/j2 jmax Mrec/s/c MiB MiBp "${OLD:+ | old/nv oldT/nv}"
+start=$(med start.d 1)
 worst=0
 mismatch=""
 topdiff=""
@@ -150,10 +153,10 @@ for in in "${INPUTS[@]}"; do
 	if [ -f "$DIR/out/$in.oldt" ] && ! cmp -s "$DIR/out/$in.t" "$DIR/out/$in.oldt"; then
 		topdiff="$topdiff $in"
 	fi
-	printf "%-4s %9d %6.3f | %6.3f %6.3f | %6.3f %6.3f %6s %7s | %6.3f %6.3f %7s %4s | %6.3f %6.3f %6s | %5s | %6.3f %5s %8s | %4d %4d%s\n" \
+	printf "%-4s %9d %6.3f | %6.3f %6.3f | %6.3f %6.3f %6s %7s | %6.3f %6.3f %7s %4s | %6.3f %6.3f %6s | %5s | %6.3f %5s %4s %8s | %4d %4d%s\n" \
 		"$in" "$n" "$wc" "$nvw" "$nvc" "$dw" "$dc" "$(div "$dc" "$nvc")" "$(div "$dw" "$nvw")" \
 		"$nvp" "$dp" "$(div "$dp" "$nvp")" "$(div "$(med "$in.cc" 1)" "$nvp")" "$nvt" "$tc" "$(div "$tc" "$nvt")" "$(div "$dw" "$wc")" \
-		"$d1" "$(div "$d1" "$dw")" "$(awk -v n="$n" -v w="$dw" -v j="$J" 'BEGIN { printf "%.1f", n / w / j / 1e6 }')" \
+		"$d1" "$(div "$d1" "$dw")" "$(awk -v d="$d1" -v s="$start" -v j="$J" 'BEGIN { printf "%.2f", d / (s + (d - s) / j) }')" "$(awk -v n="$n" -v w="$dw" -v j="$J" 'BEGIN { printf "%.1f", n / w / j / 1e6 }')" \
 		$((rss / 1024)) $((rssp / 1024)) "$old"
 	for k in d d1 dp; do
 		s=$(spread "$in.$k")
