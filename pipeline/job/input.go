@@ -11,11 +11,17 @@ import (
 	"github.com/streamstat/streamstat/pipeline"
 )
 
-// rangesPerWorker is how many ranges a file is cut into per worker when
-// ranges are handed out on demand (order-insensitive sketches): a worker
-// slowed by a busy machine then holds back at most a few percent of the
-// file.
-const rangesPerWorker = 8
+// When ranges are handed out on demand (order-insensitive sketches), a
+// file is cut into ranges of at most 1/(rangesPerWorker*workers) of it, so
+// that a worker slowed by a busy machine holds back at most a few percent
+// of the file; and the ranges shrink towards the end (guided
+// self-scheduling: each about 1/(2*workers) of what is left, down to
+// minRange), so that the workers run out of input at about the same time
+// rather than up to a whole range apart.
+const (
+	rangesPerWorker = 8
+	minRange        = 1 << 20
+)
 
 // input is one input argument: a regular file read in ranges, or a stream.
 // A file is opened once, when the run starts, and every range is read
@@ -108,14 +114,17 @@ func (pl *plan) open(path string) (*input, error) {
 			return nil, fmt.Errorf("read %s: %w", path, errmsg.UnwrapPath(err))
 		}
 		n := pl.workers
-		if pl.dynamic && n > 1 {
-			n *= rangesPerWorker
-		}
 		split := pipeline.SplitReaderAt
-		if pl.framing() != pipeline.FrameLines {
+		switch {
+		case pl.framing() != pipeline.FrameLines:
 			// CSV: cut only at record starts (even quote parity), never
 			// inside a quoted field.
 			split = pipeline.SplitCSVReaderAt
+			if pl.dynamic && n > 1 {
+				n *= rangesPerWorker
+			}
+		case pl.dynamic && n > 1:
+			split = guidedSplit(n)
 		}
 		ranges, err := split(f, path, fi.Size(), n)
 		if err != nil {
