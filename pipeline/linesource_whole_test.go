@@ -3,6 +3,7 @@ package pipeline
 import (
 	"bytes"
 	"fmt"
+	"math"
 	"math/bits"
 	"math/rand/v2"
 	"testing"
@@ -37,7 +38,8 @@ func TestNewlines64(t *testing.T) {
 // whole-line path with buffers large enough for its 64-byte blocks and
 // compares the records with the reference split; lsDrain checks each hash
 // against sketch.Hash, so keys of every length 0..80 go through hashLines,
-// sorted and not.
+// sorted and not; keys hashed every hashEvery bytes of lines as set, after
+// every run of lines, and once a Fill.
 func TestLineSourceWholeLines(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 9))
 	line := func(dst []byte, n int) []byte {
@@ -59,10 +61,18 @@ func TestLineSourceWholeLines(t *testing.T) {
 	inputs["mixed"], inputs["same"], inputs["long"], inputs["crlf"] = mixed, same, long, crlf
 	inputs["mixed-no-final-newline"] = mixed[:len(mixed)-1]
 	inputs["no-newline"] = line(nil, 5000)
+	defer func(old int) { hashEvery = old }(hashEvery)
+	for _, every := range []int{hashEvery, 1, math.MaxInt} {
+		hashEvery = every
+		lsWholeLinesCase(t, r, inputs, every)
+	}
+}
+
+func lsWholeLinesCase(t *testing.T, r *rand.Rand, inputs map[string][]byte, every int) {
 	for name, data := range inputs {
 		for _, cfg := range []LineConfig{{}, {BufferSize: 100}, {BufferSize: 4096, MaxBatchBytes: 1000}} {
 			for _, max := range []int{1, 7, 1024, 5000} {
-				t.Run(fmt.Sprintf("input=%s,buffer=%d,batchbytes=%d,max=%d", name, cfg.BufferSize, cfg.MaxBatchBytes, max), func(t *testing.T) {
+				t.Run(fmt.Sprintf("input=%s,buffer=%d,batchbytes=%d,max=%d,hashevery=%d", name, cfg.BufferSize, cfg.MaxBatchBytes, max, every), func(t *testing.T) {
 					s := mustLineSource(t, &lsChunkReader{data: data, k: 1 + r.IntN(9000)}, cfg)
 					got := lsKeys(lsDrain(t, s, max))
 					want := lsRef(data)

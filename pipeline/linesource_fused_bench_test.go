@@ -1,0 +1,138 @@
+//go:build linux && (amd64 || arm64)
+
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/streamstat/streamstat/internal/cputime"
+)
+
+// lsVariant is one way of running a LineSource that a benchmark compares
+// with a baseline in the same run: set changes the package's switches and
+// returns a func that restores them.
+type lsVariant struct {
+	name string
+	set  func() (restore func())
+}
+
+// BenchmarkMappedDistinctVariants reads a 64 MB file through its memory
+// map (NewRangeSource, one range) as the CLI's distinct does (whole-line
+// keys, HashOnly, DefaultBatchSize batches, each hash into the registers
+// of a dense HLL with MaxRegisters), once per variant in every iteration,
+// and reports each variant's CPU time per line and its ratio to the
+// first's (the baseline, the code as it was), measured in the same run:
+//
+//	go test -run XXX -bench BenchmarkMappedDistinctVariants ./pipeline
+//
+// 64 MB is more than the caches keep, so the source's first pass waits on
+// memory as it does on a file of the benchmark script's size.
+func BenchmarkMappedDistinctVariants(b *testing.B) {
+	variants := []lsVariant{
+		{"batch", func() func() { // every key of a Fill hashed after its newlines were all found
+			old := hashEvery
+			hashEvery = math.MaxInt
+			return func() { hashEvery = old }
+		}},
+		{"block", func() func() { return func() {} }}, // as the code stands
+	}
+	benchMappedVariants(b, variants)
+}
+
+// benchMappedVariants runs variants (see BenchmarkMappedDistinctVariants)
+// on files of keys of 128, 64, 32 and 8 bytes, fixed and mixed lengths.
+func benchMappedVariants(b *testing.B, variants []lsVariant) {
+	for _, l := range []int{128, 64, 32, 8} {
+		for _, mixed := range []bool{false, true} {
+			name := fmt.Sprintf("len=%d", l)
+			if mixed {
+				name = fmt.Sprintf("len=%d..%d", l/2, l+l/2)
+			}
+			b.Run(name, func(b *testing.B) {
+				data := lsBenchData(64<<20, func(r *rand.Rand, dst []byte) []byte {
+					n := l
+					if mixed {
+						n = l/2 + r.IntN(l+1)
+					}
+					for range n {
+						dst = append(dst, 'a'+byte(r.IntN(26)))
+					}
+					return dst
+				})
+				path := filepath.Join(b.TempDir(), "in")
+				if err := os.WriteFile(path, data, 0o600); err != nil {
+					b.Fatal(err)
+				}
+				lines := float64(countNewlines(data))
+				data = nil
+				f, err := os.Open(path)
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer f.Close()
+				fi, err := f.Stat()
+				if err != nil {
+					b.Fatal(err)
+				}
+				ranges, err := SplitReaderAt(f, path, fi.Size(), 1)
+				if err != nil {
+					b.Fatal(err)
+				}
+				cpu := make([]time.Duration, len(variants))
+				regs := make([]uint8, 1<<14)
+				var batch Batch
+				b.ReportAllocs()
+				for b.Loop() {
+					for v := range variants {
+						restore := variants[v].set()
+						c0 := cputime.Process()
+						s, err := NewRangeSource(f, ranges[0], LineConfig{HashOnly: true})
+						if err != nil {
+							b.Fatal(err)
+						}
+						for {
+							batch.Reset()
+							err := s.Fill(context.Background(), &batch, DefaultBatchSize)
+							MaxRegisters(regs, 14, batch.Records)
+							if err == io.EOF {
+								break
+							}
+							if err != nil {
+								b.Fatal(err)
+							}
+						}
+						s.Close()
+						cpu[v] += cputime.Process() - c0
+						restore()
+					}
+				}
+				n := float64(b.N) * lines
+				for v := range variants {
+					b.ReportMetric(float64(cpu[v].Nanoseconds())/n, variants[v].name+"-ns/line")
+					if v > 0 {
+						b.ReportMetric(cpu[v].Seconds()/cpu[0].Seconds(), variants[v].name+"/"+variants[0].name)
+					}
+				}
+			})
+		}
+	}
+}
+
+// countNewlines is the number of '\n' in b.
+func countNewlines(b []byte) int {
+	n := 0
+	for _, c := range b {
+		if c == '\n' {
+			n++
+		}
+	}
+	return n
+}
