@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/streamstat/streamstat/internal/cputime"
+	"github.com/streamstat/streamstat/sketch"
 )
 
 // lsVariant is one way of running a LineSource that a benchmark compares
@@ -44,12 +45,42 @@ func BenchmarkMappedDistinctVariants(b *testing.B) {
 		}},
 		{"block", func() func() { return func() {} }}, // as the code stands
 	}
-	benchMappedVariants(b, variants)
+	benchMappedVariants(b, LineConfig{HashOnly: true}, variants, func() func(*Batch) {
+		regs := make([]uint8, 1<<14)
+		return func(b *Batch) { MaxRegisters(regs, 14, b.Records) }
+	})
+}
+
+// BenchmarkMappedTopVariants is BenchmarkMappedDistinctVariants for the
+// CLI's top: the keys copied into the batches (LineConfig without
+// HashOnly, the CLI's key cap), each batch into a TopK of 4096 counters
+// (HeavyHitters):
+//
+//	go test -run XXX -bench BenchmarkMappedTopVariants ./pipeline
+func BenchmarkMappedTopVariants(b *testing.B) {
+	variants := []lsVariant{
+		{"batch", func() func() { // keys hashed and copied once a Fill
+			old := hashEvery
+			hashEvery = math.MaxInt
+			return func() { hashEvery = old }
+		}},
+		{"block", func() func() { return func() {} }}, // as the code stands
+	}
+	benchMappedVariants(b, LineConfig{MaxKeyLen: 4096}, variants, func() func(*Batch) {
+		t, err := sketch.NewTopK(4096)
+		if err != nil {
+			b.Fatal(err)
+		}
+		op := &HeavyHitters{TopK: t}
+		return func(b *Batch) { op.Process(b, nil) }
+	})
 }
 
 // benchMappedVariants runs variants (see BenchmarkMappedDistinctVariants)
-// on files of keys of 128, 64, 32 and 8 bytes, fixed and mixed lengths.
-func benchMappedVariants(b *testing.B, variants []lsVariant) {
+// on files of keys of 128, 64, 32 and 8 bytes, fixed and mixed lengths,
+// read with cfg, each batch given to a sink that newSink makes for each
+// variant.
+func benchMappedVariants(b *testing.B, cfg LineConfig, variants []lsVariant, newSink func() func(*Batch)) {
 	for _, l := range []int{128, 64, 32, 8} {
 		for _, mixed := range []bool{false, true} {
 			name := fmt.Sprintf("len=%d", l)
@@ -87,21 +118,24 @@ func benchMappedVariants(b *testing.B, variants []lsVariant) {
 					b.Fatal(err)
 				}
 				cpu := make([]time.Duration, len(variants))
-				regs := make([]uint8, 1<<14)
+				sinks := make([]func(*Batch), len(variants))
+				for v := range sinks {
+					sinks[v] = newSink()
+				}
 				var batch Batch
 				b.ReportAllocs()
 				for b.Loop() {
 					for v := range variants {
 						restore := variants[v].set()
 						c0 := cputime.Process()
-						s, err := NewRangeSource(f, ranges[0], LineConfig{HashOnly: true})
+						s, err := NewRangeSource(f, ranges[0], cfg)
 						if err != nil {
 							b.Fatal(err)
 						}
 						for {
 							batch.Reset()
 							err := s.Fill(context.Background(), &batch, DefaultBatchSize)
-							MaxRegisters(regs, 14, batch.Records)
+							sinks[v](&batch)
 							if err == io.EOF {
 								break
 							}
