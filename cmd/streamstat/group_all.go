@@ -14,23 +14,24 @@ func init() {
 
 // setupDistinctAll is distinct --by -k 0: every group, each in its own
 // sketch (exact, then an HLL of 2^precision registers), memory capped by
-// --max-memory over all workers. Under --window, whatever the run holds
-// for its windows counts in one memBudget of --max-memory (window_mem.go).
+// --max-memory over all workers: whatever the run holds in group
+// sketches counts in one memBudget of --max-memory (window_mem.go).
 func setupDistinctAll(o *options, args []string) (*spec, error) {
 	p, err := o.precisionOr(sketch.DefaultGroupHLLPrecision, sketch.MinPrecision, sketch.MaxPrecision)
 	if err != nil {
 		return nil, err
 	}
-	// The workers share half of the cap; the merged answer, at most the
-	// sum of their sketches, takes the other half.
+	// The workers share half of the cap; the merged answer takes the
+	// other half, and more if the workers leave it room.
 	limit := max(o.by.maxBytes/int64(2*max(o.jobs, 1)), 1)
 	total := o.by.maxBytes
-	var mem *memBudget
+	mem := &memBudget{limit: total}
+	var windowMem *memBudget
 	if o.win.on() {
-		mem, limit = &memBudget{limit: total}, 0
+		windowMem, limit = mem, 0
 	}
 	return &spec{
-		cmd: "distinct", args: args, opts: o, windowMem: mem,
+		cmd: "distinct", args: args, opts: o, windowMem: windowMem,
 		dynamic: true, // merges are exact
 		line:    pipeline.LineConfig{Field: o.field, Delimiter: o.delim},
 		newOp: func(int) (pipeline.Operator, error) {
@@ -39,7 +40,7 @@ func setupDistinctAll(o *options, args []string) (*spec, error) {
 		},
 		newAgg: func() aggregate {
 			g, _ := sketch.NewGroupHLL(p)
-			return &distinctAllAgg{g: g}
+			return &distinctAllAgg{g: g, mem: mem}
 		},
 	}, nil
 }
@@ -48,8 +49,8 @@ func setupDistinctAll(o *options, args []string) (*spec, error) {
 type groupAllOp struct {
 	pipeline.GroupHLL
 	total int64
-	// mem, under --window, counts the sketch's bytes (held) in the run's
-	// budget, which the window checks; MaxBytes is then 0.
+	// mem counts the sketch's bytes (held) in the run's budget; under
+	// --window, which the window checks, MaxBytes is 0.
 	mem  *memBudget
 	held int64
 }
@@ -86,9 +87,10 @@ func (o *groupAllOp) account() {
 	if o.mem == nil || o.Sketch == nil {
 		return
 	}
-	n := o.Sketch.Bytes()
-	o.mem.add(n - o.held)
-	o.held = n
+	if n := o.Sketch.Bytes(); n != o.held {
+		o.mem.add(n - o.held)
+		o.held = n
+	}
 }
 
 func (o *groupAllOp) setBudget(b *memBudget) { o.mem = b }
@@ -100,11 +102,43 @@ func (o *groupAllOp) release() {
 	}
 }
 
-// distinctAllAgg is the merged GroupHLL.
-type distinctAllAgg struct{ g *sketch.GroupHLL }
+// distinctAllAgg is the merged GroupHLL. With mem set (a run's answer),
+// its sketch counts in the run's budget from its first addOp to its
+// result, or to the addOp that takes the run past the cap: every caller
+// renders a run's merged answer once and then drops it.
+type distinctAllAgg struct {
+	g    *sketch.GroupHLL
+	mem  *memBudget
+	held int64
+}
 
 func (a *distinctAllAgg) addOp(op pipeline.Operator) error {
-	return a.g.Merge(op.(*groupAllOp).Sketch)
+	err := a.g.Merge(op.(*groupAllOp).Sketch)
+	if a.mem == nil {
+		return err
+	}
+	if n := a.g.Bytes(); n != a.held {
+		a.mem.add(n - a.held)
+		a.held = n
+	}
+	if err == nil && a.mem.over() {
+		err = &memLimitError{fmt.Sprintf("distinct --by -k 0: merging the workers' group sketches for the answer, "+
+			"the run holds %s in group sketches, the workers' and the answer's (%d groups in %s), past --max-memory %s; "+
+			"-k N lists the N groups with the most distinct values in fixed memory, or raise --max-memory",
+			formatBytes(a.mem.used.Load()), a.g.Groups(), formatBytes(a.held), formatBytes(a.mem.limit))}
+	}
+	if err != nil {
+		a.release()
+	}
+	return err
+}
+
+// release takes the answer's sketch out of the budget.
+func (a *distinctAllAgg) release() {
+	if a.mem != nil {
+		a.mem.add(-a.held)
+		a.held = 0
+	}
 }
 
 func (a *distinctAllAgg) merge(o aggregate) error { return a.g.Merge(o.(*distinctAllAgg).g) }
@@ -133,6 +167,7 @@ type distinctAllJSON struct {
 }
 
 func (a *distinctAllAgg) result(c counts) result {
+	a.release()
 	gs := a.g.Top(0)
 	j := distinctAllJSON{Groups: []groupDistinctJSON{}, Confidence: sketch.DefaultConfidence,
 		Records: c.Records, Skipped: c.Skipped, Shed: c.Shed, Precision: a.g.Precision(),

@@ -138,6 +138,7 @@ func runJob(ctx context.Context, e *env, s *spec) int {
 
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
+	var snapErr error // an answer at an --interval that could not be made
 	if d := s.opts.interval; d > 0 {
 		tick, stopTicker := e.newTicker(d)
 		wg.Add(1)
@@ -151,10 +152,14 @@ func runJob(ctx context.Context, e *env, s *spec) int {
 					return
 				}
 				a, c, err := snapshot()
-				if err == nil {
-					err = rep.snapshot(a.result(c))
-				}
 				if err != nil {
+					// Past --max-memory as the answer merged (distinct
+					// --by -k 0): the run stops with that error.
+					snapErr = err
+					cancel()
+					return
+				}
+				if err := rep.snapshot(a.result(c)); err != nil {
 					cancel() // a closed stdout: stop reading
 					return
 				}
@@ -174,6 +179,9 @@ func runJob(ctx context.Context, e *env, s *spec) int {
 	runErr := j.Run(runCtx)
 	close(stop)
 	wg.Wait()
+	if snapErr != nil {
+		return fail(e, snapErr)
+	}
 	if id := j.FinalCheckpoint(); id > 0 {
 		fmt.Fprintf(e.stderr, "streamstat: interrupted: checkpoint %d saved in %s; --resume goes on from there\n", id, s.opts.checkpoint)
 	}

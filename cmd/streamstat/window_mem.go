@@ -8,38 +8,53 @@ import (
 	"github.com/streamstat/streamstat/pipeline"
 )
 
-// memBudget is --max-memory under --window: what a windowed distinct
-// --by -k 0 holds for its answers, over every worker (each open slot's
-// sketch, the scratch merge of the last window closed, the closed
-// windows' states not yet written) and the job's merge of the window
-// being written. Without windows a static split does (setupDistinctAll):
-// a run holds one sketch per worker and one merge; with them, how many
-// slots and closed windows hold how much depends on the data, so the
-// holders count what they hold in one budget and the run stops when the
-// sum passes the cap. It is safe for concurrent use.
+// memBudget is --max-memory of distinct --by -k 0: what the run holds
+// in its group sketches, over every worker. The holders count what they
+// hold as it changes (groupAllOp its sketch, a windowOp its closed
+// windows' states, the answer its merge, distinctAllAgg) and the run
+// stops with exit 1 when the sum passes the cap.
 //
-// A worker's part is a budget of its own whose parent is the run's (its
-// limit unused): what its slots and closed windows hold, so that a
-// restore can take out what the operators it replaced held.
+// Without windows, the workers' sketches and, as the run answers, their
+// merge: each worker stops at its share of half the cap (GroupHLL's
+// MaxBytes), and the merge checks the sum as it grows, since it may hold
+// more than the workers together (a group's set split between two
+// workers has the capacity of its parts, the merged set that of the
+// whole, rounded up by append). Under --window, each open slot's sketch,
+// the scratch merge of the last window closed, the closed windows' states
+// not yet written and the job's merge of the window being written: how
+// many slots and closed windows hold how much depends on the data, so the
+// workers check the sum at every batch and the job at every merge.
+//
+// A worker's part under --window is a budget of its own whose parent is
+// the run's (its limit unused): what its slots and closed windows hold,
+// so that a restore can take out what the operators it replaced held.
+// It is safe for concurrent use.
 type memBudget struct {
 	limit  int64
 	parent *memBudget
 	used   atomic.Int64
-	peak   atomic.Int64 // the most used at once (tests)
 }
 
-// add counts n more bytes held (n < 0: released), in b and its parent.
+// add counts n more bytes held (n < 0: released), in b and its parents.
 func (b *memBudget) add(n int64) {
-	u := b.used.Add(n)
-	for p := b.peak.Load(); u > p && !b.peak.CompareAndSwap(p, u); p = b.peak.Load() {
-	}
-	if b.parent != nil {
-		b.parent.add(n)
+	for ; b != nil; b = b.parent {
+		b.used.Add(n)
 	}
 }
+
+// testHookBudgetCheck, if set (by tests), sees what a budget holds at
+// each check of its cap: the run's peak as far as the cap can tell, with
+// no bookkeeping of a peak in every add.
+var testHookBudgetCheck func(b *memBudget, used int64)
 
 // over reports whether the run holds more than the cap.
-func (b *memBudget) over() bool { return b.used.Load() > b.limit }
+func (b *memBudget) over() bool {
+	u := b.used.Load()
+	if testHookBudgetCheck != nil {
+		testHookBudgetCheck(b, u)
+	}
+	return u > b.limit
+}
 
 // budgeted is a window slot's operator that counts what it holds in a
 // memBudget.
@@ -51,7 +66,7 @@ type budgeted interface {
 	release()
 }
 
-// memLimitError is the run's stop past --max-memory under --window.
+// memLimitError is the run's stop past --max-memory.
 type memLimitError struct{ msg string }
 
 func (e *memLimitError) Error() string { return e.msg }
