@@ -55,7 +55,12 @@ type stream struct {
 	dynamic bool
 	framing pipeline.Framing
 	queues  []chan *chunk // one per worker, or one shared when dynamic
+	// pool holds the read buffers not in use; made counts those made so
+	// far (by the reading goroutine, as it needs them, up to the pool's
+	// capacity), of bufSize bytes.
 	pool    chan *readBuf
+	made    int
+	bufSize int
 	once    sync.Once
 	err     error        // the read error, set before the queues close
 	read    atomic.Int64 // bytes read so far
@@ -92,7 +97,7 @@ type readBuf struct {
 
 func (b *readBuf) release() {
 	if b.refs.Add(-1) == 0 {
-		b.pool <- b // never blocks: the pool holds every buffer
+		b.pool <- b // never blocks: the pool can hold every buffer made
 	}
 }
 
@@ -103,7 +108,7 @@ func newStream(name string, r io.Reader, workers int, dynamic bool, chunkSize in
 	if bufSize < 1 {
 		bufSize = defaultReadBuf
 	}
-	s := &stream{name: name, r: r, size: chunkSize, workers: workers, dynamic: dynamic, framing: framing}
+	s := &stream{name: name, r: r, size: chunkSize, workers: workers, dynamic: dynamic, framing: framing, bufSize: bufSize}
 	nq := workers
 	if dynamic {
 		nq = 1
@@ -112,10 +117,35 @@ func newStream(name string, r io.Reader, workers int, dynamic bool, chunkSize in
 		s.queues = append(s.queues, make(chan *chunk, 4))
 	}
 	s.pool = make(chan *readBuf, streamBuffers)
-	for range streamBuffers {
-		s.pool <- &readBuf{b: make([]byte, bufSize), pool: s.pool}
-	}
 	return s
+}
+
+// buffer returns a free read buffer: one from the pool, or a new one while
+// fewer than the pool holds have been made, or else the next one returned
+// to the pool. The buffers are made as the reader needs them, not all at
+// once: a short input (echo x | streamstat) then allocates one, where the
+// 4 MiB made up front by every run on stdin cost a garbage collection at
+// its start (the heap's first goal is 4 MiB) and a thousand page faults.
+// It returns nil when ctx is done.
+func (s *stream) buffer(ctx context.Context) *readBuf {
+	if ctx.Err() != nil {
+		return nil
+	}
+	select {
+	case buf := <-s.pool:
+		return buf
+	default:
+	}
+	if s.made < cap(s.pool) {
+		s.made++
+		return &readBuf{b: make([]byte, s.bufSize), pool: s.pool}
+	}
+	select {
+	case buf := <-s.pool:
+		return buf
+	case <-ctx.Done():
+		return nil
+	}
 }
 
 // start starts the reading goroutine, once. It stops at EOF, at a read
@@ -158,10 +188,8 @@ func (s *stream) run(ctx context.Context) {
 		}
 	}()
 	for {
-		var buf *readBuf
-		select {
-		case buf = <-s.pool:
-		case <-ctx.Done():
+		buf := s.buffer(ctx)
+		if buf == nil {
 			return
 		}
 		n, err := s.r.Read(buf.b)

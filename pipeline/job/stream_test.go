@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"runtime"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -164,5 +165,81 @@ func TestStreamCSVChunksAtRecordStarts(t *testing.T) {
 				t.Fatalf("%s buf %d: chunks do not add up to the input (%d bytes, want %d)", tc.name, buf, all.Len(), len(tc.want))
 			}
 		}
+	}
+}
+
+// TestStreamBuffersOnDemand: a stream makes its read buffers as its
+// reader needs them, never more than the pool holds: a short input makes
+// one (all of them were made up front, 4 MiB, which cost every run on
+// stdin a garbage collection and a thousand page faults), a long one read
+// ahead of slow workers stops at the pool's size. (A short input may take
+// a second one for the read that returns io.EOF while its bytes are still
+// held.)
+func TestStreamBuffersOnDemand(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		in       string
+		bufSize  int
+		min, max int
+	}{
+		{"short", "a\nb\n", defaultReadBuf, 1, 2},
+		{"empty", "", defaultReadBuf, 1, 1},
+		{"long", strings.Repeat("0123456789abcde\n", 1<<14), 64, streamBuffers, streamBuffers},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newStream("test", strings.NewReader(tc.in), 2, true, 256, tc.bufSize, pipeline.FrameLines)
+			s.start(context.Background())
+			var got strings.Builder
+			// Take every chunk, holding its pieces until its end, as a
+			// slow worker would, so the reader runs ahead as far as the
+			// pool lets it.
+			for ch := range s.queues[0] {
+				var held []piece
+				for p := range ch.pieces {
+					got.Write(p.data)
+					held = append(held, p)
+				}
+				for _, p := range held {
+					p.buf.release()
+				}
+			}
+			if got.String() != tc.in {
+				t.Fatalf("the chunks hold %d bytes, want the input's %d", got.Len(), len(tc.in))
+			}
+			if s.made < tc.min || s.made > tc.max {
+				t.Errorf("%d read buffers made, want %d to %d", s.made, tc.min, tc.max)
+			}
+			if len(s.pool) != s.made {
+				t.Errorf("%d of the %d buffers made are back in the pool", len(s.pool), s.made)
+			}
+		})
+	}
+}
+
+// TestStreamShortInputAllocs: a job over a short stdin allocates far less
+// than the 4 MiB of read buffers every stream made before it read a byte
+// (5.3 MiB in all before; 1.3 MiB now, most of it the two LineSources'
+// buffers).
+func TestStreamShortInputAllocs(t *testing.T) {
+	run := func() {
+		j, err := New(Config{
+			Inputs: []string{"-"}, Stdin: strings.NewReader("a\nb\nc\n"), Workers: 2, Unordered: true,
+			NewOperator: func(int) (pipeline.Operator, error) { return &pipeline.Distinct{}, nil },
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer j.Close()
+		if err := j.Run(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run() // warm: pools, lazily made state
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	run()
+	runtime.ReadMemStats(&after)
+	if got := after.TotalAlloc - before.TotalAlloc; got > 2<<20 {
+		t.Errorf("a job over 6 bytes of stdin allocated %d bytes, want under 2 MiB (a read buffer is %d)", got, defaultReadBuf)
 	}
 }
