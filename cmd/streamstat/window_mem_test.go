@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -264,4 +265,44 @@ func TestGroupAllOpBudgetAllocs(t *testing.T) {
 	if n := testing.AllocsPerRun(100, func() { op.Process(b, out) }); n != 0 {
 		t.Fatalf("got %v allocation(s) per batch (want zero)", n)
 	}
+}
+
+// BenchmarkMemBudgetAdd measures memBudget.add as the workers call it
+// (once a batch, two goroutines, each on its own part and both on the
+// run's budget) against the same add keeping the run's peak by
+// compare-and-swap, as it did before for tests only (peakAdd), in the
+// same run: ns/add, ns/add-peak and their ratio.
+func BenchmarkMemBudgetAdd(b *testing.B) {
+	var peak atomic.Int64
+	peakAdd := func(l *memBudget, n int64) {
+		l.used.Add(n)
+		u := l.parent.used.Add(n)
+		for p := peak.Load(); u > p && !peak.CompareAndSwap(p, u); p = peak.Load() {
+		}
+	}
+	run := func(add func(*memBudget, int64)) time.Duration {
+		root := &memBudget{limit: 1 << 40}
+		var wg sync.WaitGroup
+		t0 := time.Now()
+		for range 2 {
+			wg.Go(func() {
+				l := &memBudget{parent: root}
+				for i := range b.N {
+					add(l, int64(i%4)-1) // the sketches grow, now and then shrink
+				}
+			})
+		}
+		wg.Wait()
+		return time.Since(t0)
+	}
+	b.ReportAllocs()
+	var plain, withPeak time.Duration
+	for range 5 { // alternated
+		plain += run((*memBudget).add)
+		withPeak += run(peakAdd)
+	}
+	n := float64(5 * b.N)
+	b.ReportMetric(float64(plain)/n, "ns/add")
+	b.ReportMetric(float64(withPeak)/n, "ns/add-peak")
+	b.ReportMetric(float64(withPeak)/float64(plain), "peak/add")
 }
