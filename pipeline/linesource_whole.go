@@ -50,12 +50,18 @@ func (s *LineSource) takeWhole(b *Batch, max int) (n int, full bool, err error) 
 			recs = slices.Grow(recs, min(max-n, len(s.ends)))
 			recs, p, n, mask, blk, used = blockLines(recs, data, base, p, n, max, mask, blk, s.masks[mk:nm], stop, maxKey, &s.ends)
 			mk += used
-			if p-hashedAt >= hashEvery {
-				hashLines(recs[hashed:], data, base, s.lenScratch())
+			if p-hashedAt >= hashEvery && p-hashedAt >= 16*(len(recs)-hashed) {
+				// Lines of 16 bytes and more on average: a Fill of
+				// shorter ones stays in L1, and hashing them in
+				// pieces cost 2% on 8-byte keys. Whole groups of 16
+				// keys (hashLinesX8's step): the rest go with the
+				// next.
+				k := hashed + (len(recs)-hashed)&^15
+				hashLines(recs[hashed:k], data, base, s.lenScratch())
 				if !s.cfg.HashOnly {
 					b.appendArena(data[hashedAt:p])
 				}
-				hashed, hashedAt = len(recs), p
+				hashed, hashedAt = k, p
 			}
 			if p >= budget {
 				full = true
