@@ -172,22 +172,28 @@ func TestStreamCSVChunksAtRecordStarts(t *testing.T) {
 // reader needs them, never more than the pool holds: a short input makes
 // one (all of them were made up front, 4 MiB, which cost every run on
 // stdin a garbage collection and a thousand page faults), a long one read
-// ahead of slow workers stops at the pool's size. (A short input may take
-// a second one for the read that returns io.EOF while its bytes are still
+// ahead of slow workers stops at the pool's size, which grows with the
+// workers from minBuffers to streamBuffers. (A short input may take a
+// second one for the read that returns io.EOF while its bytes are still
 // held.)
 func TestStreamBuffersOnDemand(t *testing.T) {
+	long := strings.Repeat("0123456789abcde\n", 1<<14)
 	for _, tc := range []struct {
 		name     string
 		in       string
+		workers  int
 		bufSize  int
 		min, max int
 	}{
-		{"short", "a\nb\n", defaultReadBuf, 1, 2},
-		{"empty", "", defaultReadBuf, 1, 1},
-		{"long", strings.Repeat("0123456789abcde\n", 1<<14), 64, streamBuffers, streamBuffers},
+		{"short", "a\nb\n", 2, defaultReadBuf, 1, 2},
+		{"empty", "", 2, defaultReadBuf, 1, 1},
+		{"long,workers=1", long, 1, 64, minBuffers, minBuffers},
+		{"long,workers=2", long, 2, 64, minBuffers, minBuffers},
+		{"long,workers=4", long, 4, 64, 10, 10},
+		{"long,workers=64", long, 64, 64, streamBuffers, streamBuffers},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := newStream("test", strings.NewReader(tc.in), 2, true, 256, tc.bufSize, pipeline.FrameLines)
+			s := newStream("test", strings.NewReader(tc.in), tc.workers, true, 256, tc.bufSize, pipeline.FrameLines)
 			s.start(context.Background())
 			var got strings.Builder
 			// Take every chunk, holding its pieces until its end, as a
