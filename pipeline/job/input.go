@@ -17,10 +17,11 @@ import (
 // of the file; and the ranges shrink towards the end (guided
 // self-scheduling: each about 1/(2*workers) of what is left, down to
 // minRange), so that the workers run out of input at about the same time
-// rather than up to a whole range apart.
+// rather than up to a whole range apart. A range of minRange takes 0.1 ms
+// on 128-byte keys, 0.6 ms on Go tokens (short lines: more work a byte).
 const (
 	rangesPerWorker = 8
-	minRange        = 1 << 20
+	minRange        = 256 << 10
 )
 
 // input is one input argument: a regular file read in ranges, or a stream.
