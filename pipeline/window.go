@@ -44,6 +44,13 @@ const (
 // are proved dense) that writes the same bytes (window_distinct.go); the
 // answers are still Distincts.
 //
+// An operator that refuses records kept by load shedding (Distinct,
+// Sample, Stats, Frequency and HeavyHitters without Unit) refuses them in
+// a Window too, with ErrShedRecord. Under key-hash shedding a Window of
+// shedding.DistinctHLL counts each window's distinct keys, read with
+// shedding.HLLDistinct at the shedders' smallest p so far; a window
+// whose records were all shed is not answered, as none reached it.
+//
 // # Time
 //
 // Processing time by default: a batch goes to the slot of Clock's time

@@ -97,7 +97,7 @@ func sparseDecode(k uint32, p uint8) (uint32, uint8) {
 // Process implements Operator, as Distinct does.
 func (s *distinctSlot) Process(in, _ *Batch) error {
 	if p := shedRecord(in); p != 0 {
-		return shedError("Distinct", p, "count distinct keys under key-hash shedding with shedding.Distinct")
+		return shedError("Distinct", p, "count each window's distinct keys under key-hash shedding in a Window of shedding.DistinctHLL, read with shedding.HLLDistinct")
 	}
 	recs := in.Records
 	if s.dense {

@@ -2,8 +2,10 @@ package pipeline
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
@@ -183,5 +185,22 @@ func TestDistinctSlotCraftedHashes(t *testing.T) {
 	crafted := cost(craftedHashes(rng, n, 18))
 	if crafted > 20*max(random, time.Millisecond) {
 		t.Errorf("%d crafted hashes cost %v of CPU, %d random ones %v: superlinear", n, crafted, n, random)
+	}
+}
+
+// TestWindowDistinctShedRecord: a Window of Distincts refuses a record
+// kept by load shedding, as Distinct does (ErrShedRecord), and says what
+// counts a window's distinct keys under shedding: a Window of
+// shedding.DistinctHLL (Distinct's own advice, shedding.Distinct, a theta
+// sketch, does not merge, so no Window runs it).
+func TestWindowDistinctShedRecord(t *testing.T) {
+	w := &Window{Size: time.Minute, EventTime: true}
+	b := new(Batch)
+	b.AddHashed([]byte("k"), 1).Time = int64(time.Hour)
+	b.AddHashed([]byte("k2"), 2)
+	b.Records[1].Time, b.Records[1].KeepP = int64(time.Hour), 0.5
+	err := w.Process(b, new(Batch))
+	if !errors.Is(err, ErrShedRecord) || !strings.Contains(err.Error(), "Window of shedding.DistinctHLL") {
+		t.Fatalf("got %v, want ErrShedRecord naming a Window of shedding.DistinctHLL", err)
 	}
 }

@@ -85,7 +85,8 @@
 //     ThetaDistinct, a theta sketch whose threshold is the smallest p (and
 //     the KMV threshold once full): about 1/sqrt(k) however low p went, at
 //     2-3 ns a record more than an HLL. Both stay unbiased as p changes
-//     over time.
+//     over time. DistinctHLL is the HLL's operator, and merges, so it
+//     also counts the windows of a pipeline.Window.
 //   - Samples: AddSample offers a kept record to a
 //     sampling.WeightedReservoir with weight 1/p, which keeps the sample
 //     fair across periods shed at different p.
@@ -93,7 +94,8 @@
 // The bounds are tested for coverage: over thousands of trials at p = 0.1,
 // 0.3 and 0.5 the truth falls inside the 95% bounds in 92.5% to 97.5% of
 // them, and the estimates are unbiased to within 1%; HLLDistinct's over a
-// grid of minP from 1 to 2^-16 and n from 1 to 100·m, at 93% or more.
+// grid of minP from 1 to 2^-16 and n from 1 to 100·m, at 93% or more, and
+// per window of a pipeline.Window of DistinctHLLs shed at p down to 2^-10.
 //
 // # Concurrency
 //

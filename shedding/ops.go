@@ -22,7 +22,7 @@ import (
 // the same records); pipeline.Distinct, an HLL, refuses shed records,
 // where Distinct here counts them in a ThetaDistinct (a plain HLL fed
 // every kept record's hash and read with HLLDistinct does as well, at no
-// cost per record). TopKeys answers as HeavyHitters but costs no more
+// cost per record: DistinctHLL, which also runs in a pipeline.Window). TopKeys answers as HeavyHitters but costs no more
 // than a plain TopK while nothing is shed: prefer it where shedding is
 // rare.
 
