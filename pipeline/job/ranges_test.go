@@ -1,6 +1,7 @@
 package job
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -138,4 +139,34 @@ func TestDynamicPlanTail(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzGuidedRanges: whatever the bytes and the number of workers, the
+// ranges partition the file in order, each starting at a line start (the
+// file's start or just past a newline), the last ending at its size.
+func FuzzGuidedRanges(f *testing.F) {
+	f.Add([]byte("a\nbb\nccc\n"), uint8(2))
+	f.Add([]byte("no newline at all"), uint8(3))
+	f.Add([]byte("\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n"), uint8(1))
+	f.Add([]byte(strings.Repeat("0123456789\n", 500)+"tail"), uint8(4))
+	f.Fuzz(func(t *testing.T, data []byte, w uint8) {
+		workers := int(w%16) + 1
+		rs, err := guidedRanges(bytes.NewReader(data), "f", int64(len(data)), workers)
+		if err != nil {
+			t.Fatal(err)
+		}
+		at := int64(0)
+		for i, r := range rs {
+			if r.Start != at || r.End < r.Start || r.End == r.Start && len(data) > 0 || r.Size != int64(len(data)) {
+				t.Fatalf("range %d of %d is %+v after %d, of %d bytes", i, len(rs), r, at, len(data))
+			}
+			if r.Start > 0 && data[r.Start-1] != '\n' {
+				t.Fatalf("range %d starts at %d, inside a line", i, r.Start)
+			}
+			at = r.End
+		}
+		if at != int64(len(data)) {
+			t.Fatalf("the ranges end at %d of %d bytes", at, len(data))
+		}
+	})
 }
