@@ -156,8 +156,11 @@ func formatBytes(n int64) string {
 		v /= 1024
 		i++
 	}
-	if i == 0 {
+	switch {
+	case i == 0:
 		return fmt.Sprintf("%d B", n)
+	case v >= 999.5:
+		return fmt.Sprintf("%.0f %s", v, units[i]) // %.3g would write 1e+03
 	}
 	return fmt.Sprintf("%.3g %s", v, units[i])
 }

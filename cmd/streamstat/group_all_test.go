@@ -125,3 +125,21 @@ func TestGroupAllMaxMemoryInterval(t *testing.T) {
 		t.Fatalf("exit %d, stderr %q", code, stderr)
 	}
 }
+
+// TestFormatBytes: sizes in the messages of --max-memory, three digits
+// in the largest unit under 1024 of it; from 999.5 to 1024 of a unit, in
+// whole units (%.3g wrote "1e+03 KiB" in a worker's error at 1000 KiB).
+func TestFormatBytes(t *testing.T) {
+	for _, c := range []struct {
+		n    int64
+		want string
+	}{
+		{0, "0 B"}, {1023, "1023 B"}, {1024, "1 KiB"}, {563 << 10, "563 KiB"},
+		{999<<10 + 511, "999 KiB"}, {999<<10 + 512, "1000 KiB"}, {1000 << 10, "1000 KiB"}, {1<<20 - 1, "1024 KiB"},
+		{1 << 20, "1 MiB"}, {3720000, "3.55 MiB"}, {1 << 30, "1 GiB"}, {1 << 50, "1024 TiB"}, {1 << 52, "4096 TiB"},
+	} {
+		if got := formatBytes(c.n); got != c.want {
+			t.Errorf("n=%d: %q, want %q", c.n, got, c.want)
+		}
+	}
+}
