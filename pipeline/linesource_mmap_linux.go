@@ -39,13 +39,6 @@ type fileMap struct {
 	err error  // a fault while reading: the source stays failed
 }
 
-// madvPopulateRead is MADV_POPULATE_READ (Linux 5.14).
-const madvPopulateRead = 22
-
-// populateMap says whether readMapped asks the kernel to map a window's
-// pages at once; a benchmark turns it off for the old way.
-var populateMap = true
-
 // newFileMap returns a map for a source reading r, or nil where r is not
 // a file range that can be mapped.
 func newFileMap(r io.Reader) *fileMap {
@@ -127,12 +120,6 @@ func (s *LineSource) readMapped() error {
 	win, err := mmapFile(m.f, from, int(to-from))
 	if err != nil {
 		return s.unmapToBuffer()
-	}
-	if populateMap {
-		// One call maps the window's pages (from the page cache), where
-		// touching them took a fault every 16 pages; an error (an older
-		// kernel, a page that is gone) leaves them to fault as before.
-		syscall.Madvise(win, madvPopulateRead)
 	}
 	m.unmap()
 	m.win, m.at = win, from
