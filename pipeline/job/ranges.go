@@ -13,7 +13,7 @@ import (
 // guidedRanges. Its n is ignored.
 func guidedSplit(w int) func(r io.ReaderAt, name string, size int64, n int) ([]pipeline.FileRange, error) {
 	return func(r io.ReaderAt, name string, size int64, _ int) ([]pipeline.FileRange, error) {
-		return guidedRanges(r, name, size, w)
+		return guidedRanges(r, name, size, w, minRange)
 	}
 }
 
@@ -21,19 +21,20 @@ func guidedSplit(w int) func(r io.ReaderAt, name string, size int64, n int) ([]p
 // workers that take them in order, each the next one when it is done with
 // its last: ranges of at most size/(rangesPerWorker*w) bytes while much is
 // left, then, as in guided self-scheduling, each about 1/(2w) of what is
-// left, down to minRange (or the largest size, if smaller: a small file
+// left, down to floor (minRange; tests take a smaller one to reach this
+// part with small inputs) or the largest size, if smaller (a small file
 // is cut into ranges of equal size, as SplitReaderAt cuts it). The last
 // ranges are small, so the workers run out of input within about a small
 // range's time of each other, where ranges of equal size left one worker
 // alone with up to a whole range (a sixteenth of the file at w = 2) while
 // the other had finished. Every range starts at a line start; the last
 // one ends at size.
-func guidedRanges(r io.ReaderAt, name string, size int64, w int) ([]pipeline.FileRange, error) {
+func guidedRanges(r io.ReaderAt, name string, size int64, w int, floor int64) ([]pipeline.FileRange, error) {
 	if size == 0 {
 		return []pipeline.FileRange{{Path: name}}, nil
 	}
 	most := max(1, size/int64(rangesPerWorker*w))
-	least := min(minRange, most)
+	least := max(1, min(floor, most))
 	var (
 		ranges []pipeline.FileRange
 		buf    []byte

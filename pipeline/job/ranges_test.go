@@ -49,7 +49,7 @@ func TestGuidedRanges(t *testing.T) {
 		{size: 64 << 20, lineLen: 5 << 20, w: 2}, // lines longer than the last ranges
 	} {
 		t.Run(fmt.Sprintf("size=%d,lineLen=%d,w=%d", tc.size, tc.lineLen, tc.w), func(t *testing.T) {
-			rs, err := guidedRanges(linesAt{tc.size, tc.lineLen}, "f", tc.size, tc.w)
+			rs, err := guidedRanges(linesAt{tc.size, tc.lineLen}, "f", tc.size, tc.w, minRange)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -94,7 +94,7 @@ func TestGuidedRanges(t *testing.T) {
 func TestGuidedRangesShrunk(t *testing.T) {
 	const size = 64 << 20
 	// Past 32 MiB, no newline: the cuts look for one to the (shorter) end.
-	_, err := guidedRanges(linesAt{size: 32 << 20, lineLen: 64 << 20}, "f", size, 2)
+	_, err := guidedRanges(linesAt{size: 32 << 20, lineLen: 64 << 20}, "f", size, 2, minRange)
 	if !errors.Is(err, pipeline.ErrFileChanged) {
 		t.Fatalf("err = %v, want ErrFileChanged", err)
 	}
@@ -141,32 +141,48 @@ func TestDynamicPlanTail(t *testing.T) {
 	}
 }
 
-// FuzzGuidedRanges: whatever the bytes and the number of workers, the
-// ranges partition the file in order, each starting at a line start (the
-// file's start or just past a newline), the last ending at its size.
+// FuzzGuidedRanges: whatever the bytes, the number of workers and the
+// smallest range, the ranges partition the file in order, each starting
+// at a line start (the file's start or just past a newline), the last
+// ending at its size; none holds more than 1/(rangesPerWorker*w) of the
+// file, the last at most twice that, past the end of its last line. The
+// smallest range is fuzzed too (minRange in the CLI): with minRange,
+// inputs this small are only cut into equal ranges, never reaching the
+// ranges that shrink towards the end.
 func FuzzGuidedRanges(f *testing.F) {
-	f.Add([]byte("a\nbb\nccc\n"), uint8(2))
-	f.Add([]byte("no newline at all"), uint8(3))
-	f.Add([]byte("\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n"), uint8(1))
-	f.Add([]byte(strings.Repeat("0123456789\n", 500)+"tail"), uint8(4))
-	f.Fuzz(func(t *testing.T, data []byte, w uint8) {
+	f.Add([]byte("a\nbb\nccc\n"), uint8(2), uint8(1))
+	f.Add([]byte("no newline at all"), uint8(3), uint8(0))
+	f.Add([]byte("\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n"), uint8(1), uint8(2))
+	f.Add([]byte(strings.Repeat("0123456789\n", 500)+"tail"), uint8(4), uint8(3))
+	f.Add([]byte(strings.Repeat("a\nbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb\n", 200)), uint8(1), uint8(5))
+	f.Fuzz(func(t *testing.T, data []byte, w, floor uint8) {
 		workers := int(w%16) + 1
-		rs, err := guidedRanges(bytes.NewReader(data), "f", int64(len(data)), workers)
+		size := int64(len(data))
+		rs, err := guidedRanges(bytes.NewReader(data), "f", size, workers, int64(floor%64)+1)
 		if err != nil {
 			t.Fatal(err)
 		}
+		most := max(1, size/int64(rangesPerWorker*workers))
 		at := int64(0)
 		for i, r := range rs {
-			if r.Start != at || r.End < r.Start || r.End == r.Start && len(data) > 0 || r.Size != int64(len(data)) {
-				t.Fatalf("range %d of %d is %+v after %d, of %d bytes", i, len(rs), r, at, len(data))
+			if r.Start != at || r.End < r.Start || r.End == r.Start && size > 0 || r.Size != size {
+				t.Fatalf("range %d of %d is %+v after %d, of %d bytes", i, len(rs), r, at, size)
 			}
 			if r.Start > 0 && data[r.Start-1] != '\n' {
 				t.Fatalf("range %d starts at %d, inside a line", i, r.Start)
 			}
+			// A range is cut at the first line start past its share.
+			bound := most
+			if i == len(rs)-1 {
+				bound = 2 * most
+			}
+			if n := r.End - r.Start; n > bound && bytes.IndexByte(data[r.Start+bound:r.End-1], '\n') >= 0 {
+				t.Fatalf("range %d of %d holds %d bytes, more than %d and the end of a line", i, len(rs), n, bound)
+			}
 			at = r.End
 		}
-		if at != int64(len(data)) {
-			t.Fatalf("the ranges end at %d of %d bytes", at, len(data))
+		if at != size {
+			t.Fatalf("the ranges end at %d of %d bytes", at, size)
 		}
 	})
 }
