@@ -72,8 +72,13 @@ func main() {
 // stopped both workers for 1-3 ms, as their assembly loops cannot be
 // preempted, and cost 3-12 ms of CPU (GODEBUG=gctrace=1: every
 // cat FILE | streamstat distinct, distinct -j 2 on Go tokens). At 200 such
-// a run does not collect at all; from the first collection on, GOGC is
+// a run does not collect at all; soon after the first collection GOGC is
 // back at its default, so a run that holds more is collected as before.
+// Soon, not at once: the cleanup that restores it runs after the first
+// collection's sweep, on its own goroutine, and a run allocating fast
+// may have its second collection paced at 3x the first's live heap
+// rather than 2x (GODEBUG=gctrace=1): at most that heap more, once.
+// GOMEMLIMIT applies throughout, as it does whatever GOGC is.
 const gcStartPercent = 200
 
 // startGC sets gcStartPercent until the first collection, unless the user
