@@ -234,3 +234,41 @@ func FuzzLineSourceHashEvery(f *testing.F) {
 		}
 	})
 }
+
+// TestLineSourceHashEveryAllocs checks that reading lines of 100 bytes,
+// which takeWhole hashes and copies every hashEvery bytes, allocates
+// nothing once the batch has grown: the copies in pieces append to the
+// arena within the capacity one copy a Fill reached.
+func TestLineSourceHashEveryAllocs(t *testing.T) {
+	data := lsBenchData(1<<20, func(r *rand.Rand, dst []byte) []byte {
+		for range 100 {
+			dst = append(dst, 'a'+byte(r.IntN(26)))
+		}
+		return dst
+	})
+	for _, cfg := range []LineConfig{{}, {HashOnly: true}, {MaxKeyLen: 40}} {
+		s, err := NewLineSource(bytes.NewReader(data), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b Batch
+		read := func() {
+			if err := s.SetPosition(0); err != nil {
+				t.Fatal(err)
+			}
+			for {
+				b.Reset()
+				if err := s.Fill(context.Background(), &b, DefaultBatchSize); err != nil {
+					if !errors.Is(err, io.EOF) {
+						t.Fatal(err)
+					}
+					return
+				}
+			}
+		}
+		read() // grows the batch
+		if a := testing.AllocsPerRun(5, read); a != 0 {
+			t.Errorf("%+v: got %v allocation(s) per read of the input (want zero)", cfg, a)
+		}
+	}
+}
