@@ -102,15 +102,31 @@ func TestLineSourceHashOnly(t *testing.T) {
 
 // TestLineSourceFillAllocs checks that reading lines allocates nothing
 // once the batch has grown, with and without HashOnly, whole lines and
-// fields.
+// fields; and lines of 100 bytes, which takeWhole hashes and copies every
+// hashEvery bytes (the short lines seldom take that path), with and
+// without HashOnly and with top's key cap.
 func TestLineSourceFillAllocs(t *testing.T) {
 	var sb bytes.Buffer
 	for i := range 20000 {
 		fmt.Fprintf(&sb, "key-%d %d\n", i*7919%5000, i)
 	}
-	data := sb.Bytes()
-	for _, cfg := range []LineConfig{{}, {HashOnly: true}, {Field: 1, ValueField: 2}, {Field: 1, HashOnly: true}} {
-		rd := bytes.NewReader(data)
+	short := sb.Bytes()
+	long := lsBenchData(1<<20, func(r *rand.Rand, dst []byte) []byte {
+		for range 100 {
+			dst = append(dst, 'a'+byte(r.IntN(26)))
+		}
+		return dst
+	})
+	for _, c := range []struct {
+		data []byte
+		cfg  LineConfig
+	}{
+		{short, LineConfig{}}, {short, LineConfig{HashOnly: true}},
+		{short, LineConfig{Field: 1, ValueField: 2}}, {short, LineConfig{Field: 1, HashOnly: true}},
+		{long, LineConfig{}}, {long, LineConfig{HashOnly: true}}, {long, LineConfig{MaxKeyLen: 4096}},
+	} {
+		cfg := c.cfg
+		rd := bytes.NewReader(c.data)
 		s, err := NewLineSource(rd, cfg)
 		if err != nil {
 			t.Fatal(err)
@@ -132,7 +148,7 @@ func TestLineSourceFillAllocs(t *testing.T) {
 		}
 		read() // grows the batch
 		if a := testing.AllocsPerRun(5, read); a != 0 {
-			t.Errorf("%+v: got %v allocation(s) per read of the input (want zero)", cfg, a)
+			t.Errorf("%+v on %d-byte lines: got %v allocation(s) per read of the input (want zero)", cfg, len(c.data)/bytes.Count(c.data, []byte{'\n'}), a)
 		}
 	}
 }
