@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"testing"
@@ -88,16 +87,7 @@ func benchMappedVariants(b *testing.B, cfg LineConfig, variants []lsVariant, new
 				name = fmt.Sprintf("len=%d..%d", l/2, l+l/2)
 			}
 			b.Run(name, func(b *testing.B) {
-				data := lsBenchData(64<<20, func(r *rand.Rand, dst []byte) []byte {
-					n := l
-					if mixed {
-						n = l/2 + r.IntN(l+1)
-					}
-					for range n {
-						dst = append(dst, 'a'+byte(r.IntN(26)))
-					}
-					return dst
-				})
+				data := lsKeyLengthData(64<<20, l, mixed)
 				path := filepath.Join(b.TempDir(), "in")
 				if err := os.WriteFile(path, data, 0o600); err != nil {
 					b.Fatal(err)

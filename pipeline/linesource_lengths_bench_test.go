@@ -44,20 +44,25 @@ func BenchmarkLineSourceKeyLengths(b *testing.B) {
 				name = fmt.Sprintf("len=%d..%d", l/2, l+l/2)
 			}
 			b.Run(name, func(b *testing.B) {
-				data := lsBenchData(16<<20, func(r *rand.Rand, dst []byte) []byte {
-					n := l
-					if mixed {
-						n = l/2 + r.IntN(l+1)
-					}
-					for range n {
-						dst = append(dst, 'a'+byte(r.IntN(26)))
-					}
-					return dst
-				})
-				benchKeyLengths(b, data)
+				benchKeyLengths(b, lsKeyLengthData(16<<20, l, mixed))
 			})
 		}
 	}
+}
+
+// lsKeyLengthData is size bytes of lines of random letters, l a line or,
+// if mixed, uniform in [l/2, 3l/2].
+func lsKeyLengthData(size, l int, mixed bool) []byte {
+	return lsBenchData(size, func(r *rand.Rand, dst []byte) []byte {
+		n := l
+		if mixed {
+			n = l/2 + r.IntN(l+1)
+		}
+		for range n {
+			dst = append(dst, 'a'+byte(r.IntN(26)))
+		}
+		return dst
+	})
 }
 
 func benchKeyLengths(b *testing.B, data []byte) {
