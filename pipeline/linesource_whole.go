@@ -148,12 +148,13 @@ func (s *LineSource) takeWhole(b *Batch, max int) (n int, full bool, err error) 
 // it hashes their keys and (without HashOnly) copies the lines into the
 // batch: both while the bytes are still in the L1 cache from the newline
 // search, instead of after a whole Fill's lines (1024 of 128 bytes are 129
-// KiB, read back from L2). On a 64 MB mapped file, against hashing and
-// copying once a Fill: distinct 0.90x the CPU on 128-byte keys, 0.95x on
-// 64, 0.97x on 32, no change on mixed lengths or short keys; top 0.89x on
-// 128, 0.95x on 64, 0.97x on 32, 0.99x on 8 (go test -run XXX -bench
-// 'BenchmarkMapped(Distinct|Top)Variants' ./pipeline). A variable: the
-// benchmarks set it to math.MaxInt for the old way.
+// KiB, read back from L2). On a 64 MB mapped file read in 16 ranges,
+// against hashing and copying once a Fill: distinct 0.90x the CPU on
+// 128-byte keys, 0.95x on 64..192, 0.94x on 64, 0.97x on 32, 0.98-1.01x
+// on 8 and shorter; top 0.88x on 128, 0.94x on 64 and 64..192, 0.97x on
+// 32, 0.99x on 8 (go test -run XXX -bench
+// 'BenchmarkMapped(Distinct|Top)Variants' -benchtime 5x ./pipeline, load
+// 5). A variable: the benchmarks set it to math.MaxInt for the old way.
 var hashEvery = 2048
 
 // blockLines appends to recs the records of the lines from data[p] on
