@@ -27,11 +27,12 @@ import (
 // error wrapping ErrShedRecord rather than give an answer that silently
 // counts the kept records only. Package shedding has the operators made
 // for shedding (shedding.Frequency and shedding.HeavyHitters are these two
-// with Unit = shedding.Unit; shedding.Distinct counts distinct keys under
-// key-hash shedding with a theta sketch, and shedding.HLLDistinct answers
-// from a plain HLL fed the kept keys) and the Summary that widens their
-// bounds by the sampling error. Dedup passes records on with their KeepP
-// and needs no scaling.
+// with Unit = shedding.Unit; under key-hash shedding shedding.DistinctHLL
+// counts distinct keys in a plain HLL read with shedding.HLLDistinct, and
+// merges, so it also counts the windows of a Window, and shedding.Distinct
+// in a theta sketch, closer under heavy shedding, which does not) and the
+// Summary that widens their bounds by the sampling error. Dedup passes
+// records on with their KeepP and needs no scaling.
 //
 // An operator instance is not safe for concurrent use, like its sketch;
 // the pipeline calls it from one goroutine, and Query locks it out while
@@ -83,9 +84,11 @@ func weight(unit uint64, keepP float32) uint64 {
 // smallest p, which saw every key that maps to them), but under random or
 // priority shedding no register is complete, and a record's KeepP does
 // not say which policy kept it, so Distinct's own answer would silently
-// count the kept keys only. Under key-hash shedding use shedding.Distinct,
-// or feed a sketch.HLL every kept hash and answer with
-// shedding.HLLDistinct and the shedders' smallest p.
+// count the kept keys only. Under key-hash shedding use
+// shedding.DistinctHLL (the same HLL fed every kept hash; Mergeable, so it
+// also runs as the slots of a Window), answered with shedding.HLLDistinct
+// at the shedders' smallest p, or shedding.Distinct, a theta sketch,
+// closer under heavy shedding but not Mergeable.
 type Distinct struct {
 	HLL *sketch.HLL
 	// Pass also passes every record downstream.
@@ -102,7 +105,7 @@ func (o *Distinct) sketch() *sketch.HLL {
 // Process implements Operator.
 func (o *Distinct) Process(in, out *Batch) error {
 	if p := shedRecord(in); p != 0 {
-		return shedError("Distinct", p, "count distinct keys under key-hash shedding with shedding.Distinct, or in an HLL read with shedding.HLLDistinct")
+		return shedError("Distinct", p, "count distinct keys under key-hash shedding with shedding.DistinctHLL, read with shedding.HLLDistinct, or shedding.Distinct")
 	}
 	h := o.sketch()
 	for i := range in.Records {
