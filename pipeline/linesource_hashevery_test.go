@@ -105,8 +105,8 @@ func lsHashEveryInputs() map[string][]byte {
 // hashing and copying once a Fill did: the same records (offsets, lengths,
 // hashes) and the same arena, byte for byte, newlines and CRs included,
 // with and without HashOnly, a key cap (takeCapped), MaxBatchBytes, small
-// and large buffers, reads cut anywhere, a range's limit, and batches that
-// already hold records.
+// and large buffers, reads cut anywhere, lent bytes, a range's limit, and
+// batches that already hold records.
 func TestLineSourceHashEveryBatches(t *testing.T) {
 	inputs := lsHashEveryInputs()
 	for _, name := range slices.Sorted(maps.Keys(inputs)) {
@@ -128,7 +128,7 @@ func TestLineSourceHashEveryBatches(t *testing.T) {
 
 // lsCheckHashEvery compares the batches of hashing every 1, 64, 300 and
 // hashEvery bytes with those of once a Fill, on data read in pieces of
-// 13 to 4999 bytes and read as 3 ranges of a file.
+// 13 to 4999 bytes, lent in pieces and read as 3 ranges of a file.
 func lsCheckHashEvery(t *testing.T, data []byte, cfg LineConfig) {
 	ranges, err := SplitReaderAt(bytes.NewReader(data), "in", int64(len(data)), 3)
 	if err != nil {
@@ -146,6 +146,17 @@ func lsCheckHashEvery(t *testing.T, data []byte, cfg LineConfig) {
 				if err := lsSameShots(lsFillShots(t, every, max, open), want); err != nil {
 					t.Fatalf("max=%d,read=%d,hashevery=%d: %v", max, k, every, err)
 				}
+			}
+		}
+		// Lent in pieces of up to 9000 bytes (Lender), as stdin's reader
+		// lends them: the same pieces for each way.
+		open := func() (*LineSource, error) {
+			return NewLineSource(&lsLender{data: data, r: rand.New(rand.NewPCG(uint64(max), 1)), maxPiece: 9000}, cfg)
+		}
+		want := lsFillShots(t, math.MaxInt, max, open)
+		for _, every := range []int{1, hashEvery} {
+			if err := lsSameShots(lsFillShots(t, every, max, open), want); err != nil {
+				t.Fatalf("max=%d,lent,hashevery=%d: %v", max, every, err)
 			}
 		}
 		for i, fr := range ranges {
