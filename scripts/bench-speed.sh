@@ -26,6 +26,9 @@
 #   cpu/nv    distinct CPU / naive distinct CPU         (target <= 0.6)
 #   c1/nv     distinct -j 1 CPU / naive CPU: the work per core alone,
 #             without what a second worker costs
+#   mfl       drain FILE CPU / naive CPU: mapping the file and reading
+#             every cache line of it once (internal/drain), the floor of
+#             any reader through a map, before a newline or hash
 #   wall/nv   distinct wall / naive wall                (target <= 0.35)
 #   pipe/nv   cat|distinct wall / cat|naive wall        (target <= 0.45)
 #   pfl       cat|drain wall / cat|naive wall: the least pipe/nv can be
@@ -115,6 +118,7 @@ else
 			measure "$in.nv" "$B/naive distinct $f"
 			measure "$in.d" "$B/streamstat distinct $f"
 			measure "$in.d1" "$B/streamstat distinct -j 1 $f"
+			measure "$in.mf" "$B/drain $f"
 			[ -n "${OLD:-}" ] && measure "$in.old" "$OLD distinct $f"
 			measure "$in.nvp" "cat $f | $B/naive distinct"
 			measure "$in.cc" "cat $f | $B/drain"
@@ -134,8 +138,8 @@ div() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 
 echo
 echo "== medians of $RUNS rounds; $J CPUs; $(go version | cut -d' ' -f3); ~$MB MB per input; times in s"
-printf "%-4s %9s %6s | %6s %6s | %6s %6s %6s %5s %7s | %6s %6s %7s %4s | %6s %6s %6s | %5s | %6s %5s %4s %8s | %4s %4s%s\n" \
-	input lines wc nvWall nvCPU dWall dCPU cpu/nv c1/nv wall/nv nvPipe dPipe pipe/nv pfl nvTopC topCPU top/nv wc d1Wall j1/j2 jmax Mrec/s/c MiB MiBp "${OLD:+ | old/nv oldT/nv}"
+printf "%-4s %9s %6s | %6s %6s | %6s %6s %6s %5s %4s %7s | %6s %6s %7s %4s | %6s %6s %6s | %5s | %6s %5s %4s %8s | %4s %4s%s\n" \
+	input lines wc nvWall nvCPU dWall dCPU cpu/nv c1/nv mfl wall/nv nvPipe dPipe pipe/nv pfl nvTopC topCPU top/nv wc d1Wall j1/j2 jmax Mrec/s/c MiB MiBp "${OLD:+ | old/nv oldT/nv}"
 start=$(med start.d 1)
 worst=0
 mismatch=""
@@ -155,8 +159,8 @@ for in in "${INPUTS[@]}"; do
 	if [ -f "$DIR/out/$in.oldt" ] && ! cmp -s "$DIR/out/$in.t" "$DIR/out/$in.oldt"; then
 		topdiff="$topdiff $in"
 	fi
-	printf "%-4s %9d %6.3f | %6.3f %6.3f | %6.3f %6.3f %6s %5s %7s | %6.3f %6.3f %7s %4s | %6.3f %6.3f %6s | %5s | %6.3f %5s %4s %8s | %4d %4d%s\n" \
-		"$in" "$n" "$wc" "$nvw" "$nvc" "$dw" "$dc" "$(div "$dc" "$nvc")" "$(div "$(med "$in.d1" 2)" "$nvc")" "$(div "$dw" "$nvw")" \
+	printf "%-4s %9d %6.3f | %6.3f %6.3f | %6.3f %6.3f %6s %5s %4s %7s | %6.3f %6.3f %7s %4s | %6.3f %6.3f %6s | %5s | %6.3f %5s %4s %8s | %4d %4d%s\n" \
+		"$in" "$n" "$wc" "$nvw" "$nvc" "$dw" "$dc" "$(div "$dc" "$nvc")" "$(div "$(med "$in.d1" 2)" "$nvc")" "$(div "$(med "$in.mf" 2)" "$nvc")" "$(div "$dw" "$nvw")" \
 		"$nvp" "$dp" "$(div "$dp" "$nvp")" "$(div "$(med "$in.cc" 1)" "$nvp")" "$nvt" "$tc" "$(div "$tc" "$nvt")" "$(div "$dw" "$wc")" \
 		"$d1" "$(div "$d1" "$dw")" "$(awk -v d="$d1" -v s="$start" -v j="$J" 'BEGIN { printf "%.2f", d / (s + (d - s) / j) }')" "$(awk -v n="$n" -v w="$dw" -v j="$J" 'BEGIN { printf "%.1f", n / w / j / 1e6 }')" \
 		$((rss / 1024)) $((rssp / 1024)) "$old"
