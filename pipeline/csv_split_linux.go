@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"runtime/debug"
-	"syscall"
 )
 
 // quoteMapWindow is how much of a file quotesOddMapped maps at a time.
@@ -44,7 +43,7 @@ func quotesOddMapped(r io.ReaderAt, from, to, size int64) (odd, ok bool, err err
 			return false, false, nil
 		}
 		o, err := quotesOddGuarded(win, win[pos-at:], size)
-		syscall.Munmap(win)
+		munmapFile(win)
 		if err != nil {
 			return false, true, err
 		}

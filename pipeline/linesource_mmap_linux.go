@@ -9,7 +9,6 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
-	"syscall"
 )
 
 // mapWindow is how much of a file a mapped LineSource maps at a time: its
@@ -57,7 +56,7 @@ func newFileMap(r io.Reader) *fileMap {
 // source dropped without Close.
 func (m *fileMap) unmap() {
 	if m.win != nil {
-		syscall.Munmap(m.win)
+		munmapFile(m.win)
 		m.win = nil
 	}
 }
