@@ -398,14 +398,28 @@ func TestCrashEquivalenceAligned(t *testing.T) {
 }
 
 // gated holds its source back at position `at` until release is closed.
+// With trigger set, once there it first triggers a checkpoint itself (at
+// each Fill, returning no records, until none is in progress) and closes
+// triggered: the source cannot inject that checkpoint's barrier before
+// this Fill returns, so the barrier comes after the records it returns
+// once released.
 type gated struct {
 	*triggering
-	at      int64
-	release chan struct{}
+	at        int64
+	release   chan struct{}
+	trigger   bool
+	triggered chan struct{}
 }
 
 func (s *gated) Fill(ctx context.Context, b *Batch, max int) error {
 	if s.release != nil && s.Position() >= s.at {
+		if s.trigger {
+			if _, err := s.p.Checkpoint(); err != nil {
+				return nil // busy: its barrier goes first, then we try again
+			}
+			s.trigger = false
+			close(s.triggered)
+		}
 		select {
 		case <-s.release:
 			s.release = nil
@@ -416,8 +430,11 @@ func (s *gated) Fill(ctx context.Context, b *Batch, max int) error {
 	return s.triggering.Fill(ctx, b, max)
 }
 
-// unalignedGraph: like alignedGraph, with source 1 stalled at record 300
-// of its share until release is closed, and an alignment timeout.
+// unalignedGraph: like alignedGraph, with an alignment timeout. With
+// release set, source 1 stops at record 300 of its share, triggers a
+// checkpoint there and waits until release is closed, and source 0 waits
+// at record 5000 of its 10000 until that checkpoint is triggered (were it
+// to finish first, no checkpoint could start).
 func unalignedGraph(t testing.TB, store checkpoint.Store, failAt int64, release chan struct{}) *Pipeline {
 	p := alignedGraph(t, store, failAt, false)
 	p.coord.cfg.AlignmentTimeout = 20 * time.Millisecond
@@ -425,13 +442,25 @@ func unalignedGraph(t testing.TB, store checkpoint.Store, failAt int64, release 
 	tr := p.sources[1].(*triggering)
 	tr.every = 1 << 40 // only source 0 triggers
 	p.sources[0].(*triggering).every = 200
-	p.sources[1] = &gated{triggering: tr, at: 10300, release: release}
+	// Both gated always: a checkpoint names its sources' types.
+	src0 := &gated{triggering: p.sources[0].(*triggering)}
+	src1 := &gated{triggering: tr}
+	if release != nil {
+		src1.at, src1.release, src1.trigger, src1.triggered = 10300, release, true, make(chan struct{})
+		src0.at, src0.release = 5000, src1.triggered
+	}
+	p.sources[0], p.sources[1] = src0, src1
 	return p
 }
 
 // TestUnalignedCheckpoint stalls one input so that alignment times out: the
 // checkpoint goes unaligned, stores the batches in flight, and recovery from
-// it is still exactly-once.
+// it is still exactly-once. The stalled source triggers the checkpoint
+// itself and is released only once an instance has gone unaligned on it,
+// so the records it sends before its barrier are in flight whatever the
+// scheduling (releasing it at any unaligned checkpoint, one that a loaded
+// machine made unaligned before the stall with nothing in flight, failed
+// at load 10-17).
 func TestUnalignedCheckpoint(t *testing.T) {
 	ref := unalignedGraph(t, newMemStore(), 0, nil)
 	if err := ref.Run(context.Background()); err != nil {
@@ -442,10 +471,21 @@ func TestUnalignedCheckpoint(t *testing.T) {
 	store := newMemStore()
 	release := make(chan struct{})
 	p := unalignedGraph(t, store, 16000, release)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	done := make(chan error, 1)
-	go func() { done <- p.Run(context.Background()) }()
+	go func() { done <- p.Run(ctx) }()
+	select {
+	case <-p.sources[1].(*gated).triggered:
+	case <-time.After(10 * time.Second):
+		cancel()
+		t.Fatalf("the stalled source triggered no checkpoint: %v, %+v", <-done, p.CheckpointStats())
+	}
+	// Every earlier checkpoint completed before this one could start, so
+	// an instance going unaligned now goes unaligned on this one.
+	before := p.CheckpointStats().Unaligned
 	deadline := time.Now().Add(10 * time.Second)
-	for p.CheckpointStats().Unaligned == 0 && time.Now().Before(deadline) {
+	for p.CheckpointStats().Unaligned == before && time.Now().Before(deadline) {
 		runtime.Gosched()
 	}
 	close(release)
