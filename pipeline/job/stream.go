@@ -25,7 +25,8 @@ const (
 	// the bound is lower, buffersPerWorker a worker and minBuffers at
 	// least: bytes read far ahead have left the cache by the time a
 	// worker reads them (cat FILE | streamstat distinct -j 2 took 4-6%
-	// more CPU with 16 buffers than with 6).
+	// more CPU with 16 buffers than with 6). It is never less than
+	// workers+2 (see poolSize).
 	streamBuffers    = 16
 	buffersPerWorker = 2
 	minBuffers       = 6
@@ -122,8 +123,21 @@ func newStream(name string, r io.Reader, workers int, dynamic bool, chunkSize in
 	for range nq {
 		s.queues = append(s.queues, make(chan *chunk, 4))
 	}
-	s.pool = make(chan *readBuf, min(streamBuffers, max(minBuffers, buffersPerWorker*workers+2)))
+	s.pool = make(chan *readBuf, poolSize(workers))
 	return s
+}
+
+// poolSize is the most read buffers a stream of w workers makes: 2 a
+// worker plus 2, at least minBuffers and at most streamBuffers, but never
+// fewer than w+2. A worker whose last Fill came up short waits for the
+// stream's next bytes (so that a checkpoint can wake it) still holding
+// the buffer its source borrowed (a loan ends at the next Lend or Read),
+// so w waiting workers can hold w buffers; with no more in the pool, the
+// reader had none to read into and the run hung (cat FILE | streamstat
+// distinct -j 16, or -j 0 on 16 CPUs). With many workers a stream may
+// so hold (w+2) x the read size: 16.5 MiB at -j 64.
+func poolSize(w int) int {
+	return max(w+2, min(streamBuffers, max(minBuffers, buffersPerWorker*w+2)))
 }
 
 // buffer returns a free read buffer: one from the pool, or a new one while

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 	"testing/iotest"
+	"time"
 
 	"github.com/streamstat/streamstat/internal/testio"
 	"github.com/streamstat/streamstat/pipeline"
@@ -190,7 +191,10 @@ func TestStreamBuffersOnDemand(t *testing.T) {
 		{"long,workers=1", long, 1, 64, minBuffers, minBuffers},
 		{"long,workers=2", long, 2, 64, minBuffers, minBuffers},
 		{"long,workers=4", long, 4, 64, 10, 10},
-		{"long,workers=64", long, 64, 64, streamBuffers, streamBuffers},
+		{"long,workers=12", long, 12, 64, streamBuffers, streamBuffers},
+		// Past 14 workers the pool holds 2 more buffers than the
+		// workers (poolSize); the chunk queue keeps this reader to 21.
+		{"long,workers=64", long, 64, 64, streamBuffers, 66},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newStream("test", strings.NewReader(tc.in), tc.workers, true, 256, tc.bufSize, pipeline.FrameLines)
@@ -222,6 +226,19 @@ func TestStreamBuffersOnDemand(t *testing.T) {
 	}
 }
 
+// TestPoolSize: a stream's pool holds 2 buffers a worker plus 2, from 6
+// to 16, and always 2 more than the workers, who may each hold one while
+// they wait for the stream (TestStreamManyWorkersNoDeadlock).
+func TestPoolSize(t *testing.T) {
+	for _, tc := range []struct{ workers, want int }{
+		{1, 6}, {2, 6}, {4, 10}, {7, 16}, {14, 16}, {15, 17}, {16, 18}, {64, 66},
+	} {
+		if got := poolSize(tc.workers); got != tc.want {
+			t.Errorf("poolSize(%d) = %d, want %d", tc.workers, got, tc.want)
+		}
+	}
+}
+
 // TestStreamShortInputAllocs: a job over a short stdin allocates far less
 // than the 4 MiB of read buffers every stream made before it read a byte
 // (5.3 MiB in all before; 1.3 MiB now, most of it the two LineSources'
@@ -247,5 +264,48 @@ func TestStreamShortInputAllocs(t *testing.T) {
 	runtime.ReadMemStats(&after)
 	if got := after.TotalAlloc - before.TotalAlloc; got > 2<<20 {
 		t.Errorf("a job over 6 bytes of stdin allocated %d bytes, want under 2 MiB (a read buffer is %d)", got, defaultReadBuf)
+	}
+}
+
+// TestStreamManyWorkersNoDeadlock: a run on a long stdin ends whatever
+// the number of workers. A worker whose last Fill came up short waits for
+// the stream's next bytes (so that a checkpoint can wake it) still
+// holding the read buffer its source borrowed (pipeline.Lender: the loan
+// ends at the next Lend), so with as many workers as the pool has buffers
+// every buffer could be lent to a waiting worker and the reader had none
+// to read into: cat FILE | streamstat distinct -j 16 (or -j 0 on 16
+// CPUs) hung, with 16 buffers at most. The pool now holds a buffer more
+// than the workers can borrow.
+func TestStreamManyWorkersNoDeadlock(t *testing.T) {
+	var in strings.Builder
+	for i := range 200_000 {
+		fmt.Fprintf(&in, "key-%d-%s\n", i%50_000, strings.Repeat("x", i%40))
+	}
+	for _, workers := range []int{2, 15, 16, 24, 70} {
+		for _, unordered := range []bool{true, false} {
+			t.Run(fmt.Sprintf("workers=%d,unordered=%v", workers, unordered), func(t *testing.T) {
+				// The deadline only turns a deadlock into a failure; a
+				// run takes well under a second.
+				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				defer cancel()
+				j, err := New(Config{
+					// Short reads, as from a pipe written slowly: the
+					// workers' Fills come up short and wait.
+					Inputs: []string{"-"}, Stdin: iotest.HalfReader(strings.NewReader(in.String())),
+					Workers: workers, Unordered: unordered, ReadBuffer: 1000, ChunkSize: 4000,
+					NewOperator: func(int) (pipeline.Operator, error) { return &pipeline.Distinct{}, nil },
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer j.Close()
+				if err := j.Run(ctx); err != nil {
+					t.Fatalf("%v (deadlocked?)", err)
+				}
+				if got := j.Counts().Records; got != 200_000 {
+					t.Errorf("%d records, want 200000", got)
+				}
+			})
+		}
 	}
 }
