@@ -141,6 +141,10 @@ func lineStartAtOrAfter(r io.ReaderAt, off, size int64, buf []byte) (int64, erro
 			return pos + int64(i) + 1, nil
 		}
 		pos += int64(n)
+		if n == 0 && err == nil {
+			// Against io.ReaderAt's contract; looping would never end.
+			return 0, fmt.Errorf("read at byte %d of %d: %w", pos, size, io.ErrNoProgress)
+		}
 		if err == io.EOF {
 			if pos < size {
 				return 0, fmt.Errorf("ended at byte %d of %d: %w", pos, size, ErrFileChanged)

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/streamstat/streamstat/sketch"
 )
@@ -283,5 +284,29 @@ func TestSplitFileBalances(t *testing.T) {
 		if size := fr.End - fr.Start; size < 27_000 || size > 28_000 {
 			t.Errorf("range %v holds %d bytes, want about %d", fr, size, len(data)/4)
 		}
+	}
+}
+
+// stuckReaderAt reads nothing and reports no error, against io.ReaderAt's
+// contract (a broken FUSE file system, a wrapper that drops errors).
+type stuckReaderAt struct{}
+
+func (stuckReaderAt) ReadAt([]byte, int64) (int, error) { return 0, nil }
+
+// TestSplitReaderAtStuckReader: a reader that returns no bytes and no
+// error fails the split with io.ErrNoProgress instead of looping forever.
+func TestSplitReaderAtStuckReader(t *testing.T) {
+	done := make(chan error, 1)
+	go func() {
+		_, err := SplitReaderAt(stuckReaderAt{}, "stuck", 1<<20, 4)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if !errors.Is(err, io.ErrNoProgress) {
+			t.Fatalf("split of a stuck reader: %v, want io.ErrNoProgress", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("split of a stuck reader did not return")
 	}
 }
