@@ -95,7 +95,7 @@ func SplitReaderAt(r io.ReaderAt, name string, size int64, n int) ([]FileRange, 
 	}
 	scratch := make([]byte, splitScan)
 	return cutRanges(name, size, n, func(_ int, cut int64) (int64, error) {
-		return lineStartAtOrAfter(r, cut, size, scratch)
+		return LineStartAtOrAfter(r, cut, size, scratch)
 	})
 }
 
@@ -129,9 +129,13 @@ func cutRanges(name string, size int64, n int, startAt func(k int, cut int64) (i
 	return ranges, nil
 }
 
-// lineStartAtOrAfter returns the first line start at or after off (size if
-// no line starts there): off itself if the byte before it is a newline.
-func lineStartAtOrAfter(r io.ReaderAt, off, size int64, buf []byte) (int64, error) {
+// LineStartAtOrAfter returns the first line start at or after off in r's
+// first size bytes (size if no line starts there): off itself if the byte
+// before it is a newline. It reads through buf, scratch space of any
+// non-zero length (SplitReaderAt's is 64 KiB). A file that ends before
+// size is ErrFileChanged; a reader that returns no bytes and no error,
+// io.ErrNoProgress.
+func LineStartAtOrAfter(r io.ReaderAt, off, size int64, buf []byte) (int64, error) {
 	if off >= size {
 		return size, nil
 	}

@@ -1,7 +1,6 @@
 package job
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 
@@ -37,7 +36,7 @@ func guidedRanges(r io.ReaderAt, name string, size int64, w int, floor int64) ([
 	least := max(1, min(floor, most))
 	var (
 		ranges []pipeline.FileRange
-		buf    []byte
+		buf    = make([]byte, 64<<10)
 	)
 	for start := int64(0); start < size; {
 		rest := size - start
@@ -45,7 +44,7 @@ func guidedRanges(r io.ReaderAt, name string, size int64, w int, floor int64) ([
 		end := size
 		if rest-n >= least {
 			var err error
-			if end, err = lineStartAtOrAfter(r, start+n, size, &buf); err != nil {
+			if end, err = pipeline.LineStartAtOrAfter(r, start+n, size, buf); err != nil {
 				return nil, fmt.Errorf("pipeline: split %s: %w", name, err)
 			}
 		}
@@ -53,34 +52,4 @@ func guidedRanges(r io.ReaderAt, name string, size int64, w int, floor int64) ([
 		start = end
 	}
 	return ranges, nil
-}
-
-// lineStartAtOrAfter returns the first line start at or after off (0 <
-// off < size), or size if no line starts there. It reads from off-1 in
-// reads that grow from a page, so that a cut in a file of short lines
-// costs one small read.
-func lineStartAtOrAfter(r io.ReaderAt, off, size int64, buf *[]byte) (int64, error) {
-	n := 4 << 10
-	for pos := off - 1; pos < size; {
-		if len(*buf) < n {
-			*buf = make([]byte, n)
-		}
-		b := (*buf)[:min(int64(n), size-pos)]
-		got, err := r.ReadAt(b, pos)
-		if i := bytes.IndexByte(b[:got], '\n'); i >= 0 {
-			return pos + int64(i) + 1, nil
-		}
-		pos += int64(got)
-		if got == 0 && err == nil {
-			return 0, io.ErrNoProgress
-		}
-		if err == io.EOF && pos < size {
-			return 0, fmt.Errorf("ended at byte %d of %d: %w", pos, size, pipeline.ErrFileChanged)
-		}
-		if err != nil && err != io.EOF {
-			return 0, err
-		}
-		n = min(2*n, 1<<20)
-	}
-	return size, nil
 }
