@@ -133,6 +133,12 @@ func kafkaConflicts(cmd string, o *options, fs *flag.FlagSet, pos []string) erro
 			case "j", "jobs":
 				why = "each owned partition is counted on its own; start more workers for more parallelism"
 			case "progress", "by", "window":
+				// distinct --by -k 0 and --window count the sketches
+				// of all the worker's operators in one memBudget
+				// (group_all.go, window_mem.go), and a kafka.Worker
+				// drops the operator of a revoked or lost partition
+				// without telling it: before allowing them, the
+				// worker must let an operator release what it holds.
 				why = "not with --kafka-brokers yet"
 			case "header":
 				why = "a Kafka record has no header line: name CSV columns by number"

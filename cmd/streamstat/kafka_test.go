@@ -313,6 +313,12 @@ func TestKafkaCLIUsage(t *testing.T) {
 		{append([]string{"distinct", "--checkpoint", "/tmp/x"}, k...), "checkpoint topic"},
 		{append([]string{"distinct", "--kafka-session", "10ms"}, k...), "100ms to 1h"},
 		{append([]string{"sample"}, k...), "sample does not take this flag"},
+		// Refused until a Worker tells a dropped operator to release its
+		// share of the run's memBudget (see kafkaConflicts).
+		{append([]string{"distinct", "--by", "1", "-k", "0"}, k...), "--by: not with --kafka-brokers yet"},
+		{append([]string{"distinct", "-f", "2", "--by=1", "-k", "0", "--max-memory", "1MiB"}, k...), "--by: not with --kafka-brokers yet"},
+		{append([]string{"top", "--by", "1"}, k...), "--by: not with --kafka-brokers yet"},
+		{append([]string{"distinct", "--window", "1m"}, k...), "--window: not with --kafka-brokers yet"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			_, errOut, code := runIn(t, runOpts{}, tc.args...)
