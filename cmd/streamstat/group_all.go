@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"strconv"
 
 	"github.com/streamstat/streamstat/pipeline"
 	"github.com/streamstat/streamstat/sketch"
@@ -40,7 +41,7 @@ func setupDistinctAll(o *options, args []string) (*spec, error) {
 		},
 		newAgg: func() aggregate {
 			g, _ := sketch.NewGroupHLL(p)
-			return &distinctAllAgg{g: g, mem: mem}
+			return &distinctAllAgg{g: g, mem: mem, only: onlyFormat(o)}
 		},
 	}, nil
 }
@@ -110,6 +111,20 @@ type distinctAllAgg struct {
 	g    *sketch.GroupHLL
 	mem  *memBudget
 	held int64
+	// only is the one format result renders ("text" or "csv"; "": all
+	// three), where nothing but the reporter reads the result.
+	only string
+}
+
+// onlyFormat is the format of o's answers, if nothing else reads them:
+// the JSON of --http's page and of --window's recent windows is read
+// whatever --format says. Every group is rendered at once, outside
+// --max-memory: the formats not printed would cost more than the sketch.
+func onlyFormat(o *options) string {
+	if o.http != "" || o.win.on() || o.format == "json" {
+		return ""
+	}
+	return o.format
 }
 
 func (a *distinctAllAgg) addOp(op pipeline.Operator) error {
@@ -175,17 +190,48 @@ func (a *distinctAllAgg) result(c counts) result {
 	res := result{CSVHeader: []string{"rank", "group", "distinct", "lower", "upper", "exact",
 		"records", "skipped", "shed", "precision", "group_count", "memory_bytes"}}
 	totals := []string{u(c.Records), u(c.Skipped), u(c.Shed), fmt.Sprint(j.Precision), fmt.Sprint(j.GroupCount), fmt.Sprint(j.MemoryBytes)}
+	// Every group is rendered at once, outside --max-memory: only in the
+	// format printed where it can (onlyFormat), the rows sharing their
+	// strings and taking their cells from one array a format, so that a
+	// group costs a few times its sketch's bytes, not ten
+	// (TestDistinctAllResultBytes).
+	const csvCols, textCols = 12, 5
+	text, csv, js := a.only != "csv", a.only != "text", a.only == ""
+	var csvCells, textCells []string
 	var t table
-	t.add("rank", "distinct", "lower", "upper", "group")
+	if csv {
+		csvCells = make([]string, 0, csvCols*len(gs))
+		res.CSVRows = make([][]string, 0, max(len(gs), 1))
+	}
+	if text {
+		textCells = make([]string, 0, textCols*(len(gs)+1))
+		t.rows = make([][]string, 0, len(gs)+1)
+	}
+	if js {
+		j.Groups = make([]groupDistinctJSON, 0, len(gs))
+	}
+	textCells = append(textCells, "rank", "distinct", "lower", "upper", "group")
+	t.add(textCells...)
 	for i, g := range gs {
 		e := g.Estimate
 		gj := groupDistinctJSON{Distinct: roundCount(e.Value), Lower: floorCount(e.Lower), Upper: ceilCount(e.Upper), Exact: e.Exact}
 		key := showKey(string(g.Key))
-		gj.jsonKey, gj.truncJSON = key.json()
-		j.Groups = append(j.Groups, gj)
-		res.CSVRows = append(res.CSVRows, append([]string{fmt.Sprint(i + 1), key.csv(), u(gj.Distinct), u(gj.Lower), u(gj.Upper),
-			fmt.Sprint(gj.Exact)}, totals...))
-		t.add(fmt.Sprint(i+1), u(gj.Distinct), u(gj.Lower), u(gj.Upper), key.text())
+		rank, d, lo, up := strconv.Itoa(i+1), u(gj.Distinct), u(gj.Lower), u(gj.Upper)
+		if js {
+			gj.jsonKey, gj.truncJSON = key.json()
+			j.Groups = append(j.Groups, gj)
+		}
+		if csv {
+			n := len(csvCells)
+			csvCells = append(csvCells, rank, key.csv(), d, lo, up, strconv.FormatBool(gj.Exact))
+			csvCells = append(csvCells, totals...)
+			res.CSVRows = append(res.CSVRows, csvCells[n:len(csvCells):len(csvCells)])
+		}
+		if text {
+			n := len(textCells)
+			textCells = append(textCells, rank, d, lo, up, key.text())
+			t.add(textCells[n:len(textCells):len(textCells)]...)
+		}
 	}
 	if len(gs) == 0 {
 		res.CSVRows = [][]string{append(make([]string, 6), totals...)}
